@@ -1,0 +1,67 @@
+// Package arguments parses each subcommand's command line into a typed
+// struct. Parsing never prints and never exits: a bad command line comes back
+// as an error whose text is the diagnostic, and the caller prints usage.
+package arguments
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// ErrHelp is returned when -h or --help was given.
+var ErrHelp = flag.ErrHelp
+
+// newFlagSet returns a FlagSet that reports errors instead of printing them.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// Usage renders the flags of fs for a usage message.
+func Usage(fs *flag.FlagSet) string {
+	var b strings.Builder
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	return b.String()
+}
+
+// parse parses args with fs and wraps flag errors with the command name.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ErrHelp
+		}
+		return fmt.Errorf("%s: %w", fs.Name(), err)
+	}
+	return nil
+}
+
+// Version holds `etcdform version` arguments.
+type Version struct {
+	JSON bool
+}
+
+// ParseVersion parses `etcdform version [--json]`.
+func ParseVersion(args []string) (*Version, *flag.FlagSet, error) {
+	v := &Version{}
+	fs := newFlagSet("version")
+	fs.BoolVar(&v.JSON, "json", false, "print as JSON")
+	if err := parse(fs, args); err != nil {
+		return v, fs, err
+	}
+	if fs.NArg() > 0 {
+		return v, fs, fmt.Errorf("version: unexpected argument %q", fs.Arg(0))
+	}
+	return v, fs, nil
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }

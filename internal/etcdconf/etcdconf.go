@@ -1,0 +1,171 @@
+// Package etcdconf renders and parses etcd's own YAML configuration file (the
+// keys of `etcd --config-file`). It is the single place that knows which etcd
+// keys etcdform manages, so the planner, the applier and the lab agree on the
+// exact bytes a member's config file should hold.
+package etcdconf
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/etcdform/etcdform/schema"
+)
+
+// File is the subset of etcd's config-file keys that etcdform manages. The
+// JSON tags are etcd's YAML keys (etcd itself decodes the file with
+// sigs.k8s.io/yaml, YAML to JSON, as this package does).
+type File struct {
+	Name                     string `json:"name"`
+	DataDir                  string `json:"data-dir"`
+	ListenPeerURLs           string `json:"listen-peer-urls"`
+	ListenClientURLs         string `json:"listen-client-urls"`
+	InitialAdvertisePeerURLs string `json:"initial-advertise-peer-urls"`
+	AdvertiseClientURLs      string `json:"advertise-client-urls"`
+	InitialCluster           string `json:"initial-cluster"`
+	InitialClusterToken      string `json:"initial-cluster-token"`
+	InitialClusterState      string `json:"initial-cluster-state"`
+	QuotaBackendBytes        int64  `json:"quota-backend-bytes"`
+	SnapshotCount            uint64 `json:"snapshot-count"`
+	MaxRequestBytes          int64  `json:"max-request-bytes"`
+	HeartbeatInterval        int64  `json:"heartbeat-interval"` // milliseconds
+	ElectionTimeout          int64  `json:"election-timeout"`   // milliseconds
+	AutoCompactionMode       string `json:"auto-compaction-mode"`
+	AutoCompactionRetention  string `json:"auto-compaction-retention"`
+	Logger                   string `json:"logger"`
+	LogLevel                 string `json:"log-level"`
+
+	ClientTransportSecurity *Security `json:"client-transport-security,omitempty"`
+	PeerTransportSecurity   *Security `json:"peer-transport-security,omitempty"`
+}
+
+// Security is etcd's client-/peer-transport-security block.
+type Security struct {
+	CertFile       string `json:"cert-file,omitempty"`
+	KeyFile        string `json:"key-file,omitempty"`
+	TrustedCAFile  string `json:"trusted-ca-file,omitempty"`
+	ClientCertAuth bool   `json:"client-cert-auth,omitempty"`
+}
+
+// Bootstrap holds the keys that only matter the first time a member starts
+// (etcd ignores them once the data dir holds a member).
+type Bootstrap struct {
+	InitialCluster string // "name=peerURL,..."
+	Token          string
+	State          string // "new" | "existing"
+}
+
+// Render returns the config file wanted for member m of cluster c.
+func Render(c *schema.Cluster, m *schema.Member, b Bootstrap) *File {
+	f := &File{
+		Name:                     m.Name,
+		DataDir:                  c.Service.DataDir,
+		ListenPeerURLs:           m.PeerURL,
+		ListenClientURLs:         m.ClientURL,
+		InitialAdvertisePeerURLs: m.PeerURL,
+		AdvertiseClientURLs:      m.ClientURL,
+		InitialCluster:           b.InitialCluster,
+		InitialClusterToken:      b.Token,
+		InitialClusterState:      b.State,
+		QuotaBackendBytes:        c.Storage.QuotaBackendBytes,
+		SnapshotCount:            c.Storage.SnapshotCount,
+		MaxRequestBytes:          c.Storage.MaxRequestBytes,
+		HeartbeatInterval:        c.Raft.HeartbeatInterval.Milliseconds(),
+		ElectionTimeout:          c.Raft.ElectionTimeout.Milliseconds(),
+		AutoCompactionMode:       c.Compaction.Mode,
+		AutoCompactionRetention:  c.Compaction.Retention,
+		Logger:                   "zap",
+		LogLevel:                 "info",
+	}
+	if t := m.TLS; t != nil {
+		if t.Client != nil {
+			f.ClientTransportSecurity = security(t.Client)
+		}
+		if t.Peer != nil {
+			f.PeerTransportSecurity = security(t.Peer)
+		}
+	}
+	return f
+}
+
+func security(e *schema.TLSEndpoint) *Security {
+	return &Security{CertFile: e.Cert.Path, KeyFile: e.Key.Path, TrustedCAFile: e.CA.Path, ClientCertAuth: e.ClientCertAuth}
+}
+
+// InitialCluster formats name=peerURL pairs in etcd's initial-cluster syntax,
+// sorted by name so the result is stable.
+func InitialCluster(peers map[string]string) string {
+	names := make([]string, 0, len(peers))
+	for n := range peers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + "=" + peers[n]
+	}
+	return strings.Join(parts, ",")
+}
+
+// Marshal renders f as YAML with a header comment.
+func Marshal(f *File) []byte {
+	js, err := json.Marshal(f)
+	if err != nil {
+		panic(err) // File holds only plain types
+	}
+	y, err := yaml.JSONToYAML(js)
+	if err != nil {
+		panic(err)
+	}
+	var b bytes.Buffer
+	b.WriteString("# Managed by etcdform. Changes made by hand show up as drift in `etcdform plan`.\n")
+	b.Write(y)
+	return b.Bytes()
+}
+
+// Parsed is a config file read from a host.
+type Parsed struct {
+	File File
+	// Unknown lists the top-level keys etcdform does not manage, sorted.
+	Unknown []string
+}
+
+// Parse decodes an etcd YAML config file. Keys that etcdform does not manage
+// are listed in Unknown rather than dropped silently.
+func Parse(data []byte) (*Parsed, error) {
+	var raw map[string]json.RawMessage
+	js, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("etcdconf: not valid YAML: %w", err)
+	}
+	if err := json.Unmarshal(js, &raw); err != nil {
+		return nil, fmt.Errorf("etcdconf: not a YAML mapping: %w", err)
+	}
+	known := knownKeys()
+	p := &Parsed{}
+	for k := range raw {
+		if !known[k] {
+			p.Unknown = append(p.Unknown, k)
+		}
+	}
+	sort.Strings(p.Unknown)
+	if err := json.Unmarshal(js, &p.File); err != nil {
+		return nil, fmt.Errorf("etcdconf: %w", err)
+	}
+	return p, nil
+}
+
+func knownKeys() map[string]bool {
+	js, _ := json.Marshal(File{ClientTransportSecurity: &Security{}, PeerTransportSecurity: &Security{}})
+	var m map[string]any
+	_ = json.Unmarshal(js, &m)
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}

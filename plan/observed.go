@@ -1,0 +1,124 @@
+package plan
+
+import (
+	"time"
+
+	"github.com/etcdform/etcdform/internal/etcdconf"
+)
+
+// Observed is the live state of every cluster of a configuration, as the
+// providers saw it at one moment. It holds facts only: no secrets, no key
+// material (certificates are described by hash, serial and dates).
+type Observed struct {
+	Time     time.Time
+	Clusters map[string]*ObservedCluster // by cluster name
+}
+
+// ObservedCluster is what the etcd client and SSH saw of one cluster.
+type ObservedCluster struct {
+	Name string
+	// Reachable is false when no endpoint answered the etcd client; Error
+	// then says why. SSH facts in Hosts may still be present.
+	Reachable      bool
+	Error          string
+	ClusterID      uint64
+	ClusterVersion string
+	LeaderID       uint64 // 0 when no member reports a leader
+	Members        []ObservedMember
+	Alarms         []Alarm
+	// Hosts holds the SSH facts per desired member name (and per removed
+	// member name when its host is known from its URLs).
+	Hosts map[string]*ObservedHost
+}
+
+// ObservedMember is one entry of the live member list, joined with that
+// endpoint's status.
+type ObservedMember struct {
+	ID         uint64
+	Name       string // "" for a member added but never started
+	PeerURLs   []string
+	ClientURLs []string
+	IsLearner  bool
+	// Status is nil when the endpoint did not answer; StatusError says why.
+	Status      *EndpointStatus
+	StatusError string
+}
+
+// EndpointStatus is the Maintenance.Status answer of one endpoint.
+type EndpointStatus struct {
+	Version          string
+	DBSize           int64
+	DBSizeInUse      int64
+	Leader           uint64
+	RaftTerm         uint64
+	RaftIndex        uint64
+	RaftAppliedIndex uint64
+	IsLearner        bool
+	Errors           []string
+}
+
+// Alarm is one raised alarm.
+type Alarm struct {
+	MemberID uint64
+	Type     string // "NOSPACE" | "CORRUPT"
+}
+
+// ObservedHost is what SSH saw on one member's host.
+type ObservedHost struct {
+	Member    string
+	Address   string
+	Reachable bool
+	Error     string // why the host could not be observed
+
+	// ConfigExists is false when the config file is absent.
+	ConfigExists bool
+	ConfigHash   string // sha256 hex of the file's bytes
+	// Config holds the parsed managed keys; ConfigUnknown lists top-level
+	// keys etcdform does not manage.
+	Config        *etcdconf.File
+	ConfigUnknown []string
+	ConfigError   string // the file exists but does not parse
+
+	ServiceState  string // "running" | "stopped" | "unknown"
+	BinaryVersion string // "3.6.16", or "" when absent
+	DataDirBytes  int64
+	DataDirEmpty  bool
+
+	Certs          []CertInfo
+	BackupSchedule string // installed cron/timer schedule, "" when none
+}
+
+// CertInfo describes a certificate file on a host, never its key.
+type CertInfo struct {
+	Role      string // "client-cert", "peer-cert", "client-ca", "peer-ca"
+	Path      string
+	SHA256    string
+	Serial    string
+	Subject   string
+	DNSNames  []string
+	IPs       []string
+	NotBefore time.Time
+	NotAfter  time.Time
+	Issuer    string
+}
+
+// Member returns the live member with the given name, or nil.
+func (c *ObservedCluster) Member(name string) *ObservedMember {
+	for i := range c.Members {
+		if c.Members[i].Name == name {
+			return &c.Members[i]
+		}
+	}
+	return nil
+}
+
+// Voters returns the number of voting (non-learner) members.
+func (c *ObservedCluster) Voters() int {
+	n := 0
+	for _, m := range c.Members {
+		if !m.IsLearner {
+			n++
+		}
+	}
+	return n
+}

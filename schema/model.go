@@ -1,0 +1,193 @@
+package schema
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Config is one configuration: every cluster declared by the .hcl files of
+// one directory, after variables, locals and functions have been evaluated.
+type Config struct {
+	// Dir is the directory the configuration was loaded from. Relative
+	// file references (keys, known_hosts, TLS sources) are resolved
+	// against it and stored as absolute paths in the model.
+	Dir string
+	// Files maps each loaded file name to its source, for rendering
+	// diagnostics with snippets.
+	Files map[string][]byte
+	// Hash is the sha256 (hex) of the loaded files' names and contents in
+	// name order; the plan records it as "the desired config's hash".
+	Hash     string
+	Clusters []*Cluster
+	// Sensitive holds the values of sensitive variables, so views can
+	// redact them from anything they print. Never serialized.
+	Sensitive []string
+}
+
+// Cluster is one etcd cluster as the operator wants it. Every field holds an
+// exact, normalised value with etcd's default already applied, so the
+// planner never has to know a default.
+type Cluster struct {
+	Name string
+	// EtcdVersion is the wanted server version without a leading "v"
+	// ("3.6.16"), or "" when the tool should not manage the version.
+	EtcdVersion string
+	// FaultTolerance is the number of member failures the cluster must
+	// survive at every apply step. -1 means "what the size allows", i.e.
+	// (voters-1)/2 at the narrowest point of each step.
+	FaultTolerance int
+	// AllowEven permits a plan that leaves an even number of voters.
+	AllowEven bool
+
+	Connection Connection // cluster-wide defaults, already merged into each Member
+	Service    Service
+	Storage    Storage
+	Compaction Compaction
+	Raft       Raft
+	TLS        *TLS    // nil: plain http client and peer URLs
+	Backup     *Backup // nil: no backup schedule is managed
+	Members    []*Member
+
+	// DeclRange is the range of the `cluster "name"` header.
+	DeclRange hcl.Range
+}
+
+// Connection says how to reach a member's host over SSH.
+type Connection struct {
+	User           string // default "root"
+	Port           int    // default 22
+	PrivateKeyFile string // absolute path; "" when Agent is set
+	Agent          bool   // use SSH_AUTH_SOCK
+	KnownHostsFile string // absolute path; required (host keys are always verified)
+	Sudo           bool   // prefix privileged commands with sudo -n
+	Timeout        time.Duration
+	Bastion        *Bastion
+}
+
+// Bastion is an optional SSH jump host.
+type Bastion struct {
+	Host           string
+	Port           int
+	User           string
+	PrivateKeyFile string // "" means: the same as the member connection's
+}
+
+// Service describes how etcd is installed and supervised on every host.
+type Service struct {
+	Manager    string // "systemd" | "runit" | "command"
+	Name       string // default "etcd"
+	Binary     string // default "/usr/local/bin/etcd"
+	ConfigFile string // default "/etc/etcd/etcd.conf.yml"
+	DataDir    string // default "/var/lib/etcd"
+	// Commands used when Manager == "command". Each is run through sh -c.
+	StartCommand   string
+	StopCommand    string
+	StatusCommand  string // exit 0 when running
+	RestartCommand string
+	// StopTimeout bounds a graceful stop. etcd needs up to
+	// 5s + 2*election timeout to hand leadership over while watches are
+	// open; the default is derived from Raft.ElectionTimeout.
+	StopTimeout time.Duration
+}
+
+// Storage holds etcd's backend settings, in bytes and counts.
+type Storage struct {
+	QuotaBackendBytes int64  // etcd default 2 GiB
+	SnapshotCount     uint64 // etcd default 10000
+	MaxRequestBytes   int64  // etcd default 1.5 MiB (1572864)
+}
+
+// Compaction is etcd's auto-compaction policy.
+type Compaction struct {
+	Mode string // "periodic" (default) | "revision"
+	// Retention is the value etcd receives in auto-compaction-retention:
+	// for "periodic" a Go duration string such as "1h0m0s" (default "0s",
+	// which disables auto compaction as etcd does), for "revision" a
+	// decimal count such as "1000".
+	Retention string
+}
+
+// Raft holds the raft timings.
+type Raft struct {
+	HeartbeatInterval time.Duration // etcd default 100ms
+	ElectionTimeout   time.Duration // etcd default 1s
+}
+
+// TLS is the cluster's transport security. File paths in TLSFiles are
+// paths on the member's host; Source, when set, is a local file that the
+// tool uploads there.
+type TLS struct {
+	Client       *TLSEndpoint // client URLs; nil: plain http
+	Peer         *TLSEndpoint // peer URLs; nil: plain http
+	MinRemaining time.Duration
+}
+
+// TLSEndpoint is one side (client or peer) of a member's TLS settings, as
+// resolved for one member; see Member.TLS.
+type TLSEndpoint struct {
+	CA             TLSFile
+	Cert           TLSFile
+	Key            TLSFile
+	ClientCertAuth bool
+}
+
+// TLSFile is one certificate or key file.
+type TLSFile struct {
+	Path   string // on the host
+	Source string // absolute local path, or "" when something else manages the file
+}
+
+// Backup is a scheduled snapshot job.
+type Backup struct {
+	Schedule    string   // five-field cron expression
+	On          []string // member names whose hosts run the job
+	Destination string   // file:///dir or s3://bucket/prefix
+	KeepLast    int
+	MaxAge      time.Duration
+	Recipient   string // age public key; "" means unencrypted (refused unless allowed)
+	S3          *S3Options
+}
+
+// S3Options configures an s3:// destination.
+type S3Options struct {
+	Endpoint  string
+	Region    string
+	PathStyle bool
+}
+
+// Member is one wanted member, with the cluster's connection defaults and
+// TLS templates already resolved for it.
+type Member struct {
+	Name       string
+	Host       string // SSH address (name or IP)
+	PeerURL    string
+	ClientURL  string
+	Connection Connection
+	TLS        *TLS // the cluster's TLS with this member's file paths; nil when plain
+
+	DeclRange hcl.Range
+}
+
+// Member returns the member with the given name, or nil.
+func (c *Cluster) Member(name string) *Member {
+	for _, m := range c.Members {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// Tolerance returns the effective fault-tolerance budget for a cluster of
+// the given number of voters: the declared one, or (voters-1)/2 when the
+// configuration leaves it to the size.
+func (c *Cluster) Tolerance(voters int) int {
+	if c.FaultTolerance >= 0 {
+		return c.FaultTolerance
+	}
+	if voters < 1 {
+		return 0
+	}
+	return (voters - 1) / 2
+}
