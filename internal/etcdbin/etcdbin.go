@@ -1,0 +1,177 @@
+// Package etcdbin builds and caches real etcd and etcdutl binaries from the
+// go.etcd.io/etcd modules at a pinned version. The build module lives in
+// internal/etcdbuild (a separate Go module, so the product's go.mod stays
+// clean). Binaries are cached per version under the user cache directory;
+// the first build takes a few minutes on 2 cores, later calls return at once.
+package etcdbin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// DefaultVersion is the etcd version pinned in internal/etcdbuild/go.mod.
+const DefaultVersion = "3.6.16"
+
+// Binaries are the paths of a cached build.
+type Binaries struct {
+	Version string
+	Etcd    string
+	Etcdutl string
+}
+
+var mu sync.Mutex
+
+// CacheDir returns where binaries of version v are cached:
+// $ETCDFORM_CACHE or $XDG_CACHE_HOME/etcdform or ~/.cache/etcdform.
+func CacheDir(v string) (string, error) {
+	base := os.Getenv("ETCDFORM_CACHE")
+	if base == "" {
+		c, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("etcdbin: no cache directory: %w", err)
+		}
+		base = filepath.Join(c, "etcdform")
+	}
+	return filepath.Join(base, "etcd", "v"+strings.TrimPrefix(v, "v")), nil
+}
+
+// Ensure returns binaries of version v ("" means DefaultVersion), building
+// them if they are not cached. progress, when non-nil, receives one line
+// before a build starts. It locks the cache directory so that two processes
+// (a test run beside a demo) do not build at once.
+func Ensure(ctx context.Context, v string, progress func(string)) (*Binaries, error) {
+	if v == "" {
+		v = DefaultVersion
+	}
+	v = strings.TrimPrefix(v, "v")
+	dir, err := CacheDir(v)
+	if err != nil {
+		return nil, err
+	}
+	b := &Binaries{Version: v, Etcd: filepath.Join(dir, "etcd"), Etcdutl: filepath.Join(dir, "etcdutl")}
+	if exists(b.Etcd) && exists(b.Etcdutl) {
+		return b, nil
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("etcdbin: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("etcdbin: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return nil, fmt.Errorf("etcdbin: lock %s: %w", dir, err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if exists(b.Etcd) && exists(b.Etcdutl) {
+		return b, nil
+	}
+	if progress != nil {
+		progress(fmt.Sprintf("building etcd %s from go.etcd.io/etcd (first time only, a few minutes)...", v))
+	}
+	if err := build(ctx, v, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// buildModuleDir finds internal/etcdbuild relative to this source file or
+// the working directory (tests run from package directories, the CLI from
+// the repository root or anywhere inside it).
+func buildModuleDir() (string, error) {
+	var candidates []string
+	if _, file, _, ok := runtime.Caller(0); ok {
+		candidates = append(candidates, filepath.Join(filepath.Dir(file), "..", "etcdbuild"))
+	}
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			candidates = append(candidates, filepath.Join(d, "internal", "etcdbuild"))
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	for _, c := range candidates {
+		if exists(filepath.Join(c, "go.mod")) {
+			return filepath.Abs(c)
+		}
+	}
+	return "", errors.New("etcdbin: cannot find internal/etcdbuild (run from the etcdform repository, or put etcd binaries in the cache: see README)")
+}
+
+func build(ctx context.Context, v string, b *Binaries) error {
+	if _, err := exec.LookPath("go"); err != nil {
+		return errors.New("etcdbin: the Go toolchain is needed to build etcd: install Go and put it on PATH")
+	}
+	src, err := buildModuleDir()
+	if err != nil {
+		return err
+	}
+	work := src
+	if v != DefaultVersion {
+		// Another version: copy the build module and repin it.
+		tmp, err := os.MkdirTemp("", "etcdbuild-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		for _, f := range []string{"go.mod", "go.sum", "tools.go", "etcd/main.go"} {
+			data, err := os.ReadFile(filepath.Join(src, f))
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(tmp, f)), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(tmp, f), data, 0o644); err != nil {
+				return err
+			}
+		}
+		work = tmp
+		if err := goCmd(ctx, work, "get", "go.etcd.io/etcd/server/v3@v"+v, "go.etcd.io/etcd/etcdutl/v3@v"+v); err != nil {
+			return err
+		}
+		if err := goCmd(ctx, work, "mod", "tidy"); err != nil {
+			return err
+		}
+	}
+	tmpEtcd, tmpUtl := b.Etcd+".tmp", b.Etcdutl+".tmp"
+	if err := goCmd(ctx, work, "build", "-trimpath", "-o", tmpEtcd, "./etcd"); err != nil {
+		return err
+	}
+	if err := goCmd(ctx, work, "build", "-trimpath", "-o", tmpUtl, "go.etcd.io/etcd/etcdutl/v3"); err != nil {
+		return err
+	}
+	if err := os.Rename(tmpEtcd, b.Etcd); err != nil {
+		return err
+	}
+	return os.Rename(tmpUtl, b.Etcdutl)
+}
+
+func goCmd(ctx context.Context, dir string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("etcdbin: go %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+func exists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
