@@ -60,35 +60,70 @@ func (a Action) IsRisky() bool {
 	return false
 }
 
-// Change is one attribute difference that motivates a step.
+// Change is one attribute difference that motivates a step. What Before and
+// After hold depends on the step's action:
 //
-//	Action        Before               After
-//	AddLearner    ""                   peer URL
-//	RemoveMember  peer URL             ""
-//	WriteConfig   observed value       desired value (per attribute)
-//	Restart       running value        desired value
+//	Action        Attr                     Before                    After
+//	Snapshot      -                        -                         -
+//	StartMember   "service"                observed service state    "running"
+//	AddLearner    "peer-url"               ""                        peer URL
+//	Promote       "learner"                "true"                    "false"
+//	RemoveMember  "peer-url"               peer URL                  ""
+//	WriteConfig   etcd key ("quota-backend-bytes",
+//	              "client-transport-security.cert-file")
+//	                                       observed value            desired value
+//	WriteConfig   "config-file"            "(absent)"/"(unparsable)" the file's path
+//	WriteConfig   unmanaged etcd key       observed raw value        "" (the key is dropped)
+//	Restart       same as WriteConfig: the values the restart brings into effect
+//
+// Values are rendered as text: numbers in decimal, booleans as "true"/"false".
 type Change struct {
 	Attr   string // etcd key or model attribute, e.g. "quota-backend-bytes"
 	Before string
 	After  string
 }
 
-// Step is one unit of apply work on one member of one cluster.
+// Step is one unit of apply work on one member of one cluster. It is
+// self-describing: apply needs nothing but the step and the live cluster to
+// carry it out.
 type Step struct {
 	Action  Action
 	Cluster string
-	Member  string // member name
+	// Member is the member name. It is "" for a Snapshot (apply picks a
+	// healthy member) and for a live member that was added but never
+	// started and matches no desired member (MemberID identifies it).
+	Member string
 	// MemberID is the live member ID for steps on existing members (0 for
-	// an AddLearner).
+	// an AddLearner and a Snapshot; for the Promote that follows an
+	// AddLearner it is 0 too: apply uses the ID the add returned).
 	MemberID uint64
-	Reason   string // for display only
-	Changes  []Change
+	// PeerURL is the member's peer URL (AddLearner: the URL to add;
+	// RemoveMember: the URL being removed).
+	PeerURL string
+	Reason  string // for display only
+	Changes []Change
 	// Config is the full config file to write (WriteConfig) or the
 	// template for a new member (AddLearner; initial-cluster is filled in
-	// at apply time from the live member list).
+	// at apply time from the live member list, initial-cluster-state is
+	// "existing").
 	Config []byte
-	// Voters is the number of voting members during the step, and
-	// Tolerated the failures the cluster survives while it runs.
+	// Leader is true when the member led the cluster when planned. For a
+	// RemoveMember or Restart apply moves leadership away first (it does
+	// so for whichever member leads when the step runs; this flag is for
+	// display and ordering).
+	Leader bool
+	// HostDown is true when the member's host could not be reached over
+	// SSH. Only a RemoveMember of a dead member carries it: apply removes
+	// the member from the member list and leaves the host alone.
+	HostDown bool
+	// Voters is the number of voting members during the step (for a
+	// membership change: at its narrowest point), and Tolerated the
+	// failures the cluster survives while it runs:
+	//
+	//	Tolerated = available voters - (Voters/2 + 1)
+	//
+	// where available excludes members already down and the step's own
+	// member when the step takes it down.
 	Voters    int
 	Tolerated int
 }
@@ -105,14 +140,20 @@ type Plan struct {
 	// Refusals are reasons the plan cannot be applied; a plan with
 	// refusals is written for review but apply rejects it.
 	Refusals []Warning
+	// Clusters lists the names of the clusters that were planned, in
+	// configuration order (also those that need no step).
+	Clusters []string
 }
 
 // Warning is a message about one cluster/member.
 type Warning struct {
 	Cluster string
 	Member  string
-	Summary string
-	Detail  string
+	// Step is the 1-based index in Plan.Steps of the step this message is
+	// about, or 0 when it concerns no single step.
+	Step    int
+	Summary string // short, title case, no trailing period
+	Detail  string // whole sentences: why, and what to do
 }
 
 // Meta records who planned what, when.
@@ -150,6 +191,9 @@ type MemberFingerprint struct {
 	ServiceState  string
 	CertSerials   []string
 }
+
+// HasRefusals reports whether apply must reject the plan.
+func (p *Plan) HasRefusals() bool { return len(p.Refusals) > 0 }
 
 // HasChanges reports whether the plan has any step.
 func (p *Plan) HasChanges() bool { return len(p.Steps) > 0 }

@@ -1,0 +1,110 @@
+package plan
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/etcdform/etcdform/internal/etcdconf"
+	"github.com/etcdform/etcdform/schema"
+)
+
+// bootstrapOnly are the keys etcd reads only on a member's first start; a
+// difference in them is not drift.
+var bootstrapOnly = cmpopts.IgnoreFields(etcdconf.File{}, "InitialCluster", "InitialClusterToken", "InitialClusterState")
+
+// configDiff compares the config file wanted for member d with the one
+// observed on host h. It returns the file to write, the per-key changes
+// (nil when the managed keys agree), and the unmanaged keys a write drops.
+// Unmanaged keys alone never cause a write. The bootstrap-only keys of the
+// observed file are kept as they are.
+func configDiff(c *schema.Cluster, d *schema.Member, h *ObservedHost) (file []byte, changes []Change, dropped []string) {
+	if h == nil || !h.Reachable {
+		return nil, nil, nil
+	}
+	fresh := func(before string) ([]byte, []Change, []string) {
+		f := etcdconf.Render(c, d, etcdconf.Bootstrap{InitialCluster: d.Name + "=" + d.PeerURL, State: "existing"})
+		return etcdconf.Marshal(f), []Change{{Attr: "config-file", Before: before, After: c.Service.ConfigFile}}, nil
+	}
+	switch {
+	case !h.ConfigExists:
+		return fresh("(absent)")
+	case h.ConfigError != "" || h.Config == nil:
+		return fresh(fmt.Sprintf("(unparsable: %s)", orNone(h.ConfigError)))
+	}
+	got := normalize(h.Config)
+	want := normalize(etcdconf.Render(c, d, etcdconf.Bootstrap{
+		InitialCluster: got.InitialCluster, Token: got.InitialClusterToken, State: got.InitialClusterState,
+	}))
+	if cmp.Equal(want, got, bootstrapOnly) {
+		return nil, nil, nil
+	}
+	before, after := flatten(got), flatten(want)
+	keys := map[string]bool{}
+	for k := range before {
+		keys[k] = true
+	}
+	for k := range after {
+		keys[k] = true
+	}
+	for k := range keys {
+		switch k {
+		case "initial-cluster", "initial-cluster-token", "initial-cluster-state":
+			continue
+		}
+		if before[k] != after[k] {
+			changes = append(changes, Change{Attr: k, Before: before[k], After: after[k]})
+		}
+	}
+	for _, k := range h.ConfigUnknown {
+		changes = append(changes, Change{Attr: k, Before: "(unmanaged)", After: ""})
+	}
+	sort.Slice(changes, func(i, j int) bool { return changes[i].Attr < changes[j].Attr })
+	dropped = append([]string(nil), h.ConfigUnknown...)
+	sort.Strings(dropped)
+	return etcdconf.Marshal(want), changes, dropped
+}
+
+// normalize returns a copy of f where an empty security block is absent.
+func normalize(f *etcdconf.File) *etcdconf.File {
+	n := *f
+	if n.ClientTransportSecurity != nil && *n.ClientTransportSecurity == (etcdconf.Security{}) {
+		n.ClientTransportSecurity = nil
+	}
+	if n.PeerTransportSecurity != nil && *n.PeerTransportSecurity == (etcdconf.Security{}) {
+		n.PeerTransportSecurity = nil
+	}
+	return &n
+}
+
+// flatten maps each etcd key of f (nested keys joined with ".") to its
+// value as text.
+func flatten(f *etcdconf.File) map[string]string {
+	js, err := json.Marshal(f)
+	if err != nil {
+		panic(err) // File holds only plain types
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		panic(err)
+	}
+	out := map[string]string{}
+	var walk func(prefix string, v map[string]any)
+	walk = func(prefix string, v map[string]any) {
+		for k, x := range v {
+			if sub, ok := x.(map[string]any); ok {
+				walk(prefix+k+".", sub)
+				continue
+			}
+			out[prefix+k] = fmt.Sprint(x)
+		}
+	}
+	walk("", m)
+	return out
+}
