@@ -1,0 +1,43 @@
+# etcdform. `make demo` and `make test` install what they need themselves
+# (Debian packages as root, Go modules, and a pinned etcd built from source).
+GO        ?= go
+PKGS      := ./...
+BIN       := bin/etcdform
+DEMO_DIR  := .lab
+export ETCDFORM_E2E := required
+
+.PHONY: all build test bench lint deps etcd demo fuzz clean
+
+all: lint test build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/etcdform
+
+# Debian packages (as root), Go modules, and the etcd binaries.
+deps:
+	./internal/lab/install-deps.sh
+	$(GO) mod download
+	cd internal/etcdbuild && $(GO) mod download
+	$(GO) run ./internal/etcdbin/cmd/etcdbuild
+
+test: deps
+	$(GO) test -count=1 -timeout 40m $(PKGS)
+	$(MAKE) fuzz
+
+# Short, bounded fuzzing of the parsers (no panics, no hangs).
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 15s ./schema
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime 15s ./plan/planfile
+
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 40m $(PKGS)
+
+lint:
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+demo: deps build
+	./examples/demo.sh $(BIN) $(DEMO_DIR)
+
+clean:
+	rm -rf bin

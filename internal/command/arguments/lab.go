@@ -1,0 +1,63 @@
+package arguments
+
+import (
+	"flag"
+	"fmt"
+)
+
+// Lab holds `etcdform lab SUBCOMMAND` arguments.
+type Lab struct {
+	Sub         string // up | status | fault | down
+	Dir         string
+	Members     int
+	Spare       int
+	EtcdVersion string
+	Subnet      string
+	JSON        bool
+	Fault       string // with Sub == "fault": stop|start|kill|partition|heal
+	Target      string // with Sub == "fault": the member or host name
+}
+
+// ParseLab parses `etcdform lab up|status|fault|down [flags]`.
+func ParseLab(args []string) (*Lab, *flag.FlagSet, error) {
+	a := &Lab{}
+	fs := newFlagSet("lab")
+	if len(args) == 0 {
+		return a, fs, fmt.Errorf("lab: missing subcommand (up, status, fault, down)")
+	}
+	a.Sub = args[0]
+	fs = newFlagSet("lab " + a.Sub)
+	fs.StringVar(&a.Dir, "dir", ".lab", "lab directory (state.json, lab.hcl, SSH key, known_hosts)")
+	switch a.Sub {
+	case "up":
+		fs.IntVar(&a.Members, "members", 3, "number of etcd members (1-7)")
+		fs.IntVar(&a.Spare, "spare", 0, "extra hosts with sshd and the etcd binary but no member")
+		fs.StringVar(&a.EtcdVersion, "etcd-version", "", "etcd version to build and run (default: the pinned 3.6.x)")
+		fs.StringVar(&a.Subnet, "subnet", "", "IPv4 subnet for the lab bridge (default: derived from --dir, in 10.213.0.0/16)")
+	case "status":
+		fs.BoolVar(&a.JSON, "json", false, "print as JSON")
+	case "fault", "down":
+	default:
+		return a, fs, fmt.Errorf("lab: unknown subcommand %q (want up, status, fault, down)", a.Sub)
+	}
+	if err := parse(fs, args[1:]); err != nil {
+		return a, fs, err
+	}
+	rest := fs.Args()
+	if a.Sub == "fault" {
+		if len(rest) != 2 {
+			return a, fs, fmt.Errorf("lab fault: want KIND MEMBER (KIND is stop, start, kill, partition or heal)")
+		}
+		a.Fault, a.Target = rest[0], rest[1]
+		switch a.Fault {
+		case "stop", "start", "kill", "partition", "heal":
+		default:
+			return a, fs, fmt.Errorf("lab fault: unknown fault %q (want stop, start, kill, partition or heal)", a.Fault)
+		}
+		return a, fs, nil
+	}
+	if len(rest) > 0 {
+		return a, fs, fmt.Errorf("lab %s: unexpected argument %q", a.Sub, rest[0])
+	}
+	return a, fs, nil
+}

@@ -1,0 +1,273 @@
+package lab_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/etcdform/etcdform/internal/lab"
+	"github.com/etcdform/etcdform/internal/lab/labtest"
+)
+
+func sshClient(t *testing.T, st *lab.State, addr string) (*ssh.Client, error) {
+	t.Helper()
+	keyPEM, err := os.ReadFile(st.KeyFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.ParsePrivateKey(keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hk, err := knownhosts.New(st.KnownHostsFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ssh.Dial("tcp", net.JoinHostPort(addr, "22"), &ssh.ClientConfig{
+		User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: hk, Timeout: 3 * time.Second,
+	})
+}
+
+func etcdClient(t *testing.T, endpoints ...string) *clientv3.Client {
+	t.Helper()
+	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 3 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestLabE2E(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3, Spare: 1})
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	if len(st.Hosts) != 4 || len(st.Members()) != 3 {
+		t.Fatalf("hosts=%d members=%d, want 4 and 3", len(st.Hosts), len(st.Members()))
+	}
+
+	t.Run("ssh with strict host keys reaches every host", func(t *testing.T) {
+		for _, h := range st.Hosts {
+			c, err := sshClient(t, st, h.Addr)
+			if err != nil {
+				t.Fatalf("ssh %s: %v", h.Name, err)
+			}
+			sess, err := c.NewSession()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := sess.CombinedOutput("test -x /usr/local/bin/etcd && cat /etc/etcd/etcd.conf.yml 2>/dev/null | grep '^name:' || echo spare")
+			c.Close()
+			if err != nil {
+				t.Fatalf("ssh %s: %v: %s", h.Name, err, out)
+			}
+			want := "name: " + h.Name
+			if !h.Member {
+				want = "spare"
+			}
+			if strings.TrimSpace(string(out)) != want {
+				t.Errorf("host %s: got %q, want %q (each host must see its own /etc/etcd)", h.Name, out, want)
+			}
+		}
+	})
+
+	t.Run("a wrong host key is refused", func(t *testing.T) {
+		// known_hosts pins each address to its own key: presenting host 1's
+		// address with host 2's key entry must fail.
+		hosts := st.Members()
+		data, err := os.ReadFile(st.KnownHostsFile())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var swapped []string
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			f := strings.Fields(line)
+			if f[0] == hosts[1].Addr {
+				swapped = append(swapped, hosts[0].Addr+" "+f[1]+" "+f[2])
+			}
+		}
+		bad := t.TempDir() + "/known_hosts"
+		if err := os.WriteFile(bad, []byte(strings.Join(swapped, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		hk, err := knownhosts.New(bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyPEM, _ := os.ReadFile(st.KeyFile())
+		signer, _ := ssh.ParsePrivateKey(keyPEM)
+		_, err = ssh.Dial("tcp", net.JoinHostPort(hosts[0].Addr, "22"), &ssh.ClientConfig{
+			User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: hk, Timeout: 3 * time.Second,
+		})
+		var kerr *knownhosts.KeyError
+		if !errors.As(err, &kerr) || len(kerr.Want) == 0 {
+			t.Fatalf("dial with a wrong host key: got %v, want a knownhosts key mismatch", err)
+		}
+	})
+
+	var endpoints []string
+	for _, h := range st.Members() {
+		endpoints = append(endpoints, h.ClientURL())
+	}
+
+	t.Run("member list shows 3 started voters", func(t *testing.T) {
+		resp, err := etcdClient(t, endpoints...).MemberList(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		voters := 0
+		for _, m := range resp.Members {
+			if !m.IsLearner && m.Name != "" && len(m.ClientURLs) > 0 {
+				voters++
+			}
+		}
+		if voters != 3 {
+			t.Fatalf("started voting members = %d, want 3: %v", voters, resp.Members)
+		}
+	})
+
+	victim := st.Members()[0]
+	t.Run("kill one member: a leader remains and status reports it down", func(t *testing.T) {
+		if err := st.Fault(ctx, lab.FaultKill, victim.Name); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range st.Status(ctx) {
+			if r.Name == victim.Name && (r.Running || r.Healthy) {
+				t.Fatalf("status after kill: %+v, want not running and not healthy", r)
+			}
+		}
+		c := etcdClient(t, endpoints[1:]...)
+		labtest.Eventually(t, 20*time.Second, func() error {
+			for _, ep := range endpoints[1:] {
+				s, err := c.Status(ctx, ep)
+				if err != nil {
+					return err
+				}
+				if s.Leader == 0 {
+					return fmt.Errorf("%s reports no leader", ep)
+				}
+			}
+			// A quorum write proves the leader is real.
+			_, err := c.Put(ctx, "lab-test", "after-kill")
+			return err
+		})
+		if err := st.Fault(ctx, lab.FaultStart, victim.Name); err != nil {
+			t.Fatal(err)
+		}
+		labtest.Eventually(t, 30*time.Second, func() error {
+			if !lab.Healthy(ctx, victim.ClientURL()) {
+				return fmt.Errorf("%s not healthy after start", victim.Name)
+			}
+			return nil
+		})
+	})
+
+	part := st.Members()[2]
+	t.Run("partition cuts a host off and heal brings it back", func(t *testing.T) {
+		if err := st.Fault(ctx, lab.FaultPartition, part.Name); err != nil {
+			t.Fatal(err)
+		}
+		d := net.Dialer{Timeout: time.Second}
+		if c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(part.Addr, "22")); err == nil {
+			c.Close()
+			t.Fatalf("partitioned host %s still reachable", part.Name)
+		}
+		if err := st.Fault(ctx, lab.FaultHeal, part.Name); err != nil {
+			t.Fatal(err)
+		}
+		labtest.Eventually(t, 30*time.Second, func() error {
+			if !lab.Healthy(ctx, part.ClientURL()) {
+				return fmt.Errorf("%s not healthy after heal", part.Name)
+			}
+			// It rejoined: it reports the same leader as the others.
+			c := etcdClient(t, endpoints...)
+			var leaders []uint64
+			for _, ep := range endpoints {
+				s, err := c.Status(ctx, ep)
+				if err != nil {
+					return err
+				}
+				leaders = append(leaders, s.Leader)
+			}
+			if leaders[0] == 0 || leaders[0] != leaders[1] || leaders[1] != leaders[2] {
+				return fmt.Errorf("leaders disagree: %v", leaders)
+			}
+			return nil
+		})
+	})
+
+	t.Run("up twice is refused", func(t *testing.T) {
+		_, err := lab.Up(ctx, lab.Options{Dir: st.Dir}, nil)
+		if !errors.Is(err, lab.ErrAlreadyUp) {
+			t.Fatalf("second up: %v, want ErrAlreadyUp", err)
+		}
+		if len(st.Status(ctx)) != 4 || !lab.Healthy(ctx, endpoints[0]) {
+			t.Fatal("the refused second up disturbed the running lab")
+		}
+	})
+
+	t.Run("down removes namespaces and processes", func(t *testing.T) {
+		pidsBefore := st.ProcessesLeft()
+		if len(pidsBefore) == 0 {
+			t.Fatal("no processes found in the lab's namespaces before down")
+		}
+		if err := lab.Down(ctx, st.Dir); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("ip", "netns", "list").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(out), st.Prefix) {
+			t.Fatalf("namespaces left after down:\n%s", out)
+		}
+		for _, pid := range pidsBefore {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+				if stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); !strings.Contains(string(stat), ") Z") {
+					t.Errorf("process %d still running after down", pid)
+				}
+			}
+		}
+		if err := exec.Command("ip", "link", "show", st.Bridge).Run(); err == nil {
+			t.Errorf("bridge %s left after down", st.Bridge)
+		}
+	})
+}
+
+func TestLabBadInput(t *testing.T) {
+	if err := lab.Preflight(); err != nil {
+		t.Skip(err)
+	}
+	ctx := t.Context()
+	for name, opts := range map[string]lab.Options{
+		"too many members": {Members: 8},
+		"bad subnet":       {Members: 1, Subnet: "not-a-subnet"},
+		"subnet too small": {Members: 1, Subnet: "10.213.5.0/28"},
+		"subnet in use":    {Members: 1, Subnet: "127.0.0.0/24"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			opts.Dir = t.TempDir()
+			_, err := lab.Up(ctx, opts, nil)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			prefix, _ := lab.Prefix(opts.Dir)
+			out, _ := exec.Command("ip", "netns", "list").Output()
+			if strings.Contains(string(out), prefix) {
+				t.Fatalf("half-built lab left behind after %v", err)
+			}
+		})
+	}
+}
