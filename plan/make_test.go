@@ -1,81 +1,24 @@
-package plan
+package plan_test
 
 import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/etcdform/etcdform/internal/etcdconf"
+	. "github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/plan/plantest"
 	"github.com/etcdform/etcdform/schema"
 )
 
-// testCluster returns a desired cluster "lab" with members named etcd-N.
-func testCluster(n ...int) *schema.Cluster {
-	c := &schema.Cluster{
-		Name:           "lab",
-		EtcdVersion:    "3.6.16",
-		FaultTolerance: -1,
-		Service:        schema.Service{Manager: "systemd", Name: "etcd", ConfigFile: "/etc/etcd/etcd.conf.yml", DataDir: "/var/lib/etcd"},
-		Storage:        schema.Storage{QuotaBackendBytes: 2 << 30, SnapshotCount: 10000, MaxRequestBytes: 1572864},
-		Compaction:     schema.Compaction{Mode: "periodic", Retention: "0s"},
-		Raft:           schema.Raft{HeartbeatInterval: 100 * time.Millisecond, ElectionTimeout: time.Second},
-	}
-	for _, i := range n {
-		c.Members = append(c.Members, testMember(i))
-	}
-	return c
-}
-
-func testMember(i int) *schema.Member {
-	return &schema.Member{
-		Name:      fmt.Sprintf("etcd-%d", i),
-		Host:      fmt.Sprintf("10.0.0.%d", i),
-		PeerURL:   fmt.Sprintf("http://10.0.0.%d:2380", i),
-		ClientURL: fmt.Sprintf("http://10.0.0.%d:2379", i),
-	}
-}
-
-// observe returns the observed state of a converged cluster c, where
-// member etcd-<leader> leads. Member IDs are 0x100+N.
-func observe(c *schema.Cluster, leader int) *ObservedCluster {
-	oc := &ObservedCluster{Name: c.Name, Reachable: true, ClusterID: 0xc1, ClusterVersion: "3.6.0", Hosts: map[string]*ObservedHost{}}
-	peers := map[string]string{}
-	for _, m := range c.Members {
-		peers[m.Name] = m.PeerURL
-	}
-	for _, m := range c.Members {
-		var n int
-		fmt.Sscanf(m.Name, "etcd-%d", &n)
-		id := uint64(0x100 + n)
-		if n == leader {
-			oc.LeaderID = id
-		}
-		oc.Members = append(oc.Members, ObservedMember{
-			ID: id, Name: m.Name, PeerURLs: []string{m.PeerURL}, ClientURLs: []string{m.ClientURL},
-			Status: &EndpointStatus{Version: "3.6.16", DBSize: 1 << 20, DBSizeInUse: 1 << 20, RaftTerm: 2, RaftIndex: 100},
-		})
-		f := etcdconf.Render(c, m, etcdconf.Bootstrap{InitialCluster: etcdconf.InitialCluster(peers), Token: "lab", State: "new"})
-		oc.Hosts[m.Name] = &ObservedHost{
-			Member: m.Name, Address: m.Host, Reachable: true, ConfigExists: true,
-			ConfigHash: fmt.Sprintf("%064x", n), Config: f, ServiceState: "running", BinaryVersion: "3.6.16",
-		}
-	}
-	for i := range oc.Members {
-		oc.Members[i].Status.Leader = oc.LeaderID
-	}
-	return oc
-}
-
-func config(c *schema.Cluster) *schema.Config {
-	return &schema.Config{Dir: "/cfg", Hash: "cafe", Clusters: []*schema.Cluster{c}}
-}
-
-func observed(oc *ObservedCluster) *Observed {
-	return &Observed{Clusters: map[string]*ObservedCluster{oc.Name: oc}}
-}
+var (
+	testCluster = plantest.Cluster
+	observe     = plantest.Observe
+	config      = plantest.Config
+	observed    = plantest.Observed
+)
 
 // brief is the part of a step the table tests compare: "action member
 // voters/tolerated", plus "L" when the member leads.
@@ -351,9 +294,9 @@ func TestMake(t *testing.T) {
 			},
 		},
 		"shrinking to 2 is refused": {
-			desired: testCluster(1, 2),
-			live:    func() *ObservedCluster { return observe(testCluster(1, 2, 3), 1) },
-			steps:   []string{"snapshot  3/1", "remove-member etcd-3 2/0"},
+			desired:  testCluster(1, 2),
+			live:     func() *ObservedCluster { return observe(testCluster(1, 2, 3), 1) },
+			steps:    []string{"snapshot  3/1", "remove-member etcd-3 2/0"},
 			refusals: []string{"Even number of voters"},
 		},
 		"shrinking to 2 is allowed by the cluster": {

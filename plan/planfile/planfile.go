@@ -1,0 +1,401 @@
+package planfile
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/etcdform/etcdform/plan"
+)
+
+// FormatVersion is the version of the file format this package writes and
+// the only one it reads.
+const FormatVersion = 1
+
+// MaxSize bounds the size of a plan file Read accepts.
+const MaxSize = 64 << 20
+
+// Errors returned by Read. Both are wrapped with details.
+var (
+	// ErrCorrupted: the file does not parse, or its checksum does not
+	// match its content.
+	ErrCorrupted = errors.New("planfile: plan file is corrupted or was modified")
+	// ErrVersion: the file was written in another format version.
+	ErrVersion = errors.New("planfile: unsupported plan file format version")
+)
+
+// Write serializes p to w.
+func Write(w io.Writer, p *plan.Plan) error {
+	payload, err := toFile(p)
+	if err != nil {
+		return err
+	}
+	canon, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("planfile: %w", err)
+	}
+	env := envelope{FormatVersion: FormatVersion, Checksum: checksum(canon), Plan: canon}
+	out, err := json.MarshalIndent(env, "", "  ")
+	if err != nil {
+		return fmt.Errorf("planfile: %w", err)
+	}
+	out = append(out, '\n')
+	if _, err := w.Write(out); err != nil {
+		return fmt.Errorf("planfile: writing: %w", err)
+	}
+	return nil
+}
+
+// Read parses a plan written by Write. It returns an error wrapping
+// ErrVersion for another format version and ErrCorrupted for a file that
+// does not parse or whose checksum does not match.
+func Read(r io.Reader) (*plan.Plan, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("planfile: reading: %w", err)
+	}
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("%w: larger than %d bytes", ErrCorrupted, MaxSize)
+	}
+	var head struct {
+		FormatVersion *int `json:"format_version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupted, err)
+	}
+	if head.FormatVersion == nil {
+		return nil, fmt.Errorf("%w: no format_version (is this an etcdform plan file?)", ErrCorrupted)
+	}
+	if v := *head.FormatVersion; v != FormatVersion {
+		return nil, fmt.Errorf("%w: the file has version %d, this etcdform reads version %d; run plan again with this etcdform", ErrVersion, v, FormatVersion)
+	}
+	var env envelope
+	if err := strictUnmarshal(data, &env); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupted, err)
+	}
+	var payload filePlan
+	if err := strictUnmarshal(env.Plan, &payload); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupted, err)
+	}
+	canon, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupted, err)
+	}
+	if got := checksum(canon); got != env.Checksum {
+		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupted)
+	}
+	p, err := fromFile(&payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupted, err)
+	}
+	return p, nil
+}
+
+// WriteFile writes p to path atomically (temp file and rename), mode 0644.
+func WriteFile(path string, p *plan.Plan) error {
+	var buf bytes.Buffer
+	if err := Write(&buf, p); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("planfile: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		tmp.Close()
+		return fmt.Errorf("planfile: writing %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("planfile: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("planfile: writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("planfile: %w", err)
+	}
+	return nil
+}
+
+// ReadFile reads the plan at path; errors are those of Read, naming the file.
+func ReadFile(path string) (*plan.Plan, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("planfile: %w", err)
+	}
+	defer f.Close()
+	p, err := Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+func checksum(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+func strictUnmarshal(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data")
+	}
+	return nil
+}
+
+// The serialized types. They never leave this package.
+
+type envelope struct {
+	FormatVersion int             `json:"format_version"`
+	Checksum      string          `json:"checksum"`
+	Plan          json.RawMessage `json:"plan"`
+}
+
+type filePlan struct {
+	Meta        fileMeta      `json:"meta"`
+	Clusters    []string      `json:"clusters,omitempty"`
+	Fingerprint []fileCluster `json:"fingerprint,omitempty"`
+	Steps       []fileStep    `json:"steps,omitempty"`
+	Warnings    []fileWarning `json:"warnings,omitempty"`
+	Refusals    []fileWarning `json:"refusals,omitempty"`
+}
+
+type fileMeta struct {
+	ToolVersion string    `json:"tool_version"`
+	Time        time.Time `json:"time"`
+	GitCommit   string    `json:"git_commit,omitempty"`
+	Author      string    `json:"author,omitempty"`
+	ConfigHash  string    `json:"config_hash,omitempty"`
+	ConfigDir   string    `json:"config_dir,omitempty"`
+}
+
+type fileCluster struct {
+	Name      string       `json:"name"`
+	ClusterID string       `json:"cluster_id"`
+	Members   []fileMember `json:"members,omitempty"`
+}
+
+type fileMember struct {
+	Name          string   `json:"name"`
+	ID            string   `json:"id,omitempty"`
+	PeerURLs      []string `json:"peer_urls,omitempty"`
+	ClientURLs    []string `json:"client_urls,omitempty"`
+	IsLearner     bool     `json:"is_learner,omitempty"`
+	ConfigHash    string   `json:"config_hash,omitempty"`
+	BinaryVersion string   `json:"binary_version,omitempty"`
+	ServiceState  string   `json:"service_state,omitempty"`
+	CertSerials   []string `json:"cert_serials,omitempty"`
+}
+
+type fileStep struct {
+	Action    string       `json:"action"`
+	Cluster   string       `json:"cluster"`
+	Member    string       `json:"member,omitempty"`
+	MemberID  string       `json:"member_id,omitempty"`
+	PeerURL   string       `json:"peer_url,omitempty"`
+	Reason    string       `json:"reason,omitempty"`
+	Changes   []fileChange `json:"changes,omitempty"`
+	Config    string       `json:"config,omitempty"`
+	Leader    bool         `json:"leader,omitempty"`
+	HostDown  bool         `json:"host_down,omitempty"`
+	Voters    int          `json:"voters"`
+	Tolerated int          `json:"tolerated"`
+}
+
+type fileChange struct {
+	Attr   string `json:"attr"`
+	Before string `json:"before"`
+	After  string `json:"after"`
+}
+
+type fileWarning struct {
+	Cluster string `json:"cluster,omitempty"`
+	Member  string `json:"member,omitempty"`
+	Step    int    `json:"step,omitempty"`
+	Summary string `json:"summary"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+func encodeAction(a plan.Action) (string, error) {
+	switch a {
+	case plan.Snapshot:
+		return "snapshot", nil
+	case plan.AddLearner:
+		return "add-learner", nil
+	case plan.Promote:
+		return "promote", nil
+	case plan.RemoveMember:
+		return "remove-member", nil
+	case plan.WriteConfig:
+		return "write-config", nil
+	case plan.Restart:
+		return "restart", nil
+	case plan.StartMember:
+		return "start-member", nil
+	default:
+		return "", fmt.Errorf("planfile: cannot write action %v", a)
+	}
+}
+
+func decodeAction(s string) (plan.Action, error) {
+	switch s {
+	case "snapshot":
+		return plan.Snapshot, nil
+	case "add-learner":
+		return plan.AddLearner, nil
+	case "promote":
+		return plan.Promote, nil
+	case "remove-member":
+		return plan.RemoveMember, nil
+	case "write-config":
+		return plan.WriteConfig, nil
+	case "restart":
+		return plan.Restart, nil
+	case "start-member":
+		return plan.StartMember, nil
+	default:
+		return plan.NoOp, fmt.Errorf("unknown action %q", s)
+	}
+}
+
+func encodeID(id uint64) string {
+	if id == 0 {
+		return ""
+	}
+	return strconv.FormatUint(id, 16)
+}
+
+func decodeID(s string) (uint64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	id, err := strconv.ParseUint(s, 16, 64)
+	if err != nil || id == 0 {
+		return 0, fmt.Errorf("bad member ID %q", s)
+	}
+	return id, nil
+}
+
+func toFile(p *plan.Plan) (*filePlan, error) {
+	f := &filePlan{
+		Meta: fileMeta{
+			ToolVersion: p.Meta.ToolVersion, Time: p.Meta.Time, GitCommit: p.Meta.GitCommit,
+			Author: p.Meta.Author, ConfigHash: p.Meta.ConfigHash, ConfigDir: p.Meta.ConfigDir,
+		},
+		Clusters: p.Clusters,
+	}
+	for _, c := range p.Fingerprint.Clusters {
+		fc := fileCluster{Name: c.Name, ClusterID: strconv.FormatUint(c.ClusterID, 16)}
+		for _, m := range c.Members {
+			fc.Members = append(fc.Members, fileMember{
+				Name: m.Name, ID: encodeID(m.ID), PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs,
+				IsLearner: m.IsLearner, ConfigHash: m.ConfigHash, BinaryVersion: m.BinaryVersion,
+				ServiceState: m.ServiceState, CertSerials: m.CertSerials,
+			})
+		}
+		f.Fingerprint = append(f.Fingerprint, fc)
+	}
+	for i, s := range p.Steps {
+		a, err := encodeAction(s.Action)
+		if err != nil {
+			return nil, fmt.Errorf("step %d: %w", i+1, err)
+		}
+		fs := fileStep{
+			Action: a, Cluster: s.Cluster, Member: s.Member, MemberID: encodeID(s.MemberID), PeerURL: s.PeerURL,
+			Reason: s.Reason, Config: string(s.Config), Leader: s.Leader, HostDown: s.HostDown,
+			Voters: s.Voters, Tolerated: s.Tolerated,
+		}
+		for _, c := range s.Changes {
+			fs.Changes = append(fs.Changes, fileChange(c))
+		}
+		f.Steps = append(f.Steps, fs)
+	}
+	f.Warnings = toWarnings(p.Warnings)
+	f.Refusals = toWarnings(p.Refusals)
+	return f, nil
+}
+
+func toWarnings(ws []plan.Warning) []fileWarning {
+	var out []fileWarning
+	for _, w := range ws {
+		out = append(out, fileWarning{Cluster: w.Cluster, Member: w.Member, Step: w.Step, Summary: w.Summary, Detail: w.Detail})
+	}
+	return out
+}
+
+func fromFile(f *filePlan) (*plan.Plan, error) {
+	p := &plan.Plan{
+		Meta: plan.Meta{
+			ToolVersion: f.Meta.ToolVersion, Time: f.Meta.Time, GitCommit: f.Meta.GitCommit,
+			Author: f.Meta.Author, ConfigHash: f.Meta.ConfigHash, ConfigDir: f.Meta.ConfigDir,
+		},
+		Clusters: f.Clusters,
+	}
+	for _, fc := range f.Fingerprint {
+		id, err := strconv.ParseUint(fc.ClusterID, 16, 64)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: bad cluster ID %q", fc.Name, fc.ClusterID)
+		}
+		c := plan.ClusterFingerprint{Name: fc.Name, ClusterID: id}
+		for _, fm := range fc.Members {
+			mid, err := decodeID(fm.ID)
+			if err != nil {
+				return nil, fmt.Errorf("cluster %s: %w", fc.Name, err)
+			}
+			c.Members = append(c.Members, plan.MemberFingerprint{
+				Name: fm.Name, ID: mid, PeerURLs: fm.PeerURLs, ClientURLs: fm.ClientURLs,
+				IsLearner: fm.IsLearner, ConfigHash: fm.ConfigHash, BinaryVersion: fm.BinaryVersion,
+				ServiceState: fm.ServiceState, CertSerials: fm.CertSerials,
+			})
+		}
+		p.Fingerprint.Clusters = append(p.Fingerprint.Clusters, c)
+	}
+	for i, fs := range f.Steps {
+		a, err := decodeAction(fs.Action)
+		if err != nil {
+			return nil, fmt.Errorf("step %d: %w", i+1, err)
+		}
+		id, err := decodeID(fs.MemberID)
+		if err != nil {
+			return nil, fmt.Errorf("step %d: %w", i+1, err)
+		}
+		s := plan.Step{
+			Action: a, Cluster: fs.Cluster, Member: fs.Member, MemberID: id, PeerURL: fs.PeerURL,
+			Reason: fs.Reason, Leader: fs.Leader, HostDown: fs.HostDown, Voters: fs.Voters, Tolerated: fs.Tolerated,
+		}
+		if fs.Config != "" {
+			s.Config = []byte(fs.Config)
+		}
+		for _, c := range fs.Changes {
+			s.Changes = append(s.Changes, plan.Change(c))
+		}
+		p.Steps = append(p.Steps, s)
+	}
+	for _, ws := range []struct {
+		in  []fileWarning
+		out *[]plan.Warning
+	}{{f.Warnings, &p.Warnings}, {f.Refusals, &p.Refusals}} {
+		for _, w := range ws.in {
+			if w.Step < 0 || w.Step > len(p.Steps) {
+				return nil, fmt.Errorf("message %q refers to step %d of %d", w.Summary, w.Step, len(p.Steps))
+			}
+			*ws.out = append(*ws.out, plan.Warning{Cluster: w.Cluster, Member: w.Member, Step: w.Step, Summary: w.Summary, Detail: w.Detail})
+		}
+	}
+	return p, nil
+}

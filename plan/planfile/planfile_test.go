@@ -1,0 +1,266 @@
+package planfile
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/plan/plantest"
+)
+
+func TestRoundTrip(t *testing.T) {
+	tests := map[string]*plan.Plan{
+		"sample":           plantest.Sample(),
+		"empty":            {},
+		"converged":        plan.Make(plantest.Config(plantest.Cluster(1, 2, 3)), plantest.Observed(plantest.Observe(plantest.Cluster(1, 2, 3), 1)), plan.Options{}),
+		"unstarted member": {Steps: []plan.Step{{Action: plan.RemoveMember, Cluster: "c", MemberID: 0xffffffffffffffff, HostDown: true, Tolerated: -1}}},
+	}
+	for name, want := range tests {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := Write(&buf, want); err != nil {
+				t.Fatal(err)
+			}
+			got, err := Read(&buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("round trip (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSampleIsRich(t *testing.T) {
+	// The round trip above is only as good as the sample: make sure it
+	// holds every action and messages.
+	p := plantest.Sample()
+	seen := map[plan.Action]bool{}
+	for _, s := range p.Steps {
+		seen[s.Action] = true
+	}
+	for _, a := range []plan.Action{plan.Snapshot, plan.AddLearner, plan.Promote, plan.RemoveMember, plan.WriteConfig, plan.Restart, plan.StartMember} {
+		if !seen[a] {
+			t.Errorf("sample plan has no %s step", a)
+		}
+	}
+	if len(p.Warnings) == 0 || len(p.Refusals) == 0 || len(p.Fingerprint.Clusters) != 2 {
+		t.Errorf("sample plan lacks warnings, refusals or fingerprints: %d %d %d", len(p.Warnings), len(p.Refusals), len(p.Fingerprint.Clusters))
+	}
+}
+
+func written(t *testing.T, p *plan.Plan) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := Write(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestReadRefuses(t *testing.T) {
+	good := written(t, plantest.Sample())
+	tests := map[string]struct {
+		edit func(string) string
+		want error
+	}{
+		"a step's voters changed": {
+			edit: func(s string) string { return strings.Replace(s, `\"voters\":3`, `\"voters\":4`, 1) },
+			want: ErrCorrupted,
+		},
+		"an action changed": {
+			edit: func(s string) string {
+				return strings.Replace(s, `\"action\":\"restart\"`, `\"action\":\"promote\"`, 1)
+			},
+			want: ErrCorrupted,
+		},
+		"a field added": {
+			edit: func(s string) string { return strings.Replace(s, `{\"action\"`, `{\"force\":true,\"action\"`, 1) },
+			want: ErrCorrupted,
+		},
+		"truncated": {
+			edit: func(s string) string { return s[:len(s)/2] },
+			want: ErrCorrupted,
+		},
+		"checksum removed": {
+			edit: func(s string) string { return strings.Replace(s, `"checksum": "sha256:`, `"checksum": "`, 1) },
+			want: ErrCorrupted,
+		},
+		"another version": {
+			edit: func(s string) string { return strings.Replace(s, `"format_version": 1`, `"format_version": 2`, 1) },
+			want: ErrVersion,
+		},
+		"no version": {
+			edit: func(s string) string { return strings.Replace(s, `"format_version": 1,`, ``, 1) },
+			want: ErrCorrupted,
+		},
+		"not JSON": {
+			edit: func(string) string { return "# etcd config\nname: x\n" },
+			want: ErrCorrupted,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			// The plan payload is embedded as a JSON object; the edits
+			// work on its re-encoded string form.
+			s := string(good)
+			edited := tc.edit(escapePayload(s))
+			if edited == escapePayload(s) {
+				t.Fatal("the edit changed nothing")
+			}
+			_, err := Read(strings.NewReader(unescapePayload(t, edited)))
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Read error = %v, want %v", err, tc.want)
+			}
+			if tc.want == ErrCorrupted && !strings.Contains(err.Error(), "plan file is corrupted or was modified") {
+				t.Errorf("error %q does not say the file is corrupted", err)
+			}
+		})
+	}
+}
+
+// escapePayload turns the file into a form where the payload is one JSON
+// string, so edits can target compact keys; unescapePayload undoes it.
+func escapePayload(s string) string {
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(s), &env); err != nil {
+		return s
+	}
+	var compact bytes.Buffer
+	_ = json.Compact(&compact, env["plan"])
+	str, _ := json.Marshal(compact.String())
+	env["plan"] = str
+	out, _ := json.MarshalIndent(env, "", "  ")
+	return string(out)
+}
+
+func unescapePayload(t *testing.T, s string) string {
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(s), &env); err != nil {
+		return s // already broken on purpose
+	}
+	var str string
+	if err := json.Unmarshal(env["plan"], &str); err != nil {
+		return s
+	}
+	env["plan"] = json.RawMessage(str)
+	out, err := json.Marshal(env)
+	if err != nil {
+		return s
+	}
+	return string(out)
+}
+
+func TestReadRefusesEveryFlippedByte(t *testing.T) {
+	good := written(t, plantest.Sample())
+	p0, err := Read(bytes.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := 0
+	for i := 0; i < len(good); i += 7 {
+		b := bytes.Clone(good)
+		b[i] ^= 0x01
+		p, err := Read(bytes.NewReader(b))
+		if err != nil {
+			continue
+		}
+		// A flip in insignificant whitespace may parse; it must then
+		// mean exactly the same plan.
+		if diff := cmp.Diff(p0, p); diff != "" {
+			t.Fatalf("flipping byte %d (%q) changed the plan without an error:\n%s", i, good[i], diff)
+		}
+		accepted++
+	}
+	t.Logf("%d whitespace flips accepted", accepted)
+}
+
+func TestFileHelpers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "plan.json")
+	want := plantest.Sample()
+	if err := WriteFile(path, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if _, err := ReadFile(filepath.Join(t.TempDir(), "absent")); err == nil {
+		t.Error("ReadFile of a missing file succeeded")
+	}
+}
+
+func TestWriteRefusesUnknownAction(t *testing.T) {
+	err := Write(&bytes.Buffer{}, &plan.Plan{Steps: []plan.Step{{Action: 'Z'}}})
+	if err == nil {
+		t.Fatal("Write accepted an unknown action")
+	}
+}
+
+func TestNoSecretsInPlanFile(t *testing.T) {
+	dir := t.TempDir()
+	// Real key files exist at the sources, so a planner that read them
+	// would leak them.
+	for _, n := range []string{"etcd-1-peer.key", "etcd-1-client.key", "member-client.key", "member-peer.key"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live := plantest.WithTLS(plantest.Cluster(1, 2, 3), dir)
+	want := plantest.WithTLS(plantest.Cluster(1, 2, 3, 4, 5), dir)
+	want.Storage.SnapshotCount = 5000
+	oc := plantest.Observe(live, 1)
+	oc.Hosts["etcd-4"] = &plan.ObservedHost{Member: "etcd-4", Reachable: true, DataDirEmpty: true}
+	oc.Hosts["etcd-5"] = &plan.ObservedHost{Member: "etcd-5", Reachable: true, DataDirEmpty: true}
+	p := plan.Make(plantest.Config(want), plantest.Observed(oc), plan.Options{})
+	if len(p.Steps) == 0 {
+		t.Fatal("TLS plan is empty")
+	}
+	b := written(t, p)
+	if bytes.Contains(b, []byte("PRIVATE KEY")) || bytes.Contains(b, []byte("MIIE")) {
+		t.Errorf("plan file holds key material:\n%s", b)
+	}
+	if !bytes.Contains(b, []byte("/etc/etcd/pki/etcd-4-peer.key")) {
+		t.Errorf("plan file does not name the key path (the test would pass vacuously)")
+	}
+}
+
+func FuzzRead(f *testing.F) {
+	var buf bytes.Buffer
+	if err := Write(&buf, plantest.Sample()); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Add([]byte(`{"format_version":1,"checksum":"","plan":{}}`))
+	f.Add([]byte(`{"format_version":1,"plan":{"steps":[{"action":"x","member_id":"zz"}],"refusals":[{"step":9}]}}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Read(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		// Whatever reads back must write and read back the same.
+		var out bytes.Buffer
+		if err := Write(&out, p); err != nil {
+			t.Fatalf("a plan that was read cannot be written: %v", err)
+		}
+		again, err := Read(&out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(p, again); diff != "" {
+			t.Fatalf("(-first +second):\n%s", diff)
+		}
+	})
+}
