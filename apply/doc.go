@@ -1,0 +1,7 @@
+// Package apply carries out a plan: it takes the cluster's apply lock,
+// re-observes and refuses a stale plan, snapshots before risky work, runs the
+// steps one at a time exactly as planned with a health gate after each, stops
+// at the first failure without taking further risky action, and writes an
+// audit record. It reaches etcd and hosts only through the small Etcd and
+// Host interfaces, implemented by providers/etcd and providers/ssh.
+package apply
