@@ -3,20 +3,12 @@
 package version
 
 import (
-	"runtime/debug"
+	etcdversion "go.etcd.io/etcd/api/v3/version"
 )
 
 // Version is the etcdform version.
 var Version = "0.1.0-dev"
 
-// EtcdClient returns the version of go.etcd.io/etcd/client/v3 linked in.
-func EtcdClient() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == "go.etcd.io/etcd/client/v3" {
-				return d.Version
-			}
-		}
-	}
-	return "unknown"
-}
+// EtcdClient returns the version of the etcd v3 client libraries linked in
+// (go.etcd.io/etcd/api/v3 and client/v3 are released together).
+func EtcdClient() string { return "v" + etcdversion.Version }
