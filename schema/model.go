@@ -117,6 +117,11 @@ type Raft struct {
 // TLS is the cluster's transport security. File paths in TLSFiles are
 // paths on the member's host; Source, when set, is a local file that the
 // tool uploads there.
+//
+// Cluster.TLS holds the cluster-wide settings: which sides are encrypted,
+// MinRemaining, and ClientCertAuth defaults; its file paths are left empty,
+// because they are templates evaluated per member (they may use
+// member.name and member.host). Member.TLS is authoritative for paths.
 type TLS struct {
 	Client       *TLSEndpoint // client URLs; nil: plain http
 	Peer         *TLSEndpoint // peer URLs; nil: plain http
@@ -146,7 +151,10 @@ type Backup struct {
 	KeepLast    int
 	MaxAge      time.Duration
 	Recipient   string // age public key; "" means unencrypted (refused unless allowed)
-	S3          *S3Options
+	// AllowUnencrypted is the operator's explicit consent to store
+	// snapshots without encryption; without it a backup needs Recipient.
+	AllowUnencrypted bool
+	S3               *S3Options
 }
 
 // S3Options configures an s3:// destination.
@@ -177,17 +185,4 @@ func (c *Cluster) Member(name string) *Member {
 		}
 	}
 	return nil
-}
-
-// Tolerance returns the effective fault-tolerance budget for a cluster of
-// the given number of voters: the declared one, or (voters-1)/2 when the
-// configuration leaves it to the size.
-func (c *Cluster) Tolerance(voters int) int {
-	if c.FaultTolerance >= 0 {
-		return c.FaultTolerance
-	}
-	if voters < 1 {
-		return 0
-	}
-	return (voters - 1) / 2
 }

@@ -1,0 +1,56 @@
+package arguments
+
+import (
+	"flag"
+	"fmt"
+)
+
+// Validate holds `etcdform validate` arguments.
+type Validate struct {
+	JSON     bool
+	Vars     []string // raw -var name=value, in order
+	VarFiles []string // -var-file paths, in order
+	Path     string   // directory or file; default "."
+}
+
+// ParseValidate parses `etcdform validate [--json] [--var name=value]...
+// [--var-file FILE]... [PATH]`.
+func ParseValidate(args []string) (*Validate, *flag.FlagSet, error) {
+	v := &Validate{Path: "."}
+	fs := newFlagSet("validate")
+	fs.BoolVar(&v.JSON, "json", false, "print the result as JSON")
+	fs.Var((*stringList)(&v.Vars), "var", "set an input variable: name=value (repeatable)")
+	fs.Var((*stringList)(&v.VarFiles), "var-file", "read input variables from an HCL file (repeatable)")
+	if err := parse(fs, args); err != nil {
+		return v, fs, err
+	}
+	switch fs.NArg() {
+	case 0:
+	case 1:
+		v.Path = fs.Arg(0)
+	default:
+		return v, fs, fmt.Errorf("validate: expected at most one PATH, got %d arguments", fs.NArg())
+	}
+	return v, fs, nil
+}
+
+// Fmt holds `etcdform fmt` arguments.
+type Fmt struct {
+	Check bool
+	Paths []string // files or directories; default "."
+}
+
+// ParseFmt parses `etcdform fmt [--check] [PATH...]`.
+func ParseFmt(args []string) (*Fmt, *flag.FlagSet, error) {
+	f := &Fmt{}
+	fs := newFlagSet("fmt")
+	fs.BoolVar(&f.Check, "check", false, "do not rewrite; exit 1 and list the files that are not formatted")
+	if err := parse(fs, args); err != nil {
+		return f, fs, err
+	}
+	f.Paths = fs.Args()
+	if len(f.Paths) == 0 {
+		f.Paths = []string{"."}
+	}
+	return f, fs, nil
+}

@@ -1,0 +1,22 @@
+cluster "c" {
+  connection {
+    agent = true
+  }
+  backup {
+    schedule    = "@daily"
+    on          = ["etcd-1"]
+    destination = "ftp://host/x"
+    s3 {
+      region = "eu-west-1"
+    }
+  }
+  member "etcd-1" {
+    host = "10.0.0.11"
+  }
+  member "etcd-2" {
+    host = "10.0.0.12"
+  }
+  member "etcd-3" {
+    host = "10.0.0.13"
+  }
+}

@@ -1,0 +1,18 @@
+cluster "c" {
+  connection {
+    agent = true
+  }
+  compaction {
+    mode      = "revision"
+    retention = "1h"
+  }
+  member "etcd-1" {
+    host = "10.0.0.11"
+  }
+  member "etcd-2" {
+    host = "10.0.0.12"
+  }
+  member "etcd-3" {
+    host = "10.0.0.13"
+  }
+}

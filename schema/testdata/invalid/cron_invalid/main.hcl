@@ -1,0 +1,20 @@
+cluster "c" {
+  connection {
+    agent = true
+  }
+  backup {
+    schedule          = "0 */6 * *"
+    on                = ["etcd-1"]
+    destination       = "file:///var/backups/etcd"
+    allow_unencrypted = true
+  }
+  member "etcd-1" {
+    host = "10.0.0.11"
+  }
+  member "etcd-2" {
+    host = "10.0.0.12"
+  }
+  member "etcd-3" {
+    host = "10.0.0.13"
+  }
+}

@@ -1,0 +1,18 @@
+cluster "c" {
+  connection {
+    agent = true
+  }
+  service {
+    name   = cidrhost("10.0.0.0/30", 9)
+    binary = file("nope.txt")
+  }
+  member "etcd-1" {
+    host = "10.0.0.11"
+  }
+  member "etcd-2" {
+    host = "10.0.0.12"
+  }
+  member "etcd-3" {
+    host = "10.0.0.13"
+  }
+}

@@ -1,0 +1,5 @@
+cluster "c" {
+  connection {
+    agent = true
+  }
+}

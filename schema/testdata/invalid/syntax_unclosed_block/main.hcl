@@ -1,0 +1,4 @@
+cluster "c" {
+  connection {
+    agent = true
+  }

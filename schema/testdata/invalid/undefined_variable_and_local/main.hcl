@@ -1,0 +1,18 @@
+locals {
+  user = var.nope
+}
+cluster "c" {
+  connection {
+    agent = true
+    user  = local.usr
+  }
+  member "etcd-1" {
+    host = "10.0.0.11"
+  }
+  member "etcd-2" {
+    host = "10.0.0.12"
+  }
+  member "etcd-3" {
+    host = "10.0.0.13"
+  }
+}

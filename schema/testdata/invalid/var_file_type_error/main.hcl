@@ -1,0 +1,19 @@
+variable "port" {
+  type    = number
+  default = 22
+}
+cluster "c" {
+  connection {
+    agent = true
+    port  = var.port
+  }
+  member "etcd-1" {
+    host = "10.0.0.11"
+  }
+  member "etcd-2" {
+    host = "10.0.0.12"
+  }
+  member "etcd-3" {
+    host = "10.0.0.13"
+  }
+}

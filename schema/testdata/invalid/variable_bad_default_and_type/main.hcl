@@ -1,0 +1,23 @@
+variable "a" {
+  type    = number
+  default = "x"
+}
+variable "b" {
+  type = strng
+}
+variable "a" {
+}
+cluster "c" {
+  connection {
+    agent = true
+  }
+  member "etcd-1" {
+    host = "10.0.0.11"
+  }
+  member "etcd-2" {
+    host = "10.0.0.12"
+  }
+  member "etcd-3" {
+    host = "10.0.0.13"
+  }
+}

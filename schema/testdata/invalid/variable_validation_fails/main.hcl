@@ -1,0 +1,22 @@
+variable "members" {
+  type    = number
+  default = 4
+  validation {
+    condition     = var.members % 2 == 1
+    error_message = "Use an odd number of members."
+  }
+}
+cluster "c" {
+  connection {
+    agent = true
+  }
+  member "etcd-1" {
+    host = "10.0.0.11"
+  }
+  member "etcd-2" {
+    host = "10.0.0.12"
+  }
+  member "etcd-3" {
+    host = "10.0.0.13"
+  }
+}
