@@ -145,6 +145,14 @@ func Run(ctx context.Context, cfg *schema.Config, p *plan.Plan, conn Connector, 
 	for _, s := range p.Steps {
 		res.Steps = append(res.Steps, StepResult{Step: s, Outcome: "not started"})
 	}
+	opts.Audit.Record(AuditEntry{Kind: "apply-start", Time: opts.Now()})
+	defer func() {
+		outcome := "success"
+		if err != nil {
+			outcome = "failed: " + err.Error()
+		}
+		opts.Audit.Record(AuditEntry{Kind: "apply-end", Time: opts.Now(), Outcome: outcome})
+	}()
 	if p.HasRefusals() {
 		var lines []string
 		for _, r := range p.Refusals {
@@ -155,14 +163,6 @@ func Run(ctx context.Context, cfg *schema.Config, p *plan.Plan, conn Connector, 
 	if p.Meta.ConfigHash != "" && cfg.Hash != p.Meta.ConfigHash {
 		return res, fmt.Errorf("apply: the configuration in %s changed since the plan was made (hash %.12s, planned %.12s); run plan again", cfg.Dir, cfg.Hash, p.Meta.ConfigHash)
 	}
-	opts.Audit.Record(AuditEntry{Kind: "apply-start", PlanHash: opts.Audit.PlanHash, Time: opts.Now()})
-	defer func() {
-		outcome := "success"
-		if err != nil {
-			outcome = "failed: " + err.Error()
-		}
-		opts.Audit.Record(AuditEntry{Kind: "apply-end", Time: opts.Now(), Outcome: outcome})
-	}()
 	byCluster := map[string][]int{}
 	for i, s := range p.Steps {
 		byCluster[s.Cluster] = append(byCluster[s.Cluster], i)

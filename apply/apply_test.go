@@ -1,0 +1,236 @@
+package apply
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/schema"
+)
+
+// Unit tests with fakes: they pin the executor's control flow. The e2e
+// tests in internal/e2e run the same code against real etcd and sshd.
+
+type fakeWorld struct {
+	calls    []string
+	leader   uint64
+	failOn   string // a call that fails
+	lockErr  error
+	checkErr error
+	obs      *plan.Observed
+}
+
+type fakeEtcd struct{ w *fakeWorld }
+type fakeLock struct{ w *fakeWorld }
+type fakeHost struct {
+	w    *fakeWorld
+	name string
+}
+type fakeConn struct{ w *fakeWorld }
+
+func (w *fakeWorld) call(s string) error {
+	w.calls = append(w.calls, s)
+	if w.failOn == s {
+		return errors.New("injected failure")
+	}
+	return nil
+}
+
+func (e fakeEtcd) Lock(ctx context.Context, cluster string) (Lock, error) {
+	if e.w.lockErr != nil {
+		return nil, e.w.lockErr
+	}
+	return fakeLock(e), e.w.call("lock")
+}
+func (e fakeEtcd) Leader(ctx context.Context) (uint64, error) { return e.w.leader, nil }
+func (e fakeEtcd) MoveLeaderAway(ctx context.Context, id uint64) error {
+	if id == e.w.leader {
+		e.w.leader = 99
+		return e.w.call(fmt.Sprintf("move-leader-from %d", id))
+	}
+	return nil
+}
+func (e fakeEtcd) AddLearner(ctx context.Context, u string) (uint64, []LiveMember, error) {
+	return 7, []LiveMember{{ID: 1, Name: "a", PeerURL: "http://a:2380"}, {ID: 7, PeerURL: u}}, e.w.call("add-learner " + u)
+}
+func (e fakeEtcd) Promote(ctx context.Context, id uint64) error {
+	return e.w.call(fmt.Sprintf("promote %d", id))
+}
+func (e fakeEtcd) Remove(ctx context.Context, id uint64) error {
+	return e.w.call(fmt.Sprintf("remove %d", id))
+}
+func (e fakeEtcd) MemberID(ctx context.Context, name, peer string) (uint64, error) {
+	return map[string]uint64{"a": 1, "b": 2, "c": 3}[name], nil
+}
+func (e fakeEtcd) WaitHealthy(ctx context.Context) error                    { return e.w.call("gate") }
+func (e fakeEtcd) WaitLearnerCaughtUp(ctx context.Context, id uint64) error { return nil }
+func (e fakeEtcd) Snapshot(ctx context.Context, w io.Writer) (int64, string, error) {
+	n, _ := w.Write([]byte("snap"))
+	return int64(n), "x", e.w.call("snapshot")
+}
+func (e fakeEtcd) CheckConsistent(ctx context.Context) error { return e.w.call("hashkv") }
+func (e fakeEtcd) PutAudit(ctx context.Context, k string, v []byte) error {
+	return e.w.call("put-audit")
+}
+func (e fakeEtcd) Close() error { return nil }
+
+func (l fakeLock) Check(ctx context.Context) error {
+	if l.w.checkErr != nil {
+		return l.w.checkErr
+	}
+	return nil
+}
+func (l fakeLock) Unlock(ctx context.Context) error { return l.w.call("unlock") }
+
+func (h fakeHost) WriteFile(ctx context.Context, p string, d []byte, m uint32) error {
+	return h.w.call("write " + h.name)
+}
+func (h fakeHost) Start(ctx context.Context) error   { return h.w.call("start " + h.name) }
+func (h fakeHost) Stop(ctx context.Context) error    { return h.w.call("stop " + h.name) }
+func (h fakeHost) Restart(ctx context.Context) error { return h.w.call("restart " + h.name) }
+func (h fakeHost) Run(ctx context.Context, cmd string) (string, error) {
+	if strings.Contains(cmd, "--version") {
+		return "etcd Version: 3.6.16\n", nil
+	}
+	return "", nil
+}
+func (h fakeHost) Close() error { return nil }
+
+func (c fakeConn) Etcd(ctx context.Context, cl *schema.Cluster) (Etcd, error) {
+	return fakeEtcd(c), nil
+}
+func (c fakeConn) Host(ctx context.Context, cl *schema.Cluster, m *schema.Member) (Host, error) {
+	return fakeHost{c.w, m.Name}, nil
+}
+func (c fakeConn) Observe(ctx context.Context, cfg *schema.Config) (*plan.Observed, error) {
+	return c.w.obs, nil
+}
+
+func testConfig() *schema.Config {
+	c := &schema.Cluster{Name: "lab", Service: schema.Service{ConfigFile: "/etc/etcd/etcd.conf.yml", DataDir: "/var/lib/etcd"}}
+	for _, n := range []string{"a", "b", "c", "d"} {
+		c.Members = append(c.Members, &schema.Member{Name: n, Host: n, PeerURL: "http://" + n + ":2380", ClientURL: "http://" + n + ":2379"})
+	}
+	return &schema.Config{Clusters: []*schema.Cluster{c}, Hash: "h"}
+}
+
+func testObserved(hash string) *plan.Observed {
+	return &plan.Observed{Clusters: map[string]*plan.ObservedCluster{"lab": {
+		Name: "lab", ClusterID: 42, Reachable: true,
+		Members: []plan.ObservedMember{{ID: 1, Name: "a"}, {ID: 2, Name: "b"}, {ID: 3, Name: "c"}},
+		Hosts:   map[string]*plan.ObservedHost{"a": {Reachable: true, ConfigHash: hash}},
+	}}}
+}
+
+func rollingPlan(obs *plan.Observed) *plan.Plan {
+	p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: plan.FingerprintOf(obs)}
+	p.Steps = []plan.Step{{Action: plan.Snapshot, Cluster: "lab"}}
+	for _, m := range []struct {
+		n  string
+		id uint64
+	}{{"b", 2}, {"c", 3}, {"a", 1}} {
+		p.Steps = append(p.Steps,
+			plan.Step{Action: plan.WriteConfig, Cluster: "lab", Member: m.n, MemberID: m.id, Config: []byte("x")},
+			plan.Step{Action: plan.Restart, Cluster: "lab", Member: m.n, MemberID: m.id})
+	}
+	return p
+}
+
+func TestRun(t *testing.T) {
+	for name, tc := range map[string]struct {
+		mutate    func(w *fakeWorld, p *plan.Plan)
+		wantCalls []string
+		wantErr   string
+		wantOut   []string // outcome per step
+	}{
+		"rolling restart, leader moved first": {
+			mutate: func(w *fakeWorld, p *plan.Plan) {},
+			wantCalls: []string{"lock", "snapshot", "write b", "restart b", "gate", "write c", "restart c", "gate",
+				"write a", "move-leader-from 1", "restart a", "gate", "hashkv", "put-audit", "unlock"},
+			wantOut: []string{"done", "done", "done", "done", "done", "done", "done"},
+		},
+		"stops at the first failure": {
+			mutate:    func(w *fakeWorld, p *plan.Plan) { w.failOn = "restart c" },
+			wantCalls: []string{"lock", "snapshot", "write b", "restart b", "gate", "write c", "restart c", "unlock"},
+			wantErr:   "step 5/7 (restart c) failed; no further steps were started",
+			wantOut:   []string{"done", "done", "done", "done", "failed", "not started", "not started"},
+		},
+		"failed gate stops": {
+			mutate:    func(w *fakeWorld, p *plan.Plan) { w.failOn = "gate" },
+			wantCalls: []string{"lock", "snapshot", "write b", "restart b", "gate", "unlock"},
+			wantErr:   "health gate after the step did not pass",
+			wantOut:   []string{"done", "done", "failed", "not started", "not started", "not started", "not started"},
+		},
+		"stale plan refused before any step": {
+			mutate:    func(w *fakeWorld, p *plan.Plan) { w.obs = testObserved("changed-by-hand") },
+			wantCalls: []string{"lock", "unlock"},
+			wantErr:   "run plan again",
+			wantOut:   []string{"not started", "not started", "not started", "not started", "not started", "not started", "not started"},
+		},
+		"lock held elsewhere": {
+			mutate:    func(w *fakeWorld, p *plan.Plan) { w.lockErr = context.DeadlineExceeded },
+			wantCalls: nil,
+			wantErr:   "could not take the apply lock",
+			wantOut:   []string{"not started", "not started", "not started", "not started", "not started", "not started", "not started"},
+		},
+		"lost lock stops": {
+			mutate:    func(w *fakeWorld, p *plan.Plan) { w.checkErr = errors.New("lease expired") },
+			wantCalls: []string{"lock", "unlock"},
+			wantErr:   "lost the apply lock before step 1",
+			wantOut:   []string{"not started", "not started", "not started", "not started", "not started", "not started", "not started"},
+		},
+		"refusals block everything": {
+			mutate: func(w *fakeWorld, p *plan.Plan) {
+				p.Refusals = []plan.Warning{{Cluster: "lab", Summary: "Fault tolerance budget exceeded", Detail: "x"}}
+			},
+			wantCalls: nil,
+			wantErr:   "Fault tolerance budget exceeded",
+			wantOut:   []string{"not started", "not started", "not started", "not started", "not started", "not started", "not started"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := &fakeWorld{leader: 1, obs: testObserved("h1")}
+			p := rollingPlan(testObserved("h1"))
+			tc.mutate(w, p)
+			var audit bytes.Buffer
+			res, err := Run(context.Background(), testConfig(), p, fakeConn{w}, Options{
+				SnapshotDir: t.TempDir(), Audit: NewAudit(&audit, "planhash", "abc", "me"),
+				Now: func() time.Time { return time.Unix(0, 0) },
+			})
+			if tc.wantErr == "" && err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.wantCalls, w.calls); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+			var outs []string
+			for _, s := range res.Steps {
+				outs = append(outs, s.Outcome)
+			}
+			if diff := cmp.Diff(tc.wantOut, outs); diff != "" {
+				t.Errorf("outcomes (-want +got):\n%s", diff)
+			}
+			// Every audit line is JSON and the last one says how it ended.
+			lines := strings.Split(strings.TrimSpace(audit.String()), "\n")
+			var last AuditEntry
+			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
+				t.Fatalf("audit line: %v", err)
+			}
+			if last.Kind != "apply-end" || (err == nil) != (last.Outcome == "success") {
+				t.Errorf("last audit entry %+v for err=%v", last, err)
+			}
+		})
+	}
+}
