@@ -454,11 +454,11 @@ func (cp *clusterPlanner) refuseBudget(idx int, s Step) {
 	}
 	if s.Tolerated < 0 {
 		cp.refuse(s.Member, idx, "Step would lose quorum",
-			"Step %d (%s) would leave %d of %d voters available, below the quorum of %d, so the cluster would stop serving. Start the members that are down first, or add members before this change.", idx, what, a, v, quorum(v))
+			"The step %s would leave %d of %d voters available, below the quorum of %d, so the cluster would stop serving. Start the members that are down first, or add members before this change.", what, a, v, quorum(v))
 		return
 	}
 	cp.refuse(s.Member, idx, "Step below fault tolerance budget",
-		"Step %d (%s) runs with %d of %d voters available (quorum %d), tolerating %d failure(s), below fault_tolerance = %d. Lower fault_tolerance, start the members that are down, or add members first in a separate apply.", idx, what, a, v, quorum(v), s.Tolerated, cp.budget)
+		"The step %s runs with %d of %d voters available (quorum %d), tolerating %d failure(s), below fault_tolerance = %d. Lower fault_tolerance, start the members that are down, or add members first in a separate apply.", what, a, v, quorum(v), s.Tolerated, cp.budget)
 }
 
 // match pairs desired and live members and classifies them. It returns
