@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
+
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
@@ -40,6 +42,8 @@ func functions(dir string, getenv func(string) string) map[string]function.Funct
 		"tonumber":   stdlib.MakeToFunc(cty.Number),
 		"tobool":     stdlib.MakeToFunc(cty.Bool),
 		"formatlist": stdlib.FormatListFunc,
+		"can":        tryfunc.CanFunc,
+		"try":        tryfunc.TryFunc,
 	}
 }
 

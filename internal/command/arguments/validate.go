@@ -21,15 +21,16 @@ func ParseValidate(args []string) (*Validate, *flag.FlagSet, error) {
 	fs.BoolVar(&v.JSON, "json", false, "print the result as JSON")
 	fs.Var((*stringList)(&v.Vars), "var", "set an input variable: name=value (repeatable)")
 	fs.Var((*stringList)(&v.VarFiles), "var-file", "read input variables from an HCL file (repeatable)")
-	if err := parse(fs, args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return v, fs, err
 	}
-	switch fs.NArg() {
+	switch len(pos) {
 	case 0:
 	case 1:
-		v.Path = fs.Arg(0)
+		v.Path = pos[0]
 	default:
-		return v, fs, fmt.Errorf("validate: expected at most one PATH, got %d arguments", fs.NArg())
+		return v, fs, fmt.Errorf("validate: expected at most one PATH, got %d arguments", len(pos))
 	}
 	return v, fs, nil
 }
@@ -45,12 +46,34 @@ func ParseFmt(args []string) (*Fmt, *flag.FlagSet, error) {
 	f := &Fmt{}
 	fs := newFlagSet("fmt")
 	fs.BoolVar(&f.Check, "check", false, "do not rewrite; exit 1 and list the files that are not formatted")
-	if err := parse(fs, args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return f, fs, err
 	}
-	f.Paths = fs.Args()
+	f.Paths = pos
 	if len(f.Paths) == 0 {
 		f.Paths = []string{"."}
 	}
 	return f, fs, nil
+}
+
+// parseInterspersed parses flags that may come after positional arguments
+// ("validate PATH --json") and returns the positional ones. "--" ends flag
+// parsing.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parse(fs, args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }

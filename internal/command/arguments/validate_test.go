@@ -15,6 +15,8 @@ func TestParseValidate(t *testing.T) {
 		"defaults":   {args: nil, want: &Validate{Path: "."}},
 		"all":        {args: []string{"--json", "--var", "a=1", "-var-file", "x.vars", "--var", "b=2", "dir"}, want: &Validate{JSON: true, Vars: []string{"a=1", "b=2"}, VarFiles: []string{"x.vars"}, Path: "dir"}},
 		"two paths":  {args: []string{"a", "b"}, wantErr: true},
+		"flag after": {args: []string{"dir", "--json", "--var", "a=1"}, want: &Validate{JSON: true, Vars: []string{"a=1"}, Path: "dir"}},
+		"dash dash":  {args: []string{"--", "--json"}, want: &Validate{Path: "--json"}},
 		"bad flag":   {args: []string{"--nope"}, wantErr: true},
 		"var no val": {args: []string{"--var"}, wantErr: true},
 	}

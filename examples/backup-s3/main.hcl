@@ -1,0 +1,37 @@
+# A cluster with a snapshot every six hours, taken on etcd-1's host,
+# encrypted to an age public key and uploaded to an S3-compatible store.
+# Only the public key is here; the secret key never enters a plan.
+
+cluster "backed-up" {
+  connection {
+    agent = true
+  }
+
+  backup {
+    schedule    = "0 */6 * * *"
+    on          = ["etcd-1"]
+    destination = "s3://etcd-backups/backed-up"
+    keep_last   = 28
+    max_age     = "30d"
+
+    encryption {
+      recipient = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+    }
+
+    s3 {
+      endpoint   = "https://s3.eu-west-1.amazonaws.com"
+      region     = "eu-west-1"
+      path_style = false
+    }
+  }
+
+  member "etcd-1" {
+    host = "10.0.2.11"
+  }
+  member "etcd-2" {
+    host = "10.0.2.12"
+  }
+  member "etcd-3" {
+    host = "10.0.2.13"
+  }
+}

@@ -1,0 +1,32 @@
+# Scaling 3 -> 5: examples/scale-3 and examples/scale-5 describe the same
+# cluster before and after. Planning scale-5 against a cluster converged on
+# scale-3 adds etcd-4 and etcd-5 one at a time (as learners, then promoted),
+# keeping fault_tolerance at every step.
+
+cluster "scale" {
+  fault_tolerance = 1
+
+  connection {
+    agent = true
+  }
+
+  service {
+    manager = "systemd"
+  }
+
+  member "etcd-1" {
+    host       = "10.0.1.11"
+    peer_url   = "http://10.0.1.11:2380"
+    client_url = "http://10.0.1.11:2379"
+  }
+  member "etcd-2" {
+    host       = "10.0.1.12"
+    peer_url   = "http://10.0.1.12:2380"
+    client_url = "http://10.0.1.12:2379"
+  }
+  member "etcd-3" {
+    host       = "10.0.1.13"
+    peer_url   = "http://10.0.1.13:2380"
+    client_url = "http://10.0.1.13:2379"
+  }
+}

@@ -1,0 +1,39 @@
+# Values come from etcdform.vars (loaded automatically), -var-file,
+# -var name=value or ETCDFORM_VAR_<name>, in Terraform's order of
+# precedence.
+
+locals {
+  peer_port = 2380
+}
+
+cluster "vars" {
+  connection {
+    user  = var.ssh_user
+    agent = true
+  }
+
+  storage {
+    quota_backend_bytes = var.quota
+  }
+
+  backup {
+    schedule          = "@daily"
+    on                = [var.members[0]]
+    destination       = "file:///var/backups/etcd"
+    keep_last         = 7
+    allow_unencrypted = true
+  }
+
+  member "etcd-1" {
+    host     = cidrhost(var.subnet, 11)
+    peer_url = format("http://%s:%d", cidrhost(var.subnet, 11), local.peer_port)
+  }
+  member "etcd-2" {
+    host     = cidrhost(var.subnet, 12)
+    peer_url = format("http://%s:%d", cidrhost(var.subnet, 12), local.peer_port)
+  }
+  member "etcd-3" {
+    host     = cidrhost(var.subnet, 13)
+    peer_url = format("http://%s:%d", cidrhost(var.subnet, 13), local.peer_port)
+  }
+}
