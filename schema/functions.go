@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 
@@ -26,7 +27,7 @@ func functions(dir string, getenv func(string) string) map[string]function.Funct
 		"file":       fileFunc(dir),
 		"env":        envFunc(getenv),
 		"cidrhost":   cidrhostFunc,
-		"format":     stdlib.FormatFunc,
+		"format":     boundedFormat(stdlib.FormatFunc),
 		"join":       stdlib.JoinFunc,
 		"lower":      stdlib.LowerFunc,
 		"upper":      stdlib.UpperFunc,
@@ -41,7 +42,7 @@ func functions(dir string, getenv func(string) string) map[string]function.Funct
 		"tostring":   stdlib.MakeToFunc(cty.String),
 		"tonumber":   stdlib.MakeToFunc(cty.Number),
 		"tobool":     stdlib.MakeToFunc(cty.Bool),
-		"formatlist": stdlib.FormatListFunc,
+		"formatlist": boundedFormat(stdlib.FormatListFunc),
 		"can":        tryfunc.CanFunc,
 		"try":        tryfunc.TryFunc,
 	}
@@ -126,3 +127,48 @@ var cidrhostFunc = function.New(&function.Spec{
 		return cty.StringVal(addr.String()), nil
 	},
 })
+
+// maxFormatWidth bounds widths and precisions in format strings, so that
+// format("%999999999s", x) cannot allocate a gigabyte.
+const maxFormatWidth = 1024
+
+// boundedFormat wraps format or formatlist with a check of the widths and
+// precisions of the format string (the first argument).
+func boundedFormat(f function.Function) function.Function {
+	return function.New(&function.Spec{
+		Description: f.Description(),
+		Params:      f.Params(),
+		VarParam:    f.VarParam(),
+		Type: func(args []cty.Value) (cty.Type, error) {
+			return f.ReturnTypeForValues(args)
+		},
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			if len(args) > 0 && args[0].IsKnown() && !args[0].IsNull() && args[0].Type() == cty.String {
+				if err := checkFormatWidths(args[0].AsString()); err != nil {
+					return cty.DynamicVal, function.NewArgError(0, err)
+				}
+			}
+			return f.Call(args)
+		},
+	})
+}
+
+func checkFormatWidths(s string) error {
+	n, inVerb := 0, false
+	for _, r := range s {
+		switch {
+		case r == '%' && !inVerb:
+			inVerb, n = true, 0
+		case inVerb && r >= '0' && r <= '9':
+			n = n*10 + int(r-'0')
+			if n > maxFormatWidth {
+				return fmt.Errorf("widths and precisions above %d are not supported", maxFormatWidth)
+			}
+		case inVerb && strings.ContainsRune(".-+# [*]", r):
+			n = 0
+		case inVerb:
+			inVerb = false
+		}
+	}
+	return nil
+}
