@@ -1,0 +1,295 @@
+package etcd
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/etcdform/etcdform/plan"
+)
+
+// DefaultMaxIndexLag is the raft index spread GateOptions allows when
+// MaxIndexLag is zero.
+const DefaultMaxIndexLag = 1000
+
+// gateKey is read (linearizably) on every voting member by the gate.
+const gateKey = "/etcdform/health"
+
+// GateOptions tune the health gate.
+type GateOptions struct {
+	// MaxIndexLag bounds the spread of the voting members' raft applied
+	// indexes (0 means DefaultMaxIndexLag).
+	MaxIndexLag uint64
+}
+
+// GateReport is what one run of the health gate saw. Problems is empty
+// when the gate passed; each problem names the member it concerns.
+type GateReport struct {
+	Time     time.Time
+	LeaderID uint64
+	Members  []GateMember // voting members, by ID
+	Alarms   []plan.Alarm
+	Problems []string
+}
+
+// GateMember is one voting member's part of a GateReport.
+type GateMember struct {
+	Member   Member
+	Endpoint string
+	// ReadError is "" when a linearizable read through this member
+	// succeeded.
+	ReadError   string
+	Status      *plan.EndpointStatus // nil when it did not answer
+	StatusError string
+}
+
+// Passed reports whether every check passed.
+func (r *GateReport) Passed() bool { return r != nil && len(r.Problems) == 0 }
+
+// String lists the problems, one per line, or "healthy".
+func (r *GateReport) String() string {
+	if r == nil {
+		return "no health report"
+	}
+	if r.Passed() {
+		return fmt.Sprintf("healthy: %d voting members, leader %s", len(r.Members), hexID(r.LeaderID))
+	}
+	return strings.Join(r.Problems, "; ")
+}
+
+// Gate runs the health gate once, with fresh requests (nothing cached). It
+// passes when every voting member answers a linearizable read sent to its
+// own endpoint, all answering members agree on one leader that is a voting
+// member, the voters' raft applied indexes are within MaxIndexLag of each
+// other, and no alarm is raised. It returns the report, and an error
+// wrapping ErrUnhealthy that lists the problems when it did not pass.
+func (c *Client) Gate(ctx context.Context, opts GateOptions) (*GateReport, error) {
+	if opts.MaxIndexLag == 0 {
+		opts.MaxIndexLag = DefaultMaxIndexLag
+	}
+	rep := &GateReport{Time: time.Now()}
+	problem := func(format string, args ...any) { rep.Problems = append(rep.Problems, fmt.Sprintf(format, args...)) }
+
+	lctx, cancel := c.probeCtx(ctx)
+	resp, err := c.cli.MemberList(lctx) // linearizable
+	cancel()
+	if err != nil {
+		problem("member list from %s: %v", strings.Join(c.cli.Endpoints(), ","), err)
+		return rep, fmt.Errorf("%w: %s", ErrUnhealthy, rep)
+	}
+	var voters []Member
+	for _, m := range toMembers(resp.Members) {
+		if !m.IsLearner {
+			voters = append(voters, m)
+		}
+	}
+
+	rep.Members = make([]GateMember, len(voters))
+	var alarms *clientv3.AlarmResponse
+	var alarmErr error
+	var wg sync.WaitGroup
+	for i, m := range voters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rep.Members[i] = c.gateMember(ctx, m)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		actx, cancel := c.probeCtx(ctx)
+		defer cancel()
+		alarms, alarmErr = c.cli.AlarmList(actx)
+	}()
+	wg.Wait()
+
+	leaders := map[uint64][]string{}
+	var minIdx, maxIdx uint64
+	var minM, maxM string
+	first := true
+	for _, gm := range rep.Members {
+		m := gm.Member
+		at := ""
+		if gm.Endpoint != "" {
+			at = " at " + gm.Endpoint
+		}
+		if gm.ReadError != "" {
+			problem("%s%s: linearizable read failed: %s", m, at, gm.ReadError)
+		}
+		if gm.Status == nil {
+			problem("%s%s: status failed: %s", m, at, gm.StatusError)
+			continue
+		}
+		st := gm.Status
+		if len(st.Errors) > 0 {
+			problem("%s reports errors: %s", m, strings.Join(st.Errors, ", "))
+		}
+		if st.Leader == 0 {
+			problem("%s has no leader", m)
+		} else {
+			leaders[st.Leader] = append(leaders[st.Leader], m.Name)
+		}
+		if first || st.RaftAppliedIndex < minIdx {
+			minIdx, minM = st.RaftAppliedIndex, m.String()
+		}
+		if first || st.RaftAppliedIndex > maxIdx {
+			maxIdx, maxM = st.RaftAppliedIndex, m.String()
+		}
+		first = false
+	}
+	switch len(leaders) {
+	case 0:
+		if len(rep.Members) > 0 {
+			problem("no member reports a leader")
+		}
+	case 1:
+		for l := range leaders {
+			rep.LeaderID = l
+			if _, ok := findMember(voters, l); !ok {
+				problem("leader %s is not a voting member", hexID(l))
+			}
+		}
+	default:
+		var parts []string
+		for l, names := range leaders {
+			parts = append(parts, fmt.Sprintf("%s by %s", hexID(l), strings.Join(names, ",")))
+		}
+		problem("members disagree on the leader: %s", strings.Join(parts, "; "))
+	}
+	if !first && maxIdx-minIdx > opts.MaxIndexLag {
+		problem("%s lags: raft applied index %d, %s is at %d (bound %d)", minM, minIdx, maxM, maxIdx, opts.MaxIndexLag)
+	}
+	if alarmErr != nil {
+		problem("alarm list: %v", alarmErr)
+	} else {
+		for _, a := range alarms.Alarms {
+			rep.Alarms = append(rep.Alarms, plan.Alarm{MemberID: a.MemberID, Type: a.Alarm.String()})
+			name := hexID(a.MemberID)
+			if m, ok := findMember(voters, a.MemberID); ok {
+				name = m.String()
+			}
+			problem("alarm %s raised on %s", a.Alarm, name)
+		}
+	}
+	if !rep.Passed() {
+		return rep, fmt.Errorf("%w: %s", ErrUnhealthy, rep)
+	}
+	return rep, nil
+}
+
+// gateMember reads linearizably and asks the status of one voting member,
+// through a client pinned to its first client URL.
+func (c *Client) gateMember(ctx context.Context, m Member) GateMember {
+	gm := GateMember{Member: m}
+	if len(m.ClientURLs) == 0 {
+		gm.ReadError = "no client URLs: the member has not started"
+		gm.StatusError = gm.ReadError
+		return gm
+	}
+	gm.Endpoint = m.ClientURLs[0]
+	pc, err := c.pinned(gm.Endpoint)
+	if err != nil {
+		gm.ReadError, gm.StatusError = err.Error(), err.Error()
+		return gm
+	}
+	defer pc.Close()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rctx, cancel := c.probeCtx(ctx)
+		defer cancel()
+		if _, err := pc.Get(rctx, gateKey); err != nil { // linearizable by default
+			gm.ReadError = err.Error()
+		}
+	}()
+	sctx, cancel := c.probeCtx(ctx)
+	st, err := pc.Status(sctx, gm.Endpoint)
+	cancel()
+	if err != nil {
+		gm.StatusError = err.Error()
+	} else {
+		gm.Status = toEndpointStatus(st)
+	}
+	wg.Wait()
+	return gm
+}
+
+// WaitHealthy runs Gate until it passes or ctx ends, polling at the poll
+// interval. On timeout the error wraps ErrUnhealthy and ctx's error and
+// gives the last report's problems; the last report is returned too.
+func (c *Client) WaitHealthy(ctx context.Context, opts GateOptions) (*GateReport, error) {
+	start := time.Now()
+	var last *GateReport
+	for {
+		rep, err := c.Gate(ctx, opts)
+		if err == nil {
+			return rep, nil
+		}
+		// A report cut short by ctx's end says less than the one before.
+		if last == nil || ctx.Err() == nil {
+			last = rep
+		}
+		if werr := wait(ctx, c.o.pollInterval); werr != nil {
+			return last, fmt.Errorf("%w: not healthy after %s (%w): %s", ErrUnhealthy, time.Since(start).Round(time.Millisecond), werr, last)
+		}
+	}
+}
+
+// WaitLearnerCaughtUp waits until learner id has started and applied
+// everything the leader had committed when last asked, or ctx ends. It
+// returns nil at once when id is no longer a learner.
+func (c *Client) WaitLearnerCaughtUp(ctx context.Context, id uint64) error {
+	var last error
+	for {
+		done, err := c.learnerCaughtUp(ctx, id)
+		if done {
+			return nil
+		}
+		last = err
+		if werr := wait(ctx, c.o.pollInterval); werr != nil {
+			return fmt.Errorf("%w: member %s (%w): %w", ErrNotCaughtUp, hexID(id), werr, last)
+		}
+	}
+}
+
+func (c *Client) learnerCaughtUp(ctx context.Context, id uint64) (bool, error) {
+	ms, _, err := c.Members(ctx)
+	if err != nil {
+		return false, err
+	}
+	m, ok := findMember(ms, id)
+	if !ok {
+		return false, fmt.Errorf("%w: %s", ErrMemberNotFound, hexID(id))
+	}
+	if !m.IsLearner {
+		return true, nil
+	}
+	ls := c.statuses(ctx, []Member{m})[0]
+	if ls.Err != nil {
+		return false, ls.Err
+	}
+	leader, ok := findMember(ms, ls.Status.Leader)
+	if !ok {
+		return false, fmt.Errorf("%s: %w", m, ErrNoLeader)
+	}
+	lst := c.statuses(ctx, []Member{leader})[0]
+	if lst.Err != nil {
+		return false, lst.Err
+	}
+	// Asked after the leader, the learner must have applied at least what
+	// the leader had committed.
+	ls = c.statuses(ctx, []Member{m})[0]
+	if ls.Err != nil {
+		return false, ls.Err
+	}
+	if ls.Status.RaftAppliedIndex < lst.Status.RaftIndex {
+		return false, fmt.Errorf("%s has applied index %d, leader %s committed %d", m, ls.Status.RaftAppliedIndex, leader, lst.Status.RaftIndex)
+	}
+	return true, nil
+}

@@ -1,0 +1,152 @@
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+)
+
+// LockPrefix is where apply locks live: LockPrefix + cluster name.
+const LockPrefix = "/etcdform/lock/"
+
+// Lock is a held apply lock: a mutex key bound to a session lease that the
+// client keeps alive. Holding it is not mutual exclusion by itself: the
+// lease can expire (a long pause, a partition), so call Check before every
+// risky action.
+type Lock struct {
+	cluster string
+	cli     *clientv3.Client
+	sess    *concurrency.Session
+	mu      *concurrency.Mutex
+}
+
+// Lock takes the apply lock of cluster, waiting until ctx ends (the
+// caller's lock timeout). ttl is the lease TTL, rounded up to whole
+// seconds: a crashed holder releases the lock that long after it died.
+// Errors: ErrLockTimeout naming the holder's key, lease and holder text.
+func (c *Client) Lock(ctx context.Context, cluster string, ttl time.Duration) (*Lock, error) {
+	secs := int64(math.Ceil(ttl.Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	// Grant with the caller's ctx so an unreachable cluster cannot block
+	// past the lock timeout; the keepalive then runs on the client's ctx.
+	g, err := c.cli.Grant(ctx, secs)
+	if err != nil {
+		return nil, fmt.Errorf("etcd: lock %s: granting a lease: %w", cluster, err)
+	}
+	sess, err := concurrency.NewSession(c.cli, concurrency.WithLease(g.ID), concurrency.WithTTL(int(secs)))
+	if err != nil {
+		c.revoke(g.ID)
+		return nil, fmt.Errorf("etcd: lock %s: session: %w", cluster, err)
+	}
+	pfx := LockPrefix + cluster
+	mu := concurrency.NewMutex(sess, pfx)
+	if err := mu.Lock(ctx); err != nil {
+		holder := c.lockHolder(pfx + "/")
+		sess.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: cluster %s is held by %s: %w", ErrLockTimeout, cluster, holder, err)
+		}
+		return nil, fmt.Errorf("etcd: lock %s: %w", cluster, err)
+	}
+	l := &Lock{cluster: cluster, cli: c.cli, sess: sess, mu: mu}
+	// Name ourselves in the key, only if it is still ours.
+	if _, err := c.cli.Txn(ctx).If(mu.IsOwner()).
+		Then(clientv3.OpPut(mu.Key(), c.o.holder, clientv3.WithLease(sess.Lease()))).Commit(); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("etcd: lock %s: naming the holder: %w", cluster, err)
+	}
+	return l, nil
+}
+
+// lockHolder describes the current holder of the lock under pfx, for an
+// error message. It uses its own short deadline: the caller's has passed.
+func (c *Client) lockHolder(pfx string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), c.o.endpointTimeout)
+	defer cancel()
+	resp, err := c.cli.Get(ctx, pfx, clientv3.WithFirstCreate()...)
+	if err != nil {
+		return fmt.Sprintf("an unknown holder (%v)", err)
+	}
+	if len(resp.Kvs) == 0 {
+		return "nobody any more"
+	}
+	kv := resp.Kvs[0]
+	who := string(kv.Value)
+	if who == "" {
+		who = "an unnamed holder"
+	}
+	return fmt.Sprintf("%s (key %s, lease %x)", who, kv.Key, kv.Lease)
+}
+
+func (c *Client) revoke(id clientv3.LeaseID) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.o.endpointTimeout)
+	defer cancel()
+	_, _ = c.cli.Revoke(ctx, id)
+}
+
+// Key is the lock's key in etcd.
+func (l *Lock) Key() string { return l.mu.Key() }
+
+// Lease is the lock's lease ID.
+func (l *Lock) Lease() clientv3.LeaseID { return l.sess.Lease() }
+
+// Check verifies the lock is still held: the session's keepalive is
+// running, the lease has time to live, and the mutex key still exists
+// with our lease and creation revision. Errors: ErrLockLost saying which.
+func (l *Lock) Check(ctx context.Context) error {
+	select {
+	case <-l.sess.Done():
+		return fmt.Errorf("%w: cluster %s: the session's keepalive ended (lease %x)", ErrLockLost, l.cluster, l.sess.Lease())
+	default:
+	}
+	ttl, err := l.cli.TimeToLive(ctx, l.sess.Lease())
+	if err != nil {
+		return fmt.Errorf("%w: cluster %s: lease %x: %w", ErrLockLost, l.cluster, l.sess.Lease(), err)
+	}
+	if ttl.TTL <= 0 {
+		return fmt.Errorf("%w: cluster %s: lease %x has expired or was revoked", ErrLockLost, l.cluster, l.sess.Lease())
+	}
+	resp, err := l.cli.Txn(ctx).If(l.mu.IsOwner()).Then(clientv3.OpGet(l.mu.Key())).Commit()
+	if err != nil {
+		return fmt.Errorf("%w: cluster %s: reading %s: %w", ErrLockLost, l.cluster, l.mu.Key(), err)
+	}
+	if !resp.Succeeded {
+		return fmt.Errorf("%w: cluster %s: key %s is gone or was recreated", ErrLockLost, l.cluster, l.mu.Key())
+	}
+	kvs := resp.Responses[0].GetResponseRange().GetKvs()
+	if len(kvs) != 1 || clientv3.LeaseID(kvs[0].Lease) != l.sess.Lease() {
+		return fmt.Errorf("%w: cluster %s: key %s is no longer bound to lease %x", ErrLockLost, l.cluster, l.mu.Key(), l.sess.Lease())
+	}
+	return nil
+}
+
+// Unlock deletes the lock key and revokes the session's lease.
+func (l *Lock) Unlock(ctx context.Context) error {
+	uerr := l.mu.Unlock(ctx)
+	if errors.Is(uerr, concurrency.ErrLockReleased) {
+		uerr = nil
+	}
+	cerr := l.Close()
+	if err := errors.Join(uerr, cerr); err != nil {
+		return fmt.Errorf("etcd: unlock %s: %w", l.cluster, err)
+	}
+	return nil
+}
+
+// Close stops the keepalive and revokes the lease, which deletes the lock
+// key with it. It is safe to call more than once.
+func (l *Lock) Close() error {
+	err := l.sess.Close()
+	if err != nil && isEtcdErr(err, rpctypes.ErrGRPCLeaseNotFound) {
+		return nil // already revoked
+	}
+	return err
+}
