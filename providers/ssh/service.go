@@ -1,0 +1,283 @@
+package ssh
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path"
+	"strings"
+	"time"
+)
+
+// State is what a service manager says about the service.
+type State string
+
+const (
+	StateRunning State = "running"
+	StateStopped State = "stopped"
+	StateUnknown State = "unknown" // starting, stopping, or not reported
+)
+
+// ServiceManager drives the service that runs etcd on one host. Errors
+// name the host and carry the manager's own message.
+type ServiceManager interface {
+	// Start starts the service; starting a running service is a no-op.
+	Start(ctx context.Context) error
+	// Stop stops the service and returns once it is down, or an error when
+	// it is still up after the manager's stop timeout.
+	Stop(ctx context.Context) error
+	// Restart stops (with the same timeout) and starts the service.
+	Restart(ctx context.Context) error
+	// State reports the service's state. An error means the manager could
+	// not be asked, or answered something not understood.
+	State(ctx context.Context) (State, error)
+}
+
+// Runner runs a command on a host. *Client is the implementation; the
+// service managers take a Runner so they can be driven without SSH.
+type Runner interface {
+	Run(ctx context.Context, cmd string) (stdout, stderr []byte, exitCode int, err error)
+	Addr() string
+}
+
+var _ Runner = (*Client)(nil)
+
+// Commands are the user-given commands of the "command" manager.
+type Commands struct {
+	Start, Stop, Restart, Status string
+}
+
+// DefaultStopTimeout is used when NewServiceManager is given none. etcd
+// needs about 5s plus two election timeouts to stop gracefully.
+const DefaultStopTimeout = 15 * time.Second
+
+// NewServiceManager returns the manager named by manager: "systemd"
+// (name is the unit), "runit" (name is the service, under /etc/service
+// unless it is an absolute path) or "command" (cmds; Start and Stop are
+// required). stopTimeout is how long a stop may take before it is reported
+// as failed (DefaultStopTimeout when zero).
+func NewServiceManager(c *Client, manager, name string, cmds Commands, stopTimeout time.Duration) (ServiceManager, error) {
+	if stopTimeout <= 0 {
+		stopTimeout = DefaultStopTimeout
+	}
+	switch manager {
+	case "systemd", "runit":
+		if name == "" {
+			return nil, fmt.Errorf("ssh %s: %s service manager needs a service name", c.Addr(), manager)
+		}
+		if manager == "systemd" {
+			return &Systemd{Client: c, Name: name}, nil
+		}
+		r := &Runit{Client: c, Name: name, StopTimeout: stopTimeout}
+		if path.IsAbs(name) {
+			r.Dir, r.Name = path.Split(name)
+		}
+		return r, nil
+	case "command":
+		if cmds.Start == "" || cmds.Stop == "" {
+			return nil, fmt.Errorf("ssh %s: command service manager needs start and stop commands", c.Addr())
+		}
+		return &Command{Client: c, Cmds: cmds, StopTimeout: stopTimeout}, nil
+	}
+	return nil, fmt.Errorf("ssh %s: unknown service manager %q: use systemd, runit or command", c.Addr(), manager)
+}
+
+// run runs cmd and turns a non-zero exit into an error.
+func run(ctx context.Context, r Runner, what, cmd string) (string, error) {
+	out, errb, code, err := r.Run(ctx, cmd)
+	if err != nil {
+		return "", err
+	}
+	if code != 0 {
+		msg := strings.TrimSpace(strings.TrimSpace(string(out)) + "\n" + strings.TrimSpace(string(errb)))
+		if msg != "" {
+			msg = ": " + strings.ReplaceAll(msg, "\n", "; ")
+		}
+		return "", fmt.Errorf("ssh %s: %s: exit status %d%s", r.Addr(), what, code, msg)
+	}
+	return string(out), nil
+}
+
+// Systemd manages a systemd unit with systemctl. How long a stop may take
+// is the unit's own TimeoutStopSec; systemctl waits for it.
+type Systemd struct {
+	Client Runner
+	Name   string
+}
+
+var _ ServiceManager = (*Systemd)(nil)
+
+func (s *Systemd) systemctl(ctx context.Context, verb string) error {
+	_, err := run(ctx, s.Client, "systemctl "+verb+" "+s.Name, "systemctl "+verb+" "+Quote(s.Name))
+	return err
+}
+
+func (s *Systemd) Start(ctx context.Context) error   { return s.systemctl(ctx, "start") }
+func (s *Systemd) Stop(ctx context.Context) error    { return s.systemctl(ctx, "stop") }
+func (s *Systemd) Restart(ctx context.Context) error { return s.systemctl(ctx, "restart") }
+
+func (s *Systemd) State(ctx context.Context) (State, error) {
+	out, errb, code, err := s.Client.Run(ctx, "systemctl is-active "+Quote(s.Name))
+	if err != nil {
+		return StateUnknown, err
+	}
+	word := strings.TrimSpace(string(out))
+	if word == "" {
+		return StateUnknown, fmt.Errorf("ssh %s: systemctl is-active %s: exit status %d: %s",
+			s.Client.Addr(), s.Name, code, strings.TrimSpace(string(errb)))
+	}
+	return systemdState(word), nil
+}
+
+// systemdState maps `systemctl is-active` output to a State.
+func systemdState(word string) State {
+	switch word {
+	case "active", "reloading", "refreshing":
+		return StateRunning
+	case "inactive", "failed":
+		return StateStopped
+	}
+	return StateUnknown // activating, deactivating, maintenance
+}
+
+// Runit manages a runit service with sv, which waits up to StopTimeout
+// (rounded up to whole seconds) for the service to change state.
+type Runit struct {
+	Client      Runner
+	Name        string
+	Dir         string        // the services directory; "/etc/service" when empty
+	StopTimeout time.Duration // DefaultStopTimeout when zero
+}
+
+var _ ServiceManager = (*Runit)(nil)
+
+// ServiceDir is the service's directory, which sv is given.
+func (r *Runit) ServiceDir() string {
+	dir := r.Dir
+	if dir == "" {
+		dir = "/etc/service"
+	}
+	return path.Join(dir, r.Name)
+}
+
+func (r *Runit) sv(ctx context.Context, verb string) error {
+	t := r.StopTimeout
+	if t <= 0 {
+		t = DefaultStopTimeout
+	}
+	secs := int(math.Ceil(t.Seconds()))
+	_, err := run(ctx, r.Client, "sv "+verb+" "+r.ServiceDir(),
+		fmt.Sprintf("sv -w %d %s %s", secs, verb, Quote(r.ServiceDir())))
+	return err
+}
+
+func (r *Runit) Start(ctx context.Context) error   { return r.sv(ctx, "up") }
+func (r *Runit) Stop(ctx context.Context) error    { return r.sv(ctx, "down") }
+func (r *Runit) Restart(ctx context.Context) error { return r.sv(ctx, "restart") }
+
+func (r *Runit) State(ctx context.Context) (State, error) {
+	out, errb, code, err := r.Client.Run(ctx, "sv status "+Quote(r.ServiceDir()))
+	if err != nil {
+		return StateUnknown, err
+	}
+	st, ok := runitState(string(out))
+	if !ok || code != 0 {
+		msg := strings.TrimSpace(string(out) + " " + string(errb))
+		return StateUnknown, fmt.Errorf("ssh %s: sv status %s: exit status %d: %s", r.Client.Addr(), r.ServiceDir(), code, msg)
+	}
+	return st, nil
+}
+
+// runitState parses `sv status`: "run: etcd: (pid 123) 45s; run: log: ..."
+// is running, "down: etcd: 3s, normally up" and "finish: ..." stopped.
+func runitState(out string) (State, bool) {
+	word, _, _ := strings.Cut(strings.TrimSpace(out), ":")
+	switch word {
+	case "run":
+		return StateRunning, true
+	case "down", "finish":
+		return StateStopped, true
+	}
+	return StateUnknown, false
+}
+
+// Command manages the service with user-given shell commands, each run as
+// `sh -c CMD`. Status exits 0 when the service runs, non-zero when not.
+// Stop polls Status until the service is down or StopTimeout has passed;
+// without Status, State is unknown and Stop trusts the stop command.
+// Without Restart, Restart is Stop then Start. (The commands sit in Cmds
+// because Go forbids a field and a method both named Start.)
+type Command struct {
+	Client      Runner
+	Cmds        Commands
+	StopTimeout time.Duration // DefaultStopTimeout when zero
+}
+
+var _ ServiceManager = (*Command)(nil)
+
+// commandPoll is how often Command.Stop asks Status.
+const commandPoll = 200 * time.Millisecond
+
+func (c *Command) run(ctx context.Context, what, cmd string) error {
+	_, err := run(ctx, c.Client, what+" command", "sh -c "+Quote(cmd))
+	return err
+}
+
+func (c *Command) Start(ctx context.Context) error { return c.run(ctx, "start", c.Cmds.Start) }
+
+func (c *Command) Stop(ctx context.Context) error {
+	if err := c.run(ctx, "stop", c.Cmds.Stop); err != nil {
+		return err
+	}
+	if c.Cmds.Status == "" {
+		return nil
+	}
+	t := c.StopTimeout
+	if t <= 0 {
+		t = DefaultStopTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, t)
+	defer cancel()
+	tick := time.NewTicker(commandPoll)
+	defer tick.Stop()
+	for {
+		st, err := c.State(ctx)
+		if err == nil && st == StateStopped {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = fmt.Errorf("status says %s", st)
+			}
+			return fmt.Errorf("ssh %s: service not stopped %s after the stop command: %w", c.Client.Addr(), t, err)
+		case <-tick.C:
+		}
+	}
+}
+
+func (c *Command) Restart(ctx context.Context) error {
+	if c.Cmds.Restart != "" {
+		return c.run(ctx, "restart", c.Cmds.Restart)
+	}
+	if err := c.Stop(ctx); err != nil {
+		return err
+	}
+	return c.Start(ctx)
+}
+
+func (c *Command) State(ctx context.Context) (State, error) {
+	if c.Cmds.Status == "" {
+		return StateUnknown, nil
+	}
+	_, errb, code, err := c.Client.Run(ctx, "sh -c "+Quote(c.Cmds.Status))
+	switch {
+	case err != nil:
+		return StateUnknown, err
+	case code == 0:
+		return StateRunning, nil
+	case code == 126 || code == 127:
+		return StateUnknown, fmt.Errorf("ssh %s: status command: exit status %d: %s", c.Client.Addr(), code, strings.TrimSpace(string(errb)))
+	}
+	return StateStopped, nil
+}
