@@ -10,6 +10,8 @@ import (
 	"hash"
 	"io"
 	"os"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // SnapshotInfo describes a snapshot streamed by Snapshot.
@@ -18,11 +20,12 @@ type SnapshotInfo struct {
 	MemberID uint64
 	Size     int64  // bytes written, trailing hash included
 	SHA256   string // hex sha256 of all bytes written (as sha256sum prints it)
-	// Revision is the serving member's revision when the stream began
-	// (from the stream's response header); the database may be a few
-	// revisions ahead of it.
+	// Revision is the serving member's revision read just before the
+	// stream began: the snapshot holds at least this revision.
 	Revision int64
-	Version  string // server version that made it (etcd >= 3.6)
+	// Version is the member's storage version ("3.6.0"), the etcd version
+	// needed to restore it; "" when the member has not recorded one yet.
+	Version string
 }
 
 // Snapshot streams a snapshot of the backend database from endpoint to w,
@@ -44,15 +47,22 @@ func (c *Client) Snapshot(ctx context.Context, endpoint string, w io.Writer) (Sn
 		return info, err
 	}
 	defer pc.Close()
+	// The member's own revision just before the snapshot: a lower bound
+	// of what the snapshot holds.
+	rev, err := pc.Get(ctx, gateKey, clientv3.WithSerializable(), clientv3.WithCountOnly())
+	if err != nil {
+		return info, fmt.Errorf("etcd: snapshot from %s: reading its revision: %w", info.Endpoint, err)
+	}
+	info.Revision = rev.Header.GetRevision()
+	if info.MemberID == 0 {
+		info.MemberID = rev.Header.GetMemberId()
+	}
 	resp, err := pc.SnapshotWithVersion(ctx)
 	if err != nil {
 		return info, fmt.Errorf("etcd: snapshot from %s: %w", info.Endpoint, err)
 	}
 	defer resp.Snapshot.Close()
-	info.Revision, info.Version = resp.Header.GetRevision(), resp.Version
-	if info.MemberID == 0 {
-		info.MemberID = resp.Header.GetMemberId()
-	}
+	info.Version = resp.Version
 	whole := sha256.New()
 	tv := newTrailVerifier()
 	n, err := io.Copy(io.MultiWriter(w, whole, tv), resp.Snapshot)

@@ -1,0 +1,511 @@
+package etcd
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/providers/etcd/etcdtest"
+)
+
+func newClient(t *testing.T, eps []string) *Client {
+	t.Helper()
+	c, err := New(eps, WithEndpointTimeout(time.Second), WithPollInterval(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func deadline(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// shape is the part of an observation a test can predict.
+type shape struct {
+	Reachable    bool
+	Names        []string
+	Learners     int
+	Answered     []string
+	Failed       []string
+	HasLeader    bool
+	HasClusterID bool
+}
+
+func shapeOf(oc *plan.ObservedCluster) shape {
+	s := shape{Reachable: oc.Reachable, HasLeader: oc.LeaderID != 0, HasClusterID: oc.ClusterID != 0}
+	for _, m := range oc.Members {
+		s.Names = append(s.Names, m.Name)
+		if m.IsLearner {
+			s.Learners++
+		}
+		if m.Status != nil {
+			s.Answered = append(s.Answered, m.Name)
+		}
+		if m.StatusError != "" {
+			s.Failed = append(s.Failed, m.Name)
+		}
+	}
+	return s
+}
+
+func names(oc *plan.ObservedCluster) map[uint64]string {
+	out := map[uint64]string{}
+	for _, m := range oc.Members {
+		out[m.ID] = m.Name
+	}
+	return out
+}
+
+func TestObserve(t *testing.T) {
+	ec := etcdtest.NewCluster(t, 3)
+	c := newClient(t, ec.Endpoints())
+
+	oc := c.Observe(deadline(t, 10*time.Second))
+	want := shape{Reachable: true, Names: []string{"m1", "m2", "m3"}, Answered: []string{"m1", "m2", "m3"}, HasLeader: true, HasClusterID: true}
+	got := shapeOf(oc)
+	sortNames(&got)
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("Observe (-want +got):\n%s\nerror: %s", d, oc.Error)
+	}
+	if oc.Voters() != 3 || oc.ClusterVersion != "3.6.0" || oc.Error != "" || len(oc.Alarms) != 0 {
+		t.Errorf("voters %d, cluster version %q, error %q, alarms %v", oc.Voters(), oc.ClusterVersion, oc.Error, oc.Alarms)
+	}
+	if _, ok := names(oc)[oc.LeaderID]; !ok {
+		t.Errorf("leader %x is not a member", oc.LeaderID)
+	}
+
+	// A dead endpoint is a StatusError, not a failure.
+	if err := ec.Member("m3").Kill(); err != nil {
+		t.Fatal(err)
+	}
+	oc = c.Observe(deadline(t, 10*time.Second))
+	got = shapeOf(oc)
+	sortNames(&got)
+	want = shape{Reachable: true, Names: []string{"m1", "m2", "m3"}, Answered: []string{"m1", "m2"}, Failed: []string{"m3"}, HasLeader: true, HasClusterID: true}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("Observe with m3 killed (-want +got):\n%s", d)
+	}
+	if m := oc.Member("m3"); !strings.Contains(m.StatusError, "m3") || !strings.Contains(m.StatusError, ec.Member("m3").ClientURL) {
+		t.Errorf("m3's StatusError should name it and its endpoint: %q", m.StatusError)
+	}
+
+	// No endpoint at all: Reachable false with the reason.
+	for _, name := range []string{"m1", "m2"} {
+		if err := ec.Member(name).Kill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oc = c.Observe(deadline(t, 10*time.Second))
+	if oc.Reachable || oc.Error == "" || len(oc.Members) != 0 {
+		t.Errorf("all killed: reachable %v, error %q, members %d", oc.Reachable, oc.Error, len(oc.Members))
+	}
+}
+
+func sortNames(s *shape) {
+	for _, l := range [][]string{s.Names, s.Answered, s.Failed} {
+		for i := range l {
+			for j := i + 1; j < len(l); j++ {
+				if l[j] < l[i] {
+					l[i], l[j] = l[j], l[i]
+				}
+			}
+		}
+	}
+}
+
+func TestMoveLeader(t *testing.T) {
+	ec := etcdtest.NewCluster(t, 3)
+	c := newClient(t, ec.Endpoints())
+	ctx := deadline(t, 20*time.Second)
+
+	leader, _, err := c.Leader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, err := c.PickTransferee(ctx, leader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if to == leader || to == 0 {
+		t.Fatalf("PickTransferee(%x) = %x", leader, to)
+	}
+	if err := c.MoveLeader(ctx, to); err != nil {
+		t.Fatal(err)
+	}
+	// Every member's own status agrees on the new leader.
+	oc := c.Observe(ctx)
+	for _, m := range oc.Members {
+		if m.Status == nil || m.Status.Leader != to {
+			t.Errorf("%s sees leader %v, want %x (%s)", m.Name, m.Status, to, m.StatusError)
+		}
+	}
+	// Moving to the leader itself is a no-op.
+	if err := c.MoveLeader(ctx, to); err != nil {
+		t.Errorf("MoveLeader to the current leader: %v", err)
+	}
+	if err := c.MoveLeader(ctx, 0xdead); !errors.Is(err, ErrMemberNotFound) {
+		t.Errorf("MoveLeader to an unknown member: %v, want ErrMemberNotFound", err)
+	}
+}
+
+func TestGate(t *testing.T) {
+	ec := etcdtest.NewCluster(t, 3)
+	c := newClient(t, ec.Endpoints())
+
+	rep, err := c.Gate(deadline(t, 10*time.Second), GateOptions{MaxIndexLag: 100})
+	if err != nil {
+		t.Fatalf("gate on a healthy cluster: %v", err)
+	}
+	if !rep.Passed() || len(rep.Members) != 3 || rep.LeaderID == 0 {
+		t.Fatalf("report: %+v", rep)
+	}
+
+	m2 := ec.Member("m2")
+	if err := m2.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = c.Gate(deadline(t, 10*time.Second), GateOptions{})
+	if !errors.Is(err, ErrUnhealthy) || rep.Passed() {
+		t.Fatalf("gate with m2 stopped: %v", err)
+	}
+	if !strings.Contains(err.Error(), "m2") || !strings.Contains(err.Error(), "linearizable read failed") {
+		t.Errorf("the error should name m2 and its failed check: %v", err)
+	}
+	for _, p := range rep.Problems {
+		if !strings.Contains(p, "m2") {
+			t.Errorf("problem not about m2: %s", p)
+		}
+	}
+
+	_, err = c.WaitHealthy(deadline(t, 1500*time.Millisecond), GateOptions{})
+	if !errors.Is(err, ErrUnhealthy) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "m2") {
+		t.Errorf("WaitHealthy with m2 stopped: %v", err)
+	}
+
+	if err := m2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := c.WaitHealthy(deadline(t, 20*time.Second), GateOptions{}); err != nil {
+		t.Fatalf("WaitHealthy after restarting m2: %v", err)
+	} else if len(rep.Members) != 3 {
+		t.Errorf("report: %v", rep)
+	}
+}
+
+func TestLock(t *testing.T) {
+	ec := etcdtest.NewCluster(t, 3)
+	a := newClient(t, ec.Endpoints())
+	b := newClient(t, ec.Endpoints())
+	ctx := deadline(t, 20*time.Second)
+
+	la, err := a.Lock(ctx, "prod", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := la.Check(ctx); err != nil {
+		t.Fatalf("Check of a held lock: %v", err)
+	}
+	if !strings.HasPrefix(la.Key(), LockPrefix+"prod/") {
+		t.Errorf("lock key %q", la.Key())
+	}
+
+	// A second apply waits, then times out naming the holder.
+	start := time.Now()
+	_, err = b.Lock(deadline(t, 500*time.Millisecond), "prod", 10*time.Second)
+	if !errors.Is(err, ErrLockTimeout) {
+		t.Fatalf("second Lock: %v, want ErrLockTimeout", err)
+	}
+	if el := time.Since(start); el < 400*time.Millisecond {
+		t.Errorf("second Lock gave up after %s, before its deadline", el)
+	}
+	if !strings.Contains(err.Error(), la.Key()) || !strings.Contains(err.Error(), fmt.Sprintf("%x", la.Lease())) {
+		t.Errorf("timeout error should name the holder's key and lease: %v", err)
+	}
+	// Another cluster's lock is independent.
+	lo, err := b.Lock(deadline(t, 2*time.Second), "staging", 10*time.Second)
+	if err != nil {
+		t.Fatalf("lock of another cluster: %v", err)
+	}
+	defer lo.Close()
+
+	if err := la.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := la.Check(ctx); !errors.Is(err, ErrLockLost) {
+		t.Errorf("Check after Unlock: %v, want ErrLockLost", err)
+	}
+	lb, err := b.Lock(deadline(t, 5*time.Second), "prod", 10*time.Second)
+	if err != nil {
+		t.Fatalf("Lock after Unlock: %v", err)
+	}
+	if err := lb.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// The lease revoked under the holder: Check must fail.
+	if _, err := a.Raw().Revoke(ctx, lb.Lease()); err != nil {
+		t.Fatal(err)
+	}
+	if err := lb.Check(ctx); !errors.Is(err, ErrLockLost) {
+		t.Errorf("Check after the lease was revoked: %v, want ErrLockLost", err)
+	}
+	if err := lb.Close(); err != nil {
+		t.Errorf("Close after revoke: %v", err)
+	}
+}
+
+func TestSnapshot(t *testing.T) {
+	ec := etcdtest.NewCluster(t, 3)
+	c := newClient(t, ec.Endpoints())
+	ctx := deadline(t, 20*time.Second)
+	for i := range 100 {
+		if _, err := c.Raw().Put(ctx, fmt.Sprintf("/k/%03d", i), strings.Repeat("v", 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "snap.db")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Snapshot(ctx, "", f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	if info.Size != int64(len(data)) || info.SHA256 != hex.EncodeToString(sum[:]) || info.Revision < 100 || info.MemberID == 0 {
+		t.Errorf("info %+v for a %d-byte file", info, len(data))
+	}
+	// From a named endpoint too.
+	var buf bytes.Buffer
+	if _, err := c.Snapshot(ctx, ec.Member("m2").ClientURL, &buf); err != nil {
+		t.Errorf("snapshot from m2: %v", err)
+	}
+
+	flip := func(off int) []byte {
+		b := bytes.Clone(data)
+		b[off] ^= 0x01
+		return b
+	}
+	tests := map[string]struct {
+		data []byte
+		want error
+	}{
+		"intact":                {data: data},
+		"truncated by one byte": {data: data[:len(data)-1], want: ErrSnapshotNoHash},
+		"truncated to pages":    {data: data[:len(data)-32], want: ErrSnapshotNoHash},
+		"truncated page-wise":   {data: append(bytes.Clone(data[:len(data)-32-4096]), data[len(data)-32:]...), want: ErrSnapshotHash},
+		"byte flipped mid-file": {data: flip(len(data) / 2), want: ErrSnapshotHash},
+		"trailer flipped":       {data: flip(len(data) - 1), want: ErrSnapshotHash},
+		"empty":                 {data: nil, want: ErrSnapshotNoHash},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "copy.db")
+			if err := os.WriteFile(p, tc.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := VerifySnapshot(p)
+			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Errorf("VerifySnapshot = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestHashKV(t *testing.T) {
+	ec := etcdtest.NewCluster(t, 3)
+	c := newClient(t, ec.Endpoints())
+	ctx := deadline(t, 20*time.Second)
+	for i := range 50 {
+		if _, err := c.Raw().Put(ctx, fmt.Sprintf("/h/%d", i), "x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hashes, rev, err := c.HashKVAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hashes) != 3 || rev < 51 {
+		t.Fatalf("hashes %v at revision %d", hashes, rev)
+	}
+	var first uint32
+	for _, h := range hashes {
+		if first == 0 {
+			first = h
+		}
+		if h != first {
+			t.Errorf("hashes differ: %v", hashes)
+		}
+	}
+	if err := c.CheckConsistent(ctx); err != nil {
+		t.Error(err)
+	}
+
+	if err := c.PutAudit(ctx, "/elsewhere", []byte("x")); !errors.Is(err, ErrAuditKey) {
+		t.Errorf("PutAudit outside the prefix: %v", err)
+	}
+	key := AuditPrefix + "prod/20260101T000000Z"
+	if err := c.PutAudit(ctx, key, []byte(`{"ok":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := c.Raw().Get(ctx, key); err != nil || len(resp.Kvs) != 1 || string(resp.Kvs[0].Value) != `{"ok":true}` {
+		t.Errorf("audit record read back: %v %v", resp, err)
+	}
+}
+
+func TestAddPromoteRemove(t *testing.T) {
+	ec := etcdtest.NewCluster(t, 3)
+	c := newClient(t, ec.Endpoints())
+	ctx := deadline(t, 40*time.Second)
+
+	j := ec.NewJoiner("m4")
+	id, members, err := c.AddLearner(ctx, j.PeerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var initial []string
+	for _, m := range members {
+		name := m.Name
+		if m.ID == id {
+			name = j.Name
+			if !m.IsLearner {
+				t.Errorf("the added member is not a learner: %+v", m)
+			}
+		}
+		initial = append(initial, name+"="+m.PeerURLs[0])
+	}
+	if len(members) != 4 {
+		t.Fatalf("members after AddLearner: %+v", members)
+	}
+	// A learner that has not started cannot lead.
+	if err := c.MoveLeader(ctx, id); !errors.Is(err, ErrLearnerTarget) {
+		t.Errorf("MoveLeader to a learner: %v, want ErrLearnerTarget", err)
+	}
+	if err := j.Join(strings.Join(initial, ",")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitLearnerCaughtUp(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	// Promote right after the learner started: etcd may refuse with
+	// "not in sync" or "unhealthy cluster"; Promote retries.
+	if err := c.Promote(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WaitHealthy(ctx, GateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	oc := c.Observe(ctx)
+	if oc.Voters() != 4 || oc.Member("m4") == nil || oc.Member("m4").Status == nil {
+		t.Fatalf("after promote: %d voters, m4 %+v", oc.Voters(), oc.Member("m4"))
+	}
+	// WaitLearnerCaughtUp on a voter returns at once.
+	if err := c.WaitLearnerCaughtUp(ctx, id); err != nil {
+		t.Errorf("WaitLearnerCaughtUp on a voter: %v", err)
+	}
+
+	// Remove a member right after a (re)start of another: retried, not
+	// failed.
+	m1 := ec.Member("m1")
+	if err := m1.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.WaitHealthy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Remove(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WaitHealthy(ctx, GateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ms, _, err := c.Members(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := findMember(ms, id); ok || len(ms) != 3 {
+		t.Errorf("after Remove: %+v", ms)
+	}
+	if err := c.CheckConsistent(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestRetryClassification checks which etcd refusals are retried.
+func TestRetryClassification(t *testing.T) {
+	tests := map[string]struct {
+		err  error
+		want bool
+	}{
+		"unhealthy (5s after a start)": {err: rpctypesErr("etcdserver: unhealthy cluster"), want: true},
+		"learner not in sync":          {err: rpctypesErr("etcdserver: can only promote a learner member which is in sync with leader"), want: true},
+		"not enough started":           {err: rpctypesErr("etcdserver: re-configuration failed due to not enough started members"), want: true},
+		"peer URL exists":              {err: rpctypesErr("etcdserver: Peer URLs already exists"), want: false},
+		"member not found":             {err: rpctypesErr("etcdserver: member not found"), want: false},
+		"too many learners":            {err: rpctypesErr("etcdserver: too many learner members in cluster"), want: false},
+		"nil":                          {err: nil, want: false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := isEtcdErr(tc.err, retriable...); got != tc.want {
+				t.Errorf("retriable(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
+func rpctypesErr(desc string) error { return errors.New(desc) }
+
+func TestRetryUntilDeadline(t *testing.T) {
+	c := &Client{o: options{pollInterval: 10 * time.Millisecond}}
+	ctx := deadline(t, 300*time.Millisecond)
+	n := 0
+	err := c.retry(ctx, "promoting member 1", func(context.Context, bool) error {
+		n++
+		return errors.New("etcdserver: can only promote a learner member which is in sync with leader")
+	})
+	if !errors.Is(err, context.DeadlineExceeded) || n < 2 || !strings.Contains(err.Error(), "in sync with leader") {
+		t.Errorf("retry: %v after %d attempts", err, n)
+	}
+	n = 0
+	err = c.retry(deadline(t, time.Second), "x", func(context.Context, bool) error {
+		n++
+		if n < 3 {
+			return errors.New("etcdserver: unhealthy cluster")
+		}
+		return nil
+	})
+	if err != nil || n != 3 {
+		t.Errorf("retry then success: %v after %d attempts", err, n)
+	}
+}
+
+var _ = clientv3.NoLease
