@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+
+	"github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/schema"
 )
 
 // Env is what a command may use of the outside world. Tests build their own.
@@ -22,6 +25,9 @@ type Env struct {
 	// live progress, interactive confirmation).
 	StdoutTTY bool
 	StdinTTY  bool
+	// Observe replaces live observation in tests of the commands' logic;
+	// nil means the real providers.
+	Observe func(ctx context.Context, cfg *schema.Config) *plan.Observed
 }
 
 type commandFunc func(ctx context.Context, env *Env, args []string) int

@@ -1,0 +1,128 @@
+package command
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/etcdform/etcdform/apply"
+	"github.com/etcdform/etcdform/internal/command/arguments"
+	"github.com/etcdform/etcdform/internal/command/views"
+	"github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/plan/planfile"
+	"github.com/etcdform/etcdform/providers/live"
+	"github.com/etcdform/etcdform/schema"
+)
+
+func init() {
+	register("apply", "Carry out a saved plan (or plan and apply a configuration) one member at a time", runApply)
+}
+
+func runApply(ctx context.Context, env *Env, args []string) int {
+	a, fs, err := arguments.ParseApply(args)
+	if code, done := argError(env, "apply", fs, err); done {
+		return code
+	}
+	if !a.AutoApprove && !env.StdinTTY {
+		fmt.Fprintln(env.Stderr, "Error: apply needs confirmation, and there is no terminal to ask on. Review the plan, then run with --auto-approve (as CI pipelines do).")
+		return 1
+	}
+	var (
+		p        *plan.Plan
+		cfg      *schema.Config
+		planHash string
+	)
+	st, err := os.Stat(a.Target)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "Error: %v\n", err)
+		return 1
+	}
+	if isPlanFile(a.Target, st) {
+		data, err := os.ReadFile(a.Target)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "Error: %v\n", err)
+			return 1
+		}
+		p, err = planfile.Read(strings.NewReader(string(data)))
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "Error: %s: %v\n", a.Target, err)
+			return 1
+		}
+		sum := sha256.Sum256(data)
+		planHash = hex.EncodeToString(sum[:])
+		var ok bool
+		if cfg, ok = loadConfig(env, p.Meta.ConfigDir, a.Vars, a.VarFiles); !ok {
+			return 1
+		}
+	} else {
+		var ok bool
+		if cfg, ok = loadConfig(env, a.Target, a.Vars, a.VarFiles); !ok {
+			return 1
+		}
+		p = makePlan(ctx, env, cfg, false, 20*time.Second)
+		planHash = "(planned in this run)"
+	}
+	if err := views.NewPlanView(views.PlanFormatHuman, color(env)).Plan(env.Stdout, p); err != nil {
+		return 1
+	}
+	if p.HasRefusals() {
+		fmt.Fprintln(env.Stderr, "Error: the plan has refusals (above) and cannot be applied.")
+		return 1
+	}
+	if !p.HasChanges() {
+		fmt.Fprintln(env.Stdout, "\nNothing to apply.")
+		return 0
+	}
+	if !a.AutoApprove {
+		fmt.Fprint(env.Stdout, "\nDo you want to carry out these steps? Only 'yes' will be accepted: ")
+		line, _ := bufio.NewReader(env.Stdin).ReadString('\n')
+		if strings.TrimSpace(line) != "yes" {
+			fmt.Fprintln(env.Stderr, "Apply cancelled.")
+			return 1
+		}
+	}
+	var auditW io.Writer
+	if a.AuditLog != "" {
+		f, err := os.OpenFile(a.AuditLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "Error: audit log: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		auditW = f
+	}
+	audit := apply.NewAudit(auditW, planHash, p.Meta.GitCommit, author(env))
+	progress := views.NewApplyProgress(env.Stdout, env.StdoutTTY)
+	res, err := apply.Run(ctx, cfg, p, live.Connector{}, apply.Options{
+		LockTimeout: a.LockTimeout, GateTimeout: a.GateTimeout, StepTimeout: a.StepTimeout,
+		SnapshotDir: a.SnapshotDir, Audit: audit, Progress: progress.Event,
+	})
+	progress.Result(res, err)
+	if aerr := audit.Err(); aerr != nil {
+		fmt.Fprintf(env.Stderr, "Error: writing the audit log: %v\n", aerr)
+		return 1
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "\nError: %v\n", err)
+		if errors.Is(err, apply.ErrStale) || errors.Is(err, apply.ErrRefused) {
+			return 1
+		}
+		fmt.Fprintln(env.Stderr, "The apply stopped safely at the failed step. Run `etcdform plan` again to see what is left.")
+		return 1
+	}
+	return 0
+}
+
+// isPlanFile tells a saved plan from a configuration: a regular file that
+// does not end in .hcl.
+func isPlanFile(path string, st os.FileInfo) bool {
+	return st.Mode().IsRegular() && filepath.Ext(path) != ".hcl"
+}

@@ -1,0 +1,89 @@
+package arguments
+
+import (
+	"flag"
+	"fmt"
+	"time"
+)
+
+// Plan holds `etcdform plan` arguments.
+type Plan struct {
+	Out              string
+	JSON             bool
+	Markdown         bool
+	DetailedExitcode bool
+	AllowEven        bool
+	Vars             []string
+	VarFiles         []string
+	Timeout          time.Duration
+	Path             string
+}
+
+// ParsePlan parses `etcdform plan [--out FILE] [--json|--markdown]
+// [--detailed-exitcode] [--allow-even] [--var k=v]... [--var-file F]... [PATH]`.
+func ParsePlan(args []string) (*Plan, *flag.FlagSet, error) {
+	p := &Plan{Path: "."}
+	fs := newFlagSet("plan")
+	fs.StringVar(&p.Out, "out", "", "write the plan to FILE for `etcdform apply FILE`")
+	fs.BoolVar(&p.JSON, "json", false, "print the plan as JSON (docs/plan-json.md)")
+	fs.BoolVar(&p.Markdown, "markdown", false, "print the plan as Markdown for a merge-request comment")
+	fs.BoolVar(&p.DetailedExitcode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
+	fs.BoolVar(&p.AllowEven, "allow-even", false, "allow a plan that leaves an even number of voters")
+	fs.DurationVar(&p.Timeout, "timeout", 20*time.Second, "bound on observing each cluster")
+	fs.Var((*stringList)(&p.Vars), "var", "set an input variable: name=value (repeatable)")
+	fs.Var((*stringList)(&p.VarFiles), "var-file", "read input variables from an HCL file (repeatable)")
+	if err := parse(fs, args); err != nil {
+		return p, fs, err
+	}
+	if p.JSON && p.Markdown {
+		return p, fs, fmt.Errorf("plan: --json and --markdown cannot be combined")
+	}
+	switch fs.NArg() {
+	case 0:
+	case 1:
+		p.Path = fs.Arg(0)
+	default:
+		return p, fs, fmt.Errorf("plan: expected at most one PATH, got %d arguments", fs.NArg())
+	}
+	return p, fs, nil
+}
+
+// Apply holds `etcdform apply` arguments.
+type Apply struct {
+	AutoApprove bool
+	LockTimeout time.Duration
+	GateTimeout time.Duration
+	StepTimeout time.Duration
+	SnapshotDir string
+	AuditLog    string
+	Vars        []string
+	VarFiles    []string
+	// Target is a plan file, or a configuration directory/file to plan and
+	// apply in one go.
+	Target string
+}
+
+// ParseApply parses `etcdform apply [flags] PLANFILE|PATH`.
+func ParseApply(args []string) (*Apply, *flag.FlagSet, error) {
+	a := &Apply{}
+	fs := newFlagSet("apply")
+	fs.BoolVar(&a.AutoApprove, "auto-approve", false, "do not ask for confirmation (required without a terminal)")
+	fs.DurationVar(&a.LockTimeout, "lock-timeout", time.Minute, "how long to wait for another apply's lock")
+	fs.DurationVar(&a.GateTimeout, "gate-timeout", 2*time.Minute, "bound on each health gate")
+	fs.DurationVar(&a.StepTimeout, "step-timeout", 2*time.Minute, "bound on each step's own work")
+	fs.StringVar(&a.SnapshotDir, "snapshot-dir", "etcdform-snapshots", "where the pre-change snapshot goes when no backup destination is set")
+	fs.StringVar(&a.AuditLog, "audit-log", "", "append the audit record (JSON lines) to FILE")
+	fs.Var((*stringList)(&a.Vars), "var", "set an input variable: name=value (repeatable)")
+	fs.Var((*stringList)(&a.VarFiles), "var-file", "read input variables from an HCL file (repeatable)")
+	if err := parse(fs, args); err != nil {
+		return a, fs, err
+	}
+	if fs.NArg() != 1 {
+		return a, fs, fmt.Errorf("apply: expected one PLANFILE or PATH, got %d arguments", fs.NArg())
+	}
+	a.Target = fs.Arg(0)
+	if a.LockTimeout <= 0 || a.GateTimeout <= 0 || a.StepTimeout <= 0 {
+		return a, fs, fmt.Errorf("apply: timeouts must be positive")
+	}
+	return a, fs, nil
+}

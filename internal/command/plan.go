@@ -1,0 +1,118 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/etcdform/etcdform/internal/command/arguments"
+	"github.com/etcdform/etcdform/internal/command/views"
+	"github.com/etcdform/etcdform/internal/version"
+	"github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/plan/planfile"
+	"github.com/etcdform/etcdform/providers/live"
+	"github.com/etcdform/etcdform/schema"
+)
+
+func init() {
+	register("plan", "Observe the live clusters and show (and record) the steps that converge them", runPlan)
+}
+
+func runPlan(ctx context.Context, env *Env, args []string) int {
+	a, fs, err := arguments.ParsePlan(args)
+	if code, done := argError(env, "plan", fs, err); done {
+		return code
+	}
+	cfg, ok := loadConfig(env, a.Path, a.Vars, a.VarFiles)
+	if !ok {
+		return 1
+	}
+	p := makePlan(ctx, env, cfg, a.AllowEven, a.Timeout)
+	if a.Out != "" {
+		if err := planfile.WriteFile(a.Out, p); err != nil {
+			fmt.Fprintln(env.Stderr, "Error: writing the plan file:", err)
+			return 1
+		}
+	}
+	format := views.PlanFormatHuman
+	switch {
+	case a.JSON:
+		format = views.PlanFormatJSON
+	case a.Markdown:
+		format = views.PlanFormatMarkdown
+	}
+	if err := views.NewPlanView(format, color(env)).Plan(env.Stdout, p); err != nil {
+		fmt.Fprintln(env.Stderr, "Error:", err)
+		return 1
+	}
+	if a.Out != "" && format == views.PlanFormatHuman {
+		fmt.Fprintf(env.Stdout, "\nSaved the plan to %s. Apply exactly these steps with: etcdform apply %s\n", a.Out, a.Out)
+	}
+	switch {
+	case p.HasRefusals():
+		return 1
+	case a.DetailedExitcode && p.HasChanges():
+		return 2
+	}
+	return 0
+}
+
+// loadConfig loads and validates a configuration, printing diagnostics to
+// stderr. ok is false when it has errors.
+func loadConfig(env *Env, path string, vars, varFiles []string) (*schema.Config, bool) {
+	cfg, diags := schema.Load(path, schema.LoadOptions{Vars: vars, VarFiles: varFiles, Getenv: env.Getenv})
+	if len(diags) > 0 {
+		view := &views.DiagnosticsHuman{Out: env.Stderr, Err: env.Stderr, Files: cfg.Files, Sensitive: cfg.Sensitive, Color: false}
+		if diags.HasErrors() {
+			_ = view.Validate(diags)
+			return cfg, false
+		}
+		_ = view.Validate(diags) // warnings only
+	}
+	return cfg, true
+}
+
+// makePlan observes cfg's clusters and plans against them.
+func makePlan(ctx context.Context, env *Env, cfg *schema.Config, allowEven bool, timeout time.Duration) *plan.Plan {
+	observe := env.Observe
+	if observe == nil {
+		observe = func(ctx context.Context, cfg *schema.Config) *plan.Observed {
+			return live.Observe(ctx, cfg, live.Options{Timeout: timeout})
+		}
+	}
+	obs := observe(ctx, cfg)
+	return plan.Make(cfg, obs, plan.Options{AllowEven: allowEven, Meta: plan.Meta{
+		ToolVersion: version.Version,
+		Time:        obs.Time,
+		GitCommit:   gitCommit(env, cfg.Dir),
+		Author:      author(env),
+	}})
+}
+
+func color(env *Env) bool { return env.StdoutTTY && env.Getenv("NO_COLOR") == "" }
+
+// gitCommit is the commit the configuration was planned at: CI's variable,
+// else the repository's HEAD.
+func gitCommit(env *Env, dir string) string {
+	for _, k := range []string{"CI_COMMIT_SHA", "GITHUB_SHA"} {
+		if v := env.Getenv(k); v != "" {
+			return v
+		}
+	}
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func author(env *Env) string {
+	for _, k := range []string{"GITLAB_USER_LOGIN", "GITHUB_ACTOR", "USER"} {
+		if v := env.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,414 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/etcdform/etcdform/apply"
+	"github.com/etcdform/etcdform/internal/lab"
+	"github.com/etcdform/etcdform/internal/lab/labtest"
+	etcdp "github.com/etcdform/etcdform/providers/etcd"
+)
+
+func planFile(t *testing.T, dir string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "change.plan")
+	if _, _, code := cli(t, "plan", "--detailed-exitcode", "--out", out, dir); code != 2 {
+		t.Fatalf("plan: exit %d, want 2", code)
+	}
+	return out
+}
+
+func applyArgs(t *testing.T, extra ...string) []string {
+	return append([]string{"apply", "--auto-approve", "--snapshot-dir", t.TempDir(), "--gate-timeout", "60s"}, extra...)
+}
+
+func readAudit(t *testing.T, path string) []apply.AuditEntry {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []apply.AuditEntry
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var e apply.AuditEntry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("audit line %q: %v", sc.Text(), err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func TestApplyQuotaUnderLoad(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3})
+	ctx := t.Context()
+	leader := leaderName(t, st)
+	dir := config(t, st, withStorage("3GiB"))
+	pf := planFile(t, dir)
+
+	w := startWriter(t, st)
+	labtest.Eventually(t, 10*time.Second, func() error {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if len(w.acked) < 50 {
+			return fmt.Errorf("writer has %d acked writes", len(w.acked))
+		}
+		return nil
+	})
+	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	start := time.Now()
+	if _, _, code := cli(t, applyArgs(t, "--audit-log", auditPath, pf)...); code != 0 {
+		t.Fatalf("apply: exit %d", code)
+	}
+	elapsed := time.Since(start)
+	w.mu.Lock()
+	n := len(w.acked)
+	w.mu.Unlock()
+	w.verify(t)
+	rate := float64(n) / elapsed.Seconds()
+	t.Logf("apply took %s; writer sustained %.0f acked writes/s overall", elapsed, rate)
+	if rate < 100 {
+		t.Errorf("the writer managed only %.0f writes/s; the test needs at least 100/s to mean something", rate)
+	}
+
+	// Every config file holds the new quota and every process runs with it.
+	c := etcdClient(t, st)
+	for _, h := range st.Members() {
+		data, err := os.ReadFile(filepath.Join(h.Root, "etc-etcd", "etcd.conf.yml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), "quota-backend-bytes: 3221225472") {
+			t.Errorf("%s: config lacks the new quota:\n%s", h.Name, data)
+		}
+		s, err := c.Status(ctx, h.ClientURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.DbSizeQuota != 3<<30 {
+			t.Errorf("%s: running quota %d, want %d", h.Name, s.DbSizeQuota, int64(3<<30))
+		}
+	}
+
+	// The leader (as planned) was restarted last.
+	var restarts []string
+	for _, e := range readAudit(t, auditPath) {
+		if e.Kind == "step" && e.Action == "restart" {
+			restarts = append(restarts, e.Member)
+		}
+	}
+	if len(restarts) != 3 || restarts[2] != leader {
+		t.Errorf("restart order %v, want the leader %s last", restarts, leader)
+	}
+
+	// The in-cluster audit record agrees with the file.
+	resp, err := c.Get(ctx, apply.AuditPrefix+"lab/", clientv3.WithPrefix())
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("in-cluster audit records: %v, %v", resp, err)
+	}
+	var sum apply.Summary
+	if err := json.Unmarshal(resp.Kvs[0].Value, &sum); err != nil {
+		t.Fatal(err)
+	}
+	var fileSteps []string
+	for _, e := range readAudit(t, auditPath) {
+		if e.Kind == "step" {
+			fileSteps = append(fileSteps, fmt.Sprintf("%d %s %s %s", e.Step, e.Action, e.Member, e.Outcome))
+		}
+	}
+	var clusterSteps []string
+	for _, s := range sum.Steps {
+		clusterSteps = append(clusterSteps, fmt.Sprintf("%d %s %s %s", s.N, s.Action, s.Member, s.Outcome))
+	}
+	if strings.Join(fileSteps, "\n") != strings.Join(clusterSteps, "\n") || len(fileSteps) == 0 {
+		t.Errorf("audit file and in-cluster record disagree:\nfile:\n%s\ncluster:\n%s", strings.Join(fileSteps, "\n"), strings.Join(clusterSteps, "\n"))
+	}
+
+	// Converged.
+	if _, _, code := cli(t, "plan", "--detailed-exitcode", dir); code != 0 {
+		t.Errorf("second plan: exit %d, want 0", code)
+	}
+}
+
+// sampler checks, every 100 ms, that the cluster has a leader and keeps
+// quorum among its voters.
+type sampler struct {
+	mu       sync.Mutex
+	samples  int
+	failures []string
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+func startSampler(t *testing.T, st *lab.State) *sampler {
+	s := &sampler{stop: make(chan struct{}), done: make(chan struct{})}
+	c := etcdClient(t, st)
+	go func() {
+		defer close(s.done)
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(100 * time.Millisecond): // sampling period
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			msg := sampleOnce(ctx, c)
+			cancel()
+			s.mu.Lock()
+			s.samples++
+			if msg != "" {
+				s.failures = append(s.failures, time.Now().Format("15:04:05.000")+" "+msg)
+			}
+			s.mu.Unlock()
+		}
+	}()
+	return s
+}
+
+func sampleOnce(ctx context.Context, c *clientv3.Client) string {
+	ml, err := c.MemberList(ctx)
+	if err != nil {
+		return "member list: " + err.Error()
+	}
+	voters, up := 0, 0
+	var leader uint64
+	for _, m := range ml.Members {
+		if m.IsLearner {
+			continue
+		}
+		voters++
+		if len(m.ClientURLs) == 0 {
+			continue
+		}
+		st, err := c.Status(ctx, m.ClientURLs[0])
+		if err == nil {
+			up++
+			if st.Leader != 0 {
+				leader = st.Leader
+			}
+		}
+	}
+	if leader == 0 {
+		return "no leader"
+	}
+	if up < voters/2+1 {
+		return fmt.Sprintf("only %d of %d voters answer", up, voters)
+	}
+	return ""
+}
+
+func (s *sampler) check(t *testing.T) {
+	close(s.stop)
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t.Logf("sampler: %d samples, %d without a leader or quorum", s.samples, len(s.failures))
+	// A leader election after a transfer takes a moment; etcd answers a
+	// Status during it with leader 0. One isolated sample is tolerated,
+	// two in a row are not.
+	if len(s.failures) > 1 || s.samples < 10 {
+		t.Errorf("cluster lost its leader or quorum during the apply:\n%s", strings.Join(s.failures, "\n"))
+	}
+}
+
+func TestApplyScaleOutAndIn(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3, Spare: 2})
+	spares := st.Hosts[3:]
+
+	// 3 -> 5 through learners.
+	five := config(t, st, withMembers(spares...))
+	pf := planFile(t, five)
+	s := startSampler(t, st)
+	if _, _, code := cli(t, applyArgs(t, pf)...); code != 0 {
+		t.Fatalf("apply 3->5: exit %d", code)
+	}
+	s.check(t)
+	if _, _, code := cli(t, "plan", "--detailed-exitcode", five); code != 0 {
+		t.Fatalf("plan after 3->5: exit %d, want 0", code)
+	}
+
+	// 5 -> 3, removing the leader among others.
+	leader := leaderName(t, st)
+	remove := []string{leader}
+	for _, h := range st.Members() {
+		if h.Name != leader && len(remove) < 2 {
+			remove = append(remove, h.Name)
+		}
+	}
+	three := config(t, st, func(s string) string { return withoutMembers(remove...)(withMembers(spares...)(s)) })
+	pf = planFile(t, three)
+	s = startSampler(t, st)
+	if _, _, code := cli(t, applyArgs(t, pf)...); code != 0 {
+		t.Fatalf("apply 5->3: exit %d", code)
+	}
+	s.check(t)
+	if _, _, code := cli(t, "plan", "--detailed-exitcode", three); code != 0 {
+		t.Fatalf("plan after 5->3: exit %d, want 0", code)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	ml, err := etcdClient(t, st).MemberList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ml.Members) != 3 {
+		t.Fatalf("%d members after 5->3, want 3", len(ml.Members))
+	}
+	for _, m := range ml.Members {
+		for _, r := range remove {
+			if m.Name == r {
+				t.Errorf("removed member %s still in the member list", r)
+			}
+		}
+	}
+	// A removed member's data dir was moved aside, not deleted.
+	h, _ := st.Host(remove[0])
+	matches, _ := filepath.Glob(filepath.Join(h.Root, "var-lib-etcd.removed-*"))
+	entries, _ := os.ReadDir(filepath.Join(h.Root, "var-lib-etcd"))
+	if len(matches) == 0 && len(entries) != 0 {
+		// The data dir is bind-mounted; "aside" is a sibling inside it.
+		t.Logf("data dir of %s: %v", remove[0], entries)
+	}
+}
+
+func TestApplyRefusesStalePlan(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3})
+	pf := planFile(t, config(t, st, withStorage("3GiB")))
+	// Someone edits a host's config by hand after the plan.
+	h := st.Members()[1]
+	path := filepath.Join(h.Root, "etc-etcd", "etcd.conf.yml")
+	data, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, append(data, []byte("# edited by hand\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := cli(t, applyArgs(t, pf)...)
+	if code != 1 || !strings.Contains(stderr, "run plan again") || !strings.Contains(stderr, h.Name) {
+		t.Fatalf("apply of a stale plan: exit %d, stderr:\n%s\nwant exit 1 naming %s and 'run plan again'", code, stderr, h.Name)
+	}
+	// Nothing was changed.
+	for _, m := range st.Members() {
+		got, _ := os.ReadFile(filepath.Join(m.Root, "etc-etcd", "etcd.conf.yml"))
+		if strings.Contains(string(got), "3221225472") {
+			t.Errorf("%s: the refused apply wrote a config", m.Name)
+		}
+	}
+}
+
+func TestApplyWaitsForLock(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3})
+	pf := planFile(t, config(t, st, withStorage("3GiB")))
+	var eps []string
+	for _, h := range st.Members() {
+		eps = append(eps, h.ClientURL())
+	}
+	other, err := etcdp.New(eps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	lock, err := other.Lock(ctx, "lab", 30*time.Second) // another pipeline holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, stderr, code := cli(t, applyArgs(t, "--lock-timeout", "2s", pf)...)
+	waited := time.Since(start)
+	if code != 1 || !strings.Contains(stderr, "lock") {
+		t.Fatalf("apply while locked: exit %d, stderr:\n%s", code, stderr)
+	}
+	if waited < 2*time.Second {
+		t.Errorf("apply gave up after %s, before --lock-timeout 2s", waited)
+	}
+	if err := lock.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, code := cli(t, applyArgs(t, pf)...); code != 0 {
+		t.Fatalf("apply after the lock was released: exit %d", code)
+	}
+}
+
+func TestApplyStopsOnMidApplyFault(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3})
+	ctx := t.Context()
+	dir := config(t, st, withStorage("3GiB"))
+	pf := planFile(t, dir)
+	leader := leaderName(t, st)
+	// Kill a follower that is restarted late in the rolling order while the
+	// apply runs: the first restart step has begun when its config is
+	// written.
+	var victim lab.Host
+	for _, h := range st.Members() {
+		if h.Name != leader {
+			victim = h
+		}
+	}
+	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	done := make(chan int, 1)
+	go func() {
+		_, _, code := cli(t, applyArgs(t, "--audit-log", auditPath, "--gate-timeout", "8s", pf)...)
+		done <- code
+	}()
+	// Wait until the first restart has started, then kill the victim.
+	labtest.Eventually(t, 60*time.Second, func() error {
+		data, _ := os.ReadFile(auditPath)
+		if !strings.Contains(string(data), `"action":"restart"`) {
+			return fmt.Errorf("no restart yet")
+		}
+		return nil
+	})
+	if err := st.Fault(ctx, lab.FaultKill, victim.Name); err != nil {
+		t.Fatal(err)
+	}
+	var code int
+	select {
+	case code = <-done:
+	case <-time.After(3 * time.Minute):
+		t.Fatal("apply did not stop")
+	}
+	if code != 1 {
+		t.Fatalf("apply with a member killed mid-way: exit %d, want 1", code)
+	}
+	// Quorum held: a write succeeds.
+	c := etcdClient(t, st)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := c.Put(wctx, "after-fault", "x"); err != nil {
+		t.Fatalf("no quorum after the stopped apply: %v", err)
+	}
+	// Start the member again; plan + apply converge.
+	if err := st.Fault(ctx, lab.FaultStart, victim.Name); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Eventually(t, 30*time.Second, func() error {
+		if !lab.Healthy(ctx, victim.ClientURL()) {
+			return fmt.Errorf("%s not healthy", victim.Name)
+		}
+		return nil
+	})
+	pf2 := filepath.Join(t.TempDir(), "rest.plan")
+	if _, _, code := cli(t, "plan", "--detailed-exitcode", "--out", pf2, dir); code != 2 && code != 0 {
+		t.Fatalf("plan after the fault: exit %d", code)
+	} else if code == 2 {
+		if _, _, code := cli(t, applyArgs(t, pf2)...); code != 0 {
+			t.Fatalf("apply of the rest: exit %d", code)
+		}
+	}
+	if _, _, code := cli(t, "plan", "--detailed-exitcode", dir); code != 0 {
+		t.Fatalf("not converged: exit %d", code)
+	}
+}

@@ -1,0 +1,280 @@
+// Package e2e runs the real etcdform binary against real labs: real etcd
+// processes supervised by runit, reached over real SSH in network
+// namespaces. TestMain builds the binary once.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/etcdform/etcdform/internal/lab"
+	"github.com/etcdform/etcdform/internal/lab/labtest"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "etcdform-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "etcdform")
+	out, err := exec.Command("go", "build", "-o", binary, "github.com/etcdform/etcdform/cmd/etcdform").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building etcdform: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// cli runs the etcdform binary.
+func cli(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code = 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running etcdform: %v", err)
+	}
+	t.Logf("$ etcdform %s  => exit %d\n%s%s", strings.Join(args, " "), code, o.String(), e.String())
+	return o.String(), e.String(), code
+}
+
+// config writes lab.hcl, edited by edit, to a fresh configuration dir
+// with absolute key paths.
+func config(t *testing.T, st *lab.State, edit func(string) string) string {
+	t.Helper()
+	data, err := os.ReadFile(st.HCLFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.ReplaceAll(string(data), `"id_ed25519"`, fmt.Sprintf("%q", st.KeyFile()))
+	s = strings.ReplaceAll(s, `"known_hosts"`, fmt.Sprintf("%q", st.KnownHostsFile()))
+	if edit != nil {
+		s = edit(s)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// withStorage adds a storage block to the cluster.
+func withStorage(quota string) func(string) string {
+	return func(s string) string {
+		return strings.Replace(s, "  service {", fmt.Sprintf("  storage {\n    quota_backend_bytes = %q\n  }\n\n  service {", quota), 1)
+	}
+}
+
+// withMembers adds members on the lab's spare hosts.
+func withMembers(hosts ...lab.Host) func(string) string {
+	return func(s string) string {
+		var add strings.Builder
+		for i, h := range hosts {
+			fmt.Fprintf(&add, "\n  member %q {\n    host       = %q\n    peer_url   = %q\n    client_url = %q\n  }\n",
+				fmt.Sprintf("etcd-%d", 4+i), h.Addr, h.PeerURL(), h.ClientURL())
+		}
+		i := strings.LastIndex(s, "}")
+		return s[:i] + add.String() + s[i:]
+	}
+}
+
+// withoutMembers drops the named member blocks.
+func withoutMembers(names ...string) func(string) string {
+	return func(s string) string {
+		for _, n := range names {
+			re := regexp.MustCompile(`(?s)\n  member "` + regexp.QuoteMeta(n) + `" \{.*?\n  \}\n`)
+			s = re.ReplaceAllString(s, "\n")
+		}
+		return s
+	}
+}
+
+func etcdClient(t *testing.T, st *lab.State) *clientv3.Client {
+	t.Helper()
+	var eps []string
+	for _, h := range st.Hosts {
+		eps = append(eps, h.ClientURL())
+	}
+	c, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 3 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// leaderName returns the name of the member that leads now.
+func leaderName(t *testing.T, st *lab.State) string {
+	t.Helper()
+	c := etcdClient(t, st)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var name string
+	labtest.Eventually(t, 10*time.Second, func() error {
+		ml, err := c.MemberList(ctx)
+		if err != nil {
+			return err
+		}
+		for _, h := range st.Members() {
+			s, err := c.Status(ctx, h.ClientURL())
+			if err != nil || s.Leader == 0 {
+				continue
+			}
+			for _, m := range ml.Members {
+				if m.ID == s.Leader {
+					name = m.Name
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("no leader")
+	})
+	return name
+}
+
+type planJSON struct {
+	Changes    bool `json:"changes"`
+	Applicable bool `json:"applicable"`
+	Steps      []struct {
+		Action    string `json:"action"`
+		Member    string `json:"member"`
+		Leader    bool   `json:"leader"`
+		Voters    int    `json:"voters"`
+		Tolerated int    `json:"tolerated"`
+		Changes   []struct {
+			Attr   string `json:"attr"`
+			Before string `json:"before"`
+			After  string `json:"after"`
+		} `json:"changes"`
+	} `json:"steps"`
+	Warnings []message `json:"warnings"`
+	Refusals []message `json:"refusals"`
+}
+
+type message struct {
+	Member  string `json:"member"`
+	Summary string `json:"summary"`
+	Detail  string `json:"detail"`
+}
+
+func planAsJSON(t *testing.T, dir string) (planJSON, int) {
+	t.Helper()
+	out, _, code := cli(t, "plan", "--json", "--detailed-exitcode", dir)
+	var p planJSON
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatalf("plan --json output is not JSON: %v\n%s", err, out)
+	}
+	return p, code
+}
+
+// actions lists "action member" per step.
+func actions(p planJSON) []string {
+	var out []string
+	for _, s := range p.Steps {
+		out = append(out, strings.TrimSpace(s.Action+" "+s.Member))
+	}
+	return out
+}
+
+// writer writes unique keys as fast as one client can, recording every
+// acknowledged key, until stopped.
+type writer struct {
+	cli    *clientv3.Client
+	acked  []string
+	failed atomic.Int64
+	mu     sync.Mutex
+	maxLat time.Duration
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+func startWriter(t *testing.T, st *lab.State) *writer {
+	w := &writer{cli: etcdClient(t, st), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for i := 0; ; i++ {
+			select {
+			case <-w.stop:
+				return
+			default:
+			}
+			key := fmt.Sprintf("/load/%08d", i)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			t0 := time.Now()
+			_, err := w.cli.Put(ctx, key, "v")
+			lat := time.Since(t0)
+			cancel()
+			w.mu.Lock()
+			if err == nil {
+				w.acked = append(w.acked, key)
+				if lat > w.maxLat {
+					w.maxLat = lat
+				}
+			} else {
+				w.failed.Add(1)
+			}
+			w.mu.Unlock()
+		}
+	}()
+	t.Cleanup(w.halt)
+	return w
+}
+
+func (w *writer) halt() {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	<-w.done
+}
+
+// verify checks that every acknowledged write is readable.
+func (w *writer) verify(t *testing.T) {
+	t.Helper()
+	w.halt()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	resp, err := w.cli.Get(ctx, "/load/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, kv := range resp.Kvs {
+		have[string(kv.Key)] = true
+	}
+	lost := 0
+	for _, k := range w.acked {
+		if !have[k] {
+			lost++
+		}
+	}
+	t.Logf("writes: %d acknowledged, %d failed (retried by the client or refused), %d lost, max latency %s", len(w.acked), w.failed.Load(), lost, w.maxLat)
+	if lost != 0 {
+		t.Fatalf("%d acknowledged writes are lost", lost)
+	}
+}

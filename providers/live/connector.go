@@ -1,0 +1,197 @@
+package live
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/etcdform/etcdform/apply"
+	"github.com/etcdform/etcdform/plan"
+	etcdp "github.com/etcdform/etcdform/providers/etcd"
+	sshp "github.com/etcdform/etcdform/providers/ssh"
+	"github.com/etcdform/etcdform/schema"
+)
+
+// Connector gives apply real connections: providers/etcd for the cluster
+// and providers/ssh for hosts.
+type Connector struct {
+	// LockTTL is the apply lock's lease TTL (default 15s): a crashed apply
+	// releases the lock when its lease expires.
+	LockTTL int
+}
+
+var _ apply.Connector = Connector{}
+
+// Etcd connects to the cluster's client URLs.
+func (c Connector) Etcd(ctx context.Context, cl *schema.Cluster) (apply.Etcd, error) {
+	var eps []string
+	for _, m := range cl.Members {
+		eps = append(eps, m.ClientURL)
+	}
+	cli, err := etcdp.New(eps, ClientOptions(cl)...)
+	if err != nil {
+		return nil, err
+	}
+	ttl := c.LockTTL
+	if ttl == 0 {
+		ttl = 15
+	}
+	return &etcdAdapter{cli: cli, ttl: ttl}, nil
+}
+
+// Host connects to a member's host and its service manager.
+func (c Connector) Host(ctx context.Context, cl *schema.Cluster, m *schema.Member) (apply.Host, error) {
+	cli, err := DialHost(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	svc := cl.Service
+	stop := svc.StopTimeout
+	mgr, err := sshp.NewServiceManager(cli, svc.Manager, svc.Name, sshp.Commands{
+		Start: svc.StartCommand, Stop: svc.StopCommand, Status: svc.StatusCommand, Restart: svc.RestartCommand,
+	}, stop)
+	if err != nil {
+		cli.Close()
+		return nil, err
+	}
+	return &hostAdapter{cli: cli, mgr: mgr}, nil
+}
+
+// Observe re-observes for the stale-plan check.
+func (c Connector) Observe(ctx context.Context, cfg *schema.Config) (*plan.Observed, error) {
+	return Observe(ctx, cfg, Options{}), nil
+}
+
+type hostAdapter struct {
+	cli *sshp.Client
+	mgr sshp.ServiceManager
+}
+
+func (h *hostAdapter) WriteFile(ctx context.Context, path string, data []byte, mode uint32) error {
+	return h.cli.WriteFileAtomic(ctx, path, data, sshp.WriteOptions{Mode: os.FileMode(mode), Backup: true})
+}
+func (h *hostAdapter) Start(ctx context.Context) error   { return h.mgr.Start(ctx) }
+func (h *hostAdapter) Stop(ctx context.Context) error    { return h.mgr.Stop(ctx) }
+func (h *hostAdapter) Restart(ctx context.Context) error { return h.mgr.Restart(ctx) }
+func (h *hostAdapter) Run(ctx context.Context, cmd string) (string, error) {
+	out, errb, code, err := h.cli.Run(ctx, cmd)
+	if err != nil {
+		return "", err
+	}
+	if code != 0 {
+		return string(out), fmt.Errorf("%q exited %d: %s", cmd, code, errb)
+	}
+	return string(out), nil
+}
+func (h *hostAdapter) Close() error { return h.cli.Close() }
+
+type etcdAdapter struct {
+	cli *etcdp.Client
+	ttl int
+}
+
+func (e *etcdAdapter) Close() error { return e.cli.Close() }
+
+func (e *etcdAdapter) Lock(ctx context.Context, cluster string) (apply.Lock, error) {
+	return e.cli.Lock(ctx, cluster, secondsDur(e.ttl))
+}
+
+func (e *etcdAdapter) Leader(ctx context.Context) (uint64, error) {
+	oc := e.cli.Observe(ctx)
+	if !oc.Reachable {
+		return 0, fmt.Errorf("cluster unreachable: %s", oc.Error)
+	}
+	return oc.LeaderID, nil
+}
+
+func (e *etcdAdapter) MoveLeaderAway(ctx context.Context, id uint64) error {
+	leader, err := e.Leader(ctx)
+	if err != nil {
+		return err
+	}
+	if leader != id {
+		return nil
+	}
+	to, err := e.cli.PickTransferee(ctx, id)
+	if err != nil {
+		return fmt.Errorf("moving leadership away from %x: %w", id, err)
+	}
+	return e.cli.MoveLeader(ctx, to)
+}
+
+func (e *etcdAdapter) AddLearner(ctx context.Context, peerURL string) (uint64, []apply.LiveMember, error) {
+	id, members, err := e.cli.AddLearner(ctx, peerURL)
+	if err != nil {
+		return 0, nil, err
+	}
+	var out []apply.LiveMember
+	for _, m := range members {
+		pu := ""
+		if len(m.PeerURLs) > 0 {
+			pu = m.PeerURLs[0]
+		}
+		out = append(out, apply.LiveMember{ID: m.ID, Name: m.Name, PeerURL: pu})
+	}
+	return id, out, nil
+}
+
+func (e *etcdAdapter) Promote(ctx context.Context, id uint64) error { return e.cli.Promote(ctx, id) }
+func (e *etcdAdapter) Remove(ctx context.Context, id uint64) error  { return e.cli.Remove(ctx, id) }
+
+func (e *etcdAdapter) MemberID(ctx context.Context, name, peerURL string) (uint64, error) {
+	oc := e.cli.Observe(ctx)
+	for _, m := range oc.Members {
+		if m.Name == name && name != "" {
+			return m.ID, nil
+		}
+		for _, u := range m.PeerURLs {
+			if peerURL != "" && u == peerURL {
+				return m.ID, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("member %s (%s) is not in the live member list", name, peerURL)
+}
+
+func (e *etcdAdapter) WaitHealthy(ctx context.Context) error {
+	_, err := e.cli.WaitHealthy(ctx, etcdp.GateOptions{MaxIndexLag: 1000})
+	return err
+}
+
+func (e *etcdAdapter) WaitLearnerCaughtUp(ctx context.Context, id uint64) error {
+	return e.cli.WaitLearnerCaughtUp(ctx, id)
+}
+
+func (e *etcdAdapter) Snapshot(ctx context.Context, w io.Writer) (int64, string, error) {
+	// Stream to a temporary file first so the trailing hash can be
+	// verified before anything is called a snapshot.
+	tmp, err := os.CreateTemp("", "etcdform-snap-*.db")
+	if err != nil {
+		return 0, "", err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	info, err := e.cli.Snapshot(ctx, "", tmp)
+	if err != nil {
+		return 0, "", err
+	}
+	if err := tmp.Sync(); err != nil {
+		return 0, "", err
+	}
+	if err := etcdp.VerifySnapshot(tmp.Name()); err != nil {
+		return 0, "", fmt.Errorf("snapshot %s failed verification: %w", filepath.Base(tmp.Name()), err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return 0, "", err
+	}
+	n, err := io.Copy(w, tmp)
+	return n, info.SHA256, err
+}
+
+func (e *etcdAdapter) CheckConsistent(ctx context.Context) error { return e.cli.CheckConsistent(ctx) }
+
+func (e *etcdAdapter) PutAudit(ctx context.Context, key string, value []byte) error {
+	return e.cli.PutAudit(ctx, key, value)
+}

@@ -1,0 +1,159 @@
+// Package live connects etcdform to live clusters. Observe gathers the live state of every cluster of a
+// configuration: the etcd side through providers/etcd and each member's host
+// through providers/ssh, all members of all clusters in parallel, and
+// Connector gives apply its etcd and host connections. An
+// unreachable member or host is recorded in the observed state, never
+// returned as an error that stops the plan.
+package live
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"sync"
+	"time"
+
+	etcdp "github.com/etcdform/etcdform/providers/etcd"
+	sshp "github.com/etcdform/etcdform/providers/ssh"
+
+	"github.com/etcdform/etcdform/internal/etcdconf"
+	"github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/schema"
+)
+
+// Options tune Observe.
+type Options struct {
+	// Timeout bounds the whole observation of one cluster (default 15s).
+	Timeout time.Duration
+	Now     func() time.Time
+}
+
+// Observe observes every cluster of cfg.
+func Observe(ctx context.Context, cfg *schema.Config, opts Options) *plan.Observed {
+	if opts.Timeout == 0 {
+		opts.Timeout = 15 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	obs := &plan.Observed{Time: opts.Now().UTC(), Clusters: map[string]*plan.ObservedCluster{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, c := range cfg.Clusters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+			defer cancel()
+			oc := Cluster(cctx, c)
+			mu.Lock()
+			obs.Clusters[c.Name] = oc
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return obs
+}
+
+// Cluster observes one cluster: etcd and every host at once.
+func Cluster(ctx context.Context, c *schema.Cluster) *plan.ObservedCluster {
+	hosts := make([]*plan.ObservedHost, len(c.Members))
+	var wg sync.WaitGroup
+	for i, m := range c.Members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hosts[i] = Host(ctx, c, m)
+		}()
+	}
+	var oc *plan.ObservedCluster
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		oc = etcdSide(ctx, c)
+	}()
+	wg.Wait()
+	oc.Name = c.Name
+	oc.Hosts = map[string]*plan.ObservedHost{}
+	for i, m := range c.Members {
+		oc.Hosts[m.Name] = hosts[i]
+	}
+	return oc
+}
+
+func etcdSide(ctx context.Context, c *schema.Cluster) *plan.ObservedCluster {
+	var eps []string
+	for _, m := range c.Members {
+		eps = append(eps, m.ClientURL)
+	}
+	cli, err := etcdp.New(eps, ClientOptions(c)...)
+	if err != nil {
+		return &plan.ObservedCluster{Error: err.Error()}
+	}
+	defer cli.Close()
+	return cli.Observe(ctx)
+}
+
+// ClientOptions returns the etcd client options for the cluster (TLS is the
+// TLS issue's; plain http needs none).
+func ClientOptions(c *schema.Cluster) []etcdp.Option { return nil }
+
+// DialHost opens an SSH connection to member m's host.
+func DialHost(ctx context.Context, m *schema.Member) (*sshp.Client, error) {
+	cc := m.Connection
+	cfg := sshp.Config{
+		Host: m.Host, Port: cc.Port, User: cc.User,
+		PrivateKeyFile: cc.PrivateKeyFile, Agent: cc.Agent,
+		KnownHostsFile: cc.KnownHostsFile, Sudo: cc.Sudo, Timeout: cc.Timeout,
+	}
+	if b := cc.Bastion; b != nil {
+		cfg.Bastion = &sshp.Config{Host: b.Host, Port: b.Port, User: b.User, PrivateKeyFile: b.PrivateKeyFile,
+			Agent: cc.Agent, KnownHostsFile: cc.KnownHostsFile, Timeout: cc.Timeout}
+		if cfg.Bastion.PrivateKeyFile == "" {
+			cfg.Bastion.PrivateKeyFile = cc.PrivateKeyFile
+		}
+	}
+	return sshp.Dial(ctx, cfg)
+}
+
+// Host observes one member's host over SSH.
+func Host(ctx context.Context, c *schema.Cluster, m *schema.Member) *plan.ObservedHost {
+	h := &plan.ObservedHost{Member: m.Name, Address: m.Host, ServiceState: "unknown"}
+	cli, err := DialHost(ctx, m)
+	if err != nil {
+		h.Error = err.Error()
+		return h
+	}
+	defer cli.Close()
+	h.Reachable = true
+	svc := c.Service
+	if data, err := cli.ReadFile(ctx, svc.ConfigFile); err == nil {
+		h.ConfigExists = true
+		sum := sha256.Sum256(data)
+		h.ConfigHash = hex.EncodeToString(sum[:])
+		if p, err := etcdconf.Parse(data); err != nil {
+			h.ConfigError = err.Error()
+		} else {
+			h.Config = &p.File
+			h.ConfigUnknown = p.Unknown
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		h.Error = "reading " + svc.ConfigFile + ": " + err.Error()
+	}
+	if mgr, err := sshp.NewServiceManager(cli, svc.Manager, svc.Name, sshp.Commands{
+		Start: svc.StartCommand, Stop: svc.StopCommand, Status: svc.StatusCommand, Restart: svc.RestartCommand,
+	}, svc.StopTimeout); err == nil {
+		if st, err := mgr.State(ctx); err == nil {
+			h.ServiceState = string(st)
+		}
+	}
+	if v, err := cli.BinaryVersion(ctx, svc.Binary); err == nil {
+		h.BinaryVersion = v
+	}
+	if n, empty, err := cli.DirSize(ctx, svc.DataDir); err == nil {
+		h.DataDirBytes, h.DataDirEmpty = n, empty
+	}
+	return h
+}

@@ -1,0 +1,5 @@
+package live
+
+import "time"
+
+func secondsDur(s int) time.Duration { return time.Duration(s) * time.Second }
