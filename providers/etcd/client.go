@@ -46,6 +46,7 @@ type options struct {
 	pollInterval    time.Duration
 	logger          *zap.Logger
 	holder          string
+	onRetry         func(what string, err error) // test hook
 }
 
 // Option tunes New.

@@ -65,7 +65,8 @@ func (r *GateReport) String() string {
 // passes when every voting member answers a linearizable read sent to its
 // own endpoint, all answering members agree on one leader that is a voting
 // member, the voters' raft applied indexes are within MaxIndexLag of each
-// other, and no alarm is raised. It returns the report, and an error
+// other, and no alarm is raised. Learners are not checked (see
+// WaitLearnerCaughtUp). It returns the report, and an error
 // wrapping ErrUnhealthy that lists the problems when it did not pass.
 func (c *Client) Gate(ctx context.Context, opts GateOptions) (*GateReport, error) {
 	if opts.MaxIndexLag == 0 {

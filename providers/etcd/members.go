@@ -165,7 +165,7 @@ var ambiguous = []error{
 }
 
 // retry calls f until it succeeds, fails with an error not in retriable,
-// or ctx ends, backing off from 100ms to 2s between attempts. f learns
+// or ctx ends, backing off from 100ms to 1s between attempts. f learns
 // whether an earlier attempt may have been applied.
 func (c *Client) retry(ctx context.Context, what string, f func(ctx context.Context, maybeApplied bool) error) error {
 	backoff := 100 * time.Millisecond
@@ -181,10 +181,13 @@ func (c *Client) retry(ctx context.Context, what string, f func(ctx context.Cont
 		}
 		maybeApplied = maybeApplied || isEtcdErr(err, ambiguous...)
 		last = err
+		if c.o.onRetry != nil {
+			c.o.onRetry(what, err)
+		}
 		if werr := wait(ctx, backoff); werr != nil {
 			return fmt.Errorf("etcd: %s: still refused after %d attempts when the deadline came (%w): %w", what, n, werr, last)
 		}
-		backoff = min(2*backoff, 2*time.Second)
+		backoff = min(2*backoff, time.Second)
 	}
 }
 
@@ -315,11 +318,21 @@ func (c *Client) PickTransferee(ctx context.Context, exclude uint64) (uint64, er
 	}
 	sts := c.statuses(ctx, ms)
 	leader := leaderOf(sts)
-	var leaderApplied uint64
+	// The reference is the leader's applied index; when the leader does
+	// not answer, the highest one seen.
+	var leaderApplied, maxApplied uint64
+	leaderAnswered := false
 	for _, s := range sts {
-		if s.Member.ID == leader && s.Status != nil {
-			leaderApplied = s.Status.RaftAppliedIndex
+		if s.Status == nil {
+			continue
 		}
+		maxApplied = max(maxApplied, s.Status.RaftAppliedIndex)
+		if s.Member.ID == leader {
+			leaderApplied, leaderAnswered = s.Status.RaftAppliedIndex, true
+		}
+	}
+	if !leaderAnswered {
+		leaderApplied = maxApplied
 	}
 	var best memberStatus
 	var bestLag uint64
