@@ -326,7 +326,10 @@ func (l *loader) cluster(b *hcl.Block) *Cluster {
 		l.raft(ctx, blk, &c.Raft)
 	}
 	if c.Service.StopTimeout == 0 {
-		c.Service.StopTimeout = 5*time.Second + 2*c.Raft.ElectionTimeout
+		// etcd closes client connections with its request timeout
+		// (5s + 2 x election timeout) per listener before it stops raft and
+		// hands leadership over: allow twice that, plus a margin.
+		c.Service.StopTimeout = 2*(5*time.Second+2*c.Raft.ElectionTimeout) + 5*time.Second
 	}
 	if blk := l.single(content, "compaction"); blk != nil {
 		l.compaction(ctx, blk, &c.Compaction)

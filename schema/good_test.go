@@ -47,7 +47,7 @@ func TestLoadValid(t *testing.T) {
 				Name: "min", FaultTolerance: -1,
 				Connection: Connection{User: "root", Port: 22, Agent: true, KnownHostsFile: min + "/known_hosts", Timeout: 10 * time.Second},
 				Service: Service{Manager: "systemd", Name: "etcd", Binary: "/usr/local/bin/etcd", ConfigFile: "/etc/etcd/etcd.conf.yml",
-					DataDir: "/var/lib/etcd", StopTimeout: 7 * time.Second},
+					DataDir: "/var/lib/etcd", StopTimeout: 19 * time.Second},
 				Storage:    Storage{QuotaBackendBytes: 2147483648, SnapshotCount: 10000, MaxRequestBytes: 1572864},
 				Compaction: Compaction{Mode: "periodic", Retention: "0s"},
 				Raft:       Raft{HeartbeatInterval: 100 * time.Millisecond, ElectionTimeout: time.Second},

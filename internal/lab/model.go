@@ -26,6 +26,7 @@ func (s *State) model() *schema.Cluster {
 		Service: schema.Service{
 			Manager: "runit", Name: ServiceName, Binary: EtcdBinary,
 			ConfigFile: EtcdConfigFile, DataDir: EtcdDataDir,
+			StopTimeout: 19 * time.Second,
 		},
 		Storage:    schema.Storage{QuotaBackendBytes: 2 << 30, SnapshotCount: 10000, MaxRequestBytes: 1572864},
 		Compaction: schema.Compaction{Mode: "periodic", Retention: "0s"},
