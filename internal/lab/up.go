@@ -200,7 +200,7 @@ func (s *State) writeKeysAndFiles(bins *etcdbin.Binaries) error {
 		peers[h.Name] = h.PeerURL()
 	}
 	for _, h := range s.Hosts {
-		for _, d := range []string{"etc-etcd", "var-lib-etcd", "var-backups", "var-log-etcd", "bin", "ssh", "service/etcd", "service/sshd"} {
+		for _, d := range []string{"etc-etcd", "var-lib-etcd", "var-backups", "var-log-etcd", "bin", "ssh", "service/etcd", "service/sshd", "root-home"} {
 			if err := os.MkdirAll(filepath.Join(h.Root, d), 0o755); err != nil {
 				return err
 			}
@@ -342,6 +342,9 @@ func (s *State) startHost(ctx context.Context, h *Host) error {
 		{"var-log-etcd", "/var/log/etcd"},
 		{"bin", "/usr/local/bin"},
 		{"service", ServiceDir},
+		// The host's own root home: a production host's, not this
+		// machine's (whose shell start-up files a login would run).
+		{"root-home", "/root"},
 	}
 	var script strings.Builder
 	script.WriteString("set -e\nmkdir -p /run/sshd\n")
