@@ -30,8 +30,10 @@ type Etcd interface {
 	Remove(ctx context.Context, id uint64) error
 	MemberID(ctx context.Context, name, peerURL string) (uint64, error)
 	// WaitHealthy waits for the health gate to pass (fresh checks each
-	// time) or ctx to end, returning the last failing report.
-	WaitHealthy(ctx context.Context) error
+	// time) or ctx to end, returning the last failing report. A non-zero
+	// except is a member the gate does not require (the subject of the
+	// step about to run).
+	WaitHealthy(ctx context.Context, except uint64) error
 	WaitLearnerCaughtUp(ctx context.Context, id uint64) error
 	// Snapshot streams a snapshot to w and verifies its trailing hash.
 	Snapshot(ctx context.Context, w io.Writer) (size int64, sha string, err error)
@@ -248,11 +250,14 @@ func runCluster(ctx context.Context, cfg *schema.Config, c *schema.Cluster, p *p
 		r.Outcome = "running"
 		ev(n+1, step.Member, step.Action, "starting", nil)
 		x.ev = func(phase string) { ev(n+1, step.Member, step.Action, phase, nil) }
-		err := x.run(ctx, step)
+		err := x.preGate(ctx, step)
+		if err == nil {
+			err = x.run(ctx, step)
+		}
 		if err == nil && step.Action != plan.WriteConfig && step.Action != plan.Snapshot && step.Action != plan.AddLearner {
 			x.ev("waiting for health")
 			gctx, cancel := context.WithTimeout(ctx, opts.GateTimeout)
-			err = etcd.WaitHealthy(gctx)
+			err = etcd.WaitHealthy(gctx, 0)
 			cancel()
 			if err != nil {
 				err = fmt.Errorf("health gate after the step did not pass within %s: %w", opts.GateTimeout, err)
@@ -326,6 +331,33 @@ func (x *executor) closeHosts() {
 	for _, h := range x.hosts {
 		h.Close()
 	}
+}
+
+// preGate checks, fresh, that the cluster is healthy before a step takes a
+// member down or changes membership: a member that failed since the last
+// gate (or since the plan) must stop the apply here, not be discovered after
+// a second member is down. The step's own member is not required.
+func (x *executor) preGate(ctx context.Context, s plan.Step) error {
+	switch s.Action {
+	case plan.Restart, plan.RemoveMember, plan.AddLearner, plan.Promote:
+	default:
+		return nil
+	}
+	var except uint64
+	if s.Action == plan.Restart || s.Action == plan.RemoveMember {
+		id, err := x.memberID(ctx, s)
+		if err != nil {
+			return err
+		}
+		except = id
+	}
+	x.ev("checking health before the step")
+	gctx, cancel := context.WithTimeout(ctx, x.opts.GateTimeout)
+	defer cancel()
+	if err := x.etcd.WaitHealthy(gctx, except); err != nil {
+		return fmt.Errorf("the cluster was not healthy before the step, so it was not started (waited %s): %w", x.opts.GateTimeout, err)
+	}
+	return nil
 }
 
 func (x *executor) run(ctx context.Context, s plan.Step) error {

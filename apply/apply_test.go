@@ -71,7 +71,12 @@ func (e fakeEtcd) Remove(ctx context.Context, id uint64) error {
 func (e fakeEtcd) MemberID(ctx context.Context, name, peer string) (uint64, error) {
 	return map[string]uint64{"a": 1, "b": 2, "c": 3}[name], nil
 }
-func (e fakeEtcd) WaitHealthy(ctx context.Context) error                    { return e.w.call("gate") }
+func (e fakeEtcd) WaitHealthy(ctx context.Context, except uint64) error {
+	if except != 0 {
+		return e.w.call(fmt.Sprintf("pregate-except %d", except))
+	}
+	return e.w.call("gate")
+}
 func (e fakeEtcd) WaitLearnerCaughtUp(ctx context.Context, id uint64) error { return nil }
 func (e fakeEtcd) Snapshot(ctx context.Context, w io.Writer) (int64, string, error) {
 	n, _ := w.Write([]byte("snap"))
@@ -154,21 +159,27 @@ func TestRun(t *testing.T) {
 	}{
 		"rolling restart, leader moved first": {
 			mutate: func(w *fakeWorld, p *plan.Plan) {},
-			wantCalls: []string{"lock", "snapshot", "write b", "restart b", "gate", "write c", "restart c", "gate",
-				"write a", "move-leader-from 1", "restart a", "gate", "hashkv", "put-audit", "unlock"},
+			wantCalls: []string{"lock", "snapshot", "write b", "pregate-except 2", "restart b", "gate", "write c", "pregate-except 3", "restart c", "gate",
+				"write a", "pregate-except 1", "move-leader-from 1", "restart a", "gate", "hashkv", "put-audit", "unlock"},
 			wantOut: []string{"done", "done", "done", "done", "done", "done", "done"},
 		},
 		"stops at the first failure": {
 			mutate:    func(w *fakeWorld, p *plan.Plan) { w.failOn = "restart c" },
-			wantCalls: []string{"lock", "snapshot", "write b", "restart b", "gate", "write c", "restart c", "unlock"},
+			wantCalls: []string{"lock", "snapshot", "write b", "pregate-except 2", "restart b", "gate", "write c", "pregate-except 3", "restart c", "unlock"},
 			wantErr:   "step 5/7 (restart c) failed; no further steps were started",
 			wantOut:   []string{"done", "done", "done", "done", "failed", "not started", "not started"},
 		},
 		"failed gate stops": {
 			mutate:    func(w *fakeWorld, p *plan.Plan) { w.failOn = "gate" },
-			wantCalls: []string{"lock", "snapshot", "write b", "restart b", "gate", "unlock"},
+			wantCalls: []string{"lock", "snapshot", "write b", "pregate-except 2", "restart b", "gate", "unlock"},
 			wantErr:   "health gate after the step did not pass",
 			wantOut:   []string{"done", "done", "failed", "not started", "not started", "not started", "not started"},
+		},
+		"a member that failed since the last gate stops the apply before the next restart": {
+			mutate:    func(w *fakeWorld, p *plan.Plan) { w.failOn = "pregate-except 3" },
+			wantCalls: []string{"lock", "snapshot", "write b", "pregate-except 2", "restart b", "gate", "write c", "pregate-except 3", "unlock"},
+			wantErr:   "the cluster was not healthy before the step, so it was not started",
+			wantOut:   []string{"done", "done", "done", "done", "failed", "not started", "not started"},
 		},
 		"stale plan refused before any step": {
 			mutate:    func(w *fakeWorld, p *plan.Plan) { w.obs = testObserved("changed-by-hand") },

@@ -52,6 +52,19 @@ func readAudit(t *testing.T, path string) []apply.AuditEntry {
 	return out
 }
 
+// readAuditLoose reads what has been written so far, skipping a partial line.
+func readAuditLoose(path string) []apply.AuditEntry {
+	data, _ := os.ReadFile(path)
+	var out []apply.AuditEntry
+	for _, line := range strings.Split(string(data), "\n") {
+		var e apply.AuditEntry
+		if json.Unmarshal([]byte(line), &e) == nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 func TestApplyQuotaUnderLoad(t *testing.T) {
 	st := labtest.Up(t, lab.Options{Members: 3})
 	ctx := t.Context()
@@ -347,29 +360,29 @@ func TestApplyStopsOnMidApplyFault(t *testing.T) {
 	ctx := t.Context()
 	dir := config(t, st, withStorage("3GiB"))
 	pf := planFile(t, dir)
-	leader := leaderName(t, st)
-	// Kill a follower that is restarted late in the rolling order while the
-	// apply runs: the first restart step has begun when its config is
-	// written.
-	var victim lab.Host
-	for _, h := range st.Members() {
-		if h.Name != leader {
-			victim = h
-		}
-	}
 	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
 	done := make(chan int, 1)
+	var stderr string
 	go func() {
-		_, _, code := cli(t, applyArgs(t, "--audit-log", auditPath, "--gate-timeout", "8s", pf)...)
+		var code int
+		_, stderr, code = cli(t, applyArgs(t, "--audit-log", auditPath, "--gate-timeout", "8s", pf)...)
 		done <- code
 	}()
-	// Wait until the first restart has started, then kill the victim.
+	// Once the first member's restart is done, kill that member: the
+	// rolling restart must not take a second member down.
+	var victim *lab.Host
 	labtest.Eventually(t, 60*time.Second, func() error {
-		data, _ := os.ReadFile(auditPath)
-		if !strings.Contains(string(data), `"action":"restart"`) {
-			return fmt.Errorf("no restart yet")
+		for _, e := range readAuditLoose(auditPath) {
+			if e.Kind == "step" && e.Action == "restart" && e.Outcome == "done" {
+				h, err := st.Host(e.Member)
+				if err != nil {
+					return err
+				}
+				victim = h
+				return nil
+			}
 		}
-		return nil
+		return fmt.Errorf("no restart done yet")
 	})
 	if err := st.Fault(ctx, lab.FaultKill, victim.Name); err != nil {
 		t.Fatal(err)
@@ -380,8 +393,18 @@ func TestApplyStopsOnMidApplyFault(t *testing.T) {
 	case <-time.After(3 * time.Minute):
 		t.Fatal("apply did not stop")
 	}
-	if code != 1 {
-		t.Fatalf("apply with a member killed mid-way: exit %d, want 1", code)
+	if code != 1 || !strings.Contains(stderr, "not healthy before the step") || !strings.Contains(stderr, victim.Name) {
+		t.Fatalf("apply with a member killed mid-way: exit %d, stderr:\n%s\nwant exit 1, a refusal to start the next step, naming %s", code, stderr, victim.Name)
+	}
+	// Exactly one member was restarted; the others' restarts never started.
+	restarts := 0
+	for _, e := range readAuditLoose(auditPath) {
+		if e.Kind == "step" && e.Action == "restart" {
+			restarts++
+		}
+	}
+	if restarts != 2 { // one done, one failed at its pre-step gate
+		t.Errorf("%d restart entries in the audit, want 2 (one done, one refused)", restarts)
 	}
 	// Quorum held: a write succeeds.
 	c := etcdClient(t, st)

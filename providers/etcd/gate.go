@@ -24,6 +24,10 @@ type GateOptions struct {
 	// MaxIndexLag bounds the spread of the voting members' raft applied
 	// indexes (0 means DefaultMaxIndexLag).
 	MaxIndexLag uint64
+	// Exclude is a member the gate does not require: the subject of the
+	// step about to run, which may be the very member being recovered or
+	// removed. Every other voter must pass.
+	Exclude uint64
 }
 
 // GateReport is what one run of the health gate saw. Problems is empty
@@ -84,7 +88,7 @@ func (c *Client) Gate(ctx context.Context, opts GateOptions) (*GateReport, error
 	}
 	var voters []Member
 	for _, m := range toMembers(resp.Members) {
-		if !m.IsLearner {
+		if !m.IsLearner && (opts.Exclude == 0 || m.ID != opts.Exclude) {
 			voters = append(voters, m)
 		}
 	}
@@ -151,7 +155,7 @@ func (c *Client) Gate(ctx context.Context, opts GateOptions) (*GateReport, error
 	case 1:
 		for l := range leaders {
 			rep.LeaderID = l
-			if _, ok := findMember(voters, l); !ok {
+			if _, ok := findMember(voters, l); !ok && (opts.Exclude == 0 || l != opts.Exclude) {
 				problem("leader %s is not a voting member", hexID(l))
 			}
 		}

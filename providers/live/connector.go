@@ -155,8 +155,8 @@ func (e *etcdAdapter) MemberID(ctx context.Context, name, peerURL string) (uint6
 	return 0, fmt.Errorf("member %s (%s) is not in the live member list", name, peerURL)
 }
 
-func (e *etcdAdapter) WaitHealthy(ctx context.Context) error {
-	_, err := e.cli.WaitHealthy(ctx, etcdp.GateOptions{MaxIndexLag: 1000})
+func (e *etcdAdapter) WaitHealthy(ctx context.Context, except uint64) error {
+	_, err := e.cli.WaitHealthy(ctx, etcdp.GateOptions{MaxIndexLag: 1000, Exclude: except})
 	return err
 }
 
