@@ -158,9 +158,6 @@ func handshake(ctx context.Context, conn net.Conn, addr string, cfg Config) (*ss
 		HostKeyCallback:   hk.callback,
 		HostKeyAlgorithms: hk.algorithms,
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl) // not supported by tunnelled conns; ctx covers them
-	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cc)
 	if !stop() { // ctx ended during the handshake
@@ -179,7 +176,6 @@ func handshake(ctx context.Context, conn net.Conn, addr string, cfg Config) (*ss
 		}
 		return nil, fmt.Errorf("ssh %s: %w", addr, err)
 	}
-	_ = conn.SetDeadline(time.Time{})
 	return ssh.NewClient(c, chans, reqs), nil
 }
 
@@ -256,6 +252,11 @@ func (c *Client) Run(ctx context.Context, cmd string) (stdout, stderr []byte, ex
 }
 
 // RunStdin is Run with stdin fed from r (nil for none).
+//
+// When ctx ends first, RunStdin returns ctx's error at once, asks sshd to
+// kill the command and closes the session. OpenSSH before 9.8 refuses
+// signals to root sessions, so the command may live on until it next
+// reads stdin or writes output.
 func (c *Client) RunStdin(ctx context.Context, cmd string, r io.Reader) (stdout, stderr []byte, exitCode int, err error) {
 	sess, err := c.conn.NewSession()
 	if err != nil {
@@ -267,13 +268,19 @@ func (c *Client) RunStdin(ctx context.Context, cmd string, r io.Reader) (stdout,
 	if r != nil {
 		sess.Stdin = r
 	}
-	stop := context.AfterFunc(ctx, func() {
-		_ = sess.Signal(ssh.SIGKILL) // OpenSSH ≥ 7.9 honours it
+	if err := sess.Start(c.command(cmd)); err != nil {
+		return nil, nil, -1, fmt.Errorf("ssh %s: starting %s: %w", c.addr, abbrev(cmd), err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		// Ask sshd to kill the command's process group, and stop waiting:
+		// Wait only returns once sshd reports the command's end.
+		_ = sess.Signal(ssh.SIGKILL)
 		sess.Close()
-	})
-	err = sess.Run(c.command(cmd))
-	if !stop() {
-		return out.Bytes(), errb.Bytes(), -1, fmt.Errorf("ssh %s: running %s: %w", c.addr, abbrev(cmd), ctx.Err())
+		return nil, nil, -1, fmt.Errorf("ssh %s: running %s: %w", c.addr, abbrev(cmd), ctx.Err())
 	}
 	var exit *ssh.ExitError
 	switch {

@@ -1,0 +1,224 @@
+package ssh
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// sh runs script with the local /bin/sh and returns its stdout.
+func sh(t *testing.T, script string) string {
+	t.Helper()
+	out, err := exec.Command("/bin/sh", "-c", script).Output()
+	if err != nil {
+		t.Fatalf("sh -c %q: %v", script, err)
+	}
+	return string(out)
+}
+
+func TestQuote(t *testing.T) {
+	tests := map[string]struct {
+		in, want string
+	}{
+		"empty":        {"", "''"},
+		"safe":         {"/etc/etcd/etcd.conf.yml", "/etc/etcd/etcd.conf.yml"},
+		"space":        {"a b", "'a b'"},
+		"single quote": {"it's", `'it'\''s'`},
+		"specials":     {"$(rm -rf /); `x` \"y\" \\ * ? ~ & | > <\n", "'$(rm -rf /); `x` \"y\" \\ * ? ~ & | > <\n'"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := Quote(tc.in)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Quote(%q) (-want +got):\n%s", tc.in, diff)
+			}
+			// The real shell must read it back as the one word it was.
+			if diff := cmp.Diff(tc.in, sh(t, "printf %s "+got)); diff != "" {
+				t.Errorf("shell round trip (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSudoCommand(t *testing.T) {
+	// A stand-in sudo that checks -n and runs the rest, so the quoting of
+	// compound commands is checked by a real shell.
+	const fakeSudo = `sudo() { [ "$1" = -n ] || exit 99; shift; "$@"; }; `
+	tests := map[string]struct {
+		cmd, want string
+	}{
+		"simple":   {"echo hi", "hi\n"},
+		"pipeline": {"echo 'a b' | tr a-z A-Z", "A B\n"},
+		"compound": {`x="it's"; echo "$x" && echo done`, "it's\ndone\n"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, sh(t, fakeSudo+sudoCommand(tc.cmd))); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseVersion(t *testing.T) {
+	tests := map[string]struct {
+		out  string
+		want string
+		ok   bool
+	}{
+		"etcd":        {"etcd Version: 3.6.16\nGit SHA: 1a2b3c\nGo Version: go1.24.4\n", "3.6.16", true},
+		"etcdctl":     {"etcdctl version: 3.5.9\nAPI version: 3.5\n", "3.5.9", true},
+		"v prefix":    {"etcd Version: v3.4.0\n", "3.4.0", true},
+		"no version":  {"usage: etcd [flags]\n", "", false},
+		"empty":       {"", "", false},
+		"empty value": {"etcd Version:\n", "", false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, ok := parseVersion(tc.out)
+			if diff := cmp.Diff(tc.want, got); diff != "" || ok != tc.ok {
+				t.Errorf("parseVersion(%q) = %q, %v; want %q, %v", tc.out, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func TestRunitState(t *testing.T) {
+	tests := map[string]struct {
+		out  string
+		want State
+		ok   bool
+	}{
+		"run":         {"run: /etc/service/etcd: (pid 123) 45s\n", StateRunning, true},
+		"run and log": {"run: etcd: (pid 123) 45s; run: log: (pid 120) 50s\n", StateRunning, true},
+		"down":        {"down: /etc/service/etcd: 3s, normally up\n", StateStopped, true},
+		"finish":      {"finish: etcd: (pid 123) 1s\n", StateStopped, true},
+		"no runsv":    {"warning: etcd: unable to open supervise/ok: file does not exist\n", StateUnknown, false},
+		"fail":        {"fail: etcd: runsv not running\n", StateUnknown, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, ok := runitState(tc.out)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("runitState(%q) = %q, %v; want %q, %v", tc.out, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	tests := map[string]struct {
+		out     string
+		want    FileStat
+		wantErr bool
+	}{
+		"regular 0640": {"81a0 0 998 12\n", FileStat{Exists: true, Mode: 0o640, GID: 998, Size: 12}, false},
+		"dir 0755":     {"41ed 1000 1000 4096\n", FileStat{Exists: true, Mode: os.ModeDir | 0o755, UID: 1000, GID: 1000, Size: 4096}, false},
+		"setuid":       {"89ed 0 0 1\n", FileStat{Exists: true, Mode: os.ModeSetuid | 0o755, Size: 1}, false},
+		"garbage":      {"stat: oops\n", FileStat{}, true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := parseStat(tc.out)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestChmodBits(t *testing.T) {
+	tests := map[string]struct {
+		in   os.FileMode
+		want string
+	}{
+		"0600":   {0o600, "0600"},
+		"setgid": {os.ModeSetgid | 0o750, "2750"},
+		"sticky": {os.ModeSticky | os.ModeDir | 0o777, "1777"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, chmodBits(tc.in)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// fakeRunner answers every command with one result and records commands.
+type fakeRunner struct {
+	stdout string
+	code   int
+	cmds   []string
+}
+
+func (f *fakeRunner) Run(_ context.Context, cmd string) ([]byte, []byte, int, error) {
+	f.cmds = append(f.cmds, cmd)
+	return []byte(f.stdout), nil, f.code, nil
+}
+
+func (f *fakeRunner) Addr() string { return "host.example:22" }
+
+func TestSystemd(t *testing.T) {
+	tests := map[string]struct {
+		stdout string
+		code   int
+		want   State
+	}{
+		"active":       {"active\n", 0, StateRunning},
+		"reloading":    {"reloading\n", 0, StateRunning},
+		"inactive":     {"inactive\n", 3, StateStopped},
+		"failed":       {"failed\n", 3, StateStopped},
+		"activating":   {"activating\n", 3, StateUnknown},
+		"deactivating": {"deactivating\n", 3, StateUnknown},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := &fakeRunner{stdout: tc.stdout, code: tc.code}
+			got, err := (&Systemd{Client: f, Name: "etcd"}).State(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("State = %q, want %q", got, tc.want)
+			}
+			if diff := cmp.Diff([]string{"systemctl is-active etcd"}, f.cmds); diff != "" {
+				t.Errorf("commands (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSystemdVerbs(t *testing.T) {
+	f := &fakeRunner{}
+	s := &Systemd{Client: f, Name: "etcd member.service"}
+	ctx := context.Background()
+	for _, op := range []func(context.Context) error{s.Start, s.Stop, s.Restart} {
+		if err := op(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{
+		"systemctl start 'etcd member.service'",
+		"systemctl stop 'etcd member.service'",
+		"systemctl restart 'etcd member.service'",
+	}
+	if diff := cmp.Diff(want, f.cmds); diff != "" {
+		t.Errorf("commands (-want +got):\n%s", diff)
+	}
+
+	f.code, f.stdout = 1, "Job for etcd.service failed."
+	err := s.Start(ctx)
+	if err == nil {
+		t.Fatal("Start with systemctl failing: no error")
+	}
+	if got := err.Error(); got != "ssh host.example:22: systemctl start etcd member.service: exit status 1: Job for etcd.service failed." {
+		t.Errorf("error = %q", got)
+	}
+}
