@@ -29,8 +29,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime 15s ./schema
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime 15s ./plan/planfile
 
+# Benchmarks print their figures with units and a baseline from the same run.
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 40m $(PKGS)
+	$(GO) test -run '^$$' -bench . -count 1 ./schema ./plan/...
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 40m ./internal/bench
 
 lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
