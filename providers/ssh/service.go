@@ -236,8 +236,7 @@ func (c *Command) Stop(ctx context.Context) error {
 	if t <= 0 {
 		t = DefaultStopTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, t)
-	defer cancel()
+	deadline := time.Now().Add(t)
 	tick := time.NewTicker(commandPoll)
 	defer tick.Stop()
 	for {
@@ -245,12 +244,17 @@ func (c *Command) Stop(ctx context.Context) error {
 		if err == nil && st == StateStopped {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
+		if ctx.Err() != nil {
+			return fmt.Errorf("ssh %s: waiting for the service to stop: %w", c.Client.Addr(), ctx.Err())
+		}
+		if !time.Now().Before(deadline) {
 			if err == nil {
 				err = fmt.Errorf("status says %s", st)
 			}
 			return fmt.Errorf("ssh %s: service not stopped %s after the stop command: %w", c.Client.Addr(), t, err)
+		}
+		select {
+		case <-ctx.Done():
 		case <-tick.C:
 		}
 	}
