@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -15,15 +16,29 @@ import (
 // LockPrefix is where apply locks live: LockPrefix + cluster name.
 const LockPrefix = "/etcdform/lock/"
 
-// Lock is a held apply lock: a mutex key bound to a session lease that the
-// client keeps alive. Holding it is not mutual exclusion by itself: the
-// lease can expire (a long pause, a partition), so call Check before every
-// risky action.
+// Lock is a held apply lock: a mutex key bound to a lease. Holding it is
+// not mutual exclusion by itself: the lease can expire (a long pause, a
+// partition), so call Check before every risky action.
+//
+// The mutex is taken with concurrency.Mutex on a dedicated client, which is
+// closed as soon as the lock is held; from then on the lease is renewed with
+// short KeepAliveOnce calls. A long-lived keepalive stream would pin one
+// member: etcd drains open streams for its request timeout (5s + 2 x
+// election timeout) before it stops, so every restart of that member would
+// take that much longer.
 type Lock struct {
 	cluster string
 	cli     *clientv3.Client
-	sess    *concurrency.Session
 	mu      *concurrency.Mutex
+	lease   clientv3.LeaseID
+	ttl     time.Duration
+	timeout time.Duration
+
+	stop    chan struct{}
+	done    chan struct{}
+	lostMu  sync.Mutex
+	lostErr error
+	closed  bool
 }
 
 // Lock takes the apply lock of cluster, waiting until ctx ends (the
@@ -36,12 +51,20 @@ func (c *Client) Lock(ctx context.Context, cluster string, ttl time.Duration) (*
 		secs = 1
 	}
 	// Grant with the caller's ctx so an unreachable cluster cannot block
-	// past the lock timeout; the keepalive then runs on the client's ctx.
+	// past the lock timeout.
 	g, err := c.cli.Grant(ctx, secs)
 	if err != nil {
 		return nil, fmt.Errorf("etcd: lock %s: granting a lease: %w", cluster, err)
 	}
-	sess, err := concurrency.NewSession(c.cli, concurrency.WithLease(g.ID), concurrency.WithTTL(int(secs)))
+	lockCfg := c.base
+	lockCfg.Endpoints = c.cli.Endpoints()
+	lockCli, err := clientv3.New(lockCfg)
+	if err != nil {
+		c.revoke(g.ID)
+		return nil, fmt.Errorf("etcd: lock %s: client: %w", cluster, err)
+	}
+	defer lockCli.Close() // ends the session's keepalive and watch streams
+	sess, err := concurrency.NewSession(lockCli, concurrency.WithLease(g.ID), concurrency.WithTTL(int(secs)))
 	if err != nil {
 		c.revoke(g.ID)
 		return nil, fmt.Errorf("etcd: lock %s: session: %w", cluster, err)
@@ -50,20 +73,51 @@ func (c *Client) Lock(ctx context.Context, cluster string, ttl time.Duration) (*
 	mu := concurrency.NewMutex(sess, pfx)
 	if err := mu.Lock(ctx); err != nil {
 		holder := c.lockHolder(pfx + "/")
-		sess.Close()
+		c.revoke(g.ID)
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: cluster %s is held by %s: %w", ErrLockTimeout, cluster, holder, err)
 		}
 		return nil, fmt.Errorf("etcd: lock %s: %w", cluster, err)
 	}
-	l := &Lock{cluster: cluster, cli: c.cli, sess: sess, mu: mu}
+	l := &Lock{cluster: cluster, cli: c.cli, mu: mu, lease: g.ID, ttl: time.Duration(secs) * time.Second,
+		timeout: c.o.endpointTimeout, stop: make(chan struct{}), done: make(chan struct{})}
+	go l.keepAlive()
 	// Name ourselves in the key, only if it is still ours.
 	if _, err := c.cli.Txn(ctx).If(mu.IsOwner()).
-		Then(clientv3.OpPut(mu.Key(), c.o.holder, clientv3.WithLease(sess.Lease()))).Commit(); err != nil {
+		Then(clientv3.OpPut(mu.Key(), c.o.holder, clientv3.WithLease(g.ID))).Commit(); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("etcd: lock %s: naming the holder: %w", cluster, err)
 	}
 	return l, nil
+}
+
+// keepAlive renews the lease every third of its TTL until stopped. A lease
+// that etcd no longer knows is recorded as lost; other errors are retried
+// at the next tick (Check then finds out whether the lease survived).
+func (l *Lock) keepAlive() {
+	defer close(l.done)
+	every := l.ttl / 3
+	if every < 200*time.Millisecond {
+		every = 200 * time.Millisecond
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+		_, err := l.cli.KeepAliveOnce(ctx, l.lease)
+		cancel()
+		if err != nil && (errors.Is(err, rpctypes.ErrLeaseNotFound) || isEtcdErr(err, rpctypes.ErrGRPCLeaseNotFound)) {
+			l.lostMu.Lock()
+			l.lostErr = fmt.Errorf("%w: cluster %s: lease %x expired or was revoked", ErrLockLost, l.cluster, l.lease)
+			l.lostMu.Unlock()
+			return
+		}
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // lockHolder describes the current holder of the lock under pfx, for an
@@ -96,23 +150,24 @@ func (c *Client) revoke(id clientv3.LeaseID) {
 func (l *Lock) Key() string { return l.mu.Key() }
 
 // Lease is the lock's lease ID.
-func (l *Lock) Lease() clientv3.LeaseID { return l.sess.Lease() }
+func (l *Lock) Lease() clientv3.LeaseID { return l.lease }
 
 // Check verifies the lock is still held: the session's keepalive is
 // running, the lease has time to live, and the mutex key still exists
 // with our lease and creation revision. Errors: ErrLockLost saying which.
 func (l *Lock) Check(ctx context.Context) error {
-	select {
-	case <-l.sess.Done():
-		return fmt.Errorf("%w: cluster %s: the session's keepalive ended (lease %x)", ErrLockLost, l.cluster, l.sess.Lease())
-	default:
+	l.lostMu.Lock()
+	lost := l.lostErr
+	l.lostMu.Unlock()
+	if lost != nil {
+		return lost
 	}
-	ttl, err := l.cli.TimeToLive(ctx, l.sess.Lease())
+	ttl, err := l.cli.TimeToLive(ctx, l.lease)
 	if err != nil {
-		return fmt.Errorf("%w: cluster %s: lease %x: %w", ErrLockLost, l.cluster, l.sess.Lease(), err)
+		return fmt.Errorf("%w: cluster %s: lease %x: %w", ErrLockLost, l.cluster, l.lease, err)
 	}
 	if ttl.TTL <= 0 {
-		return fmt.Errorf("%w: cluster %s: lease %x has expired or was revoked", ErrLockLost, l.cluster, l.sess.Lease())
+		return fmt.Errorf("%w: cluster %s: lease %x has expired or was revoked", ErrLockLost, l.cluster, l.lease)
 	}
 	resp, err := l.cli.Txn(ctx).If(l.mu.IsOwner()).Then(clientv3.OpGet(l.mu.Key())).Commit()
 	if err != nil {
@@ -122,18 +177,15 @@ func (l *Lock) Check(ctx context.Context) error {
 		return fmt.Errorf("%w: cluster %s: key %s is gone or was recreated", ErrLockLost, l.cluster, l.mu.Key())
 	}
 	kvs := resp.Responses[0].GetResponseRange().GetKvs()
-	if len(kvs) != 1 || clientv3.LeaseID(kvs[0].Lease) != l.sess.Lease() {
-		return fmt.Errorf("%w: cluster %s: key %s is no longer bound to lease %x", ErrLockLost, l.cluster, l.mu.Key(), l.sess.Lease())
+	if len(kvs) != 1 || clientv3.LeaseID(kvs[0].Lease) != l.lease {
+		return fmt.Errorf("%w: cluster %s: key %s is no longer bound to lease %x", ErrLockLost, l.cluster, l.mu.Key(), l.lease)
 	}
 	return nil
 }
 
-// Unlock deletes the lock key and revokes the session's lease.
+// Unlock deletes the lock key (if it is still ours) and revokes the lease.
 func (l *Lock) Unlock(ctx context.Context) error {
-	uerr := l.mu.Unlock(ctx)
-	if errors.Is(uerr, concurrency.ErrLockReleased) {
-		uerr = nil
-	}
+	_, uerr := l.cli.Txn(ctx).If(l.mu.IsOwner()).Then(clientv3.OpDelete(l.mu.Key())).Commit()
 	cerr := l.Close()
 	if err := errors.Join(uerr, cerr); err != nil {
 		return fmt.Errorf("etcd: unlock %s: %w", l.cluster, err)
@@ -141,12 +193,23 @@ func (l *Lock) Unlock(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the keepalive and revokes the lease, which deletes the lock
+// Close stops the renewals and revokes the lease, which deletes the lock
 // key with it. It is safe to call more than once.
 func (l *Lock) Close() error {
-	err := l.sess.Close()
-	if err != nil && isEtcdErr(err, rpctypes.ErrGRPCLeaseNotFound) {
-		return nil // already revoked
+	l.lostMu.Lock()
+	if l.closed {
+		l.lostMu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.lostMu.Unlock()
+	close(l.stop)
+	<-l.done
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+	defer cancel()
+	_, err := l.cli.Revoke(ctx, l.lease)
+	if err != nil && (errors.Is(err, rpctypes.ErrLeaseNotFound) || isEtcdErr(err, rpctypes.ErrGRPCLeaseNotFound)) {
+		return nil // already revoked or expired
 	}
 	return err
 }
