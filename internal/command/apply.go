@@ -17,7 +17,6 @@ import (
 	"github.com/etcdform/etcdform/internal/command/arguments"
 	"github.com/etcdform/etcdform/internal/command/views"
 	"github.com/etcdform/etcdform/plan"
-	"github.com/etcdform/etcdform/plan/planfile"
 	"github.com/etcdform/etcdform/providers/live"
 	"github.com/etcdform/etcdform/schema"
 )
@@ -51,7 +50,7 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 			fmt.Fprintf(env.Stderr, "Error: %v\n", err)
 			return 1
 		}
-		p, err = planfile.Read(strings.NewReader(string(data)))
+		p, err = readPlan(env, data)
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "Error: %s: %v\n", a.Target, err)
 			return 1
@@ -63,6 +62,10 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 			return 1
 		}
 	} else {
+		if env.Getenv(envVerifyKey) != "" {
+			fmt.Fprintf(env.Stderr, "Error: %s is set, so apply carries out only a signed plan file, and %s is a configuration. Run `etcdform plan --out FILE` with %s set, then apply FILE.\n", envVerifyKey, a.Target, envSigningKey)
+			return 1
+		}
 		var ok bool
 		if cfg, ok = loadConfig(env, a.Target, a.Vars, a.VarFiles); !ok {
 			return 1
@@ -71,6 +74,10 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 		planHash = "(planned in this run)"
 	}
 	if err := views.NewPlanView(views.PlanFormatHuman, color(env)).Plan(env.Stdout, p); err != nil {
+		return 1
+	}
+	if a.RequireCommit != "" && p.Meta.GitCommit != a.RequireCommit {
+		fmt.Fprintf(env.Stderr, "Error: the plan was made at commit %q, not at %s (--require-commit). Apply only the plan of this commit's pipeline.\n", p.Meta.GitCommit, a.RequireCommit)
 		return 1
 	}
 	if p.HasRefusals() {

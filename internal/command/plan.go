@@ -11,7 +11,6 @@ import (
 	"github.com/etcdform/etcdform/internal/command/views"
 	"github.com/etcdform/etcdform/internal/version"
 	"github.com/etcdform/etcdform/plan"
-	"github.com/etcdform/etcdform/plan/planfile"
 	"github.com/etcdform/etcdform/providers/live"
 	"github.com/etcdform/etcdform/schema"
 )
@@ -29,9 +28,14 @@ func runPlan(ctx context.Context, env *Env, args []string) int {
 	if !ok {
 		return 1
 	}
+	signKey, err := planSigningKey(env)
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "Error:", err)
+		return 1
+	}
 	p := makePlan(ctx, env, cfg, a.AllowEven, a.Timeout)
 	if a.Out != "" {
-		if err := planfile.WriteFile(a.Out, p); err != nil {
+		if err := writePlanFile(a.Out, p, signKey); err != nil {
 			fmt.Fprintln(env.Stderr, "Error: writing the plan file:", err)
 			return 1
 		}

@@ -105,12 +105,16 @@ func WriteFile(path string, p *plan.Plan) error {
 	if err := Write(&buf, p); err != nil {
 		return err
 	}
+	return writeFileAtomic(path, buf.Bytes())
+}
+
+func writeFileAtomic(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("planfile: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return fmt.Errorf("planfile: writing %s: %w", path, err)
 	}
@@ -164,6 +168,8 @@ type envelope struct {
 	FormatVersion int             `json:"format_version"`
 	Checksum      string          `json:"checksum"`
 	Plan          json.RawMessage `json:"plan"`
+	// Signature is absent from unsigned plans (sign.go).
+	Signature *fileSignature `json:"signature,omitempty"`
 }
 
 type filePlan struct {

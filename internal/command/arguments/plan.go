@@ -61,6 +61,9 @@ type Apply struct {
 	// Target is a plan file, or a configuration directory/file to plan and
 	// apply in one go.
 	Target string
+
+	// RequireCommit, when set, refuses a plan recorded at another commit.
+	RequireCommit string
 }
 
 // ParseApply parses `etcdform apply [flags] PLANFILE|PATH`.
@@ -73,6 +76,7 @@ func ParseApply(args []string) (*Apply, *flag.FlagSet, error) {
 	fs.DurationVar(&a.StepTimeout, "step-timeout", 2*time.Minute, "bound on each step's own work")
 	fs.StringVar(&a.SnapshotDir, "snapshot-dir", "etcdform-snapshots", "where the pre-change snapshot goes when no backup destination is set")
 	fs.StringVar(&a.AuditLog, "audit-log", "", "append the audit record (JSON lines) to FILE")
+	fs.StringVar(&a.RequireCommit, "require-commit", "", "refuse a plan whose recorded git commit is not SHA (CI: the pipeline's commit)")
 	fs.Var((*stringList)(&a.Vars), "var", "set an input variable: name=value (repeatable)")
 	fs.Var((*stringList)(&a.VarFiles), "var-file", "read input variables from an HCL file (repeatable)")
 	if err := parse(fs, args); err != nil {
