@@ -66,8 +66,9 @@ var (
 	raftSchema       = &hcl.BodySchema{Attributes: attrs("heartbeat_interval", "election_timeout")}
 	tlsSchema        = &hcl.BodySchema{
 		Attributes: attrs("min_remaining"),
-		Blocks:     []hcl.BlockHeaderSchema{{Type: "client"}, {Type: "peer"}},
+		Blocks:     []hcl.BlockHeaderSchema{{Type: "client"}, {Type: "peer"}, {Type: "tool"}},
 	}
+	toolTLSSchema   = &hcl.BodySchema{Attributes: attrs("ca_file", "cert_file", "key_file")}
 	memberTLSSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "client"}, {Type: "peer"}}}
 	endpointSchema  = &hcl.BodySchema{Attributes: attrs("ca_file", "cert_file", "key_file", "ca_source", "cert_source", "key_source", "client_cert_auth")}
 	backupSchema    = &hcl.BodySchema{
@@ -614,9 +615,34 @@ func (l *loader) clusterTLS(ctx *hcl.EvalContext, content *hcl.BodyContent) *TLS
 	if blk := l.single(content, "peer"); blk != nil {
 		t.Peer = &TLSEndpoint{ClientCertAuth: true}
 	}
+	if blk := l.single(content, "tool"); blk != nil {
+		t.Tool = l.toolTLS(ctx, blk)
+	}
 	if t.Client == nil && t.Peer == nil {
 		l.diags = append(l.diags, errAt(content.MissingItemRange, "Empty tls block",
 			"A tls block needs a client block, a peer block or both.")...)
+	}
+	return t
+}
+
+// toolTLS decodes the tool's own etcd client credentials: local files,
+// relative to the configuration directory. The key is only stat'ed.
+func (l *loader) toolTLS(ctx *hcl.EvalContext, blk *hcl.Block) *ToolTLS {
+	as := l.content(blk.Body, toolTLSSchema).Attributes
+	t := &ToolTLS{}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"ca_file", &t.CAFile}, {"cert_file", &t.CertFile}, {"key_file", &t.KeyFile}} {
+		var p string
+		if a := l.str(ctx, as, f.name, &p); a != nil && p != "" {
+			*f.dst = l.localPath(p)
+			l.mustExist(*f.dst, a.Expr.Range(), "tool "+strings.TrimSuffix(f.name, "_file")+" file")
+		}
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		l.diags = append(l.diags, errAt(blk.DefRange, "Incomplete tool credentials",
+			"The tool block needs both cert_file and key_file, or neither (then the tool connects without a client certificate).")...)
 	}
 	return t
 }

@@ -126,6 +126,19 @@ type TLS struct {
 	Client       *TLSEndpoint // client URLs; nil: plain http
 	Peer         *TLSEndpoint // peer URLs; nil: plain http
 	MinRemaining time.Duration
+	// Tool is etcdform's own etcd client credentials (cluster-wide only;
+	// nil when not configured: the environment variables ETCDFORM_ETCD_CA,
+	// ETCDFORM_ETCD_CERT and ETCDFORM_ETCD_KEY may supply them).
+	Tool *ToolTLS
+}
+
+// ToolTLS holds the local files etcdform's etcd client uses to reach
+// https client URLs: separate from any member's credentials. Paths are
+// absolute local paths; the key is never read into the model.
+type ToolTLS struct {
+	CAFile   string // PEM bundle the members' server certificates must chain to
+	CertFile string // client certificate; "" for no client certificate
+	KeyFile  string
 }
 
 // TLSEndpoint is one side (client or peer) of a member's TLS settings, as

@@ -30,7 +30,16 @@ func (c Connector) Etcd(ctx context.Context, cl *schema.Cluster) (apply.Etcd, er
 	for _, m := range cl.Members {
 		eps = append(eps, m.ClientURL)
 	}
-	cli, err := etcdp.New(eps, ClientOptions(cl)...)
+	opts, err := clientOptions(cl)
+	if err != nil {
+		return nil, err
+	}
+	if cfg, _ := ClientTLS(cl); cfg != nil {
+		if err := ProbeTLS(ctx, eps, cfg); err != nil {
+			return nil, err
+		}
+	}
+	cli, err := etcdp.New(eps, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -88,17 +88,27 @@ func etcdSide(ctx context.Context, c *schema.Cluster) *plan.ObservedCluster {
 	for _, m := range c.Members {
 		eps = append(eps, m.ClientURL)
 	}
-	cli, err := etcdp.New(eps, ClientOptions(c)...)
+	opts, err := clientOptions(c)
+	if err != nil {
+		return &plan.ObservedCluster{Error: err.Error()}
+	}
+	cli, err := etcdp.New(eps, opts...)
 	if err != nil {
 		return &plan.ObservedCluster{Error: err.Error()}
 	}
 	defer cli.Close()
-	return cli.Observe(ctx)
+	oc := cli.Observe(ctx)
+	if !oc.Reachable {
+		// The etcd client reports a TLS failure as a timeout: say which
+		// endpoint refused what.
+		if cfg, _ := ClientTLS(c); cfg != nil {
+			if perr := ProbeTLS(ctx, eps, cfg); perr != nil {
+				oc.Error = perr.Error()
+			}
+		}
+	}
+	return oc
 }
-
-// ClientOptions returns the etcd client options for the cluster (TLS is the
-// TLS issue's; plain http needs none).
-func ClientOptions(c *schema.Cluster) []etcdp.Option { return nil }
 
 // DialHost opens an SSH connection to member m's host.
 func DialHost(ctx context.Context, m *schema.Member) (*sshp.Client, error) {
