@@ -21,6 +21,7 @@ import (
 
 	"github.com/etcdform/etcdform/internal/lab"
 	"github.com/etcdform/etcdform/internal/lab/labtest"
+	etcdp "github.com/etcdform/etcdform/providers/etcd"
 )
 
 var binary string
@@ -241,10 +242,17 @@ func BenchmarkRollingRestart(b *testing.B) {
 	applyWall := wall
 	report("etcdform-apply", wall, l)
 
-	// 2. Physical limit: each member's restart-to-healthy, one at a time.
+	// 2. Physical limit: each member's restart-to-healthy, one at a time,
+	// with leadership moved away first (untimed), as apply does.
 	l = startLoad(b, st, "/bench/physical")
 	var sum time.Duration
+	ec, err := etcdp.New(endpoints(st))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ec.Close()
 	for _, h := range st.Members() {
+		moveLeaderFrom(b, ec, h.Name)
 		t0 := time.Now()
 		if _, code := run(b, "ssh", sshArgs(st, h.Addr, "sv -w 60 restart etcd")...); code != 0 {
 			b.Fatalf("restart %s failed", h.Name)
@@ -270,6 +278,35 @@ func BenchmarkRollingRestart(b *testing.B) {
 
 	b.ReportMetric(float64(applyWall)/float64(sum), "apply/physical")
 	fmt.Printf("apply / physical limit = %.2f (goal <= 1.2)\n", float64(applyWall)/float64(sum))
+}
+
+func endpoints(st *lab.State) []string {
+	var eps []string
+	for _, h := range st.Members() {
+		eps = append(eps, h.ClientURL())
+	}
+	return eps
+}
+
+// moveLeaderFrom hands leadership away from the named member if it leads.
+func moveLeaderFrom(b *testing.B, ec *etcdp.Client, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	leader, members, err := ec.Leader(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, m := range members {
+		if m.Name == name && m.ID == leader {
+			to, err := ec.PickTransferee(ctx, leader)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := ec.MoveLeader(ctx, to); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 }
 
 // waitGate waits until every member is healthy again before the next
