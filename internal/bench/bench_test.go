@@ -27,18 +27,14 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "etcdform-bench-")
+	path, cleanup, err := labtest.BuildBinary()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "etcdform")
-	if out, err := exec.Command("go", "build", "-o", binary, "github.com/etcdform/etcdform/cmd/etcdform").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building etcdform: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	binary = path
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
@@ -185,21 +181,6 @@ func (l *load) finish(b *testing.B) (maxLat, p99 time.Duration, failed, lost int
 	return s[len(s)-1], s[len(s)*99/100], l.failed, lost
 }
 
-func config(b *testing.B, st *lab.State, quota string) string {
-	data, err := os.ReadFile(st.HCLFile())
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := strings.ReplaceAll(string(data), `"id_ed25519"`, fmt.Sprintf("%q", st.KeyFile()))
-	s = strings.ReplaceAll(s, `"known_hosts"`, fmt.Sprintf("%q", st.KnownHostsFile()))
-	s = strings.Replace(s, "  service {", fmt.Sprintf("  storage {\n    quota_backend_bytes = %q\n  }\n\n  service {", quota), 1)
-	dir := b.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(s), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	return dir
-}
-
 func waitHealthy(b *testing.B, h lab.Host) time.Duration {
 	t0 := time.Now()
 	for !lab.Healthy(context.Background(), h.ClientURL()) {
@@ -231,7 +212,7 @@ func BenchmarkRollingRestart(b *testing.B) {
 
 	// 1. etcdform apply: a quota change, i.e. write config + restart x3.
 	pf := filepath.Join(b.TempDir(), "q.plan")
-	if _, code := run(b, binary, "plan", "--detailed-exitcode", "--out", pf, config(b, st, "3GiB")); code != 2 {
+	if _, code := run(b, binary, "plan", "--detailed-exitcode", "--out", pf, labtest.ConfigDir(b, st, labtest.WithStorage("3GiB"))); code != 2 {
 		b.Fatalf("plan: exit %d", code)
 	}
 	l := startLoad(b, st, "/bench/apply")

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -28,19 +27,14 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "etcdform-e2e-")
+	path, cleanup, err := labtest.BuildBinary()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "etcdform")
-	out, err := exec.Command("go", "build", "-o", binary, "github.com/etcdform/etcdform/cmd/etcdform").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building etcdform: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	binary = path
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
@@ -66,28 +60,14 @@ func cli(t *testing.T, args ...string) (stdout, stderr string, code int) {
 // with absolute key paths.
 func config(t *testing.T, st *lab.State, edit func(string) string) string {
 	t.Helper()
-	data, err := os.ReadFile(st.HCLFile())
-	if err != nil {
-		t.Fatal(err)
+	if edit == nil {
+		return labtest.ConfigDir(t, st)
 	}
-	s := strings.ReplaceAll(string(data), `"id_ed25519"`, fmt.Sprintf("%q", st.KeyFile()))
-	s = strings.ReplaceAll(s, `"known_hosts"`, fmt.Sprintf("%q", st.KnownHostsFile()))
-	if edit != nil {
-		s = edit(s)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return labtest.ConfigDir(t, st, edit)
 }
 
 // withStorage adds a storage block to the cluster.
-func withStorage(quota string) func(string) string {
-	return func(s string) string {
-		return strings.Replace(s, "  service {", fmt.Sprintf("  storage {\n    quota_backend_bytes = %q\n  }\n\n  service {", quota), 1)
-	}
-}
+var withStorage = labtest.WithStorage
 
 // withMembers adds members on the lab's spare hosts.
 func withMembers(hosts ...lab.Host) func(string) string {

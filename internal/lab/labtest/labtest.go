@@ -7,7 +7,11 @@ package labtest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,5 +65,47 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 			t.Fatalf("condition not met within %s: %v", timeout, err)
 		}
 		time.Sleep(50 * time.Millisecond) // poll interval, not synchronisation
+	}
+}
+
+// BuildBinary builds the etcdform binary into a temporary directory, for
+// the TestMain of e2e tests and benchmarks. cleanup removes it.
+func BuildBinary() (path string, cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "etcdform-bin-")
+	if err != nil {
+		return "", nil, err
+	}
+	path = filepath.Join(dir, "etcdform")
+	if out, err := exec.Command("go", "build", "-o", path, "github.com/etcdform/etcdform/cmd/etcdform").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("building etcdform: %v\n%s", err, out)
+	}
+	return path, func() { os.RemoveAll(dir) }, nil
+}
+
+// ConfigDir writes the lab's lab.hcl, with absolute key paths and each edit
+// applied in turn, into a fresh configuration directory.
+func ConfigDir(t testing.TB, st *lab.State, edits ...func(string) string) string {
+	t.Helper()
+	data, err := os.ReadFile(st.HCLFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.ReplaceAll(string(data), `"id_ed25519"`, fmt.Sprintf("%q", st.KeyFile()))
+	s = strings.ReplaceAll(s, `"known_hosts"`, fmt.Sprintf("%q", st.KnownHostsFile()))
+	for _, edit := range edits {
+		s = edit(s)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// WithStorage adds a storage block with the given quota to the cluster.
+func WithStorage(quota string) func(string) string {
+	return func(s string) string {
+		return strings.Replace(s, "  service {", fmt.Sprintf("  storage {\n    quota_backend_bytes = %q\n  }\n\n  service {", quota), 1)
 	}
 }
