@@ -34,7 +34,7 @@ if "$BIN" plan -h >/dev/null 2>&1; then
   echo "(exit $code: 2 means changes pending)"
   if "$BIN" apply -h >/dev/null 2>&1 && [ "$code" = 2 ]; then
     step "etcdform apply --auto-approve $DIR/demo/quota.plan"
-    time "$BIN" apply --auto-approve --audit-log "$DIR/demo/audit.jsonl" "$DIR/demo/quota.plan"
+    time "$BIN" apply --auto-approve --snapshot-dir "$DIR/demo/snapshots" --audit-log "$DIR/demo/audit.jsonl" "$DIR/demo/quota.plan"
     step "etcdform plan again: converged"
     "$BIN" plan --detailed-exitcode "$DIR/demo" && echo "(exit 0: no changes)"
   fi
