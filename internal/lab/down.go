@@ -98,7 +98,7 @@ func removeFiles(st *State) error {
 		return nil
 	}
 	var errs []error
-	for _, p := range []string{"hosts", "state.json", "lab.hcl", "id_ed25519", "id_ed25519.pub", "authorized_keys", "known_hosts"} {
+	for _, p := range []string{"hosts", "state.json", "lab.hcl", "id_ed25519", "id_ed25519.pub", "authorized_keys", "known_hosts", PKIDir} {
 		if err := os.RemoveAll(filepath.Join(st.Dir, p)); err != nil {
 			errs = append(errs, err)
 		}

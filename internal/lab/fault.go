@@ -36,7 +36,7 @@ func (s *State) Status(ctx context.Context) []MemberStatus {
 			st.Running = serviceRunning(h.serviceDir("etcd"))
 			st.Reachable = linkUp(h.Veth)
 			if st.Running && st.Reachable {
-				st.Healthy = Healthy(ctx, h.ClientURL())
+				st.Healthy = s.MemberHealthy(ctx, h)
 			}
 			out[i] = st
 		}()

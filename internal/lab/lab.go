@@ -53,6 +53,8 @@ type Options struct {
 	Spare       int    // hosts with sshd and the etcd binary but no member
 	EtcdVersion string // default etcdbin.DefaultVersion
 	Subnet      string // an IPv4 /24 (or larger); default derived from Dir
+	// TLS runs mutual TLS on client and peer URLs (see tls.go).
+	TLS bool
 }
 
 // State is what state.json records of a running lab.
@@ -63,6 +65,7 @@ type State struct {
 	Bridge      string `json:"bridge"`
 	BridgeAddr  string `json:"bridge_addr"`
 	EtcdVersion string `json:"etcd_version"`
+	TLS         bool   `json:"tls,omitempty"`
 	Hosts       []Host `json:"hosts"`
 }
 
@@ -75,13 +78,15 @@ type Host struct {
 	Addr   string `json:"addr"`
 	Root   string `json:"root"` // per-host directory in the lab dir
 	PID    int    `json:"pid"`  // runsvdir, the host's init
+	// TLS: the member's client and peer URLs are https.
+	TLS bool `json:"tls,omitempty"`
 }
 
 // ClientURL is the member's client URL.
-func (h Host) ClientURL() string { return fmt.Sprintf("http://%s:%d", h.Addr, ClientPort) }
+func (h Host) ClientURL() string { return fmt.Sprintf("%s://%s:%d", h.scheme(), h.Addr, ClientPort) }
 
 // PeerURL is the member's peer URL.
-func (h Host) PeerURL() string { return fmt.Sprintf("http://%s:%d", h.Addr, PeerPort) }
+func (h Host) PeerURL() string { return fmt.Sprintf("%s://%s:%d", h.scheme(), h.Addr, PeerPort) }
 
 // serviceDir is the root-namespace path of the host's runit service dir
 // for svc; `sv` accepts it directly.

@@ -32,10 +32,17 @@ func (s *State) model() *schema.Cluster {
 		Compaction: schema.Compaction{Mode: "periodic", Retention: "0s"},
 		Raft:       schema.Raft{HeartbeatInterval: 100 * time.Millisecond, ElectionTimeout: time.Second},
 	}
+	if s.TLS {
+		c.TLS = s.clusterTLS()
+	}
 	for _, h := range s.Members() {
-		c.Members = append(c.Members, &schema.Member{
+		m := &schema.Member{
 			Name: h.Name, Host: h.Addr, PeerURL: h.PeerURL(), ClientURL: h.ClientURL(), Connection: conn,
-		})
+		}
+		if s.TLS {
+			m.TLS = s.memberTLS(h)
+		}
+		c.Members = append(c.Members, m)
 	}
 	return c
 }
@@ -71,6 +78,9 @@ cluster %q {
     data_dir    = %q
   }
 `, ClusterName, s.EtcdVersion, ServiceName, EtcdBinary, EtcdConfigFile, EtcdDataDir)
+	if s.TLS {
+		b.WriteString(tlsHCL())
+	}
 	for _, h := range s.Members() {
 		fmt.Fprintf(&b, `
   member %q {

@@ -123,7 +123,7 @@ func Up(ctx context.Context, opts Options, progress func(string)) (st *State, er
 	addr := func(last byte) string { a := base; a[3] = last; return netip.AddrFrom4(a).String() }
 	st = &State{
 		Dir: dir, Prefix: prefix, Subnet: subnet.String(),
-		Bridge: prefix + "br", BridgeAddr: addr(1), EtcdVersion: bins.Version,
+		Bridge: prefix + "br", BridgeAddr: addr(1), EtcdVersion: bins.Version, TLS: opts.TLS,
 	}
 	for i := 0; i < opts.Members+opts.Spare; i++ {
 		h := Host{
@@ -132,6 +132,7 @@ func Up(ctx context.Context, opts Options, progress func(string)) (st *State, er
 			Netns:  fmt.Sprintf("%s-%d", prefix, i+1),
 			Veth:   fmt.Sprintf("%sv%d", prefix, i+1),
 			Addr:   addr(byte(11 + i)),
+			TLS:    opts.TLS,
 		}
 		if !h.Member {
 			h.Name = fmt.Sprintf("spare-%d", i+1-opts.Members)
@@ -194,6 +195,11 @@ func (s *State) writeKeysAndFiles(bins *etcdbin.Binaries) error {
 		return err
 	}
 	var known strings.Builder
+	if s.TLS {
+		if err := s.writePKI(); err != nil {
+			return fmt.Errorf("lab: making certificates: %w", err)
+		}
+	}
 	cluster := s.model()
 	peers := map[string]string{}
 	for _, h := range s.Members() {
@@ -390,7 +396,7 @@ func (s *State) waitHost(ctx context.Context, h Host) error {
 	sshAddr := net.JoinHostPort(h.Addr, fmt.Sprint(SSHPort))
 	for {
 		ok := dialOK(ctx, sshAddr)
-		if ok && (!h.Member || Healthy(ctx, h.ClientURL())) {
+		if ok && (!h.Member || s.MemberHealthy(ctx, h)) {
 			return nil
 		}
 		what := "sshd"
@@ -418,13 +424,17 @@ func dialOK(ctx context.Context, addr string) bool {
 
 // Healthy reports whether clientURL/health answers {"health":"true"}.
 func Healthy(ctx context.Context, clientURL string) bool {
+	return healthy(ctx, http.DefaultClient, clientURL)
+}
+
+func healthy(ctx context.Context, c *http.Client, clientURL string) bool {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, clientURL+"/health", nil)
 	if err != nil {
 		return false
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return false
 	}

@@ -13,6 +13,7 @@ type Lab struct {
 	Spare       int
 	EtcdVersion string
 	Subnet      string
+	TLS         bool // with Sub == "up": mutual TLS on client and peer URLs
 	JSON        bool
 	Fault       string // with Sub == "fault": stop|start|kill|partition|heal
 	Target      string // with Sub == "fault": the member or host name
@@ -34,6 +35,7 @@ func ParseLab(args []string) (*Lab, *flag.FlagSet, error) {
 		fs.IntVar(&a.Spare, "spare", 0, "extra hosts with sshd and the etcd binary but no member")
 		fs.StringVar(&a.EtcdVersion, "etcd-version", "", "etcd version to build and run (default: the pinned 3.6.x)")
 		fs.StringVar(&a.Subnet, "subnet", "", "IPv4 subnet for the lab bridge (default: derived from --dir, in 10.213.0.0/16)")
+		fs.BoolVar(&a.TLS, "tls", false, "mutual TLS on client and peer URLs, with a generated CA and certificates in DIR/pki")
 	case "status":
 		fs.BoolVar(&a.JSON, "json", false, "print as JSON")
 	case "fault", "down":
