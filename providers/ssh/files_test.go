@@ -40,6 +40,7 @@ func readLocal(t *testing.T, path string) *localFile {
 }
 
 func TestWriteFileAtomic(t *testing.T) {
+	t.Parallel()
 	c := dial(t, newHost(t, sshtest.Options{}).cfg)
 	const nobody = 65534 // nobody:nogroup on Debian
 	tests := map[string]struct {
@@ -160,6 +161,7 @@ func entries(t *testing.T, dir string) []string {
 }
 
 func TestWriteFileAtomicFailures(t *testing.T) {
+	t.Parallel()
 	c := dial(t, newHost(t, sshtest.Options{}).cfg)
 	old := &localFile{Content: "old\n", Mode: 0o640}
 	tests := map[string]struct {
@@ -207,6 +209,7 @@ func TestWriteFileAtomicFailures(t *testing.T) {
 }
 
 func TestWriteFileAtomicSymlink(t *testing.T) {
+	t.Parallel()
 	c := dial(t, newHost(t, sshtest.Options{}).cfg)
 	dir := t.TempDir()
 	target := filepath.Join(dir, "real.yml")
@@ -227,6 +230,7 @@ func TestWriteFileAtomicSymlink(t *testing.T) {
 }
 
 func TestFileInfo(t *testing.T) {
+	t.Parallel()
 	c := dial(t, newHost(t, sshtest.Options{}).cfg)
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o750); err != nil {
@@ -261,6 +265,7 @@ func TestFileInfo(t *testing.T) {
 }
 
 func TestDirSize(t *testing.T) {
+	t.Parallel()
 	c := dial(t, newHost(t, sshtest.Options{}).cfg)
 	empty := t.TempDir()
 	full := t.TempDir()
@@ -301,6 +306,7 @@ func TestDirSize(t *testing.T) {
 }
 
 func TestBinaryVersion(t *testing.T) {
+	t.Parallel()
 	c := dial(t, newHost(t, sshtest.Options{}).cfg)
 	dir := t.TempDir()
 	script := func(name, body string) string {

@@ -171,9 +171,18 @@ func (r *Runit) sv(ctx context.Context, verb string) error {
 	return err
 }
 
-func (r *Runit) Start(ctx context.Context) error   { return r.sv(ctx, "up") }
-func (r *Runit) Stop(ctx context.Context) error    { return r.sv(ctx, "down") }
-func (r *Runit) Restart(ctx context.Context) error { return r.sv(ctx, "restart") }
+func (r *Runit) Start(ctx context.Context) error { return r.sv(ctx, "up") }
+func (r *Runit) Stop(ctx context.Context) error  { return r.sv(ctx, "down") }
+
+// Restart is `sv down` then `sv up`, each waited for: `sv restart` judges
+// success at one-second granularity and can report a restart that has not
+// happened yet.
+func (r *Runit) Restart(ctx context.Context) error {
+	if err := r.Stop(ctx); err != nil {
+		return err
+	}
+	return r.Start(ctx)
+}
 
 func (r *Runit) State(ctx context.Context) (State, error) {
 	out, errb, code, err := r.Client.Run(ctx, "sv status "+Quote(r.ServiceDir()))

@@ -75,6 +75,7 @@ func wantState(t *testing.T, m sshp.ServiceManager, want sshp.State) {
 }
 
 func TestRunit(t *testing.T) {
+	t.Parallel()
 	c := dial(t, newHost(t, sshtest.Options{}).cfg)
 	svdir := runsvdir(t, map[string]string{
 		"etcd":     "#!/bin/sh\nexec sleep 1000\n",
@@ -126,6 +127,7 @@ func TestRunit(t *testing.T) {
 }
 
 func TestRunitNotSupervised(t *testing.T) {
+	t.Parallel()
 	c := dial(t, newHost(t, sshtest.Options{}).cfg)
 	m := &sshp.Runit{Client: c, Dir: t.TempDir(), Name: "etcd"}
 	st, err := m.State(ctxFor(t))
@@ -135,6 +137,7 @@ func TestRunitNotSupervised(t *testing.T) {
 }
 
 func TestCommand(t *testing.T) {
+	t.Parallel()
 	c := dial(t, newHost(t, sshtest.Options{}).cfg)
 	dir := t.TempDir()
 	flag, log := filepath.Join(dir, "running"), filepath.Join(dir, "log")
@@ -169,6 +172,7 @@ func TestCommand(t *testing.T) {
 }
 
 func TestCommandStopWaits(t *testing.T) {
+	t.Parallel()
 	c := dial(t, newHost(t, sshtest.Options{}).cfg)
 	dir := t.TempDir()
 	flag := filepath.Join(dir, "running")
@@ -204,6 +208,7 @@ func TestCommandStopWaits(t *testing.T) {
 }
 
 func TestCommandState(t *testing.T) {
+	t.Parallel()
 	c := dial(t, newHost(t, sshtest.Options{}).cfg)
 	tests := map[string]struct {
 		status  string
@@ -227,6 +232,7 @@ func TestCommandState(t *testing.T) {
 }
 
 func TestNewServiceManager(t *testing.T) {
+	t.Parallel()
 	c := dial(t, newHost(t, sshtest.Options{}).cfg)
 	cmds := sshp.Commands{Start: "a", Stop: "b"}
 	tests := map[string]struct {

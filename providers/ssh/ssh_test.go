@@ -63,6 +63,7 @@ func dial(t *testing.T, cfg sshp.Config) *sshp.Client {
 }
 
 func TestRun(t *testing.T) {
+	t.Parallel()
 	c := dial(t, newHost(t, sshtest.Options{}).cfg)
 	type result struct {
 		Stdout, Stderr string
@@ -107,6 +108,7 @@ func TestRun(t *testing.T) {
 }
 
 func TestRunCancelled(t *testing.T) {
+	t.Parallel()
 	c := dial(t, newHost(t, sshtest.Options{}).cfg)
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	ctx, cancel := context.WithCancel(t.Context())
@@ -158,6 +160,7 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func TestDialErrors(t *testing.T) {
+	t.Parallel()
 	h := newHost(t, sshtest.Options{})
 	other := sshtest.Start(t, sshtest.Options{}) // a second host, with its own key
 	wrongKey := sshtest.NewKey(t)
@@ -232,6 +235,7 @@ func TestDialErrors(t *testing.T) {
 }
 
 func TestDialRespectsContext(t *testing.T) {
+	t.Parallel()
 	// A server that accepts and never speaks: only ctx can end the dial.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -262,6 +266,7 @@ func TestDialRespectsContext(t *testing.T) {
 }
 
 func TestBastion(t *testing.T) {
+	t.Parallel()
 	key := sshtest.NewKey(t)
 	jump := sshtest.Start(t, sshtest.Options{AuthorizedKeys: []ssh.PublicKey{key.Public}, AllowTCPForwarding: true})
 	noForward := sshtest.Start(t, sshtest.Options{AuthorizedKeys: []ssh.PublicKey{key.Public}})
@@ -304,6 +309,7 @@ func TestBastion(t *testing.T) {
 }
 
 func TestReadFile(t *testing.T) {
+	t.Parallel()
 	c := dial(t, newHost(t, sshtest.Options{}).cfg)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "it's a file")
