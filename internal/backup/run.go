@@ -72,7 +72,7 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 		now = time.Now
 	}
 	start := now()
-	res, err := run(ctx, j, start)
+	res, err := run(ctx, j, start, now)
 	if res != nil {
 		res.Duration = now().Sub(start)
 	}
@@ -88,7 +88,7 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 	return res, err
 }
 
-func run(ctx context.Context, j Job, start time.Time) (*Result, error) {
+func run(ctx context.Context, j Job, start time.Time, now func() time.Time) (*Result, error) {
 	if j.Store == nil || j.Endpoint == "" || j.Cluster == "" {
 		panic("backup: Job needs Cluster, Endpoint and Store")
 	}
@@ -164,7 +164,7 @@ func run(ctx context.Context, j Job, start time.Time) (*Result, error) {
 		return nil, err
 	}
 	meta.StoredSize = stored
-	meta.DurationSecs = time.Since(start).Seconds()
+	meta.DurationSecs = now().Sub(start).Seconds()
 	side, err := backup.EncodeMeta(meta)
 	if err == nil {
 		_, err = j.Store.Put(ctx, backup.SidecarName(meta.ID), strings.NewReader(string(side)), nil)
