@@ -1,0 +1,130 @@
+package command
+
+import (
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/etcdform/etcdform/internal/command/views"
+	"github.com/etcdform/etcdform/plan/planfile"
+	"github.com/etcdform/etcdform/plan/plantest"
+	"github.com/etcdform/etcdform/providers/github/githubtest"
+	"github.com/etcdform/etcdform/providers/gitlab/gitlabtest"
+)
+
+const commentToken = "glpat-cmd-T0KEN-do-not-print"
+
+func samplePlanFile(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "etcdform.plan")
+	if err := planfile.WriteFile(path, plantest.Sample()); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestCommentGitLab(t *testing.T) {
+	srv := gitlabtest.NewServer(t, "42", 7, commentToken)
+	srv.AddNote("please look at etcd-4", false)
+	file := samplePlanFile(t)
+	env := map[string]string{
+		"GITLAB_CI": "true", "CI_API_V4_URL": srv.APIURL, "CI_PROJECT_ID": "42", "CI_MERGE_REQUEST_IID": "7",
+		"GITLAB_TOKEN": commentToken,
+	}
+	check := func(wantCode int, wantOut, wantErr string, args ...string) {
+		t.Helper()
+		code, stdout, stderr := runCmd(t, env, append([]string{"comment"}, args...)...)
+		if code != wantCode || !strings.Contains(stdout, wantOut) || !strings.Contains(stderr, wantErr) {
+			t.Errorf("comment %v: exit %d\nstdout: %s\nstderr: %s\nwant exit %d, %q, %q", args, code, stdout, stderr, wantCode, wantOut, wantErr)
+		}
+		if strings.Contains(stdout+stderr, commentToken) {
+			t.Errorf("the token was printed:\n%s%s", stdout, stderr)
+		}
+	}
+	check(0, "Posted the plan to merge request !7: 1 comment (1 created).", "", "--plan", file)
+	notes := srv.Notes()
+	if len(notes) != 2 || !strings.HasPrefix(notes[1].Body, views.PlanMarkerLine+"\n") || !strings.Contains(notes[1].Body, "### etcdform plan") {
+		t.Fatalf("notes after the first run: %+v", notes)
+	}
+	check(0, "1 comment (1 unchanged)", "", "--plan", file)
+
+	// Split into parts at a small size, then back to one.
+	check(0, "created", "", "--plan", file, "--max-size", "1500")
+	if n := len(srv.Notes()); n < 4 {
+		t.Errorf("%d notes after splitting at 1500 bytes", n)
+	}
+	check(0, "deleted", "", "--plan", file)
+	if n := len(srv.Notes()); n != 2 {
+		t.Errorf("%d notes after joining again, want 2", n)
+	}
+
+	srv.Fail(http.MethodGet, http.StatusBadGateway, "")
+	check(0, "1 unchanged", "", "--plan", file)
+
+	srv.ReadOnly(true)
+	check(1, "", "the token in GITLAB_TOKEN needs the api scope and Reporter access to project 42", "--plan", file, "--max-size", "3000")
+	srv.ReadOnly(false)
+
+	env["ETCDFORM_GITLAB_TOKEN"] = "wrong"
+	check(1, "", "the token in ETCDFORM_GITLAB_TOKEN was not accepted", "--plan", file)
+	delete(env, "ETCDFORM_GITLAB_TOKEN")
+
+	delete(env, "CI_MERGE_REQUEST_IID")
+	check(1, "", "missing CI_MERGE_REQUEST_IID", "--plan", file)
+	delete(env, "GITLAB_TOKEN")
+	check(1, "", "GITLAB_TOKEN (a token with the api scope) (or ETCDFORM_GITLAB_TOKEN)", "--plan", file)
+	delete(env, "GITLAB_CI")
+	check(1, "", "pass --platform gitlab or --platform github", "--plan", file)
+	check(1, "", "no such file", "--plan", file+".missing", "--platform", "gitlab")
+}
+
+func TestCommentGitHub(t *testing.T) {
+	srv := githubtest.NewServer(t, "acme/etcd", 12, commentToken)
+	file := samplePlanFile(t)
+	env := map[string]string{
+		"GITHUB_ACTIONS": "true", "GITHUB_API_URL": srv.URL, "GITHUB_REPOSITORY": "acme/etcd",
+		"GITHUB_REF": "refs/pull/12/merge", "GITHUB_TOKEN": commentToken,
+	}
+	for i, want := range []string{"(1 created)", "(1 unchanged)"} {
+		code, stdout, stderr := runCmd(t, env, "comment", "--plan", file)
+		if code != 0 || !strings.Contains(stdout, "Posted the plan to pull request #12: 1 comment "+want) {
+			t.Fatalf("run %d: exit %d\n%s%s", i+1, code, stdout, stderr)
+		}
+	}
+	if n := len(srv.Comments()); n != 1 {
+		t.Fatalf("%d comments", n)
+	}
+	// --pr wins over GITHUB_REF; a 403 names the permission.
+	env["GITHUB_REF"] = "refs/heads/main"
+	code, _, stderr := runCmd(t, env, "comment", "--plan", file)
+	if code != 1 || !strings.Contains(stderr, "the pull request number (--pr") {
+		t.Errorf("no PR: exit %d, %s", code, stderr)
+	}
+	srv.ReadOnly(true)
+	code, stdout, stderr := runCmd(t, env, "comment", "--plan", file, "--pr", "12", "--max-size", "2000")
+	if code != 1 || !strings.Contains(stderr, "GitHub answered 403") || !strings.Contains(stderr, "pull-requests: write") {
+		t.Errorf("403: exit %d, %s", code, stderr)
+	}
+	if strings.Contains(stdout+stderr, commentToken) {
+		t.Error("the token was printed")
+	}
+}
+
+func TestCommentArguments(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"platform":   {[]string{"comment", "--platform", "bitbucket"}, "--platform must be gitlab or github"},
+		"positional": {[]string{"comment", "x.plan"}, `unexpected argument "x.plan"`},
+		"negative":   {[]string{"comment", "--max-size", "-1"}, "cannot be negative"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, _, stderr := runCmd(t, nil, tc.args...)
+			if code != 1 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q, want %q", code, stderr, tc.want)
+			}
+		})
+	}
+}
