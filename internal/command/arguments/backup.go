@@ -1,0 +1,150 @@
+package arguments
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+)
+
+// BackupTarget says where backups are: a configuration (PATH and
+// --cluster) whose backup block names the destination, or the destination
+// given directly with --destination and the s3 flags (which also override
+// the configuration's).
+type BackupTarget struct {
+	Path string
+	// FromConfig is false when --destination was given without a PATH:
+	// no configuration is read.
+	FromConfig  bool
+	Cluster     string
+	Vars        []string
+	VarFiles    []string
+	Destination string
+	S3Endpoint  string
+	S3Region    string
+	S3PathStyle bool
+}
+
+func (b *BackupTarget) flags(fs *flag.FlagSet) {
+	fs.StringVar(&b.Cluster, "cluster", "", "the cluster whose backups to use (required when PATH has several)")
+	fs.StringVar(&b.Destination, "destination", "", "file:///dir or s3://bucket/prefix (default: the cluster's backup.destination)")
+	fs.StringVar(&b.S3Endpoint, "s3-endpoint", "", "S3 endpoint URL (default: backup.s3.endpoint, else AWS)")
+	fs.StringVar(&b.S3Region, "s3-region", "", "S3 region (default: backup.s3.region)")
+	fs.BoolVar(&b.S3PathStyle, "s3-path-style", false, "path-style S3 requests (default: backup.s3.path_style)")
+	fs.Var((*stringList)(&b.Vars), "var", "set an input variable: name=value (repeatable)")
+	fs.Var((*stringList)(&b.VarFiles), "var-file", "read input variables from an HCL file (repeatable)")
+}
+
+func (b *BackupTarget) path(fs *flag.FlagSet, cmd string) error {
+	switch fs.NArg() {
+	case 0:
+		b.Path = "."
+	case 1:
+		b.Path = fs.Arg(0)
+	default:
+		return fmt.Errorf("%s: expected at most one PATH, got %d arguments", cmd, fs.NArg())
+	}
+	b.FromConfig = b.Destination == "" || fs.NArg() == 1
+	return nil
+}
+
+// BackupRun holds `etcdform backup run` arguments.
+type BackupRun struct {
+	BackupTarget
+	Member           string
+	Endpoint         string
+	Recipient        string
+	AllowUnencrypted bool
+	KeepLast         int
+	MaxAge           time.Duration
+	Textfile         string
+	WorkDir          string
+	Timeout          time.Duration
+	// Set records which flags were given, so they override the
+	// configuration only then.
+	Set map[string]bool
+}
+
+// ParseBackupRun parses `etcdform backup run [flags] [PATH]`.
+func ParseBackupRun(args []string) (*BackupRun, *flag.FlagSet, error) {
+	r := &BackupRun{Set: map[string]bool{}}
+	fs := newFlagSet("backup run")
+	r.flags(fs)
+	fs.StringVar(&r.Member, "member", "", "snapshot this member (its client_url); default: the first of backup.on")
+	fs.StringVar(&r.Endpoint, "endpoint", "", "snapshot the member at this client URL (default: --member's)")
+	fs.StringVar(&r.Recipient, "recipient", "", "age public key to encrypt to (default: backup.encryption.recipient)")
+	fs.BoolVar(&r.AllowUnencrypted, "allow-unencrypted", false, "store plaintext snapshots when no recipient is set")
+	fs.IntVar(&r.KeepLast, "keep-last", 0, "keep this many snapshots (default: backup.keep_last; 0 no limit)")
+	fs.DurationVar(&r.MaxAge, "max-age", 0, "delete snapshots older than this (default: backup.max_age; 0 no limit)")
+	fs.StringVar(&r.Textfile, "textfile", "", "update this Prometheus textfile (node_exporter's textfile collector)")
+	fs.StringVar(&r.WorkDir, "work-dir", "", "where the plaintext snapshot is held while it is checked and encrypted (default: $TMPDIR)")
+	fs.DurationVar(&r.Timeout, "timeout", time.Hour, "bound on the whole run")
+	if err := parse(fs, args); err != nil {
+		return r, fs, err
+	}
+	fs.Visit(func(f *flag.Flag) { r.Set[f.Name] = true })
+	if err := r.path(fs, "backup run"); err != nil {
+		return r, fs, err
+	}
+	if !r.FromConfig && (r.Endpoint == "" || r.Cluster == "") {
+		return r, fs, errors.New("backup run: --destination without a configuration PATH needs --endpoint and --cluster")
+	}
+	if r.KeepLast < 0 || r.MaxAge < 0 {
+		return r, fs, errors.New("backup run: --keep-last and --max-age cannot be negative")
+	}
+	return r, fs, nil
+}
+
+// BackupList holds `etcdform backup list` arguments.
+type BackupList struct {
+	BackupTarget
+	JSON bool
+}
+
+// ParseBackupList parses `etcdform backup list [--json] [flags] [PATH]`.
+func ParseBackupList(args []string) (*BackupList, *flag.FlagSet, error) {
+	l := &BackupList{}
+	fs := newFlagSet("backup list")
+	l.flags(fs)
+	fs.BoolVar(&l.JSON, "json", false, "print the snapshots' records as JSON")
+	if err := parse(fs, args); err != nil {
+		return l, fs, err
+	}
+	return l, fs, l.path(fs, "backup list")
+}
+
+// BackupVerify holds `etcdform backup verify` arguments.
+type BackupVerify struct {
+	BackupTarget
+	Latest   bool
+	Snapshot string
+	Identity string
+	Etcd     string
+	Etcdutl  string
+	WorkDir  string
+	JSON     bool
+	Timeout  time.Duration
+}
+
+// ParseBackupVerify parses `etcdform backup verify [--latest | --snapshot
+// ID] --identity FILE [flags] [PATH]`.
+func ParseBackupVerify(args []string) (*BackupVerify, *flag.FlagSet, error) {
+	v := &BackupVerify{}
+	fs := newFlagSet("backup verify")
+	v.flags(fs)
+	fs.BoolVar(&v.Latest, "latest", false, "verify the newest snapshot (the default)")
+	fs.StringVar(&v.Snapshot, "snapshot", "", "verify the snapshot with this ID (see `etcdform backup list`)")
+	fs.StringVar(&v.Identity, "identity", "", "age identity file that decrypts the snapshots (never printed)")
+	fs.StringVar(&v.Etcd, "etcd", "", "etcd binary for the throwaway member (default: etcd on PATH, else etcdform's cached build)")
+	fs.StringVar(&v.Etcdutl, "etcdutl", "", "etcdutl binary for the restore (default: as --etcd)")
+	fs.StringVar(&v.WorkDir, "work-dir", "", "where the decrypted snapshot and the throwaway data dir live (default: $TMPDIR)")
+	fs.BoolVar(&v.JSON, "json", false, "print the report as JSON")
+	fs.DurationVar(&v.Timeout, "timeout", 30*time.Minute, "bound on the whole drill")
+	if err := parse(fs, args); err != nil {
+		return v, fs, err
+	}
+	if v.Latest && v.Snapshot != "" {
+		return v, fs, errors.New("backup verify: --latest and --snapshot exclude each other")
+	}
+	return v, fs, v.path(fs, "backup verify")
+}

@@ -1,0 +1,339 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/etcdform/etcdform/internal/backup"
+	"github.com/etcdform/etcdform/internal/command/arguments"
+	"github.com/etcdform/etcdform/internal/command/views"
+	"github.com/etcdform/etcdform/internal/etcdbin"
+	store "github.com/etcdform/etcdform/providers/backup"
+	"github.com/etcdform/etcdform/providers/etcd"
+	"github.com/etcdform/etcdform/providers/live"
+	"github.com/etcdform/etcdform/schema"
+)
+
+func init() { register("backup", "Run, list and verify (restore-drill) backups", runBackup) }
+
+const backupUsage = `Usage: etcdform backup <run|list|verify> [flags] [PATH]
+
+  run     snapshot a member, check it, encrypt it, upload it, apply retention
+  list    list the snapshots at a cluster's destination
+  verify  restore drill: fetch, decrypt, restore into a throwaway etcd, compare
+`
+
+func runBackup(ctx context.Context, env *Env, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, backupUsage)
+		return 1
+	}
+	switch args[0] {
+	case "run":
+		return runBackupRun(ctx, env, args[1:])
+	case "list":
+		return runBackupList(ctx, env, args[1:])
+	case "verify":
+		return runBackupVerify(ctx, env, args[1:])
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(env.Stdout, backupUsage)
+		return 0
+	}
+	fmt.Fprintf(env.Stderr, "etcdform: unknown backup command %q\n\n%s", args[0], backupUsage)
+	return 1
+}
+
+// backupTarget resolves where backups are: the configuration's cluster
+// (nil in flag-only mode) and its backup block with the flags applied.
+func backupTarget(env *Env, t *arguments.BackupTarget) (*schema.Cluster, schema.Backup, bool) {
+	var b schema.Backup
+	var cl *schema.Cluster
+	if t.FromConfig {
+		cfg, ok := loadConfig(env, t.Path, t.Vars, t.VarFiles)
+		if !ok {
+			return nil, b, false
+		}
+		var err error
+		if cl, err = backupCluster(cfg, t.Cluster); err != nil {
+			fmt.Fprintf(env.Stderr, "etcdform: %v\n", err)
+			return nil, b, false
+		}
+		if cl.Backup != nil {
+			b = *cl.Backup
+			if b.S3 != nil {
+				s3 := *b.S3
+				b.S3 = &s3
+			}
+		} else if t.Destination == "" {
+			fmt.Fprintf(env.Stderr, "etcdform: cluster %s has no backup block (or give --destination)\n", cl.Name)
+			return nil, b, false
+		}
+	}
+	if t.Destination != "" {
+		b.Destination = t.Destination
+	}
+	if t.S3Endpoint != "" || t.S3Region != "" || t.S3PathStyle {
+		if b.S3 == nil {
+			b.S3 = &schema.S3Options{}
+		}
+		if t.S3Endpoint != "" {
+			b.S3.Endpoint = t.S3Endpoint
+		}
+		if t.S3Region != "" {
+			b.S3.Region = t.S3Region
+		}
+		b.S3.PathStyle = b.S3.PathStyle || t.S3PathStyle
+	}
+	return cl, b, true
+}
+
+// backupCluster picks the cluster named name, or the only one (with a
+// backup block, when several exist).
+func backupCluster(cfg *schema.Config, name string) (*schema.Cluster, error) {
+	if name != "" {
+		for _, c := range cfg.Clusters {
+			if c.Name == name {
+				return c, nil
+			}
+		}
+		return nil, fmt.Errorf("no cluster named %q in %s", name, cfg.Dir)
+	}
+	var with []*schema.Cluster
+	for _, c := range cfg.Clusters {
+		if c.Backup != nil {
+			with = append(with, c)
+		}
+	}
+	switch {
+	case len(cfg.Clusters) == 1:
+		return cfg.Clusters[0], nil
+	case len(with) == 1:
+		return with[0], nil
+	case len(cfg.Clusters) == 0:
+		return nil, fmt.Errorf("no cluster in %s", cfg.Dir)
+	}
+	var names []string
+	for _, c := range cfg.Clusters {
+		names = append(names, c.Name)
+	}
+	return nil, fmt.Errorf("several clusters in %s (%s): choose one with --cluster", cfg.Dir, strings.Join(names, ", "))
+}
+
+func openStore(env *Env, b schema.Backup) (store.Store, error) {
+	opts := store.Options{Getenv: env.Getenv}
+	if b.S3 != nil {
+		opts.Endpoint, opts.Region, opts.PathStyle = b.S3.Endpoint, b.S3.Region, b.S3.PathStyle
+	}
+	if b.Destination == "" {
+		return nil, errors.New("no backup destination")
+	}
+	return store.Open(b.Destination, opts)
+}
+
+func runBackupRun(ctx context.Context, env *Env, args []string) int {
+	a, fs, err := arguments.ParseBackupRun(args)
+	if code, done := argError(env, "backup run", fs, err); done {
+		return code
+	}
+	cl, b, ok := backupTarget(env, &a.BackupTarget)
+	if !ok {
+		return 1
+	}
+	j := backup.Job{Cluster: a.Cluster, Endpoint: a.Endpoint, Textfile: a.Textfile, WorkDir: a.WorkDir,
+		Recipient: b.Recipient, AllowUnencrypted: b.AllowUnencrypted, KeepLast: b.KeepLast, MaxAge: b.MaxAge}
+	if a.Set["recipient"] {
+		j.Recipient = a.Recipient
+	}
+	if a.Set["allow-unencrypted"] {
+		j.AllowUnencrypted = a.AllowUnencrypted
+	}
+	if a.Set["keep-last"] {
+		j.KeepLast = a.KeepLast
+	}
+	if a.Set["max-age"] {
+		j.MaxAge = a.MaxAge
+	}
+	tlsCluster := &schema.Cluster{Members: []*schema.Member{{ClientURL: a.Endpoint}}}
+	if cl != nil {
+		j.Cluster, tlsCluster = cl.Name, cl
+		if j.Endpoint == "" {
+			name := a.Member
+			if name == "" && len(b.On) > 0 {
+				name = b.On[0]
+			}
+			m := cl.Member(name)
+			if m == nil {
+				fmt.Fprintf(env.Stderr, "etcdform: backup run: cluster %s has no member %q (give --member or --endpoint)\n", cl.Name, name)
+				return 1
+			}
+			j.Endpoint = m.ClientURL
+		}
+	}
+	if tc, err := live.ClientTLS(tlsCluster); err != nil {
+		fmt.Fprintf(env.Stderr, "etcdform: backup run: %v\n", err)
+		return 1
+	} else if tc != nil {
+		j.EtcdOptions = append(j.EtcdOptions, etcd.WithTLS(tc))
+	}
+	s, err := openStore(env, b)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "etcdform: backup run: %v\n", err)
+		if a.Textfile != "" {
+			_ = backup.WriteTextfile(a.Textfile, backup.Metrics{Cluster: j.Cluster, RunTime: time.Now(), Success: false})
+		}
+		return 1
+	}
+	j.Store = s
+	ctx, cancel := context.WithTimeout(ctx, a.Timeout)
+	defer cancel()
+	res, err := backup.Run(ctx, j)
+	if res != nil {
+		views.BackupRun(env.Stdout, s.String(), res)
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "etcdform: backup run: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func runBackupList(ctx context.Context, env *Env, args []string) int {
+	a, fs, err := arguments.ParseBackupList(args)
+	if code, done := argError(env, "backup list", fs, err); done {
+		return code
+	}
+	cl, b, ok := backupTarget(env, &a.BackupTarget)
+	if !ok {
+		return 1
+	}
+	s, err := openStore(env, b)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "etcdform: backup list: %v\n", err)
+		return 1
+	}
+	all, bad, err := store.List(ctx, s)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "etcdform: backup list: %v\n", err)
+		return 1
+	}
+	cluster := a.Cluster
+	if cl != nil {
+		cluster = cl.Name
+	}
+	var ms []store.Meta
+	for _, m := range all {
+		if cluster == "" || m.Cluster == cluster {
+			ms = append(ms, m)
+		}
+	}
+	for _, e := range bad {
+		fmt.Fprintf(env.Stderr, "etcdform: warning: %v\n", e)
+	}
+	if a.JSON {
+		if ms == nil {
+			ms = []store.Meta{}
+		}
+		return views.WriteJSON(env.Stdout, ms)
+	}
+	views.BackupList(env.Stdout, s.String(), ms)
+	return 0
+}
+
+func runBackupVerify(ctx context.Context, env *Env, args []string) int {
+	a, fs, err := arguments.ParseBackupVerify(args)
+	if code, done := argError(env, "backup verify", fs, err); done {
+		return code
+	}
+	cl, b, ok := backupTarget(env, &a.BackupTarget)
+	if !ok {
+		return 1
+	}
+	s, err := openStore(env, b)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "etcdform: backup verify: %v\n", err)
+		return 1
+	}
+	d := backup.Drill{Store: s, ID: a.Snapshot, Cluster: a.Cluster, WorkDir: a.WorkDir}
+	if cl != nil {
+		d.Cluster = cl.Name
+	}
+	if a.Identity != "" {
+		ids, err := readIdentities(a.Identity)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "etcdform: backup verify: %v\n", err)
+			return 1
+		}
+		d.Identities = ids
+	}
+	if d.Etcd, d.Etcdutl, err = drillBinaries(a.Etcd, a.Etcdutl); err != nil {
+		fmt.Fprintf(env.Stderr, "etcdform: backup verify: %v\n", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.Timeout)
+	defer cancel()
+	rep, err := backup.Verify(ctx, d)
+	if rep != nil && (err == nil || errors.Is(err, backup.ErrMismatch)) {
+		if a.JSON {
+			views.WriteJSON(env.Stdout, views.NewDrillJSON(rep))
+		} else {
+			views.BackupDrill(env.Stdout, rep)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "etcdform: backup verify: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// readIdentities parses an age identity file. Its content is never
+// printed: a parse error names only the file.
+func readIdentities(path string) ([]age.Identity, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("identity file: %w", err)
+	}
+	defer f.Close()
+	ids, err := age.ParseIdentities(f)
+	if err != nil {
+		return nil, fmt.Errorf("identity file %s is not an age identity file", path)
+	}
+	return ids, nil
+}
+
+// drillBinaries finds etcd and etcdutl: the flags, else PATH, else
+// etcdform's cached build (never built here).
+func drillBinaries(etcdBin, etcdutl string) (string, string, error) {
+	cache, _ := etcdbin.CacheDir(etcdbin.DefaultVersion)
+	find := func(given, name string) (string, error) {
+		if given != "" {
+			return given, nil
+		}
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+		if p := filepath.Join(cache, name); cache != "" && fileExists(p) {
+			return p, nil
+		}
+		return "", fmt.Errorf("no %s binary: give --%s, or put it on PATH", name, name)
+	}
+	e, err := find(etcdBin, "etcd")
+	if err != nil {
+		return "", "", err
+	}
+	u, err := find(etcdutl, "etcdutl")
+	return e, u, err
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
+}

@@ -1,0 +1,206 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/minio/minio-go/v7"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/etcdform/etcdform/internal/lab"
+	"github.com/etcdform/etcdform/internal/lab/labtest"
+	"github.com/etcdform/etcdform/providers/backup/s3test"
+)
+
+// cliEnv runs the binary with extra environment variables.
+func cliEnv(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(append(os.Environ(), "NO_COLOR=1"), env...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running etcdform: %v", err)
+	}
+	t.Logf("$ etcdform %s  => exit %d\n%s%s", strings.Join(args, " "), code, o.String(), e.String())
+	return o.String(), e.String(), code
+}
+
+// withBackup adds a backup block to the cluster.
+func withBackup(block string) func(string) string {
+	return func(s string) string {
+		return strings.Replace(s, "  service {", block+"\n  service {", 1)
+	}
+}
+
+func TestBackupE2E(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3})
+	srv := s3test.New(t, "backups")
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idFile := filepath.Join(t.TempDir(), "backup.agekey")
+	if err := os.WriteFile(idFile, []byte(id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := config(t, st, withBackup(fmt.Sprintf(`  backup {
+    schedule    = "0 */6 * * *"
+    on          = ["etcd-1"]
+    destination = "s3://backups/lab"
+    keep_last   = 2
+
+    encryption {
+      recipient = %q
+    }
+
+    s3 {
+      endpoint   = %q
+      region     = "us-east-1"
+      path_style = true
+    }
+  }
+`, id.Recipient(), srv.Endpoint)))
+	env := []string{"AWS_ACCESS_KEY_ID=" + s3test.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s3test.SecretKey}
+	textfile := filepath.Join(t.TempDir(), "etcdform_backup.prom")
+	secrets := []string{id.String(), s3test.SecretKey}
+	noSecrets := func(outs ...string) {
+		t.Helper()
+		for _, o := range outs {
+			for _, s := range secrets {
+				if strings.Contains(o, s) {
+					t.Fatal("a secret (age identity or S3 secret key) was printed")
+				}
+			}
+		}
+	}
+
+	c := etcdClient(t, st)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	const marker = "e2e-plaintext-marker"
+	var liveKeys int64
+	for run := range 3 {
+		for i := range 20 {
+			if _, err := c.Put(ctx, fmt.Sprintf("/registry/secrets/run%d/%02d", run, i), marker); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r, err := c.Get(ctx, "\x00", clientv3.WithFromKey(), clientv3.WithCountOnly())
+		if err != nil {
+			t.Fatal(err)
+		}
+		liveKeys = r.Count
+		o, e, code := cliEnv(t, env, "backup", "run", "--textfile", textfile, dir)
+		noSecrets(o, e)
+		if code != 0 || !strings.Contains(o, "encrypted with age") {
+			t.Fatalf("backup run %d: exit %d", run, code)
+		}
+	}
+	keys := srv.Objects(t, "backups")
+	if len(keys) != 4 {
+		t.Fatalf("bucket after 3 runs with keep_last = 2: %v", keys)
+	}
+	for _, k := range keys {
+		if !strings.HasSuffix(k, ".snap.age") {
+			continue
+		}
+		o, err := srv.Client().GetObject(ctx, "backups", k, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := io.ReadAll(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(raw, []byte("age-encryption.org/v1\n")) || bytes.Contains(raw, []byte(marker)) {
+			t.Fatalf("object %s is not age ciphertext, or holds plaintext", k)
+		}
+	}
+
+	o, e, code := cliEnv(t, env, "backup", "list", "--json", dir)
+	noSecrets(o, e)
+	var list []struct {
+		ID        string `json:"id"`
+		Revision  int64  `json:"revision"`
+		KeyCount  int64  `json:"key_count"`
+		Encrypted bool   `json:"encrypted"`
+	}
+	if code != 0 || json.Unmarshal([]byte(o), &list) != nil || len(list) != 2 || !list[1].Encrypted || list[1].KeyCount != liveKeys {
+		t.Fatalf("backup list: exit %d, %+v (want 2 encrypted, the newest with %d keys)", code, list, liveKeys)
+	}
+	if o, _, code := cliEnv(t, env, "backup", "list", dir); code != 0 || !strings.Contains(o, list[0].ID) || !strings.Contains(o, "2 snapshots at s3://backups/lab") {
+		t.Fatalf("human list: exit %d", code)
+	}
+
+	// The restore drill: every key written before the newest backup.
+	o, e, code = cliEnv(t, env, "backup", "verify", "--latest", "--identity", idFile, "--json", dir)
+	noSecrets(o, e)
+	var rep struct {
+		ID       string   `json:"id"`
+		Verified bool     `json:"verified"`
+		KeyCount int64    `json:"key_count"`
+		KVHash   uint32   `json:"kv_hash"`
+		Recorded uint32   `json:"recorded_kv_hash"`
+		Problems []string `json:"problems"`
+	}
+	if code != 0 || json.Unmarshal([]byte(o), &rep) != nil || !rep.Verified || rep.ID != list[1].ID || rep.KeyCount != liveKeys || rep.KVHash == 0 || rep.KVHash != rep.Recorded {
+		t.Fatalf("backup verify: exit %d, %+v (want %d keys)", code, rep, liveKeys)
+	}
+
+	// A truncated and a corrupted object: exit 1 and a clear message.
+	obj := "lab/" + list[0].ID + ".snap.age"
+	orig, err := io.ReadAll(must(srv.Client().GetObject(ctx, "backups", obj, minio.GetObjectOptions{})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := bytes.Clone(orig)
+	flipped[len(flipped)-100] ^= 1
+	for name, damaged := range map[string][]byte{"truncated": orig[:len(orig)/2], "corrupted": flipped} {
+		if _, err := srv.Client().PutObject(ctx, "backups", obj, bytes.NewReader(damaged), int64(len(damaged)), minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		_, e, code := cliEnv(t, env, "backup", "verify", "--snapshot", list[0].ID, "--identity", idFile, dir)
+		if code != 1 || !strings.Contains(e, "snapshot is corrupted or truncated") {
+			t.Fatalf("verify of a %s snapshot: exit %d, stderr %q", name, code, e)
+		}
+	}
+
+	// S3 down: exit 1, the failure counted, nothing new in the bucket.
+	srv.Stop()
+	_, e, code = cliEnv(t, env, "backup", "run", "--textfile", textfile, dir)
+	if code != 1 {
+		t.Fatalf("backup run with S3 stopped: exit %d", code)
+	}
+	prom, _ := os.ReadFile(textfile)
+	if !strings.Contains(string(prom), `etcdform_backup_failures_total{cluster="lab"} 1`+"\n") ||
+		!strings.Contains(string(prom), `etcdform_backup_last_run_success{cluster="lab"} 0`+"\n") {
+		t.Fatalf("textfile after a failed run:\n%s", prom)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if after := srv.Objects(t, "backups"); len(after) != 4 {
+		t.Fatalf("a failed run changed the bucket: %v", after)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
