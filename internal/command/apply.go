@@ -58,7 +58,11 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 		sum := sha256.Sum256(data)
 		planHash = hex.EncodeToString(sum[:])
 		var ok bool
-		if cfg, ok = loadConfig(env, p.Meta.ConfigDir, a.Vars, a.VarFiles); !ok {
+		dir := p.Meta.ConfigDir
+		if a.ConfigDir != "" {
+			dir = a.ConfigDir
+		}
+		if cfg, ok = loadConfig(env, dir, a.Vars, a.VarFiles); !ok {
 			return 1
 		}
 	} else {

@@ -95,3 +95,20 @@ func TestApplyVerifiesPlans(t *testing.T) {
 		})
 	}
 }
+
+func TestApplyConfigDir(t *testing.T) {
+	p := plantest.Sample()
+	p.Meta.ConfigDir = "/nonexistent/checkout/of/another/job"
+	file := filepath.Join(t.TempDir(), "x.plan")
+	if err := planfile.WriteFile(file, p); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runEnv(nil, "apply", "--auto-approve", file)
+	if code != 1 || strings.Contains(stderr, "the plan has refusals") {
+		t.Errorf("without --config-dir: exit %d, %q", code, stderr)
+	}
+	code, _, stderr = runEnv(nil, "apply", "--auto-approve", "--config-dir", "../../examples/three-node", file)
+	if code != 1 || !strings.Contains(stderr, "the plan has refusals") {
+		t.Errorf("with --config-dir: exit %d, %q", code, stderr)
+	}
+}
