@@ -415,6 +415,8 @@ func (x *executor) run(ctx context.Context, s plan.Step) error {
 		return x.etcd.Promote(ctx, id)
 	case plan.RemoveMember:
 		return x.remove(ctx, s)
+	case plan.UploadFile:
+		return x.upload(ctx, s)
 	}
 	return fmt.Errorf("apply: unknown action %q", s.Action)
 }

@@ -323,10 +323,16 @@ func (cp *clusterPlanner) plan() {
 		emit(cp.removeStep(m), true)
 	}
 
-	// 4. Rolling config change.
+	// 4. Rolling config change, with each member's TLS uploads first.
+	tw := cp.tlsPlan()
 	var roll []*member
 	for m := range diffs {
 		roll = append(roll, m)
+	}
+	for m := range tw {
+		if diffs[m] == nil {
+			roll = append(roll, m)
+		}
 	}
 	sort.Slice(roll, func(i, j int) bool {
 		ri, rj := rollRank(roll[i]), rollRank(roll[j])
@@ -338,18 +344,35 @@ func (cp *clusterPlanner) plan() {
 	for _, m := range roll {
 		d := diffs[m]
 		v, a := cp.counts()
-		emit(Step{Action: WriteConfig, Cluster: c.Name, Member: m.name, MemberID: m.id(), Reason: writeReason(m, d.dropped, false), Changes: d.changes, Config: d.file, Leader: m.leader, Voters: v, Tolerated: a - quorum(v)}, false)
+		var changes []Change
 		reason := "Restart so that the new config takes effect"
+		if w := tw[m]; w != nil {
+			for _, s := range w.uploads {
+				s.Voters, s.Tolerated = v, a-quorum(v)
+				emit(s, false)
+			}
+			if len(w.restart) == 0 && d == nil {
+				continue
+			}
+			changes = append(changes, w.restart...)
+			if d == nil {
+				reason = "Restart so that etcd loads the new CA bundle (it reads trusted-ca-file only at start)"
+			}
+		}
+		if d != nil {
+			emit(Step{Action: WriteConfig, Cluster: c.Name, Member: m.name, MemberID: m.id(), Reason: writeReason(m, d.dropped, false), Changes: d.changes, Config: d.file, Leader: m.leader, Voters: v, Tolerated: a - quorum(v)}, false)
+			changes = append(append([]Change{}, d.changes...), changes...)
+		}
 		if m.leader {
-			reason = "Restart so that the new config takes effect; the member leads, so leadership moves to a follower first"
+			reason += "; the member leads, so leadership moves to a follower first"
 		} else if m.unhealthy {
-			reason = "Restart so that the new config takes effect; the member reports errors, so it goes first"
+			reason += "; the member reports errors, so it goes first"
 		}
 		a2 := a
 		if !m.live.IsLearner {
 			a2--
 		}
-		emit(Step{Action: Restart, Cluster: c.Name, Member: m.name, MemberID: m.id(), Reason: reason, Changes: d.changes, Leader: m.leader, Voters: v, Tolerated: a2 - quorum(v)}, !m.live.IsLearner)
+		emit(Step{Action: Restart, Cluster: c.Name, Member: m.name, MemberID: m.id(), Reason: reason, Changes: changes, Leader: m.leader, Voters: v, Tolerated: a2 - quorum(v)}, !m.live.IsLearner)
 	}
 
 	// 1. Snapshot first when anything is risky.

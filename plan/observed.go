@@ -86,6 +86,11 @@ type ObservedHost struct {
 
 	Certs          []CertInfo
 	BackupSchedule string // installed cron/timer schedule, "" when none
+
+	// Sources describes the local *_source files the configuration names
+	// for this member (read on the machine running etcdform, not over
+	// SSH), with the same roles as Certs; Path is the local path.
+	Sources []CertInfo
 }
 
 // CertInfo describes a certificate file on a host, never its key.
@@ -100,6 +105,58 @@ type CertInfo struct {
 	NotBefore time.Time
 	NotAfter  time.Time
 	Issuer    string
+
+	// Missing is true when the file does not exist; Error says why it
+	// could not be read or parsed otherwise.
+	Missing bool
+	Error   string
+	// DER holds every certificate of the file in DER (a CA file may be a
+	// bundle): public data, so the planner can check chains and SANs
+	// without a network.
+	DER [][]byte
+	// PublicKeySHA256 is the sha256 (hex) of the certificate's public key
+	// (SubjectPublicKeyInfo).
+	PublicKeySHA256 string
+
+	// Key facts, for the "-cert" roles. The observer reads the key file
+	// transiently to derive them; its bytes never enter the model.
+	// KeySHA256 is the hash of the key file (to compare with a source),
+	// KeyPublicSHA256 the hash of the key's public half (equal to
+	// PublicKeySHA256 when key and certificate match), and KeyMatches the
+	// observer's verdict for this pair.
+	KeyPath         string
+	KeyMissing      bool
+	KeyError        string
+	KeySHA256       string
+	KeyPublicSHA256 string
+	KeyMatches      bool
+}
+
+// CertInfo roles.
+const (
+	RoleClientCert = "client-cert"
+	RoleClientCA   = "client-ca"
+	RolePeerCert   = "peer-cert"
+	RolePeerCA     = "peer-ca"
+)
+
+// Cert returns the certificate facts of the given role, or nil.
+func (h *ObservedHost) Cert(role string) *CertInfo {
+	return findCert(h.Certs, role)
+}
+
+// Source returns the local source facts of the given role, or nil.
+func (h *ObservedHost) Source(role string) *CertInfo {
+	return findCert(h.Sources, role)
+}
+
+func findCert(list []CertInfo, role string) *CertInfo {
+	for i := range list {
+		if list[i].Role == role {
+			return &list[i]
+		}
+	}
+	return nil
 }
 
 // Member returns the live member with the given name, or nil.

@@ -26,6 +26,9 @@ const (
 	Restart Action = 'R'
 	// StartMember starts a member whose service is stopped.
 	StartMember Action = '>'
+	// UploadFile writes one TLS file to a member's host atomically from
+	// its local source (Step.Upload); it does not restart. See tls.go.
+	UploadFile Action = 'U'
 )
 
 func (a Action) String() string {
@@ -46,6 +49,8 @@ func (a Action) String() string {
 		return "restart"
 	case StartMember:
 		return "start-member"
+	case UploadFile:
+		return "upload-file"
 	}
 	return "Action(" + string(rune(a)) + ")"
 }
@@ -75,6 +80,7 @@ func (a Action) IsRisky() bool {
 //	WriteConfig   "config-file"            "(absent)"/"(unparsable)" the file's path
 //	WriteConfig   unmanaged etcd key       observed raw value        "" (the key is dropped)
 //	Restart       same as WriteConfig: the values the restart brings into effect
+//	UploadFile    host path                "sha256:…"/"(absent)"      "sha256:…" of the source (certs add serial and expiry)
 //
 // Values are rendered as text: numbers in decimal, booleans as "true"/"false".
 type Change struct {
@@ -126,6 +132,10 @@ type Step struct {
 	// member when the step takes it down.
 	Voters    int
 	Tolerated int
+	// Upload is what an UploadFile step writes: where from and where to,
+	// never the bytes (apply reads the source then, and refuses it if its
+	// hash changed since the plan).
+	Upload *Upload
 }
 
 // Plan is an ordered list of steps with everything apply needs to decide

@@ -221,6 +221,15 @@ type fileStep struct {
 	HostDown  bool         `json:"host_down,omitempty"`
 	Voters    int          `json:"voters"`
 	Tolerated int          `json:"tolerated"`
+	Upload    *fileUpload  `json:"upload,omitempty"`
+}
+
+type fileUpload struct {
+	Role   string `json:"role"`
+	Path   string `json:"path"`
+	Source string `json:"source"`
+	SHA256 string `json:"sha256"`
+	Mode   uint32 `json:"mode"`
 }
 
 type fileChange struct {
@@ -253,6 +262,8 @@ func encodeAction(a plan.Action) (string, error) {
 		return "restart", nil
 	case plan.StartMember:
 		return "start-member", nil
+	case plan.UploadFile:
+		return "upload-file", nil
 	default:
 		return "", fmt.Errorf("planfile: cannot write action %v", a)
 	}
@@ -274,6 +285,8 @@ func decodeAction(s string) (plan.Action, error) {
 		return plan.Restart, nil
 	case "start-member":
 		return plan.StartMember, nil
+	case "upload-file":
+		return plan.UploadFile, nil
 	default:
 		return plan.NoOp, fmt.Errorf("unknown action %q", s)
 	}
@@ -328,6 +341,9 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 		}
 		for _, c := range s.Changes {
 			fs.Changes = append(fs.Changes, fileChange(c))
+		}
+		if u := s.Upload; u != nil {
+			fs.Upload = &fileUpload{Role: u.Role, Path: u.Path, Source: u.Source, SHA256: u.SHA256, Mode: u.Mode}
 		}
 		f.Steps = append(f.Steps, fs)
 	}
@@ -389,6 +405,12 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 		}
 		for _, c := range fs.Changes {
 			s.Changes = append(s.Changes, plan.Change(c))
+		}
+		if u := fs.Upload; u != nil {
+			s.Upload = &plan.Upload{Role: u.Role, Path: u.Path, Source: u.Source, SHA256: u.SHA256, Mode: u.Mode}
+		}
+		if (s.Action == plan.UploadFile) != (s.Upload != nil) {
+			return nil, fmt.Errorf("step %d: an upload-file step needs an upload, and only it may have one", i+1)
 		}
 		p.Steps = append(p.Steps, s)
 	}

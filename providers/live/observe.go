@@ -165,5 +165,6 @@ func Host(ctx context.Context, c *schema.Cluster, m *schema.Member) *plan.Observ
 	if n, empty, err := cli.DirSize(ctx, svc.DataDir); err == nil {
 		h.DataDirBytes, h.DataDirEmpty = n, empty
 	}
+	h.Certs, h.Sources = hostCerts(ctx, cli, m), sourceCerts(m)
 	return h
 }

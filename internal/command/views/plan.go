@@ -85,6 +85,7 @@ func summaryLine(p *plan.Plan) string {
 		{plan.AddLearner, "learner add", "learner adds"},
 		{plan.Promote, "promotion", "promotions"},
 		{plan.RemoveMember, "removal", "removals"},
+		{plan.UploadFile, "file upload", "file uploads"},
 		{plan.WriteConfig, "config write", "config writes"},
 		{plan.Restart, "restart", "restarts"},
 	} {
@@ -210,7 +211,14 @@ func (v *PlanHuman) Plan(w io.Writer, p *plan.Plan) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "etcdform plan%s\n", metaLine(p.Meta))
 	if len(p.Steps) > 0 {
-		b.WriteString("\nSymbols: S snapshot, > start, + add learner, ^ promote, - remove, ~ write config, R restart\n")
+		legend := "S snapshot, > start, + add learner, ^ promote, - remove, ~ write config, R restart"
+		for _, s := range p.Steps {
+			if s.Action == plan.UploadFile {
+				legend += ", U upload file"
+				break
+			}
+		}
+		b.WriteString("\nSymbols: " + legend + "\n")
 	}
 	names, byCluster := stepsByCluster(p)
 	for _, name := range names {

@@ -1,0 +1,387 @@
+package plan
+
+import (
+	"crypto/x509"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/etcdform/etcdform/schema"
+)
+
+// Upload is one TLS file an UploadFile step writes to a member's host from
+// its local source. It never holds the file's bytes.
+type Upload struct {
+	// Role is "client-ca", "client-cert", "client-key", "peer-ca",
+	// "peer-cert" or "peer-key".
+	Role   string
+	Path   string // on the host
+	Source string // local file, read at apply time
+	SHA256 string // hex sha256 of the source when planned
+	Mode   uint32 // 0600 for keys, 0644 for certificates
+}
+
+// IsKey reports whether the file is a private key.
+func (u *Upload) IsKey() bool { return strings.HasSuffix(u.Role, "-key") }
+
+// NeedsRestart reports whether etcd needs a restart to use the file.
+// etcd 3.6 reads cert-file and key-file again on every new TLS handshake
+// (found by experiment on the lab: a replaced server certificate is served
+// on the next connection, no restart), but reads trusted-ca-file only at
+// start: a new CA bundle takes effect after a restart.
+func (u *Upload) NeedsRestart() bool { return strings.HasSuffix(u.Role, "-ca") }
+
+// tlsWork is the TLS part of one member's rolling change.
+type tlsWork struct {
+	uploads []Step
+	// restart holds the changes that need a restart to take effect (CA
+	// bundles); empty when the uploads take effect on their own.
+	restart []Change
+}
+
+// effective is one side of a member's TLS as it will be after the planned
+// uploads: the source's facts where a source is set, the host's otherwise.
+type effective struct {
+	side    string // "client" | "peer"
+	cert    *CertInfo
+	keyPub  string // sha256 of the key's public half; "" when unknown
+	keyWhy  string // why keyPub is unknown
+	ca      *CertInfo
+	urlHost string
+}
+
+// tlsPlan checks the certificates of every kept member whose host was
+// observed and plans the uploads of the files whose local source differs
+// from the host's copy. Refusals: an expired, missing or unreadable
+// certificate, a SAN that does not cover the member's URL host, a key that
+// does not match its certificate, a certificate that does not chain to the
+// configured CA (its own, and for peers every other member's). Warnings: a
+// certificate expiring within min_remaining, or not yet valid.
+func (cp *clusterPlanner) tlsPlan() map[*member]*tlsWork {
+	work := map[*member]*tlsWork{}
+	now := cp.opts.Meta.Time
+	var peers []*memberTLS
+	for _, m := range cp.kept {
+		if m.desired == nil || m.desired.TLS == nil || m.hostDown || m.host == nil || !m.host.Reachable {
+			continue
+		}
+		w := cp.tlsUploads(m)
+		if len(w.uploads) > 0 {
+			work[m] = w
+		}
+		for _, e := range cp.effectiveTLS(m) {
+			cp.checkCert(m, e, now)
+			if e.side == "peer" {
+				peers = append(peers, &memberTLS{m: m, e: e})
+			}
+		}
+	}
+	cp.checkPeerTrust(peers, now)
+	return work
+}
+
+type memberTLS struct {
+	m *member
+	e effective
+}
+
+func sides(t *schema.TLS) []struct {
+	name string
+	ep   *schema.TLSEndpoint
+} {
+	return []struct {
+		name string
+		ep   *schema.TLSEndpoint
+	}{{"client", t.Client}, {"peer", t.Peer}}
+}
+
+// tlsUploads plans the uploads of member m's files whose source differs
+// from the host's copy (by sha256), each host path once.
+func (cp *clusterPlanner) tlsUploads(m *member) *tlsWork {
+	w := &tlsWork{}
+	seen := map[string]bool{}
+	for _, s := range sides(m.desired.TLS) {
+		if s.ep == nil {
+			continue
+		}
+		hostCert, srcCert := m.host.Cert(s.name+"-cert"), m.host.Source(s.name+"-cert")
+		hostCA, srcCA := m.host.Cert(s.name+"-ca"), m.host.Source(s.name+"-ca")
+		files := []struct {
+			kind      string
+			f         schema.TLSFile
+			have, src string // sha256s
+			srcBad    string
+			info      *CertInfo // for a certificate source: its facts
+		}{
+			{"ca", s.ep.CA, sha(hostCA, false), sha(srcCA, false), bad(srcCA, false), srcCA},
+			{"cert", s.ep.Cert, sha(hostCert, false), sha(srcCert, false), bad(srcCert, false), srcCert},
+			{"key", s.ep.Key, sha(hostCert, true), sha(srcCert, true), bad(srcCert, true), nil},
+		}
+		for _, f := range files {
+			if f.f.Source == "" || seen[f.f.Path] {
+				continue
+			}
+			seen[f.f.Path] = true
+			if f.srcBad != "" {
+				cp.refuse(m.name, 0, "TLS source unreadable",
+					"The %s %s source %s of member %s cannot be used: %s. Fix the file and plan again.", s.name, f.kind, f.f.Source, m.name, f.srcBad)
+				continue
+			}
+			if f.have == f.src {
+				continue
+			}
+			u := &Upload{Role: s.name + "-" + f.kind, Path: f.f.Path, Source: f.f.Source, SHA256: f.src, Mode: 0o644}
+			if u.IsKey() {
+				u.Mode = 0o600
+			}
+			before := "(absent)"
+			if f.have != "" {
+				before = "sha256:" + shortHash(f.have)
+			}
+			after := "sha256:" + shortHash(f.src)
+			if f.info != nil && f.info.Serial != "" {
+				after += fmt.Sprintf(" (serial %s, expires %s)", shortHash(f.info.Serial), f.info.NotAfter.Format("2006-01-02"))
+			}
+			ch := Change{Attr: f.f.Path, Before: before, After: after}
+			reason := fmt.Sprintf("The %s %s on the host differs from its source %s: upload it atomically", s.name, f.kind, f.f.Source)
+			if u.IsKey() {
+				reason += " (mode 0600)"
+			}
+			if u.NeedsRestart() {
+				reason += "; etcd reads the CA bundle only at start, so a restart follows"
+				w.restart = append(w.restart, ch)
+			} else {
+				reason += "; etcd uses it from the next TLS connection, no restart needed"
+			}
+			w.uploads = append(w.uploads, Step{Action: UploadFile, Cluster: cp.c.Name, Member: m.name, MemberID: m.id(),
+				Reason: reason, Changes: []Change{ch}, Upload: u, Leader: m.leader})
+		}
+	}
+	// Certificates before keys would leave a window where a new
+	// certificate meets the old key; etcd loads both at each handshake, so
+	// the window fails handshakes either way. Keep it short and stable:
+	// CA first (trust widens first), then key, then certificate.
+	order := func(role string) int {
+		switch {
+		case strings.HasSuffix(role, "-ca"):
+			return 0
+		case strings.HasSuffix(role, "-key"):
+			return 1
+		}
+		return 2
+	}
+	sort.SliceStable(w.uploads, func(i, j int) bool {
+		return order(w.uploads[i].Upload.Role) < order(w.uploads[j].Upload.Role)
+	})
+	return w
+}
+
+func sha(ci *CertInfo, key bool) string {
+	if ci == nil {
+		return ""
+	}
+	if key {
+		return ci.KeySHA256
+	}
+	return ci.SHA256
+}
+
+// bad says why a source cannot be uploaded ("" when it can).
+func bad(ci *CertInfo, key bool) string {
+	switch {
+	case ci == nil:
+		return "it was not read"
+	case key && ci.KeyMissing:
+		return "the file does not exist"
+	case key && ci.KeySHA256 == "":
+		return orNone(ci.KeyError)
+	case key:
+		return ""
+	case ci.Missing:
+		return "the file does not exist"
+	case ci.Error != "":
+		return ci.Error
+	}
+	return ""
+}
+
+// effectiveTLS returns, per configured side, the files member m will run
+// with after the planned uploads.
+func (cp *clusterPlanner) effectiveTLS(m *member) []effective {
+	var out []effective
+	for _, s := range sides(m.desired.TLS) {
+		if s.ep == nil {
+			continue
+		}
+		hostCert, srcCert := m.host.Cert(s.name+"-cert"), m.host.Source(s.name+"-cert")
+		e := effective{side: s.name, cert: hostCert, ca: m.host.Cert(s.name + "-ca")}
+		if s.ep.Cert.Source != "" {
+			e.cert = srcCert
+		}
+		if s.ep.CA.Source != "" {
+			e.ca = m.host.Source(s.name + "-ca")
+		}
+		keyFrom := hostCert
+		if s.ep.Key.Source != "" {
+			keyFrom = srcCert
+		}
+		switch {
+		case keyFrom == nil:
+			e.keyWhy = "it was not observed"
+		case keyFrom.KeyMissing:
+			e.keyWhy = fmt.Sprintf("the key file %s does not exist", keyFrom.KeyPath)
+		case keyFrom.KeyPublicSHA256 == "":
+			e.keyWhy = fmt.Sprintf("the key file %s could not be read: %s", keyFrom.KeyPath, orNone(keyFrom.KeyError))
+		default:
+			e.keyPub = keyFrom.KeyPublicSHA256
+		}
+		u := m.desired.ClientURL
+		if s.name == "peer" {
+			u = m.desired.PeerURL
+		}
+		if pu, err := url.Parse(u); err == nil {
+			e.urlHost = pu.Hostname()
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// checkCert checks one side of one member.
+func (cp *clusterPlanner) checkCert(m *member, e effective, now time.Time) {
+	what := e.side + " certificate"
+	switch {
+	case e.cert == nil || e.cert.Missing:
+		path := ""
+		if e.cert != nil {
+			path = " " + e.cert.Path
+		}
+		cp.refuse(m.name, 0, "Certificate file missing",
+			"The %s%s of member %s does not exist, and the configuration names no cert_source to upload. etcd cannot start its %s listener without it.", what, path, m.name, e.side)
+		return
+	case e.cert.Error != "" || len(e.cert.DER) == 0:
+		cp.refuse(m.name, 0, "Certificate unreadable", "The %s %s of member %s cannot be used: %s.", what, e.cert.Path, m.name, orNone(e.cert.Error))
+		return
+	}
+	c := e.cert
+	switch left := c.NotAfter.Sub(now); {
+	case !now.IsZero() && left <= 0:
+		cp.refuse(m.name, 0, "Certificate expired",
+			"The %s %s of member %s (serial %s) expired at %s. Peers and clients reject it; issue a new certificate, set it as the source and plan again.", what, c.Path, m.name, c.Serial, c.NotAfter.Format(time.RFC3339))
+	case !now.IsZero() && left < m.desired.TLS.MinRemaining:
+		cp.warn(m.name, "Certificate expires soon",
+			"The %s %s of member %s (serial %s) expires at %s, in %s, within min_remaining = %s. Rotate it: issue a new certificate and point the source at it.", what, c.Path, m.name, c.Serial, c.NotAfter.Format(time.RFC3339), roundDur(left), roundDur(m.desired.TLS.MinRemaining))
+	}
+	if !now.IsZero() && now.Before(c.NotBefore) {
+		cp.warn(m.name, "Certificate not yet valid", "The %s %s of member %s is valid only from %s.", what, c.Path, m.name, c.NotBefore.Format(time.RFC3339))
+	}
+	cert, err := x509.ParseCertificate(c.DER[0])
+	if err != nil {
+		cp.refuse(m.name, 0, "Certificate unreadable", "The %s %s of member %s does not parse: %s.", what, c.Path, m.name, err)
+		return
+	}
+	if e.urlHost != "" {
+		if err := cert.VerifyHostname(e.urlHost); err != nil {
+			cp.refuse(m.name, 0, "Certificate SAN missing",
+				"The %s %s of member %s does not cover %s, the host of its %s URL (its SANs: %s). %s Issue a certificate whose SANs include %s.", what, c.Path, m.name, e.urlHost, e.side, sanList(c), sanWhy(e.side), e.urlHost)
+		}
+	}
+	if e.keyPub == "" {
+		cp.refuse(m.name, 0, "Key not usable", "The %s key of member %s cannot be checked against its certificate: %s.", e.side, m.name, e.keyWhy)
+	} else if e.keyPub != c.PublicKeySHA256 {
+		cp.refuse(m.name, 0, "Key does not match certificate",
+			"The %s key of member %s does not belong to its certificate %s (serial %s): their public keys differ, so etcd would fail every TLS handshake. Install the key issued with this certificate.", e.side, m.name, c.Path, c.Serial)
+	}
+	if e.ca != nil && len(e.ca.DER) > 0 {
+		if err := verifyChain(cert, c, e.ca, now); err != nil {
+			cp.refuse(m.name, 0, "Certificate not signed by the configured CA",
+				"The %s %s of member %s (issuer %s) does not chain to the CA bundle %s (%s): %s.", what, c.Path, m.name, c.Issuer, e.ca.Path, e.ca.Subject, err)
+		}
+	} else if e.ca != nil && e.ca.Missing {
+		cp.refuse(m.name, 0, "CA file missing", "The %s CA file %s of member %s does not exist, and the configuration names no ca_source to upload.", e.side, e.ca.Path, m.name)
+	}
+}
+
+// checkPeerTrust refuses a peer certificate that another member's peer CA
+// bundle does not trust: those two members could not talk once both run
+// the planned files (the usual mistake of a CA rotation done out of order).
+func (cp *clusterPlanner) checkPeerTrust(peers []*memberTLS, now time.Time) {
+	for _, a := range peers {
+		if a.e.cert == nil || len(a.e.cert.DER) == 0 {
+			continue
+		}
+		cert, err := x509.ParseCertificate(a.e.cert.DER[0])
+		if err != nil {
+			continue
+		}
+		for _, b := range peers {
+			if a == b || b.e.ca == nil || len(b.e.ca.DER) == 0 {
+				continue
+			}
+			if a.e.ca != nil && a.e.ca.SHA256 == b.e.ca.SHA256 {
+				continue // same bundle: checked by checkCert
+			}
+			if err := verifyChain(cert, a.e.cert, b.e.ca, now); err != nil {
+				cp.refuse(a.m.name, 0, "Peer certificate not trusted by another member",
+					"The peer certificate %s of member %s (issuer %s) does not chain to the peer CA bundle %s of member %s: %s. The two members could not talk to each other. During a CA rotation, distribute a bundle with both CAs to every member before reissuing any certificate.", a.e.cert.Path, a.m.name, a.e.cert.Issuer, b.e.ca.Path, b.m.name, err)
+			}
+		}
+	}
+}
+
+// verifyChain checks cert against the bundle, at a time inside the
+// certificate's validity so that an expired certificate is reported as
+// expired, not as untrusted.
+func verifyChain(cert *x509.Certificate, c *CertInfo, bundle *CertInfo, now time.Time) error {
+	roots := x509.NewCertPool()
+	for _, der := range bundle.DER {
+		if ca, err := x509.ParseCertificate(der); err == nil {
+			roots.AddCert(ca)
+		}
+	}
+	inter := x509.NewCertPool()
+	for _, der := range c.DER[1:] {
+		if ic, err := x509.ParseCertificate(der); err == nil {
+			inter.AddCert(ic)
+		}
+	}
+	at := now
+	if at.IsZero() || !at.Before(cert.NotAfter) {
+		at = cert.NotAfter.Add(-time.Second)
+	}
+	if at.Before(cert.NotBefore) {
+		at = cert.NotBefore.Add(time.Second)
+	}
+	_, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	return err
+}
+
+func sanList(c *CertInfo) string {
+	var s []string
+	for _, d := range c.DNSNames {
+		s = append(s, "DNS:"+d)
+	}
+	for _, ip := range c.IPs {
+		s = append(s, "IP:"+ip)
+	}
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+func sanWhy(side string) string {
+	if side == "peer" {
+		return "Since 3.2 etcd checks a peer's IP SANs against its remote address, so the other members would reject its connections."
+	}
+	return "Clients verify the server name, so they would reject the member."
+}
+
+func roundDur(d time.Duration) string {
+	if d >= 48*time.Hour {
+		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	}
+	return d.Round(time.Minute).String()
+}
