@@ -1,0 +1,139 @@
+package backup
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/etcdform/etcdform/schema"
+)
+
+func testSpec() JobSpec {
+	c := &schema.Cluster{Name: "main", Backup: &schema.Backup{Schedule: "0 */6 * * *", On: []string{"etcd-1"},
+		Destination: "s3://b/p", KeepLast: 28, MaxAge: 720 * time.Hour, Recipient: "age1abc",
+		S3: &schema.S3Options{Endpoint: "https://s3.example:9000", Region: "eu-west-1", PathStyle: true}}}
+	m := &schema.Member{Name: "etcd-1", ClientURL: "http://10.0.2.11:2379"}
+	return SpecFor(c, m, "abc123")
+}
+
+func TestCronRoundTrip(t *testing.T) {
+	s := testSpec()
+	b := RenderCron(s)
+	got, err := ParseCron(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(s, got); diff != "" {
+		t.Fatalf("(-rendered +parsed)\n%s", diff)
+	}
+	if len(DiffJob(s, &got)) != 0 {
+		t.Fatalf("DiffJob of a round trip: %v", DiffJob(s, &got))
+	}
+	line := string(b[strings.LastIndex(strings.TrimSpace(string(b)), "\n")+1:])
+	if !strings.HasPrefix(line, "0 */6 * * * root ") || !strings.Contains(line, "/usr/local/bin/etcdform backup run --cluster main") {
+		t.Fatalf("job line %q", line)
+	}
+	edited := strings.Replace(string(b), "0 */6 * * * root", "0 */4 * * * root", 1)
+	if _, err := ParseCron([]byte(edited)); err == nil || !strings.Contains(err.Error(), "edited by hand") {
+		t.Fatalf("ParseCron of an edited file = %v", err)
+	}
+	if _, err := ParseCron([]byte("0 * * * * root true\n")); err == nil {
+		t.Fatal("ParseCron accepted a foreign file")
+	}
+}
+
+// The job line runs in a real shell: the command it execs is exactly
+// the binary with Args, and the env file's variables reach it.
+func TestCronCommandRunsInShell(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "etcdform")
+	out := filepath.Join(dir, "out")
+	os.WriteFile(fake, []byte("#!/bin/sh\nprintf '%s\\n' \"$AWS_ACCESS_KEY_ID\" \"$@\" > "+out+"\n"), 0o755)
+	env := filepath.Join(dir, "backup.env")
+	os.WriteFile(env, []byte("AWS_ACCESS_KEY_ID=from-env-file\n"), 0o600)
+	s := testSpec()
+	s.Binary, s.EnvFile = fake, env
+	s.Recipient = "age1 with 'quotes' and %"
+	b := RenderCron(s)
+	line := strings.TrimSpace(string(b))
+	line = line[strings.LastIndex(line, "\n")+1:]
+	cmd := strings.SplitN(line, " ", 7)[6]   // after five fields and the user
+	cmd = strings.ReplaceAll(cmd, `\%`, "%") // cron's unescaping
+	cmd = strings.Replace(cmd, ">>/var/log/etcdform-backup.log 2>&1", "", 1)
+	if o, err := exec.Command("sh", "-c", cmd).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, o)
+	}
+	got, _ := os.ReadFile(out)
+	want := strings.Join(append([]string{"from-env-file"}, s.Args()...), "\n") + "\n"
+	if diff := cmp.Diff(want, string(got)); diff != "" {
+		t.Fatalf("(-want +got)\n%s", diff)
+	}
+}
+
+func TestDiffJob(t *testing.T) {
+	s := testSpec()
+	if got := DiffJob(s, nil); len(got) != 1 || got[0].Before != "(absent)" {
+		t.Fatalf("not installed: %v", got)
+	}
+	old := s
+	old.Schedule, old.BinarySHA256, old.KeepLast = "@daily", "old", 7
+	want := []JobChange{
+		{Attr: "binary_sha256", Before: "old", After: "abc123"},
+		{Attr: "keep_last", Before: "7", After: "28"},
+		{Attr: "schedule", Before: "@daily", After: "0 */6 * * *"},
+	}
+	if diff := cmp.Diff(want, DiffJob(s, &old)); diff != "" {
+		t.Fatalf("(-want +got)\n%s", diff)
+	}
+}
+
+func TestInterval(t *testing.T) {
+	from := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	tests := map[string]time.Duration{
+		"0 */6 * * *":      6 * time.Hour,
+		"@hourly":          time.Hour,
+		"@daily":           24 * time.Hour,
+		"*/15 * * * *":     15 * time.Minute,
+		"30 2 * * mon-fri": 3 * 24 * time.Hour, // Friday to Monday
+		"0 0 1 * *":        31 * 24 * time.Hour,
+		"0 3,15 * * *":     12 * time.Hour,
+		"0 0 * * 7":        7 * 24 * time.Hour,
+	}
+	for expr, want := range tests {
+		t.Run(expr, func(t *testing.T) {
+			got, err := Interval(expr, from)
+			if err != nil || got != want {
+				t.Fatalf("Interval = %v, %v; want %v", got, err, want)
+			}
+		})
+	}
+	if _, err := Interval("0 0 31 2 *", from); err == nil {
+		t.Fatal("a schedule that never runs was accepted")
+	}
+}
+
+func TestCheckFreshness(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	tests := map[string]struct {
+		newest time.Time
+		want   int
+	}{
+		"none":           {time.Time{}, Missing},
+		"fresh":          {now.Add(-5 * time.Hour), Fresh},
+		"one missed run": {now.Add(-11 * time.Hour), Fresh},
+		"stale":          {now.Add(-13 * time.Hour), Stale},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			lvl, msg, err := CheckFreshness("main", "0 */6 * * *", tc.newest, now)
+			if err != nil || lvl != tc.want || (lvl != Fresh) != (msg != "") {
+				t.Fatalf("CheckFreshness = %d, %q, %v; want level %d", lvl, msg, err, tc.want)
+			}
+		})
+	}
+}
