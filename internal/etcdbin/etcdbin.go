@@ -121,13 +121,18 @@ func build(ctx context.Context, v string, b *Binaries) error {
 	}
 	work := src
 	if v != DefaultVersion {
-		// Another version: copy the build module and repin it.
+		// Another version: copy the sources into a fresh module and let
+		// the etcd modules of that version choose every dependency (the
+		// pinned go.mod would hold newer etcd-internal modules back).
 		tmp, err := os.MkdirTemp("", "etcdbuild-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(tmp)
-		for _, f := range []string{"go.mod", "go.sum", "tools.go", "etcd/main.go"} {
+		if err := os.WriteFile(filepath.Join(tmp, "go.mod"), []byte("module etcdform.local/etcdbuild\n\ngo 1.24\n"), 0o644); err != nil {
+			return err
+		}
+		for _, f := range []string{"tools.go", "etcd/main.go"} {
 			data, err := os.ReadFile(filepath.Join(src, f))
 			if err != nil {
 				return err
