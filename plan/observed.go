@@ -29,6 +29,9 @@ type ObservedCluster struct {
 	// Hosts holds the SSH facts per desired member name (and per removed
 	// member name when its host is known from its URLs).
 	Hosts map[string]*ObservedHost
+	// Backups is what the backup destination held; nil when the cluster
+	// has no backup block or it was not observed. See backup.go.
+	Backups *ObservedBackups
 }
 
 // ObservedMember is one entry of the live member list, joined with that

@@ -19,6 +19,7 @@ import (
 
 	"github.com/etcdform/etcdform/internal/lab"
 	"github.com/etcdform/etcdform/internal/lab/labtest"
+	store "github.com/etcdform/etcdform/providers/backup"
 	"github.com/etcdform/etcdform/providers/backup/s3test"
 )
 
@@ -91,6 +92,26 @@ func TestBackupE2E(t *testing.T) {
 	c := etcdClient(t, st)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
+
+	// Freshness in plan: a record two days old is stale for a six-hourly
+	// schedule; with none at all the plan says so. Both are warnings.
+	old := store.Meta{ID: "lab-old", Cluster: "lab", Time: time.Now().Add(-48 * time.Hour), Revision: 1, Object: "lab-old.snap.age", Encrypted: true}
+	side, err := store.EncodeMeta(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Client().PutObject(ctx, "backups", "lab/lab-old.json", bytes.NewReader(side), int64(len(side)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if w := planWarnings(t, env, dir); !strings.Contains(w, "Stale backups") {
+		t.Fatalf("plan with a 48h-old backup and a 6-hourly schedule warns: %q", w)
+	}
+	if err := srv.Client().RemoveObject(ctx, "backups", "lab/lab-old.json", minio.RemoveObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if w := planWarnings(t, env, dir); !strings.Contains(w, "No backup") {
+		t.Fatalf("plan with no backup warns: %q", w)
+	}
 	const marker = "e2e-plaintext-marker"
 	var liveKeys int64
 	for run := range 3 {
@@ -109,6 +130,9 @@ func TestBackupE2E(t *testing.T) {
 		if code != 0 || !strings.Contains(o, "encrypted with age") {
 			t.Fatalf("backup run %d: exit %d", run, code)
 		}
+	}
+	if w := planWarnings(t, env, dir); strings.Contains(w, "backup") || strings.Contains(w, "Backup") {
+		t.Fatalf("plan after fresh backups warns: %q", w)
 	}
 	keys := srv.Objects(t, "backups")
 	if len(keys) != 4 {
@@ -196,6 +220,21 @@ func TestBackupE2E(t *testing.T) {
 	if after := srv.Objects(t, "backups"); len(after) != 4 {
 		t.Fatalf("a failed run changed the bucket: %v", after)
 	}
+}
+
+// planWarnings runs plan --json and returns its warnings' summaries.
+func planWarnings(t *testing.T, env []string, dir string) string {
+	t.Helper()
+	out, _, code := cliEnv(t, env, "plan", "--json", dir)
+	var p planJSON
+	if err := json.Unmarshal([]byte(out), &p); err != nil || code != 0 {
+		t.Fatalf("plan --json: exit %d, %v", code, err)
+	}
+	var s []string
+	for _, w := range p.Warnings {
+		s = append(s, w.Summary)
+	}
+	return strings.Join(s, "; ")
 }
 
 func must[T any](v T, err error) T {

@@ -74,8 +74,15 @@ func Cluster(ctx context.Context, c *schema.Cluster) *plan.ObservedCluster {
 		defer wg.Done()
 		oc = etcdSide(ctx, c)
 	}()
+	var backups *plan.ObservedBackups
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		backups = Backups(ctx, c)
+	}()
 	wg.Wait()
 	oc.Name = c.Name
+	oc.Backups = backups
 	oc.Hosts = map[string]*plan.ObservedHost{}
 	for i, m := range c.Members {
 		oc.Hosts[m.Name] = hosts[i]

@@ -1,0 +1,141 @@
+// Package cron reads five-field cron expressions (and the @daily-style
+// macros) as the backup block's schedule uses them: which minutes they
+// fire, and the longest gap between two runs, which is what backup
+// freshness is judged by. schema.ParseCron validates; this evaluates.
+package cron
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var cronMacro = map[string]string{
+	"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
+	"@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
+}
+
+var cronBounds = [5][2]int{{0, 59}, {0, 23}, {1, 31}, {1, 12}, {0, 7}}
+
+var cronNames = [5][]string{3: {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"},
+	4: {"sun", "mon", "tue", "wed", "thu", "fri", "sat"}}
+
+// cronSchedule is an expanded five-field expression.
+type cronSchedule struct {
+	sets             [5]map[int]bool
+	domStar, dowStar bool
+}
+
+func parseSchedule(expr string) (*cronSchedule, error) {
+	expr = strings.TrimSpace(expr)
+	if m, ok := cronMacro[expr]; ok {
+		expr = m
+	}
+	f := strings.Fields(expr)
+	if len(f) != 5 {
+		return nil, fmt.Errorf("cron: schedule %q: want 5 fields", expr)
+	}
+	cs := &cronSchedule{domStar: f[2] == "*" || strings.HasPrefix(f[2], "*/"), dowStar: f[4] == "*" || strings.HasPrefix(f[4], "*/")}
+	for i, field := range f {
+		lo, hi := cronBounds[i][0], cronBounds[i][1]
+		set := map[int]bool{}
+		for _, part := range strings.Split(field, ",") {
+			rng, stepS, hasStep := strings.Cut(part, "/")
+			step := 1
+			if hasStep {
+				n, err := strconv.Atoi(stepS)
+				if err != nil || n <= 0 {
+					return nil, fmt.Errorf("cron: schedule %q: bad step %q", expr, stepS)
+				}
+				step = n
+			}
+			a, b := lo, hi
+			if rng != "*" {
+				x, y, isRange := strings.Cut(rng, "-")
+				var err error
+				if a, err = cronNum(x, i); err != nil {
+					return nil, fmt.Errorf("cron: schedule %q: %w", expr, err)
+				}
+				b = a
+				if isRange {
+					if b, err = cronNum(y, i); err != nil {
+						return nil, fmt.Errorf("cron: schedule %q: %w", expr, err)
+					}
+				} else if hasStep {
+					b = hi
+				}
+			}
+			for v := a; v <= b; v += step {
+				set[v] = true
+			}
+		}
+		cs.sets[i] = set
+	}
+	if cs.sets[4][7] {
+		cs.sets[4][0] = true
+	}
+	return cs, nil
+}
+
+func cronNum(s string, field int) (int, error) {
+	for i, n := range cronNames[field] {
+		if strings.EqualFold(s, n) {
+			if field == 3 {
+				return i + 1, nil
+			}
+			return i, nil
+		}
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < cronBounds[field][0] || n > cronBounds[field][1] {
+		return 0, fmt.Errorf("bad value %q", s)
+	}
+	return n, nil
+}
+
+func (cs *cronSchedule) match(t time.Time) bool {
+	if !cs.sets[0][t.Minute()] || !cs.sets[1][t.Hour()] || !cs.sets[3][int(t.Month())] {
+		return false
+	}
+	dom, dow := cs.sets[2][t.Day()], cs.sets[4][int(t.Weekday())]
+	switch {
+	case cs.domStar && cs.dowStar:
+		return true
+	case cs.domStar:
+		return dow
+	case cs.dowStar:
+		return dom
+	}
+	return dom || dow // cron: either day field matches when both are restricted
+}
+
+// Interval is the longest gap between two consecutive runs of the cron
+// expression over the year after from (UTC): the period a healthy job
+// must produce a backup in.
+func Interval(expr string, from time.Time) (time.Duration, error) {
+	cs, err := parseSchedule(expr)
+	if err != nil {
+		return 0, err
+	}
+	t := from.UTC().Truncate(time.Minute)
+	end := t.AddDate(1, 0, 1)
+	var last time.Time
+	var longest time.Duration
+	for ; t.Before(end); t = t.Add(time.Minute) {
+		if !cs.match(t) {
+			continue
+		}
+		if !last.IsZero() && t.Sub(last) > longest {
+			longest = t.Sub(last)
+		}
+		last = t
+	}
+	if longest == 0 {
+		if last.IsZero() {
+			return 0, fmt.Errorf("cron: schedule %q never runs", expr)
+		}
+		longest = 366 * 24 * time.Hour // once a year
+	}
+	return longest, nil
+}
