@@ -73,7 +73,7 @@ func TestUploadFile(t *testing.T) {
 			h := &recHost{fakeHost: fakeHost{w: w}, writes: map[string]recWrite{}}
 			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: plan.FingerprintOf(w.obs)}
 			p.Steps = []plan.Step{{Action: plan.UploadFile, Cluster: "lab", Member: "b", MemberID: 2,
-				Upload: &plan.Upload{Role: "client-key", Path: "/etc/etcd/pki/b-key.pem", Source: src, SHA256: hex.EncodeToString(sum[:]), Mode: 0o600}}}
+				Uploads: []plan.Upload{{Role: "client-key", Path: "/etc/etcd/pki/b-key.pem", Source: src, SHA256: hex.EncodeToString(sum[:]), Mode: 0o600}}}}
 			res, err := Run(t.Context(), testConfig(), p, recConn{fakeConn{w}, h}, Options{})
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
@@ -98,5 +98,38 @@ func TestUploadFile(t *testing.T) {
 				t.Fatalf("calls %q, want %q (no restart, gate after the upload)", strings.Join(w.calls, " "), want)
 			}
 		})
+	}
+}
+
+func TestUploadPairIsSwappedTogether(t *testing.T) {
+	dir := t.TempDir()
+	var ups []plan.Upload
+	for _, f := range []struct{ role, name string }{{"peer-key", "b-peer-key.pem"}, {"peer-cert", "b-peer.pem"}} {
+		data := []byte("content of " + f.name)
+		if err := os.WriteFile(filepath.Join(dir, f.name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		ups = append(ups, plan.Upload{Role: f.role, Path: "/etc/etcd/pki/" + f.name, Source: filepath.Join(dir, f.name), SHA256: hex.EncodeToString(sum[:])})
+	}
+	w := &fakeWorld{obs: testObserved("h1")}
+	h := &recHost{fakeHost: fakeHost{w: w}, writes: map[string]recWrite{}}
+	p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: plan.FingerprintOf(w.obs),
+		Steps: []plan.Step{{Action: plan.UploadFile, Cluster: "lab", Member: "b", MemberID: 2, Uploads: ups}}}
+	if _, err := Run(t.Context(), testConfig(), p, recConn{fakeConn{w}, h}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	key, cert := h.writes["/etc/etcd/pki/b-peer-key.pem.etcdform-new"], h.writes["/etc/etcd/pki/b-peer.pem.etcdform-new"]
+	if key.mode != 0o600 || cert.mode != 0o644 || string(cert.data) != "content of b-peer.pem" || len(h.writes) != 2 {
+		t.Fatalf("staged writes %+v", h.writes)
+	}
+	if len(h.runs) != 2 {
+		t.Fatalf("runs %q", h.runs)
+	}
+	swap := h.runs[1]
+	k := strings.Index(swap, "mv -f -- '/etc/etcd/pki/b-peer-key.pem.etcdform-new' '/etc/etcd/pki/b-peer-key.pem'")
+	c := strings.Index(swap, "mv -f -- '/etc/etcd/pki/b-peer.pem.etcdform-new' '/etc/etcd/pki/b-peer.pem'")
+	if k < 0 || c < 0 || !strings.HasPrefix(swap, "set -e;") || !strings.Contains(swap, ".bak") {
+		t.Fatalf("swap command %q", swap)
 	}
 }

@@ -230,6 +230,9 @@ func (cp *clusterPlanner) plan() {
 		}
 	}
 
+	// TLS uploads; a down member gets its files before it is started.
+	tw := cp.tlsPlan()
+
 	// 2. Recovery of down members.
 	for _, m := range cp.kept {
 		if !m.down || m.live.IsLearner {
@@ -244,6 +247,14 @@ func (cp *clusterPlanner) plan() {
 			cp.refuse(m.name, 0, "Member down and host unreachable",
 				"Member %s is down and its host cannot be reached over SSH (%s), so it can be neither started nor reconfigured, and every later step runs with one member less. Restore access to the host and plan again, or remove %s from the configuration to replace it.", m.name, hostError(m.host), m.name)
 			continue
+		}
+		if w := tw[m]; w != nil {
+			v, a := cp.counts()
+			for _, s := range w.uploads {
+				s.Voters, s.Tolerated = v, a-quorum(v)
+				emit(s, false)
+			}
+			delete(tw, m) // the start (or restart) below loads every file
 		}
 		if d := diffs[m]; d != nil {
 			v, a := cp.counts()
@@ -325,7 +336,6 @@ func (cp *clusterPlanner) plan() {
 	}
 
 	// 4. Rolling config change, with each member's TLS uploads first.
-	tw := cp.tlsPlan()
 	var roll []*member
 	for m := range diffs {
 		roll = append(roll, m)

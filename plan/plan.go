@@ -26,8 +26,10 @@ const (
 	Restart Action = 'R'
 	// StartMember starts a member whose service is stopped.
 	StartMember Action = '>'
-	// UploadFile writes one TLS file to a member's host atomically from
-	// its local source (Step.Upload); it does not restart. See tls.go.
+	// UploadFile writes TLS files to a member's host from their local
+	// sources (Step.Uploads: one CA bundle, or the key and certificate of
+	// one side, which are swapped together); it does not restart. See
+	// tls.go.
 	UploadFile Action = 'U'
 )
 
@@ -80,7 +82,7 @@ func (a Action) IsRisky() bool {
 //	WriteConfig   "config-file"            "(absent)"/"(unparsable)" the file's path
 //	WriteConfig   unmanaged etcd key       observed raw value        "" (the key is dropped)
 //	Restart       same as WriteConfig: the values the restart brings into effect
-//	UploadFile    host path                "sha256:…"/"(absent)"      "sha256:…" of the source (certs add serial and expiry)
+//	UploadFile    host path (one per file) "sha256:…"/"(absent)"      "sha256:…" of the source (certs add serial and expiry)
 //
 // Values are rendered as text: numbers in decimal, booleans as "true"/"false".
 type Change struct {
@@ -132,10 +134,10 @@ type Step struct {
 	// member when the step takes it down.
 	Voters    int
 	Tolerated int
-	// Upload is what an UploadFile step writes: where from and where to,
-	// never the bytes (apply reads the source then, and refuses it if its
-	// hash changed since the plan).
-	Upload *Upload
+	// Uploads are what an UploadFile step writes: where from and where
+	// to, never the bytes (apply reads the sources then, and refuses one
+	// whose hash changed since the plan).
+	Uploads []Upload
 }
 
 // Plan is an ordered list of steps with everything apply needs to decide

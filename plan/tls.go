@@ -98,7 +98,12 @@ func sides(t *schema.TLS) []struct {
 }
 
 // tlsUploads plans the uploads of member m's files whose source differs
-// from the host's copy (by sha256), each host path once.
+// from the host's copy (by sha256), each host path once: per side, the CA
+// bundle in a step of its own (first: trust widens before anything
+// else changes), then the key and certificate together in one step.
+// etcd loads cert-file and key-file at every handshake, so a key written
+// without its certificate would fail every new connection; apply swaps
+// the two in one command.
 func (cp *clusterPlanner) tlsUploads(m *member) *tlsWork {
 	w := &tlsWork{}
 	seen := map[string]bool{}
@@ -116,9 +121,10 @@ func (cp *clusterPlanner) tlsUploads(m *member) *tlsWork {
 			info      *CertInfo // for a certificate source: its facts
 		}{
 			{"ca", s.ep.CA, sha(hostCA, false), sha(srcCA, false), bad(srcCA, false), srcCA},
-			{"cert", s.ep.Cert, sha(hostCert, false), sha(srcCert, false), bad(srcCert, false), srcCert},
 			{"key", s.ep.Key, sha(hostCert, true), sha(srcCert, true), bad(srcCert, true), nil},
+			{"cert", s.ep.Cert, sha(hostCert, false), sha(srcCert, false), bad(srcCert, false), srcCert},
 		}
+		var pair Step
 		for _, f := range files {
 			if f.f.Source == "" || seen[f.f.Path] {
 				continue
@@ -132,7 +138,7 @@ func (cp *clusterPlanner) tlsUploads(m *member) *tlsWork {
 			if f.have == f.src {
 				continue
 			}
-			u := &Upload{Role: s.name + "-" + f.kind, Path: f.f.Path, Source: f.f.Source, SHA256: f.src, Mode: 0o644}
+			u := Upload{Role: s.name + "-" + f.kind, Path: f.f.Path, Source: f.f.Source, SHA256: f.src, Mode: 0o644}
 			if u.IsKey() {
 				u.Mode = 0o600
 			}
@@ -145,35 +151,32 @@ func (cp *clusterPlanner) tlsUploads(m *member) *tlsWork {
 				after += fmt.Sprintf(" (serial %s, expires %s)", shortHash(f.info.Serial), f.info.NotAfter.Format("2006-01-02"))
 			}
 			ch := Change{Attr: f.f.Path, Before: before, After: after}
-			reason := fmt.Sprintf("The %s %s on the host differs from its source %s: upload it atomically", s.name, f.kind, f.f.Source)
-			if u.IsKey() {
-				reason += " (mode 0600)"
-			}
 			if u.NeedsRestart() {
-				reason += "; etcd reads the CA bundle only at start, so a restart follows"
 				w.restart = append(w.restart, ch)
-			} else {
-				reason += "; etcd uses it from the next TLS connection, no restart needed"
+				w.uploads = append(w.uploads, Step{Action: UploadFile, Cluster: cp.c.Name, Member: m.name, MemberID: m.id(), Leader: m.leader,
+					Reason:  fmt.Sprintf("The %s CA bundle on the host differs from its source %s: upload it atomically; etcd reads the CA bundle only at start, so a restart follows", s.name, f.f.Source),
+					Changes: []Change{ch}, Uploads: []Upload{u}})
+				continue
 			}
-			w.uploads = append(w.uploads, Step{Action: UploadFile, Cluster: cp.c.Name, Member: m.name, MemberID: m.id(),
-				Reason: reason, Changes: []Change{ch}, Upload: u, Leader: m.leader})
+			pair.Changes = append(pair.Changes, ch)
+			pair.Uploads = append(pair.Uploads, u)
+		}
+		if len(pair.Uploads) > 0 {
+			pair.Action, pair.Cluster, pair.Member, pair.MemberID, pair.Leader = UploadFile, cp.c.Name, m.name, m.id(), m.leader
+			switch {
+			case len(pair.Uploads) == 2:
+				pair.Reason = fmt.Sprintf("The %s key and certificate on the host differ from their sources: upload both and swap them in together (key mode 0600); etcd uses them from the next TLS connection, no restart needed", s.name)
+			case pair.Uploads[0].IsKey():
+				pair.Reason = fmt.Sprintf("The %s key on the host differs from its source: upload it atomically (mode 0600); etcd uses it from the next TLS connection, no restart needed", s.name)
+			default:
+				pair.Reason = fmt.Sprintf("The %s certificate on the host differs from its source: upload it atomically; etcd uses it from the next TLS connection, no restart needed", s.name)
+			}
+			w.uploads = append(w.uploads, pair)
 		}
 	}
-	// Certificates before keys would leave a window where a new
-	// certificate meets the old key; etcd loads both at each handshake, so
-	// the window fails handshakes either way. Keep it short and stable:
-	// CA first (trust widens first), then key, then certificate.
-	order := func(role string) int {
-		switch {
-		case strings.HasSuffix(role, "-ca"):
-			return 0
-		case strings.HasSuffix(role, "-key"):
-			return 1
-		}
-		return 2
-	}
+	// CA bundles of both sides first: trust widens before any leaf changes.
 	sort.SliceStable(w.uploads, func(i, j int) bool {
-		return order(w.uploads[i].Upload.Role) < order(w.uploads[j].Upload.Role)
+		return w.uploads[i].Uploads[0].NeedsRestart() && !w.uploads[j].Uploads[0].NeedsRestart()
 	})
 	return w
 }

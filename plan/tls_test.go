@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/etcdform/etcdform/internal/command/views"
 	"github.com/etcdform/etcdform/internal/pki"
 	"github.com/etcdform/etcdform/plan"
@@ -138,8 +140,8 @@ func stepList(p *plan.Plan) string {
 	var s []string
 	for _, st := range p.Steps {
 		x := st.Action.String() + " " + st.Member
-		if st.Upload != nil {
-			x += " " + st.Upload.Role
+		for _, u := range st.Uploads {
+			x += " " + u.Role
 		}
 		s = append(s, x)
 	}
@@ -252,14 +254,15 @@ func TestTLSLeafRotationPlansUploadsWithoutRestart(t *testing.T) {
 	if len(p.Refusals) > 0 {
 		t.Fatalf("refusals:\n%s", messages(p.Refusals))
 	}
-	if got, want := stepList(p), "upload-file etcd-2 client-key; upload-file etcd-2 client-cert"; got != want {
+	// Key and certificate go in one step: apply swaps them together.
+	if got, want := stepList(p), "upload-file etcd-2 client-key client-cert"; got != want {
 		t.Fatalf("steps %q, want %q", got, want)
 	}
-	key := p.Steps[0].Upload
+	key := p.Steps[0].Uploads[0]
 	if key.Mode != 0o600 || key.Path != "/etc/etcd/pki/etcd-2-client.key" || key.Source != "/src/etcd-2-client.key" || key.SHA256 != hashHex(leaf.KeyPEM) {
 		t.Fatalf("key upload %+v", key)
 	}
-	if c := p.Steps[1].Upload; c.Mode != 0o644 || c.SHA256 != hashHex(leaf.CertPEM) {
+	if c := p.Steps[0].Uploads[1]; c.Mode != 0o644 || c.SHA256 != hashHex(leaf.CertPEM) {
 		t.Fatalf("cert upload %+v", c)
 	}
 	noKeyMaterial(t, p, leaf.KeyPEM)
@@ -308,8 +311,8 @@ func noKeyMaterial(t *testing.T, p *plan.Plan, keyPEM []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *back.Steps[0].Upload != *p.Steps[0].Upload {
-		t.Fatalf("upload did not round-trip: %+v vs %+v", back.Steps[0].Upload, p.Steps[0].Upload)
+	if diff := cmp.Diff(p.Steps[0].Uploads, back.Steps[0].Uploads); diff != "" {
+		t.Fatalf("uploads did not round-trip (-want +got):\n%s", diff)
 	}
 	outputs := map[string][]byte{"plan file": file.Bytes()}
 	for name, f := range map[string]views.PlanFormat{"json": views.PlanFormatJSON, "markdown": views.PlanFormatMarkdown, "human": views.PlanFormatHuman} {
@@ -318,7 +321,7 @@ func noKeyMaterial(t *testing.T, p *plan.Plan, keyPEM []byte) {
 			t.Fatal(err)
 		}
 		outputs[name] = w.Bytes()
-		if !bytes.Contains(w.Bytes(), []byte(p.Steps[0].Upload.Path)) {
+		if !bytes.Contains(w.Bytes(), []byte(p.Steps[0].Uploads[0].Path)) {
 			t.Errorf("%s does not name the key's path (the scan would pass vacuously):\n%s", name, w.Bytes())
 		}
 	}
@@ -328,5 +331,18 @@ func noKeyMaterial(t *testing.T, p *plan.Plan, keyPEM []byte) {
 				t.Errorf("%s holds key material %.20q", name, n)
 			}
 		}
+	}
+}
+
+func TestTLSDownMemberGetsItsFilesBeforeItStarts(t *testing.T) {
+	l := newTLSLab(t)
+	leaf, _ := l.ca.Issue(pki.Request{CommonName: "etcd-2", IPs: []string{"10.0.0.2"}, Usage: pki.Peer})
+	l.set("etcd-2", "peer", l.ca.CertPEM, leaf.CertPEM, leaf.KeyPEM, false, true)
+	lm := l.oc.Member("etcd-2")
+	lm.Status, lm.StatusError = nil, "tls: bad certificate"
+	l.oc.Hosts["etcd-2"].ServiceState = "stopped"
+	p := l.plan()
+	if got, want := stepList(p), "snapshot ; upload-file etcd-2 peer-key peer-cert; start-member etcd-2"; got != want {
+		t.Fatalf("steps %q, want %q\nrefusals:\n%s", got, want, messages(p.Refusals))
 	}
 }

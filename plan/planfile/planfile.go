@@ -221,7 +221,7 @@ type fileStep struct {
 	HostDown  bool         `json:"host_down,omitempty"`
 	Voters    int          `json:"voters"`
 	Tolerated int          `json:"tolerated"`
-	Upload    *fileUpload  `json:"upload,omitempty"`
+	Uploads   []fileUpload `json:"uploads,omitempty"`
 }
 
 type fileUpload struct {
@@ -342,8 +342,8 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 		for _, c := range s.Changes {
 			fs.Changes = append(fs.Changes, fileChange(c))
 		}
-		if u := s.Upload; u != nil {
-			fs.Upload = &fileUpload{Role: u.Role, Path: u.Path, Source: u.Source, SHA256: u.SHA256, Mode: u.Mode}
+		for _, u := range s.Uploads {
+			fs.Uploads = append(fs.Uploads, fileUpload(u))
 		}
 		f.Steps = append(f.Steps, fs)
 	}
@@ -406,11 +406,11 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 		for _, c := range fs.Changes {
 			s.Changes = append(s.Changes, plan.Change(c))
 		}
-		if u := fs.Upload; u != nil {
-			s.Upload = &plan.Upload{Role: u.Role, Path: u.Path, Source: u.Source, SHA256: u.SHA256, Mode: u.Mode}
+		for _, u := range fs.Uploads {
+			s.Uploads = append(s.Uploads, plan.Upload(u))
 		}
-		if (s.Action == plan.UploadFile) != (s.Upload != nil) {
-			return nil, fmt.Errorf("step %d: an upload-file step needs an upload, and only it may have one", i+1)
+		if (s.Action == plan.UploadFile) != (len(s.Uploads) > 0) {
+			return nil, fmt.Errorf("step %d: an upload-file step needs uploads, and only it may have them", i+1)
 		}
 		p.Steps = append(p.Steps, s)
 	}
