@@ -202,4 +202,3 @@ func isKeyPath(m *schema.Member, p string) bool {
 	}
 	return false
 }
-
