@@ -278,14 +278,36 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("after 5 runs with keep_last 3: %d listed, names %v", len(got), names)
 	}
 
-	// max_age: runs are 20 minutes apart (two clock reads each); keep 30m.
-	j.KeepLast, j.MaxAge = 0, 30*time.Minute
+	// An object whose run died before its record: removed once older
+	// than OrphanGrace, and only then.
+	for name, age := range map[string]time.Duration{"old": OrphanGrace + time.Hour, "young": time.Hour} {
+		id := "main-" + clk.t.Add(-age).UTC().Format("20060102T150405Z") + "-r9"
+		if _, err := s.Put(t.Context(), id+ExtEncrypted, strings.NewReader(name), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Put(t.Context(), "other-20200101T000000Z-r1"+ExtEncrypted, strings.NewReader("x"), nil); err != nil {
+		t.Fatal(err)
+	}
 	res, err := Run(ctxT(t), j)
 	if err != nil {
 		t.Fatal(err)
 	}
+	names, _ = s.Names(t.Context())
+	if len(names) != 8 || len(res.Deleted) != 2 || !strings.HasSuffix(res.Deleted[1], ExtEncrypted) {
+		t.Fatalf("after a run with two orphans: names %v, deleted %v", names, res.Deleted)
+	}
+	ids = append(ids, res.Meta.ID)
+
+	// max_age 30m: runs are 30 minutes apart (three clock reads each), so
+	// the previous backup, exactly 30 minutes old, stays.
+	j.KeepLast, j.MaxAge = 0, 30*time.Minute
+	res, err = Run(ctxT(t), j)
+	if err != nil {
+		t.Fatal(err)
+	}
 	got, _, _ = store.List(t.Context(), s)
-	if len(got) != 2 || got[0].ID != ids[4] || got[1].ID != res.Meta.ID || len(res.Deleted) != 2 {
+	if len(got) != 2 || got[0].ID != ids[5] || got[1].ID != res.Meta.ID || len(res.Deleted) != 2 {
 		t.Fatalf("after max_age: %v, deleted %v", got, res.Deleted)
 	}
 }

@@ -275,8 +275,61 @@ func ApplyRetention(ctx context.Context, s backup.Store, cluster, keep string, k
 		}
 		deleted = append(deleted, m.ID)
 	}
+	// Objects without a record are what a run killed between the upload
+	// and the record leaves behind: invisible to list and verify, so
+	// removed once they are older than OrphanGrace (a run in progress
+	// elsewhere is younger).
+	orphans, err := orphanObjects(ctx, s, cluster, all, now)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, name := range orphans {
+		if err := s.Delete(ctx, name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		deleted = append(deleted, name)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return deleted, fmt.Errorf("backup: retention: %w", err)
 	}
 	return deleted, nil
+}
+
+// OrphanGrace is how old an unrecorded snapshot object must be before
+// retention removes it.
+const OrphanGrace = 6 * time.Hour
+
+func orphanObjects(ctx context.Context, s backup.Store, cluster string, recorded []backup.Meta, now time.Time) ([]string, error) {
+	names, err := s.Names(ctx)
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]bool{}
+	for _, m := range recorded {
+		known[m.Object] = true
+	}
+	var out []string
+	for _, n := range names {
+		id, ok := strings.CutSuffix(n, ExtEncrypted)
+		if !ok {
+			id, ok = strings.CutSuffix(n, ExtPlain)
+		}
+		if !ok || known[n] {
+			continue
+		}
+		// IDs are CLUSTER-20060102T150405Z-rREV.
+		rest, ok := strings.CutPrefix(id, cluster+"-")
+		if !ok || len(rest) < 16 {
+			continue
+		}
+		t, err := time.Parse("20060102T150405Z", rest[:16])
+		if err != nil || !strings.HasPrefix(rest[16:], "-r") {
+			continue
+		}
+		if now.Sub(t) > OrphanGrace {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
