@@ -99,7 +99,11 @@ func etcdClient(t *testing.T, st *lab.State) *clientv3.Client {
 	for _, h := range st.Hosts {
 		eps = append(eps, h.ClientURL())
 	}
-	c, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 3 * time.Second, Logger: zap.NewNop()})
+	tlsCfg, err := st.ClientTLS() // nil for a plain lab
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 3 * time.Second, TLS: tlsCfg, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}

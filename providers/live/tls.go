@@ -155,14 +155,18 @@ func ProbeTLS(ctx context.Context, endpoints []string, cfg *tls.Config) error {
 		}()
 	}
 	wg.Wait()
-	var failed []error
+	var failed []string
+	var first error
 	ok := false
 	for i, ep := range endpoints {
 		if !strings.HasPrefix(ep, "https://") {
 			continue
 		}
 		if errs[i] != nil {
-			failed = append(failed, errs[i])
+			failed = append(failed, errs[i].Error())
+			if first == nil {
+				first = errs[i]
+			}
 		} else {
 			ok = true
 		}
@@ -170,7 +174,10 @@ func ProbeTLS(ctx context.Context, endpoints []string, cfg *tls.Config) error {
 	if ok || len(failed) == 0 {
 		return nil
 	}
-	return errors.Join(failed...)
+	if len(failed) == 1 {
+		return first
+	}
+	return fmt.Errorf("%w; %s", first, strings.Join(failed[1:], "; "))
 }
 
 func isTimeout(err error) bool {

@@ -1,0 +1,320 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etcdform/etcdform/internal/lab"
+	"github.com/etcdform/etcdform/internal/lab/labtest"
+	"github.com/etcdform/etcdform/internal/pki"
+)
+
+// tlsSources copies the lab's local pki folder (the *_source files of its
+// lab.hcl) to a fresh directory, so a test can change sources without
+// touching the lab's own.
+func tlsSources(t *testing.T, st *lab.State) string {
+	t.Helper()
+	dst := t.TempDir()
+	entries, err := os.ReadDir(st.PKIPath(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(st.PKIPath(e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// withSources points lab.hcl's pki/ paths (member sources and the tool's
+// credentials) at dir.
+func withSources(dir string) func(string) string {
+	return func(s string) string { return strings.ReplaceAll(s, `"pki/`, `"`+dir+`/`) }
+}
+
+// issueMember writes a new leaf for member h into dir as NAME<kind>.pem and
+// NAME<kind>-key.pem (kind "" for client, "-peer"), from ca with the
+// request edited by edit, and returns it.
+func issueMember(t *testing.T, dir string, ca *pki.CA, h lab.Host, kind string, edit func(*pki.Request)) *pki.Leaf {
+	t.Helper()
+	r := lab.MemberCertRequest(h.Name, h.Addr)
+	if edit != nil {
+		edit(&r)
+	}
+	leaf, err := ca.Issue(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSource(t, dir, h.Name+kind+".pem", leaf.CertPEM)
+	writeSource(t, dir, h.Name+kind+"-key.pem", leaf.KeyPEM)
+	return leaf
+}
+
+func writeSource(t *testing.T, dir, name string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// servedSerial returns the serial of the certificate addr serves on a new
+// connection, verified with the lab's client credentials.
+func servedSerial(t *testing.T, st *lab.State, addr string) (string, error) {
+	t.Helper()
+	cfg, err := st.ClientTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &tls.Dialer{Config: cfg}
+	c, err := d.DialContext(t.Context(), "tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	return c.(*tls.Conn).ConnectionState().PeerCertificates[0].SerialNumber.Text(16), nil
+}
+
+func refusal(p planJSON, summary string) *message {
+	for i := range p.Refusals {
+		if p.Refusals[i].Summary == summary {
+			return &p.Refusals[i]
+		}
+	}
+	return nil
+}
+
+func warning(p planJSON, summary string) *message {
+	for i := range p.Warnings {
+		if p.Warnings[i].Summary == summary {
+			return &p.Warnings[i]
+		}
+	}
+	return nil
+}
+
+// keyNeedles are the forms a leaked key would take in an output: the PEM
+// header, and its base64 body lines.
+func keyNeedles(t *testing.T, dir string) [][]byte {
+	t.Helper()
+	needles := [][]byte{[]byte("PRIVATE KEY")}
+	matches, _ := filepath.Glob(filepath.Join(dir, "*-key.pem"))
+	if len(matches) == 0 {
+		t.Fatal("no key files to look for")
+	}
+	for _, m := range matches {
+		data, err := os.ReadFile(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := pem.Decode(data)
+		needles = append(needles, []byte(base64.StdEncoding.EncodeToString(b.Bytes)[:40]))
+		for _, line := range bytes.Split(data, []byte("\n")) {
+			if len(line) > 20 && !bytes.HasPrefix(line, []byte("-----")) {
+				needles = append(needles, line)
+			}
+		}
+	}
+	return needles
+}
+
+func assertNoKeys(t *testing.T, what string, out []byte, needles [][]byte) {
+	t.Helper()
+	for _, n := range needles {
+		if bytes.Contains(out, n) {
+			t.Errorf("%s holds key material (%.24q...)", what, n)
+		}
+	}
+}
+
+func TestTLSE2E(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3, TLS: true})
+	ca, err := st.LoadCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	members := st.Members()
+
+	t.Run("a converged TLS lab plans no change", func(t *testing.T) {
+		p, code := planAsJSON(t, config(t, st, withSources(st.PKIPath(""))))
+		if code != 0 || len(p.Steps) != 0 || len(p.Refusals) != 0 || len(p.Warnings) != 0 {
+			t.Fatalf("exit %d, steps %v, refusals %+v, warnings %+v; want exit 0 and nothing", code, actions(p), p.Refusals, p.Warnings)
+		}
+	})
+
+	t.Run("the tool with a CA that did not sign the members fails clearly, never insecure", func(t *testing.T) {
+		dir := tlsSources(t, st)
+		other, err := pki.NewCA("some other CA")
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeSource(t, dir, "other-ca.pem", other.CertPEM)
+		for name, run := range map[string]func() (string, int){
+			"tool block": func() (string, int) {
+				cfg := config(t, st, func(s string) string {
+					s = withSources(dir)(s)
+					return strings.Replace(s, `ca_file   = "`+dir+`/ca.pem"`, `ca_file   = "`+dir+`/other-ca.pem"`, 1)
+				})
+				out, _, code := cli(t, "plan", "--json", cfg)
+				return out, code
+			},
+			"ETCDFORM_ETCD_CA": func() (string, int) {
+				out, _, code := cliEnv(t, []string{"ETCDFORM_ETCD_CA=" + filepath.Join(dir, "other-ca.pem")}, "plan", "--json", config(t, st, withSources(dir)))
+				return out, code
+			},
+		} {
+			t.Run(name, func(t *testing.T) {
+				out, code := run()
+				if code != 1 {
+					t.Fatalf("exit %d, want 1", code)
+				}
+				if !strings.Contains(out, "Cluster not reachable") || !strings.Contains(out, members[0].ClientURL()) || !strings.Contains(out, "unknown authority") {
+					t.Fatalf("the refusal does not name the endpoint and the untrusted certificate:\n%s", out)
+				}
+			})
+		}
+	})
+
+	t.Run("a certificate whose SANs lack the member's IP is refused, naming member and SAN", func(t *testing.T) {
+		dir := tlsSources(t, st)
+		h := members[1]
+		issueMember(t, dir, ca, h, "-peer", func(r *pki.Request) { r.IPs = []string{"127.0.0.1"} })
+		p, code := planAsJSON(t, config(t, st, withSources(dir)))
+		r := refusal(p, "Certificate SAN missing")
+		if code != 1 || r == nil {
+			t.Fatalf("exit %d, refusals %+v; want exit 1 and Certificate SAN missing", code, p.Refusals)
+		}
+		if r.Member != h.Name || !strings.Contains(r.Detail, h.Addr) || !strings.Contains(r.Detail, "peer certificate") {
+			t.Fatalf("refusal does not name member %s and SAN %s: %+v", h.Name, h.Addr, r)
+		}
+	})
+
+	t.Run("expiring soon warns, expired is an error", func(t *testing.T) {
+		dir := tlsSources(t, st)
+		h := members[2]
+		issueMember(t, dir, ca, h, "", func(r *pki.Request) { r.NotAfter = time.Now().Add(5 * 24 * time.Hour) })
+		p, code := planAsJSON(t, config(t, st, withSources(dir)))
+		w := warning(p, "Certificate expires soon")
+		if code != 2 || w == nil || w.Member != h.Name || len(p.Refusals) != 0 {
+			t.Fatalf("exit %d, warnings %+v, refusals %+v; want exit 2 (the upload) and a warning for %s", code, p.Warnings, p.Refusals, h.Name)
+		}
+		issueMember(t, dir, ca, h, "", func(r *pki.Request) {
+			r.NotBefore, r.NotAfter = time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour)
+		})
+		p, code = planAsJSON(t, config(t, st, withSources(dir)))
+		if r := refusal(p, "Certificate expired"); code != 1 || r == nil || r.Member != h.Name {
+			t.Fatalf("exit %d, refusals %+v; want exit 1 and Certificate expired for %s", code, p.Refusals, h.Name)
+		}
+	})
+
+	t.Run("a key that does not match its certificate is refused", func(t *testing.T) {
+		dir := tlsSources(t, st)
+		h := members[0]
+		stray := issueMember(t, t.TempDir(), ca, h, "", nil)
+		writeSource(t, dir, h.Name+"-key.pem", stray.KeyPEM)
+		p, code := planAsJSON(t, config(t, st, withSources(dir)))
+		if r := refusal(p, "Key does not match certificate"); code != 1 || r == nil || r.Member != h.Name {
+			t.Fatalf("exit %d, refusals %+v; want exit 1 and Key does not match certificate for %s", code, p.Refusals, h.Name)
+		}
+	})
+
+	t.Run("leaf rotation under a continuous mTLS writer: uploads only, zero failed, zero lost", func(t *testing.T) {
+		dir := tlsSources(t, st)
+		want := map[string]string{} // addr -> new serial
+		for _, h := range members {
+			c := issueMember(t, dir, ca, h, "", nil)
+			p := issueMember(t, dir, ca, h, "-peer", nil)
+			want[fmt.Sprintf("%s:%d", h.Addr, lab.ClientPort)] = c.Cert.SerialNumber.Text(16)
+			want[fmt.Sprintf("%s:%d", h.Addr, lab.PeerPort)] = p.Cert.SerialNumber.Text(16)
+		}
+		cfg := config(t, st, withSources(dir))
+		needles := keyNeedles(t, dir)
+
+		p, code := planAsJSON(t, cfg)
+		if code != 2 || len(p.Refusals) != 0 {
+			t.Fatalf("exit %d, refusals %+v", code, p.Refusals)
+		}
+		for _, s := range p.Steps {
+			if s.Action != "upload-file" {
+				t.Fatalf("steps %v: a leaf rotation needs uploads only, no %s", actions(p), s.Action)
+			}
+		}
+		if len(p.Steps) != 2*len(members) {
+			t.Fatalf("steps %v, want one client and one peer upload per member", actions(p))
+		}
+		planPath := filepath.Join(t.TempDir(), "rotate.plan")
+		jsonOut, _, _ := cli(t, "plan", "--json", "--out", planPath, cfg)
+		mdOut, _, _ := cli(t, "plan", "--markdown", cfg)
+		planBytes, err := os.ReadFile(planPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for what, out := range map[string][]byte{"plan file": planBytes, "plan JSON": []byte(jsonOut), "plan Markdown": []byte(mdOut)} {
+			if !bytes.Contains(out, []byte("/etc/etcd/pki/"+members[0].Name+"-key.pem")) {
+				t.Fatalf("%s does not name the key path, so the scan would pass vacuously", what)
+			}
+			assertNoKeys(t, what, out, needles)
+		}
+
+		w := startWriter(t, st)
+		labtest.Eventually(t, 10*time.Second, func() error {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			if len(w.acked) < 50 {
+				return fmt.Errorf("writer has %d acknowledged writes", len(w.acked))
+			}
+			return nil
+		})
+		audit := filepath.Join(t.TempDir(), "audit.jsonl")
+		if _, _, code := cli(t, applyArgs(t, "--audit-log", audit, planPath)...); code != 0 {
+			t.Fatalf("apply: exit %d", code)
+		}
+		// Keep writing across new connections for a moment after the swap.
+		n := func() int { w.mu.Lock(); defer w.mu.Unlock(); return len(w.acked) }
+		after := n() + 50
+		labtest.Eventually(t, 10*time.Second, func() error {
+			if n() < after {
+				return fmt.Errorf("writer at %d, want %d", n(), after)
+			}
+			return nil
+		})
+		w.verify(t)
+		if f := w.failed.Load(); f != 0 {
+			t.Fatalf("%d writes failed during the rotation, want 0", f)
+		}
+		auditBytes, err := os.ReadFile(audit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertNoKeys(t, "audit log", auditBytes, needles)
+
+		// Every member serves its new certificates without a restart.
+		for addr, serial := range want {
+			labtest.Eventually(t, 10*time.Second, func() error {
+				got, err := servedSerial(t, st, addr)
+				if err != nil {
+					return err
+				}
+				if got != serial {
+					return fmt.Errorf("%s serves serial %s, want %s", addr, got, serial)
+				}
+				return nil
+			})
+		}
+		if p, code := planAsJSON(t, cfg); code != 0 || len(p.Steps) != 0 {
+			t.Fatalf("after the rotation: exit %d, steps %v; want no changes", code, actions(p))
+		}
+	})
+}
