@@ -50,6 +50,9 @@ type effective struct {
 	keyWhy  string // why keyPub is unknown
 	ca      *CertInfo
 	urlHost string
+	// What the host holds now (etcd runs these, or will at its next
+	// handshake for leaves and its next start for the CA).
+	hostCert, hostCA *CertInfo
 }
 
 // tlsPlan checks the certificates of every kept member whose host was
@@ -79,6 +82,7 @@ func (cp *clusterPlanner) tlsPlan() map[*member]*tlsWork {
 		}
 	}
 	cp.checkPeerTrust(peers, now)
+	cp.caRotationPhase(peers)
 	return work
 }
 
@@ -219,7 +223,7 @@ func (cp *clusterPlanner) effectiveTLS(m *member) []effective {
 			continue
 		}
 		hostCert, srcCert := m.host.Cert(s.name+"-cert"), m.host.Source(s.name+"-cert")
-		e := effective{side: s.name, cert: hostCert, ca: m.host.Cert(s.name + "-ca")}
+		e := effective{side: s.name, cert: hostCert, ca: m.host.Cert(s.name + "-ca"), hostCert: hostCert, hostCA: m.host.Cert(s.name + "-ca")}
 		if s.ep.Cert.Source != "" {
 			e.cert = srcCert
 		}
@@ -332,6 +336,67 @@ func (cp *clusterPlanner) checkPeerTrust(peers []*memberTLS, now time.Time) {
 			}
 		}
 	}
+	// A new peer certificate is swapped in during the apply, while the
+	// other members still run the CA bundle their host holds now: they
+	// must trust it from that moment.
+	for _, a := range peers {
+		if a.e.cert == nil || len(a.e.cert.DER) == 0 || a.e.hostCert == nil || a.e.cert.SHA256 == a.e.hostCert.SHA256 {
+			continue
+		}
+		cert, err := x509.ParseCertificate(a.e.cert.DER[0])
+		if err != nil {
+			continue
+		}
+		for _, b := range peers {
+			if a == b || b.e.hostCA == nil || len(b.e.hostCA.DER) == 0 {
+				continue
+			}
+			if err := verifyChain(cert, a.e.cert, b.e.hostCA, now); err != nil {
+				cp.refuse(a.m.name, 0, "Certificate rotation ahead of CA distribution",
+					"The new peer certificate of member %s (issuer %s) is not trusted by the peer CA bundle %s that member %s runs now (%s). %s would reject %s's connections from the moment the certificate is swapped in. Rotate a CA in three applies: 1. a bundle with the old and the new CA on every member; 2. new leaves under the new CA; 3. the bundle without the old CA.", a.m.name, a.e.cert.Issuer, b.e.hostCA.Path, b.m.name, err, b.m.name, a.m.name)
+			}
+		}
+	}
+}
+
+// caRotationPhase names the phase of a CA rotation the planned peer files
+// make, so the reviewer sees where the rotation stands. Each phase is its
+// own plan and apply; the checks above refuse a phase taken out of order.
+func (cp *clusterPlanner) caRotationPhase(peers []*memberTLS) {
+	var added, dropped, reissued bool
+	for _, x := range peers {
+		have, want := derSet(x.e.hostCA), derSet(x.e.ca)
+		for d := range want {
+			added = added || !have[d]
+		}
+		for d := range have {
+			dropped = dropped || !want[d]
+		}
+		if x.e.hostCert != nil && x.e.cert != nil && x.e.hostCert.Issuer != x.e.cert.Issuer {
+			reissued = true
+		}
+	}
+	switch {
+	case added && !dropped && !reissued:
+		cp.warn("", "CA rotation phase 1 of 3",
+			"The peer CA bundles gain a CA: this apply distributes them, restarting each member in turn (etcd loads trusted-ca-file at start). Next, as separate plans: phase 2 reissues every certificate under the new CA, phase 3 drops the old CA from the bundles.")
+	case reissued && !added && !dropped:
+		cp.warn("", "CA rotation phase 2 of 3",
+			"Certificates move to another issuer that every member already trusts: they are swapped in without restarts. Next, as a separate plan: phase 3 drops the old CA from the bundles.")
+	case dropped && !added && !reissued:
+		cp.warn("", "CA rotation phase 3 of 3",
+			"The peer CA bundles lose a CA: this apply distributes them, restarting each member in turn. Make sure no client still uses a certificate from the dropped CA.")
+	}
+}
+
+func derSet(ci *CertInfo) map[string]bool {
+	out := map[string]bool{}
+	if ci != nil {
+		for _, d := range ci.DER {
+			out[string(d)] = true
+		}
+	}
+	return out
 }
 
 // verifyChain checks cert against the bundle, at a time inside the

@@ -295,6 +295,73 @@ func TestTLSCARotationRestartsEveryMemberLeaderLast(t *testing.T) {
 	if r := p.Steps[len(p.Steps)-1]; !r.Leader || !strings.Contains(r.Reason, "trusted-ca-file") {
 		t.Fatalf("last restart %+v", r)
 	}
+	if !strings.Contains(messages(p.Warnings), "CA rotation phase 1 of 3") {
+		t.Fatalf("phase not shown:\n%s", messages(p.Warnings))
+	}
+}
+
+func TestTLSCARotationOutOfOrderIsRefused(t *testing.T) {
+	cases := map[string]struct {
+		bundle  func(old, new *pki.CA) []byte // the peer CA source of every member
+		refusal string
+	}{
+		"new leaves before the bundle": {
+			bundle:  func(old, new *pki.CA) []byte { return old.CertPEM },
+			refusal: "Certificate rotation ahead of CA distribution",
+		},
+		"new CA and new leaves in one step": {
+			bundle:  func(old, new *pki.CA) []byte { return new.CertPEM },
+			refusal: "Certificate rotation ahead of CA distribution",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			l := newTLSLab(t)
+			newCA, _ := pki.NewCA("new CA")
+			for i, m := range l.c.Members {
+				leaf, _ := newCA.Issue(pki.Request{CommonName: m.Name, IPs: []string{fmt.Sprintf("10.0.0.%d", i+1)}, Usage: pki.Peer})
+				l.set(m.Name, "peer", tc.bundle(l.ca, newCA), leaf.CertPEM, leaf.KeyPEM, false, true)
+			}
+			p := l.plan()
+			if !strings.Contains(messages(p.Refusals), tc.refusal) {
+				t.Fatalf("want %q in refusals:\n%s", tc.refusal, messages(p.Refusals))
+			}
+		})
+	}
+	t.Run("phase 2 after the bundle is distributed", func(t *testing.T) {
+		l := newTLSLab(t)
+		newCA, _ := pki.NewCA("new CA")
+		bundle := append(append([]byte{}, l.ca.CertPEM...), newCA.CertPEM...)
+		for i, m := range l.c.Members {
+			leaf, _ := newCA.Issue(pki.Request{CommonName: m.Name, IPs: []string{fmt.Sprintf("10.0.0.%d", i+1)}, Usage: pki.Peer})
+			// The host already holds the bundle (phase 1 applied).
+			ep := l.endpoint(m.Name, "peer")
+			for _, list := range []*[]plan.CertInfo{&l.oc.Hosts[m.Name].Certs, &l.oc.Hosts[m.Name].Sources} {
+				for j := range *list {
+					if (*list)[j].Role == "peer-ca" {
+						path := ep.CA.Path
+						if list == &l.oc.Hosts[m.Name].Sources {
+							path = ep.CA.Source
+						}
+						(*list)[j] = certFacts("peer-ca", path, "", bundle, nil)
+					}
+				}
+			}
+			l.set(m.Name, "peer", bundle, leaf.CertPEM, leaf.KeyPEM, false, true)
+		}
+		p := l.plan()
+		if len(p.Refusals) > 0 {
+			t.Fatalf("refusals:\n%s", messages(p.Refusals))
+		}
+		for _, s := range p.Steps {
+			if s.Action != plan.UploadFile {
+				t.Fatalf("phase 2 needs uploads only: %s", stepList(p))
+			}
+		}
+		if !strings.Contains(messages(p.Warnings), "CA rotation phase 2 of 3") {
+			t.Fatalf("phase not shown:\n%s", messages(p.Warnings))
+		}
+	})
 }
 
 // noKeyMaterial renders p as a plan file, JSON and Markdown and checks
