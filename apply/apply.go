@@ -91,6 +91,12 @@ type Options struct {
 	Audit       *Audit
 	Progress    func(Event)
 	Now         func() time.Time
+
+	// Backup, when non-nil, takes the pre-change snapshot of a cluster
+	// that has a backup block through the backup job's own code path
+	// (checked, encrypted, uploaded to its destination, recorded) instead
+	// of into SnapshotDir.
+	Backup func(ctx context.Context, c *schema.Cluster) error
 }
 
 // Event is a progress report.

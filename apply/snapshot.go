@@ -7,9 +7,16 @@ import (
 	"path/filepath"
 )
 
-// snapshot takes and verifies the pre-change snapshot into SnapshotDir.
-// (Backup destinations other than a local directory are the backup issue's.)
+// snapshot takes and verifies the pre-change snapshot: through
+// Options.Backup to the cluster's backup destination when it has one,
+// else into SnapshotDir.
 func (x *executor) snapshot(ctx context.Context) error {
+	if x.c.Backup != nil && x.opts.Backup != nil {
+		if err := x.opts.Backup(ctx, x.c); err != nil {
+			return fmt.Errorf("pre-change backup of cluster %s failed: %w", x.c.Name, err)
+		}
+		return nil
+	}
 	dir := x.opts.SnapshotDir
 	if dir == "" {
 		return fmt.Errorf("a snapshot is planned but no snapshot directory was given (use --snapshot-dir)")

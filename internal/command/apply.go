@@ -114,7 +114,7 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 	progress := views.NewApplyProgress(env.Stdout, env.StdoutTTY)
 	res, err := apply.Run(ctx, cfg, p, live.Connector{}, apply.Options{
 		LockTimeout: a.LockTimeout, GateTimeout: a.GateTimeout, StepTimeout: a.StepTimeout,
-		SnapshotDir: a.SnapshotDir, Audit: audit, Progress: progress.Event,
+		SnapshotDir: a.SnapshotDir, Audit: audit, Progress: progress.Event, Backup: preApplyBackup(env),
 	})
 	progress.Result(res, err)
 	if aerr := audit.Err(); aerr != nil {

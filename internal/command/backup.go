@@ -337,3 +337,34 @@ func fileExists(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && !fi.IsDir()
 }
+
+// preApplyBackup is apply's pre-change snapshot for a cluster with a
+// backup block: the same job as `backup run`, from the first member of
+// `on`, to the cluster's destination, with its retention.
+func preApplyBackup(env *Env) func(ctx context.Context, c *schema.Cluster) error {
+	return func(ctx context.Context, c *schema.Cluster) error {
+		b := *c.Backup
+		var m *schema.Member
+		if len(b.On) > 0 {
+			m = c.Member(b.On[0])
+		}
+		if m == nil {
+			return fmt.Errorf("backup.on names no member of cluster %s", c.Name)
+		}
+		s, err := openStore(env, b)
+		if err != nil {
+			return err
+		}
+		j := backup.Job{Cluster: c.Name, Endpoint: m.ClientURL, Store: s, Recipient: b.Recipient,
+			AllowUnencrypted: b.AllowUnencrypted, KeepLast: b.KeepLast, MaxAge: b.MaxAge}
+		tc, err := live.ClientTLS(c)
+		if err != nil {
+			return err
+		}
+		if tc != nil {
+			j.EtcdOptions = append(j.EtcdOptions, etcd.WithTLS(tc))
+		}
+		_, err = backup.Run(ctx, j)
+		return err
+	}
+}

@@ -203,6 +203,24 @@ func TestBackupE2E(t *testing.T) {
 		}
 	}
 
+	// A risky apply takes its pre-change snapshot through the same job,
+	// into the cluster's destination (holding apply's own lock key too).
+	risky := withStorage("4GiB")(readConfig(t, dir))
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(risky), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, code := cliEnv(t, env, "apply", "--auto-approve", dir); code != 0 {
+		t.Fatalf("apply of a quota change: exit %d", code)
+	}
+	o, _, code = cliEnv(t, env, "backup", "list", "--json", dir)
+	var after []struct {
+		ID       string `json:"id"`
+		KeyCount int64  `json:"key_count"`
+	}
+	if code != 0 || json.Unmarshal([]byte(o), &after) != nil || len(after) != 2 || after[0].ID != list[1].ID || after[1].KeyCount < liveKeys {
+		t.Fatalf("after apply: exit %d, %+v; want the pre-change backup after %s", code, after, list[1].ID)
+	}
+
 	// S3 down: exit 1, the failure counted, nothing new in the bucket.
 	srv.Stop()
 	_, e, code = cliEnv(t, env, "backup", "run", "--textfile", textfile, dir)
@@ -235,6 +253,15 @@ func planWarnings(t *testing.T, env []string, dir string) string {
 		s = append(s, w.Summary)
 	}
 	return strings.Join(s, "; ")
+}
+
+func readConfig(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "main.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func must[T any](v T, err error) T {
