@@ -12,6 +12,7 @@ import (
 
 	"github.com/etcdform/etcdform/internal/command/arguments"
 	"github.com/etcdform/etcdform/internal/command/views"
+	"github.com/etcdform/etcdform/plan/planfile"
 	"github.com/etcdform/etcdform/providers/comment"
 	"github.com/etcdform/etcdform/providers/github"
 	"github.com/etcdform/etcdform/providers/gitlab"
@@ -26,14 +27,11 @@ func runComment(ctx context.Context, env *Env, args []string) int {
 	if code, done := argError(env, "comment", fs, err); done {
 		return code
 	}
-	data, err := os.ReadFile(a.Plan)
+	// Only rendered, never applied: no signature is required (merge-request
+	// pipelines have no signing key).
+	p, err := planfile.ReadFile(a.Plan)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "Error: %v\n", err)
-		return 1
-	}
-	p, err := readPlan(env, data)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "Error: %s: %v\n", a.Plan, err)
 		return 1
 	}
 	var md strings.Builder

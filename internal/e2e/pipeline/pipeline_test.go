@@ -193,6 +193,9 @@ func TestPipelineTemplate(t *testing.T) {
 	mr := map[string]string{
 		"GITLAB_CI": "true", "CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": fmt.Sprint(mrIID),
 		"CI_API_V4_URL": srv.APIURL, "CI_PROJECT_ID": projectID, "GITLAB_TOKEN": token,
+		// The public key may be set everywhere; the signing key is a
+		// protected variable, absent from merge-request pipelines.
+		"ETCDFORM_PLAN_VERIFY_KEY": signing["ETCDFORM_PLAN_VERIFY_KEY"],
 	}
 	push := map[string]string{"GITLAB_CI": "true", "CI_PIPELINE_SOURCE": "push"}
 	for k, v := range signing {
