@@ -197,7 +197,12 @@ type writer struct {
 }
 
 func startWriter(t *testing.T, st *lab.State) *writer {
-	w := &writer{cli: etcdClient(t, st), stop: make(chan struct{}), done: make(chan struct{})}
+	return startWriterOn(t, etcdClient(t, st))
+}
+
+// startWriterOn is startWriter with a given client.
+func startWriterOn(t *testing.T, cli *clientv3.Client) *writer {
+	w := &writer{cli: cli, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		for i := 0; ; i++ {

@@ -2,15 +2,22 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/etcdform/etcdform/internal/lab"
 	"github.com/etcdform/etcdform/internal/lab/labtest"
@@ -317,4 +324,178 @@ func TestTLSE2E(t *testing.T) {
 			t.Fatalf("after the rotation: exit %d, steps %v; want no changes", code, actions(p))
 		}
 	})
+}
+
+// leaderWatch samples, every 100ms, whether any member reports a leader,
+// and records the longest stretch in which none did.
+type leaderWatch struct {
+	mu      sync.Mutex
+	longest time.Duration
+	samples int
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func watchLeader(t *testing.T, cli *clientv3.Client, eps []string) *leaderWatch {
+	lw := &leaderWatch{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(lw.done)
+		var since time.Time // start of the current leaderless stretch
+		for {
+			select {
+			case <-lw.stop:
+				return
+			case <-time.After(100 * time.Millisecond): // sampling period
+			}
+			led := false
+			for _, ep := range eps {
+				ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+				s, err := cli.Status(ctx, ep)
+				cancel()
+				if err == nil && s.Leader != 0 {
+					led = true
+					break
+				}
+			}
+			lw.mu.Lock()
+			lw.samples++
+			switch {
+			case led:
+				since = time.Time{}
+			case since.IsZero():
+				since = time.Now()
+			default:
+				lw.longest = max(lw.longest, time.Since(since))
+			}
+			lw.mu.Unlock()
+		}
+	}()
+	t.Cleanup(lw.halt)
+	return lw
+}
+
+func (lw *leaderWatch) halt() {
+	select {
+	case <-lw.stop:
+	default:
+		close(lw.stop)
+	}
+	<-lw.done
+}
+
+// TestTLSCARotationE2E rotates the CA in three reviewed phases under a
+// continuous mTLS writer: 1. the bundle with both CAs, rolling restart;
+// 2. every leaf reissued under the new CA, no restart; 3. the bundle
+// without the old CA, rolling restart.
+func TestTLSCARotationE2E(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3, TLS: true})
+	oldCA, err := st.LoadCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCA, err := pki.NewCA("etcdform lab CA 2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := tlsSources(t, st)
+	cfg := config(t, st, withSources(dir))
+	members := st.Members()
+
+	// The writer trusts both CAs (a client's own bundle) and presents a
+	// client certificate that can be swapped once members trust the new CA.
+	pool := x509.NewCertPool()
+	pool.AddCert(oldCA.Cert)
+	pool.AddCert(newCA.Cert)
+	var clientCert atomic.Pointer[tls.Certificate]
+	first, err := tls.LoadX509KeyPair(st.PKIPath("client.pem"), st.PKIPath("client-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCert.Store(&first)
+	tlsCfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return clientCert.Load(), nil }}
+	var eps []string
+	for _, h := range members {
+		eps = append(eps, h.ClientURL())
+	}
+	ec, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 3 * time.Second, TLS: tlsCfg, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ec.Close() })
+	w := startWriterOn(t, ec)
+	lw := watchLeader(t, ec, eps)
+
+	phase := func(name, wantWarning string, wantRestarts int) {
+		t.Helper()
+		p, code := planAsJSON(t, cfg)
+		if code != 2 || len(p.Refusals) != 0 {
+			t.Fatalf("%s: exit %d, refusals %+v", name, code, p.Refusals)
+		}
+		if warning(p, wantWarning) == nil {
+			t.Fatalf("%s: the plan does not show %q: %+v", name, wantWarning, p.Warnings)
+		}
+		restarts := 0
+		for _, s := range p.Steps {
+			if s.Action == "restart" {
+				restarts++
+			}
+		}
+		if restarts != wantRestarts {
+			t.Fatalf("%s: steps %v, want %d restarts", name, actions(p), wantRestarts)
+		}
+		if _, _, code := cli(t, applyArgs(t, cfg)...); code != 0 {
+			t.Fatalf("%s: apply exit %d", name, code)
+		}
+		if p, code := planAsJSON(t, cfg); code != 0 {
+			t.Fatalf("%s: not converged after apply: exit %d, steps %v, refusals %+v", name, code, actions(p), p.Refusals)
+		}
+	}
+
+	// Out of order first: new leaves before the bundle are refused.
+	bad := tlsSources(t, st)
+	for _, h := range members {
+		issueMember(t, bad, newCA, h, "-peer", nil)
+	}
+	if p, code := planAsJSON(t, config(t, st, withSources(bad))); code != 1 || refusal(p, "Certificate rotation ahead of CA distribution") == nil {
+		t.Fatalf("new leaves before the bundle: exit %d, refusals %+v; want a refusal", code, p.Refusals)
+	}
+
+	writeSource(t, dir, "ca.pem", append(append([]byte{}, oldCA.CertPEM...), newCA.CertPEM...))
+	phase("phase 1", "CA rotation phase 1 of 3", len(members))
+
+	// Every member trusts the new CA now: clients move to new certificates.
+	tool, err := newCA.Issue(pki.Request{CommonName: "etcdform", Usage: pki.Client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSource(t, dir, "client.pem", tool.CertPEM)
+	writeSource(t, dir, "client-key.pem", tool.KeyPEM)
+	next, err := tls.X509KeyPair(tool.CertPEM, tool.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCert.Store(&next)
+
+	for _, h := range members {
+		issueMember(t, dir, newCA, h, "", nil)
+		issueMember(t, dir, newCA, h, "-peer", nil)
+	}
+	phase("phase 2", "CA rotation phase 2 of 3", 0)
+
+	writeSource(t, dir, "ca.pem", newCA.CertPEM)
+	phase("phase 3", "CA rotation phase 3 of 3", len(members))
+
+	// The old CA is gone: a client certificate it issued is refused.
+	refused := &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{first}, MinVersion: tls.VersionTLS12}
+	if lab.HealthyTLS(t.Context(), eps[0], refused) {
+		t.Fatal("a client certificate of the dropped CA is still accepted")
+	}
+
+	lw.halt()
+	w.verify(t)
+	t.Logf("leader watch: %d samples, longest stretch without a leader %s; %d writes failed and were retried", lw.samples, lw.longest, w.failed.Load())
+	if lw.longest > time.Second {
+		t.Fatalf("the cluster had no leader for %s (more than an election timeout)", lw.longest)
+	}
 }
