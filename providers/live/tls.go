@@ -138,6 +138,10 @@ func ProbeTLS(ctx context.Context, endpoints []string, cfg *tls.Config) error {
 			defer cancel()
 			conn, err := d.DialContext(pctx, "tcp", u.Host)
 			if err != nil {
+				var rh tls.RecordHeaderError
+				if errors.As(err, &rh) {
+					err = fmt.Errorf("%w (the member serves plain http: moving a running cluster from plaintext to TLS is not automated, see docs/tls.md)", err)
+				}
 				errs[i] = fmt.Errorf("endpoint %s: TLS handshake failed: %w", ep, err)
 				return
 			}

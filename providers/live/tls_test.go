@@ -3,6 +3,7 @@ package live
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,4 +159,28 @@ func TestClientTLSAndProbe(t *testing.T) {
 			t.Fatalf("want a failing TLS option, got %d options", len(opts))
 		}
 	})
+}
+
+func TestProbeTLSPlaintextMember(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			// An http server answers a TLS hello with a plain-text error.
+			_, _ = c.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
+			c.Close()
+		}
+	}()
+	ep := "https://" + ln.Addr().String()
+	err = ProbeTLS(t.Context(), []string{ep}, &tls.Config{MinVersion: tls.VersionTLS12})
+	if err == nil || !strings.Contains(err.Error(), ep) || !strings.Contains(err.Error(), "plain http") {
+		t.Fatalf("want a plaintext hint naming %s, got %v", ep, err)
+	}
 }
