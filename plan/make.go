@@ -18,6 +18,9 @@ type Options struct {
 	// Meta is copied into the plan. Its ConfigHash and ConfigDir default
 	// to the configuration's.
 	Meta Meta
+	// Tool is the local etcdform binary that backup jobs run (apply
+	// installs it on the job's hosts); zero: the binary is not managed.
+	Tool Tool
 }
 
 // QuotaMarginMin and QuotaMarginPercent define the headroom a quota must
@@ -77,6 +80,7 @@ func Make(cfg *schema.Config, obs *Observed, opts Options) *Plan {
 		cp := newClusterPlanner(c, obs.Clusters[c.Name], opts)
 		cp.plan()
 		cp.backupFreshness(obs.Time)
+		cp.backupJobs()
 		base := len(p.Steps)
 		for _, w := range cp.warnings {
 			if w.Step > 0 {
@@ -315,6 +319,14 @@ func (cp *clusterPlanner) plan() {
 			cp.refuse(m.name, 0, "New member's data dir not empty",
 				"Member %s is to be added, but its data dir %s on %s is not empty (%d bytes). A new member must start empty; move the directory aside on the host and plan again.", m.name, c.Service.DataDir, m.desired.Host, m.host.DataDirBytes)
 		}
+		if w := tw[m]; w != nil {
+			v, a := cp.counts()
+			for _, s := range w.uploads {
+				s.Voters, s.Tolerated = v, a-quorum(v)
+				emit(s, false)
+			}
+			delete(tw, m) // the new member starts with its files in place
+		}
 		tmpl := etcdconf.Render(c, m.desired, etcdconf.Bootstrap{State: "existing"})
 		v, a := cp.counts()
 		emit(Step{Action: AddLearner, Cluster: c.Name, Member: m.name, PeerURL: m.desired.PeerURL,
@@ -341,7 +353,7 @@ func (cp *clusterPlanner) plan() {
 		roll = append(roll, m)
 	}
 	for m := range tw {
-		if diffs[m] == nil {
+		if diffs[m] == nil && m.live != nil {
 			roll = append(roll, m)
 		}
 	}

@@ -66,7 +66,7 @@ func (cp *clusterPlanner) tlsPlan() map[*member]*tlsWork {
 	work := map[*member]*tlsWork{}
 	now := cp.opts.Meta.Time
 	var peers []*memberTLS
-	for _, m := range cp.kept {
+	for _, m := range append(append([]*member{}, cp.kept...), cp.added...) {
 		if m.desired == nil || m.desired.TLS == nil || m.hostDown || m.host == nil || !m.host.Reachable {
 			continue
 		}

@@ -413,3 +413,28 @@ func TestTLSDownMemberGetsItsFilesBeforeItStarts(t *testing.T) {
 		t.Fatalf("steps %q, want %q\nrefusals:\n%s", got, want, messages(p.Refusals))
 	}
 }
+
+func TestTLSNewMemberGetsItsFilesBeforeItIsAdded(t *testing.T) {
+	l := newTLSLab(t)
+	want := plantest.WithTLS(plantest.Cluster(1, 2, 3, 4), "/src")
+	l.c.Members = append(l.c.Members, want.Member("etcd-4"))
+	h := &plan.ObservedHost{Member: "etcd-4", Address: "10.0.0.4", Reachable: true, DataDirEmpty: true, ServiceState: "stopped", BinaryVersion: "3.6.16"}
+	for _, role := range []string{"client-ca", "client-cert", "peer-ca", "peer-cert"} {
+		h.Certs = append(h.Certs, plan.CertInfo{Role: role, Missing: true, KeyMissing: true})
+	}
+	l.oc.Hosts["etcd-4"] = h
+	for _, side := range []string{"client", "peer"} {
+		leaf, _ := l.ca.Issue(pki.Request{CommonName: "etcd-4", IPs: []string{"10.0.0.4"}, Usage: pki.Peer})
+		l.set("etcd-4", side, l.ca.CertPEM, leaf.CertPEM, leaf.KeyPEM, false, true)
+	}
+	l.c.AllowEven = true
+	p := l.plan()
+	if len(p.Refusals) > 0 {
+		t.Fatalf("refusals:\n%s", messages(p.Refusals))
+	}
+	got := stepList(p)
+	want4 := "snapshot ; upload-file etcd-4 client-ca; upload-file etcd-4 client-key client-cert; upload-file etcd-4 peer-key peer-cert; add-learner etcd-4; promote etcd-4"
+	if got != want4 {
+		t.Fatalf("steps\n %q\nwant\n %q", got, want4)
+	}
+}

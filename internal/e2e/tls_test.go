@@ -499,3 +499,54 @@ func TestTLSCARotationE2E(t *testing.T) {
 		t.Fatalf("the cluster had no leader for %s (more than an election timeout)", lw.longest)
 	}
 }
+
+// TestTLSAddMemberE2E adds a member to a TLS lab: its certificates are
+// uploaded from their sources before it is added as a learner.
+func TestTLSAddMemberE2E(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3, Spare: 1, TLS: true})
+	ca, err := st.LoadCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spare, err := st.Host("spare-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := tlsSources(t, st)
+	newMember := *spare
+	newMember.Name = "etcd-4" // the name withMembers gives it
+	issueMember(t, dir, ca, newMember, "", nil)
+	issueMember(t, dir, ca, newMember, "-peer", nil)
+	cfg := config(t, st, func(s string) string {
+		return withMembers(*spare)(withSources(dir)(s))
+	})
+	cfg4 := filepath.Join(cfg, "main.hcl")
+	data, err := os.ReadFile(cfg4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg4, bytes.Replace(data, []byte("etcd_version"), []byte("allow_even   = true\n  etcd_version"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, code := planAsJSON(t, cfg)
+	if code != 2 || len(p.Refusals) != 0 {
+		t.Fatalf("exit %d, refusals %+v", code, p.Refusals)
+	}
+	got := strings.Join(actions(p), "; ")
+	if want := "snapshot; upload-file etcd-4; upload-file etcd-4; upload-file etcd-4; add-learner etcd-4; promote etcd-4"; got != want {
+		t.Fatalf("steps %q, want %q", got, want)
+	}
+	if _, _, code := cli(t, applyArgs(t, cfg)...); code != 0 {
+		t.Fatalf("apply exit %d", code)
+	}
+	if p, code := planAsJSON(t, cfg); code != 0 {
+		t.Fatalf("after the add: exit %d, steps %v, refusals %+v", code, actions(p), p.Refusals)
+	}
+	fi, err := os.Stat(spare.HostPKIPath("etcd-4-peer-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("uploaded key has mode %v, want 0600", fi.Mode().Perm())
+	}
+}
