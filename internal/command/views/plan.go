@@ -86,6 +86,7 @@ func summaryLine(p *plan.Plan) string {
 		{plan.Promote, "promotion", "promotions"},
 		{plan.RemoveMember, "removal", "removals"},
 		{plan.UploadFile, "file upload", "file uploads"},
+		{plan.InstallBackupJob, "backup job change", "backup job changes"},
 		{plan.WriteConfig, "config write", "config writes"},
 		{plan.Restart, "restart", "restarts"},
 	} {
@@ -339,6 +340,16 @@ type jsonStep struct {
 	Quorum    int          `json:"quorum"`
 	Tolerated int          `json:"tolerated"`
 	Refused   bool         `json:"refused"`
+	Uploads   []jsonUpload `json:"uploads,omitempty"`
+}
+
+// jsonUpload is one file of an upload-file step: never its bytes.
+type jsonUpload struct {
+	Role   string `json:"role"`
+	Path   string `json:"path"`
+	Source string `json:"source"`
+	SHA256 string `json:"sha256"`
+	Mode   string `json:"mode"`
 }
 
 type jsonChange struct {
@@ -395,6 +406,9 @@ func (v *PlanJSON) Plan(w io.Writer, p *plan.Plan) error {
 		}
 		if s.MemberID != 0 {
 			js.MemberID = fmt.Sprintf("%x", s.MemberID)
+		}
+		for _, u := range s.Uploads {
+			js.Uploads = append(js.Uploads, jsonUpload{Role: u.Role, Path: u.Path, Source: u.Source, SHA256: u.SHA256, Mode: fmt.Sprintf("%04o", u.Mode)})
 		}
 		for _, c := range s.Changes {
 			js.Changes = append(js.Changes, jsonChange(c))
