@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand"
 	"net/http"
 	"strings"
 	"testing"
@@ -306,5 +307,69 @@ func TestCheckRetry(t *testing.T) {
 	cancel()
 	if got, err := CheckRetry(cctx, &http.Response{StatusCode: 502}, nil); got || err == nil {
 		t.Errorf("CheckRetry after cancel = %v, %v", got, err)
+	}
+}
+
+// FuzzParts: any Markdown at any limit is split into parts within the
+// limit that each start with the marker and their part line, or refused
+// with ErrTooSmall; never a panic or a hang.
+func FuzzParts(f *testing.F) {
+	f.Add(longPlan(2, 5), 300)
+	f.Add("```\n<details>\n| a |\n|---|\n| b |\n~~~~\n</details>\n", 150)
+	f.Add(marker+"\n"+strings.Repeat("→", 500), 200)
+	f.Fuzz(func(t *testing.T, md string, limit int) {
+		if limit < 0 {
+			limit = -limit
+		}
+		limit = 150 + limit%4000
+		parts, err := Parts(md, marker, limit)
+		if errors.Is(err, ErrTooSmall) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range parts {
+			if len(p) > limit {
+				t.Fatalf("part %d: %d bytes, limit %d", i+1, len(p), limit)
+			}
+			if n, ok := partOf(p, marker); !ok || n != i+1 {
+				t.Fatalf("part %d is read back as %d, %v", i+1, n, ok)
+			}
+		}
+	})
+}
+
+// TestPartsRandomDocuments splits many random documents made of the
+// constructs the splitter tracks (a deterministic complement to FuzzParts).
+func TestPartsRandomDocuments(t *testing.T) {
+	pieces := []string{"```", "~~~~", "<details>", "</details>", "<details><summary>x</summary>", "| a | b |", "|---|---|",
+		"\n", "\n", "\n", "word ", "→", "  ", strings.Repeat("long", 60)}
+	r := rand.New(rand.NewSource(9))
+	for i := range 5000 {
+		var b strings.Builder
+		for range r.Intn(300) {
+			b.WriteString(pieces[r.Intn(len(pieces))])
+		}
+		limit := 150 + r.Intn(2000)
+		start := time.Now()
+		parts, err := Parts(b.String(), marker, limit)
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("document %d: %v to split", i, d)
+		}
+		if errors.Is(err, ErrTooSmall) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("document %d: %v", i, err)
+		}
+		for j, p := range parts {
+			if len(p) > limit {
+				t.Fatalf("document %d part %d: %d bytes, limit %d", i, j+1, len(p), limit)
+			}
+			if n, ok := partOf(p, marker); !ok || n != j+1 {
+				t.Fatalf("document %d part %d read back as %d, %v", i, j+1, n, ok)
+			}
+		}
 	}
 }
