@@ -423,6 +423,8 @@ func (x *executor) run(ctx context.Context, s plan.Step) error {
 		return x.remove(ctx, s)
 	case plan.UploadFile:
 		return x.upload(ctx, s)
+	case plan.InstallBackupJob:
+		return x.backupJob(ctx, s)
 	}
 	return fmt.Errorf("apply: unknown action %q", s.Action)
 }

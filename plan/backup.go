@@ -3,6 +3,7 @@ package plan
 import (
 	"time"
 
+	"github.com/etcdform/etcdform/internal/backupjob"
 	"github.com/etcdform/etcdform/internal/cron"
 )
 
@@ -50,4 +51,85 @@ func firstOf(s []string) string {
 		return "the backup member"
 	}
 	return s[0]
+}
+
+// Tool is the etcdform binary on the machine that plans: apply uploads it
+// to the hosts that run backup jobs.
+type Tool struct {
+	Path   string // local path, read again (and hash-checked) at apply time
+	SHA256 string
+}
+
+// backupJobs plans the backup job on every reachable member's host: on
+// the hosts of `on` it must be installed as the backup block renders it
+// (and the binary it runs must be the planning one, when Tool is set);
+// elsewhere, a job etcdform installed is removed.
+func (cp *clusterPlanner) backupJobs() {
+	if cp.oc == nil {
+		return
+	}
+	c, b := cp.c, cp.c.Backup
+	for _, m := range c.Members {
+		h := cp.oc.Hosts[m.Name]
+		if h == nil || !h.Reachable {
+			continue
+		}
+		if b == nil || !contains(b.On, m.Name) {
+			if h.BackupJob != nil {
+				cp.addJobStep(m.Name, nil, nil, []Change{{Attr: "job", Before: "installed", After: "(absent)"}},
+					"Remove the backup job: this member is not in backup.on")
+			}
+			continue
+		}
+		want := backupjob.SpecFor(c, m, cp.opts.Tool.SHA256)
+		var changes []Change
+		if h.BackupJob == nil {
+			changes = append(changes, Change{Attr: "job", Before: "(absent)", After: want.Schedule})
+		} else if got, err := backupjob.ParseCron(h.BackupJob); err != nil {
+			changes = append(changes, Change{Attr: "job", Before: err.Error(), After: want.Schedule})
+		} else {
+			if cp.opts.Tool.SHA256 == "" {
+				want.BinarySHA256 = got.BinarySHA256 // the binary is not managed by this plan
+			}
+			for _, d := range backupjob.DiffJob(want, &got) {
+				changes = append(changes, Change{Attr: d.Attr, Before: d.Before, After: d.After})
+			}
+		}
+		var uploads []Upload
+		if cp.opts.Tool.SHA256 != "" && h.ToolSHA256 != cp.opts.Tool.SHA256 {
+			uploads = []Upload{{Role: "etcdform-binary", Path: want.Binary, Source: cp.opts.Tool.Path, SHA256: cp.opts.Tool.SHA256, Mode: 0o755}}
+			if !hasAttr(changes, "binary_sha256") {
+				changes = append(changes, Change{Attr: "binary_sha256", Before: orAbsent(h.ToolSHA256), After: cp.opts.Tool.SHA256})
+			}
+		}
+		if len(changes) > 0 {
+			cp.addJobStep(m.Name, backupjob.RenderCron(want), uploads, changes, "Install the backup job as the backup block declares it")
+		}
+	}
+}
+
+func (cp *clusterPlanner) addJobStep(member string, file []byte, uploads []Upload, changes []Change, reason string) {
+	var id uint64
+	if lm := cp.oc.Member(member); lm != nil {
+		id = lm.ID
+	}
+	v, a := cp.counts()
+	cp.steps = append(cp.steps, Step{Action: InstallBackupJob, Cluster: cp.c.Name, Member: member, MemberID: id,
+		Reason: reason, Changes: changes, Config: file, Uploads: uploads, Voters: v, Tolerated: a - quorum(v)})
+}
+
+func hasAttr(cs []Change, attr string) bool {
+	for _, c := range cs {
+		if c.Attr == attr {
+			return true
+		}
+	}
+	return false
+}
+
+func orAbsent(s string) string {
+	if s == "" {
+		return "(absent)"
+	}
+	return s
 }

@@ -90,6 +90,12 @@ type ObservedHost struct {
 	Certs          []CertInfo
 	BackupSchedule string // installed cron/timer schedule, "" when none
 
+	// BackupJob is the installed backup job file (backupjob.CronPath), nil
+	// when absent; ToolSHA256 the sha256 of the etcdform binary it runs
+	// (backupjob.DefaultBinary), "" when absent. See backup.go.
+	BackupJob  []byte
+	ToolSHA256 string
+
 	// Sources describes the local *_source files the configuration names
 	// for this member (read on the machine running etcdform, not over
 	// SSH), with the same roles as Certs; Path is the local path.

@@ -31,6 +31,10 @@ const (
 	// one side, which are swapped together); it does not restart. See
 	// tls.go.
 	UploadFile Action = 'U'
+	// InstallBackupJob installs, updates or removes the backup job file
+	// (Step.Config, nil: remove) and the etcdform binary it runs
+	// (Step.Uploads, when that differs) on a member's host.
+	InstallBackupJob Action = 'B'
 )
 
 func (a Action) String() string {
@@ -53,6 +57,8 @@ func (a Action) String() string {
 		return "start-member"
 	case UploadFile:
 		return "upload-file"
+	case InstallBackupJob:
+		return "install-backup-job"
 	}
 	return "Action(" + string(rune(a)) + ")"
 }
@@ -83,6 +89,8 @@ func (a Action) IsRisky() bool {
 //	WriteConfig   unmanaged etcd key       observed raw value        "" (the key is dropped)
 //	Restart       same as WriteConfig: the values the restart brings into effect
 //	UploadFile    host path (one per file) "sha256:…"/"(absent)"      "sha256:…" of the source (certs add serial and expiry)
+//	InstallBackupJob job attribute ("schedule", "keep_last", "binary_sha256"...; "job" when absent or removed)
+//	                                       installed value/"(absent)" wanted value/"(absent)"
 //
 // Values are rendered as text: numbers in decimal, booleans as "true"/"false".
 type Change struct {

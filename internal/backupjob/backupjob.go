@@ -26,8 +26,11 @@ const (
 	JobFormatVersion = 1
 )
 
-// CronPath is the cron.d file of cluster's backup job.
-func CronPath(cluster string) string { return "/etc/cron.d/etcdform-backup-" + cluster }
+// CronPath is the cron.d file of cluster's backup job. cron ignores
+// cron.d names with dots, so a cluster name's dots become underscores.
+func CronPath(cluster string) string {
+	return "/etc/cron.d/etcdform-backup-" + strings.ReplaceAll(cluster, ".", "_")
+}
 
 // JobSpec is the backup job as installed on one host: what plan observes
 // and diffs, and what apply writes. It holds no secret (the recipient is a

@@ -2,8 +2,11 @@ package command
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +19,7 @@ import (
 	"github.com/etcdform/etcdform/internal/command/arguments"
 	"github.com/etcdform/etcdform/internal/command/views"
 	"github.com/etcdform/etcdform/internal/etcdbin"
+	"github.com/etcdform/etcdform/plan"
 	store "github.com/etcdform/etcdform/providers/backup"
 	"github.com/etcdform/etcdform/providers/etcd"
 	"github.com/etcdform/etcdform/providers/live"
@@ -367,4 +371,30 @@ func preApplyBackup(env *Env) func(ctx context.Context, c *schema.Cluster) error
 		_, err = backup.Run(ctx, j)
 		return err
 	}
+}
+
+// backupTool is this etcdform binary, which apply installs on the hosts
+// that run backup jobs; zero when no cluster has a backup block.
+func backupTool(cfg *schema.Config) plan.Tool {
+	need := false
+	for _, c := range cfg.Clusters {
+		need = need || c.Backup != nil
+	}
+	if !need {
+		return plan.Tool{}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return plan.Tool{}
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return plan.Tool{}
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return plan.Tool{}
+	}
+	return plan.Tool{Path: exe, SHA256: hex.EncodeToString(h.Sum(nil))}
 }

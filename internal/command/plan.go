@@ -87,7 +87,7 @@ func makePlan(ctx context.Context, env *Env, cfg *schema.Config, allowEven bool,
 		}
 	}
 	obs := observe(ctx, cfg)
-	return plan.Make(cfg, obs, plan.Options{AllowEven: allowEven, Meta: plan.Meta{
+	return plan.Make(cfg, obs, plan.Options{AllowEven: allowEven, Tool: backupTool(cfg), Meta: plan.Meta{
 		ToolVersion: version.Version,
 		Time:        obs.Time,
 		GitCommit:   gitCommit(env, cfg.Dir),

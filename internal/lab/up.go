@@ -206,7 +206,7 @@ func (s *State) writeKeysAndFiles(bins *etcdbin.Binaries) error {
 		peers[h.Name] = h.PeerURL()
 	}
 	for _, h := range s.Hosts {
-		for _, d := range []string{"etc-etcd", "var-lib-etcd", "var-backups", "var-log-etcd", "bin", "ssh", "service/etcd", "service/sshd", "root-home"} {
+		for _, d := range []string{"etc-etcd", "var-lib-etcd", "var-backups", "var-log-etcd", "bin", "ssh", "service/etcd", "service/sshd", "root-home", "etc-cron.d"} {
 			if err := os.MkdirAll(filepath.Join(h.Root, d), 0o755); err != nil {
 				return err
 			}
@@ -351,6 +351,8 @@ func (s *State) startHost(ctx context.Context, h *Host) error {
 		// The host's own root home: a production host's, not this
 		// machine's (whose shell start-up files a login would run).
 		{"root-home", "/root"},
+		// The host's own cron.d, where apply installs backup jobs.
+		{"etc-cron.d", "/etc/cron.d"},
 	}
 	var script strings.Builder
 	script.WriteString("set -e\nmkdir -p /run/sshd\n")

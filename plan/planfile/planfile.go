@@ -264,6 +264,8 @@ func encodeAction(a plan.Action) (string, error) {
 		return "start-member", nil
 	case plan.UploadFile:
 		return "upload-file", nil
+	case plan.InstallBackupJob:
+		return "install-backup-job", nil
 	default:
 		return "", fmt.Errorf("planfile: cannot write action %v", a)
 	}
@@ -287,6 +289,8 @@ func decodeAction(s string) (plan.Action, error) {
 		return plan.StartMember, nil
 	case "upload-file":
 		return plan.UploadFile, nil
+	case "install-backup-job":
+		return plan.InstallBackupJob, nil
 	default:
 		return plan.NoOp, fmt.Errorf("unknown action %q", s)
 	}

@@ -2,9 +2,12 @@ package live
 
 import (
 	"context"
+	"slices"
 
+	"github.com/etcdform/etcdform/internal/backupjob"
 	"github.com/etcdform/etcdform/plan"
 	store "github.com/etcdform/etcdform/providers/backup"
+	sshp "github.com/etcdform/etcdform/providers/ssh"
 	"github.com/etcdform/etcdform/schema"
 )
 
@@ -42,4 +45,22 @@ func Backups(ctx context.Context, c *schema.Cluster) *plan.ObservedBackups {
 		}
 	}
 	return ob
+}
+
+// backupJob reads the installed backup job file of cluster c and the hash
+// of the etcdform binary it runs (on the hosts of backup.on only); nil
+// and "" when absent (or unreadable: plan then proposes to install them).
+func backupJob(ctx context.Context, cli *sshp.Client, c *schema.Cluster, m *schema.Member) ([]byte, string) {
+	job, err := cli.ReadFile(ctx, backupjob.CronPath(c.Name))
+	if err != nil {
+		job = nil
+	}
+	if c.Backup == nil || !slices.Contains(c.Backup.On, m.Name) {
+		return job, ""
+	}
+	sum, err := cli.Sha256File(ctx, backupjob.DefaultBinary)
+	if err != nil {
+		sum = ""
+	}
+	return job, sum
 }

@@ -173,5 +173,6 @@ func Host(ctx context.Context, c *schema.Cluster, m *schema.Member) *plan.Observ
 		h.DataDirBytes, h.DataDirEmpty = n, empty
 	}
 	h.Certs, h.Sources = hostCerts(ctx, cli, m), sourceCerts(m)
+	h.BackupJob, h.ToolSHA256 = backupJob(ctx, cli, c, m)
 	return h
 }

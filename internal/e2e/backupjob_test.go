@@ -1,0 +1,130 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"filippo.io/age"
+
+	"github.com/etcdform/etcdform/internal/backupjob"
+	"github.com/etcdform/etcdform/internal/lab"
+	"github.com/etcdform/etcdform/internal/lab/labtest"
+)
+
+// TestBackupJobE2E: apply installs the backup job on the host of the
+// member named in `on` (visible over SSH), the installed command works
+// when run there, a schedule change is a plan change that apply
+// converges, and moving `on` moves the job.
+func TestBackupJobE2E(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3})
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := func(schedule, on string) func(string) string {
+		return withBackup(fmt.Sprintf(`  backup {
+    schedule    = %q
+    on          = [%q]
+    destination = "file:///var/backups/etcd"
+    keep_last   = 3
+
+    encryption {
+      recipient = %q
+    }
+  }
+`, schedule, on, id.Recipient()))
+	}
+	dir := config(t, st, block("0 */6 * * *", "etcd-1"))
+	h1, h2 := st.Members()[0], st.Members()[1]
+	ssh := func(h lab.Host, cmd string) (string, error) {
+		out, err := exec.Command("ssh", "-i", st.KeyFile(), "-o", "UserKnownHostsFile="+st.KnownHostsFile(),
+			"-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "root@"+h.Addr, cmd).CombinedOutput()
+		return string(out), err
+	}
+	path := backupjob.CronPath(lab.ClusterName)
+
+	p, code := planAsJSON(t, dir)
+	if code != 2 || len(p.Steps) != 1 || p.Steps[0].Action != "install-backup-job" || p.Steps[0].Member != "etcd-1" {
+		t.Fatalf("plan with a new backup block: exit %d, steps %v", code, actions(p))
+	}
+	if _, _, code := cli(t, "apply", "--auto-approve", dir); code != 0 {
+		t.Fatalf("apply: exit %d", code)
+	}
+	job, err := ssh(h1, "cat "+path)
+	if err != nil || !strings.Contains(job, "0 */6 * * * root ") || !strings.Contains(job, "/usr/local/bin/etcdform backup run --cluster lab") {
+		t.Fatalf("installed job on etcd-1: %v\n%s", err, job)
+	}
+	if out, err := ssh(h2, "ls "+path); err == nil {
+		t.Fatalf("etcd-2 has the job too: %s", out)
+	}
+	if p, code := planAsJSON(t, dir); code != 0 || len(p.Steps) != 0 {
+		t.Fatalf("plan after apply: exit %d, steps %v", code, actions(p))
+	}
+
+	// Run the installed command on the host, as cron would.
+	line := strings.TrimSpace(job)
+	line = line[strings.LastIndex(line, "\n")+1:]
+	cmd := strings.ReplaceAll(strings.SplitN(line, " ", 7)[6], `\%`, "%")
+	cmd = strings.Replace(cmd, ">>/var/log/etcdform-backup.log 2>&1", "", 1)
+	// The lab host's own /var/backups, not this machine's node_exporter
+	// directory, which the lab hosts share.
+	cmd = strings.Replace(cmd, "--textfile "+backupjob.DefaultTextfile, "--textfile /var/backups/etcdform_backup.prom", 1)
+	if !strings.Contains(cmd, "/var/backups/etcdform_backup.prom") {
+		t.Fatalf("the job line has no --textfile %s: %s", backupjob.DefaultTextfile, cmd)
+	}
+	if out, err := ssh(h1, cmd); err != nil {
+		t.Fatalf("running the installed job: %v\n%s", err, out)
+	}
+	if prom, err := os.ReadFile(filepath.Join(h1.Root, "var-backups", "etcdform_backup.prom")); err != nil ||
+		!strings.Contains(string(prom), `etcdform_backup_last_run_success{cluster="lab"} 1`) {
+		t.Fatalf("the job's textfile: %v\n%s", err, prom)
+	}
+	objs, _ := filepath.Glob(filepath.Join(h1.Root, "var-backups", "etcd", "lab-*.snap.age"))
+	if len(objs) != 1 {
+		t.Fatalf("backup objects on etcd-1's host: %v", objs)
+	}
+	if b, _ := os.ReadFile(objs[0]); !strings.HasPrefix(string(b), "age-encryption.org/v1\n") {
+		t.Fatal("the job's object is not age ciphertext")
+	}
+	o, _, code := cli(t, "backup", "list", "--json", "--destination", "file://"+filepath.Join(h1.Root, "var-backups", "etcd"), "--cluster", "lab")
+	var list []struct {
+		Encrypted bool `json:"encrypted"`
+	}
+	if code != 0 || json.Unmarshal([]byte(o), &list) != nil || len(list) != 1 || !list[0].Encrypted {
+		t.Fatalf("backup list of the host's destination: exit %d, %s", code, o)
+	}
+
+	// A schedule change is a plan change; apply converges.
+	dir = config(t, st, block("30 2 * * *", "etcd-1"))
+	p, code = planAsJSON(t, dir)
+	if code != 2 || len(p.Steps) != 1 || p.Steps[0].Action != "install-backup-job" || len(p.Steps[0].Changes) != 1 ||
+		p.Steps[0].Changes[0].Attr != "schedule" || p.Steps[0].Changes[0].After != "30 2 * * *" {
+		t.Fatalf("plan after a schedule change: exit %d, %+v", code, p.Steps)
+	}
+	if _, _, code := cli(t, "apply", "--auto-approve", dir); code != 0 {
+		t.Fatalf("apply: exit %d", code)
+	}
+	if job, _ := ssh(h1, "cat "+path); !strings.Contains(job, "\n30 2 * * * root ") {
+		t.Fatalf("job after the schedule change:\n%s", job)
+	}
+	if p, code := planAsJSON(t, dir); code != 0 || len(p.Steps) != 0 {
+		t.Fatalf("plan after converging: exit %d, steps %v", code, actions(p))
+	}
+
+	// Moving `on` moves the job.
+	dir = config(t, st, block("30 2 * * *", "etcd-2"))
+	if _, _, code := cli(t, "apply", "--auto-approve", dir); code != 0 {
+		t.Fatalf("apply: exit %d", code)
+	}
+	if out, err := ssh(h1, "ls "+path); err == nil {
+		t.Fatalf("etcd-1 still has the job: %s", out)
+	}
+	if _, err := ssh(h2, "cat "+path); err != nil {
+		t.Fatal("etcd-2 has no job after moving on")
+	}
+}
