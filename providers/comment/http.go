@@ -14,6 +14,10 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 )
 
+// ErrRedirect is returned (wrapped) for a redirect to another host, which
+// is never followed, so that the token stays with the API.
+var ErrRedirect = errors.New("comment: refused to follow a redirect")
+
 // Retry bounds the retrying of 429 and 5xx answers.
 type Retry struct {
 	// Max is the number of retries after the first attempt (default 4).
@@ -43,6 +47,17 @@ func NewHTTPClient(r Retry) *retryablehttp.Client {
 	if r.WaitMax > 0 {
 		c.RetryWaitMax = r.WaitMax
 	}
+	// Go forwards custom headers such as PRIVATE-TOKEN on redirects, even
+	// to another host: follow redirects only within the API's host.
+	c.HTTPClient.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Host != via[0].URL.Host {
+			return fmt.Errorf("%w: to %s", ErrRedirect, req.URL.Host)
+		}
+		if len(via) >= 5 {
+			return fmt.Errorf("%w: more than 5", ErrRedirect)
+		}
+		return nil
+	}
 	c.CheckRetry = CheckRetry
 	c.Backoff = Backoff
 	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
@@ -55,6 +70,9 @@ func NewHTTPClient(r Retry) *retryablehttp.Client {
 func CheckRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
+	}
+	if errors.Is(err, ErrRedirect) {
+		return false, err
 	}
 	if err != nil {
 		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)

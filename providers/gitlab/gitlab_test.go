@@ -256,3 +256,25 @@ func TestTokenNeverInErrors(t *testing.T) {
 		t.Fatalf("error: %v", err)
 	}
 }
+
+func TestRedirectsStayOnTheAPIHost(t *testing.T) {
+	var leaked []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked = append(leaked, r.Header.Get("PRIVATE-TOKEN"))
+		fmt.Fprint(w, "[]")
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer srv.Close()
+	n, err := New(Config{BaseURL: srv.URL + "/api/v4", Project: project, MergeRequest: 7, Token: token,
+		Retry: comment.Retry{Max: 2, WaitMin: time.Millisecond, WaitMax: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = n.List(t.Context())
+	if !errors.Is(err, comment.ErrRedirect) || len(leaked) > 0 || strings.Contains(err.Error(), token) {
+		t.Fatalf("err %v; requests to the other host: %d", err, len(leaked))
+	}
+}
