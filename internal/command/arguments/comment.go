@@ -26,7 +26,7 @@ type Comment struct {
 func ParseComment(args []string) (*Comment, *flag.FlagSet, error) {
 	c := &Comment{}
 	fs := newFlagSet("comment")
-	fs.StringVar(&c.Plan, "plan", "etcdform.plan", "the saved plan (from `etcdform plan --out FILE`) to post")
+	fs.StringVar(&c.Plan, "plan", "etcdform.plan", "the saved plan `FILE` to post (written by etcdform plan --out)")
 	fs.StringVar(&c.Platform, "platform", "", "gitlab or github (default: detected from GITLAB_CI / GITHUB_ACTIONS)")
 	fs.IntVar(&c.PR, "pr", 0, "GitHub pull request number (default: from GITHUB_REF refs/pull/N/merge or the event)")
 	fs.IntVar(&c.MaxSize, "max-size", 0, "largest comment in bytes; longer plans are split (default: GitLab 1000000, GitHub 65536)")

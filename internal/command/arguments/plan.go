@@ -80,8 +80,8 @@ func ParseApply(args []string) (*Apply, *flag.FlagSet, error) {
 	fs.DurationVar(&a.StepTimeout, "step-timeout", 2*time.Minute, "bound on each step's own work")
 	fs.StringVar(&a.SnapshotDir, "snapshot-dir", "etcdform-snapshots", "where the pre-change snapshot goes when no backup destination is set")
 	fs.StringVar(&a.AuditLog, "audit-log", "", "append the audit record (JSON lines) to FILE")
-	fs.StringVar(&a.ConfigDir, "config-dir", "", "load a plan file's configuration from DIR, not the directory recorded in the plan (it must not have changed)")
-	fs.StringVar(&a.RequireCommit, "require-commit", "", "refuse a plan whose recorded git commit is not SHA (CI: the pipeline's commit)")
+	fs.StringVar(&a.ConfigDir, "config-dir", "", "load a plan file's configuration from `DIR`, not the directory recorded in the plan (it must not have changed)")
+	fs.StringVar(&a.RequireCommit, "require-commit", "", "refuse a plan whose recorded git commit is not `SHA` (CI: the pipeline's commit)")
 	fs.Var((*stringList)(&a.Vars), "var", "set an input variable: name=value (repeatable)")
 	fs.Var((*stringList)(&a.VarFiles), "var-file", "read input variables from an HCL file (repeatable)")
 	if err := parse(fs, args); err != nil {
