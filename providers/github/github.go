@@ -173,6 +173,10 @@ func (c *Comments) explain(status int, msg, what string) *comment.StatusError {
 	case http.StatusUnauthorized:
 		e.Hint = fmt.Sprintf("the token in %s was not accepted: it is missing, expired or revoked", tv)
 	case http.StatusForbidden:
+		if strings.Contains(strings.ToLower(msg), "rate limit") {
+			e.Hint = "GitHub's secondary rate limit (a 403, not retried); run the job again later"
+			break
+		}
 		e.Hint = fmt.Sprintf("the token in %s needs the pull-requests: write permission on %s (in a workflow: `permissions: pull-requests: write`; a fine-grained token: Pull requests read and write); pull requests from forks get a read-only token", tv, repo)
 		if what == "update" || what == "delete" {
 			e.Hint += "; only the author of the existing plan comment may change it, so post with the same token every time"

@@ -188,3 +188,19 @@ func TestNextPageMustStayOnTheAPIHost(t *testing.T) {
 		t.Fatalf("err %v, other host contacted: %v", err, evilHit)
 	}
 }
+
+func TestSecondaryRateLimitIsExplained(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}`)
+	}))
+	defer srv.Close()
+	c, err := New(Config{BaseURL: srv.URL, Repository: repo, PullRequest: 12, Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.List(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "secondary rate limit (a 403, not retried)") || strings.Contains(err.Error(), "pull-requests: write") {
+		t.Fatalf("error: %v", err)
+	}
+}
