@@ -66,6 +66,7 @@ func (cp *clusterPlanner) tlsPlan() map[*member]*tlsWork {
 	work := map[*member]*tlsWork{}
 	now := cp.opts.Meta.Time
 	var peers []*memberTLS
+	seenCA := map[string]bool{}
 	for _, m := range append(append([]*member{}, cp.kept...), cp.added...) {
 		if m.desired == nil || m.desired.TLS == nil || m.hostDown || m.host == nil || !m.host.Reachable {
 			continue
@@ -76,6 +77,7 @@ func (cp *clusterPlanner) tlsPlan() map[*member]*tlsWork {
 		}
 		for _, e := range cp.effectiveTLS(m) {
 			cp.checkCert(m, e, now)
+			cp.checkCAExpiry(m, e, now, seenCA)
 			if e.side == "peer" {
 				peers = append(peers, &memberTLS{m: m, e: e})
 			}
@@ -308,6 +310,25 @@ func (cp *clusterPlanner) checkCert(m *member, e effective, now time.Time) {
 		}
 	} else if e.ca != nil && e.ca.Missing {
 		cp.refuse(m.name, 0, "CA file missing", "The %s CA file %s of member %s does not exist, and the configuration names no ca_source to upload.", e.side, e.ca.Path, m.name)
+	}
+}
+
+// checkCAExpiry warns once per CA certificate of a bundle that expires
+// within min_remaining (an expired one makes the chain check refuse).
+func (cp *clusterPlanner) checkCAExpiry(m *member, e effective, now time.Time, seen map[string]bool) {
+	if e.ca == nil || now.IsZero() {
+		return
+	}
+	for _, der := range e.ca.DER {
+		ca, err := x509.ParseCertificate(der)
+		if err != nil || seen[string(der)] {
+			continue
+		}
+		seen[string(der)] = true
+		if left := ca.NotAfter.Sub(now); left > 0 && left < m.desired.TLS.MinRemaining {
+			cp.warn("", "CA certificate expires soon",
+				"The CA certificate %s (serial %s) in %s expires at %s, in %s, within min_remaining = %s. Every certificate it issued stops verifying then: rotate the CA (see docs/tls.md).", ca.Subject, ca.SerialNumber.Text(16), e.ca.Path, ca.NotAfter.Format(time.RFC3339), roundDur(left), roundDur(m.desired.TLS.MinRemaining))
+		}
 	}
 }
 

@@ -205,6 +205,25 @@ func TestTLSChecks(t *testing.T) {
 			refusal: "Certificate not signed by the configured CA",
 			want:    []string{"etcd-2", "rogue CA"},
 		},
+		"CA expires soon": {
+			edit: func(t *testing.T, l *tlsLab) {
+				short, _ := pki.NewCAUntil("short-lived CA", tlsNow.Add(3*24*time.Hour))
+				bundle := append(append([]byte{}, l.ca.CertPEM...), short.CertPEM...)
+				for _, m := range l.c.Members {
+					for _, side := range []string{"client", "peer"} {
+						for _, list := range []*[]plan.CertInfo{&l.oc.Hosts[m.Name].Certs, &l.oc.Hosts[m.Name].Sources} {
+							for j := range *list {
+								if (*list)[j].Role == side+"-ca" {
+									(*list)[j] = certFacts(side+"-ca", (*list)[j].Path, "", bundle, nil)
+								}
+							}
+						}
+					}
+				}
+			},
+			warning: "CA certificate expires soon",
+			want:    []string{"short-lived CA", "min_remaining = 30d"},
+		},
 		"peer CA swapped on one member only": {
 			edit: func(t *testing.T, l *tlsLab) {
 				newCA, _ := pki.NewCA("new CA")

@@ -53,6 +53,11 @@ type Request struct {
 
 // NewCA makes a self-signed CA valid from an hour ago for ten years.
 func NewCA(commonName string) (*CA, error) {
+	return NewCAUntil(commonName, time.Now().Add(10*365*24*time.Hour))
+}
+
+// NewCAUntil makes a self-signed CA valid from an hour ago until notAfter.
+func NewCAUntil(commonName string, notAfter time.Time) (*CA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -66,7 +71,7 @@ func NewCA(commonName string) (*CA, error) {
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: commonName, Organization: []string{"etcdform"}},
 		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
+		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
