@@ -26,7 +26,8 @@ test: deps
 
 # The GitLab pipeline template (ci/etcdform.gitlab-ci.yml) run for real by
 # gitlab-ci-local (shell executor) against a lab and a fake GitLab API:
-# internal/e2e/pipeline. Needs Node.js 20 with npm, rsync and git.
+# internal/e2e/pipeline. Needs Node.js >= 18 with npm (installed from Debian
+# when missing, as root), rsync and git.
 GITLAB_CI_LOCAL_VERSION := 4.62.0
 GITLAB_CI_LOCAL_DIR     := $(HOME)/.cache/etcdform/gitlab-ci-local-$(GITLAB_CI_LOCAL_VERSION)
 GITLAB_CI_LOCAL         := $(GITLAB_CI_LOCAL_DIR)/node_modules/.bin/gitlab-ci-local
@@ -35,10 +36,7 @@ test-pipeline: deps $(GITLAB_CI_LOCAL)
 	ETCDFORM_GITLAB_CI_LOCAL=$(GITLAB_CI_LOCAL) $(GO) test -count=1 -timeout 15m ./internal/e2e/pipeline
 
 $(GITLAB_CI_LOCAL):
-	@command -v npm >/dev/null || { echo "test-pipeline needs Node.js 20 and npm"; exit 1; }
-	@command -v rsync >/dev/null || { echo "test-pipeline needs rsync (gitlab-ci-local copies job directories with it)"; exit 1; }
-	mkdir -p $(GITLAB_CI_LOCAL_DIR)
-	npm install --prefix $(GITLAB_CI_LOCAL_DIR) --no-audit --no-fund gitlab-ci-local@$(GITLAB_CI_LOCAL_VERSION)
+	./internal/e2e/pipeline/install-gitlab-ci-local.sh $(GITLAB_CI_LOCAL_VERSION) $(GITLAB_CI_LOCAL_DIR)
 
 # Short, bounded fuzzing of the parsers (no panics, no hangs).
 fuzz:
