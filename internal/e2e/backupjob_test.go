@@ -62,6 +62,17 @@ func TestBackupJobE2E(t *testing.T) {
 	if out, err := ssh(h2, "ls "+path); err == nil {
 		t.Fatalf("etcd-2 has the job too: %s", out)
 	}
+	// A real cron daemon runs in the host, reading the host's own cron.d.
+	if _, err := os.Stat(lab.CronBinary); err == nil {
+		if out, err := ssh(h1, "sv status /etc/service/cron"); err != nil || !strings.HasPrefix(out, "run:") {
+			t.Fatalf("cron in etcd-1's host: %v %s", err, out)
+		}
+		if _, err := os.Stat(filepath.Join(h1.Root, "etc-cron.d", filepath.Base(path))); err != nil {
+			t.Fatalf("the job is not in the host's own cron.d: %v", err)
+		}
+	} else if os.Getenv("ETCDFORM_E2E") == "required" {
+		t.Fatalf("no %s: `make deps` installs Debian's cron", lab.CronBinary)
+	}
 	if p, code := planAsJSON(t, dir); code != 0 || len(p.Steps) != 0 {
 		t.Fatalf("plan after apply: exit %d, steps %v", code, actions(p))
 	}

@@ -252,6 +252,9 @@ Subsystem sftp internal-sftp
 			"#!/bin/sh\n# etcd under runit; config in etcd's own YAML format.\nexec %s --config-file %s >>/var/log/etcd/etcd.log 2>&1\n", EtcdBinary, EtcdConfigFile)), 0o755); err != nil {
 			return err
 		}
+		if err := cronService(h); err != nil {
+			return err
+		}
 		for src, dst := range map[string]string{bins.Etcd: "etcd", bins.Etcdutl: "etcdutl"} {
 			if err := linkOrCopy(src, filepath.Join(h.Root, "bin", dst)); err != nil {
 				return err
@@ -360,6 +363,13 @@ func (s *State) startHost(ctx context.Context, h *Host) error {
 		// Mount points must exist on the machine's root file system; an
 		// empty directory is created if it is missing.
 		fmt.Fprintf(&script, "mkdir -p %s\nmount --bind %s %s\n", b[1], filepath.Join(h.Root, b[0]), b[1])
+	}
+	if _, err := os.Stat(CronBinary); err == nil {
+		// cron's own pid file, the machine's crontab and its users'
+		// crontabs stay out of the host: it runs /etc/cron.d (the host's) only.
+		fmt.Fprintf(&script, "mount --bind %s /run\nmkdir -p /run/sshd\n", filepath.Join(h.Root, "run"))
+		fmt.Fprintf(&script, "if [ -f /etc/crontab ]; then mount --bind %s /etc/crontab; fi\n", filepath.Join(h.Root, "crontab"))
+		fmt.Fprintf(&script, "if [ -d /var/spool/cron/crontabs ]; then mount --bind %s /var/spool/cron/crontabs; fi\n", filepath.Join(h.Root, "cron-spool"))
 	}
 	fmt.Fprintf(&script, "exec runsvdir -P %s\n", ServiceDir)
 	logf, err := os.OpenFile(filepath.Join(h.Root, "init.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -483,4 +493,25 @@ func subnetInUse(p netip.Prefix) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// CronBinary is Debian's cron daemon. When it is installed every host runs
+// it under runit, reading the host's own /etc/cron.d (where apply installs
+// backup jobs).
+const CronBinary = "/usr/sbin/cron"
+
+func cronService(h Host) error {
+	if _, err := os.Stat(CronBinary); err != nil {
+		return nil
+	}
+	for _, d := range []string{"service/cron", "run", "cron-spool"} {
+		if err := os.MkdirAll(filepath.Join(h.Root, d), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(h.Root, "crontab"), []byte("# lab host: jobs live in /etc/cron.d\n"), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(h.Root, "service", "cron", "run"), []byte(fmt.Sprintf(
+		"#!/bin/sh\nexec %s -f >>%s 2>&1\n", CronBinary, filepath.Join(h.Root, "cron.log"))), 0o755)
 }
