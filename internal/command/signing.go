@@ -63,5 +63,10 @@ func readPlan(env *Env, data []byte) (*plan.Plan, error) {
 	if key == nil {
 		return planfile.Read(bytes.NewReader(data))
 	}
-	return planfile.ReadVerified(bytes.NewReader(data), key)
+	p, err := planfile.ReadVerified(bytes.NewReader(data), key)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(env.Stdout, "The plan is signed by the key in %s (%s).\n\n", envVerifyKey, planfile.KeyID(key))
+	return p, nil
 }

@@ -88,9 +88,12 @@ func TestApplyVerifiesPlans(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			code, _, stderr := runEnv(tc.env, append([]string{"apply", "--auto-approve"}, tc.args...)...)
+			code, stdout, stderr := runEnv(tc.env, append([]string{"apply", "--auto-approve"}, tc.args...)...)
 			if code != 1 || !strings.Contains(stderr, tc.stderr) {
 				t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr, tc.stderr)
+			}
+			if signedOK := strings.Contains(stdout, "The plan is signed by the key in "+envVerifyKey+" ("+planfile.KeyID(pub)+")"); signedOK != (tc.env[envVerifyKey] != "" && tc.stderr == passed) {
+				t.Errorf("signature line in stdout: %v\n%s", signedOK, stdout)
 			}
 		})
 	}
