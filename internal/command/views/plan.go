@@ -219,6 +219,12 @@ func (v *PlanHuman) Plan(w io.Writer, p *plan.Plan) error {
 				break
 			}
 		}
+		for _, s := range p.Steps {
+			if s.Action == plan.InstallBackupJob {
+				legend += ", B backup job"
+				break
+			}
+		}
 		b.WriteString("\nSymbols: " + legend + "\n")
 	}
 	names, byCluster := stepsByCluster(p)
