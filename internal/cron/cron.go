@@ -139,3 +139,46 @@ func Interval(expr string, from time.Time) (time.Duration, error) {
 	}
 	return longest, nil
 }
+
+// Fields is an expression expanded to the values each field matches
+// (sorted; day of week 0-6, Sunday 0), and whether the day fields are
+// unrestricted.
+type Fields struct {
+	Minutes, Hours, Days, Months, Weekdays []int
+	AnyDay, AnyWeekday                     bool
+}
+
+// Expand expands expr.
+func Expand(expr string) (Fields, error) {
+	cs, err := parseSchedule(expr)
+	if err != nil {
+		return Fields{}, err
+	}
+	list := func(i, lo, hi int) []int {
+		var out []int
+		for v := lo; v <= hi; v++ {
+			if cs.sets[i][v] {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	return Fields{Minutes: list(0, 0, 59), Hours: list(1, 0, 23), Days: list(2, 1, 31), Months: list(3, 1, 12),
+		Weekdays: list(4, 0, 6), AnyDay: cs.domStar, AnyWeekday: cs.dowStar}, nil
+}
+
+// Next returns the next n times expr fires after from (UTC, whole minutes).
+func Next(expr string, from time.Time, n int) ([]time.Time, error) {
+	cs, err := parseSchedule(expr)
+	if err != nil {
+		return nil, err
+	}
+	var out []time.Time
+	t := from.UTC().Truncate(time.Minute).Add(time.Minute)
+	for end := t.AddDate(5, 0, 0); len(out) < n && t.Before(end); t = t.Add(time.Minute) {
+		if cs.match(t) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
