@@ -29,6 +29,10 @@ type ObservedCluster struct {
 	// Hosts holds the SSH facts per desired member name (and per removed
 	// member name when its host is known from its URLs).
 	Hosts map[string]*ObservedHost
+	// ToolCert describes etcdform's own client certificate for this
+	// cluster (tls.tool or ETCDFORM_ETCD_CERT), read locally; nil when the
+	// tool presents none. Its key is never read into the model.
+	ToolCert *CertInfo
 	// Backups is what the backup destination held; nil when the cluster
 	// has no backup block or it was not observed. See backup.go.
 	Backups *ObservedBackups

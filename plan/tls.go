@@ -85,7 +85,52 @@ func (cp *clusterPlanner) tlsPlan() map[*member]*tlsWork {
 	}
 	cp.checkPeerTrust(peers, now)
 	cp.caRotationPhase(peers)
+	cp.checkToolCert(now)
 	return work
+}
+
+// checkToolCert checks etcdform's own client certificate: expiry, and that
+// every member's client CA bundle (as planned) trusts it, so the tool can
+// still connect after the apply (the last phase of a CA rotation drops
+// the CA that issued it otherwise).
+func (cp *clusterPlanner) checkToolCert(now time.Time) {
+	tc := cp.oc.ToolCert
+	if tc == nil || tc.Missing || tc.Error != "" || len(tc.DER) == 0 {
+		return
+	}
+	minRemaining := schema.DefaultMinRemaining
+	if cp.c.TLS != nil {
+		minRemaining = cp.c.TLS.MinRemaining
+	}
+	switch left := tc.NotAfter.Sub(now); {
+	case now.IsZero():
+	case left <= 0:
+		cp.refuse("", 0, "Tool certificate expired",
+			"etcdform's client certificate %s (serial %s) expired at %s; members reject it. Issue a new one (tls.tool.cert_file or ETCDFORM_ETCD_CERT).", tc.Path, tc.Serial, tc.NotAfter.Format(time.RFC3339))
+	case left < minRemaining:
+		cp.warn("", "Tool certificate expires soon",
+			"etcdform's client certificate %s (serial %s) expires at %s, in %s, within min_remaining = %s.", tc.Path, tc.Serial, tc.NotAfter.Format(time.RFC3339), roundDur(left), roundDur(minRemaining))
+	}
+	cert, err := x509.ParseCertificate(tc.DER[0])
+	if err != nil {
+		return
+	}
+	for _, m := range cp.kept {
+		if m.desired == nil || m.desired.TLS == nil || m.desired.TLS.Client == nil || !m.desired.TLS.Client.ClientCertAuth || m.host == nil || !m.host.Reachable {
+			continue
+		}
+		ca := m.host.Cert("client-ca")
+		if m.desired.TLS.Client.CA.Source != "" {
+			ca = m.host.Source("client-ca")
+		}
+		if ca == nil || len(ca.DER) == 0 {
+			continue
+		}
+		if err := verifyChain(cert, tc, ca, now); err != nil {
+			cp.refuse(m.name, 0, "Tool certificate not trusted by member",
+				"etcdform's client certificate %s (issuer %s) does not chain to the client CA bundle %s of member %s as planned: %s. The tool could not connect to it after the apply; give the tool a certificate from a CA in that bundle first.", tc.Path, tc.Issuer, ca.Path, m.name, err)
+		}
+	}
 }
 
 type memberTLS struct {

@@ -149,7 +149,11 @@ func stepList(p *plan.Plan) string {
 }
 
 func TestTLSConverged(t *testing.T) {
-	p := newTLSLab(t).plan()
+	l := newTLSLab(t)
+	tool, _ := l.ca.Issue(pki.Request{CommonName: "etcdform", Usage: pki.Client})
+	ci := certFacts("tool-cert", "/local/client.pem", "", tool.CertPEM, nil)
+	l.oc.ToolCert = &ci
+	p := l.plan()
 	if len(p.Steps) != 0 || len(p.Refusals) != 0 || len(p.Warnings) != 0 {
 		t.Fatalf("converged TLS cluster: steps %q\nrefusals:\n%swarnings:\n%s", stepList(p), messages(p.Refusals), messages(p.Warnings))
 	}
@@ -223,6 +227,25 @@ func TestTLSChecks(t *testing.T) {
 			},
 			warning: "CA certificate expires soon",
 			want:    []string{"short-lived CA", "min_remaining = 30d"},
+		},
+		"tool certificate from a CA the members do not trust": {
+			edit: func(t *testing.T, l *tlsLab) {
+				other, _ := pki.NewCA("other CA")
+				leaf, _ := other.Issue(pki.Request{CommonName: "etcdform", Usage: pki.Client})
+				ci := certFacts("tool-cert", "/local/client.pem", "", leaf.CertPEM, nil)
+				l.oc.ToolCert = &ci
+			},
+			refusal: "Tool certificate not trusted by member",
+			want:    []string{"of member etcd-", "/local/client.pem", "other CA"},
+		},
+		"tool certificate expires soon": {
+			edit: func(t *testing.T, l *tlsLab) {
+				leaf, _ := l.ca.Issue(pki.Request{CommonName: "etcdform", Usage: pki.Client, NotAfter: tlsNow.Add(24 * time.Hour)})
+				ci := certFacts("tool-cert", "/local/client.pem", "", leaf.CertPEM, nil)
+				l.oc.ToolCert = &ci
+			},
+			warning: "Tool certificate expires soon",
+			want:    []string{"/local/client.pem"},
 		},
 		"peer CA swapped on one member only": {
 			edit: func(t *testing.T, l *tlsLab) {

@@ -484,6 +484,16 @@ func TestTLSCARotationE2E(t *testing.T) {
 	phase("phase 2", "CA rotation phase 2 of 3", 0)
 
 	writeSource(t, dir, "ca.pem", newCA.CertPEM)
+	// Dropping the old CA while the tool still presents a certificate it
+	// issued would lock the tool out: refused.
+	oldTool := config(t, st, func(s string) string {
+		s = withSources(dir)(s)
+		s = strings.Replace(s, `"`+dir+`/client.pem"`, fmt.Sprintf("%q", st.PKIPath("client.pem")), 1)
+		return strings.Replace(s, `"`+dir+`/client-key.pem"`, fmt.Sprintf("%q", st.PKIPath("client-key.pem")), 1)
+	})
+	if p, code := planAsJSON(t, oldTool); code != 1 || refusal(p, "Tool certificate not trusted by member") == nil {
+		t.Fatalf("phase 3 with the tool on an old-CA certificate: exit %d, refusals %+v; want a refusal", code, p.Refusals)
+	}
 	phase("phase 3", "CA rotation phase 3 of 3", len(members))
 
 	// The old CA is gone: a client certificate it issued is refused.

@@ -82,6 +82,7 @@ func Cluster(ctx context.Context, c *schema.Cluster) *plan.ObservedCluster {
 	}()
 	wg.Wait()
 	oc.Name = c.Name
+	oc.ToolCert = toolCert(c)
 	oc.Backups = backups
 	oc.Hosts = map[string]*plan.ObservedHost{}
 	for i, m := range c.Members {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/etcdform/etcdform/plan"
 	etcdp "github.com/etcdform/etcdform/providers/etcd"
 	"github.com/etcdform/etcdform/schema"
 )
@@ -43,18 +44,7 @@ func ClientTLS(c *schema.Cluster) (*tls.Config, error) {
 	if !https {
 		return nil, nil
 	}
-	var t schema.ToolTLS
-	if c.TLS != nil && c.TLS.Tool != nil {
-		t = *c.TLS.Tool
-	}
-	for _, e := range []struct {
-		name string
-		dst  *string
-	}{{EnvEtcdCA, &t.CAFile}, {EnvEtcdCert, &t.CertFile}, {EnvEtcdKey, &t.KeyFile}} {
-		if v := Getenv(e.name); v != "" {
-			*e.dst = v
-		}
-	}
+	t := toolFiles(c)
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if t.CAFile != "" {
 		pem, err := os.ReadFile(t.CAFile)
@@ -78,6 +68,34 @@ func ClientTLS(c *schema.Cluster) (*tls.Config, error) {
 		return nil, fmt.Errorf("cluster %s: the tool's client certificate needs both a cert and a key file (tls.tool or %s/%s)", c.Name, EnvEtcdCert, EnvEtcdKey)
 	}
 	return cfg, nil
+}
+
+// toolFiles returns the tool's credential files for c: the tls.tool block,
+// overridden one by one by the environment.
+func toolFiles(c *schema.Cluster) schema.ToolTLS {
+	var t schema.ToolTLS
+	if c.TLS != nil && c.TLS.Tool != nil {
+		t = *c.TLS.Tool
+	}
+	for _, e := range []struct {
+		name string
+		dst  *string
+	}{{EnvEtcdCA, &t.CAFile}, {EnvEtcdCert, &t.CertFile}, {EnvEtcdKey, &t.KeyFile}} {
+		if v := Getenv(e.name); v != "" {
+			*e.dst = v
+		}
+	}
+	return t
+}
+
+// toolCert describes the tool's client certificate for c, or nil.
+func toolCert(c *schema.Cluster) *plan.CertInfo {
+	t := toolFiles(c)
+	if t.CertFile == "" {
+		return nil
+	}
+	ci := describeCert("tool-cert", t.CertFile, os.ReadFile)
+	return &ci
 }
 
 // clientOptions returns the etcd client options for the cluster, or the
