@@ -1,19 +1,25 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"filippo.io/age"
+	"github.com/minio/minio-go/v7"
 
 	"github.com/etcdform/etcdform/internal/backupjob"
 	"github.com/etcdform/etcdform/internal/lab"
 	"github.com/etcdform/etcdform/internal/lab/labtest"
+	"github.com/etcdform/etcdform/providers/backup/s3test"
 )
 
 // TestBackupJobE2E: apply installs the backup job on the host of the
@@ -137,5 +143,68 @@ func TestBackupJobE2E(t *testing.T) {
 	}
 	if _, err := ssh(h2, "cat "+path); err != nil {
 		t.Fatal("etcd-2 has no job after moving on")
+	}
+
+	// The installed job uploads to S3 (a server on the lab bridge, which
+	// hosts reach): an encrypted object, never the plaintext; keep_last.
+	srv := s3test.NewAt(t, st.BridgeAddr, "backups")
+	c := etcdClient(t, st)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	const marker = "job-e2e-plaintext-marker"
+	if _, err := c.Put(ctx, "/registry/secrets/marker", marker); err != nil {
+		t.Fatal(err)
+	}
+	dir = config(t, st, withBackup(fmt.Sprintf(`  backup {
+    schedule    = "30 2 * * *"
+    on          = ["etcd-2"]
+    destination = "s3://backups/lab"
+    keep_last   = 1
+
+    encryption {
+      recipient = %q
+    }
+
+    s3 {
+      endpoint   = %q
+      region     = "us-east-1"
+      path_style = true
+    }
+  }
+`, id.Recipient(), srv.Endpoint)))
+	p, code = planAsJSON(t, dir)
+	if code != 2 || len(p.Steps) != 1 || p.Steps[0].Member != "etcd-2" {
+		t.Fatalf("plan after a destination change: exit %d, %v", code, actions(p))
+	}
+	if _, _, code := cli(t, "apply", "--auto-approve", dir); code != 0 {
+		t.Fatalf("apply: exit %d", code)
+	}
+	job, err = ssh(h2, "cat "+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line = strings.TrimSpace(job)
+	line = line[strings.LastIndex(line, "\n")+1:]
+	cmd = strings.ReplaceAll(strings.SplitN(line, " ", 7)[6], `\%`, "%")
+	cmd = strings.Replace(cmd, ">>/var/log/etcdform-backup.log 2>&1", "", 1)
+	cmd = strings.Replace(cmd, "--textfile "+backupjob.DefaultTextfile, "--textfile /var/backups/etcdform_backup.prom", 1)
+	creds := fmt.Sprintf("export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s; ", s3test.AccessKey, s3test.SecretKey)
+	for range 2 {
+		if out, err := ssh(h2, creds+cmd); err != nil {
+			t.Fatalf("running the installed S3 job on etcd-2: %v\n%s", err, out)
+		}
+	}
+	keys := srv.Objects(t, "backups")
+	if len(keys) != 2 {
+		t.Fatalf("bucket after two runs with keep_last = 1: %v", keys)
+	}
+	for _, k := range keys {
+		raw, err := io.ReadAll(must(srv.Client().GetObject(ctx, "backups", k, minio.GetObjectOptions{})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(k, ".snap.age") && (!bytes.HasPrefix(raw, []byte("age-encryption.org/v1\n")) || bytes.Contains(raw, []byte(marker))) {
+			t.Fatalf("%s is not age ciphertext, or holds plaintext", k)
+		}
 	}
 }

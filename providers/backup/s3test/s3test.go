@@ -104,9 +104,16 @@ func Binary(ctx context.Context) (string, error) {
 	return bin, nil
 }
 
-// New starts a server (building versitygw if needed) with the given
-// buckets, and stops it in t.Cleanup.
+// New starts a server on 127.0.0.1 (building versitygw if needed) with
+// the given buckets, and stops it in t.Cleanup.
 func New(t testing.TB, buckets ...string) *Server {
+	t.Helper()
+	return NewAt(t, "127.0.0.1", buckets...)
+}
+
+// NewAt is New listening on ip (a lab bridge address, so that lab hosts
+// reach it).
+func NewAt(t testing.TB, ip string, buckets ...string) *Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
@@ -117,7 +124,7 @@ func New(t testing.TB, buckets ...string) *Server {
 		}
 		t.Skipf("s3test: versitygw is unavailable (set ETCDFORM_VERSITYGW or allow `go install` from the module proxy): %v", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
