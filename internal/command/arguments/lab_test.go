@@ -1,0 +1,36 @@
+package arguments
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseLab(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args    []string
+		want    *Lab
+		wantErr bool
+	}{
+		"up defaults": {args: []string{"up"}, want: &Lab{Sub: "up", Dir: ".lab", Members: 3}},
+		"up with tls": {args: []string{"up", "--tls", "--members", "5", "--dir", "/tmp/x"}, want: &Lab{Sub: "up", Dir: "/tmp/x", Members: 5, TLS: true}},
+		"tls only on up": {args: []string{"status", "--tls"}, wantErr: true},
+		"fault":          {args: []string{"fault", "kill", "etcd-2"}, want: &Lab{Sub: "fault", Dir: ".lab", Fault: "kill", Target: "etcd-2"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, _, err := ParseLab(tc.args)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("want an error, got %+v", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
