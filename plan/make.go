@@ -537,7 +537,10 @@ func (cp *clusterPlanner) match() bool {
 		}
 		used[idx] = true
 		m.live = &oc.Members[idx]
-		if !contains(m.live.PeerURLs, d.PeerURL) {
+		if !contains(m.live.PeerURLs, d.PeerURL) && schemeChange(m.live.PeerURLs, d.PeerURL) {
+			cp.refusePlaintextToTLS(d.Name, d.PeerURL, m.live.PeerURLs)
+			ok = false
+		} else if !contains(m.live.PeerURLs, d.PeerURL) {
 			cp.refuse(d.Name, 0, "Peer URL change not supported",
 				"Member %s has peer URL %s in the configuration but %s in the cluster. Changing a member's peer URL in place is not supported; give the member a new name so that it is replaced (added, then the old one removed).", d.Name, d.PeerURL, strings.Join(m.live.PeerURLs, ","))
 			ok = false

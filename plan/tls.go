@@ -89,6 +89,29 @@ func (cp *clusterPlanner) tlsPlan() map[*member]*tlsWork {
 	return work
 }
 
+// schemeChange reports whether want differs from one of the live URLs in
+// its scheme only (http <-> https).
+func schemeChange(live []string, want string) bool {
+	_, rest, ok := strings.Cut(want, "://")
+	if !ok {
+		return false
+	}
+	for _, u := range live {
+		if _, r, ok := strings.Cut(u, "://"); ok && r == rest && u != want {
+			return true
+		}
+	}
+	return false
+}
+
+// refusePlaintextToTLS refuses switching a running member's peer URL
+// between http and https: that is not automated (docs/tls.md gives the
+// procedure by hand).
+func (cp *clusterPlanner) refusePlaintextToTLS(name, want string, live []string) {
+	cp.refuse(name, 0, "Plaintext to TLS not automated",
+		"Member %s has peer URL %s in the configuration but %s in the cluster. Switching a running cluster between plaintext and TLS is not automated: it needs the new scheme served beside the old one and a member update of every peer URL, one member at a time. Follow the procedure in docs/tls.md, then plan again.", name, want, strings.Join(live, ","))
+}
+
 // checkToolCert checks etcdform's own client certificate: expiry, and that
 // every member's client CA bundle (as planned) trusts it, so the tool can
 // still connect after the apply (the last phase of a CA rotation drops

@@ -456,6 +456,16 @@ func TestTLSDownMemberGetsItsFilesBeforeItStarts(t *testing.T) {
 	}
 }
 
+func TestTLSPlaintextToTLSIsRefused(t *testing.T) {
+	plain := plantest.Cluster(1, 2, 3)
+	oc := plantest.Observe(plain, 1)
+	want := plantest.WithTLS(plantest.Cluster(1, 2, 3), "/src")
+	p := plan.Make(plantest.Config(want), plantest.Observed(oc), plan.Options{Meta: plan.Meta{Time: tlsNow}})
+	if len(p.Steps) != 0 || !strings.Contains(messages(p.Refusals), "Plaintext to TLS not automated") || !strings.Contains(messages(p.Refusals), "docs/tls.md") {
+		t.Fatalf("steps %q, refusals:\n%s", stepList(p), messages(p.Refusals))
+	}
+}
+
 func TestTLSNewMemberGetsItsFilesBeforeItIsAdded(t *testing.T) {
 	l := newTLSLab(t)
 	want := plantest.WithTLS(plantest.Cluster(1, 2, 3, 4), "/src")
