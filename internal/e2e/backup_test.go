@@ -59,7 +59,7 @@ func TestBackupE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := config(t, st, withBackup(fmt.Sprintf(`  backup {
-    schedule    = "0 */6 * * *"
+    schedule    = "0 0 1 1 *"
     on          = ["etcd-1"]
     destination = "s3://backups/lab"
     keep_last   = 2
@@ -93,9 +93,11 @@ func TestBackupE2E(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 
-	// Freshness in plan: a record two days old is stale for a six-hourly
+	// Freshness in plan: a record three years old is stale for a yearly
 	// schedule; with none at all the plan says so. Both are warnings.
-	old := store.Meta{ID: "lab-old", Cluster: "lab", Time: time.Now().Add(-48 * time.Hour), Revision: 1, Object: "lab-old.snap.age", Encrypted: true}
+	// (Yearly: the job apply installs must not fire while tests run; it
+	// would write to this machine's /var/log and node_exporter directory.)
+	old := store.Meta{ID: "lab-old", Cluster: "lab", Time: time.Now().AddDate(-3, 0, 0), Revision: 1, Object: "lab-old.snap.age", Encrypted: true}
 	side, err := store.EncodeMeta(old)
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,8 @@ import (
 // TestBackupJobE2E: apply installs the backup job on the host of the
 // member named in `on` (visible over SSH), the installed command works
 // when run there, a schedule change is a plan change that apply
-// converges, and moving `on` moves the job.
+// converges, and moving `on` moves the job. Schedules are yearly: the
+// hosts' cron must not fire a job while the test runs.
 func TestBackupJobE2E(t *testing.T) {
 	st := labtest.Up(t, lab.Options{Members: 3})
 	id, err := age.GenerateX25519Identity()
@@ -45,7 +46,7 @@ func TestBackupJobE2E(t *testing.T) {
   }
 `, schedule, on, id.Recipient()))
 	}
-	dir := config(t, st, block("0 */6 * * *", "etcd-1"))
+	dir := config(t, st, block("0 0 1 1 *", "etcd-1"))
 	h1, h2 := st.Members()[0], st.Members()[1]
 	ssh := func(h lab.Host, cmd string) (string, error) {
 		out, err := exec.Command("ssh", "-i", st.KeyFile(), "-o", "UserKnownHostsFile="+st.KnownHostsFile(),
@@ -62,7 +63,7 @@ func TestBackupJobE2E(t *testing.T) {
 		t.Fatalf("apply: exit %d", code)
 	}
 	job, err := ssh(h1, "cat "+path)
-	if err != nil || !strings.Contains(job, "0 */6 * * * root ") || !strings.Contains(job, "/usr/local/bin/etcdform backup run --cluster lab") {
+	if err != nil || !strings.Contains(job, "0 0 1 1 * root ") || !strings.Contains(job, "/usr/local/bin/etcdform backup run --cluster lab") {
 		t.Fatalf("installed job on etcd-1: %v\n%s", err, job)
 	}
 	if out, err := ssh(h2, "ls "+path); err == nil {
@@ -117,16 +118,16 @@ func TestBackupJobE2E(t *testing.T) {
 	}
 
 	// A schedule change is a plan change; apply converges.
-	dir = config(t, st, block("30 2 * * *", "etcd-1"))
+	dir = config(t, st, block("0 0 1 7 *", "etcd-1"))
 	p, code = planAsJSON(t, dir)
 	if code != 2 || len(p.Steps) != 1 || p.Steps[0].Action != "install-backup-job" || len(p.Steps[0].Changes) != 1 ||
-		p.Steps[0].Changes[0].Attr != "schedule" || p.Steps[0].Changes[0].After != "30 2 * * *" {
+		p.Steps[0].Changes[0].Attr != "schedule" || p.Steps[0].Changes[0].After != "0 0 1 7 *" {
 		t.Fatalf("plan after a schedule change: exit %d, %+v", code, p.Steps)
 	}
 	if _, _, code := cli(t, "apply", "--auto-approve", dir); code != 0 {
 		t.Fatalf("apply: exit %d", code)
 	}
-	if job, _ := ssh(h1, "cat "+path); !strings.Contains(job, "\n30 2 * * * root ") {
+	if job, _ := ssh(h1, "cat "+path); !strings.Contains(job, "\n0 0 1 7 * root ") {
 		t.Fatalf("job after the schedule change:\n%s", job)
 	}
 	if p, code := planAsJSON(t, dir); code != 0 || len(p.Steps) != 0 {
@@ -134,7 +135,7 @@ func TestBackupJobE2E(t *testing.T) {
 	}
 
 	// Moving `on` moves the job.
-	dir = config(t, st, block("30 2 * * *", "etcd-2"))
+	dir = config(t, st, block("0 0 1 7 *", "etcd-2"))
 	if _, _, code := cli(t, "apply", "--auto-approve", dir); code != 0 {
 		t.Fatalf("apply: exit %d", code)
 	}
@@ -156,7 +157,7 @@ func TestBackupJobE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir = config(t, st, withBackup(fmt.Sprintf(`  backup {
-    schedule    = "30 2 * * *"
+    schedule    = "0 0 1 7 *"
     on          = ["etcd-2"]
     destination = "s3://backups/lab"
     keep_last   = 1
