@@ -55,13 +55,15 @@ type effective struct {
 	hostCert, hostCA *CertInfo
 }
 
-// tlsPlan checks the certificates of every kept member whose host was
-// observed and plans the uploads of the files whose local source differs
-// from the host's copy. Refusals: an expired, missing or unreadable
-// certificate, a SAN that does not cover the member's URL host, a key that
-// does not match its certificate, a certificate that does not chain to the
-// configured CA (its own, and for peers every other member's). Warnings: a
-// certificate expiring within min_remaining, or not yet valid.
+// tlsPlan checks the certificates of every kept or added member whose
+// host was observed, and plans the uploads of the files whose local source
+// differs from the host's copy. Refusals: an expired, missing or
+// unreadable certificate, a SAN that does not cover the member's URL host,
+// a key that does not match its certificate, a certificate that does not
+// chain to the configured CA (its own, and for peers every other member's,
+// as planned and as running now), a tool certificate the members would no
+// longer trust. Warnings: a certificate (leaf, CA or the tool's) expiring
+// within min_remaining or not yet valid, and the phase of a CA rotation.
 func (cp *clusterPlanner) tlsPlan() map[*member]*tlsWork {
 	work := map[*member]*tlsWork{}
 	now := cp.opts.Meta.Time
