@@ -96,6 +96,18 @@ func Up(ctx context.Context, opts Options, progress func(string)) (st *State, er
 			return nil, err
 		}
 	}
+	bins, err := etcdbin.Ensure(ctx, opts.EtcdVersion, progress)
+	if err != nil {
+		return nil, err
+	}
+	// Choosing a subnet and claiming it with the bridge's address is one
+	// critical section across processes, so two labs started at once
+	// cannot take the same subnet.
+	unlock, err := lockMachine()
+	if err != nil {
+		return nil, err
+	}
+	defer func() { unlock() }()
 	var subnet netip.Prefix
 	if opts.Subnet != "" {
 		subnet, err = netip.ParsePrefix(opts.Subnet)
@@ -103,19 +115,15 @@ func Up(ctx context.Context, opts Options, progress func(string)) (st *State, er
 			return nil, fmt.Errorf("lab: --subnet %q must be an IPv4 prefix of /24 or larger, such as 10.213.7.0/24", opts.Subnet)
 		}
 		subnet = subnet.Masked()
-	} else if subnet, err = defaultSubnet(dir); err != nil {
+		if clash, err := subnetInUse(subnet); err != nil {
+			return nil, err
+		} else if clash != "" {
+			return nil, fmt.Errorf("lab: subnet %s is already in use on this machine (%s); choose another with --subnet", subnet, clash)
+		}
+	} else if subnet, err = freeSubnet(dir); err != nil {
 		return nil, err
-	}
-	if clash, err := subnetInUse(subnet); err != nil {
-		return nil, err
-	} else if clash != "" {
-		return nil, fmt.Errorf("lab: subnet %s is already in use on this machine (%s); choose another with --subnet", subnet, clash)
 	}
 
-	bins, err := etcdbin.Ensure(ctx, opts.EtcdVersion, progress)
-	if err != nil {
-		return nil, err
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
@@ -157,6 +165,8 @@ func Up(ctx context.Context, opts Options, progress func(string)) (st *State, er
 	if err := st.makeNetwork(ctx); err != nil {
 		return nil, err
 	}
+	unlock()
+	unlock = func() {}
 	for i := range st.Hosts {
 		if err := st.startHost(ctx, &st.Hosts[i]); err != nil {
 			return nil, err
@@ -514,4 +524,39 @@ func cronService(h Host) error {
 	}
 	return os.WriteFile(filepath.Join(h.Root, "service", "cron", "run"), []byte(fmt.Sprintf(
 		"#!/bin/sh\nexec %s -f >>%s 2>&1\n", CronBinary, filepath.Join(h.Root, "cron.log"))), 0o755)
+}
+
+// lockMachine takes a machine-wide lock for choosing and claiming a subnet.
+func lockMachine() (func(), error) {
+	f, err := os.OpenFile("/run/etcdform-lab.lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lab: locking /run/etcdform-lab.lock: %w", err)
+	}
+	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// freeSubnet returns the first /24 in 10.213.16.0-10.213.239.0 that no
+// address or route on this machine overlaps, starting from the one derived
+// from the lab directory.
+func freeSubnet(dir string) (netip.Prefix, error) {
+	first, err := defaultSubnet(dir)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	start := int(first.Addr().As4()[2]) - 16
+	for i := 0; i < 224; i++ {
+		p := netip.MustParsePrefix(fmt.Sprintf("10.213.%d.0/24", 16+(start+i)%224))
+		clash, err := subnetInUse(p)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if clash == "" {
+			return p, nil
+		}
+	}
+	return netip.Prefix{}, fmt.Errorf("lab: every /24 in 10.213.16.0/20-10.213.239.0 is in use; choose a subnet with --subnet")
 }
