@@ -392,13 +392,7 @@ func (x *executor) run(ctx context.Context, s plan.Step) error {
 		if err != nil {
 			return err
 		}
-		id, err := x.memberID(ctx, s)
-		if err != nil {
-			return err
-		}
-		// Whoever leads when its turn comes hands leadership over first.
-		x.ev("moving leadership")
-		if err := x.etcd.MoveLeaderAway(ctx, id); err != nil {
+		if _, err := x.handOver(ctx, s); err != nil {
 			return err
 		}
 		x.ev("restarting")
@@ -507,13 +501,20 @@ func (x *executor) preflight(ctx context.Context, h Host, m *schema.Member) erro
 	return nil
 }
 
-func (x *executor) remove(ctx context.Context, s plan.Step) error {
+// handOver finds the step's member and, if it leads now (whoever leads
+// when its turn comes, not who led at plan time), moves leadership away.
+func (x *executor) handOver(ctx context.Context, s plan.Step) (uint64, error) {
 	id, err := x.memberID(ctx, s)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	x.ev("moving leadership")
-	if err := x.etcd.MoveLeaderAway(ctx, id); err != nil {
+	return id, x.etcd.MoveLeaderAway(ctx, id)
+}
+
+func (x *executor) remove(ctx context.Context, s plan.Step) error {
+	id, err := x.handOver(ctx, s)
+	if err != nil {
 		return err
 	}
 	x.ev("removing member")
