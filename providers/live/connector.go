@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/etcdform/etcdform/apply"
 	"github.com/etcdform/etcdform/plan"
@@ -39,7 +40,9 @@ func (c Connector) Etcd(ctx context.Context, cl *schema.Cluster) (apply.Etcd, er
 			return nil, err
 		}
 	}
-	cli, err := etcdp.New(eps, opts...)
+	// Gates poll every 100 ms: each step waits on health, so the poll
+	// period is added to every step's time.
+	cli, err := etcdp.New(eps, append(opts, etcdp.WithPollInterval(100*time.Millisecond))...)
 	if err != nil {
 		return nil, err
 	}

@@ -98,7 +98,8 @@ func TestRunit(t *testing.T) {
 	if err := m.Restart(ctxFor(t)); err != nil {
 		t.Fatal(err)
 	}
-	wantState(t, m, sshp.StateRunning)
+	// Restart does not wait for the up (callers gate on health): poll.
+	waitFor(t, func() bool { st, err := m.State(ctxFor(t)); return err == nil && st == sshp.StateRunning })
 	if second := pid(t, filepath.Join(svdir, "etcd")); second == first {
 		t.Errorf("Restart kept pid %s", first)
 	}
