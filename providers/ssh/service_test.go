@@ -23,7 +23,12 @@ func runsvdir(t *testing.T, services map[string]string) string {
 	if _, err := exec.LookPath("runsvdir"); err != nil {
 		t.Skip("runit not installed")
 	}
-	svdir := t.TempDir()
+	// Not t.TempDir: runsv processes may still be writing supervise/ for a
+	// moment after runsvdir exits, so removal is retried below.
+	svdir, err := os.MkdirTemp("", "runsvdir-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, run := range services {
 		dir := filepath.Join(svdir, name)
 		if err := os.Mkdir(dir, 0o755); err != nil {
@@ -49,6 +54,18 @@ func runsvdir(t *testing.T, services map[string]string) string {
 		}
 		_ = cmd.Process.Signal(syscall.SIGHUP) // runsvdir passes TERM to each runsv and exits
 		_ = cmd.Wait()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			err := os.RemoveAll(svdir)
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("removing %s: %v", svdir, err)
+				return
+			}
+			time.Sleep(50 * time.Millisecond) // poll until the runsv processes are gone
+		}
 	})
 	return svdir
 }
