@@ -192,12 +192,30 @@ type Request struct {
 	// Explain turns a final non-2xx status and the platform's message
 	// into the error returned.
 	Explain func(status int, message string) *StatusError
+	// Prefix names the platform package ("gitlab") on transport and
+	// decoding errors; a *StatusError already names its platform.
+	Prefix string
+	// Token is the credential sent in Header: every error returned has it
+	// redacted.
+	Token string
 }
 
 // Call sends r with c and returns the answer's headers. It returns
 // Explain's *StatusError for a final non-2xx answer (after the retries of
-// 429 and 5xx), and a transport or decoding error otherwise.
+// 429 and 5xx), and a transport or decoding error, prefixed with r.Prefix,
+// otherwise. r.Token never appears in an error.
 func Call(ctx context.Context, c *retryablehttp.Client, r Request) (http.Header, error) {
+	h, err := call(ctx, c, r)
+	if err != nil && r.Prefix != "" {
+		var se *StatusError
+		if !errors.As(err, &se) {
+			err = fmt.Errorf("%s: %w", r.Prefix, err)
+		}
+	}
+	return h, Redact(err, r.Token)
+}
+
+func call(ctx context.Context, c *retryablehttp.Client, r Request) (http.Header, error) {
 	var body any
 	if r.Body != nil {
 		b, err := json.Marshal(r.Body)

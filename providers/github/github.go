@@ -2,7 +2,6 @@ package github
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -149,21 +148,15 @@ func nextLink(headers []string) string {
 }
 
 func (c *Comments) call(ctx context.Context, method, u string, body, out any, what string) (http.Header, error) {
-	h, err := comment.Call(ctx, c.http, comment.Request{
+	return comment.Call(ctx, c.http, comment.Request{
 		Method: method, URL: u, Body: body, Out: out,
 		Header: http.Header{
 			"Authorization":        {"Bearer " + c.cfg.Token},
 			"X-Github-Api-Version": {"2022-11-28"},
 		},
 		Explain: func(status int, msg string) *comment.StatusError { return c.explain(status, msg, what) },
+		Prefix:  "github", Token: c.cfg.Token,
 	})
-	if err != nil {
-		var se *comment.StatusError
-		if !errors.As(err, &se) {
-			err = fmt.Errorf("github: %w", err)
-		}
-	}
-	return h, comment.Redact(err, c.cfg.Token)
 }
 
 func (c *Comments) explain(status int, msg, what string) *comment.StatusError {

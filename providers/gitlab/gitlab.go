@@ -2,7 +2,6 @@ package gitlab
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -140,18 +139,12 @@ func (n *Notes) notesURL(id string, q url.Values) string {
 }
 
 func (n *Notes) call(ctx context.Context, method, u string, body, out any, what string) (http.Header, error) {
-	h, err := comment.Call(ctx, n.http, comment.Request{
+	return comment.Call(ctx, n.http, comment.Request{
 		Method: method, URL: u, Body: body, Out: out,
 		Header:  http.Header{"Private-Token": {n.cfg.Token}},
 		Explain: func(status int, msg string) *comment.StatusError { return n.explain(status, msg, what) },
+		Prefix:  "gitlab", Token: n.cfg.Token,
 	})
-	if err != nil {
-		var se *comment.StatusError
-		if !errors.As(err, &se) {
-			err = fmt.Errorf("gitlab: %w", err)
-		}
-	}
-	return h, comment.Redact(err, n.cfg.Token)
 }
 
 func (n *Notes) explain(status int, msg, what string) *comment.StatusError {
