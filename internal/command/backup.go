@@ -131,6 +131,21 @@ func backupCluster(cfg *schema.Config, name string) (*schema.Cluster, error) {
 	return nil, fmt.Errorf("several clusters in %s (%s): choose one with --cluster", cfg.Dir, strings.Join(names, ", "))
 }
 
+// targetStore resolves the command's backup target and opens its
+// destination, printing any problem to stderr under the command's name.
+func targetStore(env *Env, name string, t *arguments.BackupTarget) (*schema.Cluster, store.Store, bool) {
+	cl, b, ok := backupTarget(env, t)
+	if !ok {
+		return nil, nil, false
+	}
+	s, err := openStore(env, b)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "etcdform: %s: %v\n", name, err)
+		return nil, nil, false
+	}
+	return cl, s, true
+}
+
 func openStore(env *Env, b schema.Backup) (store.Store, error) {
 	opts := store.Options{Getenv: env.Getenv}
 	if b.S3 != nil {
@@ -214,13 +229,8 @@ func runBackupList(ctx context.Context, env *Env, args []string) int {
 	if code, done := argError(env, "backup list", fs, err); done {
 		return code
 	}
-	cl, b, ok := backupTarget(env, &a.BackupTarget)
+	cl, s, ok := targetStore(env, "backup list", &a.BackupTarget)
 	if !ok {
-		return 1
-	}
-	s, err := openStore(env, b)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "etcdform: backup list: %v\n", err)
 		return 1
 	}
 	all, bad, err := store.List(ctx, s)
@@ -256,13 +266,8 @@ func runBackupVerify(ctx context.Context, env *Env, args []string) int {
 	if code, done := argError(env, "backup verify", fs, err); done {
 		return code
 	}
-	cl, b, ok := backupTarget(env, &a.BackupTarget)
+	cl, s, ok := targetStore(env, "backup verify", &a.BackupTarget)
 	if !ok {
-		return 1
-	}
-	s, err := openStore(env, b)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "etcdform: backup verify: %v\n", err)
 		return 1
 	}
 	d := backup.Drill{Store: s, ID: a.Snapshot, Cluster: a.Cluster, WorkDir: a.WorkDir}
