@@ -192,8 +192,7 @@ type writer struct {
 	failed atomic.Int64
 	mu     sync.Mutex
 	maxLat time.Duration
-	stop   chan struct{}
-	done   chan struct{}
+	loop
 }
 
 func startWriter(t *testing.T, st *lab.State) *writer {
@@ -202,7 +201,7 @@ func startWriter(t *testing.T, st *lab.State) *writer {
 
 // startWriterOn is startWriter with a given client.
 func startWriterOn(t *testing.T, cli *clientv3.Client) *writer {
-	w := &writer{cli: cli, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &writer{cli: cli, loop: newLoop()}
 	go func() {
 		defer close(w.done)
 		for i := 0; ; i++ {
@@ -233,13 +232,23 @@ func startWriterOn(t *testing.T, cli *clientv3.Client) *writer {
 	return w
 }
 
-func (w *writer) halt() {
+// loop is a background goroutine a test stops and waits for: the
+// goroutine closes done when it sees stop closed.
+type loop struct {
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newLoop() loop { return loop{stop: make(chan struct{}), done: make(chan struct{})} }
+
+// halt stops the goroutine and waits for it; it may be called again.
+func (l loop) halt() {
 	select {
-	case <-w.stop:
+	case <-l.stop:
 	default:
-		close(w.stop)
+		close(l.stop)
 	}
-	<-w.done
+	<-l.done
 }
 
 // verify checks that every acknowledged write is readable.

@@ -332,12 +332,11 @@ type leaderWatch struct {
 	mu      sync.Mutex
 	longest time.Duration
 	samples int
-	stop    chan struct{}
-	done    chan struct{}
+	loop
 }
 
 func watchLeader(t *testing.T, cli *clientv3.Client, eps []string) *leaderWatch {
-	lw := &leaderWatch{stop: make(chan struct{}), done: make(chan struct{})}
+	lw := &leaderWatch{loop: newLoop()}
 	go func() {
 		defer close(lw.done)
 		var since time.Time // start of the current leaderless stretch
@@ -372,15 +371,6 @@ func watchLeader(t *testing.T, cli *clientv3.Client, eps []string) *leaderWatch 
 	}()
 	t.Cleanup(lw.halt)
 	return lw
-}
-
-func (lw *leaderWatch) halt() {
-	select {
-	case <-lw.stop:
-	default:
-		close(lw.stop)
-	}
-	<-lw.done
 }
 
 // TestTLSCARotationE2E rotates the CA in three reviewed phases under a
