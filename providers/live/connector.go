@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -110,12 +111,15 @@ func (e *etcdAdapter) Lock(ctx context.Context, cluster string) (apply.Lock, err
 	return e.cli.Lock(ctx, cluster, secondsDur(e.ttl))
 }
 
+// Leader asks only what it needs (the member list and fresh statuses), not
+// a whole Observe. No leader at this moment is 0, not an error: the health
+// gates judge that.
 func (e *etcdAdapter) Leader(ctx context.Context) (uint64, error) {
-	oc := e.cli.Observe(ctx)
-	if !oc.Reachable {
-		return 0, fmt.Errorf("cluster unreachable: %s", oc.Error)
+	id, _, err := e.cli.Leader(ctx)
+	if errors.Is(err, etcdp.ErrNoLeader) {
+		return 0, nil
 	}
-	return oc.LeaderID, nil
+	return id, err
 }
 
 func (e *etcdAdapter) MoveLeaderAway(ctx context.Context, id uint64) error {
@@ -153,8 +157,11 @@ func (e *etcdAdapter) Promote(ctx context.Context, id uint64) error { return e.c
 func (e *etcdAdapter) Remove(ctx context.Context, id uint64) error  { return e.cli.Remove(ctx, id) }
 
 func (e *etcdAdapter) MemberID(ctx context.Context, name, peerURL string) (uint64, error) {
-	oc := e.cli.Observe(ctx)
-	for _, m := range oc.Members {
+	ms, _, err := e.cli.Members(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range ms {
 		if m.Name == name && name != "" {
 			return m.ID, nil
 		}
