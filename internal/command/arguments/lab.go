@@ -34,7 +34,7 @@ func ParseLab(args []string) (*Lab, *flag.FlagSet, error) {
 		fs.IntVar(&a.Members, "members", 3, "number of etcd members (1-7)")
 		fs.IntVar(&a.Spare, "spare", 0, "extra hosts with sshd and the etcd binary but no member")
 		fs.StringVar(&a.EtcdVersion, "etcd-version", "", "etcd version to build and run (default: the pinned 3.6.x)")
-		fs.StringVar(&a.Subnet, "subnet", "", "IPv4 subnet for the lab bridge (default: derived from --dir, in 10.213.0.0/16)")
+		fs.StringVar(&a.Subnet, "subnet", "", "IPv4 subnet for the lab bridge (default: the first free /24 in 10.213.0.0/16, searching from one derived from --dir)")
 		fs.BoolVar(&a.TLS, "tls", false, "mutual TLS on client and peer URLs, with a generated CA and certificates in DIR/pki")
 	case "status":
 		fs.BoolVar(&a.JSON, "json", false, "print as JSON")
