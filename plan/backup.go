@@ -19,9 +19,11 @@ type ObservedBackups struct {
 }
 
 // backupFreshness warns when the cluster's newest backup is older than
-// twice its schedule's interval, when there is none, or when the
-// destination could not be listed. It is a warning, not a refusal: the
-// plan that installs a first backup job must stay applicable.
+// twice its schedule's interval, or when the destination could not be
+// listed. When the destination holds no backup of the cluster it refuses
+// the plan, unless the plan installs a job that apply runs once (a first
+// job, or one whose destination, key, binary or credentials changed):
+// then applying it makes the first backup. It runs after backupJobs.
 func (cp *clusterPlanner) backupFreshness(now time.Time) {
 	b := cp.c.Backup
 	if b == nil || cp.oc == nil || cp.oc.Backups == nil {
@@ -31,9 +33,12 @@ func (cp *clusterPlanner) backupFreshness(now time.Time) {
 	switch {
 	case ob.Error != "":
 		cp.warn("", "Backups not observed", "Listing %s failed: %s. Backup freshness is unknown.", ob.Destination, ob.Error)
+	case ob.Count == 0 && cp.runsBackupJob():
+		cp.warn("", "No backup yet", "%s holds no backup of cluster %s. Apply runs the backup job once after installing it, and fails if that run fails.",
+			ob.Destination, cp.c.Name)
 	case ob.Count == 0:
-		cp.warn("", "No backup", "%s holds no backup of cluster %s. Run `etcdform backup run` on %s's host, or check the job there.",
-			ob.Destination, cp.c.Name, firstOf(b.On))
+		cp.refuse("", 0, "No backup", "%s holds no backup of cluster %s, and this plan does not install a job that would make one. Run `etcdform backup run` on %s's host (or `systemctl start %s.service` / the cron line there) and check its log, /var/log/etcdform-backup.log, then plan again.",
+			ob.Destination, cp.c.Name, firstOf(b.On), backupjob.SystemdUnitName(cp.c.Name))
 	case !now.IsZero():
 		iv, err := cron.Interval(b.Schedule, now.Add(-366*24*time.Hour))
 		if err != nil {
@@ -44,6 +49,17 @@ func (cp *clusterPlanner) backupFreshness(now time.Time) {
 				ob.Destination, age.Round(time.Minute), b.Schedule, iv, 2*iv)
 		}
 	}
+}
+
+// runsBackupJob reports whether the plan runs the cluster's backup job
+// once after installing it.
+func (cp *clusterPlanner) runsBackupJob() bool {
+	for _, s := range cp.steps {
+		if s.Action == InstallBackupJob && s.Job != nil && s.Job.RunCommand != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func firstOf(s []string) string {
@@ -61,31 +77,47 @@ type Tool struct {
 }
 
 // backupJobs plans the backup job on every reachable member's host: on
-// the hosts of `on` it must be installed as the backup block renders it
-// (and the binary it runs must be the planning one, when Tool is set);
-// elsewhere, a job etcdform installed is removed.
+// the hosts of `on` it must be installed as the backup block renders it,
+// under the scheduler of the cluster's service manager (a systemd timer
+// where systemd runs etcd, else cron), and the binary it runs must be the
+// planning one, when Tool is set; a job of the other scheduler is removed.
+// Elsewhere, a job etcdform installed is removed.
 func (cp *clusterPlanner) backupJobs() {
 	if cp.oc == nil {
 		return
 	}
 	c, b := cp.c, cp.c.Backup
+	sch := backupjob.SchedulerFor(c.Service.Manager)
+	other := backupjob.Cron
+	if sch == backupjob.Cron {
+		other = backupjob.Systemd
+	}
 	for _, m := range c.Members {
 		h := cp.oc.Hosts[m.Name]
 		if h == nil || !h.Reachable {
 			continue
 		}
 		if b == nil || !contains(b.On, m.Name) {
-			if h.BackupJob != nil {
-				cp.addJobStep(m.Name, nil, nil, []Change{{Attr: "job", Before: "installed", After: "(absent)"}},
+			if job := removeJob(c.Name, h, backupjob.Cron, backupjob.Systemd); job != nil {
+				cp.addJobStep(m.Name, job, nil, []Change{{Attr: "job", Before: "installed", After: "(absent)"}},
 					"Remove the backup job: this member is not in backup.on")
 			}
 			continue
 		}
 		want := backupjob.SpecFor(c, m, cp.opts.Tool.SHA256)
+		job := removeJob(c.Name, h, other)
+		if job == nil {
+			job = &JobInstall{}
+		}
 		var changes []Change
-		if h.BackupJob == nil {
-			changes = append(changes, Change{Attr: "job", Before: "(absent)", After: want.Schedule})
-		} else if got, err := backupjob.ParseCron(h.BackupJob); err != nil {
+		if len(job.Remove) > 0 {
+			changes = append(changes, Change{Attr: "scheduler", Before: string(other), After: string(sch)})
+		}
+		if !hasAny(h.BackupJob, backupjob.Paths(c.Name, sch)) {
+			if len(changes) == 0 {
+				changes = append(changes, Change{Attr: "job", Before: "(absent)", After: want.Schedule})
+			}
+		} else if got, err := backupjob.Parse(c.Name, sch, h.BackupJob); err != nil {
 			changes = append(changes, Change{Attr: "job", Before: err.Error(), After: want.Schedule})
 		} else {
 			if cp.opts.Tool.SHA256 == "" {
@@ -95,6 +127,9 @@ func (cp *clusterPlanner) backupJobs() {
 				changes = append(changes, Change{Attr: d.Attr, Before: d.Before, After: d.After})
 			}
 		}
+		if sch == backupjob.Systemd && h.BackupTimer != "" && h.BackupTimer != timerRunning {
+			changes = append(changes, Change{Attr: "timer", Before: h.BackupTimer, After: timerRunning})
+		}
 		var uploads []Upload
 		if cp.opts.Tool.SHA256 != "" && h.ToolSHA256 != cp.opts.Tool.SHA256 {
 			uploads = []Upload{{Role: "etcdform-binary", Path: want.Binary, Source: cp.opts.Tool.Path, SHA256: cp.opts.Tool.SHA256, Mode: 0o755}}
@@ -102,20 +137,88 @@ func (cp *clusterPlanner) backupJobs() {
 				changes = append(changes, Change{Attr: "binary_sha256", Before: orAbsent(h.ToolSHA256), After: cp.opts.Tool.SHA256})
 			}
 		}
-		if len(changes) > 0 {
-			cp.addJobStep(m.Name, backupjob.RenderCron(want), uploads, changes, "Install the backup job as the backup block declares it")
+		if b.S3 != nil && b.S3.CredentialsSource != "" {
+			switch sum := cp.oc.CredentialsSHA256; {
+			case sum == "":
+				cp.refuse(m.Name, 0, "S3 credentials source unreadable", "The backup block's s3.credentials_source %s cannot be read: %s.", b.S3.CredentialsSource, cp.oc.CredentialsError)
+			case h.BackupEnvSHA256 != sum:
+				uploads = append(uploads, Upload{Role: "backup-credentials", Path: want.EnvFile, Source: b.S3.CredentialsSource, SHA256: sum, Mode: 0o600})
+				changes = append(changes, Change{Attr: "credentials", Before: orAbsent(h.BackupEnvSHA256), After: sum})
+			}
 		}
+		if len(changes) == 0 {
+			continue
+		}
+		files, err := backupjob.Render(want, sch)
+		if err != nil { // validation refuses such schedules; this is a backstop
+			cp.refuse(m.Name, 0, "Backup schedule", "%s", err)
+			continue
+		}
+		job.Scheduler = string(sch)
+		for _, f := range files {
+			job.Write = append(job.Write, File{Path: f.Path, Content: f.Content})
+		}
+		if sch == backupjob.Systemd {
+			job.Timer = backupjob.TimerUnit(c.Name)
+		}
+		if runAfter(changes) {
+			job.RunCommand = backupjob.RunCommand(want, sch)
+		}
+		cp.addJobStep(m.Name, job, uploads, changes, "Install the backup job as the backup block declares it")
 	}
 }
 
-func (cp *clusterPlanner) addJobStep(member string, file []byte, uploads []Upload, changes []Change, reason string) {
+// timerRunning is BackupTimer of a timer that will fire.
+const timerRunning = "enabled active"
+
+// removeJob is the work that removes cluster's job files of the given
+// schedulers from h; nil when none is there.
+func removeJob(cluster string, h *ObservedHost, schs ...backupjob.Scheduler) *JobInstall {
+	var job JobInstall
+	for _, sch := range schs {
+		for _, p := range backupjob.Paths(cluster, sch) {
+			if h.BackupJob[p] != nil {
+				job.Remove = append(job.Remove, p)
+			}
+		}
+		if sch == backupjob.Systemd && hasAny(h.BackupJob, backupjob.Paths(cluster, sch)) {
+			job.StopTimers = append(job.StopTimers, backupjob.TimerUnit(cluster))
+		}
+	}
+	if len(job.Remove) == 0 {
+		return nil
+	}
+	return &job
+}
+
+// runAfter reports whether apply runs the job once after installing it:
+// when it is new, or anything but its schedule or timer state changed.
+func runAfter(changes []Change) bool {
+	for _, c := range changes {
+		if c.Attr != "schedule" && c.Attr != "timer" {
+			return true
+		}
+	}
+	return false
+}
+
+func hasAny(files map[string][]byte, paths []string) bool {
+	for _, p := range paths {
+		if files[p] != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (cp *clusterPlanner) addJobStep(member string, job *JobInstall, uploads []Upload, changes []Change, reason string) {
 	var id uint64
 	if lm := cp.oc.Member(member); lm != nil {
 		id = lm.ID
 	}
 	v, a := cp.counts()
 	cp.steps = append(cp.steps, Step{Action: InstallBackupJob, Cluster: cp.c.Name, Member: member, MemberID: id,
-		Reason: reason, Changes: changes, Config: file, Uploads: uploads, Voters: v, Tolerated: a - quorum(v)})
+		Reason: reason, Changes: changes, Job: job, Uploads: uploads, Voters: v, Tolerated: a - quorum(v)})
 }
 
 func hasAttr(cs []Change, attr string) bool {

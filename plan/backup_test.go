@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,32 +15,42 @@ import (
 func TestBackupFreshness(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	c := &schema.Cluster{Name: "main", Backup: &schema.Backup{Schedule: "0 */6 * * *", On: []string{"etcd-1"}, Destination: "s3://b/main"}}
+	runs := Step{Action: InstallBackupJob, Job: &JobInstall{RunCommand: "x"}}
+	reschedules := Step{Action: InstallBackupJob, Job: &JobInstall{}}
 	tests := map[string]struct {
-		obs  *ObservedBackups
-		now  time.Time
-		want []string // warning summaries
+		obs     *ObservedBackups
+		now     time.Time
+		steps   []Step
+		want    []string // warning summaries
+		refuses []string
 	}{
-		"not observed":   {obs: nil, now: now},
-		"listing failed": {obs: &ObservedBackups{Destination: "s3://b/main", Error: "no credentials"}, now: now, want: []string{"Backups not observed"}},
-		"none":           {obs: &ObservedBackups{Destination: "s3://b/main"}, now: now, want: []string{"No backup"}},
-		"fresh":          {obs: &ObservedBackups{Count: 3, Newest: now.Add(-5 * time.Hour)}, now: now},
-		"one run missed": {obs: &ObservedBackups{Count: 3, Newest: now.Add(-11 * time.Hour)}, now: now},
-		"stale":          {obs: &ObservedBackups{Count: 3, Newest: now.Add(-13 * time.Hour)}, now: now, want: []string{"Stale backups"}},
-		"no clock":       {obs: &ObservedBackups{Count: 3, Newest: now.Add(-100 * time.Hour)}},
+		"not observed":            {obs: nil, now: now},
+		"listing failed":          {obs: &ObservedBackups{Destination: "s3://b/main", Error: "no credentials"}, now: now, want: []string{"Backups not observed"}},
+		"none":                    {obs: &ObservedBackups{Destination: "s3://b/main"}, now: now, refuses: []string{"No backup"}},
+		"none, job reschedule":    {obs: &ObservedBackups{Destination: "s3://b/main"}, now: now, steps: []Step{reschedules}, refuses: []string{"No backup"}},
+		"none, job runs on apply": {obs: &ObservedBackups{Destination: "s3://b/main"}, now: now, steps: []Step{runs}, want: []string{"No backup yet"}},
+		"fresh":                   {obs: &ObservedBackups{Count: 3, Newest: now.Add(-5 * time.Hour)}, now: now},
+		"one run missed":          {obs: &ObservedBackups{Count: 3, Newest: now.Add(-11 * time.Hour)}, now: now},
+		"stale":                   {obs: &ObservedBackups{Count: 3, Newest: now.Add(-13 * time.Hour)}, now: now, want: []string{"Stale backups"}},
+		"no clock":                {obs: &ObservedBackups{Count: 3, Newest: now.Add(-100 * time.Hour)}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			cp := newClusterPlanner(c, &ObservedCluster{Name: "main", Backups: tc.obs}, Options{})
+			cp.steps = tc.steps
 			cp.backupFreshness(tc.now)
-			var got []string
+			var got, refused []string
 			for _, w := range cp.warnings {
 				got = append(got, w.Summary)
 			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Fatalf("(-want +got)\n%s", diff)
+			for _, w := range cp.refusals {
+				refused = append(refused, w.Summary)
 			}
-			if len(cp.refusals) > 0 {
-				t.Fatalf("freshness refused: %v", cp.refusals)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("warnings (-want +got)\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.refuses, refused); diff != "" {
+				t.Fatalf("refusals (-want +got)\n%s", diff)
 			}
 		})
 	}
@@ -49,49 +60,145 @@ func TestBackupJobs(t *testing.T) {
 	b := &schema.Backup{Schedule: "0 */6 * * *", On: []string{"a"}, Destination: "file:///var/backups/etcd", Recipient: "age1x"}
 	c := &schema.Cluster{Name: "main", Backup: b, Members: []*schema.Member{{Name: "a", ClientURL: "http://10.0.0.1:2379"}, {Name: "b", ClientURL: "http://10.0.0.2:2379"}}}
 	tool := Tool{Path: "/usr/bin/etcdform", SHA256: "new"}
-	installed := backupjob.RenderCron(backupjob.SpecFor(c, c.Members[0], "new"))
+	files := func(c *schema.Cluster, sch backupjob.Scheduler) map[string][]byte {
+		fs, err := backupjob.Render(backupjob.SpecFor(c, c.Members[0], "new"), sch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string][]byte{}
+		for _, f := range fs {
+			m[f.Path] = f.Content
+		}
+		return m
+	}
+	cronPath := backupjob.CronPath("main")
+	installed := files(c, backupjob.Cron)
+	units := files(c, backupjob.Systemd)
 	other := *b
 	other.Schedule = "@daily"
-	oldSchedule := backupjob.RenderCron(backupjob.SpecFor(&schema.Cluster{Name: "main", Backup: &other}, c.Members[0], "new"))
+	oldSchedule := files(&schema.Cluster{Name: "main", Backup: &other, Members: c.Members}, backupjob.Cron)
+	edited := map[string][]byte{cronPath: append(slices.Clone(installed[cronPath]), "# x\n"...)}
+	oneUnit := map[string][]byte{}
+	for p, b := range units {
+		if strings.HasSuffix(p, ".timer") {
+			oneUnit[p] = b
+		}
+	}
 	type host struct {
-		job  []byte
-		tool string
+		job   map[string][]byte
+		tool  string
+		timer string
 	}
 	tests := map[string]struct {
-		a, b host
-		tool Tool
-		want []string // "member attr before->after [upload]"
+		manager string
+		a, b    host
+		tool    Tool
+		want    []string // "member attr before->after [upload] [run]"
+		remove  []string // of a's step
 	}{
-		"absent":           {tool: tool, want: []string{"a job (absent)->0 */6 * * * upload", "a binary_sha256 (absent)->new upload"}},
-		"converged":        {a: host{installed, "new"}, tool: tool},
-		"binary unmanaged": {a: host{installed, "old"}},
-		"new binary":       {a: host{installed, "old"}, tool: tool, want: []string{"a binary_sha256 old->new upload"}},
-		"schedule":         {a: host{oldSchedule, "new"}, tool: tool, want: []string{"a schedule @daily->0 */6 * * *"}},
-		"hand edit":        {a: host{append(installed, "# x\n"...), "new"}, tool: tool, want: []string{"a job backup job file: edited by hand->0 */6 * * *"}},
-		"not in on":        {a: host{installed, "new"}, b: host{installed, ""}, tool: tool, want: []string{"b job installed->(absent)"}},
+		"absent":            {tool: tool, want: []string{"a job (absent)->0 */6 * * * upload run", "a binary_sha256 (absent)->new upload run"}},
+		"converged":         {a: host{installed, "new", ""}, tool: tool},
+		"binary unmanaged":  {a: host{installed, "old", ""}},
+		"new binary":        {a: host{installed, "old", ""}, tool: tool, want: []string{"a binary_sha256 old->new upload run"}},
+		"schedule":          {a: host{oldSchedule, "new", ""}, tool: tool, want: []string{"a schedule @daily->0 */6 * * *"}},
+		"hand edit":         {a: host{edited, "new", ""}, tool: tool, want: []string{"a job backup job file: edited by hand->0 */6 * * * run"}},
+		"not in on":         {a: host{installed, "new", ""}, b: host{installed, "", ""}, tool: tool, want: []string{"b job installed->(absent)"}},
+		"systemd absent":    {manager: "systemd", a: host{nil, "new", ""}, tool: tool, want: []string{"a job (absent)->0 */6 * * * run"}},
+		"systemd converged": {manager: "systemd", a: host{units, "new", "enabled active"}, tool: tool},
+		"systemd timer off": {manager: "systemd", a: host{units, "new", "disabled inactive"}, tool: tool,
+			want: []string{"a timer disabled inactive->enabled active"}},
+		"systemd unit missing": {manager: "systemd", a: host{oneUnit, "new", "enabled active"}, tool: tool,
+			want: []string{"a job backup job: /etc/systemd/system/etcdform-backup-main.service is missing->0 */6 * * * run"}},
+		"cron to systemd": {manager: "systemd", a: host{installed, "new", ""}, tool: tool,
+			want: []string{"a scheduler cron->systemd run"}, remove: []string{cronPath}},
+		"systemd to cron": {a: host{units, "new", "enabled active"}, tool: tool,
+			want: []string{"a scheduler systemd->cron run"}, remove: backupjob.Paths("main", backupjob.Systemd)},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
+			c := *c
+			c.Service.Manager = tc.manager
 			oc := &ObservedCluster{Name: "main", Hosts: map[string]*ObservedHost{
-				"a": {Reachable: true, BackupJob: tc.a.job, ToolSHA256: tc.a.tool},
-				"b": {Reachable: true, BackupJob: tc.b.job, ToolSHA256: tc.b.tool},
+				"a": {Reachable: true, BackupJob: tc.a.job, ToolSHA256: tc.a.tool, BackupTimer: tc.a.timer},
+				"b": {Reachable: true, BackupJob: tc.b.job, ToolSHA256: tc.b.tool, BackupTimer: tc.b.timer},
 			}}
-			cp := newClusterPlanner(c, oc, Options{Tool: tc.tool})
+			cp := newClusterPlanner(&c, oc, Options{Tool: tc.tool})
 			cp.backupJobs()
 			var got []string
 			for _, s := range cp.steps {
-				if s.Action != InstallBackupJob {
-					t.Fatalf("step %v", s.Action)
+				if s.Action != InstallBackupJob || s.Job == nil {
+					t.Fatalf("step %v, job %v", s.Action, s.Job)
 				}
 				for _, ch := range s.Changes {
 					g := s.Member + " " + ch.Attr + " " + ch.Before + "->" + ch.After
 					if len(s.Uploads) > 0 {
 						g += " upload"
 					}
+					if s.Job.RunCommand != "" {
+						g += " run"
+					}
 					got = append(got, g)
 				}
-				if (s.Config == nil) != strings.HasSuffix(got[len(got)-1], "(absent)") {
-					t.Errorf("step on %s: job file %d bytes", s.Member, len(s.Config))
+				removing := strings.HasSuffix(got[len(got)-1], "(absent)")
+				if removing != (len(s.Job.Write) == 0) {
+					t.Errorf("step on %s: writes %d files", s.Member, len(s.Job.Write))
+				}
+				wantSch := backupjob.SchedulerFor(tc.manager)
+				if !removing && (s.Job.Scheduler != string(wantSch) || len(s.Job.Write) != len(backupjob.Paths("main", wantSch))) {
+					t.Errorf("step on %s: scheduler %q, %d files", s.Member, s.Job.Scheduler, len(s.Job.Write))
+				}
+				if !removing && (wantSch == backupjob.Systemd) != (s.Job.Timer != "") {
+					t.Errorf("step on %s: timer %q", s.Member, s.Job.Timer)
+				}
+				if s.Member == "a" {
+					if diff := cmp.Diff(tc.remove, s.Job.Remove); diff != "" {
+						t.Errorf("removals (-want +got)\n%s", diff)
+					}
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("(-want +got)\n%s", diff)
+			}
+		})
+	}
+}
+
+// s3.credentials_source is uploaded (by hash, mode 0600) to the hosts of
+// `on` whose env file differs, and the job is run once after; a source
+// that cannot be read refuses the plan.
+func TestBackupCredentials(t *testing.T) {
+	b := &schema.Backup{Schedule: "@daily", On: []string{"a"}, Destination: "s3://b/main", Recipient: "age1x",
+		S3: &schema.S3Options{Endpoint: "http://s3:9000", CredentialsSource: "/ci/backup.env"}}
+	c := &schema.Cluster{Name: "main", Backup: b, Members: []*schema.Member{{Name: "a", ClientURL: "http://10.0.0.1:2379"}}}
+	fs, _ := backupjob.Render(backupjob.SpecFor(c, c.Members[0], ""), backupjob.Cron)
+	installed := map[string][]byte{fs[0].Path: fs[0].Content}
+	for name, tc := range map[string]struct {
+		source, onHost, readErr string
+		want                    []string // "attr before->after"
+		refused                 bool
+	}{
+		"absent on host": {source: "s1", want: []string{"credentials (absent)->s1"}},
+		"same":           {source: "s1", onHost: "s1"},
+		"rotated":        {source: "s2", onHost: "s1", want: []string{"credentials s1->s2"}},
+		"unreadable":     {readErr: "permission denied", onHost: "s1", refused: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			oc := &ObservedCluster{Name: "main", CredentialsSHA256: tc.source, CredentialsError: tc.readErr, Hosts: map[string]*ObservedHost{
+				"a": {Reachable: true, BackupJob: installed, BackupEnvSHA256: tc.onHost},
+			}}
+			cp := newClusterPlanner(c, oc, Options{})
+			cp.backupJobs()
+			if tc.refused != (len(cp.refusals) == 1) {
+				t.Fatalf("refusals %v", cp.refusals)
+			}
+			var got []string
+			for _, s := range cp.steps {
+				for _, ch := range s.Changes {
+					got = append(got, ch.Attr+" "+ch.Before+"->"+ch.After)
+				}
+				if len(s.Uploads) != 1 || s.Uploads[0].Mode != 0o600 || s.Uploads[0].Source != "/ci/backup.env" ||
+					s.Uploads[0].Path != backupjob.DefaultEnvFile || s.Uploads[0].SHA256 != tc.source || s.Job.RunCommand == "" {
+					t.Fatalf("step %+v", s)
 				}
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {

@@ -79,8 +79,8 @@ func Make(cfg *schema.Config, obs *Observed, opts Options) *Plan {
 		p.Clusters = append(p.Clusters, c.Name)
 		cp := newClusterPlanner(c, obs.Clusters[c.Name], opts)
 		cp.plan()
-		cp.backupFreshness(obs.Time)
 		cp.backupJobs()
+		cp.backupFreshness(obs.Time)
 		base := len(p.Steps)
 		for _, w := range cp.warnings {
 			if w.Step > 0 {

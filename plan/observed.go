@@ -36,6 +36,11 @@ type ObservedCluster struct {
 	// Backups is what the backup destination held; nil when the cluster
 	// has no backup block or it was not observed. See backup.go.
 	Backups *ObservedBackups
+	// CredentialsSHA256 is the sha256 (hex) of the backup block's
+	// s3.credentials_source, read where etcdform runs; "" when there is
+	// none or it cannot be read (CredentialsError says why).
+	CredentialsSHA256 string
+	CredentialsError  string
 }
 
 // ObservedMember is one entry of the live member list, joined with that
@@ -91,14 +96,21 @@ type ObservedHost struct {
 	DataDirBytes  int64
 	DataDirEmpty  bool
 
-	Certs          []CertInfo
-	BackupSchedule string // installed cron/timer schedule, "" when none
+	Certs []CertInfo
 
-	// BackupJob is the installed backup job file (backupjob.CronPath), nil
-	// when absent; ToolSHA256 the sha256 of the etcdform binary it runs
-	// (backupjob.DefaultBinary), "" when absent. See backup.go.
-	BackupJob  []byte
-	ToolSHA256 string
+	// BackupJob holds the installed files of the cluster's backup job by
+	// path, under either scheduler (backupjob.Paths); a file that is not
+	// there is not in the map, and the map is nil when none is. BackupTimer
+	// is what systemd says of the job's timer: `systemctl is-enabled` and
+	// `is-active`, space-separated ("enabled active"); "" when the host has
+	// no systemctl. ToolSHA256 is the sha256 of the etcdform binary the job
+	// runs (backupjob.DefaultBinary), "" when absent. See backup.go.
+	BackupJob   map[string][]byte
+	BackupTimer string
+	ToolSHA256  string
+	// BackupEnvSHA256 is the sha256 of backupjob.DefaultEnvFile on the
+	// host (hosts of backup.on only), "" when absent.
+	BackupEnvSHA256 string
 
 	// Sources describes the local *_source files the configuration names
 	// for this member (read on the machine running etcdform, not over

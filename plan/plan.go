@@ -31,9 +31,9 @@ const (
 	// one side, which are swapped together); it does not restart. See
 	// tls.go.
 	UploadFile Action = 'U'
-	// InstallBackupJob installs, updates or removes the backup job file
-	// (Step.Config, nil: remove) and the etcdform binary it runs
-	// (Step.Uploads, when that differs) on a member's host.
+	// InstallBackupJob installs, updates or removes the backup job
+	// (Step.Job: a cron.d file or systemd units) and the etcdform binary it
+	// runs (Step.Uploads, when that differs) on a member's host.
 	InstallBackupJob Action = 'B'
 )
 
@@ -146,6 +146,28 @@ type Step struct {
 	// to, never the bytes (apply reads the sources then, and refuses one
 	// whose hash changed since the plan).
 	Uploads []Upload
+	// Job is what an InstallBackupJob step does to the job's files.
+	Job *JobInstall
+}
+
+// JobInstall is an InstallBackupJob step's work on the host, in this
+// order: stop and disable StopTimers, delete Remove, write Write, reload
+// systemd when a unit was written or removed, enable and restart Timer,
+// then run RunCommand once (a job that cannot run fails the apply now,
+// not at its first scheduled time).
+type JobInstall struct {
+	Scheduler  string   // "cron" or "systemd": the scheduler of Write
+	StopTimers []string // systemd timers of a job being removed
+	Remove     []string // files of a job being removed or replaced
+	Write      []File   // the job's files, whole
+	Timer      string   // the systemd timer to enable and restart ("" for cron)
+	RunCommand string   // the shell command that runs the job once ("": do not run)
+}
+
+// File is a whole file to write on a host. It never holds a secret.
+type File struct {
+	Path    string
+	Content []byte
 }
 
 // Plan is an ordered list of steps with everything apply needs to decide

@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/etcdform/etcdform/internal/cron"
 )
 
 // Defaults applied when the configuration leaves a setting out. The etcd
@@ -77,7 +79,7 @@ var (
 		Blocks: []hcl.BlockHeaderSchema{{Type: "encryption"}, {Type: "s3"}},
 	}
 	encryptionSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "recipient", Required: true}}}
-	s3Schema         = &hcl.BodySchema{Attributes: attrs("endpoint", "region", "path_style")}
+	s3Schema         = &hcl.BodySchema{Attributes: attrs("endpoint", "region", "path_style", "credentials_source")}
 	memberSchema     = &hcl.BodySchema{
 		Attributes: attrs("host", "peer_url", "client_url"),
 		Blocks:     []hcl.BlockHeaderSchema{{Type: "connection"}, {Type: "tls"}},
@@ -787,6 +789,9 @@ func (l *loader) backup(ctx *hcl.EvalContext, blk *hcl.Block, c *Cluster) *Backu
 		if err := ParseCron(b.Schedule); err != nil {
 			l.diags = append(l.diags, errAt(a.Expr.Range(), "Invalid cron expression",
 				fmt.Sprintf("The schedule %q does not parse: %s.", b.Schedule, err))...)
+		} else if f, err := cron.Expand(b.Schedule); err == nil && c.Service.Manager == "systemd" && !f.AnyDay && !f.AnyWeekday {
+			l.diags = append(l.diags, errAt(a.Expr.Range(), "Schedule a systemd timer cannot express",
+				fmt.Sprintf("The schedule %q restricts both the day of month and the day of week. cron runs the job when either matches, but the systemd timer that service.manager = \"systemd\" installs runs it only when both do. Restrict one of the two.", b.Schedule))...)
 		}
 	}
 	if v, a, ok := l.value(ctx, as, "on", cty.List(cty.String)); ok {
@@ -842,6 +847,11 @@ func (l *loader) backup(ctx *hcl.EvalContext, blk *hcl.Block, c *Cluster) *Backu
 		l.str(ctx, sa, "endpoint", &b.S3.Endpoint)
 		l.str(ctx, sa, "region", &b.S3.Region)
 		l.boolean(ctx, sa, "path_style", &b.S3.PathStyle)
+		var src string
+		if a := l.str(ctx, sa, "credentials_source", &src); a != nil {
+			b.S3.CredentialsSource = l.localPath(src)
+			l.mustExist(b.S3.CredentialsSource, a.Expr.Range(), "S3 credentials source")
+		}
 		if destAttr != nil && !strings.HasPrefix(b.Destination, "s3://") {
 			l.diags = append(l.diags, errAt(sb.DefRange, "S3 options without S3 destination",
 				"The s3 block applies only to an s3:// destination.")...)

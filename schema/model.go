@@ -175,6 +175,11 @@ type S3Options struct {
 	Endpoint  string
 	Region    string
 	PathStyle bool
+	// CredentialsSource is an absolute local path to an environment file
+	// (AWS_ACCESS_KEY_ID=..., AWS_SECRET_ACCESS_KEY=...) that apply uploads
+	// to the hosts of `on` (mode 0600); "" when the operator provisions it.
+	// Only its hash is ever in a plan.
+	CredentialsSource string
 }
 
 // Member is one wanted member, with the cluster's connection defaults and

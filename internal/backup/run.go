@@ -103,6 +103,12 @@ func run(ctx context.Context, j Job, start time.Time, now func() time.Time) (*Re
 		return nil, ErrNoRecipient
 	}
 
+	if j.WorkDir != "" {
+		// Root-only: it holds a plaintext copy of every key.
+		if err := os.MkdirAll(j.WorkDir, 0o700); err != nil {
+			return nil, fmt.Errorf("backup: work directory: %w", err)
+		}
+	}
 	work, err := os.MkdirTemp(j.WorkDir, "etcdform-backup-")
 	if err != nil {
 		return nil, fmt.Errorf("backup: work directory: %w", err)

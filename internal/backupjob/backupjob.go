@@ -22,9 +22,110 @@ const (
 	DefaultEnvFile = "/etc/etcdform/backup.env"
 	// DefaultTextfile is node_exporter's textfile collector directory's file.
 	DefaultTextfile = "/var/lib/prometheus/node-exporter/etcdform_backup.prom"
-	// JobFormatVersion is the version of the spec line in the cron file.
+	// DefaultWorkDir holds the plaintext snapshot while the job checks and
+	// encrypts it: root-only, on the host's disk, not a shared $TMPDIR.
+	DefaultWorkDir = "/var/lib/etcdform/backup"
+	// DefaultLog is where the job's output is appended, by either scheduler.
+	DefaultLog = "/var/log/etcdform-backup.log"
+	// JobFormatVersion is the version of the spec line in the job files.
 	JobFormatVersion = 1
 )
+
+// Scheduler is what runs the job on schedule.
+type Scheduler string
+
+const (
+	// Cron is a file in /etc/cron.d.
+	Cron Scheduler = "cron"
+	// Systemd is a service unit and a timer unit in /etc/systemd/system.
+	Systemd Scheduler = "systemd"
+)
+
+// SchedulerFor is the scheduler of hosts whose etcd runs under manager
+// (schema.Service.Manager): a systemd timer where systemd supervises etcd,
+// else cron.
+func SchedulerFor(manager string) Scheduler {
+	if manager == "systemd" {
+		return Systemd
+	}
+	return Cron
+}
+
+// File is one file of an installed job.
+type File struct {
+	Path    string
+	Content []byte
+}
+
+// Paths are the files of cluster's job under sch.
+func Paths(cluster string, sch Scheduler) []string {
+	if sch == Systemd {
+		return []string{SystemdDir + "/" + SystemdUnitName(cluster) + ".service", SystemdDir + "/" + TimerUnit(cluster)}
+	}
+	return []string{CronPath(cluster)}
+}
+
+// Render renders the files of s's job under sch, in Paths order.
+func Render(s JobSpec, sch Scheduler) ([]File, error) {
+	paths := Paths(s.Cluster, sch)
+	if sch == Systemd {
+		svc, timer, err := RenderSystemd(s)
+		if err != nil {
+			return nil, err
+		}
+		return []File{{paths[0], svc}, {paths[1], timer}}, nil
+	}
+	return []File{{paths[0], RenderCron(s)}}, nil
+}
+
+// Parse reads the job of cluster as installed under sch from files (path
+// to content; a missing path is an absent file). It fails when a file is
+// missing, has no spec line or another version, or was edited by hand.
+func Parse(cluster string, sch Scheduler, files map[string][]byte) (JobSpec, error) {
+	paths := Paths(cluster, sch)
+	for _, p := range paths {
+		if files[p] == nil {
+			return JobSpec{}, fmt.Errorf("backup job: %s is missing", p)
+		}
+	}
+	if sch == Cron {
+		return ParseCron(files[paths[0]])
+	}
+	s, err := parseSpec(files[paths[0]])
+	if err != nil {
+		return s, err
+	}
+	svc, timer, err := RenderSystemd(s)
+	if err != nil {
+		return s, fmt.Errorf("backup job: %w", err)
+	}
+	if !bytes.Equal(svc, files[paths[0]]) || !bytes.Equal(timer, files[paths[1]]) {
+		return s, fmt.Errorf("backup job units: edited by hand")
+	}
+	return s, nil
+}
+
+// RunCommand is the shell command that runs s's job once, now, the way
+// its scheduler does (systemctl waits for the oneshot service to finish
+// and fails when it fails). Its output goes to DefaultLog.
+func RunCommand(s JobSpec, sch Scheduler) string {
+	if sch == Systemd {
+		return "systemctl start " + SystemdUnitName(s.Cluster) + ".service"
+	}
+	return s.shellCommand()
+}
+
+// shellCommand is the cron job's command: it sources EnvFile (when
+// readable) for the S3 credentials, then runs the job, appending its
+// output to DefaultLog.
+func (s JobSpec) shellCommand() string {
+	var cmd []string
+	for _, a := range append([]string{s.Binary}, s.Args()...) {
+		cmd = append(cmd, shellQuote(a))
+	}
+	return fmt.Sprintf("[ -r %s ] && set -a && . %s; set +a; exec %s >>%s 2>&1",
+		shellQuote(s.EnvFile), shellQuote(s.EnvFile), strings.Join(cmd, " "), DefaultLog)
+}
 
 // CronPath is the cron.d file of cluster's backup job. cron ignores
 // cron.d names with dots, so a cluster name's dots become underscores.
@@ -53,6 +154,7 @@ type JobSpec struct {
 	MaxAge           time.Duration `json:"max_age,omitempty"`
 	Textfile         string        `json:"textfile"`
 	EnvFile          string        `json:"env_file"`
+	WorkDir          string        `json:"work_dir,omitempty"`
 }
 
 // SpecFor is the job cluster c wants on member's host; binarySHA256 is the
@@ -62,7 +164,7 @@ func SpecFor(c *schema.Cluster, member *schema.Member, binarySHA256 string) JobS
 	s := JobSpec{Version: JobFormatVersion, Cluster: c.Name, Member: member.Name, Schedule: b.Schedule,
 		Binary: DefaultBinary, BinarySHA256: binarySHA256, Endpoint: member.ClientURL, Destination: b.Destination,
 		Recipient: b.Recipient, AllowUnencrypted: b.AllowUnencrypted, KeepLast: b.KeepLast, MaxAge: b.MaxAge,
-		Textfile: DefaultTextfile, EnvFile: DefaultEnvFile}
+		Textfile: DefaultTextfile, EnvFile: DefaultEnvFile, WorkDir: DefaultWorkDir}
 	if b.S3 != nil {
 		s.S3Endpoint, s.S3Region, s.S3PathStyle = b.S3.Endpoint, b.S3.Region, b.S3.PathStyle
 	}
@@ -96,55 +198,63 @@ func (s JobSpec) Args() []string {
 	if s.Textfile != "" {
 		a = append(a, "--textfile", s.Textfile)
 	}
+	if s.WorkDir != "" {
+		a = append(a, "--work-dir", s.WorkDir)
+	}
 	return a
 }
 
 const specPrefix = "# etcdform-backup-spec: "
 
 // RenderCron renders the cron.d file for s. Its spec line records s
-// exactly, so ParseCron reads back what was installed; the job line
-// sources EnvFile (when present) for the S3 credentials.
+// exactly, so ParseCron reads back what was installed.
 func RenderCron(s JobSpec) []byte {
 	s.Version = JobFormatVersion
-	spec, _ := json.Marshal(s) // plain fields: cannot fail
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# Managed by etcdform: the backup job of cluster %s on member %s. Edits are undone by apply.\n", s.Cluster, s.Member)
-	fmt.Fprintf(&b, "%s%s\n", specPrefix, spec)
+	writeHeader(&b, s)
 	b.WriteString("SHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n")
-	var cmd []string
-	for _, a := range append([]string{s.Binary}, s.Args()...) {
-		cmd = append(cmd, shellQuote(a))
-	}
-	fmt.Fprintf(&b, "%s root [ -r %s ] && set -a && . %s; set +a; exec %s >>/var/log/etcdform-backup.log 2>&1\n",
-		s.Schedule, shellQuote(s.EnvFile), shellQuote(s.EnvFile), strings.ReplaceAll(strings.Join(cmd, " "), "%", `\%`))
+	fmt.Fprintf(&b, "%s root %s\n", s.Schedule, strings.ReplaceAll(s.shellCommand(), "%", `\%`))
 	return b.Bytes()
+}
+
+// writeHeader writes the comment lines every job file starts with: who
+// manages it, and the spec line that records s exactly.
+func writeHeader(b *bytes.Buffer, s JobSpec) {
+	spec, _ := json.Marshal(s) // plain fields: cannot fail
+	fmt.Fprintf(b, "# Managed by etcdform: the backup job of cluster %s on member %s. Edits are undone by apply.\n", s.Cluster, s.Member)
+	fmt.Fprintf(b, "%s%s\n", specPrefix, spec)
 }
 
 // ParseCron reads an installed cron.d file. It fails when the file has no
 // spec line, a spec of another version, or was edited by hand (its bytes
 // differ from what its spec renders): plan shows such a file as changed.
 func ParseCron(b []byte) (JobSpec, error) {
+	s, err := parseSpec(b)
+	if err != nil {
+		return s, err
+	}
+	if !bytes.Equal(RenderCron(s), b) {
+		return s, fmt.Errorf("backup job file: edited by hand")
+	}
+	return s, nil
+}
+
+// parseSpec reads the spec line of a job file.
+func parseSpec(b []byte) (JobSpec, error) {
 	var s JobSpec
 	sc := bufio.NewScanner(bytes.NewReader(b))
-	found := false
 	for sc.Scan() {
 		if line, ok := strings.CutPrefix(sc.Text(), specPrefix); ok {
 			if err := json.Unmarshal([]byte(line), &s); err != nil {
 				return s, fmt.Errorf("backup job file: spec line: %w", err)
 			}
-			found = true
-			break
+			if s.Version != JobFormatVersion {
+				return s, fmt.Errorf("backup job file: spec version %d, this etcdform writes %d", s.Version, JobFormatVersion)
+			}
+			return s, nil
 		}
 	}
-	switch {
-	case !found:
-		return s, fmt.Errorf("backup job file: not written by etcdform (no spec line)")
-	case s.Version != JobFormatVersion:
-		return s, fmt.Errorf("backup job file: spec version %d, this etcdform writes %d", s.Version, JobFormatVersion)
-	case !bytes.Equal(RenderCron(s), b):
-		return s, fmt.Errorf("backup job file: edited by hand")
-	}
-	return s, nil
+	return s, fmt.Errorf("backup job file: not written by etcdform (no spec line)")
 }
 
 // JobChange is one attribute that differs between the wanted and the
@@ -162,7 +272,7 @@ func DiffJob(want JobSpec, got *JobSpec) []JobChange {
 			"destination": s.Destination, "s3.endpoint": s.S3Endpoint, "s3.region": s.S3Region,
 			"s3.path_style": strconv.FormatBool(s.S3PathStyle), "recipient": s.Recipient,
 			"allow_unencrypted": strconv.FormatBool(s.AllowUnencrypted), "keep_last": strconv.Itoa(s.KeepLast),
-			"max_age": s.MaxAge.String(), "textfile": s.Textfile, "env_file": s.EnvFile,
+			"max_age": s.MaxAge.String(), "textfile": s.Textfile, "env_file": s.EnvFile, "work_dir": s.WorkDir,
 		}
 	}
 	w, g := flat(want), flat(*got)

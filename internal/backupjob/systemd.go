@@ -2,13 +2,18 @@ package backupjob
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/etcdform/etcdform/internal/cron"
 )
+
+// SystemdDir is where apply installs the job's units.
+const SystemdDir = "/etc/systemd/system"
+
+// TimerUnit is the timer unit of cluster's job.
+func TimerUnit(cluster string) string { return SystemdUnitName(cluster) + ".timer" }
 
 // SystemdUnitName names the service and timer units of cluster's backup
 // job (service.manager = "systemd").
@@ -62,16 +67,15 @@ func RenderSystemd(s JobSpec) (service, timer []byte, err error) {
 		return nil, nil, err
 	}
 	s.Version = JobFormatVersion
-	spec, _ := json.Marshal(s)
 	var args []string
 	for _, a := range append([]string{s.Binary}, s.Args()...) {
 		args = append(args, systemdQuote(a))
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# Managed by etcdform: the backup job of cluster %s on member %s. Edits are undone by apply.\n", s.Cluster, s.Member)
-	fmt.Fprintf(&b, "%s%s\n", specPrefix, spec)
+	writeHeader(&b, s)
 	fmt.Fprintf(&b, "[Unit]\nDescription=etcdform backup of etcd cluster %s\nWants=network-online.target\nAfter=network-online.target\n\n", s.Cluster)
 	fmt.Fprintf(&b, "[Service]\nType=oneshot\nEnvironmentFile=-%s\nExecStart=%s\n", s.EnvFile, strings.Join(args, " "))
+	fmt.Fprintf(&b, "StandardOutput=append:%s\nStandardError=inherit\n", DefaultLog)
 	service = b.Bytes()
 	var t bytes.Buffer
 	fmt.Fprintf(&t, "# Managed by etcdform: the schedule of %s.service.\n", SystemdUnitName(s.Cluster))

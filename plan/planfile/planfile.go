@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/etcdform/etcdform/plan"
@@ -18,7 +19,7 @@ import (
 
 // FormatVersion is the version of the file format this package writes and
 // the only one it reads.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // MaxSize bounds the size of a plan file Read accepts.
 const MaxSize = 64 << 20
@@ -222,6 +223,21 @@ type fileStep struct {
 	Voters    int          `json:"voters"`
 	Tolerated int          `json:"tolerated"`
 	Uploads   []fileUpload `json:"uploads,omitempty"`
+	Job       *fileJob     `json:"job,omitempty"`
+}
+
+type fileJob struct {
+	Scheduler  string     `json:"scheduler,omitempty"`
+	StopTimers []string   `json:"stop_timers,omitempty"`
+	Remove     []string   `json:"remove,omitempty"`
+	Write      []fileFile `json:"write,omitempty"`
+	Timer      string     `json:"timer,omitempty"`
+	RunCommand string     `json:"run_command,omitempty"`
+}
+
+type fileFile struct {
+	Path    string `json:"path"`
+	Content string `json:"content"`
 }
 
 type fileUpload struct {
@@ -349,6 +365,13 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 		for _, u := range s.Uploads {
 			fs.Uploads = append(fs.Uploads, fileUpload(u))
 		}
+		if j := s.Job; j != nil {
+			fj := &fileJob{Scheduler: j.Scheduler, StopTimers: j.StopTimers, Remove: j.Remove, Timer: j.Timer, RunCommand: j.RunCommand}
+			for _, w := range j.Write {
+				fj.Write = append(fj.Write, fileFile{Path: w.Path, Content: string(w.Content)})
+			}
+			fs.Job = fj
+		}
 		f.Steps = append(f.Steps, fs)
 	}
 	f.Warnings = toWarnings(p.Warnings)
@@ -413,8 +436,21 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 		for _, u := range fs.Uploads {
 			s.Uploads = append(s.Uploads, plan.Upload(u))
 		}
-		if (s.Action == plan.UploadFile) != (len(s.Uploads) > 0) {
-			return nil, fmt.Errorf("step %d: an upload-file step needs uploads, and only it may have them", i+1)
+		if (s.Action == plan.UploadFile && len(s.Uploads) == 0) || (len(s.Uploads) > 0 && s.Action != plan.UploadFile && s.Action != plan.InstallBackupJob) {
+			return nil, fmt.Errorf("step %d: an upload-file step needs uploads, and only it and install-backup-job may have them", i+1)
+		}
+		if fj := fs.Job; fj != nil {
+			j := &plan.JobInstall{Scheduler: fj.Scheduler, StopTimers: fj.StopTimers, Remove: fj.Remove, Timer: fj.Timer, RunCommand: fj.RunCommand}
+			for _, w := range fj.Write {
+				if w.Path == "" || !strings.HasPrefix(w.Path, "/") {
+					return nil, fmt.Errorf("step %d: job file path %q is not absolute", i+1, w.Path)
+				}
+				j.Write = append(j.Write, plan.File{Path: w.Path, Content: []byte(w.Content)})
+			}
+			s.Job = j
+		}
+		if (s.Action == plan.InstallBackupJob) != (s.Job != nil && (len(s.Job.Write) > 0 || len(s.Job.Remove) > 0)) {
+			return nil, fmt.Errorf("step %d: an install-backup-job step needs a job with files to write or remove, and only it may have one", i+1)
 		}
 		p.Steps = append(p.Steps, s)
 	}

@@ -21,6 +21,17 @@ func TestRoundTrip(t *testing.T) {
 		"empty":            {},
 		"converged":        plan.Make(plantest.Config(plantest.Cluster(1, 2, 3)), plantest.Observed(plantest.Observe(plantest.Cluster(1, 2, 3), 1)), plan.Options{}),
 		"unstarted member": {Steps: []plan.Step{{Action: plan.RemoveMember, Cluster: "c", MemberID: 0xffffffffffffffff, HostDown: true, Tolerated: -1}}},
+		"backup jobs": {Steps: []plan.Step{
+			{Action: plan.InstallBackupJob, Cluster: "c", Member: "m1", MemberID: 7, Voters: 3, Tolerated: 1,
+				Changes: []plan.Change{{Attr: "scheduler", Before: "cron", After: "systemd"}},
+				Uploads: []plan.Upload{{Role: "etcdform-binary", Path: "/usr/local/bin/etcdform", Source: "/tmp/etcdform", SHA256: "ab", Mode: 0o755}},
+				Job: &plan.JobInstall{Scheduler: "systemd", Remove: []string{"/etc/cron.d/etcdform-backup-c"},
+					Write: []plan.File{{Path: "/etc/systemd/system/x.service", Content: []byte("[Service]\n")}, {Path: "/etc/systemd/system/x.timer", Content: []byte("[Timer]\n")}},
+					Timer: "x.timer", RunCommand: "systemctl start x.service"}},
+			{Action: plan.InstallBackupJob, Cluster: "c", Member: "m2", Voters: 3, Tolerated: 1,
+				Changes: []plan.Change{{Attr: "job", Before: "installed", After: "(absent)"}},
+				Job:     &plan.JobInstall{StopTimers: []string{"x.timer"}, Remove: []string{"/etc/systemd/system/x.service"}}},
+		}},
 	}
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -95,11 +106,11 @@ func TestReadRefuses(t *testing.T) {
 			want: ErrCorrupted,
 		},
 		"another version": {
-			edit: func(s string) string { return strings.Replace(s, `"format_version": 1`, `"format_version": 2`, 1) },
+			edit: func(s string) string { return strings.Replace(s, `"format_version": 2`, `"format_version": 3`, 1) },
 			want: ErrVersion,
 		},
 		"no version": {
-			edit: func(s string) string { return strings.Replace(s, `"format_version": 1,`, ``, 1) },
+			edit: func(s string) string { return strings.Replace(s, `"format_version": 2,`, ``, 1) },
 			want: ErrCorrupted,
 		},
 		"not JSON": {

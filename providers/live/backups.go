@@ -2,7 +2,11 @@ package live
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
 	"slices"
+	"strings"
 
 	"github.com/etcdform/etcdform/internal/backupjob"
 	"github.com/etcdform/etcdform/plan"
@@ -21,6 +25,14 @@ func Backups(ctx context.Context, c *schema.Cluster) *plan.ObservedBackups {
 		return nil
 	}
 	ob := &plan.ObservedBackups{Destination: b.Destination}
+	if dir, ok := strings.CutPrefix(b.Destination, "file://"); ok {
+		// A directory on the hosts (an NFS mount, say): listable here only
+		// where the same directory is mounted.
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			ob.Error = dir + " is not a directory where etcdform runs (mount it here to check freshness)"
+			return ob
+		}
+	}
 	opts := store.Options{Getenv: Getenv}
 	if b.S3 != nil {
 		opts.Endpoint, opts.Region, opts.PathStyle = b.S3.Endpoint, b.S3.Region, b.S3.PathStyle
@@ -47,20 +59,58 @@ func Backups(ctx context.Context, c *schema.Cluster) *plan.ObservedBackups {
 	return ob
 }
 
-// backupJob reads the installed backup job file of cluster c and the hash
-// of the etcdform binary it runs (on the hosts of backup.on only); nil
-// and "" when absent (or unreadable: plan then proposes to install them).
-func backupJob(ctx context.Context, cli *sshp.Client, c *schema.Cluster, m *schema.Member) ([]byte, string) {
-	job, err := cli.ReadFile(ctx, backupjob.CronPath(c.Name))
-	if err != nil {
-		job = nil
+// backupJob reads the installed files of cluster c's backup job (under
+// either scheduler: apply may be moving it from one to the other), the
+// state of its systemd timer when its units are there and systemd runs
+// the host, and the hash of the etcdform binary it runs (on the hosts of
+// backup.on only). Unreadable files count as absent: plan then proposes
+// to install them.
+func backupJob(ctx context.Context, cli *sshp.Client, c *schema.Cluster, m *schema.Member) (files map[string][]byte, timer, sum, envSum string) {
+	for _, sch := range []backupjob.Scheduler{backupjob.Cron, backupjob.Systemd} {
+		for _, p := range backupjob.Paths(c.Name, sch) {
+			if b, err := cli.ReadFile(ctx, p); err == nil {
+				if files == nil {
+					files = map[string][]byte{}
+				}
+				files[p] = b
+			}
+		}
+	}
+	if units := backupjob.Paths(c.Name, backupjob.Systemd); files[units[0]] != nil || files[units[1]] != nil {
+		timer = timerState(ctx, cli, backupjob.TimerUnit(c.Name))
 	}
 	if c.Backup == nil || !slices.Contains(c.Backup.On, m.Name) {
-		return job, ""
+		return files, timer, "", ""
 	}
-	sum, err := cli.Sha256File(ctx, backupjob.DefaultBinary)
+	sum, _ = cli.Sha256File(ctx, backupjob.DefaultBinary)
+	if c.Backup.S3 != nil && c.Backup.S3.CredentialsSource != "" {
+		envSum, _ = cli.Sha256File(ctx, backupjob.DefaultEnvFile)
+	}
+	return files, timer, sum, envSum
+}
+
+// credentialsSource hashes the backup block's s3.credentials_source (a
+// secret: only its hash leaves this function).
+func credentialsSource(c *schema.Cluster) (sum, errMsg string) {
+	if c.Backup == nil || c.Backup.S3 == nil || c.Backup.S3.CredentialsSource == "" {
+		return "", ""
+	}
+	b, err := os.ReadFile(c.Backup.S3.CredentialsSource)
 	if err != nil {
-		sum = ""
+		return "", err.Error()
 	}
-	return job, sum
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:]), ""
+}
+
+// timerState is `systemctl is-enabled` and `is-active` of unit,
+// space-separated ("enabled active"), or "" when systemd does not run the
+// host (no /run/systemd/system) or cannot be asked.
+func timerState(ctx context.Context, cli *sshp.Client, unit string) string {
+	q := sshp.Quote(unit)
+	out, _, code, err := cli.Run(ctx, `[ -d /run/systemd/system ] || exit 3; e=$(systemctl is-enabled `+q+` 2>/dev/null); a=$(systemctl is-active `+q+` 2>/dev/null); echo "${e:-unknown} ${a:-unknown}"`)
+	if err != nil || code != 0 {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }

@@ -84,6 +84,7 @@ func Cluster(ctx context.Context, c *schema.Cluster) *plan.ObservedCluster {
 	oc.Name = c.Name
 	oc.ToolCert = toolCert(c)
 	oc.Backups = backups
+	oc.CredentialsSHA256, oc.CredentialsError = credentialsSource(c)
 	oc.Hosts = map[string]*plan.ObservedHost{}
 	for i, m := range c.Members {
 		oc.Hosts[m.Name] = hosts[i]
@@ -174,6 +175,6 @@ func Host(ctx context.Context, c *schema.Cluster, m *schema.Member) *plan.Observ
 		h.DataDirBytes, h.DataDirEmpty = n, empty
 	}
 	h.Certs, h.Sources = hostCerts(ctx, cli, m), sourceCerts(m)
-	h.BackupJob, h.ToolSHA256 = backupJob(ctx, cli, c, m)
+	h.BackupJob, h.BackupTimer, h.ToolSHA256, h.BackupEnvSHA256 = backupJob(ctx, cli, c, m)
 	return h
 }

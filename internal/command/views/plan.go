@@ -303,7 +303,7 @@ func metaLine(m plan.Meta) string {
 
 // PlanJSONVersion is the version of the JSON document PlanJSON writes; see
 // docs/plan-json.md. Fields are only ever added within a major version.
-const PlanJSONVersion = "1.0"
+const PlanJSONVersion = "2.0"
 
 // PlanJSON renders the stable JSON document described in docs/plan-json.md.
 type PlanJSON struct{}
@@ -347,6 +347,22 @@ type jsonStep struct {
 	Tolerated int          `json:"tolerated"`
 	Refused   bool         `json:"refused"`
 	Uploads   []jsonUpload `json:"uploads,omitempty"`
+	Job       *jsonJob     `json:"job,omitempty"`
+}
+
+// jsonJob is what an install-backup-job step does to the job's files.
+type jsonJob struct {
+	Scheduler  string     `json:"scheduler,omitempty"`
+	StopTimers []string   `json:"stop_timers,omitempty"`
+	Remove     []string   `json:"remove,omitempty"`
+	Write      []jsonFile `json:"write,omitempty"`
+	Timer      string     `json:"timer,omitempty"`
+	RunCommand string     `json:"run_command,omitempty"`
+}
+
+type jsonFile struct {
+	Path    string `json:"path"`
+	Content string `json:"content"`
 }
 
 // jsonUpload is one file of an upload-file step: never its bytes.
@@ -415,6 +431,12 @@ func (v *PlanJSON) Plan(w io.Writer, p *plan.Plan) error {
 		}
 		for _, u := range s.Uploads {
 			js.Uploads = append(js.Uploads, jsonUpload{Role: u.Role, Path: u.Path, Source: u.Source, SHA256: u.SHA256, Mode: fmt.Sprintf("%04o", u.Mode)})
+		}
+		if j := s.Job; j != nil {
+			js.Job = &jsonJob{Scheduler: j.Scheduler, StopTimers: j.StopTimers, Remove: j.Remove, Timer: j.Timer, RunCommand: j.RunCommand}
+			for _, f := range j.Write {
+				js.Job.Write = append(js.Job.Write, jsonFile{Path: f.Path, Content: string(f.Content)})
+			}
 		}
 		for _, c := range s.Changes {
 			js.Changes = append(js.Changes, jsonChange(c))
