@@ -6,6 +6,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/etcdform/etcdform/internal/backupjob"
 	"github.com/etcdform/etcdform/plan"
 )
 
@@ -75,7 +76,7 @@ func (x *executor) backupJob(ctx context.Context, s plan.Step) error {
 	if j.RunCommand != "" {
 		x.ev("running the backup job once")
 		if err := run("running the backup job once", j.RunCommand); err != nil {
-			out, _ := h.Run(ctx, "tail -n 5 /var/log/etcdform-backup.log")
+			out, _ := h.Run(ctx, "tail -n 5 "+backupjob.DefaultLog)
 			return fmt.Errorf("%w; the job is installed but failed its first run%s", err, tail(out))
 		}
 	}

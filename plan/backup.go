@@ -37,8 +37,8 @@ func (cp *clusterPlanner) backupFreshness(now time.Time) {
 		cp.warn("", "No backup yet", "%s holds no backup of cluster %s. Apply runs the backup job once after installing it, and fails if that run fails.",
 			ob.Destination, cp.c.Name)
 	case ob.Count == 0:
-		cp.refuse("", 0, "No backup", "%s holds no backup of cluster %s, and this plan does not install a job that would make one. Run `etcdform backup run` on %s's host (or `systemctl start %s.service` / the cron line there) and check its log, /var/log/etcdform-backup.log, then plan again.",
-			ob.Destination, cp.c.Name, firstOf(b.On), backupjob.SystemdUnitName(cp.c.Name))
+		cp.refuse("", 0, "No backup", "%s holds no backup of cluster %s, and this plan does not install a job that would make one. Run `etcdform backup run` on %s's host (or `systemctl start %s.service` / the cron line there) and check its log, %s, then plan again.",
+			ob.Destination, cp.c.Name, firstOf(b.On), backupjob.SystemdUnitName(cp.c.Name), backupjob.DefaultLog)
 	case !now.IsZero():
 		iv, err := cron.Interval(b.Schedule, now.Add(-366*24*time.Hour))
 		if err != nil {

@@ -25,8 +25,10 @@ const (
 	// DefaultWorkDir holds the plaintext snapshot while the job checks and
 	// encrypts it: root-only, on the host's disk, not a shared $TMPDIR.
 	DefaultWorkDir = "/var/lib/etcdform/backup"
-	// DefaultLog is where the job's output is appended, by either scheduler.
-	DefaultLog = "/var/log/etcdform-backup.log"
+	// LogDir holds DefaultLog, where the job's output is appended by
+	// either scheduler.
+	LogDir     = "/var/log/etcdform"
+	DefaultLog = LogDir + "/backup.log"
 	// JobFormatVersion is the version of the spec line in the job files.
 	JobFormatVersion = 1
 )
@@ -123,8 +125,8 @@ func (s JobSpec) shellCommand() string {
 	for _, a := range append([]string{s.Binary}, s.Args()...) {
 		cmd = append(cmd, shellQuote(a))
 	}
-	return fmt.Sprintf("[ -r %s ] && set -a && . %s; set +a; exec %s >>%s 2>&1",
-		shellQuote(s.EnvFile), shellQuote(s.EnvFile), strings.Join(cmd, " "), DefaultLog)
+	return fmt.Sprintf("[ -r %s ] && set -a && . %s; set +a; mkdir -p %s && exec %s >>%s 2>&1",
+		shellQuote(s.EnvFile), shellQuote(s.EnvFile), LogDir, strings.Join(cmd, " "), DefaultLog)
 }
 
 // CronPath is the cron.d file of cluster's backup job. cron ignores

@@ -64,7 +64,7 @@ func TestCronCommandRunsInShell(t *testing.T) {
 	line = line[strings.LastIndex(line, "\n")+1:]
 	cmd := strings.SplitN(line, " ", 7)[6]   // after five fields and the user
 	cmd = strings.ReplaceAll(cmd, `\%`, "%") // cron's unescaping
-	cmd = strings.Replace(cmd, ">>/var/log/etcdform-backup.log 2>&1", "", 1)
+	cmd = strings.Replace(cmd, ">>"+DefaultLog+" 2>&1", "", 1)
 	if o, err := exec.Command("sh", "-c", cmd).CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, o)
 	}

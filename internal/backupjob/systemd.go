@@ -75,7 +75,7 @@ func RenderSystemd(s JobSpec) (service, timer []byte, err error) {
 	writeHeader(&b, s)
 	fmt.Fprintf(&b, "[Unit]\nDescription=etcdform backup of etcd cluster %s\nWants=network-online.target\nAfter=network-online.target\n\n", s.Cluster)
 	fmt.Fprintf(&b, "[Service]\nType=oneshot\nEnvironmentFile=-%s\nExecStart=%s\n", s.EnvFile, strings.Join(args, " "))
-	fmt.Fprintf(&b, "StandardOutput=append:%s\nStandardError=inherit\n", DefaultLog)
+	fmt.Fprintf(&b, "LogsDirectory=%s\nStandardOutput=append:%s\nStandardError=inherit\n", strings.TrimPrefix(LogDir, "/var/log/"), DefaultLog)
 	service = b.Bytes()
 	var t bytes.Buffer
 	fmt.Fprintf(&t, "# Managed by etcdform: the schedule of %s.service.\n", SystemdUnitName(s.Cluster))
