@@ -22,6 +22,11 @@ cluster "backed-up" {
       endpoint   = "https://s3.eu-west-1.amazonaws.com"
       region     = "eu-west-1"
       path_style = false
+      # The S3 keys the job uses on the host: a local env file
+      # (AWS_ACCESS_KEY_ID=..., AWS_SECRET_ACCESS_KEY=...) that apply
+      # uploads to /etc/etcdform/backup.env (0600). Only its hash is in a
+      # plan. Without it, provision that file on the host yourself.
+      # credentials_source = "secrets/backup.env"
     }
   }
 
