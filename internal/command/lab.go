@@ -21,7 +21,7 @@ func runLab(ctx context.Context, env *Env, args []string) int {
 	progress := func(s string) { fmt.Fprintln(env.Stderr, "lab:", s) }
 	switch a.Sub {
 	case "up":
-		st, err := lab.Up(ctx, lab.Options{Dir: a.Dir, Members: a.Members, Spare: a.Spare, EtcdVersion: a.EtcdVersion, Subnet: a.Subnet, TLS: a.TLS}, progress)
+		st, err := lab.Up(ctx, lab.Options{Dir: a.Dir, Members: a.Members, Spare: a.Spare, EtcdVersion: a.EtcdVersion, Subnet: a.Subnet, TLS: a.TLS, Init: a.Init}, progress)
 		if err != nil {
 			fmt.Fprintln(env.Stderr, "Error:", err)
 			return 1

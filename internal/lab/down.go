@@ -39,11 +39,22 @@ func Down(ctx context.Context, dir string) error {
 	return removeFiles(st)
 }
 
-// cleanup kills every process in the lab's namespaces, then deletes the
-// namespaces (their veths go with them) and the bridge. Mounts live in the
-// hosts' private mount namespaces and vanish with their last process.
+// cleanup kills every process in the lab's namespaces, removes systemd
+// hosts' cgroups, then deletes the namespaces (their veths go with them)
+// and the bridge. Mounts live in the hosts' private mount namespaces and
+// vanish with their last process.
 func cleanup(ctx context.Context, prefix string, st *State) error {
 	names := leftoverNetns(prefix)
+	// A systemd host is powered off: SIGKILL to its systemd, PID 1 of the
+	// host's PID namespace, ends every process in it (SIGTERM would only
+	// make systemd reexecute itself).
+	for _, ns := range names {
+		for _, pid := range netnsPIDs(ns) {
+			if nsInit(pid) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
 	// TERM first so etcd and sshd exit cleanly, then KILL what is left.
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
 		for _, ns := range names {
@@ -70,6 +81,9 @@ func cleanup(ctx context.Context, prefix string, st *State) error {
 		return fmt.Errorf("lab: processes in namespaces %s did not exit", strings.Join(names, ", "))
 	}
 	var errs []error
+	if err := removeCgroups(ctx, func(ns string) bool { return strings.HasPrefix(ns, prefix+"-") }); err != nil {
+		errs = append(errs, err)
+	}
 	for _, ns := range names {
 		if err := ipCmd(ctx, "netns", "del", ns); err != nil {
 			errs = append(errs, err)
@@ -181,10 +195,10 @@ func linkExists(name string) bool {
 	return exec.Command("ip", "link", "show", "dev", name).Run() == nil
 }
 
-// CleanStale removes the namespaces and bridges of labs (any directory)
-// whose processes have all died: what a killed test run or an ended session
-// leaves behind. It never touches a lab with a live process, and it returns
-// the names it removed.
+// CleanStale removes the namespaces, bridges and cgroups of labs (any
+// directory) whose processes have all died: what a killed test run or an
+// ended session leaves behind. It never touches a lab with a live process,
+// and it returns the prefixes it removed.
 func CleanStale(ctx context.Context) ([]string, error) {
 	out, err := exec.Command("ip", "netns", "list").Output()
 	if err != nil {
@@ -224,6 +238,9 @@ func CleanStale(ctx context.Context) ([]string, error) {
 			continue
 		}
 		removed = append(removed, p)
+	}
+	if err := removeOrphanCgroups(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	return removed, errors.Join(errs...)
 }

@@ -19,7 +19,7 @@ type MemberStatus struct {
 	Member    bool   `json:"member"`
 	Addr      string `json:"addr"`
 	ClientURL string `json:"client_url"`
-	Running   bool   `json:"running"`   // the etcd process runs (runit says "run")
+	Running   bool   `json:"running"`   // the etcd process runs (runit says "run", systemd "active")
 	Healthy   bool   `json:"healthy"`   // /health answered true
 	Reachable bool   `json:"reachable"` // the host is on the bridge (not partitioned)
 }
@@ -33,7 +33,11 @@ func (s *State) Status(ctx context.Context) []MemberStatus {
 		go func() {
 			defer wg.Done()
 			st := MemberStatus{Name: h.Name, Member: h.Member, Addr: h.Addr, ClientURL: h.ClientURL()}
-			st.Running = serviceRunning(h.serviceDir("etcd"))
+			if s.systemd() {
+				st.Running = h.unitActive(ctx, ServiceName+".service")
+			} else {
+				st.Running = serviceRunning(h.serviceDir("etcd"))
+			}
 			st.Reachable = linkUp(h.Veth)
 			if st.Running && st.Reachable {
 				st.Healthy = s.MemberHealthy(ctx, h)
@@ -71,9 +75,9 @@ func linkUp(dev string) bool {
 
 // Fault kinds.
 const (
-	FaultStop      = "stop"      // graceful stop through runit (sv down)
-	FaultStart     = "start"     // start through runit (sv up)
-	FaultKill      = "kill"      // SIGKILL; runit is told not to restart it
+	FaultStop      = "stop"      // graceful stop through runit (sv down) or systemd (systemctl stop)
+	FaultStart     = "start"     // start through runit (sv up) or systemd (systemctl start)
+	FaultKill      = "kill"      // SIGKILL; runit or systemd is told not to restart it
 	FaultPartition = "partition" // cut the host off the bridge
 	FaultHeal      = "heal"      // put it back
 )
@@ -83,6 +87,18 @@ func (s *State) Fault(ctx context.Context, kind, name string) error {
 	h, err := s.Host(name)
 	if err != nil {
 		return err
+	}
+	switch kind {
+	case FaultPartition:
+		return ipCmd(ctx, "link", "set", h.Veth, "down")
+	case FaultHeal:
+		return ipCmd(ctx, "link", "set", h.Veth, "up")
+	case FaultStop, FaultStart, FaultKill:
+	default:
+		return fmt.Errorf("lab: unknown fault %q (want stop, start, kill, partition or heal)", kind)
+	}
+	if s.systemd() {
+		return s.systemdFault(ctx, kind, h)
 	}
 	svc := h.serviceDir("etcd")
 	switch kind {
@@ -110,12 +126,8 @@ func (s *State) Fault(ctx context.Context, kind, name string) error {
 		}
 		return waitFor(ctx, 10*time.Second, func() bool { return !serviceRunning(svc) },
 			fmt.Sprintf("lab: %s: etcd still running after SIGKILL", name))
-	case FaultPartition:
-		return ipCmd(ctx, "link", "set", h.Veth, "down")
-	case FaultHeal:
-		return ipCmd(ctx, "link", "set", h.Veth, "up")
 	}
-	return fmt.Errorf("lab: unknown fault %q (want stop, start, kill, partition or heal)", kind)
+	panic("unreachable: runit fault " + kind)
 }
 
 func sv(ctx context.Context, args ...string) error {

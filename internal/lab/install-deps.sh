@@ -2,7 +2,7 @@
 # Installs the Debian packages etcdform's lab, tests and demo need.
 # Idempotent; says exactly what is missing where it cannot install.
 set -eu
-PKGS="iproute2 openssh-server openssh-client runit util-linux curl rsync ca-certificates git cron"
+PKGS="iproute2 openssh-server openssh-client runit util-linux curl rsync ca-certificates git cron systemd"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,9 +1,12 @@
 // Package lab is etcdform's test bed: real etcd members on real hosts reached
 // over real SSH, all on one machine. Each host is a network namespace with its
 // own address on a private bridge and its own mount namespace, in which
-// runit's runsvdir supervises a real OpenSSH sshd and a real etcd. The lab
-// writes a lab.hcl describing itself, an SSH key and a known_hosts file, so
-// etcdform plans and applies against it exactly as against production.
+// runit's runsvdir supervises a real OpenSSH sshd and a real etcd. With
+// Options.Init "systemd" the host's init is instead a real systemd, PID 1 of
+// the host's own PID namespace, running sshd and etcd as units (systemd.go).
+// The lab writes a lab.hcl describing itself, an SSH key and a known_hosts
+// file, so etcdform plans and applies against it exactly as against
+// production.
 //
 // Names of every kernel object the lab makes carry a prefix derived from the
 // lab directory, so two labs (a test run beside a demo) never collide, and
@@ -36,8 +39,14 @@ const (
 	EtcdDataDir    = "/var/lib/etcd"
 	EtcdBinary     = "/usr/local/bin/etcd"
 	ServiceDir     = "/etc/service" // runit's SVDIR
-	ServiceName    = "etcd"
+	ServiceName    = "etcd"         // runit service and systemd unit
 	ClusterName    = "lab"
+)
+
+// The hosts' init, Options.Init.
+const (
+	InitRunit   = "runit"   // runsvdir supervises /etc/service (the default)
+	InitSystemd = "systemd" // systemd, PID 1 of the host's PID namespace
 )
 
 // ErrAlreadyUp is returned by Up when the directory already holds a live lab.
@@ -55,6 +64,8 @@ type Options struct {
 	Subnet      string // an IPv4 /24 (or larger); default derived from Dir
 	// TLS runs mutual TLS on client and peer URLs (see tls.go).
 	TLS bool
+	// Init is the hosts' init: InitRunit (when empty) or InitSystemd.
+	Init string
 }
 
 // State is what state.json records of a running lab.
@@ -66,8 +77,14 @@ type State struct {
 	BridgeAddr  string `json:"bridge_addr"`
 	EtcdVersion string `json:"etcd_version"`
 	TLS         bool   `json:"tls,omitempty"`
-	Hosts       []Host `json:"hosts"`
+	// Init is InitRunit or InitSystemd; empty (a state.json of an older
+	// lab) means InitRunit.
+	Init  string `json:"init,omitempty"`
+	Hosts []Host `json:"hosts"`
 }
+
+// systemd reports whether the hosts' init is systemd.
+func (s *State) systemd() bool { return s.Init == InitSystemd }
 
 // Host is one namespace host.
 type Host struct {
@@ -77,7 +94,9 @@ type Host struct {
 	Veth   string `json:"veth"` // the root-namespace end, on the bridge
 	Addr   string `json:"addr"`
 	Root   string `json:"root"` // per-host directory in the lab dir
-	PID    int    `json:"pid"`  // runsvdir, the host's init
+	// PID is the host's init: runsvdir, or systemd (as this machine's PID
+	// namespace numbers it; it is PID 1 of the host's own).
+	PID int `json:"pid"`
 	// TLS: the member's client and peer URLs are https.
 	TLS bool `json:"tls,omitempty"`
 }

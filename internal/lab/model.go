@@ -9,9 +9,9 @@ import (
 )
 
 // model is the lab cluster as the schema would decode lab.hcl: etcd's
-// defaults everywhere, runit as the service manager. The lab renders member
-// configs from it with the same renderer apply uses, so a plan right after
-// `lab up` is empty.
+// defaults everywhere, the hosts' init (runit or systemd) as the service
+// manager. The lab renders member configs from it with the same renderer
+// apply uses, so a plan right after `lab up` is empty.
 func (s *State) model() *schema.Cluster {
 	conn := schema.Connection{
 		User: "root", Port: SSHPort,
@@ -24,7 +24,7 @@ func (s *State) model() *schema.Cluster {
 		FaultTolerance: -1,
 		Connection:     conn,
 		Service: schema.Service{
-			Manager: "runit", Name: ServiceName, Binary: EtcdBinary,
+			Manager: s.manager(), Name: ServiceName, Binary: EtcdBinary,
 			ConfigFile: EtcdConfigFile, DataDir: EtcdDataDir,
 			StopTimeout: 19 * time.Second,
 		},
@@ -71,13 +71,13 @@ cluster %q {
   }
 
   service {
-    manager     = "runit"
+    manager     = %q
     name        = %q
     binary      = %q
     config_file = %q
     data_dir    = %q
   }
-`, ClusterName, s.EtcdVersion, ServiceName, EtcdBinary, EtcdConfigFile, EtcdDataDir)
+`, ClusterName, s.EtcdVersion, s.manager(), ServiceName, EtcdBinary, EtcdConfigFile, EtcdDataDir)
 	if s.TLS {
 		b.WriteString(tlsHCL())
 	}
@@ -92,4 +92,12 @@ cluster %q {
 	}
 	b.WriteString("}\n")
 	return b.String()
+}
+
+// manager is the service manager of the lab's hosts, as the schema names it.
+func (s *State) manager() string {
+	if s.systemd() {
+		return "systemd"
+	}
+	return "runit"
 }

@@ -34,14 +34,29 @@ var requiredTools = []struct{ path, pkg string }{
 	{"sv", "runit"},
 }
 
-// Preflight checks that the lab can run here: root, and every tool present.
-// The error says exactly what is missing.
-func Preflight() error {
+// Preflight checks that a runit lab can run here: root, and every tool
+// present. The error says exactly what is missing.
+func Preflight() error { return PreflightInit(InitRunit) }
+
+// PreflightInit checks that a lab whose hosts run init can run here; for
+// InitSystemd it also needs systemd and a cgroup layout it can boot on.
+func PreflightInit(init string) error {
 	var missing []string
 	if os.Geteuid() != 0 {
 		missing = append(missing, "root (the lab makes network namespaces and mounts: run as root)")
 	}
-	for _, t := range requiredTools {
+	tools := requiredTools
+	switch init {
+	case "", InitRunit:
+	case InitSystemd:
+		tools = append(tools[:len(tools):len(tools)], systemdTools...)
+		if _, err := cgroupLayout(); err != nil {
+			missing = append(missing, err.Error())
+		}
+	default:
+		return fmt.Errorf("lab: --init %q: want %s or %s", init, InitRunit, InitSystemd)
+	}
+	for _, t := range tools {
 		if _, err := exec.LookPath(t.path); err != nil {
 			missing = append(missing, fmt.Sprintf("%s (Debian package %s)", t.path, t.pkg))
 		}
@@ -70,7 +85,10 @@ func Up(ctx context.Context, opts Options, progress func(string)) (st *State, er
 	if opts.Spare < 0 || opts.Spare > MaxSpare {
 		return nil, fmt.Errorf("lab: --spare must be between 0 and %d, not %d", MaxSpare, opts.Spare)
 	}
-	if err := Preflight(); err != nil {
+	if opts.Init == "" {
+		opts.Init = InitRunit
+	}
+	if err := PreflightInit(opts.Init); err != nil {
 		return nil, err
 	}
 	dir, err := filepath.Abs(opts.Dir)
@@ -132,6 +150,7 @@ func Up(ctx context.Context, opts Options, progress func(string)) (st *State, er
 	st = &State{
 		Dir: dir, Prefix: prefix, Subnet: subnet.String(),
 		Bridge: prefix + "br", BridgeAddr: addr(1), EtcdVersion: bins.Version, TLS: opts.TLS,
+		Init: opts.Init,
 	}
 	for i := 0; i < opts.Members+opts.Spare; i++ {
 		h := Host{
@@ -184,7 +203,8 @@ func Up(ctx context.Context, opts Options, progress func(string)) (st *State, er
 }
 
 // writeKeysAndFiles writes the SSH client key, per-host sshd config and host
-// keys, known_hosts, runit service dirs, etcd configs and lab.hcl.
+// keys, known_hosts, runit service dirs or systemd units, etcd configs and
+// lab.hcl.
 func (s *State) writeKeysAndFiles(bins *etcdbin.Binaries) error {
 	_, clientKey, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -216,10 +236,13 @@ func (s *State) writeKeysAndFiles(bins *etcdbin.Binaries) error {
 		peers[h.Name] = h.PeerURL()
 	}
 	for _, h := range s.Hosts {
-		for _, d := range []string{"etc-etcd", "var-lib-etcd", "var-backups", "var-log-etcd", "bin", "ssh", "service/etcd", "service/sshd", "root-home", "etc-cron.d"} {
-			if err := os.MkdirAll(filepath.Join(h.Root, d), 0o755); err != nil {
+		for _, b := range hostBinds {
+			if err := os.MkdirAll(filepath.Join(h.Root, b[0]), 0o755); err != nil {
 				return err
 			}
+		}
+		if err := os.MkdirAll(filepath.Join(h.Root, "ssh"), 0o755); err != nil {
+			return err
 		}
 		if err := os.Chmod(filepath.Join(h.Root, "var-lib-etcd"), 0o700); err != nil {
 			return err
@@ -253,28 +276,20 @@ Subsystem sftp internal-sftp
 		if err := os.WriteFile(filepath.Join(h.Root, "ssh", "sshd_config"), []byte(sshdConfig), 0o644); err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(h.Root, "service", "sshd", "run"), []byte(fmt.Sprintf(
-			"#!/bin/sh\nexec /usr/sbin/sshd -D -e -f %s 2>>%s\n", filepath.Join(h.Root, "ssh", "sshd_config"), filepath.Join(h.Root, "ssh", "sshd.log"))), 0o755); err != nil {
-			return err
-		}
-		// etcd runs under runit the way a production host would run it.
-		if err := os.WriteFile(filepath.Join(h.Root, "service", "etcd", "run"), []byte(fmt.Sprintf(
-			"#!/bin/sh\n# etcd under runit; config in etcd's own YAML format.\nexec %s --config-file %s >>/var/log/etcd/etcd.log 2>&1\n", EtcdBinary, EtcdConfigFile)), 0o755); err != nil {
-			return err
-		}
-		if err := cronService(h); err != nil {
-			return err
-		}
 		for src, dst := range map[string]string{bins.Etcd: "etcd", bins.Etcdutl: "etcdutl"} {
 			if err := linkOrCopy(src, filepath.Join(h.Root, "bin", dst)); err != nil {
 				return err
 			}
 		}
+		if s.systemd() {
+			err = s.writeUnits(h, cluster)
+		} else {
+			err = runitServices(h)
+		}
+		if err != nil {
+			return err
+		}
 		if !h.Member {
-			// A spare host runs sshd only until a member is added to it.
-			if err := os.WriteFile(filepath.Join(h.Root, "service", "etcd", "down"), nil, 0o644); err != nil {
-				return err
-			}
 			continue
 		}
 		m := cluster.Member(h.Name)
@@ -287,6 +302,32 @@ Subsystem sftp internal-sftp
 		return err
 	}
 	return os.WriteFile(s.HCLFile(), []byte(s.hcl()), 0o644)
+}
+
+// runitServices writes the host's runit service dirs: sshd, etcd (down on
+// a spare host, until a member is added to it) and cron when installed.
+func runitServices(h Host) error {
+	for _, d := range []string{"service/etcd", "service/sshd"} {
+		if err := os.MkdirAll(filepath.Join(h.Root, d), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(h.Root, "service", "sshd", "run"), []byte(fmt.Sprintf(
+		"#!/bin/sh\nexec /usr/sbin/sshd -D -e -f %s 2>>%s\n", filepath.Join(h.Root, "ssh", "sshd_config"), filepath.Join(h.Root, "ssh", "sshd.log"))), 0o755); err != nil {
+		return err
+	}
+	// etcd runs under runit the way a production host would run it.
+	if err := os.WriteFile(filepath.Join(h.Root, "service", "etcd", "run"), []byte(fmt.Sprintf(
+		"#!/bin/sh\n# etcd under runit; config in etcd's own YAML format.\nexec %s --config-file %s >>/var/log/etcd/etcd.log 2>&1\n", EtcdBinary, EtcdConfigFile)), 0o755); err != nil {
+		return err
+	}
+	if !h.Member {
+		// A spare host runs sshd only until a member is added to it.
+		if err := os.WriteFile(filepath.Join(h.Root, "service", "etcd", "down"), nil, 0o644); err != nil {
+			return err
+		}
+	}
+	return cronService(h)
 }
 
 func writePrivateKey(path string, key ed25519.PrivateKey) error {
@@ -349,31 +390,48 @@ func ipCmd(ctx context.Context, args ...string) error {
 	return nil
 }
 
-// startHost starts the host's init: in the host's network namespace and a
-// private mount namespace, bind the host's own directories over /etc/etcd,
-// /var/lib/etcd, /var/backups, /var/log/etcd, /usr/local/bin and
-// /etc/service, then exec runsvdir, which starts sshd and etcd.
+// hostBinds are the host's own directories (under its Root) and where they
+// are bound in the host, whichever its init.
+var hostBinds = [][2]string{
+	{"etc-etcd", "/etc/etcd"},
+	{"var-lib-etcd", EtcdDataDir},
+	{"var-backups", "/var/backups"},
+	{"var-log-etcd", "/var/log/etcd"},
+	{"bin", "/usr/local/bin"},
+	// The host's own root home: a production host's, not this
+	// machine's (whose shell start-up files a login would run).
+	{"root-home", "/root"},
+	// The host's own cron.d, where apply installs backup jobs.
+	{"etc-cron.d", "/etc/cron.d"},
+	// The backup job's credentials, state, log and node_exporter textfile.
+	{"etc-etcdform", "/etc/etcdform"},
+	{"var-lib-etcdform", "/var/lib/etcdform"},
+	{"var-log-etcdform", "/var/log/etcdform"},
+	{"var-lib-node-exporter", "/var/lib/prometheus/node-exporter"},
+}
+
+// bindScript is the shell that binds the hostBinds. Mount points must exist
+// on the machine's root file system; an empty directory is created if it is
+// missing.
+func bindScript(h *Host) string {
+	var b strings.Builder
+	for _, m := range hostBinds {
+		fmt.Fprintf(&b, "mkdir -p %s\nmount --bind %s %s\n", m[1], filepath.Join(h.Root, m[0]), m[1])
+	}
+	return b.String()
+}
+
+// startHost starts the host's init in the host's network namespace and a
+// private mount namespace in which the hostBinds are made: runsvdir, which
+// starts sshd and etcd from /etc/service, or systemd (bootSystemd).
 func (s *State) startHost(ctx context.Context, h *Host) error {
-	binds := [][2]string{
-		{"etc-etcd", "/etc/etcd"},
-		{"var-lib-etcd", EtcdDataDir},
-		{"var-backups", "/var/backups"},
-		{"var-log-etcd", "/var/log/etcd"},
-		{"bin", "/usr/local/bin"},
-		{"service", ServiceDir},
-		// The host's own root home: a production host's, not this
-		// machine's (whose shell start-up files a login would run).
-		{"root-home", "/root"},
-		// The host's own cron.d, where apply installs backup jobs.
-		{"etc-cron.d", "/etc/cron.d"},
+	if s.systemd() {
+		return s.bootSystemd(ctx, h)
 	}
 	var script strings.Builder
 	script.WriteString("set -e\nmkdir -p /run/sshd\n")
-	for _, b := range binds {
-		// Mount points must exist on the machine's root file system; an
-		// empty directory is created if it is missing.
-		fmt.Fprintf(&script, "mkdir -p %s\nmount --bind %s %s\n", b[1], filepath.Join(h.Root, b[0]), b[1])
-	}
+	script.WriteString(bindScript(h))
+	fmt.Fprintf(&script, "mkdir -p %s\nmount --bind %s %s\n", ServiceDir, filepath.Join(h.Root, "service"), ServiceDir)
 	if _, err := os.Stat(CronBinary); err == nil {
 		// cron's own pid file, the machine's crontab and its users'
 		// crontabs stay out of the host: it runs /etc/cron.d (the host's) only.
@@ -382,20 +440,30 @@ func (s *State) startHost(ctx context.Context, h *Host) error {
 		fmt.Fprintf(&script, "if [ -d /var/spool/cron/crontabs ]; then mount --bind %s /var/spool/cron/crontabs; fi\n", filepath.Join(h.Root, "cron-spool"))
 	}
 	fmt.Fprintf(&script, "exec runsvdir -P %s\n", ServiceDir)
-	logf, err := os.OpenFile(filepath.Join(h.Root, "init.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	cmd, err := startInit(h, "unshare", "-m", "--propagation", "private", "sh", "-c", script.String())
 	if err != nil {
 		return err
 	}
+	h.PID = cmd.Process.Pid
+	return nil
+}
+
+// startInit starts the host's init command in the host's network namespace,
+// in a session of its own, logging to the host's init.log.
+func startInit(h *Host, args ...string) (*exec.Cmd, error) {
+	logf, err := os.OpenFile(filepath.Join(h.Root, "init.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
 	defer logf.Close()
-	cmd := exec.Command("ip", "netns", "exec", h.Netns, "unshare", "-m", "--propagation", "private", "sh", "-c", script.String())
+	cmd := exec.Command("ip", append([]string{"netns", "exec", h.Netns}, args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("lab: starting host %s: %w", h.Name, err)
+		return nil, fmt.Errorf("lab: starting host %s: %w", h.Name, err)
 	}
-	h.PID = cmd.Process.Pid
 	go func() { _ = cmd.Wait() }() // reap it if it dies while we run
-	return nil
+	return cmd, nil
 }
 
 // waitReady waits until every host's sshd accepts connections and every

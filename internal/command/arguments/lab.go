@@ -13,7 +13,8 @@ type Lab struct {
 	Spare       int
 	EtcdVersion string
 	Subnet      string
-	TLS         bool // with Sub == "up": mutual TLS on client and peer URLs
+	TLS         bool   // with Sub == "up": mutual TLS on client and peer URLs
+	Init        string // with Sub == "up": the hosts' init, runit or systemd
 	JSON        bool
 	Fault       string // with Sub == "fault": stop|start|kill|partition|heal
 	Target      string // with Sub == "fault": the member or host name
@@ -36,6 +37,7 @@ func ParseLab(args []string) (*Lab, *flag.FlagSet, error) {
 		fs.StringVar(&a.EtcdVersion, "etcd-version", "", "etcd version to build and run (default: the pinned 3.6.x)")
 		fs.StringVar(&a.Subnet, "subnet", "", "IPv4 subnet for the lab bridge (default: the first free /24 in 10.213.0.0/16, searching from one derived from --dir)")
 		fs.BoolVar(&a.TLS, "tls", false, "mutual TLS on client and peer URLs, with a generated CA and certificates in DIR/pki")
+		fs.StringVar(&a.Init, "init", "runit", "the hosts' init: runit, or systemd (PID 1 of each host's PID namespace; etcd and sshd as units)")
 	case "status":
 		fs.BoolVar(&a.JSON, "json", false, "print as JSON")
 	case "fault", "down":

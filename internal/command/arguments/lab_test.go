@@ -12,10 +12,11 @@ func TestParseLab(t *testing.T) {
 		want    *Lab
 		wantErr bool
 	}{
-		"up defaults":    {args: []string{"up"}, want: &Lab{Sub: "up", Dir: ".lab", Members: 3}},
-		"up with tls":    {args: []string{"up", "--tls", "--members", "5", "--dir", "/tmp/x"}, want: &Lab{Sub: "up", Dir: "/tmp/x", Members: 5, TLS: true}},
-		"tls only on up": {args: []string{"status", "--tls"}, wantErr: true},
-		"fault":          {args: []string{"fault", "kill", "etcd-2"}, want: &Lab{Sub: "fault", Dir: ".lab", Fault: "kill", Target: "etcd-2"}},
+		"up defaults":     {args: []string{"up"}, want: &Lab{Sub: "up", Dir: ".lab", Members: 3, Init: "runit"}},
+		"up with tls":     {args: []string{"up", "--tls", "--members", "5", "--dir", "/tmp/x"}, want: &Lab{Sub: "up", Dir: "/tmp/x", Members: 5, TLS: true, Init: "runit"}},
+		"up with systemd": {args: []string{"up", "--init", "systemd"}, want: &Lab{Sub: "up", Dir: ".lab", Members: 3, Init: "systemd"}},
+		"tls only on up":  {args: []string{"status", "--tls"}, wantErr: true},
+		"fault":           {args: []string{"fault", "kill", "etcd-2"}, want: &Lab{Sub: "fault", Dir: ".lab", Fault: "kill", Target: "etcd-2"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, _, err := ParseLab(tc.args)

@@ -21,7 +21,7 @@ import (
 // Up brings up a lab in a fresh temporary directory.
 func Up(t testing.TB, opts lab.Options) *lab.State {
 	t.Helper()
-	if err := lab.Preflight(); err != nil {
+	if err := lab.PreflightInit(opts.Init); err != nil {
 		if os.Getenv("ETCDFORM_E2E") == "required" {
 			t.Fatalf("e2e test needs the lab: %v", err)
 		}
