@@ -49,13 +49,20 @@ func withBackup(block string) func(string) string {
 
 func TestBackupE2E(t *testing.T) {
 	st := labtest.Up(t, lab.Options{Members: 3})
-	srv := s3test.New(t, "backups")
+	// On the lab bridge: the job that apply installs (and runs once) on
+	// etcd-1's host uploads there too.
+	srv := s3test.NewAt(t, st.BridgeAddr, "backups")
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)
 	}
 	idFile := filepath.Join(t.TempDir(), "backup.agekey")
 	if err := os.WriteFile(idFile, []byte(id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	credFile := filepath.Join(t.TempDir(), "backup.env")
+	creds := "AWS_ACCESS_KEY_ID=" + s3test.AccessKey + "\nAWS_SECRET_ACCESS_KEY=" + s3test.SecretKey + "\n"
+	if err := os.WriteFile(credFile, []byte(creds), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	dir := config(t, st, withBackup(fmt.Sprintf(`  backup {
@@ -69,12 +76,13 @@ func TestBackupE2E(t *testing.T) {
     }
 
     s3 {
-      endpoint   = %q
-      region     = "us-east-1"
-      path_style = true
+      endpoint           = %q
+      region             = "us-east-1"
+      path_style         = true
+      credentials_source = %q
     }
   }
-`, id.Recipient(), srv.Endpoint)))
+`, id.Recipient(), srv.Endpoint, credFile)))
 	env := []string{"AWS_ACCESS_KEY_ID=" + s3test.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s3test.SecretKey}
 	textfile := filepath.Join(t.TempDir(), "etcdform_backup.prom")
 	secrets := []string{id.String(), s3test.SecretKey}
@@ -111,8 +119,9 @@ func TestBackupE2E(t *testing.T) {
 	if err := srv.Client().RemoveObject(ctx, "backups", "lab/lab-old.json", minio.RemoveObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if w := planWarnings(t, env, dir); !strings.Contains(w, "No backup") {
-		t.Fatalf("plan with no backup warns: %q", w)
+	// None at all, but the plan installs the job, which apply runs once.
+	if w := planWarnings(t, env, dir); !strings.Contains(w, "No backup yet") {
+		t.Fatalf("plan with no backup and a job to install warns: %q", w)
 	}
 	const marker = "e2e-plaintext-marker"
 	var liveKeys int64
@@ -207,6 +216,9 @@ func TestBackupE2E(t *testing.T) {
 
 	// A risky apply takes its pre-change snapshot through the same job,
 	// into the cluster's destination (holding apply's own lock key too).
+	// The same apply installs the job on etcd-1's host, uploads the S3
+	// credentials there (0600) and runs the job once: keep_last = 2 keeps
+	// the pre-change snapshot and that run's.
 	risky := withStorage("4GiB")(readConfig(t, dir))
 	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(risky), 0o644); err != nil {
 		t.Fatal(err)
@@ -219,8 +231,15 @@ func TestBackupE2E(t *testing.T) {
 		ID       string `json:"id"`
 		KeyCount int64  `json:"key_count"`
 	}
-	if code != 0 || json.Unmarshal([]byte(o), &after) != nil || len(after) != 2 || after[0].ID != list[1].ID || after[1].KeyCount < liveKeys {
-		t.Fatalf("after apply: exit %d, %+v; want the pre-change backup after %s", code, after, list[1].ID)
+	if code != 0 || json.Unmarshal([]byte(o), &after) != nil || len(after) != 2 || after[0].ID == list[1].ID || after[0].KeyCount < liveKeys || after[1].KeyCount < liveKeys {
+		t.Fatalf("after apply: exit %d, %+v; want the pre-change backup and the job's first run, both newer than %s", code, after, list[1].ID)
+	}
+	h1 := st.Members()[0]
+	if b, err := os.ReadFile(h1.Path("/etc/etcdform/backup.env")); err != nil || string(b) != creds {
+		t.Fatalf("credentials on etcd-1's host: %v", err)
+	}
+	if st, err := os.Stat(h1.Path("/etc/etcdform/backup.env")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("credentials file mode: %v %v", err, st)
 	}
 
 	// S3 down: exit 1, the failure counted, nothing new in the bucket.
@@ -239,6 +258,19 @@ func TestBackupE2E(t *testing.T) {
 	}
 	if after := srv.Objects(t, "backups"); len(after) != 4 {
 		t.Fatalf("a failed run changed the bucket: %v", after)
+	}
+
+	// No backup at all, and the installed job would not make one in this
+	// apply: plan refuses.
+	for _, k := range srv.Objects(t, "backups") {
+		if err := srv.Client().RemoveObject(ctx, "backups", k, minio.RemoveObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o, _, code = cliEnv(t, env, "plan", "--json", dir)
+	var p planJSON
+	if err := json.Unmarshal([]byte(o), &p); err != nil || code != 1 || len(p.Refusals) != 1 || p.Refusals[0].Summary != "No backup" {
+		t.Fatalf("plan with an empty destination: exit %d, %v, refusals %+v", code, err, p.Refusals)
 	}
 }
 

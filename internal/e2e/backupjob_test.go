@@ -84,27 +84,25 @@ func TestBackupJobE2E(t *testing.T) {
 		t.Fatalf("plan after apply: exit %d, steps %v", code, actions(p))
 	}
 
-	// Run the installed command on the host, as cron would.
-	line := strings.TrimSpace(job)
-	line = line[strings.LastIndex(line, "\n")+1:]
-	cmd := strings.ReplaceAll(strings.SplitN(line, " ", 7)[6], `\%`, "%")
-	cmd = strings.Replace(cmd, ">>/var/log/etcdform-backup.log 2>&1", "", 1)
-	// The lab host's own /var/backups, not this machine's node_exporter
-	// directory, which the lab hosts share.
-	cmd = strings.Replace(cmd, "--textfile "+backupjob.DefaultTextfile, "--textfile /var/backups/etcdform_backup.prom", 1)
-	if !strings.Contains(cmd, "/var/backups/etcdform_backup.prom") {
-		t.Fatalf("the job line has no --textfile %s: %s", backupjob.DefaultTextfile, cmd)
-	}
+	// apply ran the new job once; run the installed command on the host
+	// again, as cron would.
+	cmd := cronCommand(t, job)
 	if out, err := ssh(h1, cmd); err != nil {
 		t.Fatalf("running the installed job: %v\n%s", err, out)
 	}
-	if prom, err := os.ReadFile(filepath.Join(h1.Root, "var-backups", "etcdform_backup.prom")); err != nil ||
+	if prom, err := os.ReadFile(h1.Path(backupjob.DefaultTextfile)); err != nil ||
 		!strings.Contains(string(prom), `etcdform_backup_last_run_success{cluster="lab"} 1`) {
-		t.Fatalf("the job's textfile: %v\n%s", err, prom)
+		t.Fatalf("the job's textfile in etcd-1's host: %v\n%s", err, prom)
 	}
-	objs, _ := filepath.Glob(filepath.Join(h1.Root, "var-backups", "etcd", "lab-*.snap.age"))
-	if len(objs) != 1 {
-		t.Fatalf("backup objects on etcd-1's host: %v", objs)
+	objs, _ := filepath.Glob(filepath.Join(h1.Path("/var/backups"), "etcd", "lab-*.snap.age"))
+	if len(objs) != 2 {
+		t.Fatalf("backup objects on etcd-1's host after apply's first run and one more: %v", objs)
+	}
+	if log, err := os.ReadFile(h1.Path(backupjob.DefaultLog)); err != nil || !strings.Contains(string(log), "encrypted with age") {
+		t.Fatalf("the first run's log in etcd-1's host: %v\n%s", err, log)
+	}
+	if ents, err := os.ReadDir(h1.Path(backupjob.DefaultWorkDir)); err != nil || len(ents) != 0 {
+		t.Fatalf("the job's work dir after runs: %v %v", err, ents)
 	}
 	if b, _ := os.ReadFile(objs[0]); !strings.HasPrefix(string(b), "age-encryption.org/v1\n") {
 		t.Fatal("the job's object is not age ciphertext")
@@ -113,7 +111,7 @@ func TestBackupJobE2E(t *testing.T) {
 	var list []struct {
 		Encrypted bool `json:"encrypted"`
 	}
-	if code != 0 || json.Unmarshal([]byte(o), &list) != nil || len(list) != 1 || !list[0].Encrypted {
+	if code != 0 || json.Unmarshal([]byte(o), &list) != nil || len(list) != 2 || !list[0].Encrypted || !list[1].Encrypted {
 		t.Fatalf("backup list of the host's destination: exit %d, %s", code, o)
 	}
 
@@ -147,8 +145,13 @@ func TestBackupJobE2E(t *testing.T) {
 	}
 
 	// The installed job uploads to S3 (a server on the lab bridge, which
-	// hosts reach): an encrypted object, never the plaintext; keep_last.
+	// hosts reach) with the credentials apply uploaded: an encrypted
+	// object, never the plaintext; keep_last.
 	srv := s3test.NewAt(t, st.BridgeAddr, "backups")
+	credFile := filepath.Join(t.TempDir(), "backup.env")
+	if err := os.WriteFile(credFile, []byte("AWS_ACCESS_KEY_ID="+s3test.AccessKey+"\nAWS_SECRET_ACCESS_KEY="+s3test.SecretKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	c := etcdClient(t, st)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -167,12 +170,13 @@ func TestBackupJobE2E(t *testing.T) {
     }
 
     s3 {
-      endpoint   = %q
-      region     = "us-east-1"
-      path_style = true
+      endpoint           = %q
+      region             = "us-east-1"
+      path_style         = true
+      credentials_source = %q
     }
   }
-`, id.Recipient(), srv.Endpoint)))
+`, id.Recipient(), srv.Endpoint, credFile)))
 	p, code = planAsJSON(t, dir)
 	if code != 2 || len(p.Steps) != 1 || p.Steps[0].Member != "etcd-2" {
 		t.Fatalf("plan after a destination change: exit %d, %v", code, actions(p))
@@ -184,20 +188,16 @@ func TestBackupJobE2E(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	line = strings.TrimSpace(job)
-	line = line[strings.LastIndex(line, "\n")+1:]
-	cmd = strings.ReplaceAll(strings.SplitN(line, " ", 7)[6], `\%`, "%")
-	cmd = strings.Replace(cmd, ">>/var/log/etcdform-backup.log 2>&1", "", 1)
-	cmd = strings.Replace(cmd, "--textfile "+backupjob.DefaultTextfile, "--textfile /var/backups/etcdform_backup.prom", 1)
-	creds := fmt.Sprintf("export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s; ", s3test.AccessKey, s3test.SecretKey)
+	// The command reads the S3 keys from the env file apply uploaded.
+	cmd = cronCommand(t, job)
 	for range 2 {
-		if out, err := ssh(h2, creds+cmd); err != nil {
+		if out, err := ssh(h2, cmd); err != nil {
 			t.Fatalf("running the installed S3 job on etcd-2: %v\n%s", err, out)
 		}
 	}
 	keys := srv.Objects(t, "backups")
 	if len(keys) != 2 {
-		t.Fatalf("bucket after two runs with keep_last = 1: %v", keys)
+		t.Fatalf("bucket after apply's first run and two more with keep_last = 1: %v", keys)
 	}
 	for _, k := range keys {
 		raw, err := io.ReadAll(must(srv.Client().GetObject(ctx, "backups", k, minio.GetObjectOptions{})))
@@ -208,4 +208,17 @@ func TestBackupJobE2E(t *testing.T) {
 			t.Fatalf("%s is not age ciphertext, or holds plaintext", k)
 		}
 	}
+}
+
+// cronCommand is the command of a cron.d job file's job line, as cron
+// runs it (unescaped), with its output to stdout instead of the log.
+func cronCommand(t *testing.T, job string) string {
+	t.Helper()
+	line := strings.TrimSpace(job)
+	line = line[strings.LastIndex(line, "\n")+1:]
+	f := strings.SplitN(line, " ", 7)
+	if len(f) != 7 {
+		t.Fatalf("job line %q", line)
+	}
+	return strings.Replace(strings.ReplaceAll(f[6], `\%`, "%"), ">>"+backupjob.DefaultLog+" 2>&1", "", 1)
 }

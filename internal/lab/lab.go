@@ -22,6 +22,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Limits on the lab's size.
@@ -191,4 +192,21 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// Path is where the file at p inside the host lives on this machine: p
+// under the host's own directory that is bound over it (the longest of
+// hostBinds that holds p), or "" when p is on the machine's shared file
+// system.
+func (h Host) Path(p string) string {
+	best, dst := "", ""
+	for _, b := range hostBinds {
+		if (p == b[1] || strings.HasPrefix(p, b[1]+"/")) && len(b[1]) > len(dst) {
+			best, dst = b[0], b[1]
+		}
+	}
+	if dst == "" {
+		return ""
+	}
+	return filepath.Join(h.Root, best, strings.TrimPrefix(p, dst))
 }
