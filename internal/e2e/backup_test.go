@@ -304,3 +304,96 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestBackupS3StopsMidRun: the S3 server is killed while a run is
+// uploading (a multipart upload is in progress): the run exits 1, counts
+// the failure in its textfile, and the bucket holds no object of it.
+func TestBackupS3StopsMidRun(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 1})
+	srv := s3test.New(t, "backups")
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := config(t, st, withBackup(fmt.Sprintf(`  backup {
+    schedule    = "0 0 1 1 *"
+    on          = ["etcd-1"]
+    destination = "s3://backups/lab"
+
+    encryption {
+      recipient = %q
+    }
+
+    s3 {
+      endpoint   = %q
+      region     = "us-east-1"
+      path_style = true
+    }
+  }
+`, id.Recipient(), srv.Endpoint)))
+	c := etcdClient(t, st)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	// About 48 MiB, so the upload spans several 16 MiB parts.
+	val := strings.Repeat("x", 1<<20)
+	for i := range 48 {
+		if _, err := c.Put(ctx, fmt.Sprintf("/big/%02d", i), val); err != nil {
+			t.Fatal(err)
+		}
+	}
+	textfile := filepath.Join(t.TempDir(), "etcdform_backup.prom")
+	cmd := exec.Command(binary, "backup", "run", "--textfile", textfile, dir)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "AWS_ACCESS_KEY_ID="+s3test.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3test.SecretKey)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Wait for the multipart upload to be under way, then kill the server.
+	uploading := func() bool {
+		for u := range srv.Client().ListIncompleteUploads(ctx, "backups", "lab/", true) {
+			if u.Err == nil && strings.HasSuffix(u.Key, ".snap.age") {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(time.Minute)
+	for !uploading() {
+		select {
+		case err := <-done:
+			t.Fatalf("the run ended (%v) before its upload was seen in progress:\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no multipart upload in progress within a minute")
+		}
+	}
+	srv.Stop()
+	var code int
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+	case <-ctx.Done():
+		t.Fatal("the run did not end after the S3 server stopped")
+	}
+	t.Logf("backup run => exit %d\n%s", code, out.String())
+	if code != 1 {
+		t.Fatalf("backup run with S3 killed mid-upload: exit %d", code)
+	}
+	prom, _ := os.ReadFile(textfile)
+	if !strings.Contains(string(prom), `etcdform_backup_failures_total{cluster="lab"} 1`+"\n") ||
+		!strings.Contains(string(prom), `etcdform_backup_last_run_success{cluster="lab"} 0`+"\n") {
+		t.Fatalf("textfile after the failed run:\n%s", prom)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if objs := srv.Objects(t, "backups"); len(objs) != 0 {
+		t.Fatalf("the failed run left objects: %v", objs)
+	}
+}
