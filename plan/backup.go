@@ -72,8 +72,9 @@ func firstOf(s []string) string {
 // Tool is the etcdform binary on the machine that plans: apply uploads it
 // to the hosts that run backup jobs.
 type Tool struct {
-	Path   string // local path, read again (and hash-checked) at apply time
-	SHA256 string
+	Path    string // local path, read again (and hash-checked) at apply time
+	SHA256  string
+	Version string // what `etcdform version` says, for display
 }
 
 // backupJobs plans the backup job on every reachable member's host: on
@@ -135,6 +136,9 @@ func (cp *clusterPlanner) backupJobs() {
 			uploads = []Upload{{Role: "etcdform-binary", Path: want.Binary, Source: cp.opts.Tool.Path, SHA256: cp.opts.Tool.SHA256, Mode: 0o755}}
 			if !hasAttr(changes, "binary_sha256") {
 				changes = append(changes, Change{Attr: "binary_sha256", Before: orAbsent(h.ToolSHA256), After: cp.opts.Tool.SHA256})
+			}
+			if v := cp.opts.Tool.Version; v != "" && h.ToolVersion != v {
+				changes = append(changes, Change{Attr: "binary_version", Before: orAbsent(h.ToolVersion), After: v})
 			}
 		}
 		if b.S3 != nil && b.S3.CredentialsSource != "" {

@@ -108,6 +108,7 @@ type ObservedHost struct {
 	BackupJob   map[string][]byte
 	BackupTimer string
 	ToolSHA256  string
+	ToolVersion string // the version that binary reports, "" when absent
 	// BackupEnvSHA256 is the sha256 of backupjob.DefaultEnvFile on the
 	// host (hosts of backup.on only), "" when absent.
 	BackupEnvSHA256 string

@@ -19,6 +19,7 @@ import (
 	"github.com/etcdform/etcdform/internal/command/arguments"
 	"github.com/etcdform/etcdform/internal/command/views"
 	"github.com/etcdform/etcdform/internal/etcdbin"
+	"github.com/etcdform/etcdform/internal/version"
 	"github.com/etcdform/etcdform/plan"
 	store "github.com/etcdform/etcdform/providers/backup"
 	"github.com/etcdform/etcdform/providers/etcd"
@@ -401,5 +402,5 @@ func backupTool(cfg *schema.Config) plan.Tool {
 	if _, err := io.Copy(h, f); err != nil {
 		return plan.Tool{}
 	}
-	return plan.Tool{Path: exe, SHA256: hex.EncodeToString(h.Sum(nil))}
+	return plan.Tool{Path: exe, SHA256: hex.EncodeToString(h.Sum(nil)), Version: version.Version}
 }

@@ -65,7 +65,7 @@ func Backups(ctx context.Context, c *schema.Cluster) *plan.ObservedBackups {
 // the host, and the hash of the etcdform binary it runs (on the hosts of
 // backup.on only). Unreadable files count as absent: plan then proposes
 // to install them.
-func backupJob(ctx context.Context, cli *sshp.Client, c *schema.Cluster, m *schema.Member) (files map[string][]byte, timer, sum, envSum string) {
+func backupJob(ctx context.Context, cli *sshp.Client, c *schema.Cluster, m *schema.Member) (files map[string][]byte, timer, sum, toolVersion, envSum string) {
 	for _, sch := range []backupjob.Scheduler{backupjob.Cron, backupjob.Systemd} {
 		for _, p := range backupjob.Paths(c.Name, sch) {
 			if b, err := cli.ReadFile(ctx, p); err == nil {
@@ -80,13 +80,31 @@ func backupJob(ctx context.Context, cli *sshp.Client, c *schema.Cluster, m *sche
 		timer = timerState(ctx, cli, backupjob.TimerUnit(c.Name))
 	}
 	if c.Backup == nil || !slices.Contains(c.Backup.On, m.Name) {
-		return files, timer, "", ""
+		return files, timer, "", "", ""
 	}
 	sum, _ = cli.Sha256File(ctx, backupjob.DefaultBinary)
+	if sum != "" {
+		toolVersion = hostToolVersion(ctx, cli)
+	}
 	if c.Backup.S3 != nil && c.Backup.S3.CredentialsSource != "" {
 		envSum, _ = cli.Sha256File(ctx, backupjob.DefaultEnvFile)
 	}
-	return files, timer, sum, envSum
+	return files, timer, sum, toolVersion, envSum
+}
+
+// hostToolVersion is the version the installed etcdform binary reports
+// ("etcdform 0.1.0" → "0.1.0"), "" when it cannot say.
+func hostToolVersion(ctx context.Context, cli *sshp.Client) string {
+	out, _, code, err := cli.Run(ctx, sshp.Quote(backupjob.DefaultBinary)+" version")
+	if err != nil || code != 0 {
+		return ""
+	}
+	first, _, _ := strings.Cut(string(out), "\n")
+	v, ok := strings.CutPrefix(strings.TrimSpace(first), "etcdform ")
+	if !ok {
+		return ""
+	}
+	return v
 }
 
 // credentialsSource hashes the backup block's s3.credentials_source (a
