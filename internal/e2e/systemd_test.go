@@ -70,9 +70,20 @@ func TestSystemdE2E(t *testing.T) {
 			"-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "root@"+h1.Addr, cmd).CombinedOutput()
 		return strings.TrimSpace(string(out)), err
 	}
+	// The S3 secret key is in the credentials source and on the host, and
+	// nowhere else: not in plan output, plan files, apply output or the
+	// audit record.
+	noSecret := func(what, s string) {
+		t.Helper()
+		if strings.Contains(s, s3test.SecretKey) {
+			t.Fatalf("the S3 secret key is in %s", what)
+		}
+	}
+	audit := filepath.Join(t.TempDir(), "audit.jsonl")
 	plan := func(dir string) (planJSON, int) {
 		t.Helper()
-		out, _, code := cliEnv(t, env, "plan", "--json", "--detailed-exitcode", dir)
+		out, errOut, code := cliEnv(t, env, "plan", "--json", "--detailed-exitcode", dir)
+		noSecret("plan output", out+errOut)
 		var p planJSON
 		if err := json.Unmarshal([]byte(out), &p); err != nil {
 			t.Fatalf("plan --json: %v\n%s", err, out)
@@ -81,9 +92,22 @@ func TestSystemdE2E(t *testing.T) {
 	}
 	apply := func(dir string) {
 		t.Helper()
-		if _, _, code := cliEnv(t, env, "apply", "--auto-approve", dir); code != 0 {
+		pf := filepath.Join(t.TempDir(), "plan.etcdform")
+		if _, _, code := cliEnv(t, env, "plan", "--out", pf, dir); code != 0 {
+			t.Fatalf("plan --out: exit %d", code)
+		}
+		b, err := os.ReadFile(pf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		noSecret("the plan file", string(b))
+		out, errOut, code := cliEnv(t, env, "apply", "--auto-approve", "--audit-log", audit, pf)
+		noSecret("apply output", out+errOut)
+		if code != 0 {
 			t.Fatalf("apply: exit %d", code)
 		}
+		b, _ = os.ReadFile(audit)
+		noSecret("the audit record", string(b))
 	}
 	snapshots := func() []string {
 		var out []string
