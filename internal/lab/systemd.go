@@ -2,6 +2,8 @@ package lab
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -100,6 +102,13 @@ func (s *State) writeUnits(h Host, cluster *schema.Cluster) error {
 	if err := os.WriteFile(filepath.Join(h.Root, "console.log"), nil, 0o644); err != nil {
 		return err
 	}
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(h.Root, "machine-id"), []byte(hex.EncodeToString(id)+"\n"), 0o444); err != nil {
+		return err
+	}
 	units := map[string]string{
 		"lab.target": "[Unit]\nDescription=etcdform lab host " + h.Name + "\nDefaultDependencies=no\nWants=timers.target\nAllowIsolate=yes\n",
 		// timers.target is where `systemctl enable` puts a timer; the rest
@@ -176,6 +185,9 @@ func (s *State) bootScript(h *Host, cg cgroupMode) (string, error) {
 		fmt.Fprintf(&b, "mkdir -p %s\nmount --bind %s %s\n", m[1], filepath.Join(h.Root, m[0]), m[1])
 	}
 	fmt.Fprintf(&b, "if [ -f /etc/hostname ]; then mount --bind %s /etc/hostname; fi\n", filepath.Join(h.Root, "hostname"))
+	// The host's own machine ID: systemd writes /etc/machine-id when it
+	// finds it empty, and must never write the machine's.
+	fmt.Fprintf(&b, "mount --bind %s /etc/machine-id\n", filepath.Join(h.Root, "machine-id"))
 	// systemd as PID 1 writes to /dev/console: the host's is a file, so
 	// nothing reaches this machine's console.
 	fmt.Fprintf(&b, "mount --bind %s /dev/console\n", filepath.Join(h.Root, "console.log"))
@@ -213,8 +225,11 @@ func (s *State) bootScript(h *Host, cg cgroupMode) (string, error) {
 	// PID 1 of the host's PID namespace, every process of the host.
 	// There is no journald: units without StandardOutput= of their own
 	// write to /dev/null.
-	fmt.Fprintf(&b, "exec unshare --pid --uts --fork --kill-child=SIGKILL --mount-proc %s --system --unit=lab.target"+
-		" --log-target=console --show-status=no --default-standard-output=null\n", SystemdBinary)
+	// /proc/sys is read-only in the host, as in a container: systemd as
+	// PID 1 would otherwise raise machine-wide limits (fs.nr_open).
+	fmt.Fprintf(&b, "exec unshare --pid --uts --fork --kill-child=SIGKILL --mount-proc sh -c "+
+		"'mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec %s --system --unit=lab.target"+
+		" --log-target=console --show-status=no --default-standard-output=null'\n", SystemdBinary)
 	return b.String(), nil
 }
 
