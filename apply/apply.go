@@ -85,6 +85,10 @@ type Options struct {
 	LockTimeout time.Duration // how long to wait for another apply's lock
 	GateTimeout time.Duration // bound of each health gate
 	StepTimeout time.Duration // bound of each step's own work
+	// BackupRunTimeout is added to StepTimeout for an install-backup-job
+	// step that runs the job once (a whole snapshot, encrypted and
+	// uploaded); default 30 minutes.
+	BackupRunTimeout time.Duration
 	// SnapshotDir receives the pre-change snapshot when the cluster has no
 	// backup destination.
 	SnapshotDir string
@@ -145,6 +149,9 @@ func Run(ctx context.Context, cfg *schema.Config, p *plan.Plan, conn Connector, 
 	}
 	if opts.StepTimeout == 0 {
 		opts.StepTimeout = 2 * time.Minute
+	}
+	if opts.BackupRunTimeout == 0 {
+		opts.BackupRunTimeout = 30 * time.Minute
 	}
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = time.Minute
@@ -367,7 +374,11 @@ func (x *executor) preGate(ctx context.Context, s plan.Step) error {
 }
 
 func (x *executor) run(ctx context.Context, s plan.Step) error {
-	ctx, cancel := context.WithTimeout(ctx, x.opts.StepTimeout)
+	timeout := x.opts.StepTimeout
+	if s.Action == plan.InstallBackupJob && s.Job != nil && s.Job.Run {
+		timeout += x.opts.BackupRunTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	switch s.Action {
 	case plan.Snapshot:

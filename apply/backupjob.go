@@ -5,20 +5,39 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/etcdform/etcdform/internal/backupjob"
 	"github.com/etcdform/etcdform/plan"
 )
 
-// backupJob carries out an InstallBackupJob step (see plan.JobInstall for
-// the order): it installs the etcdform binary the job runs (when the step
-// uploads it: read and hash-checked like any upload), stops and removes a
-// job being replaced or removed, writes the job's files, has systemd load
-// and schedule a timer, and runs the job once when the plan says so.
+// backupJob carries out an InstallBackupJob step, in plan.JobInstall's
+// order: it installs the etcdform binary and the S3 credentials the job
+// uses (when the step uploads them: read and hash-checked like any
+// upload), writes the job's files and has systemd load and schedule its
+// timer; only with the new job in place does it stop and remove a job
+// being replaced or removed; then it runs the job once when the plan says
+// so, with the command derived from the files it wrote.
 func (x *executor) backupJob(ctx context.Context, s plan.Step) error {
 	j := s.Job
 	if j == nil {
 		return fmt.Errorf("install-backup-job on %s: the step has no job", s.Member)
+	}
+	sch := backupjob.Scheduler(j.Scheduler)
+	files := map[string][]byte{}
+	for _, f := range j.Write {
+		files[f.Path] = f.Content
+	}
+	if err := backupjob.Check(s.Cluster, sch, files, j.Remove, j.StopTimers, j.Timer); err != nil {
+		return fmt.Errorf("install-backup-job on %s: %w", s.Member, err)
+	}
+	var runCmd string
+	if j.Run {
+		cmd, err := backupjob.RunCommandFor(s.Cluster, sch, files)
+		if err != nil {
+			return fmt.Errorf("install-backup-job on %s: %w", s.Member, err)
+		}
+		runCmd = cmd
 	}
 	if len(s.Uploads) > 0 {
 		if err := x.upload(ctx, s); err != nil {
@@ -35,21 +54,15 @@ func (x *executor) backupJob(ctx context.Context, s plan.Step) error {
 		}
 		return nil
 	}
+	for _, u := range s.Uploads {
+		if u.Role == "backup-credentials" {
+			// No copy of the replaced secret is kept.
+			if err := run("removing "+u.Path+".bak", "rm -f -- "+shellQuote(u.Path+".bak")); err != nil {
+				return err
+			}
+		}
+	}
 	reload := false
-	for _, t := range j.StopTimers {
-		x.ev("stopping " + t)
-		// A timer systemd no longer knows is stopped already.
-		if err := run("stopping "+t, "if systemctl cat "+shellQuote(t)+" >/dev/null 2>&1; then systemctl disable --now "+shellQuote(t)+"; fi"); err != nil {
-			return err
-		}
-	}
-	for _, p := range j.Remove {
-		x.ev("removing " + p)
-		if err := run("removing "+p, "rm -f -- "+shellQuote(p)); err != nil {
-			return err
-		}
-		reload = reload || isUnit(p)
-	}
 	for _, f := range j.Write {
 		x.ev("writing " + f.Path)
 		if err := run("creating "+path.Dir(f.Path), "mkdir -p -- "+shellQuote(path.Dir(f.Path))); err != nil {
@@ -59,6 +72,14 @@ func (x *executor) backupJob(ctx context.Context, s plan.Step) error {
 			return err
 		}
 		reload = reload || isUnit(f.Path)
+	}
+	if len(j.Write) > 0 {
+		// systemd opens StandardOutput=append: before it makes
+		// LogsDirectory= (systemd/systemd#27591): the directory must be
+		// there before the first run, by apply or by the timer.
+		if err := run("creating "+backupjob.LogDir, "mkdir -p -- "+shellQuote(backupjob.LogDir)); err != nil {
+			return err
+		}
 	}
 	if reload {
 		x.ev("systemctl daemon-reload")
@@ -73,11 +94,42 @@ func (x *executor) backupJob(ctx context.Context, s plan.Step) error {
 			return err
 		}
 	}
-	if j.RunCommand != "" {
+	// What is removed may belong to a host systemd no longer runs (the
+	// job moved to cron): systemctl is used only where systemd runs.
+	const ifSystemd = "if [ -d /run/systemd/system ]; then "
+	for _, t := range j.StopTimers {
+		x.ev("stopping " + t)
+		if err := run("stopping "+t, ifSystemd+"if systemctl cat "+shellQuote(t)+" >/dev/null 2>&1; then systemctl disable --now "+shellQuote(t)+"; fi; fi"); err != nil {
+			return err
+		}
+	}
+	unitRemoved := false
+	for _, p := range j.Remove {
+		x.ev("removing " + p)
+		if err := run("removing "+p, "rm -f -- "+shellQuote(p)); err != nil {
+			return err
+		}
+		unitRemoved = unitRemoved || isUnit(p)
+	}
+	if unitRemoved {
+		x.ev("systemctl daemon-reload")
+		if err := run("systemctl daemon-reload", ifSystemd+"systemctl daemon-reload; fi"); err != nil {
+			return err
+		}
+	}
+	if runCmd != "" {
+		// The step's time bound includes BackupRunTimeout for this.
 		x.ev("running the backup job once")
-		if err := run("running the backup job once", j.RunCommand); err != nil {
-			out, _ := h.Run(ctx, "tail -n 5 "+backupjob.DefaultLog)
-			return fmt.Errorf("%w; the job is installed but failed its first run%s", err, tail(out))
+		if out, err := h.Run(ctx, runCmd); err != nil {
+			// Even when the step's time ran out: say why it failed.
+			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			diag := "tail -n 5 " + shellQuote(backupjob.DefaultLog)
+			if sch == backupjob.Systemd {
+				diag = "systemctl status --no-pager --lines=0 " + shellQuote(backupjob.SystemdUnitName(s.Cluster)+".service") + " 2>&1 | grep -E 'Active:|Process:'; " + diag
+			}
+			logTail, _ := h.Run(tctx, diag)
+			return fmt.Errorf("running the backup job once on %s: %w%s; the job is installed but failed its first run%s", s.Member, err, tail(out), tail(logTail))
 		}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/etcdform/etcdform/internal/backupjob"
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/schema"
 )
@@ -27,12 +28,22 @@ func (h jobHost) Run(ctx context.Context, cmd string) (string, error) {
 }
 
 // An install-backup-job step that moves a job from cron to systemd
-// removes the cron file, writes the units, reloads systemd, enables and
-// restarts the timer, then runs the job once, in that order.
+// writes the units, reloads systemd, enables and restarts the timer, and
+// only then removes the cron file; then it runs the job once, with the
+// command derived from the units it wrote.
 func TestBackupJobStep(t *testing.T) {
-	job := &plan.JobInstall{Scheduler: "systemd", Remove: []string{"/etc/cron.d/etcdform-backup-lab"},
-		Write: []plan.File{{Path: "/etc/systemd/system/b.service", Content: []byte("svc")}, {Path: "/etc/systemd/system/b.timer", Content: []byte("tmr")}},
-		Timer: "b.timer", RunCommand: "systemctl start b.service"}
+	c := testConfig().Clusters[0]
+	c.Backup = &schema.Backup{Schedule: "@daily", On: []string{"b"}, Destination: "s3://bk/lab", Recipient: "age1x"}
+	fs, err := backupjob.Render(backupjob.SpecFor(c, c.Members[1], ""), backupjob.Systemd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var units []plan.File
+	for _, f := range fs {
+		units = append(units, plan.File{Path: f.Path, Content: f.Content})
+	}
+	svc, timer := fs[0].Path, "etcdform-backup-lab.timer"
+	job := &plan.JobInstall{Scheduler: "systemd", Write: units, Timer: timer, Remove: []string{"/etc/cron.d/etcdform-backup-lab"}, Run: true}
 	for name, tc := range map[string]struct {
 		job     *plan.JobInstall
 		failOn  string
@@ -40,30 +51,37 @@ func TestBackupJobStep(t *testing.T) {
 		wantErr string
 	}{
 		"cron to systemd": {job: job, want: []string{
-			"rm -f -- '/etc/cron.d/etcdform-backup-lab'",
 			"mkdir -p -- '/etc/systemd/system'",
 			"mkdir -p -- '/etc/systemd/system'",
+			"mkdir -p -- '/var/log/etcdform'",
 			"systemctl daemon-reload",
-			"systemctl enable 'b.timer' && systemctl restart 'b.timer'",
-			"systemctl start b.service",
+			"systemctl enable '" + timer + "' && systemctl restart '" + timer + "'",
+			"rm -f -- '/etc/cron.d/etcdform-backup-lab'",
+			"systemctl start etcdform-backup-lab.service",
 		}},
 		"first run fails": {job: job, failOn: "systemctl start", wantErr: "failed its first run"},
-		"removal": {job: &plan.JobInstall{StopTimers: []string{"b.timer"}, Remove: []string{"/etc/systemd/system/b.service", "/etc/systemd/system/b.timer"}}, want: []string{
-			"if systemctl cat 'b.timer' >/dev/null 2>&1; then systemctl disable --now 'b.timer'; fi",
-			"rm -f -- '/etc/systemd/system/b.service'",
-			"rm -f -- '/etc/systemd/system/b.timer'",
-			"systemctl daemon-reload",
+		"removal": {job: &plan.JobInstall{StopTimers: []string{timer}, Remove: []string{svc, fs[1].Path, backupjob.DefaultEnvFile}}, want: []string{
+			"if [ -d /run/systemd/system ]; then if systemctl cat '" + timer + "' >/dev/null 2>&1; then systemctl disable --now '" + timer + "'; fi; fi",
+			"rm -f -- '" + svc + "'",
+			"rm -f -- '" + fs[1].Path + "'",
+			"rm -f -- '" + backupjob.DefaultEnvFile + "'",
+			"if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi",
 		}},
+		"a job of another cluster": {job: &plan.JobInstall{Remove: []string{"/etc/etcd/etcd.conf.yml"}}, wantErr: "not a file of cluster lab's backup job"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			w := &fakeWorld{obs: testObserved("h1")}
 			h := jobHost{&recHost{fakeHost: fakeHost{w: w}, writes: map[string]recWrite{}}, tc.failOn}
 			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: plan.FingerprintOf(w.obs)}
 			p.Steps = []plan.Step{{Action: plan.InstallBackupJob, Cluster: "lab", Member: "b", MemberID: 2, Job: tc.job}}
-			res, err := Run(t.Context(), testConfig(), p, jobConn{recConn{fakeConn{w}, h.recHost}, h}, Options{})
+			cfg := &schema.Config{Clusters: []*schema.Cluster{c}, Hash: "h"}
+			res, err := Run(t.Context(), cfg, p, jobConn{recConn{fakeConn{w}, h.recHost}, h}, Options{})
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "boom") || res.Steps[0].Outcome != "failed" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || res.Steps[0].Outcome != "failed" {
 					t.Fatalf("err %v, outcome %s", err, res.Steps[0].Outcome)
+				}
+				if tc.failOn != "" && !strings.Contains(err.Error(), "boom") {
+					t.Fatalf("err %v does not carry the command's output", err)
 				}
 				return
 			}

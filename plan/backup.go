@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"strings"
 	"time"
 
 	"github.com/etcdform/etcdform/internal/backupjob"
@@ -21,9 +22,14 @@ type ObservedBackups struct {
 // backupFreshness warns when the cluster's newest backup is older than
 // twice its schedule's interval, or when the destination could not be
 // listed. When the destination holds no backup of the cluster it refuses
-// the plan, unless the plan installs a job that apply runs once (a first
-// job, or one whose destination, key, binary or credentials changed):
-// then applying it makes the first backup. It runs after backupJobs.
+// the plan if the job is installed (as observed) on a host of `on` and
+// the plan does not run it: a job is in place and still nothing was ever
+// backed up. It only warns when the plan installs a job that apply runs
+// once (that run makes the first backup), when no installed job was seen
+// (a host of `on` unreachable: refusing would block the plan that
+// replaces it), and for a file:// destination (a same-named directory
+// where etcdform runs may not be the hosts' mount). It runs after
+// backupJobs.
 func (cp *clusterPlanner) backupFreshness(now time.Time) {
 	b := cp.c.Backup
 	if b == nil || cp.oc == nil || cp.oc.Backups == nil {
@@ -36,6 +42,9 @@ func (cp *clusterPlanner) backupFreshness(now time.Time) {
 	case ob.Count == 0 && cp.runsBackupJob():
 		cp.warn("", "No backup yet", "%s holds no backup of cluster %s. Apply runs the backup job once after installing it, and fails if that run fails.",
 			ob.Destination, cp.c.Name)
+	case ob.Count == 0 && (!cp.backupJobInstalled() || strings.HasPrefix(ob.Destination, "file://")):
+		cp.warn("", "No backup", "%s holds no backup of cluster %s. Check the job on %s's host and its log, %s.",
+			ob.Destination, cp.c.Name, firstOf(b.On), backupjob.DefaultLog)
 	case ob.Count == 0:
 		cp.refuse("", 0, "No backup", "%s holds no backup of cluster %s, and this plan does not install a job that would make one. Run `etcdform backup run` on %s's host (or `systemctl start %s.service` / the cron line there) and check its log, %s, then plan again.",
 			ob.Destination, cp.c.Name, firstOf(b.On), backupjob.SystemdUnitName(cp.c.Name), backupjob.DefaultLog)
@@ -55,7 +64,18 @@ func (cp *clusterPlanner) backupFreshness(now time.Time) {
 // once after installing it.
 func (cp *clusterPlanner) runsBackupJob() bool {
 	for _, s := range cp.steps {
-		if s.Action == InstallBackupJob && s.Job != nil && s.Job.RunCommand != "" {
+		if s.Action == InstallBackupJob && s.Job != nil && s.Job.Run {
+			return true
+		}
+	}
+	return false
+}
+
+// backupJobInstalled reports whether a reachable host of backup.on holds
+// an installed job of the cluster.
+func (cp *clusterPlanner) backupJobInstalled() bool {
+	for _, name := range cp.c.Backup.On {
+		if h := cp.oc.Hosts[name]; h != nil && h.Reachable && len(h.BackupJob) > 0 {
 			return true
 		}
 	}
@@ -100,8 +120,9 @@ func (cp *clusterPlanner) backupJobs() {
 		}
 		if b == nil || !contains(b.On, m.Name) {
 			if job := removeJob(c.Name, h, backupjob.Cron, backupjob.Systemd); job != nil {
+				removeCredentials(job, h)
 				cp.addJobStep(m.Name, job, nil, []Change{{Attr: "job", Before: "installed", After: "(absent)"}},
-					"Remove the backup job: this member is not in backup.on")
+					"Remove the backup job (and its S3 credentials): this member is not in backup.on")
 			}
 			continue
 		}
@@ -127,6 +148,10 @@ func (cp *clusterPlanner) backupJobs() {
 			for _, d := range backupjob.DiffJob(want, &got) {
 				changes = append(changes, Change{Attr: d.Attr, Before: d.Before, After: d.After})
 			}
+		}
+		if sch == backupjob.Systemd && h.Init == "other" {
+			cp.refuse(m.Name, 0, "No systemd on the host", "service.manager = \"systemd\", but systemd does not run %s's host (%s has no /run/systemd/system), so the backup timer cannot be installed there. Fix service.manager, or the host.", m.Name, m.Host)
+			continue
 		}
 		if sch == backupjob.Systemd && h.BackupTimer != "" && h.BackupTimer != timerRunning {
 			changes = append(changes, Change{Attr: "timer", Before: h.BackupTimer, After: timerRunning})
@@ -165,9 +190,7 @@ func (cp *clusterPlanner) backupJobs() {
 		if sch == backupjob.Systemd {
 			job.Timer = backupjob.TimerUnit(c.Name)
 		}
-		if runAfter(changes) {
-			job.RunCommand = backupjob.RunCommand(want, sch)
-		}
+		job.Run = runAfter(changes)
 		cp.addJobStep(m.Name, job, uploads, changes, "Install the backup job as the backup block declares it")
 	}
 }
@@ -193,6 +216,14 @@ func removeJob(cluster string, h *ObservedHost, schs ...backupjob.Scheduler) *Jo
 		return nil
 	}
 	return &job
+}
+
+// removeCredentials adds the job's credentials file, and the copy a
+// replaced one left, to job's removals when the host has them.
+func removeCredentials(job *JobInstall, h *ObservedHost) {
+	if h.BackupEnvSHA256 != "" {
+		job.Remove = append(job.Remove, backupjob.DefaultEnvFile, backupjob.DefaultEnvFile+".bak")
+	}
 }
 
 // runAfter reports whether apply runs the job once after installing it:

@@ -15,28 +15,33 @@ import (
 func TestBackupFreshness(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	c := &schema.Cluster{Name: "main", Backup: &schema.Backup{Schedule: "0 */6 * * *", On: []string{"etcd-1"}, Destination: "s3://b/main"}}
-	runs := Step{Action: InstallBackupJob, Job: &JobInstall{RunCommand: "x"}}
+	runs := Step{Action: InstallBackupJob, Job: &JobInstall{Run: true}}
 	reschedules := Step{Action: InstallBackupJob, Job: &JobInstall{}}
+	installed := map[string]*ObservedHost{"etcd-1": {Reachable: true, BackupJob: map[string][]byte{"/etc/cron.d/x": []byte("x")}}}
+	unreachable := map[string]*ObservedHost{"etcd-1": {Reachable: false}}
 	tests := map[string]struct {
 		obs     *ObservedBackups
+		hosts   map[string]*ObservedHost
 		now     time.Time
 		steps   []Step
 		want    []string // warning summaries
 		refuses []string
 	}{
-		"not observed":            {obs: nil, now: now},
-		"listing failed":          {obs: &ObservedBackups{Destination: "s3://b/main", Error: "no credentials"}, now: now, want: []string{"Backups not observed"}},
-		"none":                    {obs: &ObservedBackups{Destination: "s3://b/main"}, now: now, refuses: []string{"No backup"}},
-		"none, job reschedule":    {obs: &ObservedBackups{Destination: "s3://b/main"}, now: now, steps: []Step{reschedules}, refuses: []string{"No backup"}},
-		"none, job runs on apply": {obs: &ObservedBackups{Destination: "s3://b/main"}, now: now, steps: []Step{runs}, want: []string{"No backup yet"}},
-		"fresh":                   {obs: &ObservedBackups{Count: 3, Newest: now.Add(-5 * time.Hour)}, now: now},
-		"one run missed":          {obs: &ObservedBackups{Count: 3, Newest: now.Add(-11 * time.Hour)}, now: now},
-		"stale":                   {obs: &ObservedBackups{Count: 3, Newest: now.Add(-13 * time.Hour)}, now: now, want: []string{"Stale backups"}},
-		"no clock":                {obs: &ObservedBackups{Count: 3, Newest: now.Add(-100 * time.Hour)}},
+		"none, on host unreachable":    {obs: &ObservedBackups{Destination: "s3://b/main"}, hosts: unreachable, now: now, want: []string{"No backup"}},
+		"none, file:// seen from here": {obs: &ObservedBackups{Destination: "file:///mnt/nfs/etcd"}, hosts: installed, now: now, want: []string{"No backup"}},
+		"not observed":                 {obs: nil, now: now},
+		"listing failed":               {obs: &ObservedBackups{Destination: "s3://b/main", Error: "no credentials"}, now: now, want: []string{"Backups not observed"}},
+		"none, job installed":          {obs: &ObservedBackups{Destination: "s3://b/main"}, hosts: installed, now: now, refuses: []string{"No backup"}},
+		"none, job rescheduled":        {obs: &ObservedBackups{Destination: "s3://b/main"}, hosts: installed, now: now, steps: []Step{reschedules}, refuses: []string{"No backup"}},
+		"none, job runs on apply":      {obs: &ObservedBackups{Destination: "s3://b/main"}, hosts: installed, now: now, steps: []Step{runs}, want: []string{"No backup yet"}},
+		"fresh":                        {obs: &ObservedBackups{Count: 3, Newest: now.Add(-5 * time.Hour)}, now: now},
+		"one run missed":               {obs: &ObservedBackups{Count: 3, Newest: now.Add(-11 * time.Hour)}, now: now},
+		"stale":                        {obs: &ObservedBackups{Count: 3, Newest: now.Add(-13 * time.Hour)}, now: now, want: []string{"Stale backups"}},
+		"no clock":                     {obs: &ObservedBackups{Count: 3, Newest: now.Add(-100 * time.Hour)}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			cp := newClusterPlanner(c, &ObservedCluster{Name: "main", Backups: tc.obs}, Options{})
+			cp := newClusterPlanner(c, &ObservedCluster{Name: "main", Backups: tc.obs, Hosts: tc.hosts}, Options{})
 			cp.steps = tc.steps
 			cp.backupFreshness(tc.now)
 			var got, refused []string
@@ -88,6 +93,8 @@ func TestBackupJobs(t *testing.T) {
 		job   map[string][]byte
 		tool  string
 		timer string
+		init  string
+		env   string
 	}
 	tests := map[string]struct {
 		manager string
@@ -95,23 +102,28 @@ func TestBackupJobs(t *testing.T) {
 		tool    Tool
 		want    []string // "member attr before->after [upload] [run]"
 		remove  []string // of a's step
+		bRemove []string // of b's step
+		refused string   // a refusal's summary
 	}{
-		"absent":            {tool: tool, want: []string{"a job (absent)->0 */6 * * * upload run", "a binary_sha256 (absent)->new upload run"}},
-		"converged":         {a: host{installed, "new", ""}, tool: tool},
-		"binary unmanaged":  {a: host{installed, "old", ""}},
-		"new binary":        {a: host{installed, "old", ""}, tool: tool, want: []string{"a binary_sha256 old->new upload run"}},
-		"schedule":          {a: host{oldSchedule, "new", ""}, tool: tool, want: []string{"a schedule @daily->0 */6 * * *"}},
-		"hand edit":         {a: host{edited, "new", ""}, tool: tool, want: []string{"a job backup job file: edited by hand->0 */6 * * * run"}},
-		"not in on":         {a: host{installed, "new", ""}, b: host{installed, "", ""}, tool: tool, want: []string{"b job installed->(absent)"}},
-		"systemd absent":    {manager: "systemd", a: host{nil, "new", ""}, tool: tool, want: []string{"a job (absent)->0 */6 * * * run"}},
-		"systemd converged": {manager: "systemd", a: host{units, "new", "enabled active"}, tool: tool},
-		"systemd timer off": {manager: "systemd", a: host{units, "new", "disabled inactive"}, tool: tool,
+		"absent":           {tool: tool, want: []string{"a job (absent)->0 */6 * * * upload run", "a binary_sha256 (absent)->new upload run"}},
+		"converged":        {a: host{job: installed, tool: "new", timer: ""}, tool: tool},
+		"binary unmanaged": {a: host{job: installed, tool: "old", timer: ""}},
+		"new binary":       {a: host{job: installed, tool: "old", timer: ""}, tool: tool, want: []string{"a binary_sha256 old->new upload run"}},
+		"schedule":         {a: host{job: oldSchedule, tool: "new", timer: ""}, tool: tool, want: []string{"a schedule @daily->0 */6 * * *"}},
+		"hand edit":        {a: host{job: edited, tool: "new", timer: ""}, tool: tool, want: []string{"a job backup job file: edited by hand->0 */6 * * * run"}},
+		"not in on":        {a: host{job: installed, tool: "new"}, b: host{job: installed}, tool: tool, want: []string{"b job installed->(absent)"}, bRemove: []string{cronPath}},
+		"not in on, credentials": {a: host{job: installed, tool: "new"}, b: host{job: installed, env: "e"}, tool: tool, want: []string{"b job installed->(absent)"},
+			bRemove: []string{cronPath, backupjob.DefaultEnvFile, backupjob.DefaultEnvFile + ".bak"}},
+		"systemd not running": {manager: "systemd", a: host{job: installed, tool: "new", init: "other"}, tool: tool, refused: "No systemd on the host"},
+		"systemd absent":      {manager: "systemd", a: host{job: nil, tool: "new", timer: ""}, tool: tool, want: []string{"a job (absent)->0 */6 * * * run"}},
+		"systemd converged":   {manager: "systemd", a: host{job: units, tool: "new", timer: "enabled active"}, tool: tool},
+		"systemd timer off": {manager: "systemd", a: host{job: units, tool: "new", timer: "disabled inactive"}, tool: tool,
 			want: []string{"a timer disabled inactive->enabled active"}},
-		"systemd unit missing": {manager: "systemd", a: host{oneUnit, "new", "enabled active"}, tool: tool,
+		"systemd unit missing": {manager: "systemd", a: host{job: oneUnit, tool: "new", timer: "enabled active"}, tool: tool,
 			want: []string{"a job backup job: /etc/systemd/system/etcdform-backup-main.service is missing->0 */6 * * * run"}},
-		"cron to systemd": {manager: "systemd", a: host{installed, "new", ""}, tool: tool,
+		"cron to systemd": {manager: "systemd", a: host{job: installed, tool: "new", timer: ""}, tool: tool,
 			want: []string{"a scheduler cron->systemd run"}, remove: []string{cronPath}},
-		"systemd to cron": {a: host{units, "new", "enabled active"}, tool: tool,
+		"systemd to cron": {a: host{job: units, tool: "new", timer: "enabled active"}, tool: tool,
 			want: []string{"a scheduler systemd->cron run"}, remove: backupjob.Paths("main", backupjob.Systemd)},
 	}
 	for name, tc := range tests {
@@ -119,11 +131,18 @@ func TestBackupJobs(t *testing.T) {
 			c := *c
 			c.Service.Manager = tc.manager
 			oc := &ObservedCluster{Name: "main", Hosts: map[string]*ObservedHost{
-				"a": {Reachable: true, BackupJob: tc.a.job, ToolSHA256: tc.a.tool, BackupTimer: tc.a.timer},
-				"b": {Reachable: true, BackupJob: tc.b.job, ToolSHA256: tc.b.tool, BackupTimer: tc.b.timer},
+				"a": {Reachable: true, BackupJob: tc.a.job, ToolSHA256: tc.a.tool, BackupTimer: tc.a.timer, Init: tc.a.init, BackupEnvSHA256: tc.a.env},
+				"b": {Reachable: true, BackupJob: tc.b.job, ToolSHA256: tc.b.tool, BackupTimer: tc.b.timer, Init: tc.b.init, BackupEnvSHA256: tc.b.env},
 			}}
 			cp := newClusterPlanner(&c, oc, Options{Tool: tc.tool})
 			cp.backupJobs()
+			var refused string
+			for _, r := range cp.refusals {
+				refused += r.Summary
+			}
+			if refused != tc.refused {
+				t.Fatalf("refusals %q, want %q", refused, tc.refused)
+			}
 			var got []string
 			for _, s := range cp.steps {
 				if s.Action != InstallBackupJob || s.Job == nil {
@@ -134,7 +153,7 @@ func TestBackupJobs(t *testing.T) {
 					if len(s.Uploads) > 0 {
 						g += " upload"
 					}
-					if s.Job.RunCommand != "" {
+					if s.Job.Run {
 						g += " run"
 					}
 					got = append(got, g)
@@ -150,10 +169,15 @@ func TestBackupJobs(t *testing.T) {
 				if !removing && (wantSch == backupjob.Systemd) != (s.Job.Timer != "") {
 					t.Errorf("step on %s: timer %q", s.Member, s.Job.Timer)
 				}
-				if s.Member == "a" {
-					if diff := cmp.Diff(tc.remove, s.Job.Remove); diff != "" {
-						t.Errorf("removals (-want +got)\n%s", diff)
-					}
+				want := tc.remove
+				if s.Member == "b" {
+					want = tc.bRemove
+				}
+				if diff := cmp.Diff(want, s.Job.Remove); diff != "" {
+					t.Errorf("%s's removals (-want +got)\n%s", s.Member, diff)
+				}
+				if err := backupjob.Check("main", backupjob.Scheduler(s.Job.Scheduler), files2map(s.Job.Write), s.Job.Remove, s.Job.StopTimers, s.Job.Timer); err != nil {
+					t.Errorf("the step's job fails the plan-file check: %v", err)
 				}
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
@@ -197,7 +221,7 @@ func TestBackupCredentials(t *testing.T) {
 					got = append(got, ch.Attr+" "+ch.Before+"->"+ch.After)
 				}
 				if len(s.Uploads) != 1 || s.Uploads[0].Mode != 0o600 || s.Uploads[0].Source != "/ci/backup.env" ||
-					s.Uploads[0].Path != backupjob.DefaultEnvFile || s.Uploads[0].SHA256 != tc.source || s.Job.RunCommand == "" {
+					s.Uploads[0].Path != backupjob.DefaultEnvFile || s.Uploads[0].SHA256 != tc.source || !s.Job.Run {
 					t.Fatalf("step %+v", s)
 				}
 			}
@@ -206,4 +230,12 @@ func TestBackupCredentials(t *testing.T) {
 			}
 		})
 	}
+}
+
+func files2map(fs []File) map[string][]byte {
+	m := map[string][]byte{}
+	for _, f := range fs {
+		m[f.Path] = f.Content
+	}
+	return m
 }

@@ -107,6 +107,11 @@ type ObservedHost struct {
 	// runs (backupjob.DefaultBinary), "" when absent. See backup.go.
 	BackupJob   map[string][]byte
 	BackupTimer string
+	// Init is "systemd" when systemd runs the host (/run/systemd/system
+	// exists), "other" when it does not, "" when not observed (only hosts
+	// with systemd backup units, or of a cluster whose manager is systemd,
+	// are asked).
+	Init string
 	ToolSHA256  string
 	ToolVersion string // the version that binary reports, "" when absent
 	// BackupEnvSHA256 is the sha256 of backupjob.DefaultEnvFile on the

@@ -151,17 +151,19 @@ type Step struct {
 }
 
 // JobInstall is an InstallBackupJob step's work on the host, in this
-// order: stop and disable StopTimers, delete Remove, write Write, reload
-// systemd when a unit was written or removed, enable and restart Timer,
-// then run RunCommand once (a job that cannot run fails the apply now,
-// not at its first scheduled time).
+// order: write Write, reload systemd when a unit was written, enable and
+// restart Timer; only then (the new job is in place) stop and disable
+// StopTimers, delete Remove and reload systemd when a unit was removed;
+// then, with Run, run the job once (a job that cannot run fails the apply
+// now, not at its first scheduled time). Apply derives the command from
+// the written files (backupjob.RunCommandFor), never from free text.
 type JobInstall struct {
 	Scheduler  string   // "cron" or "systemd": the scheduler of Write
-	StopTimers []string // systemd timers of a job being removed
-	Remove     []string // files of a job being removed or replaced
 	Write      []File   // the job's files, whole
 	Timer      string   // the systemd timer to enable and restart ("" for cron)
-	RunCommand string   // the shell command that runs the job once ("": do not run)
+	StopTimers []string // systemd timers of a job being removed
+	Remove     []string // files of a job being removed or replaced, and stale credentials
+	Run        bool     // run the written job once
 }
 
 // File is a whole file to write on a host. It never holds a secret.

@@ -241,8 +241,10 @@ func (s *State) writeKeysAndFiles(bins *etcdbin.Binaries) error {
 				return err
 			}
 		}
-		if err := os.MkdirAll(filepath.Join(h.Root, "ssh"), 0o755); err != nil {
-			return err
+		for _, d := range []string{"ssh", "var-log/etcd"} {
+			if err := os.MkdirAll(filepath.Join(h.Root, d), 0o755); err != nil {
+				return err
+			}
 		}
 		if err := os.Chmod(filepath.Join(h.Root, "var-lib-etcd"), 0o700); err != nil {
 			return err
@@ -396,17 +398,19 @@ var hostBinds = [][2]string{
 	{"etc-etcd", "/etc/etcd"},
 	{"var-lib-etcd", EtcdDataDir},
 	{"var-backups", "/var/backups"},
-	{"var-log-etcd", "/var/log/etcd"},
+	// The host's whole /var/log (etcd's log in /var/log/etcd), so that a
+	// backup job's log directory is missing on a fresh host, as on a
+	// production one.
+	{"var-log", "/var/log"},
 	{"bin", "/usr/local/bin"},
 	// The host's own root home: a production host's, not this
 	// machine's (whose shell start-up files a login would run).
 	{"root-home", "/root"},
 	// The host's own cron.d, where apply installs backup jobs.
 	{"etc-cron.d", "/etc/cron.d"},
-	// The backup job's credentials, state, log and node_exporter textfile.
+	// The backup job's credentials, work dir and node_exporter textfile.
 	{"etc-etcdform", "/etc/etcdform"},
 	{"var-lib-etcdform", "/var/lib/etcdform"},
-	{"var-log-etcdform", "/var/log/etcdform"},
 	{"var-lib-node-exporter", "/var/lib/prometheus/node-exporter"},
 }
 
@@ -496,7 +500,7 @@ func (s *State) waitHost(ctx context.Context, h Host) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("lab: host %s (%s): %s did not answer in time; see %s and %s", h.Name, h.Addr, what,
-				filepath.Join(h.Root, "init.log"), filepath.Join(h.Root, "var-log-etcd", "etcd.log"))
+				filepath.Join(h.Root, "init.log"), filepath.Join(h.Root, "var-log", "etcd", "etcd.log"))
 		case <-time.After(50 * time.Millisecond): // poll interval
 		}
 	}

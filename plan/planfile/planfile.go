@@ -11,9 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/etcdform/etcdform/internal/backupjob"
 	"github.com/etcdform/etcdform/plan"
 )
 
@@ -232,7 +232,7 @@ type fileJob struct {
 	Remove     []string   `json:"remove,omitempty"`
 	Write      []fileFile `json:"write,omitempty"`
 	Timer      string     `json:"timer,omitempty"`
-	RunCommand string     `json:"run_command,omitempty"`
+	Run        bool       `json:"run,omitempty"`
 }
 
 type fileFile struct {
@@ -366,7 +366,7 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 			fs.Uploads = append(fs.Uploads, fileUpload(u))
 		}
 		if j := s.Job; j != nil {
-			fj := &fileJob{Scheduler: j.Scheduler, StopTimers: j.StopTimers, Remove: j.Remove, Timer: j.Timer, RunCommand: j.RunCommand}
+			fj := &fileJob{Scheduler: j.Scheduler, StopTimers: j.StopTimers, Remove: j.Remove, Timer: j.Timer, Run: j.Run}
 			for _, w := range j.Write {
 				fj.Write = append(fj.Write, fileFile{Path: w.Path, Content: string(w.Content)})
 			}
@@ -440,12 +440,17 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 			return nil, fmt.Errorf("step %d: an upload-file step needs uploads, and only it and install-backup-job may have them", i+1)
 		}
 		if fj := fs.Job; fj != nil {
-			j := &plan.JobInstall{Scheduler: fj.Scheduler, StopTimers: fj.StopTimers, Remove: fj.Remove, Timer: fj.Timer, RunCommand: fj.RunCommand}
+			j := &plan.JobInstall{Scheduler: fj.Scheduler, StopTimers: fj.StopTimers, Remove: fj.Remove, Timer: fj.Timer, Run: fj.Run}
+			files := map[string][]byte{}
 			for _, w := range fj.Write {
-				if w.Path == "" || !strings.HasPrefix(w.Path, "/") {
-					return nil, fmt.Errorf("step %d: job file path %q is not absolute", i+1, w.Path)
-				}
+				files[w.Path] = []byte(w.Content)
 				j.Write = append(j.Write, plan.File{Path: w.Path, Content: []byte(w.Content)})
+			}
+			if err := backupjob.Check(fs.Cluster, backupjob.Scheduler(j.Scheduler), files, j.Remove, j.StopTimers, j.Timer); err != nil {
+				return nil, fmt.Errorf("step %d: backup job: %w", i+1, err)
+			}
+			if j.Run && len(j.Write) == 0 {
+				return nil, fmt.Errorf("step %d: backup job: run without job files", i+1)
 			}
 			s.Job = j
 		}

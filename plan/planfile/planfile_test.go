@@ -11,8 +11,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/etcdform/etcdform/internal/backupjob"
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/plan/plantest"
+	"github.com/etcdform/etcdform/schema"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -26,11 +28,10 @@ func TestRoundTrip(t *testing.T) {
 				Changes: []plan.Change{{Attr: "scheduler", Before: "cron", After: "systemd"}},
 				Uploads: []plan.Upload{{Role: "etcdform-binary", Path: "/usr/local/bin/etcdform", Source: "/tmp/etcdform", SHA256: "ab", Mode: 0o755}},
 				Job: &plan.JobInstall{Scheduler: "systemd", Remove: []string{"/etc/cron.d/etcdform-backup-c"},
-					Write: []plan.File{{Path: "/etc/systemd/system/x.service", Content: []byte("[Service]\n")}, {Path: "/etc/systemd/system/x.timer", Content: []byte("[Timer]\n")}},
-					Timer: "x.timer", RunCommand: "systemctl start x.service"}},
+					Write: systemdJob(t, "c"), Timer: "etcdform-backup-c.timer", Run: true}},
 			{Action: plan.InstallBackupJob, Cluster: "c", Member: "m2", Voters: 3, Tolerated: 1,
 				Changes: []plan.Change{{Attr: "job", Before: "installed", After: "(absent)"}},
-				Job:     &plan.JobInstall{StopTimers: []string{"x.timer"}, Remove: []string{"/etc/systemd/system/x.service"}}},
+				Job:     &plan.JobInstall{StopTimers: []string{"etcdform-backup-c.timer"}, Remove: []string{"/etc/systemd/system/etcdform-backup-c.service"}}},
 		}},
 	}
 	for name, want := range tests {
@@ -274,4 +275,44 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("(-first +second):\n%s", diff)
 		}
 	})
+}
+
+// systemdJob renders the systemd units of a backup job of cluster.
+func systemdJob(t *testing.T, cluster string) []plan.File {
+	t.Helper()
+	c := &schema.Cluster{Name: cluster, Backup: &schema.Backup{Schedule: "@daily", On: []string{"m1"}, Destination: "s3://b/p", Recipient: "age1x"}}
+	fs, err := backupjob.Render(backupjob.SpecFor(c, &schema.Member{Name: "m1", ClientURL: "http://10.0.0.1:2379"}, ""), backupjob.Systemd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []plan.File
+	for _, f := range fs {
+		out = append(out, plan.File{Path: f.Path, Content: f.Content})
+	}
+	return out
+}
+
+// A plan file whose backup job is not one this etcdform could have
+// planned is refused before apply runs anything of it as root.
+func TestReadRefusesBadJobs(t *testing.T) {
+	units := systemdJob(t, "c")
+	for name, j := range map[string]*plan.JobInstall{
+		"unknown scheduler":      {Scheduler: "launchd", Write: units, Timer: "etcdform-backup-c.timer"},
+		"another cluster's unit": {Scheduler: "systemd", Write: systemdJob(t, "d"), Timer: "etcdform-backup-c.timer"},
+		"edited unit":            {Scheduler: "systemd", Write: []plan.File{units[0], {Path: units[1].Path, Content: []byte("[Timer]\nOnCalendar=minutely\n")}}, Timer: "etcdform-backup-c.timer"},
+		"removes another file":   {Remove: []string{"/etc/passwd"}},
+		"stops another timer":    {StopTimers: []string{"ssh.timer"}, Remove: []string{"/etc/cron.d/etcdform-backup-c"}},
+		"runs without files":     {Remove: []string{"/etc/cron.d/etcdform-backup-c"}, Run: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := &plan.Plan{Steps: []plan.Step{{Action: plan.InstallBackupJob, Cluster: "c", Member: "m1", Job: j}}}
+			var buf bytes.Buffer
+			if err := Write(&buf, p); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Read(&buf); err == nil || !strings.Contains(err.Error(), "backup job") {
+				t.Fatalf("read: %v", err)
+			}
+		})
+	}
 }

@@ -59,52 +59,51 @@ func Backups(ctx context.Context, c *schema.Cluster) *plan.ObservedBackups {
 	return ob
 }
 
+// hostBackup is what a host holds of its cluster's backup job.
+type hostBackup struct {
+	files       map[string][]byte // the job's files under either scheduler, by path
+	init, timer string            // see plan.ObservedHost.Init and BackupTimer
+	toolSHA256  string
+	toolVersion string
+	envSHA256   string
+}
+
 // backupJob reads the installed files of cluster c's backup job (under
-// either scheduler: apply may be moving it from one to the other), the
-// state of its systemd timer when its units are there and systemd runs
-// the host, and the hash of the etcdform binary it runs (on the hosts of
-// backup.on only). Unreadable files count as absent: plan then proposes
-// to install them.
-func backupJob(ctx context.Context, cli *sshp.Client, c *schema.Cluster, m *schema.Member) (files map[string][]byte, timer, sum, toolVersion, envSum string) {
+// either scheduler: apply may be moving it from one to the other), whether
+// systemd runs the host and the state of the job's timer (when the
+// cluster's manager is systemd or its units are there), and the hashes of
+// the etcdform binary the job runs and of its credentials file (on the
+// hosts of backup.on, or holding a job). Unreadable files count as
+// absent: plan then proposes to install them.
+func backupJob(ctx context.Context, cli *sshp.Client, c *schema.Cluster, m *schema.Member) hostBackup {
+	var hb hostBackup
 	for _, sch := range []backupjob.Scheduler{backupjob.Cron, backupjob.Systemd} {
 		for _, p := range backupjob.Paths(c.Name, sch) {
 			if b, err := cli.ReadFile(ctx, p); err == nil {
-				if files == nil {
-					files = map[string][]byte{}
+				if hb.files == nil {
+					hb.files = map[string][]byte{}
 				}
-				files[p] = b
+				hb.files[p] = b
 			}
 		}
 	}
-	if units := backupjob.Paths(c.Name, backupjob.Systemd); files[units[0]] != nil || files[units[1]] != nil {
-		timer = timerState(ctx, cli, backupjob.TimerUnit(c.Name))
+	units := backupjob.Paths(c.Name, backupjob.Systemd)
+	if c.Service.Manager == "systemd" || hb.files[units[0]] != nil || hb.files[units[1]] != nil {
+		hb.init, hb.timer = timerState(ctx, cli, backupjob.TimerUnit(c.Name))
 	}
-	if c.Backup == nil || !slices.Contains(c.Backup.On, m.Name) {
-		return files, timer, "", "", ""
+	inOn := c.Backup != nil && slices.Contains(c.Backup.On, m.Name)
+	if !inOn && hb.files == nil {
+		return hb
 	}
-	sum, _ = cli.Sha256File(ctx, backupjob.DefaultBinary)
-	if sum != "" {
-		toolVersion = hostToolVersion(ctx, cli)
+	hb.envSHA256, _ = cli.Sha256File(ctx, backupjob.DefaultEnvFile)
+	if !inOn {
+		return hb
 	}
-	if c.Backup.S3 != nil && c.Backup.S3.CredentialsSource != "" {
-		envSum, _ = cli.Sha256File(ctx, backupjob.DefaultEnvFile)
+	hb.toolSHA256, _ = cli.Sha256File(ctx, backupjob.DefaultBinary)
+	if hb.toolSHA256 != "" {
+		hb.toolVersion = hostToolVersion(ctx, cli)
 	}
-	return files, timer, sum, toolVersion, envSum
-}
-
-// hostToolVersion is the version the installed etcdform binary reports
-// ("etcdform 0.1.0" → "0.1.0"), "" when it cannot say.
-func hostToolVersion(ctx context.Context, cli *sshp.Client) string {
-	out, _, code, err := cli.Run(ctx, sshp.Quote(backupjob.DefaultBinary)+" version")
-	if err != nil || code != 0 {
-		return ""
-	}
-	first, _, _ := strings.Cut(string(out), "\n")
-	v, ok := strings.CutPrefix(strings.TrimSpace(first), "etcdform ")
-	if !ok {
-		return ""
-	}
-	return v
+	return hb
 }
 
 // credentialsSource hashes the backup block's s3.credentials_source (a
@@ -121,14 +120,35 @@ func credentialsSource(c *schema.Cluster) (sum, errMsg string) {
 	return hex.EncodeToString(h[:]), ""
 }
 
-// timerState is `systemctl is-enabled` and `is-active` of unit,
-// space-separated ("enabled active"), or "" when systemd does not run the
-// host (no /run/systemd/system) or cannot be asked.
-func timerState(ctx context.Context, cli *sshp.Client, unit string) string {
+// timerState says whether systemd runs the host ("systemd" or "other")
+// and, when it does, `systemctl is-enabled` and `is-active` of unit,
+// space-separated ("enabled active"); "" and "" when the host could not
+// be asked.
+func timerState(ctx context.Context, cli *sshp.Client, unit string) (init, state string) {
 	q := sshp.Quote(unit)
 	out, _, code, err := cli.Run(ctx, `[ -d /run/systemd/system ] || exit 3; e=$(systemctl is-enabled `+q+` 2>/dev/null); a=$(systemctl is-active `+q+` 2>/dev/null); echo "${e:-unknown} ${a:-unknown}"`)
+	switch {
+	case err != nil:
+		return "", ""
+	case code == 3:
+		return "other", ""
+	case code != 0:
+		return "systemd", ""
+	}
+	return "systemd", strings.TrimSpace(string(out))
+}
+
+// hostToolVersion is the version the installed etcdform binary reports
+// ("etcdform 0.1.0" → "0.1.0"), "" when it cannot say.
+func hostToolVersion(ctx context.Context, cli *sshp.Client) string {
+	out, _, code, err := cli.Run(ctx, sshp.Quote(backupjob.DefaultBinary)+" version")
 	if err != nil || code != 0 {
 		return ""
 	}
-	return strings.TrimSpace(string(out))
+	first, _, _ := strings.Cut(string(out), "\n")
+	v, ok := strings.CutPrefix(strings.TrimSpace(first), "etcdform ")
+	if !ok {
+		return ""
+	}
+	return v
 }

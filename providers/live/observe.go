@@ -175,6 +175,8 @@ func Host(ctx context.Context, c *schema.Cluster, m *schema.Member) *plan.Observ
 		h.DataDirBytes, h.DataDirEmpty = n, empty
 	}
 	h.Certs, h.Sources = hostCerts(ctx, cli, m), sourceCerts(m)
-	h.BackupJob, h.BackupTimer, h.ToolSHA256, h.ToolVersion, h.BackupEnvSHA256 = backupJob(ctx, cli, c, m)
+	hb := backupJob(ctx, cli, c, m)
+	h.BackupJob, h.Init, h.BackupTimer, h.BackupEnvSHA256 = hb.files, hb.init, hb.timer, hb.envSHA256
+	h.ToolSHA256, h.ToolVersion = hb.toolSHA256, hb.toolVersion
 	return h
 }

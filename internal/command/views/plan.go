@@ -357,7 +357,7 @@ type jsonJob struct {
 	Remove     []string   `json:"remove,omitempty"`
 	Write      []jsonFile `json:"write,omitempty"`
 	Timer      string     `json:"timer,omitempty"`
-	RunCommand string     `json:"run_command,omitempty"`
+	Run        bool       `json:"run,omitempty"`
 }
 
 type jsonFile struct {
@@ -433,7 +433,7 @@ func (v *PlanJSON) Plan(w io.Writer, p *plan.Plan) error {
 			js.Uploads = append(js.Uploads, jsonUpload{Role: u.Role, Path: u.Path, Source: u.Source, SHA256: u.SHA256, Mode: fmt.Sprintf("%04o", u.Mode)})
 		}
 		if j := s.Job; j != nil {
-			js.Job = &jsonJob{Scheduler: j.Scheduler, StopTimers: j.StopTimers, Remove: j.Remove, Timer: j.Timer, RunCommand: j.RunCommand}
+			js.Job = &jsonJob{Scheduler: j.Scheduler, StopTimers: j.StopTimers, Remove: j.Remove, Timer: j.Timer, Run: j.Run}
 			for _, f := range j.Write {
 				js.Job.Write = append(js.Job.Write, jsonFile{Path: f.Path, Content: string(f.Content)})
 			}
