@@ -111,7 +111,7 @@ type ObservedHost struct {
 	// exists), "other" when it does not, "" when not observed (only hosts
 	// with systemd backup units, or of a cluster whose manager is systemd,
 	// are asked).
-	Init string
+	Init        string
 	ToolSHA256  string
 	ToolVersion string // the version that binary reports, "" when absent
 	// BackupEnvSHA256 is the sha256 of backupjob.DefaultEnvFile on the
