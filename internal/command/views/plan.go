@@ -246,6 +246,9 @@ func (v *PlanHuman) Plan(w io.Writer, p *plan.Plan) error {
 			for _, c := range s.Changes {
 				fmt.Fprintf(&b, "        %s: %s -> %s\n", c.Attr, v.paint(ansiRed, orDash(c.Before)), v.paint(ansiGreen, orDash(c.After)))
 			}
+			if n := jobNote(s); n != "" {
+				fmt.Fprintf(&b, "        %s\n", n)
+			}
 			fmt.Fprintf(&b, "        %s\n", v.paint(ansiDim, tolerance(s)))
 			for _, r := range p.Refusals {
 				if r.Step == i+1 {
@@ -273,6 +276,23 @@ func (v *PlanHuman) Plan(w io.Writer, p *plan.Plan) error {
 	b.WriteString(v.paint(ansiBold, summaryLine(p)) + "\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// jobNote says what an install-backup-job step does beyond its changes:
+// the scheduler it installs under, and the backup it takes now.
+func jobNote(s plan.Step) string {
+	j := s.Job
+	if j == nil || len(j.Write) == 0 {
+		return ""
+	}
+	n := "as a cron.d job"
+	if j.Timer != "" {
+		n = "as systemd timer " + j.Timer
+	}
+	if j.Run {
+		n += "; apply then runs the job once (a backup is taken now)"
+	}
+	return n
 }
 
 func metaLine(m plan.Meta) string {
@@ -516,6 +536,9 @@ func (v *PlanMarkdown) Plan(w io.Writer, p *plan.Plan) error {
 				title := "**" + cell(stepTitle(s)) + "**"
 				if s.Reason != "" {
 					title += "<br>" + cell(s.Reason)
+				}
+				if n := jobNote(s); n != "" {
+					title += "<br>" + cell(n)
 				}
 				tol := fmt.Sprint(s.Tolerated)
 				for _, r := range p.Refusals {

@@ -170,3 +170,25 @@ func TestPlanJSONShape(t *testing.T) {
 		t.Error("no step marked refused in a plan with step refusals")
 	}
 }
+
+// A backup job step says under which scheduler it installs the job and
+// that apply takes a backup now, in every format.
+func TestPlanBackupJobNote(t *testing.T) {
+	p := &plan.Plan{Clusters: []string{"c"}, Steps: []plan.Step{{Action: plan.InstallBackupJob, Cluster: "c", Member: "m1",
+		Changes: []plan.Change{{Attr: "job", Before: "(absent)", After: "@daily"}},
+		Job: &plan.JobInstall{Scheduler: "systemd", Write: []plan.File{{Path: "/etc/systemd/system/x.service", Content: []byte("x")}},
+			Timer: "etcdform-backup-c.timer", Run: true}}}}
+	for _, f := range []PlanFormat{PlanFormatHuman, PlanFormatMarkdown, PlanFormatJSON} {
+		var b strings.Builder
+		if err := NewPlanView(f, false).Plan(&b, p); err != nil {
+			t.Fatal(err)
+		}
+		want := "apply then runs the job once"
+		if f == PlanFormatJSON {
+			want = `"run": true`
+		}
+		if !strings.Contains(b.String(), want) || !strings.Contains(b.String(), "etcdform-backup-c.timer") {
+			t.Errorf("format %v:\n%s", f, b.String())
+		}
+	}
+}
