@@ -199,13 +199,14 @@ func (cp *clusterPlanner) backupJobs() {
 const timerRunning = "enabled active"
 
 // removeJob is the work that removes cluster's job files of the given
-// schedulers from h; nil when none is there.
+// schedulers from h, with the .bak copies apply's writes left of them;
+// nil when none is there.
 func removeJob(cluster string, h *ObservedHost, schs ...backupjob.Scheduler) *JobInstall {
 	var job JobInstall
 	for _, sch := range schs {
 		for _, p := range backupjob.Paths(cluster, sch) {
 			if h.BackupJob[p] != nil {
-				job.Remove = append(job.Remove, p)
+				job.Remove = append(job.Remove, p, p+".bak")
 			}
 		}
 		if sch == backupjob.Systemd && hasAny(h.BackupJob, backupjob.Paths(cluster, sch)) {

@@ -111,9 +111,9 @@ func TestBackupJobs(t *testing.T) {
 		"new binary":       {a: host{job: installed, tool: "old", timer: ""}, tool: tool, want: []string{"a binary_sha256 old->new upload run"}},
 		"schedule":         {a: host{job: oldSchedule, tool: "new", timer: ""}, tool: tool, want: []string{"a schedule @daily->0 */6 * * *"}},
 		"hand edit":        {a: host{job: edited, tool: "new", timer: ""}, tool: tool, want: []string{"a job backup job file: edited by hand->0 */6 * * * run"}},
-		"not in on":        {a: host{job: installed, tool: "new"}, b: host{job: installed}, tool: tool, want: []string{"b job installed->(absent)"}, bRemove: []string{cronPath}},
+		"not in on":        {a: host{job: installed, tool: "new"}, b: host{job: installed}, tool: tool, want: []string{"b job installed->(absent)"}, bRemove: []string{cronPath, cronPath + ".bak"}},
 		"not in on, credentials": {a: host{job: installed, tool: "new"}, b: host{job: installed, env: "e"}, tool: tool, want: []string{"b job installed->(absent)"},
-			bRemove: []string{cronPath, backupjob.DefaultEnvFile, backupjob.DefaultEnvFile + ".bak"}},
+			bRemove: []string{cronPath, cronPath + ".bak", backupjob.DefaultEnvFile, backupjob.DefaultEnvFile + ".bak"}},
 		"systemd not running": {manager: "systemd", a: host{job: installed, tool: "new", init: "other"}, tool: tool, refused: "No systemd on the host"},
 		"systemd absent":      {manager: "systemd", a: host{job: nil, tool: "new", timer: ""}, tool: tool, want: []string{"a job (absent)->0 */6 * * * run"}},
 		"systemd converged":   {manager: "systemd", a: host{job: units, tool: "new", timer: "enabled active"}, tool: tool},
@@ -122,9 +122,9 @@ func TestBackupJobs(t *testing.T) {
 		"systemd unit missing": {manager: "systemd", a: host{job: oneUnit, tool: "new", timer: "enabled active"}, tool: tool,
 			want: []string{"a job backup job: /etc/systemd/system/etcdform-backup-main.service is missing->0 */6 * * * run"}},
 		"cron to systemd": {manager: "systemd", a: host{job: installed, tool: "new", timer: ""}, tool: tool,
-			want: []string{"a scheduler cron->systemd run"}, remove: []string{cronPath}},
+			want: []string{"a scheduler cron->systemd run"}, remove: []string{cronPath, cronPath + ".bak"}},
 		"systemd to cron": {a: host{job: units, tool: "new", timer: "enabled active"}, tool: tool,
-			want: []string{"a scheduler systemd->cron run"}, remove: backupjob.Paths("main", backupjob.Systemd)},
+			want: []string{"a scheduler systemd->cron run"}, remove: withBak(backupjob.Paths("main", backupjob.Systemd))},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -238,4 +238,12 @@ func files2map(fs []File) map[string][]byte {
 		m[f.Path] = f.Content
 	}
 	return m
+}
+
+func withBak(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		out = append(out, p, p+".bak")
+	}
+	return out
 }

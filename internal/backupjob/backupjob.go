@@ -139,7 +139,7 @@ func Check(cluster string, sch Scheduler, write map[string][]byte, remove, stopT
 	removable := map[string]bool{DefaultEnvFile: true, DefaultEnvFile + ".bak": true}
 	for _, s := range []Scheduler{Cron, Systemd} {
 		for _, p := range Paths(cluster, s) {
-			removable[p] = true
+			removable[p], removable[p+".bak"] = true, true
 		}
 	}
 	for _, p := range remove {

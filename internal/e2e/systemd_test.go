@@ -31,7 +31,8 @@ import (
 //     timer's calendar follows;
 //   - a timer disabled by hand is a plan change; apply enables it again;
 //   - the installed job, started through systemd, makes another backup;
-//   - a quota change rolls the members through systemctl restarts.
+//   - a quota change rolls the members through systemctl restarts;
+//   - removing the block removes the timer, the units and the credentials.
 func TestSystemdE2E(t *testing.T) {
 	st := labtest.Up(t, lab.Options{Members: 3, Init: lab.InitSystemd})
 	srv := s3test.NewAt(t, st.BridgeAddr, "backups")
@@ -223,5 +224,21 @@ func TestSystemdE2E(t *testing.T) {
 	}
 	if r, err := c.Get(ctx, "/registry/secrets/marker"); err != nil || len(r.Kvs) != 1 || string(r.Kvs[0].Value) != marker {
 		t.Fatalf("the marker after the rolling restart: %v", err)
+	}
+
+	// Removing the block stops the timer and removes the units and the
+	// S3 credentials.
+	dir = config(t, st, withStorage("3GiB"))
+	p, code = plan(dir)
+	if code != 2 || len(p.Steps) != 1 || p.Steps[0].Action != "install-backup-job" || p.Steps[0].Changes[0].After != "(absent)" {
+		t.Fatalf("plan without the backup block: exit %d, %+v", code, p.Steps)
+	}
+	apply(dir)
+	out, _ := ssh("systemctl is-active " + timer + "; ls /etc/systemd/system/ /etc/etcdform/")
+	if !strings.HasPrefix(out, "inactive") || strings.Contains(out, "etcdform-backup") || strings.Contains(out, "backup.env") {
+		t.Fatalf("etcd-1 after removing the block:\n%s", out)
+	}
+	if p, code := plan(dir); code != 0 || len(p.Steps) != 0 {
+		t.Fatalf("plan after removing the job: exit %d, %v", code, actions(p))
 	}
 }
