@@ -155,13 +155,29 @@ func netnsPIDs(ns string) []int {
 }
 
 func isZombie(pid int) bool {
+	_, state, _, ok := procStat(pid)
+	return !ok || state == "Z" // gone, or a zombie
+}
+
+// procStat reads a process's command name, state and parent PID from
+// /proc/PID/stat ("pid (comm) state ppid ..."); ok is false when the
+// process is gone or the line does not parse.
+func procStat(pid int) (comm, state string, ppid int, ok bool) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return true // gone
+		return "", "", 0, false
 	}
 	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	return i > 0 && len(s) > i+2 && s[i+2] == 'Z'
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < open {
+		return "", "", 0, false
+	}
+	f := strings.Fields(s[end+1:])
+	if len(f) < 2 {
+		return "", "", 0, false
+	}
+	ppid, err = strconv.Atoi(f[1])
+	return s[open+1 : end], f[0], ppid, err == nil
 }
 
 func anyPIDs(names []string) bool {

@@ -266,18 +266,7 @@ func childNamed(parent int, comm string) int {
 		if err != nil {
 			continue
 		}
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		s := string(data)
-		open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || end < open {
-			continue
-		}
-		f := strings.Fields(s[end+1:])
-		if len(f) > 1 && f[1] == strconv.Itoa(parent) && s[open+1:end] == comm {
+		if c, _, ppid, ok := procStat(pid); ok && ppid == parent && c == comm {
 			return pid
 		}
 	}
