@@ -66,11 +66,6 @@ func median(ds []time.Duration) time.Duration {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func sshArgs(st *lab.State, addr string, cmd string) []string {
-	return []string{"-i", st.KeyFile(), "-o", "UserKnownHostsFile=" + st.KnownHostsFile(), "-o", "StrictHostKeyChecking=yes",
-		"-o", "BatchMode=yes", "root@" + addr, cmd}
-}
-
 // BenchmarkPlan5 times `etcdform plan` on a 5-member lab against a
 // sequential shell baseline that gathers the same facts: ssh to each host
 // to read its config file, and curl each member's /health.
@@ -86,7 +81,7 @@ func BenchmarkPlan5(b *testing.B) {
 		planT = append(planT, d)
 		t0 := time.Now()
 		for _, h := range st.Members() {
-			if _, code := run(b, "ssh", sshArgs(st, h.Addr, "cat /etc/etcd/etcd.conf.yml")...); code != 0 {
+			if _, code := run(b, "ssh", labtest.SSHArgs(st, h.Addr, "cat /etc/etcd/etcd.conf.yml")...); code != 0 {
 				b.Fatalf("baseline ssh %s failed", h.Name)
 			}
 			if _, code := run(b, "curl", "-fsS", "--max-time", "2", h.ClientURL()+"/health"); code != 0 {
@@ -235,7 +230,7 @@ func BenchmarkRollingRestart(b *testing.B) {
 	for _, h := range st.Members() {
 		moveLeaderFrom(b, ec, h.Name)
 		t0 := time.Now()
-		if _, code := run(b, "ssh", sshArgs(st, h.Addr, "sv -w 60 restart etcd")...); code != 0 {
+		if _, code := run(b, "ssh", labtest.SSHArgs(st, h.Addr, "sv -w 60 restart etcd")...); code != 0 {
 			b.Fatalf("restart %s failed", h.Name)
 		}
 		waitHealthy(b, h)
@@ -250,7 +245,7 @@ func BenchmarkRollingRestart(b *testing.B) {
 	l = startLoad(b, st, "/bench/naive")
 	t0 := time.Now()
 	for _, h := range st.Members() {
-		if _, code := run(b, "ssh", sshArgs(st, h.Addr, "sv -w 60 restart etcd")...); code != 0 {
+		if _, code := run(b, "ssh", labtest.SSHArgs(st, h.Addr, "sv -w 60 restart etcd")...); code != 0 {
 			b.Fatalf("restart %s failed", h.Name)
 		}
 		time.Sleep(naiveSleep) // the baseline's own fixed sleep, by design

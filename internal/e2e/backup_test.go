@@ -60,11 +60,7 @@ func TestBackupE2E(t *testing.T) {
 	if err := os.WriteFile(idFile, []byte(id.String()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	credFile := filepath.Join(t.TempDir(), "backup.env")
-	creds := "AWS_ACCESS_KEY_ID=" + s3test.AccessKey + "\nAWS_SECRET_ACCESS_KEY=" + s3test.SecretKey + "\n"
-	if err := os.WriteFile(credFile, []byte(creds), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	credFile := s3CredentialsFile(t)
 	dir := config(t, st, withBackup(fmt.Sprintf(`  backup {
     schedule    = "0 0 1 1 *"
     on          = ["etcd-1"]
@@ -83,7 +79,7 @@ func TestBackupE2E(t *testing.T) {
     }
   }
 `, id.Recipient(), srv.Endpoint, credFile)))
-	env := []string{"AWS_ACCESS_KEY_ID=" + s3test.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s3test.SecretKey}
+	env := s3Env
 	textfile := filepath.Join(t.TempDir(), "etcdform_backup.prom")
 	secrets := []string{id.String(), s3test.SecretKey}
 	noSecrets := func(outs ...string) {
@@ -235,7 +231,7 @@ func TestBackupE2E(t *testing.T) {
 		t.Fatalf("after apply: exit %d, %+v; want the pre-change backup and the job's first run, both newer than %s", code, after, list[1].ID)
 	}
 	h1 := st.Members()[0]
-	if b, err := os.ReadFile(h1.Path("/etc/etcdform/backup.env")); err != nil || string(b) != creds {
+	if b, err := os.ReadFile(h1.Path("/etc/etcdform/backup.env")); err != nil || string(b) != s3Credentials {
 		t.Fatalf("credentials on etcd-1's host: %v", err)
 	}
 	if st, err := os.Stat(h1.Path("/etc/etcdform/backup.env")); err != nil || st.Mode().Perm() != 0o600 {
@@ -248,17 +244,7 @@ func TestBackupE2E(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("backup run with S3 stopped: exit %d", code)
 	}
-	prom, _ := os.ReadFile(textfile)
-	if !strings.Contains(string(prom), `etcdform_backup_failures_total{cluster="lab"} 1`+"\n") ||
-		!strings.Contains(string(prom), `etcdform_backup_last_run_success{cluster="lab"} 0`+"\n") {
-		t.Fatalf("textfile after a failed run:\n%s", prom)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if after := srv.Objects(t, "backups"); len(after) != 4 {
-		t.Fatalf("a failed run changed the bucket: %v", after)
-	}
+	failedRunLeftNothing(t, srv, textfile, 4)
 
 	// No backup at all, and the installed job would not make one in this
 	// apply: plan refuses.
@@ -343,7 +329,7 @@ func TestBackupS3StopsMidRun(t *testing.T) {
 	}
 	textfile := filepath.Join(t.TempDir(), "etcdform_backup.prom")
 	cmd := exec.Command(binary, "backup", "run", "--textfile", textfile, dir)
-	cmd.Env = append(os.Environ(), "NO_COLOR=1", "AWS_ACCESS_KEY_ID="+s3test.AccessKey, "AWS_SECRET_ACCESS_KEY="+s3test.SecretKey)
+	cmd.Env = append(append(os.Environ(), "NO_COLOR=1"), s3Env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -385,15 +371,42 @@ func TestBackupS3StopsMidRun(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("backup run with S3 killed mid-upload: exit %d", code)
 	}
+	failedRunLeftNothing(t, srv, textfile, 0)
+}
+
+// s3Env gives etcdform, where it runs, the test S3 server's keys.
+var s3Env = []string{"AWS_ACCESS_KEY_ID=" + s3test.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s3test.SecretKey}
+
+// s3Credentials is an environment file with the test S3 server's keys,
+// the form s3.credentials_source takes.
+const s3Credentials = "AWS_ACCESS_KEY_ID=" + s3test.AccessKey + "\nAWS_SECRET_ACCESS_KEY=" + s3test.SecretKey + "\n"
+
+// s3CredentialsFile writes s3Credentials to a private file and returns
+// its path.
+func s3CredentialsFile(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "backup.env")
+	if err := os.WriteFile(p, []byte(s3Credentials), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// failedRunLeftNothing checks what a run that failed because the S3
+// server stopped leaves behind: the failure counted in its textfile and,
+// with the server started again, the bucket holding objects keys, as
+// before the run.
+func failedRunLeftNothing(t *testing.T, srv *s3test.Server, textfile string, objects int) {
+	t.Helper()
 	prom, _ := os.ReadFile(textfile)
 	if !strings.Contains(string(prom), `etcdform_backup_failures_total{cluster="lab"} 1`+"\n") ||
 		!strings.Contains(string(prom), `etcdform_backup_last_run_success{cluster="lab"} 0`+"\n") {
-		t.Fatalf("textfile after the failed run:\n%s", prom)
+		t.Fatalf("textfile after a failed run:\n%s", prom)
 	}
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if objs := srv.Objects(t, "backups"); len(objs) != 0 {
-		t.Fatalf("the failed run left objects: %v", objs)
+	if after := srv.Objects(t, "backups"); len(after) != objects {
+		t.Fatalf("a failed run changed the bucket (want %d objects): %v", objects, after)
 	}
 }

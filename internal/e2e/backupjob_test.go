@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,11 +47,7 @@ func TestBackupJobE2E(t *testing.T) {
 	}
 	dir := config(t, st, block("0 0 1 1 *", "etcd-1"))
 	h1, h2 := st.Members()[0], st.Members()[1]
-	ssh := func(h lab.Host, cmd string) (string, error) {
-		out, err := exec.Command("ssh", "-i", st.KeyFile(), "-o", "UserKnownHostsFile="+st.KnownHostsFile(),
-			"-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "root@"+h.Addr, cmd).CombinedOutput()
-		return string(out), err
-	}
+	ssh := func(h lab.Host, cmd string) (string, error) { return labtest.SSH(st, h, cmd) }
 	path := backupjob.CronPath(lab.ClusterName)
 
 	p, code := planAsJSON(t, dir)
@@ -148,10 +143,7 @@ func TestBackupJobE2E(t *testing.T) {
 	// hosts reach) with the credentials apply uploaded: an encrypted
 	// object, never the plaintext; keep_last.
 	srv := s3test.NewAt(t, st.BridgeAddr, "backups")
-	credFile := filepath.Join(t.TempDir(), "backup.env")
-	if err := os.WriteFile(credFile, []byte("AWS_ACCESS_KEY_ID="+s3test.AccessKey+"\nAWS_SECRET_ACCESS_KEY="+s3test.SecretKey+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	credFile := s3CredentialsFile(t)
 	c := etcdClient(t, st)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()

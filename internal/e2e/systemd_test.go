@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -40,11 +39,8 @@ func TestSystemdE2E(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	credFile := filepath.Join(t.TempDir(), "backup.env")
-	if err := os.WriteFile(credFile, []byte("AWS_ACCESS_KEY_ID="+s3test.AccessKey+"\nAWS_SECRET_ACCESS_KEY="+s3test.SecretKey+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"AWS_ACCESS_KEY_ID=" + s3test.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s3test.SecretKey}
+	credFile := s3CredentialsFile(t)
+	env := s3Env
 	block := func(schedule string) func(string) string {
 		return withBackup(fmt.Sprintf(`  backup {
     schedule    = %q
@@ -67,9 +63,8 @@ func TestSystemdE2E(t *testing.T) {
 	}
 	h1 := st.Members()[0]
 	ssh := func(cmd string) (string, error) {
-		out, err := exec.Command("ssh", "-i", st.KeyFile(), "-o", "UserKnownHostsFile="+st.KnownHostsFile(),
-			"-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "root@"+h1.Addr, cmd).CombinedOutput()
-		return strings.TrimSpace(string(out)), err
+		out, err := labtest.SSH(st, h1, cmd)
+		return strings.TrimSpace(out), err
 	}
 	// The S3 secret key is in the credentials source and on the host, and
 	// nowhere else: not in plan output, plan files, apply output or the

@@ -223,27 +223,32 @@ func TestLabE2E(t *testing.T) {
 		if len(pidsBefore) == 0 {
 			t.Fatal("no processes found in the lab's namespaces before down")
 		}
-		if err := lab.Down(ctx, st.Dir); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command("ip", "netns", "list").Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(string(out), st.Prefix) {
-			t.Fatalf("namespaces left after down:\n%s", out)
-		}
-		for _, pid := range pidsBefore {
-			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
-				if stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); !strings.Contains(string(stat), ") Z") {
-					t.Errorf("process %d still running after down", pid)
-				}
-			}
-		}
+		downLeavesNothing(ctx, t, st, pidsBefore)
 		if err := exec.Command("ip", "link", "show", st.Bridge).Run(); err == nil {
 			t.Errorf("bridge %s left after down", st.Bridge)
 		}
 	})
+}
+
+// downLeavesNothing brings the lab down and checks that none of its
+// network namespaces, and none of pids (its processes before), is left.
+func downLeavesNothing(ctx context.Context, t *testing.T, st *lab.State, pids []int) {
+	t.Helper()
+	if err := lab.Down(ctx, st.Dir); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), st.Prefix) {
+		t.Fatalf("namespaces left after down:\n%s", out)
+	}
+	for _, pid := range pids {
+		if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(stat), ") Z") {
+			t.Errorf("process %d still running after down: %s", pid, stat)
+		}
+	}
 }
 
 func TestLabBadInput(t *testing.T) {

@@ -166,21 +166,7 @@ cat /var/lib/etcdform/ran`
 		if len(labCgroups(st.Prefix)) == 0 {
 			t.Fatal("no host cgroups found before down")
 		}
-		if err := lab.Down(ctx, st.Dir); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command("ip", "netns", "list").Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(string(out), st.Prefix) {
-			t.Fatalf("namespaces left after down:\n%s", out)
-		}
-		for _, pid := range pidsBefore {
-			if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(stat), ") Z") {
-				t.Errorf("process %d still running after down: %s", pid, stat)
-			}
-		}
+		downLeavesNothing(ctx, t, st, pidsBefore)
 		if left := labCgroups(st.Prefix); len(left) > 0 {
 			t.Errorf("cgroups left after down: %v", left)
 		}

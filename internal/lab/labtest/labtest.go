@@ -109,3 +109,17 @@ func WithStorage(quota string) func(string) string {
 		return strings.Replace(s, "  service {", fmt.Sprintf("  storage {\n    quota_backend_bytes = %q\n  }\n\n  service {", quota), 1)
 	}
 }
+
+// SSHArgs are the arguments of OpenSSH's ssh that run cmd as root on the
+// lab host at addr, with the lab's key and strict host-key checking.
+func SSHArgs(st *lab.State, addr, cmd string) []string {
+	return []string{"-i", st.KeyFile(), "-o", "UserKnownHostsFile=" + st.KnownHostsFile(), "-o", "StrictHostKeyChecking=yes",
+		"-o", "BatchMode=yes", "root@" + addr, cmd}
+}
+
+// SSH runs cmd on host h over OpenSSH's ssh and returns its combined
+// output.
+func SSH(st *lab.State, h lab.Host, cmd string) (string, error) {
+	out, err := exec.Command("ssh", SSHArgs(st, h.Addr, cmd)...).CombinedOutput()
+	return string(out), err
+}
