@@ -28,16 +28,16 @@ func (x *executor) backupJob(ctx context.Context, s plan.Step) error {
 	for _, f := range j.Write {
 		files[f.Path] = f.Content
 	}
-	if err := backupjob.Check(s.Cluster, sch, files, j.Remove, j.StopTimers, j.Timer); err != nil {
+	spec, err := backupjob.Check(s.Cluster, sch, files, j.Remove, j.StopTimers, j.Timer)
+	if err != nil {
 		return fmt.Errorf("install-backup-job on %s: %w", s.Member, err)
 	}
 	var runCmd string
 	if j.Run {
-		cmd, err := backupjob.RunCommandFor(s.Cluster, sch, files)
-		if err != nil {
-			return fmt.Errorf("install-backup-job on %s: %w", s.Member, err)
+		if len(j.Write) == 0 {
+			return fmt.Errorf("install-backup-job on %s: run without job files", s.Member)
 		}
-		runCmd = cmd
+		runCmd = backupjob.RunCommand(spec, sch)
 	}
 	if len(s.Uploads) > 0 {
 		if err := x.upload(ctx, s); err != nil {

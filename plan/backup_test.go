@@ -176,7 +176,7 @@ func TestBackupJobs(t *testing.T) {
 				if diff := cmp.Diff(want, s.Job.Remove); diff != "" {
 					t.Errorf("%s's removals (-want +got)\n%s", s.Member, diff)
 				}
-				if err := backupjob.Check("main", backupjob.Scheduler(s.Job.Scheduler), files2map(s.Job.Write), s.Job.Remove, s.Job.StopTimers, s.Job.Timer); err != nil {
+				if _, err := backupjob.Check("main", backupjob.Scheduler(s.Job.Scheduler), files2map(s.Job.Write), s.Job.Remove, s.Job.StopTimers, s.Job.Timer); err != nil {
 					t.Errorf("the step's job fails the plan-file check: %v", err)
 				}
 			}

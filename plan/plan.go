@@ -156,7 +156,7 @@ type Step struct {
 // StopTimers, delete Remove and reload systemd when a unit was removed;
 // then, with Run, run the job once (a job that cannot run fails the apply
 // now, not at its first scheduled time). Apply derives the command from
-// the written files (backupjob.RunCommandFor), never from free text.
+// the written files (backupjob.Check, backupjob.RunCommand), never from free text.
 type JobInstall struct {
 	Scheduler  string   // "cron" or "systemd": the scheduler of Write
 	Write      []File   // the job's files, whole

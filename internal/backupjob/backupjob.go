@@ -111,30 +111,33 @@ func Parse(cluster string, sch Scheduler, files map[string][]byte) (JobSpec, err
 // etcdform could have planned: its files are exactly the scheduler's
 // (Paths) and parse, the timer is the cluster's, and it removes only the
 // cluster's job files and credentials. Apply runs what a job says as root,
-// so a plan file's job is checked before it is trusted.
-func Check(cluster string, sch Scheduler, write map[string][]byte, remove, stopTimers []string, timer string) error {
+// so a plan file's job is checked before it is trusted. It returns the
+// spec the written files record (zero when none are written).
+func Check(cluster string, sch Scheduler, write map[string][]byte, remove, stopTimers []string, timer string) (JobSpec, error) {
+	var spec JobSpec
 	if len(write) > 0 {
 		switch sch {
 		case Cron, Systemd:
 		default:
-			return fmt.Errorf("unknown scheduler %q", sch)
+			return spec, fmt.Errorf("unknown scheduler %q", sch)
 		}
 		paths := Paths(cluster, sch)
 		if len(write) != len(paths) {
-			return fmt.Errorf("a %s job of cluster %s is %d files, not %d", sch, cluster, len(paths), len(write))
+			return spec, fmt.Errorf("a %s job of cluster %s is %d files, not %d", sch, cluster, len(paths), len(write))
 		}
-		if _, err := Parse(cluster, sch, write); err != nil {
-			return err
+		var err error
+		if spec, err = Parse(cluster, sch, write); err != nil {
+			return spec, err
 		}
 		want := ""
 		if sch == Systemd {
 			want = TimerUnit(cluster)
 		}
 		if timer != want {
-			return fmt.Errorf("timer %q is not %q", timer, want)
+			return spec, fmt.Errorf("timer %q is not %q", timer, want)
 		}
 	} else if timer != "" {
-		return fmt.Errorf("timer %q without job files", timer)
+		return spec, fmt.Errorf("timer %q without job files", timer)
 	}
 	removable := map[string]bool{DefaultEnvFile: true, DefaultEnvFile + ".bak": true}
 	for _, s := range []Scheduler{Cron, Systemd} {
@@ -144,24 +147,15 @@ func Check(cluster string, sch Scheduler, write map[string][]byte, remove, stopT
 	}
 	for _, p := range remove {
 		if !removable[p] || write[p] != nil {
-			return fmt.Errorf("removing %s: not a file of cluster %s's backup job", p, cluster)
+			return spec, fmt.Errorf("removing %s: not a file of cluster %s's backup job", p, cluster)
 		}
 	}
 	for _, t := range stopTimers {
 		if t != TimerUnit(cluster) {
-			return fmt.Errorf("stopping %s: not the timer of cluster %s's backup job", t, cluster)
+			return spec, fmt.Errorf("stopping %s: not the timer of cluster %s's backup job", t, cluster)
 		}
 	}
-	return nil
-}
-
-// RunCommandFor is RunCommand for the job in files (as Parse reads them).
-func RunCommandFor(cluster string, sch Scheduler, files map[string][]byte) (string, error) {
-	s, err := Parse(cluster, sch, files)
-	if err != nil {
-		return "", err
-	}
-	return RunCommand(s, sch), nil
+	return spec, nil
 }
 
 // RunCommand is the shell command that runs s's job once, now, the way

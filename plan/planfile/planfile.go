@@ -446,7 +446,7 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 				files[w.Path] = []byte(w.Content)
 				j.Write = append(j.Write, plan.File{Path: w.Path, Content: []byte(w.Content)})
 			}
-			if err := backupjob.Check(fs.Cluster, backupjob.Scheduler(j.Scheduler), files, j.Remove, j.StopTimers, j.Timer); err != nil {
+			if _, err := backupjob.Check(fs.Cluster, backupjob.Scheduler(j.Scheduler), files, j.Remove, j.StopTimers, j.Timer); err != nil {
 				return nil, fmt.Errorf("step %d: backup job: %w", i+1, err)
 			}
 			if j.Run && len(j.Write) == 0 {
