@@ -3,7 +3,6 @@ package apply
 import (
 	"context"
 	"fmt"
-	"path"
 	"strings"
 	"time"
 
@@ -62,24 +61,26 @@ func (x *executor) backupJob(ctx context.Context, s plan.Step) error {
 			}
 		}
 	}
+	if len(j.Write) > 0 {
+		// With the job's directories, its log's: systemd opens
+		// StandardOutput=append: before it makes LogsDirectory=
+		// (systemd/systemd#27591), so it must be there before the first
+		// run, by apply or by the timer.
+		dirs := []string{backupjob.DefaultLog}
+		for _, f := range j.Write {
+			dirs = append(dirs, f.Path)
+		}
+		if err := mkdirsFor(ctx, h, dirs); err != nil {
+			return fmt.Errorf("install-backup-job on %s: %w", s.Member, err)
+		}
+	}
 	reload := false
 	for _, f := range j.Write {
 		x.ev("writing " + f.Path)
-		if err := run("creating "+path.Dir(f.Path), "mkdir -p -- "+shellQuote(path.Dir(f.Path))); err != nil {
-			return err
-		}
 		if err := h.WriteFile(ctx, f.Path, f.Content, 0o644); err != nil {
 			return err
 		}
 		reload = reload || isUnit(f.Path)
-	}
-	if len(j.Write) > 0 {
-		// systemd opens StandardOutput=append: before it makes
-		// LogsDirectory= (systemd/systemd#27591): the directory must be
-		// there before the first run, by apply or by the timer.
-		if err := run("creating "+backupjob.LogDir, "mkdir -p -- "+shellQuote(backupjob.LogDir)); err != nil {
-			return err
-		}
 	}
 	if reload {
 		x.ev("systemctl daemon-reload")

@@ -51,9 +51,7 @@ func TestBackupJobStep(t *testing.T) {
 		wantErr string
 	}{
 		"cron to systemd": {job: job, want: []string{
-			"mkdir -p -- '/etc/systemd/system'",
-			"mkdir -p -- '/etc/systemd/system'",
-			"mkdir -p -- '/var/log/etcdform'",
+			"mkdir -p -- '/var/log/etcdform' '/etc/systemd/system'",
 			"systemctl daemon-reload",
 			"systemctl enable '" + timer + "' && systemctl restart '" + timer + "'",
 			"rm -f -- '/etc/cron.d/etcdform-backup-lab'",

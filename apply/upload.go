@@ -54,16 +54,12 @@ func (x *executor) upload(ctx context.Context, s plan.Step) error {
 	if err != nil {
 		return err
 	}
-	dirs := map[string]bool{}
-	var mkdir []string
+	var paths []string
 	for _, u := range s.Uploads {
-		if d := path.Dir(u.Path); !dirs[d] {
-			dirs[d] = true
-			mkdir = append(mkdir, shellQuote(d))
-		}
+		paths = append(paths, u.Path)
 	}
-	if _, err := h.Run(ctx, "mkdir -p -- "+strings.Join(mkdir, " ")); err != nil {
-		return fmt.Errorf("creating %s: %w", strings.Join(mkdir, " "), err)
+	if err := mkdirsFor(ctx, h, paths); err != nil {
+		return err
 	}
 	if len(s.Uploads) == 1 {
 		u := s.Uploads[0]
@@ -87,6 +83,22 @@ func (x *executor) upload(ctx context.Context, s plan.Step) error {
 	x.ev("swapping in " + fmt.Sprint(len(s.Uploads)) + " files")
 	if _, err := h.Run(ctx, "set -e; "+strings.Join(swap, "; ")); err != nil {
 		return fmt.Errorf("swapping in the uploaded files: %w", err)
+	}
+	return nil
+}
+
+// mkdirsFor creates the directories of paths on h, in one command.
+func mkdirsFor(ctx context.Context, h Host, paths []string) error {
+	dirs := map[string]bool{}
+	var mkdir []string
+	for _, p := range paths {
+		if d := path.Dir(p); !dirs[d] {
+			dirs[d] = true
+			mkdir = append(mkdir, shellQuote(d))
+		}
+	}
+	if _, err := h.Run(ctx, "mkdir -p -- "+strings.Join(mkdir, " ")); err != nil {
+		return fmt.Errorf("creating %s: %w", strings.Join(mkdir, " "), err)
 	}
 	return nil
 }
