@@ -11,6 +11,7 @@ import (
 	"github.com/etcdform/etcdform/internal/command/views"
 	"github.com/etcdform/etcdform/internal/version"
 	"github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/plan/planfile"
 	"github.com/etcdform/etcdform/providers/live"
 	"github.com/etcdform/etcdform/schema"
 )
@@ -23,6 +24,14 @@ func runPlan(ctx context.Context, env *Env, args []string) int {
 	a, fs, err := arguments.ParsePlan(args)
 	if code, done := argError(env, "plan", fs, err); done {
 		return code
+	}
+	// Refuse an --out that is not a plan file's place before observing
+	// anything (writing it later would replace a device or a link).
+	if a.Out != "" {
+		if err := planfile.CheckWritable(a.Out); err != nil {
+			fmt.Fprintln(env.Stderr, "Error: --out:", err)
+			return 1
+		}
 	}
 	cfg, ok := loadConfig(env, a.Path, a.Vars, a.VarFiles)
 	if !ok {

@@ -109,7 +109,55 @@ func WriteFile(path string, p *plan.Plan) error {
 	return writeFileAtomic(path, buf.Bytes())
 }
 
+// NotRegularError is returned when a plan file would replace something
+// that is not a regular file.
+type NotRegularError struct {
+	Path string
+	Kind string // "a named pipe", "a symbolic link", ...
+}
+
+func (e *NotRegularError) Error() string {
+	return fmt.Sprintf("%s is %s; plan files are written only to regular files or new paths", e.Path, e.Kind)
+}
+
+// CheckWritable reports whether a plan file may be written at path: a new
+// path, or an existing regular file. Anything else is refused: a device
+// (writing through a rename would replace /dev/null itself), a named pipe,
+// a socket, a directory, and a symbolic link, even one to a regular file
+// (the rename would replace the link, not its target, and following it
+// would write wherever the link points).
+func CheckWritable(path string) error {
+	st, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("planfile: %w", err)
+	}
+	var kind string
+	switch m := st.Mode(); {
+	case m.IsRegular():
+		return nil
+	case m&os.ModeSymlink != 0:
+		kind = "a symbolic link"
+	case m.IsDir():
+		kind = "a directory"
+	case m&os.ModeNamedPipe != 0:
+		kind = "a named pipe"
+	case m&os.ModeSocket != 0:
+		kind = "a socket"
+	case m&os.ModeDevice != 0:
+		kind = "a device"
+	default:
+		kind = "a special file"
+	}
+	return &NotRegularError{Path: path, Kind: kind}
+}
+
 func writeFileAtomic(path string, data []byte) error {
+	if err := CheckWritable(path); err != nil {
+		return err
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("planfile: %w", err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -314,5 +315,72 @@ func TestReadRefusesBadJobs(t *testing.T) {
 				t.Fatalf("read: %v", err)
 			}
 		})
+	}
+}
+
+// TestWriteFileRefusesNonRegular: a plan file replaces only a regular file
+// or takes a new path; a fifo, a device, a directory or a symbolic link is
+// refused and left as it was (issue 13 #4).
+func TestWriteFileRefusesNonRegular(t *testing.T) {
+	dir := t.TempDir()
+	regular := filepath.Join(dir, "regular.plan")
+	if err := os.WriteFile(regular, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.plan")
+	if err := os.Symlink(regular, link); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		path string
+		kind string // "" when the write is allowed
+	}{
+		"new path":      {path: filepath.Join(dir, "new.plan")},
+		"regular file":  {path: regular},
+		"named pipe":    {path: fifo, kind: "a named pipe"},
+		"symbolic link": {path: link, kind: "a symbolic link"},
+		"directory":     {path: sub, kind: "a directory"},
+		// Only checked, never written: CheckWritable is a Lstat.
+		"device": {path: "/dev/null", kind: "a device"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := CheckWritable(tt.path)
+			var nr *NotRegularError
+			if tt.kind == "" {
+				if err != nil {
+					t.Fatalf("CheckWritable(%s) = %v, want nil", tt.path, err)
+				}
+				return
+			}
+			if !errors.As(err, &nr) || nr.Kind != tt.kind {
+				t.Fatalf("CheckWritable(%s) = %v, want a NotRegularError for %s", tt.path, err, tt.kind)
+			}
+			if tt.path == "/dev/null" {
+				return
+			}
+			before, _ := os.Lstat(tt.path)
+			if err := WriteFile(tt.path, plantest.Sample()); !errors.As(err, &nr) {
+				t.Fatalf("WriteFile(%s) = %v, want a NotRegularError", tt.path, err)
+			}
+			after, err := os.Lstat(tt.path)
+			if err != nil || !os.SameFile(before, after) || after.Mode() != before.Mode() {
+				t.Errorf("%s changed: before %v, after %v (%v)", tt.path, before.Mode(), after, err)
+			}
+		})
+	}
+	if data, _ := os.ReadFile(regular); string(data) != "old" {
+		t.Errorf("the link's target was written: %q", data)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) > 0 {
+		t.Errorf("temp files left: %v", left)
 	}
 }
