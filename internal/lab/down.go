@@ -17,6 +17,14 @@ import (
 // Down removes every namespace, process and bridge of the lab in dir, and
 // the files the lab wrote there. It also works when state.json is gone,
 // by finding the lab's objects by their name prefix.
+//
+// Down acts only on what belongs to the lab in dir: kernel objects whose
+// names carry the prefix derived from dir (namespaces, the processes the
+// kernel shows inside them, the bridge and the veths), and the files lab
+// up writes, by their fixed names inside dir. It never takes a name or a
+// path from state.json, and refuses (changing nothing) when state.json
+// describes another directory: the original of a copied lab directory,
+// or a crafted file (Load).
 func Down(ctx context.Context, dir string) error {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -33,17 +41,21 @@ func Down(ctx context.Context, dir string) error {
 	if st == nil && len(leftoverNetns(prefix)) == 0 && !linkExists(prefix+"br") {
 		return ErrNotUp
 	}
-	if err := cleanup(ctx, prefix, st); err != nil {
+	if err := cleanup(ctx, prefix); err != nil {
 		return err
 	}
-	return removeFiles(st)
+	if st == nil {
+		return nil
+	}
+	return removeFiles(abs)
 }
 
 // cleanup kills every process in the lab's namespaces, removes systemd
 // hosts' cgroups, then deletes the namespaces (their veths go with them)
 // and the bridge. Mounts live in the hosts' private mount namespaces and
-// vanish with their last process.
-func cleanup(ctx context.Context, prefix string, st *State) error {
+// vanish with their last process. Every object is found by its name
+// prefix, never from state.json.
+func cleanup(ctx context.Context, prefix string) error {
 	names := leftoverNetns(prefix)
 	// A systemd host is powered off: SIGKILL to its systemd, PID 1 of the
 	// host's PID namespace, ends every process in it (SIGTERM would only
@@ -95,30 +107,67 @@ func cleanup(ctx context.Context, prefix string, st *State) error {
 		}
 	}
 	// A veth whose namespace end was never moved is still in the root namespace.
-	if st != nil {
-		for _, h := range st.Hosts {
-			if linkExists(h.Veth) {
-				_ = ipCmd(ctx, "link", "del", h.Veth)
-			}
-		}
+	for _, veth := range labVeths(prefix) {
+		_ = ipCmd(ctx, "link", "del", veth)
 	}
 	return errors.Join(errs...)
 }
 
-// removeFiles deletes what the lab wrote to its directory, and the
-// directory itself when nothing else is left in it.
-func removeFiles(st *State) error {
-	if st == nil {
-		return nil
-	}
+// labFiles are the names lab up writes in its directory; Up refuses a
+// directory that already holds one of them, so Down removes only what
+// lab up made.
+var labFiles = []string{"hosts", "state.json", "state.json.tmp", "lab.hcl", "id_ed25519", "id_ed25519.pub", "authorized_keys", "known_hosts", PKIDir}
+
+// removeFiles deletes what the lab wrote to dir, by the names in labFiles
+// only, and dir itself when nothing else is left in it. A symbolic link
+// in their place is left alone (lab up writes none), so nothing outside
+// dir is reached.
+func removeFiles(dir string) error {
 	var errs []error
-	for _, p := range []string{"hosts", "state.json", "lab.hcl", "id_ed25519", "id_ed25519.pub", "authorized_keys", "known_hosts", PKIDir} {
-		if err := os.RemoveAll(filepath.Join(st.Dir, p)); err != nil {
+	for _, p := range labFiles {
+		path := filepath.Join(dir, p)
+		if st, err := os.Lstat(path); err != nil || st.Mode()&os.ModeSymlink != 0 {
+			continue
+		}
+		if err := os.RemoveAll(path); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	_ = os.Remove(st.Dir) // only succeeds when empty
+	_ = os.Remove(dir) // only succeeds when empty
 	return errors.Join(errs...)
+}
+
+// existingLabFiles lists the labFiles that already exist in dir.
+func existingLabFiles(dir string) []string {
+	var found []string
+	for _, p := range labFiles {
+		if _, err := os.Lstat(filepath.Join(dir, p)); err == nil {
+			found = append(found, p)
+		}
+	}
+	return found
+}
+
+// labVeths lists the links in this namespace named like the lab's veths
+// (prefix, "v", the host's number).
+func labVeths(prefix string) []string {
+	out, err := exec.Command("ip", "-o", "link", "show").Output()
+	if err != nil {
+		return nil
+	}
+	re := regexp.MustCompile(`^` + regexp.QuoteMeta(prefix) + `v[0-9]+$`)
+	var names []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+		if re.MatchString(name) {
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 // leftoverNetns lists network namespaces whose names carry prefix.
@@ -249,7 +298,7 @@ func CleanStale(ctx context.Context) ([]string, error) {
 		if anyPIDs(names) || youngerThan(time.Minute, append(names, p+"br")...) {
 			continue
 		}
-		if err := cleanup(ctx, p, nil); err != nil {
+		if err := cleanup(ctx, p); err != nil {
 			errs = append(errs, err)
 			continue
 		}

@@ -22,6 +22,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 )
 
@@ -162,9 +163,19 @@ func defaultSubnet(dir string) (netip.Prefix, error) {
 	return netip.ParsePrefix(fmt.Sprintf("10.213.%d.0/24", third))
 }
 
-// Load reads state.json from dir.
+// Load reads state.json from dir. It trusts the file only as far as the
+// names in it derive from dir: the recorded directory must be dir itself
+// (not the original of a copied or moved lab directory), and every bridge,
+// namespace, veth and host directory must carry the names lab up gives
+// them there. A host's PID is kept only while the kernel shows that
+// process inside the host's namespace (a dead lab's PID may have been
+// reused by an unrelated process).
 func Load(dir string) (*State, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	data, err := os.ReadFile(filepath.Join(abs, "state.json"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNotUp
 	}
@@ -173,9 +184,69 @@ func Load(dir string) (*State, error) {
 	}
 	var s State
 	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("lab: %s/state.json is corrupt: %w", dir, err)
+		return nil, fmt.Errorf("lab: %s/state.json is corrupt: %w", abs, err)
+	}
+	if err := s.check(abs); err != nil {
+		return nil, fmt.Errorf("lab: %s/state.json does not describe a lab in %s: %w; nothing was changed", abs, abs, err)
+	}
+	for i := range s.Hosts {
+		if h := &s.Hosts[i]; h.PID > 0 && !inNetns(h.PID, h.Netns) {
+			h.PID = 0
+		}
 	}
 	return &s, nil
+}
+
+var hostName = regexp.MustCompile(`^(etcd|spare)-[1-9][0-9]?$`)
+
+// check reports the first name in s that does not derive from the lab
+// directory abs the way Up names it.
+func (s *State) check(abs string) error {
+	if s.Dir != abs {
+		return fmt.Errorf("it records the lab in %s (is this a copy or a moved lab directory? run `etcdform lab down --dir %s` for that lab, and remove this copy with rm -r)", s.Dir, s.Dir)
+	}
+	prefix, err := Prefix(abs)
+	if err != nil {
+		return err
+	}
+	if s.Prefix != prefix || s.Bridge != prefix+"br" {
+		return fmt.Errorf("its prefix %q and bridge %q are not this directory's %q and %q", s.Prefix, s.Bridge, prefix, prefix+"br")
+	}
+	subnet, err := netip.ParsePrefix(s.Subnet)
+	if err != nil {
+		return fmt.Errorf("subnet %q: %w", s.Subnet, err)
+	}
+	if len(s.Hosts) > MaxMembers+MaxSpare {
+		return fmt.Errorf("it lists %d hosts; a lab has at most %d", len(s.Hosts), MaxMembers+MaxSpare)
+	}
+	for i, h := range s.Hosts {
+		want := Host{
+			Name: h.Name, Netns: fmt.Sprintf("%s-%d", prefix, i+1), Veth: fmt.Sprintf("%sv%d", prefix, i+1),
+			Root: filepath.Join(abs, "hosts", h.Name),
+		}
+		addr, err := netip.ParseAddr(h.Addr)
+		switch {
+		case !hostName.MatchString(h.Name):
+			return fmt.Errorf("host %d has the name %q; lab hosts are named etcd-N or spare-N", i+1, h.Name)
+		case h.Netns != want.Netns || h.Veth != want.Veth:
+			return fmt.Errorf("host %s has namespace %q and veth %q, not %q and %q", h.Name, h.Netns, h.Veth, want.Netns, want.Veth)
+		case h.Root != want.Root:
+			return fmt.Errorf("host %s has its directory at %s, not %s", h.Name, h.Root, want.Root)
+		case err != nil || !subnet.Contains(addr):
+			return fmt.Errorf("host %s has the address %q, outside the lab's subnet %s", h.Name, h.Addr, s.Subnet)
+		}
+	}
+	return nil
+}
+
+// inNetns reports whether process pid is in the network namespace named ns.
+func inNetns(pid int, ns string) bool {
+	a, err := os.Stat(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(filepath.Join("/run/netns", ns))
+	return err == nil && os.SameFile(a, b)
 }
 
 func (s *State) save() error {

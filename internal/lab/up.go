@@ -107,10 +107,16 @@ func Up(ctx context.Context, opts Options, progress func(string)) (st *State, er
 		if err := Down(ctx, dir); err != nil {
 			return nil, err
 		}
+	} else if !errors.Is(err, ErrNotUp) {
+		return nil, err
+	}
+	// Lab up writes only new files, so lab down removes only its own.
+	if found := existingLabFiles(dir); len(found) > 0 {
+		return nil, fmt.Errorf("lab: %s already holds %s, which lab up would overwrite; move them away or choose another --dir", dir, strings.Join(found, ", "))
 	}
 	if left := leftoverNetns(prefix); len(left) > 0 {
 		progress(fmt.Sprintf("removing %d leftover namespaces of an earlier lab (%s...)", len(left), left[0]))
-		if err := cleanup(ctx, prefix, nil); err != nil {
+		if err := cleanup(ctx, prefix); err != nil {
 			return nil, err
 		}
 	}
@@ -170,8 +176,8 @@ func Up(ctx context.Context, opts Options, progress func(string)) (st *State, er
 	defer func() {
 		if err != nil {
 			// No half-built lab: remove what was made, keep the first error.
-			_ = cleanup(context.WithoutCancel(ctx), prefix, st)
-			_ = removeFiles(st)
+			_ = cleanup(context.WithoutCancel(ctx), prefix)
+			_ = removeFiles(dir)
 		}
 	}()
 	if err := st.save(); err != nil {
