@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -30,9 +31,27 @@ type Binaries struct {
 
 var mu sync.Mutex
 
+// versionRe is a release version x.y.z with an optional semver
+// pre-release (3.6.0-rc.1); the optional "v" is removed before matching.
+var versionRe = regexp.MustCompile(`^(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`)
+
+// CheckVersion reports whether v (with or without a leading "v") is an etcd
+// version the cache can hold: x.y.z or x.y.z-pre. Anything else (a path such
+// as ../../tmp) is refused before it names a directory.
+func CheckVersion(v string) error {
+	if len(v) > 64 || !versionRe.MatchString(strings.TrimPrefix(v, "v")) {
+		return fmt.Errorf("etcdbin: etcd version %q is not a version such as %s or 3.6.0-rc.1", v, DefaultVersion)
+	}
+	return nil
+}
+
 // CacheDir returns where binaries of version v are cached:
 // $ETCDFORM_CACHE or $XDG_CACHE_HOME/etcdform or ~/.cache/etcdform.
+// v must pass CheckVersion.
 func CacheDir(v string) (string, error) {
+	if err := CheckVersion(v); err != nil {
+		return "", err
+	}
 	base := os.Getenv("ETCDFORM_CACHE")
 	if base == "" {
 		c, err := os.UserCacheDir()

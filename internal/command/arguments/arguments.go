@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // ErrHelp is returned when -h or --help was given.
@@ -37,6 +38,17 @@ func parse(fs *flag.FlagSet, args []string) error {
 			return ErrHelp
 		}
 		return fmt.Errorf("%s: %w", fs.Name(), err)
+	}
+	return nil
+}
+
+// positive checks that each named duration flag of fs is above zero: a
+// zero or negative bound would fail every wait at once.
+func positive(fs *flag.FlagSet, names ...string) error {
+	for _, n := range names {
+		if d, _ := fs.Lookup(n).Value.(flag.Getter).Get().(time.Duration); d <= 0 {
+			return fmt.Errorf("%s: --%s must be a positive duration such as %s, not %s", fs.Name(), n, fs.Lookup(n).DefValue, d)
+		}
 	}
 	return nil
 }

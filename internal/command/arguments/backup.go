@@ -82,6 +82,9 @@ func ParseBackupRun(args []string) (*BackupRun, *flag.FlagSet, error) {
 	if err := parse(fs, args); err != nil {
 		return r, fs, err
 	}
+	if err := positive(fs, "timeout"); err != nil {
+		return r, fs, err
+	}
 	fs.Visit(func(f *flag.Flag) { r.Set[f.Name] = true })
 	if err := r.path(fs, "backup run"); err != nil {
 		return r, fs, err
@@ -141,6 +144,9 @@ func ParseBackupVerify(args []string) (*BackupVerify, *flag.FlagSet, error) {
 	fs.BoolVar(&v.JSON, "json", false, "print the report as JSON")
 	fs.DurationVar(&v.Timeout, "timeout", 30*time.Minute, "bound on the whole drill")
 	if err := parse(fs, args); err != nil {
+		return v, fs, err
+	}
+	if err := positive(fs, "timeout"); err != nil {
 		return v, fs, err
 	}
 	if v.Latest && v.Snapshot != "" {

@@ -3,6 +3,9 @@ package arguments
 import (
 	"flag"
 	"fmt"
+
+	"github.com/etcdform/etcdform/internal/etcdbin"
+	"github.com/etcdform/etcdform/internal/lab"
 )
 
 // Lab holds `etcdform lab SUBCOMMAND` arguments.
@@ -46,6 +49,19 @@ func ParseLab(args []string) (*Lab, *flag.FlagSet, error) {
 	}
 	if err := parse(fs, args[1:]); err != nil {
 		return a, fs, err
+	}
+	if a.Sub == "up" {
+		if a.Members < 1 || a.Members > lab.MaxMembers {
+			return a, fs, fmt.Errorf("lab up: --members must be between 1 and %d, not %d (a lab without members is not supported)", lab.MaxMembers, a.Members)
+		}
+		if a.Spare < 0 || a.Spare > lab.MaxSpare {
+			return a, fs, fmt.Errorf("lab up: --spare must be between 0 and %d, not %d", lab.MaxSpare, a.Spare)
+		}
+		if a.EtcdVersion != "" {
+			if etcdbin.CheckVersion(a.EtcdVersion) != nil {
+				return a, fs, fmt.Errorf("lab up: --etcd-version %q is not a version such as %s or 3.6.0-rc.1", a.EtcdVersion, etcdbin.DefaultVersion)
+			}
+		}
 	}
 	rest := fs.Args()
 	if a.Sub == "fault" {

@@ -16,7 +16,15 @@ func TestParseLab(t *testing.T) {
 		"up with tls":     {args: []string{"up", "--tls", "--members", "5", "--dir", "/tmp/x"}, want: &Lab{Sub: "up", Dir: "/tmp/x", Members: 5, TLS: true, Init: "runit"}},
 		"up with systemd": {args: []string{"up", "--init", "systemd"}, want: &Lab{Sub: "up", Dir: ".lab", Members: 3, Init: "systemd"}},
 		"tls only on up":  {args: []string{"status", "--tls"}, wantErr: true},
-		"fault":           {args: []string{"fault", "kill", "etcd-2"}, want: &Lab{Sub: "fault", Dir: ".lab", Fault: "kill", Target: "etcd-2"}},
+		// issue 13 #10: zero members started 3; a path as version wrote
+		// outside the build cache.
+		"zero members":         {args: []string{"up", "--members", "0"}, wantErr: true},
+		"negative members":     {args: []string{"up", "--members", "-1"}, wantErr: true},
+		"too many spares":      {args: []string{"up", "--spare", "5"}, wantErr: true},
+		"version is a path":    {args: []string{"up", "--etcd-version", "../../../tmp"}, wantErr: true},
+		"version with a slash": {args: []string{"up", "--etcd-version", "3.6.0/x"}, wantErr: true},
+		"pre-release version":  {args: []string{"up", "--etcd-version", "v3.6.0-rc.1"}, want: &Lab{Sub: "up", Dir: ".lab", Members: 3, Init: "runit", EtcdVersion: "v3.6.0-rc.1"}},
+		"fault":                {args: []string{"fault", "kill", "etcd-2"}, want: &Lab{Sub: "fault", Dir: ".lab", Fault: "kill", Target: "etcd-2"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got, _, err := ParseLab(tc.args)

@@ -35,6 +35,9 @@ func ParsePlan(args []string) (*Plan, *flag.FlagSet, error) {
 	if err := parse(fs, args); err != nil {
 		return p, fs, err
 	}
+	if err := positive(fs, "timeout"); err != nil {
+		return p, fs, err
+	}
 	if p.JSON && p.Markdown {
 		return p, fs, fmt.Errorf("plan: --json and --markdown cannot be combined")
 	}
@@ -91,8 +94,8 @@ func ParseApply(args []string) (*Apply, *flag.FlagSet, error) {
 		return a, fs, fmt.Errorf("apply: expected one PLANFILE or PATH, got %d arguments", fs.NArg())
 	}
 	a.Target = fs.Arg(0)
-	if a.LockTimeout <= 0 || a.GateTimeout <= 0 || a.StepTimeout <= 0 {
-		return a, fs, fmt.Errorf("apply: timeouts must be positive")
+	if err := positive(fs, "lock-timeout", "gate-timeout", "step-timeout"); err != nil {
+		return a, fs, err
 	}
 	return a, fs, nil
 }
