@@ -21,7 +21,7 @@ func TestApplyRefusesBadInput(t *testing.T) {
 		"no target":                       {[]string{"apply", "--auto-approve"}, "expected one PLANFILE or PATH"},
 		"missing plan file":               {[]string{"apply", "--auto-approve", filepath.Join(dir, "nope.plan")}, "no such file"},
 		"corrupted plan file":             {[]string{"apply", "--auto-approve", garbage}, "garbage.plan"},
-		"bad timeout":                     {[]string{"apply", "--auto-approve", "--lock-timeout", "0s", garbage}, "timeouts must be positive"},
+		"bad timeout":                     {[]string{"apply", "--auto-approve", "--lock-timeout", "0s", garbage}, "--lock-timeout must be a positive duration"},
 		"plan: json and markdown":         {[]string{"plan", "--json", "--markdown"}, "cannot be combined"},
 		"plan: bad config path":           {[]string{"plan", filepath.Join(dir, "missing")}, "Cannot read configuration"},
 	} {
