@@ -75,7 +75,7 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 			return 1
 		}
 		p = makePlan(ctx, env, cfg, false, 20*time.Second)
-		planHash = "(planned in this run)"
+		planHash = planInThisRun
 	}
 	if err := views.NewPlanView(views.PlanFormatHuman, color(env)).Plan(env.Stdout, p); err != nil {
 		return 1
@@ -91,6 +91,12 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 	if !p.HasChanges() {
 		fmt.Fprintln(env.Stdout, "\nNothing to apply.")
 		return 0
+	}
+	if planHash != planInThisRun {
+		if msg := verifySteps(ctx, env, cfg, p); msg != "" {
+			fmt.Fprintln(env.Stderr, msg)
+			return 1
+		}
 	}
 	if !a.AutoApprove {
 		fmt.Fprint(env.Stdout, "\nDo you want to carry out these steps? Only 'yes' will be accepted: ")
@@ -136,4 +142,41 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 // does not end in .hcl.
 func isPlanFile(path string, st os.FileInfo) bool {
 	return st.Mode().IsRegular() && filepath.Ext(path) != ".hcl"
+}
+
+// planInThisRun is the plan hash recorded for a configuration planned and
+// applied in one run.
+const planInThisRun = "(planned in this run)"
+
+// verifySteps derives the steps of a saved plan again, from cfg (which
+// p.Meta.ConfigHash binds) and a fresh observation, the way `plan` does,
+// and returns the error to print when they differ from p's steps: an
+// unsigned plan file can be edited and re-checksummed, and apply must
+// carry out only what the configuration gives. A leader change alone is
+// no difference (plan.PinLeaders). It returns "" when the steps match.
+// The stale-plan check under the lock (apply.Run) then binds the world
+// apply acts on to this observation.
+func verifySteps(ctx context.Context, env *Env, cfg *schema.Config, p *plan.Plan) string {
+	if p.Meta.ConfigHash != "" && cfg.Hash != p.Meta.ConfigHash {
+		return fmt.Sprintf("Error: the configuration in %s changed since the plan was made (hash %.12s, planned %.12s). Run plan again.", cfg.Dir, cfg.Hash, p.Meta.ConfigHash)
+	}
+	obs := observe(ctx, env, cfg, 20*time.Second)
+	if diffs := plan.DiffFingerprint(p.Fingerprint, plan.FingerprintOf(obs)); len(diffs) > 0 {
+		return fmt.Sprintf("Error: %v. Differences:\n  - %s", apply.ErrStale, strings.Join(diffs, "\n  - "))
+	}
+	diffs := plan.PinLeaders(obs, p.Steps)
+	fresh := planAgainst(env, cfg, obs, true)
+	diffs = append(diffs, plan.CompareSteps(p.Steps, fresh.Steps)...)
+	if len(diffs) == 0 {
+		return ""
+	}
+	msg := fmt.Sprintf("Error: the plan's steps are not the ones the configuration in %s gives for the clusters as they are now, so apply will not carry it out: the plan file was edited after it was made, was made by another etcdform version, or the clusters changed in a way the stale-plan check does not cover. Nothing was applied. Differences:\n  - %s", cfg.Dir, strings.Join(diffs, "\n  - "))
+	if fresh.HasRefusals() {
+		var lines []string
+		for _, r := range fresh.Refusals {
+			lines = append(lines, fmt.Sprintf("  - %s: %s: %s", r.Cluster, r.Summary, r.Detail))
+		}
+		msg += "\nPlanned now, the configuration is refused:\n" + strings.Join(lines, "\n")
+	}
+	return msg + "\nRun plan again, review it, and apply the new plan file."
 }

@@ -89,13 +89,19 @@ func loadConfig(env *Env, path string, vars, varFiles []string) (*schema.Config,
 
 // makePlan observes cfg's clusters and plans against them.
 func makePlan(ctx context.Context, env *Env, cfg *schema.Config, allowEven bool, timeout time.Duration) *plan.Plan {
-	observe := env.Observe
-	if observe == nil {
-		observe = func(ctx context.Context, cfg *schema.Config) *plan.Observed {
-			return live.Observe(ctx, cfg, live.Options{Timeout: timeout})
-		}
+	return planAgainst(env, cfg, observe(ctx, env, cfg, timeout), allowEven)
+}
+
+// observe observes cfg's clusters (env.Observe in tests).
+func observe(ctx context.Context, env *Env, cfg *schema.Config, timeout time.Duration) *plan.Observed {
+	if env.Observe != nil {
+		return env.Observe(ctx, cfg)
 	}
-	obs := observe(ctx, cfg)
+	return live.Observe(ctx, cfg, live.Options{Timeout: timeout})
+}
+
+// planAgainst plans cfg against obs.
+func planAgainst(env *Env, cfg *schema.Config, obs *plan.Observed, allowEven bool) *plan.Plan {
 	return plan.Make(cfg, obs, plan.Options{AllowEven: allowEven, Tool: backupTool(cfg), Meta: plan.Meta{
 		ToolVersion: version.Version,
 		Time:        obs.Time,

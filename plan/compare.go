@@ -1,0 +1,262 @@
+package plan
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// PinLeaders sets, in obs, the leader of every cluster to the member the
+// saved steps mark as leading (Step.Leader), or to none when no step of
+// the cluster is marked: so that Make, run again on a fresh observation,
+// orders the steps as they were planned even when leadership moved since.
+// The leader only decides where a member's restart or removal sits (last)
+// and a display flag; apply moves leadership away from whichever member
+// leads when such a step runs, so any member may be assumed to lead. It
+// returns one line per cluster whose steps mark more than one member.
+func PinLeaders(obs *Observed, saved []Step) []string {
+	leaders := map[string]uint64{}
+	var out []string
+	for i, s := range saved {
+		if !s.Leader {
+			continue
+		}
+		id, seen := leaders[s.Cluster]
+		if seen && id != s.MemberID {
+			out = append(out, fmt.Sprintf("step %d (%s): marked as the leader, but an earlier step marks member %x of cluster %s", i+1, s.title(), id, s.Cluster))
+			continue
+		}
+		leaders[s.Cluster] = s.MemberID
+	}
+	if obs == nil {
+		return out
+	}
+	for name, oc := range obs.Clusters {
+		if oc != nil {
+			oc.LeaderID = leaders[name]
+		}
+	}
+	return out
+}
+
+// CompareSteps lists, one line each, how the steps of a saved plan differ
+// from the steps derived again (fresh) from the same configuration and a
+// fresh observation of the clusters, with the leaders pinned (PinLeaders).
+// It returns nil when apply would carry out the same work either way.
+//
+// Steps are aligned by action, cluster and member, in order; a step only
+// in saved, one only in fresh, or the same steps in another order are
+// differences. Aligned steps must agree on everything apply acts on: the
+// member ID, peer URL, config bytes, uploads (role, path, source, hash,
+// mode), the backup job (scheduler, files and their content, timer, timers
+// to stop, files to remove, whether it runs), HostDown, and the voters and
+// failures tolerated. The changes shown for a step must agree too, so that
+// what a reviewer read is what the configuration gives. Reason (prose) and
+// Leader (display: apply moves leadership at run time) are ignored.
+func CompareSteps(saved, fresh []Step) []string {
+	var out []string
+	pairs := alignSteps(saved, fresh)
+	for _, pr := range pairs {
+		switch {
+		case pr.fresh < 0:
+			s := saved[pr.saved]
+			out = append(out, fmt.Sprintf("step %d (%s): in the plan, but the configuration and the clusters now give no such step there", pr.saved+1, s.title()))
+		case pr.saved < 0:
+			f := fresh[pr.fresh]
+			out = append(out, fmt.Sprintf("step %s is missing: the configuration and the clusters now give it as step %d", f.title(), pr.fresh+1))
+		default:
+			for _, d := range diffStep(saved[pr.saved], fresh[pr.fresh]) {
+				out = append(out, fmt.Sprintf("step %d (%s): %s", pr.saved+1, saved[pr.saved].title(), d))
+			}
+		}
+	}
+	return out
+}
+
+// title is "write-config etcd-1", "snapshot lab", "remove-member 8e9e05c52164694d".
+func (s Step) title() string {
+	switch {
+	case s.Member != "":
+		return s.Action.String() + " " + s.Member
+	case s.MemberID != 0:
+		return fmt.Sprintf("%s %x", s.Action, s.MemberID)
+	}
+	return s.Action.String() + " " + s.Cluster
+}
+
+// pair is one aligned (saved, fresh) index pair; -1 marks a step that has
+// no counterpart.
+type pair struct{ saved, fresh int }
+
+// alignSteps aligns two step lists by their longest common subsequence
+// of (action, cluster, member), so that one inserted or removed step is
+// reported as that step alone.
+func alignSteps(a, b []Step) []pair {
+	key := func(s Step) string { return fmt.Sprintf("%c\x00%s\x00%s", s.Action, s.Cluster, s.Member) }
+	n, m := len(a), len(b)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if key(a[i]) == key(b[j]) {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var out []pair
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && key(a[i]) == key(b[j]):
+			out = append(out, pair{i, j})
+			i++
+			j++
+		case j == m || (i < n && lcs[i+1][j] >= lcs[i][j+1]):
+			out = append(out, pair{i, -1})
+			i++
+		default:
+			out = append(out, pair{-1, j})
+			j++
+		}
+	}
+	return out
+}
+
+// diffStep compares two steps with the same action, cluster and member.
+func diffStep(s, f Step) []string {
+	var out []string
+	field := func(what string, planned, now any) {
+		if planned != now {
+			out = append(out, fmt.Sprintf("%s is %v in the plan, %v now", what, planned, now))
+		}
+	}
+	field("the member ID", fmt.Sprintf("%x", s.MemberID), fmt.Sprintf("%x", f.MemberID))
+	field("the peer URL", quoted(s.PeerURL), quoted(f.PeerURL))
+	field("host_down", s.HostDown, f.HostDown)
+	field("the voter count", s.Voters, f.Voters)
+	field("the failures tolerated", s.Tolerated, f.Tolerated)
+	if d := diffContent(s.Config, f.Config); d != "" {
+		out = append(out, "the config to write differs: "+d)
+	}
+	if !slices.Equal(s.Changes, f.Changes) {
+		out = append(out, fmt.Sprintf("the changes shown differ: %s in the plan, %s now", changeList(s.Changes), changeList(f.Changes)))
+	}
+	if !slices.Equal(s.Uploads, f.Uploads) {
+		out = append(out, fmt.Sprintf("the uploads differ: %s in the plan, %s now", uploadList(s.Uploads), uploadList(f.Uploads)))
+	}
+	out = append(out, diffJob(s.Job, f.Job)...)
+	return out
+}
+
+func diffJob(s, f *JobInstall) []string {
+	switch {
+	case s == nil && f == nil:
+		return nil
+	case s == nil:
+		return []string{"the plan has no backup job work, but the configuration gives some"}
+	case f == nil:
+		return []string{"the plan has backup job work the configuration does not give"}
+	}
+	var out []string
+	list := func(what string, planned, now []string) {
+		if !slices.Equal(planned, now) {
+			out = append(out, fmt.Sprintf("the backup job's %s are [%s] in the plan, [%s] now", what, strings.Join(planned, ", "), strings.Join(now, ", ")))
+		}
+	}
+	if s.Scheduler != f.Scheduler {
+		out = append(out, fmt.Sprintf("the backup job's scheduler is %q in the plan, %q now", s.Scheduler, f.Scheduler))
+	}
+	if s.Timer != f.Timer {
+		out = append(out, fmt.Sprintf("the backup job's timer is %q in the plan, %q now", s.Timer, f.Timer))
+	}
+	if s.Run != f.Run {
+		out = append(out, fmt.Sprintf("running the backup job once is %v in the plan, %v now", s.Run, f.Run))
+	}
+	list("timers to stop", s.StopTimers, f.StopTimers)
+	list("files to remove", s.Remove, f.Remove)
+	list("files to write", filePaths(s.Write), filePaths(f.Write))
+	if slices.Equal(filePaths(s.Write), filePaths(f.Write)) {
+		for i := range s.Write {
+			if d := diffContent(s.Write[i].Content, f.Write[i].Content); d != "" {
+				out = append(out, fmt.Sprintf("the backup job file %s differs: %s", s.Write[i].Path, d))
+			}
+		}
+	}
+	return out
+}
+
+// diffContent says which lines a planned file has that the derived one
+// lacks and the reverse, or "" when they are equal.
+func diffContent(planned, now []byte) string {
+	if bytes.Equal(planned, now) {
+		return ""
+	}
+	count := map[string]int{}
+	for _, l := range lines(now) {
+		count[l]++
+	}
+	var extra []string
+	for _, l := range lines(planned) {
+		if count[l] > 0 {
+			count[l]--
+			continue
+		}
+		extra = append(extra, quoted(l))
+	}
+	var missing []string
+	for _, l := range lines(now) {
+		if count[l] > 0 {
+			count[l]--
+			missing = append(missing, quoted(l))
+		}
+	}
+	var parts []string
+	if len(extra) > 0 {
+		parts = append(parts, "the plan has "+strings.Join(extra, ", "))
+	}
+	if len(missing) > 0 {
+		parts = append(parts, "the configuration gives "+strings.Join(missing, ", "))
+	}
+	if len(parts) == 0 {
+		return "the same lines in another order or with other line ends"
+	}
+	return strings.Join(parts, "; ") + " instead"
+}
+
+func lines(b []byte) []string {
+	if len(b) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
+
+func quoted(s string) string { return fmt.Sprintf("%q", s) }
+
+func changeList(cs []Change) string {
+	var parts []string
+	for _, c := range cs {
+		parts = append(parts, fmt.Sprintf("%s: %q -> %q", c.Attr, c.Before, c.After))
+	}
+	return "[" + strings.Join(parts, "; ") + "]"
+}
+
+func uploadList(us []Upload) string {
+	var parts []string
+	for _, u := range us {
+		parts = append(parts, fmt.Sprintf("%s %s from %s (%s, %04o)", u.Role, u.Path, u.Source, u.SHA256, u.Mode))
+	}
+	return "[" + strings.Join(parts, "; ") + "]"
+}
+
+func filePaths(fs []File) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Path)
+	}
+	return out
+}
