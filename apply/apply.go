@@ -462,6 +462,9 @@ func (x *executor) addLearner(ctx context.Context, s plan.Step) error {
 	if err := x.preflight(ctx, h, m); err != nil {
 		return fmt.Errorf("preflight of %s (%s) failed, nothing was changed: %w", m.Name, m.Host, err)
 	}
+	if _, err := etcdconf.Marshal(etcdconf.Render(x.c, m, etcdconf.Bootstrap{State: "existing"})); err != nil {
+		return fmt.Errorf("the config of %s cannot be written, nothing was changed: %w", m.Name, err)
+	}
 	x.ev("adding learner")
 	id, live, err := x.etcd.AddLearner(ctx, m.PeerURL)
 	if err != nil {
@@ -476,7 +479,11 @@ func (x *executor) addLearner(ctx context.Context, s plan.Step) error {
 	}
 	f := etcdconf.Render(x.c, m, etcdconf.Bootstrap{InitialCluster: etcdconf.InitialCluster(peers), Token: x.c.Name, State: "existing"})
 	x.ev("writing config")
-	if err := h.WriteFile(ctx, x.c.Service.ConfigFile, etcdconf.Marshal(f), 0o644); err != nil {
+	b, err := etcdconf.Marshal(f)
+	if err == nil {
+		err = h.WriteFile(ctx, x.c.Service.ConfigFile, b, 0o644)
+	}
+	if err != nil {
 		return fmt.Errorf("member %s was added as learner %x but its config could not be written (remove it with etcdctl member remove %x, or run plan again): %w", m.Name, id, id, err)
 	}
 	x.ev("starting")

@@ -179,8 +179,8 @@ func (cp *clusterPlanner) backupJobs() {
 			continue
 		}
 		files, err := backupjob.Render(want, sch)
-		if err != nil { // validation refuses such schedules; this is a backstop
-			cp.refuse(m.Name, 0, "Backup schedule", "%s", err)
+		if err != nil { // validation refuses such values; this is a backstop
+			cp.refuseRender(m.Name, err)
 			continue
 		}
 		job.Scheduler = string(sch)

@@ -21,14 +21,16 @@ var bootstrapOnly = cmpopts.IgnoreFields(etcdconf.File{}, "InitialCluster", "Ini
 // observed on host h. It returns the file to write, the per-key changes
 // (nil when the managed keys agree), and the unmanaged keys a write drops.
 // Unmanaged keys alone never cause a write. The bootstrap-only keys of the
-// observed file are kept as they are.
-func configDiff(c *schema.Cluster, d *schema.Member, h *ObservedHost) (file []byte, changes []Change, dropped []string) {
+// observed file are kept as they are. err says why the wanted file cannot
+// be rendered (etcdconf.Marshal refuses it).
+func configDiff(c *schema.Cluster, d *schema.Member, h *ObservedHost) (file []byte, changes []Change, dropped []string, err error) {
 	if h == nil || !h.Reachable {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
-	fresh := func(before string) ([]byte, []Change, []string) {
+	fresh := func(before string) ([]byte, []Change, []string, error) {
 		f := etcdconf.Render(c, d, etcdconf.Bootstrap{InitialCluster: d.Name + "=" + d.PeerURL, State: "existing"})
-		return etcdconf.Marshal(f), []Change{{Attr: "config-file", Before: before, After: c.Service.ConfigFile}}, nil
+		b, err := etcdconf.Marshal(f)
+		return b, []Change{{Attr: "config-file", Before: before, After: c.Service.ConfigFile}}, nil, err
 	}
 	switch {
 	case !h.ConfigExists:
@@ -41,7 +43,7 @@ func configDiff(c *schema.Cluster, d *schema.Member, h *ObservedHost) (file []by
 		InitialCluster: got.InitialCluster, Token: got.InitialClusterToken, State: got.InitialClusterState,
 	}))
 	if cmp.Equal(want, got, bootstrapOnly) {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	before, after := flatten(got), flatten(want)
 	keys := map[string]bool{}
@@ -66,7 +68,14 @@ func configDiff(c *schema.Cluster, d *schema.Member, h *ObservedHost) (file []by
 	sort.Slice(changes, func(i, j int) bool { return changes[i].Attr < changes[j].Attr })
 	dropped = append([]string(nil), h.ConfigUnknown...)
 	sort.Strings(dropped)
-	return etcdconf.Marshal(want), changes, dropped
+	file, err = etcdconf.Marshal(want)
+	return file, changes, dropped, err
+}
+
+// refuseRender refuses a plan that would write a file the renderer cannot
+// encode for member m.
+func (cp *clusterPlanner) refuseRender(m string, err error) {
+	cp.refuse(m, 0, "File cannot be written", "The file etcdform would write for member %s cannot be rendered: %s. Fix the configuration value and plan again.", m, err)
 }
 
 // normalize returns a copy of f where an empty security block is absent.

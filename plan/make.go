@@ -202,7 +202,11 @@ func (cp *clusterPlanner) plan() {
 		if m.hostDown {
 			continue
 		}
-		file, changes, dropped := configDiff(c, m.desired, m.host)
+		file, changes, dropped, err := configDiff(c, m.desired, m.host)
+		if err != nil {
+			cp.refuseRender(m.name, err)
+			continue
+		}
 		if len(changes) > 0 {
 			diffs[m] = &diff{file: file, changes: changes, dropped: dropped}
 			if len(dropped) > 0 {
@@ -304,7 +308,9 @@ func (cp *clusterPlanner) plan() {
 		cp.warn(m.name, "Learner found", "Member %s is a learner, probably left by an interrupted apply. It is promoted before any other member is added, since etcd allows one learner at a time.", m.name)
 		emit(cp.promoteStep(m, "Promote the learner left by an earlier apply"), true)
 		delete(diffs, m) // a learner's config is rewritten below if needed
-		if file, changes, dropped := configDiff(c, m.desired, m.host); len(changes) > 0 {
+		if file, changes, dropped, err := configDiff(c, m.desired, m.host); err != nil {
+			cp.refuseRender(m.name, err)
+		} else if len(changes) > 0 {
 			diffs[m] = &diff{file: file, changes: changes, dropped: dropped}
 		}
 	}
@@ -327,12 +333,15 @@ func (cp *clusterPlanner) plan() {
 			}
 			delete(tw, m) // the new member starts with its files in place
 		}
-		tmpl := etcdconf.Render(c, m.desired, etcdconf.Bootstrap{State: "existing"})
+		tmpl, err := etcdconf.Marshal(etcdconf.Render(c, m.desired, etcdconf.Bootstrap{State: "existing"}))
+		if err != nil {
+			cp.refuseRender(m.name, err)
+		}
 		v, a := cp.counts()
 		emit(Step{Action: AddLearner, Cluster: c.Name, Member: m.name, PeerURL: m.desired.PeerURL,
 			Reason:  "New member: add it as a learner, write its config, start it and wait until it has caught up",
 			Changes: []Change{{Attr: "peer-url", After: m.desired.PeerURL}},
-			Config:  etcdconf.Marshal(tmpl), Voters: v, Tolerated: a - quorum(v)}, true)
+			Config:  tmpl, Voters: v, Tolerated: a - quorum(v)}, true)
 		emit(cp.promoteStep(m, "Promote the new member to a voter once it has caught up"), true)
 	}
 	// 3d. Live members leave, followers first and the leader last.

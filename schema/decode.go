@@ -2,8 +2,10 @@ package schema
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -149,9 +151,11 @@ func (l *loader) value(ctx *hcl.EvalContext, as hcl.Attributes, name string, typ
 	return v, a, true
 }
 
+// str decodes a string attribute. A value holding a control character
+// (see ControlRune) is reported and left out, as if the attribute were absent.
 func (l *loader) str(ctx *hcl.EvalContext, as hcl.Attributes, name string, dst *string) *hcl.Attribute {
 	v, a, ok := l.value(ctx, as, name, cty.String)
-	if ok {
+	if ok && l.checkChars(a, name, v.AsString()) {
 		*dst = v.AsString()
 		return a
 	}
@@ -269,11 +273,20 @@ func (l *loader) mustExist(path string, rng hcl.Range, what string) {
 	}
 }
 
-// hostPath checks that a path on a member's host is absolute.
+// hostPath checks a path on a member's host: absolute, clean, and free of
+// characters a shell, YAML or a unit file would read specially.
 func (l *loader) hostPath(a *hcl.Attribute, name, p string) {
-	if a != nil && !strings.HasPrefix(p, "/") {
+	if a == nil {
+		return
+	}
+	switch why := hostPathProblem(p); {
+	case why == "":
+	case !strings.HasPrefix(p, "/"):
 		l.diags = append(l.diags, errAt(a.Expr.Range(), "Relative path on host",
 			fmt.Sprintf("The %s %q is a path on the member's host and must be absolute.", name, p))...)
+	default:
+		l.diags = append(l.diags, errAt(a.Expr.Range(), "Invalid path on host",
+			fmt.Sprintf("The %s %q is a path on the member's host and %s.", name, p, why))...)
 	}
 }
 
@@ -415,7 +428,9 @@ func (l *loader) connection(ctx *hcl.EvalContext, blk *hcl.Block, base *Connecti
 	}
 	content := l.content(blk.Body, connectionSchema)
 	as := content.Attributes
-	l.str(ctx, as, "user", &conn.User)
+	if a := l.str(ctx, as, "user", &conn.User); !l.checkValue(a, "Invalid SSH user", "user", conn.User, userProblem(conn.User)) {
+		conn.User = ""
+	}
 	var port int64 = int64(conn.Port)
 	if l.integer(ctx, as, "port", 1, 65535, &port) != nil {
 		conn.Port = int(port)
@@ -442,19 +457,25 @@ func (l *loader) connection(ctx *hcl.EvalContext, blk *hcl.Block, base *Connecti
 	if bb := l.single(content, "bastion"); bb != nil {
 		bc := l.content(bb.Body, bastionSchema)
 		b := &Bastion{Port: DefaultSSHPort, User: conn.User}
-		l.str(ctx, bc.Attributes, "host", &b.Host)
+		if a := l.str(ctx, bc.Attributes, "host", &b.Host); a != nil {
+			b.Host = l.checkHost(a, "bastion host", b.Host)
+		}
 		var bport int64 = DefaultSSHPort
 		if l.integer(ctx, bc.Attributes, "port", 1, 65535, &bport) != nil {
 			b.Port = int(bport)
 		}
-		l.str(ctx, bc.Attributes, "user", &b.User)
+		if a := l.str(ctx, bc.Attributes, "user", &b.User); !l.checkValue(a, "Invalid SSH user", "bastion user", b.User, userProblem(b.User)) {
+			b.User = ""
+		}
 		var bkey string
 		if bastionAttr = l.str(ctx, bc.Attributes, "private_key_file", &bkey); bastionAttr != nil {
 			b.PrivateKeyFile = l.localPath(bkey)
 		}
 		conn.Bastion = b
 	}
-	l.checkConnection(&conn, keyAttr, khAttr, bastionAttr, blk.DefRange)
+	if !l.rejected[as["private_key_file"]] && !l.rejected[as["known_hosts_file"]] {
+		l.checkConnection(&conn, keyAttr, khAttr, bastionAttr, blk.DefRange)
+	}
 	return conn
 }
 
@@ -492,7 +513,9 @@ func (l *loader) service(ctx *hcl.EvalContext, blk *hcl.Block, s *Service) {
 	if a := l.str(ctx, as, "manager", &s.Manager); a != nil {
 		l.oneOf(a, "manager", s.Manager, "systemd", "runit", "command")
 	}
-	l.str(ctx, as, "name", &s.Name)
+	if a := l.str(ctx, as, "name", &s.Name); a != nil {
+		l.checkValue(a, "Invalid service name", "service name", s.Name, serviceNameProblem(s.Manager, s.Name))
+	}
 	l.hostPath(l.str(ctx, as, "binary", &s.Binary), "binary", s.Binary)
 	l.hostPath(l.str(ctx, as, "config_file", &s.ConfigFile), "config_file", s.ConfigFile)
 	l.hostPath(l.str(ctx, as, "data_dir", &s.DataDir), "data_dir", s.DataDir)
@@ -506,7 +529,7 @@ func (l *loader) service(ctx *hcl.EvalContext, blk *hcl.Block, s *Service) {
 	}
 	if s.Manager == "command" {
 		for _, n := range []string{"start_command", "stop_command", "status_command"} {
-			if *cmds[n] == "" {
+			if *cmds[n] == "" && !l.rejected[as[n]] {
 				l.diags = append(l.diags, errAt(blk.DefRange, "Missing service command",
 					fmt.Sprintf("A service with manager = \"command\" needs %s.", n))...)
 			}
@@ -669,7 +692,9 @@ func (l *loader) member(ctx *hcl.EvalContext, c *Cluster, mb *hcl.Block, cluster
 		ranges[n] = a.Expr.Range()
 	}
 	l.attrRanges[m] = ranges
-	if l.str(ctx, as, "host", &m.Host) == nil {
+	if a := l.str(ctx, as, "host", &m.Host); a != nil {
+		m.Host = l.checkHost(a, "host", m.Host)
+	} else {
 		if _, present := as["host"]; !present {
 			l.diags = append(l.diags, errAt(mb.DefRange, "Missing member host",
 				fmt.Sprintf("The member %s needs host, the address its host is reached at over SSH.", m.Name))...)
@@ -743,11 +768,10 @@ func (l *loader) member(ctx *hcl.EvalContext, c *Cluster, mb *hcl.Block, cluster
 	return m
 }
 
+// joinHostPort joins a host as decoded (an IPv6 literal without brackets)
+// and a port, bracketing an IPv6 literal exactly once.
 func joinHostPort(host string, port int) string {
-	if strings.Contains(host, ":") {
-		return fmt.Sprintf("[%s]:%d", host, port)
-	}
-	return fmt.Sprintf("%s:%d", host, port)
+	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
 // endpoint evaluates one side's file settings for one member.
@@ -760,14 +784,19 @@ func (l *loader) endpoint(ctx *hcl.EvalContext, as hcl.Attributes, rng hcl.Range
 	}{{"ca", &ep.CA}, {"cert", &ep.Cert}, {"key", &ep.Key}}
 	for _, f := range files {
 		var src string
-		if a := l.str(ctx, as, f.kind+"_source", &src); a != nil {
+		srcAttr := l.str(ctx, as, f.kind+"_source", &src)
+		if srcAttr != nil {
 			f.dst.Source = l.localPath(src)
-			l.mustExist(f.dst.Source, a.Expr.Range(), fmt.Sprintf("%s %s source", side, f.kind))
+			l.mustExist(f.dst.Source, srcAttr.Expr.Range(), fmt.Sprintf("%s %s source", side, f.kind))
 		}
 		pa := l.str(ctx, as, f.kind+"_file", &f.dst.Path)
 		l.hostPath(pa, f.kind+"_file", f.dst.Path)
 		if f.dst.Path == "" && f.dst.Source != "" {
 			f.dst.Path = DefaultTLSDir + "/" + filepath.Base(f.dst.Source)
+			if why := hostPathProblem(f.dst.Path); why != "" {
+				l.diags = append(l.diags, errAt(srcAttr.Expr.Range(), "Invalid path on host",
+					fmt.Sprintf("Without %s_file, the %s_source is uploaded to %q, which %s. Set %s_file.", f.kind, f.kind, f.dst.Path, why, f.kind))...)
+			}
 		}
 		required := f.kind != "ca" || ep.ClientCertAuth
 		if f.dst.Path == "" && required {
@@ -816,15 +845,7 @@ func (l *loader) backup(ctx *hcl.EvalContext, blk *hcl.Block, c *Cluster) *Backu
 		}
 	}
 	destAttr := l.str(ctx, as, "destination", &b.Destination)
-	if destAttr != nil {
-		switch {
-		case strings.HasPrefix(b.Destination, "file:///"):
-		case strings.HasPrefix(b.Destination, "s3://") && len(b.Destination) > len("s3://") && !strings.HasPrefix(b.Destination, "s3:///"):
-		default:
-			l.diags = append(l.diags, errAt(destAttr.Expr.Range(), "Invalid backup destination",
-				fmt.Sprintf("The destination %q must be file:///absolute/dir or s3://bucket/prefix.", b.Destination))...)
-		}
-	}
+	l.checkValue(destAttr, "Invalid backup destination", "destination", b.Destination, destinationProblem(b.Destination))
 	var keep int64
 	if l.integer(ctx, as, "keep_last", 0, 100000, &keep) != nil {
 		b.KeepLast = int(keep)
@@ -844,8 +865,12 @@ func (l *loader) backup(ctx *hcl.EvalContext, blk *hcl.Block, c *Cluster) *Backu
 	if sb := l.single(content, "s3"); sb != nil {
 		sa := l.content(sb.Body, s3Schema).Attributes
 		b.S3 = &S3Options{}
-		l.str(ctx, sa, "endpoint", &b.S3.Endpoint)
-		l.str(ctx, sa, "region", &b.S3.Region)
+		if a := l.str(ctx, sa, "endpoint", &b.S3.Endpoint); a != nil {
+			l.checkValue(a, "Invalid S3 endpoint", "endpoint", b.S3.Endpoint, endpointProblem(b.S3.Endpoint))
+		}
+		if a := l.str(ctx, sa, "region", &b.S3.Region); a != nil {
+			l.checkValue(a, "Invalid S3 region", "region", b.S3.Region, regionProblem(b.S3.Region))
+		}
 		l.boolean(ctx, sa, "path_style", &b.S3.PathStyle)
 		var src string
 		if a := l.str(ctx, sa, "credentials_source", &src); a != nil {

@@ -93,7 +93,7 @@ func LoadFiles(dir string, files map[string][]byte, opts LoadOptions) (*Config, 
 		abs = dir
 	}
 	cfg := &Config{Dir: abs, Files: map[string][]byte{}}
-	l := &loader{cfg: cfg, opts: opts, parsed: map[string]*hcl.File{}, attrRanges: map[*Member]map[string]hcl.Range{}}
+	l := &loader{cfg: cfg, opts: opts, parsed: map[string]*hcl.File{}, attrRanges: map[*Member]map[string]hcl.Range{}, rejected: map[*hcl.Attribute]bool{}}
 	l.load(dir, files)
 	cfg.Sensitive = l.sensitive
 	return cfg, redact(dedupe(l.diags), l.sensitive)
@@ -109,6 +109,9 @@ type loader struct {
 	// attrRanges records where each member's attributes were set, for
 	// diagnostics of the cross-member rules.
 	attrRanges map[*Member]map[string]hcl.Range
+	// rejected holds the attributes whose value str refused (and left
+	// out), so rules that need them present do not report them missing.
+	rejected map[*hcl.Attribute]bool
 }
 
 var topSchema = &hcl.BodySchema{

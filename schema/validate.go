@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -71,7 +72,11 @@ func (l *loader) checkURL(m *Member, attr, raw string, tls, clusterTLS bool) {
 	rng := l.memberAttrRange(m, attr)
 	u, err := url.Parse(raw)
 	if err != nil {
-		l.diags = append(l.diags, errAt(rng, "Invalid URL", fmt.Sprintf("The %s %q does not parse: %s.", attr, raw, err))...)
+		hint := ""
+		if strings.Count(raw, ":") > 2 {
+			hint = " Write an IPv6 address in brackets, as in http://[fd00::1]:2380."
+		}
+		l.diags = append(l.diags, errAt(rng, "Invalid URL", fmt.Sprintf("The %s %q does not parse: %s.%s", attr, raw, err, hint))...)
 		return
 	}
 	want := "http"
@@ -96,6 +101,10 @@ func (l *loader) checkURL(m *Member, attr, raw string, tls, clusterTLS bool) {
 	}
 	if p, err := strconv.Atoi(u.Port()); err != nil || p < 1 || p > 65535 {
 		l.diags = append(l.diags, errAt(rng, "Invalid URL", fmt.Sprintf("The %s %q has an invalid port.", attr, raw))...)
+		return
+	}
+	if _, why := hostProblem(u.Hostname()); why != "" {
+		l.diags = append(l.diags, errAt(rng, "Invalid URL", fmt.Sprintf("The %s %q has a host that %s.", attr, raw, why))...)
 	}
 }
 

@@ -77,7 +77,11 @@ func Render(s JobSpec, sch Scheduler) ([]File, error) {
 		}
 		return []File{{paths[0], svc}, {paths[1], timer}}, nil
 	}
-	return []File{{paths[0], RenderCron(s)}}, nil
+	b, err := RenderCron(s)
+	if err != nil {
+		return nil, err
+	}
+	return []File{{paths[0], b}}, nil
 }
 
 // Parse reads the job of cluster as installed under sch from files (path
@@ -260,14 +264,47 @@ func (s JobSpec) Args() []string {
 const specPrefix = "# etcdform-backup-spec: "
 
 // RenderCron renders the cron.d file for s. Its spec line records s
-// exactly, so ParseCron reads back what was installed.
-func RenderCron(s JobSpec) []byte {
+// exactly, so ParseCron reads back what was installed. It refuses a spec
+// with a value the file cannot carry (see Encodable): cron reads one job per
+// line and runs it as root.
+func RenderCron(s JobSpec) ([]byte, error) {
+	if err := s.Encodable(); err != nil {
+		return nil, err
+	}
 	s.Version = JobFormatVersion
 	var b bytes.Buffer
 	writeHeader(&b, s)
 	b.WriteString("SHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n")
 	fmt.Fprintf(&b, "%s root %s\n", s.Schedule, strings.ReplaceAll(s.shellCommand(), "%", `\%`))
-	return b.Bytes()
+	return b.Bytes(), nil
+}
+
+// Encodable reports a value of s that a job file cannot carry safely: any
+// character that ends a line or is a control character (see
+// schema.ControlRune), a schedule that is more than cron fields, or a path that
+// is not absolute. The schema refuses such configurations; this is the
+// renderers' own check, so that nothing it misses reaches a host.
+func (s JobSpec) Encodable() error {
+	fields := []struct{ name, v string }{
+		{"cluster", s.Cluster}, {"member", s.Member}, {"schedule", s.Schedule}, {"binary", s.Binary},
+		{"binary_sha256", s.BinarySHA256}, {"endpoint", s.Endpoint}, {"destination", s.Destination},
+		{"s3.endpoint", s.S3Endpoint}, {"s3.region", s.S3Region}, {"recipient", s.Recipient},
+		{"textfile", s.Textfile}, {"env_file", s.EnvFile}, {"work_dir", s.WorkDir},
+	}
+	for _, f := range fields {
+		if r, _, ok := schema.ControlRune(f.v); ok {
+			return fmt.Errorf("backup job: the %s %q contains %s, which a job file cannot carry", f.name, f.v, schema.RuneName(r))
+		}
+	}
+	if strings.Trim(s.Schedule, "0123456789*/,- @abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" || s.Schedule == "" {
+		return fmt.Errorf("backup job: the schedule %q is not a cron expression", s.Schedule)
+	}
+	for _, f := range []struct{ name, v string }{{"binary", s.Binary}, {"env_file", s.EnvFile}} {
+		if !strings.HasPrefix(f.v, "/") {
+			return fmt.Errorf("backup job: the %s %q is not an absolute path", f.name, f.v)
+		}
+	}
+	return nil
 }
 
 // writeHeader writes the comment lines every job file starts with: who
@@ -286,7 +323,11 @@ func ParseCron(b []byte) (JobSpec, error) {
 	if err != nil {
 		return s, err
 	}
-	if !bytes.Equal(RenderCron(s), b) {
+	want, err := RenderCron(s)
+	if err != nil {
+		return s, err
+	}
+	if !bytes.Equal(want, b) {
 		return s, fmt.Errorf("backup job file: edited by hand")
 	}
 	return s, nil

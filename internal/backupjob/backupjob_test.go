@@ -1,6 +1,7 @@
 package backupjob
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,7 +24,10 @@ func testSpec() JobSpec {
 
 func TestCronRoundTrip(t *testing.T) {
 	s := testSpec()
-	b := RenderCron(s)
+	b, err := RenderCron(s)
+	if err != nil {
+		t.Fatal(err)
+	}
 	got, err := ParseCron(b)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +63,10 @@ func TestCronCommandRunsInShell(t *testing.T) {
 	s := testSpec()
 	s.Binary, s.EnvFile = fake, env
 	s.Recipient = "age1 with 'quotes' and %"
-	b := RenderCron(s)
+	b, err := RenderCron(s)
+	if err != nil {
+		t.Fatal(err)
+	}
 	line := strings.TrimSpace(string(b))
 	line = line[strings.LastIndex(line, "\n")+1:]
 	cmd := strings.SplitN(line, " ", 7)[6]   // after five fields and the user
@@ -123,5 +130,48 @@ func TestRenderParseRoundTrip(t *testing.T) {
 		if _, err := Parse(s.Cluster, sch, files); err == nil || !strings.Contains(err.Error(), "missing") {
 			t.Fatalf("%s: a missing file: %v", sch, err)
 		}
+	}
+}
+
+// A value that would break a job file's lines is refused by every
+// renderer, and by Parse (which re-renders), so neither a configuration
+// the schema missed nor an edited plan file puts a line into cron.d.
+func TestRenderRefusesLineBreaks(t *testing.T) {
+	cases := map[string]func(*JobSpec){
+		"newline in destination":       func(s *JobSpec) { s.Destination = "file:///var/backups/x\n* * * * * root touch /tmp/pwned #" },
+		"carriage return in s3 region": func(s *JobSpec) { s.S3Region = "eu\r* * * * * root id" },
+		"newline in s3 endpoint":       func(s *JobSpec) { s.S3Endpoint = "https://s3.example\n* * * * * root id" },
+		"line separator in recipient":  func(s *JobSpec) { s.Recipient = "age1abc\u2028x" },
+		"next-line in endpoint":        func(s *JobSpec) { s.Endpoint = "http://10.0.2.11:2379\u0085x" },
+		"NUL in cluster":               func(s *JobSpec) { s.Cluster = "main\x00" },
+		"newline in member":            func(s *JobSpec) { s.Member = "etcd-1\n* * * * * root id" },
+		"newline between cron fields":  func(s *JobSpec) { s.Schedule = "0 0 * *\n*" },
+		"shell in schedule":            func(s *JobSpec) { s.Schedule = "0 0 * * * root id;" },
+		"tab in work dir":              func(s *JobSpec) { s.WorkDir = "/var/lib/x\ty" },
+		"relative binary":              func(s *JobSpec) { s.Binary = "etcdform" },
+	}
+	for name, edit := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := testSpec()
+			edit(&s)
+			for _, sch := range []Scheduler{Cron, Systemd} {
+				if fs, err := Render(s, sch); err == nil {
+					t.Errorf("%s: Render accepted it:\n%s", sch, fs[0].Content)
+				}
+			}
+			if b, err := RenderCron(s); err == nil {
+				t.Errorf("RenderCron accepted it:\n%s", b)
+			}
+			if _, _, err := RenderSystemd(s); err == nil {
+				t.Error("RenderSystemd accepted it")
+			}
+			// A hand-made cron file carrying the spec is refused on
+			// read-back (apply's Check) as well.
+			spec, _ := json.Marshal(s)
+			file := []byte(specPrefix + string(spec) + "\n")
+			if _, err := ParseCron(file); err == nil {
+				t.Error("ParseCron accepted it")
+			}
+		})
 	}
 }

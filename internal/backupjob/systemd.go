@@ -62,6 +62,9 @@ func OnCalendar(schedule string) (string, error) {
 // RenderSystemd renders the service and timer units for s. The service
 // carries the spec line, as the cron file does.
 func RenderSystemd(s JobSpec) (service, timer []byte, err error) {
+	if err := s.Encodable(); err != nil {
+		return nil, nil, err
+	}
 	cal, err := OnCalendar(s.Schedule)
 	if err != nil {
 		return nil, nil, err

@@ -16,6 +16,10 @@ var cronMacro = map[string]string{
 	"@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
 }
 
+// cronAlphabet holds every character a schedule may have: fields are
+// separated by spaces or tabs, never by a line break.
+const cronAlphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ*/,-@ \t"
+
 var cronBounds = [5][2]int{{0, 59}, {0, 23}, {1, 31}, {1, 12}, {0, 7}}
 
 var cronNames = [5][]string{3: {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"},
@@ -28,6 +32,9 @@ type cronSchedule struct {
 }
 
 func parseSchedule(expr string) (*cronSchedule, error) {
+	if i := strings.IndexFunc(expr, func(r rune) bool { return !strings.ContainsRune(cronAlphabet, r) }); i >= 0 {
+		return nil, fmt.Errorf("cron: schedule %q: character %q is not part of a cron expression", expr, []rune(expr[i:])[0])
+	}
 	expr = strings.TrimSpace(expr)
 	if m, ok := cronMacro[expr]; ok {
 		expr = m

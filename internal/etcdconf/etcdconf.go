@@ -111,8 +111,12 @@ func InitialCluster(peers map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
-// Marshal renders f as YAML with a header comment.
-func Marshal(f *File) []byte {
+// Marshal renders f as YAML with a header comment. It refuses a file
+// with a value etcd would not read back as meant (see Check).
+func Marshal(f *File) ([]byte, error) {
+	if err := f.Check(); err != nil {
+		return nil, err
+	}
 	js, err := json.Marshal(f)
 	if err != nil {
 		panic(err) // File holds only plain types
@@ -124,7 +128,48 @@ func Marshal(f *File) []byte {
 	var b bytes.Buffer
 	b.WriteString("# Managed by etcdform. Changes made by hand show up as drift in `etcdform plan`.\n")
 	b.Write(y)
-	return b.Bytes()
+	return b.Bytes(), nil
+}
+
+// Check reports a value of f that the config file must not carry: a
+// control character or line break anywhere (see schema.ControlRune), a
+// name with the ',' or '=' of initial-cluster's syntax, or a URL with the
+// ',' that separates etcd's URL lists. The schema refuses such
+// configurations; this check keeps a value it missed, or one read from a
+// host, out of the file.
+func (f *File) Check() error {
+	strs := []struct{ key, v string }{
+		{"name", f.Name}, {"data-dir", f.DataDir}, {"listen-peer-urls", f.ListenPeerURLs},
+		{"listen-client-urls", f.ListenClientURLs}, {"initial-advertise-peer-urls", f.InitialAdvertisePeerURLs},
+		{"advertise-client-urls", f.AdvertiseClientURLs}, {"initial-cluster", f.InitialCluster},
+		{"initial-cluster-token", f.InitialClusterToken}, {"initial-cluster-state", f.InitialClusterState},
+		{"auto-compaction-mode", f.AutoCompactionMode}, {"auto-compaction-retention", f.AutoCompactionRetention},
+		{"logger", f.Logger}, {"log-level", f.LogLevel},
+	}
+	for _, side := range []struct {
+		key string
+		s   *Security
+	}{{"client-transport-security", f.ClientTransportSecurity}, {"peer-transport-security", f.PeerTransportSecurity}} {
+		if side.s != nil {
+			strs = append(strs, struct{ key, v string }{side.key + ".cert-file", side.s.CertFile},
+				struct{ key, v string }{side.key + ".key-file", side.s.KeyFile},
+				struct{ key, v string }{side.key + ".trusted-ca-file", side.s.TrustedCAFile})
+		}
+	}
+	for _, x := range strs {
+		if r, _, bad := schema.ControlRune(x.v); bad {
+			return fmt.Errorf("etcdconf: the %s %q contains %s, which the config file cannot carry", x.key, x.v, schema.RuneName(r))
+		}
+	}
+	if strings.ContainsAny(f.Name, ",=") {
+		return fmt.Errorf("etcdconf: the name %q contains ',' or '=', which initial-cluster cannot carry", f.Name)
+	}
+	for _, x := range strs[2:6] {
+		if strings.Contains(x.v, ",") {
+			return fmt.Errorf("etcdconf: the %s %q contains ',', which etcd reads as a second URL", x.key, x.v)
+		}
+	}
+	return nil
 }
 
 // Parsed is a config file read from a host.

@@ -302,7 +302,11 @@ Subsystem sftp internal-sftp
 		}
 		m := cluster.Member(h.Name)
 		f := etcdconf.Render(cluster, m, etcdconf.Bootstrap{InitialCluster: etcdconf.InitialCluster(peers), Token: ClusterName, State: "new"})
-		if err := os.WriteFile(filepath.Join(h.Root, "etc-etcd", "etcd.conf.yml"), etcdconf.Marshal(f), 0o644); err != nil {
+		b, err := etcdconf.Marshal(f)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(h.Root, "etc-etcd", "etcd.conf.yml"), b, 0o644); err != nil {
 			return err
 		}
 	}
