@@ -20,10 +20,12 @@ import (
 // Defaults applied when the configuration leaves a setting out. The etcd
 // ones are etcd's own defaults.
 const (
-	DefaultUser              = "root"
-	DefaultSSHPort           = 22
-	DefaultSSHTimeout        = 10 * time.Second
-	DefaultKnownHostsFile    = "known_hosts"
+	DefaultUser       = "root"
+	DefaultSSHPort    = 22
+	DefaultSSHTimeout = 10 * time.Second
+	// DefaultKnownHostsFile is OpenSSH's: ~/.ssh/known_hosts of the user
+	// who runs etcdform (defaultKnownHostsFile expands it).
+	DefaultKnownHostsFile    = "~/.ssh/known_hosts"
 	DefaultManager           = "systemd"
 	DefaultServiceName       = "etcd"
 	DefaultBinary            = "/usr/local/bin/etcd"
@@ -260,6 +262,16 @@ func (l *loader) localPath(p string) string {
 	return filepath.Join(l.cfg.Dir, p)
 }
 
+// defaultKnownHostsFile is OpenSSH's default, ~/.ssh/known_hosts, or ""
+// (plan then says no known_hosts file was given) without a home directory.
+func defaultKnownHostsFile() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".ssh", "known_hosts")
+}
+
 // mustExist reports a missing local file. Key files go through here too:
 // they are only stat'ed, never read.
 func (l *loader) mustExist(path string, rng hcl.Range, what string) {
@@ -412,7 +424,7 @@ func (l *loader) checkName(rng hcl.Range, what, name string) {
 func (l *loader) connection(ctx *hcl.EvalContext, blk *hcl.Block, base *Connection, fallback hcl.Range) Connection {
 	var conn Connection
 	if base == nil {
-		conn = Connection{User: DefaultUser, Port: DefaultSSHPort, Timeout: DefaultSSHTimeout, KnownHostsFile: l.localPath(DefaultKnownHostsFile)}
+		conn = Connection{User: DefaultUser, Port: DefaultSSHPort, Timeout: DefaultSSHTimeout, KnownHostsFile: defaultKnownHostsFile()}
 	} else {
 		conn = *base
 		if base.Bastion != nil {
@@ -497,11 +509,10 @@ func (l *loader) checkConnection(conn *Connection, keyAttr, khAttr, bastionAttr 
 	if keyAttr != nil && conn.PrivateKeyFile != "" {
 		l.mustExist(conn.PrivateKeyFile, keyAttr.Expr.Range(), "private key file")
 	}
+	// The default known_hosts (~/.ssh/known_hosts) belongs to whoever runs
+	// plan: validate checks the language, and plan reads the file.
 	if khAttr != nil {
 		l.mustExist(conn.KnownHostsFile, khAttr.Expr.Range(), "known_hosts file")
-	} else if _, err := os.Stat(conn.KnownHostsFile); err != nil {
-		l.diags = append(l.diags, errAt(rng, "File not found",
-			fmt.Sprintf("Host keys are always verified, and the default known_hosts file %s does not exist. Create it (ssh-keyscan) or set known_hosts_file.", conn.KnownHostsFile))...)
 	}
 	if bastionAttr != nil {
 		l.mustExist(conn.Bastion.PrivateKeyFile, bastionAttr.Expr.Range(), "bastion private key file")

@@ -13,7 +13,11 @@ import (
 
 func TestLoadValid(t *testing.T) {
 	full, _ := filepath.Abs("testdata/valid/full")
-	min, _ := filepath.Abs("testdata/valid/minimal")
+	// The default known_hosts is OpenSSH's, in the home directory; it need
+	// not exist for the configuration to be valid (issue 13 #11).
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	defaultKH := filepath.Join(home, ".ssh", "known_hosts")
 	clientTLS := func(m string) *TLSEndpoint {
 		return &TLSEndpoint{
 			CA:             TLSFile{Path: "/etc/etcd/pki/ca.pem", Source: full + "/pki/ca.pem"},
@@ -45,14 +49,14 @@ func TestLoadValid(t *testing.T) {
 			path: "testdata/valid/minimal",
 			want: []*Cluster{{
 				Name: "min", FaultTolerance: -1,
-				Connection: Connection{User: "root", Port: 22, Agent: true, KnownHostsFile: min + "/known_hosts", Timeout: 10 * time.Second},
+				Connection: Connection{User: "root", Port: 22, Agent: true, KnownHostsFile: defaultKH, Timeout: 10 * time.Second},
 				Service: Service{Manager: "systemd", Name: "etcd", Binary: "/usr/local/bin/etcd", ConfigFile: "/etc/etcd/etcd.conf.yml",
 					DataDir: "/var/lib/etcd", StopTimeout: 19 * time.Second},
 				Storage:    Storage{QuotaBackendBytes: 2147483648, SnapshotCount: 10000, MaxRequestBytes: 1572864},
 				Compaction: Compaction{Mode: "periodic", Retention: "0s"},
 				Raft:       Raft{HeartbeatInterval: 100 * time.Millisecond, ElectionTimeout: time.Second},
 				Members: []*Member{{Name: "etcd-1", Host: "10.0.0.1", PeerURL: "http://10.0.0.1:2380", ClientURL: "http://10.0.0.1:2379",
-					Connection: Connection{User: "root", Port: 22, Agent: true, KnownHostsFile: min + "/known_hosts", Timeout: 10 * time.Second}}},
+					Connection: Connection{User: "root", Port: 22, Agent: true, KnownHostsFile: defaultKH, Timeout: 10 * time.Second}}},
 			}},
 		},
 		"full with variables, templates and overrides": {

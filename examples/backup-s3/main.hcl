@@ -4,7 +4,8 @@
 
 cluster "backed-up" {
   connection {
-    agent = true
+    agent            = true
+    known_hosts_file = "known_hosts"
   }
 
   backup {

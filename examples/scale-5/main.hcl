@@ -7,7 +7,8 @@ cluster "scale" {
   fault_tolerance = 1
 
   connection {
-    agent = true
+    agent            = true
+    known_hosts_file = "known_hosts"
   }
 
   service {

@@ -8,8 +8,9 @@ locals {
 
 cluster "vars" {
   connection {
-    user  = var.ssh_user
-    agent = true
+    user             = var.ssh_user
+    agent            = true
+    known_hosts_file = "known_hosts"
   }
 
   storage {

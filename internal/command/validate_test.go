@@ -194,3 +194,24 @@ cluster "c" {
 		})
 	}
 }
+
+// TestValidateWithoutKnownHosts: a plain valid configuration validates on
+// a machine with no known_hosts anywhere; the default is OpenSSH's
+// ~/.ssh/known_hosts, which only plan reads (issue 13 #11).
+func TestValidateWithoutKnownHosts(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(`cluster "c" {
+  connection {
+    agent = true
+  }
+  member "etcd-1" {
+    host = "10.0.0.11"
+  }
+}
+`), 0o644)
+	code, out, errOut := runCmd(t, nil, "validate", dir)
+	if code != 0 || errOut != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 0 and no diagnostics", code, out, errOut)
+	}
+}
