@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/etcdform/etcdform/internal/etcdconf"
 	"github.com/etcdform/etcdform/schema"
@@ -56,7 +57,9 @@ const (
 //     0 failures, while 4 members during a replacement tolerate 1).
 //  4. The rolling config change: WriteConfig then Restart per member,
 //     members with errors first, then followers by name, the leader (as
-//     observed) last.
+//     observed) last. A member whose process started before its config
+//     file was last written (ObservedHost.RestartPending) gets a Restart
+//     alone, in the same order.
 //
 // Every step carries the voters and the failures tolerated while it runs;
 // a step that takes a member down or changes membership below the budget
@@ -219,6 +222,16 @@ func (cp *clusterPlanner) plan() {
 		}
 	}
 
+	// Members running with an older config than their file holds: the
+	// file was written but never loaded. Their restart joins the rolling
+	// change (a member whose file differs is restarted anyway).
+	pending := map[*member]Change{}
+	for _, m := range cp.kept {
+		if diffs[m] == nil && !m.down && !m.hostDown && m.host.RestartPending() {
+			pending[m] = runningConfigChange(m.host)
+		}
+	}
+
 	// Initial simulated state: every live voter, up unless down.
 	for _, m := range append(append([]*member{}, cp.kept...), cp.removed...) {
 		if !m.live.IsLearner {
@@ -366,6 +379,11 @@ func (cp *clusterPlanner) plan() {
 			roll = append(roll, m)
 		}
 	}
+	for m := range pending {
+		if tw[m] == nil {
+			roll = append(roll, m)
+		}
+	}
 	sort.Slice(roll, func(i, j int) bool {
 		ri, rj := rollRank(roll[i]), rollRank(roll[j])
 		if ri != rj {
@@ -383,7 +401,7 @@ func (cp *clusterPlanner) plan() {
 				s.Voters, s.Tolerated = v, a-quorum(v)
 				emit(s, false)
 			}
-			if len(w.restart) == 0 && d == nil {
+			if _, p := pending[m]; len(w.restart) == 0 && d == nil && !p {
 				continue
 			}
 			changes = append(changes, w.restart...)
@@ -394,6 +412,12 @@ func (cp *clusterPlanner) plan() {
 		if d != nil {
 			emit(Step{Action: WriteConfig, Cluster: c.Name, Member: m.name, MemberID: m.id(), Reason: writeReason(m, d.dropped, false), Changes: d.changes, Config: d.file, Leader: m.leader, Voters: v, Tolerated: a - quorum(v)}, false)
 			changes = append(append([]Change{}, d.changes...), changes...)
+		}
+		if ch, ok := pending[m]; ok {
+			if len(changes) == 0 {
+				reason = "The running process started before its config file was last written (an apply stopped before this restart, a failed restart, or a hand edit): restart so that the file takes effect"
+			}
+			changes = append(changes, ch)
 		}
 		if m.leader {
 			reason += "; the member leads, so leadership moves to a follower first"
@@ -422,6 +446,13 @@ func (cp *clusterPlanner) plan() {
 		f(base)
 	}
 	cp.checkEven()
+}
+
+// runningConfigChange says why a member's process must load its file.
+func runningConfigChange(h *ObservedHost) Change {
+	return Change{Attr: "running-config",
+		Before: "process started " + h.ProcessStart.UTC().Format(time.RFC3339),
+		After:  "config file of " + h.ConfigModTime.UTC().Format(time.RFC3339)}
 }
 
 // rollRank orders a rolling change: members reporting errors, followers,

@@ -96,6 +96,14 @@ type ObservedHost struct {
 	DataDirBytes  int64
 	DataDirEmpty  bool
 
+	// ProcessStart is when the process the service manager runs started,
+	// and ConfigModTime when the config file was last modified, both on
+	// the host's clock; zero when unknown (no process, a "command"
+	// manager, or the host could not tell). A file modified after the
+	// process started has not been loaded: see RestartPending.
+	ProcessStart  time.Time
+	ConfigModTime time.Time
+
 	Certs []CertInfo
 
 	// BackupJob holds the installed files of the cluster's backup job by
@@ -122,6 +130,24 @@ type ObservedHost struct {
 	// for this member (read on the machine running etcdform, not over
 	// SSH), with the same roles as Certs; Path is the local path.
 	Sources []CertInfo
+}
+
+// ClockSlack is how much later than the process's start the config file
+// must have been modified to count as not loaded. It absorbs the
+// granularity of the process start time (clock ticks, read against
+// /proc/uptime's hundredths): a file written and a process started right
+// after it (as add-learner and start-member do) must not look stale.
+const ClockSlack = time.Second
+
+// RestartPending reports whether the running process started before its
+// config file was last modified, so that it runs with older settings than
+// the file holds: an apply stopped between write-config and restart, a
+// restart that failed, or a hand edit. Both times must be known.
+func (h *ObservedHost) RestartPending() bool {
+	if h == nil || !h.Reachable || h.ProcessStart.IsZero() || h.ConfigModTime.IsZero() {
+		return false
+	}
+	return h.ConfigModTime.After(h.ProcessStart.Add(ClockSlack))
 }
 
 // CertInfo describes a certificate file on a host, never its key.

@@ -88,6 +88,7 @@ func (a Action) IsRisky() bool {
 //	WriteConfig   "config-file"            "(absent)"/"(unparsable)" the file's path
 //	WriteConfig   unmanaged etcd key       observed raw value        "" (the key is dropped)
 //	Restart       same as WriteConfig: the values the restart brings into effect
+//	Restart       "running-config"         "process started <time>"  "config file of <time>" (the file is newer than the process)
 //	UploadFile    host path (one per file) "sha256:…"/"(absent)"      "sha256:…" of the source (certs add serial and expiry)
 //	InstallBackupJob job attribute ("schedule", "keep_last", "binary_sha256"...; "job" when absent or removed)
 //	                                       installed value/"(absent)" wanted value/"(absent)"

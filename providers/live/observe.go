@@ -167,6 +167,9 @@ func Host(ctx context.Context, c *schema.Cluster, m *schema.Member) *plan.Observ
 		if st, err := mgr.State(ctx); err == nil {
 			h.ServiceState = string(st)
 		}
+		if sp, err := cli.ServiceProcess(ctx, mgr, svc.ConfigFile); err == nil {
+			h.ProcessStart, h.ConfigModTime = sp.Start, sp.FileModTime
+		}
 	}
 	if v, err := cli.BinaryVersion(ctx, svc.Binary); err == nil {
 		h.BinaryVersion = v

@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -220,5 +222,70 @@ func TestSystemdVerbs(t *testing.T) {
 	}
 	if got := err.Error(); got != "ssh host.example:22: systemctl start etcd member.service: exit status 1: Job for etcd.service failed." {
 		t.Errorf("error = %q", got)
+	}
+}
+
+func TestParseServiceProcess(t *testing.T) {
+	stat := "4242 (etcd (x) y) S 1 4242 4242 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 9 0 123456 1000 10"
+	tests := map[string]struct {
+		out     string
+		want    ServiceProcess
+		wantErr bool
+	}{
+		"running": {
+			out: "pid 4242\nstat " + stat + "\nmtime 1700000100.250000000\nuptime 2000.50\nnow 1700000500.000000001\ntck 100\n",
+			// boot = now - uptime = 1700000500.000000001 - 2000.5; start = boot + 1234.56
+			want: ServiceProcess{PID: 4242, Start: time.Unix(1700000500, 1).Add(-2000500*time.Millisecond + 1234560*time.Millisecond).UTC(),
+				FileModTime: time.Unix(1700000100, 250000000).UTC()},
+		},
+		"down":                  {out: "pid \nmtime 1700000100.5\nuptime 1.00\nnow 1700000500.0\ntck 100\n", want: ServiceProcess{FileModTime: time.Unix(1700000100, 500000000).UTC()}},
+		"ended in between":      {out: "pid 12\nstat \nmtime \nuptime 1.00\nnow 1700000500.0\ntck 100\n", want: ServiceProcess{PID: 12}},
+		"no file, manager zero": {out: "pid 0\nmtime \n", want: ServiceProcess{}},
+		"garbled stat":          {out: "pid 12\nstat 12 etcd S\nuptime 1\nnow 1\ntck 100\n", wantErr: true},
+		"date without %N":       {out: "pid \nmtime 1700000100.N\n", wantErr: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := parseServiceProcess(tc.out)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.want, got); !tc.wantErr && diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestPIDCommand(t *testing.T) {
+	f := &fakeRunner{}
+	tests := map[string]struct {
+		mgr  ServiceManager
+		out  string // what the manager prints
+		want string
+	}{
+		"systemd":        {&Systemd{Client: f, Name: "etcd"}, "MainPID=321\n", "321\n"},
+		"systemd, down":  {&Systemd{Client: f, Name: "etcd"}, "MainPID=0\n", "0\n"},
+		"runit":          {&Runit{Client: f, Name: "etcd"}, "run: /etc/service/etcd: (pid 123) 45s; run: log: (pid 9) 50s\n", "123\n"},
+		"runit, down":    {&Runit{Client: f, Name: "etcd"}, "down: /etc/service/etcd: 3s, normally up\n", ""},
+		"runit, finish":  {&Runit{Client: f, Name: "etcd"}, "finish: /etc/service/etcd: (pid 77) 0s\n", ""},
+		"command, blind": {&Command{Client: f}, "", ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			pc := pidCommand(tc.mgr)
+			if pc == "" {
+				if tc.want != "" {
+					t.Fatal("no PID command")
+				}
+				return
+			}
+			// Replace the manager's query by its canned output; keep the filter.
+			_, filter, _ := strings.Cut(pc, " | ")
+			got := sh(t, "printf '%s' "+Quote(tc.out)+" | "+filter)
+			if got != tc.want {
+				t.Errorf("PID = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

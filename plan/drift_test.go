@@ -1,0 +1,118 @@
+package plan_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	. "github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/schema"
+)
+
+// TestMakeRestartPending covers issue 13 #3: a member whose process
+// started before its config file was last written (an apply stopped
+// between write-config and restart) is restarted, in the rolling order.
+func TestMakeRestartPending(t *testing.T) {
+	started := time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)
+	// times sets each member's process start and file time (seconds
+	// after started); a member not listed has neither.
+	times := func(oc *ObservedCluster, files map[string]float64) {
+		for name, after := range files {
+			h := oc.Hosts[name]
+			h.ProcessStart = started
+			h.ConfigModTime = started.Add(time.Duration(after * float64(time.Second)))
+		}
+	}
+	tests := map[string]struct {
+		desired *schema.Cluster
+		files   map[string]float64
+		edit    func(oc *ObservedCluster)
+		steps   []string
+		changes []Change // of the last restart
+	}{
+		"file newer than the process: restart": {
+			files:   map[string]float64{"etcd-2": 60, "etcd-3": -60, "etcd-1": 0},
+			steps:   []string{"snapshot  3/1", "restart etcd-2 3/0"},
+			changes: []Change{{Attr: "running-config", Before: "process started 2026-12-02T06:00:00Z", After: "config file of 2026-12-02T06:01:00Z"}},
+		},
+		"file as old as the process: nothing": {
+			files: map[string]float64{"etcd-1": 0, "etcd-2": 0, "etcd-3": 0},
+		},
+		"file older than the process: nothing": {
+			files: map[string]float64{"etcd-1": -3600, "etcd-2": -1, "etcd-3": -0.01},
+		},
+		"file written just before a start within the clock's grain: nothing": {
+			files: map[string]float64{"etcd-2": 0.05},
+		},
+		"times unknown: nothing": {
+			files: nil,
+		},
+		"only the file time known: nothing": {
+			files: map[string]float64{"etcd-2": 60},
+			edit:  func(oc *ObservedCluster) { oc.Hosts["etcd-2"].ProcessStart = time.Time{} },
+		},
+		"followers first, the leader last": {
+			files: map[string]float64{"etcd-1": 60, "etcd-3": 60},
+			steps: []string{"snapshot  3/1", "restart etcd-3 3/0", "restart etcd-1 3/0 L"},
+		},
+		"interrupted rolling change: the written member restarts, the others are written and restarted": {
+			desired: func() *schema.Cluster { c := testCluster(1, 2, 3); c.Storage.QuotaBackendBytes = 4 << 30; return c }(),
+			files:   map[string]float64{"etcd-2": 60},
+			edit:    func(oc *ObservedCluster) { oc.Hosts["etcd-2"].Config.QuotaBackendBytes = 4 << 30 },
+			steps: []string{
+				"snapshot  3/1",
+				"restart etcd-2 3/0",
+				"write-config etcd-3 3/1", "restart etcd-3 3/0",
+				"write-config etcd-1 3/1 L", "restart etcd-1 3/0 L",
+			},
+		},
+		"a member whose file differs gets one restart": {
+			desired: func() *schema.Cluster { c := testCluster(1, 2, 3); c.Storage.SnapshotCount = 5000; return c }(),
+			files:   map[string]float64{"etcd-2": 60},
+			steps: []string{
+				"snapshot  3/1",
+				"write-config etcd-2 3/1", "restart etcd-2 3/0",
+				"write-config etcd-3 3/1", "restart etcd-3 3/0",
+				"write-config etcd-1 3/1 L", "restart etcd-1 3/0 L",
+			},
+		},
+		"a stopped member is started, not restarted": {
+			files: map[string]float64{"etcd-2": 60},
+			edit: func(oc *ObservedCluster) {
+				liveMember(oc, "etcd-2").Status = nil
+				oc.Hosts["etcd-2"].ServiceState = "stopped"
+			},
+			steps: []string{"snapshot  3/0", "start-member etcd-2 3/0"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			desired := tc.desired
+			if desired == nil {
+				desired = testCluster(1, 2, 3)
+			}
+			oc := observe(testCluster(1, 2, 3), 1)
+			times(oc, tc.files)
+			if tc.edit != nil {
+				tc.edit(oc)
+			}
+			p := Make(config(desired), observed(oc), Options{})
+			if diff := cmp.Diff(tc.steps, brief(p)); diff != "" {
+				t.Errorf("steps (-want +got):\n%s", diff)
+			}
+			if len(p.Refusals) > 0 {
+				t.Errorf("refusals: %v", summaries(p.Refusals))
+			}
+			if tc.changes != nil {
+				last := p.Steps[len(p.Steps)-1]
+				if diff := cmp.Diff(tc.changes, last.Changes); diff != "" {
+					t.Errorf("changes of %s %s (-want +got):\n%s", last.Action, last.Member, diff)
+				}
+				if last.Reason == "" {
+					t.Error("restart without a reason")
+				}
+			}
+		})
+	}
+}
