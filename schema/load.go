@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -132,7 +131,7 @@ func (l *loader) load(dir string, files map[string][]byte) {
 	for _, n := range names {
 		src := files[n]
 		l.cfg.Files[n] = src
-		f, diags := hclsyntax.ParseConfig(src, n, hcl.InitialPos)
+		f, diags := ParseConfig(src, n)
 		l.diags = append(l.diags, diags...)
 		if f == nil {
 			continue

@@ -200,7 +200,7 @@ func (l *loader) varFile(path string, decls map[string]*variable, values map[str
 		return
 	}
 	l.cfg.Files[path] = src
-	f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
+	f, diags := ParseConfig(src, path)
 	l.diags = append(l.diags, diags...)
 	if diags.HasErrors() {
 		return
@@ -239,7 +239,7 @@ func (l *loader) convertVar(v *variable, c varValue) cty.Value {
 		if v.typ == cty.String || v.typ == cty.DynamicPseudoType {
 			val = cty.StringVal(c.raw)
 		} else {
-			expr, diags := hclsyntax.ParseExpression([]byte(c.raw), c.source, hcl.InitialPos)
+			expr, diags := parseExpression([]byte(c.raw), c.source)
 			if !diags.HasErrors() {
 				val, diags = expr.Value(nil)
 			}

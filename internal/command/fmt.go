@@ -10,11 +10,11 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 
 	"github.com/etcdform/etcdform/internal/command/arguments"
 	"github.com/etcdform/etcdform/internal/command/views"
+	"github.com/etcdform/etcdform/schema"
 )
 
 func init() {
@@ -62,7 +62,7 @@ func runFmt(_ context.Context, env *Env, args []string) int {
 			code = 1
 			continue
 		}
-		if _, d := hclsyntax.ParseConfig(src, f, hcl.InitialPos); d.HasErrors() {
+		if _, d := schema.ParseConfig(src, f); d.HasErrors() {
 			srcs[f] = src
 			diags = append(diags, d...)
 			code = 1

@@ -80,6 +80,27 @@ func TestFmt(t *testing.T) {
 	}
 }
 
+// TestDeepNestingRefused: 100,000 nested parentheses once ended validate
+// and fmt with a stack overflow. Both must refuse them with a diagnostic
+// and leave the file alone.
+func TestDeepNestingRefused(t *testing.T) {
+	dir := t.TempDir()
+	src := "locals {\n  x = " + strings.Repeat("(", 100000) + "1" + strings.Repeat(")", 100000) + "\n}\n"
+	f := filepath.Join(dir, "main.hcl")
+	if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"validate", dir}, {"fmt", dir}} {
+		code, _, errOut := runCmd(t, nil, args...)
+		if code != 1 || !strings.Contains(errOut, "Expression nested too deeply") || !strings.Contains(errOut, "main.hcl line 2:") {
+			t.Errorf("%s: exit %d, stderr %.300q; want 1 and the nesting error on main.hcl line 2", args[0], code, errOut)
+		}
+	}
+	if got, _ := os.ReadFile(f); string(got) != src {
+		t.Errorf("fmt changed the file")
+	}
+}
+
 func TestValidateJSON(t *testing.T) {
 	code, out, _ := runCmd(t, nil, "validate", "--json", "../../schema/testdata/invalid/unknown_attribute")
 	if code != 1 {
