@@ -20,6 +20,15 @@ import (
 // has not been allowed to store plaintext.
 var ErrNoRecipient = errors.New("backup: no encryption recipient (set encryption.recipient, or allow_unencrypted)")
 
+// ErrRecipientIsIdentity is returned by Run when the recipient is an age
+// identity (a secret key) instead of a public key. The error never holds
+// the key.
+var ErrRecipientIsIdentity = errors.New("backup: the encryption recipient is an age identity (AGE-SECRET-KEY-...), a secret key that must not be passed as a recipient: give its public key (age1..., which age-keygen -y prints), and keep the identity off the hosts and the command line")
+
+// IsIdentity reports whether s holds an age identity (secret key) rather
+// than recipients.
+func IsIdentity(s string) bool { return strings.Contains(strings.ToUpper(s), "AGE-SECRET-KEY-") }
+
 // Job is one backup run's settings.
 type Job struct {
 	Cluster  string // names the snapshots and the metrics
@@ -93,6 +102,9 @@ func run(ctx context.Context, j Job, start time.Time, now func() time.Time) (*Re
 		panic("backup: Job needs Cluster, Endpoint and Store")
 	}
 	var recipients []age.Recipient
+	if IsIdentity(j.Recipient) {
+		return nil, ErrRecipientIsIdentity
+	}
 	if j.Recipient != "" {
 		rs, err := age.ParseRecipients(strings.NewReader(j.Recipient))
 		if err != nil {

@@ -27,7 +27,7 @@ func init() {
 
 func runApply(ctx context.Context, env *Env, args []string) int {
 	a, fs, err := arguments.ParseApply(args)
-	if code, done := argError(env, "apply", fs, err); done {
+	if code, done := argError(env, fs, err); done {
 		return code
 	}
 	if !a.AutoApprove && !env.StdinTTY {

@@ -38,6 +38,7 @@ const backupUsage = `Usage: etcdform backup <run|list|verify> [flags] [PATH]
 
 func runBackup(ctx context.Context, env *Env, args []string) int {
 	if len(args) == 0 {
+		printError(env, "backup: missing subcommand (run, list, verify)\n")
 		fmt.Fprint(env.Stderr, backupUsage)
 		return 1
 	}
@@ -52,7 +53,8 @@ func runBackup(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprint(env.Stdout, backupUsage)
 		return 0
 	}
-	fmt.Fprintf(env.Stderr, "etcdform: unknown backup command %q\n\n%s", args[0], backupUsage)
+	printError(env, "backup: unknown subcommand %q (want run, list, verify)\n", args[0])
+	fmt.Fprint(env.Stderr, backupUsage)
 	return 1
 }
 
@@ -68,7 +70,7 @@ func backupTarget(env *Env, t *arguments.BackupTarget) (*schema.Cluster, schema.
 		}
 		var err error
 		if cl, err = backupCluster(cfg, t.Cluster); err != nil {
-			fmt.Fprintf(env.Stderr, "etcdform: %v\n", err)
+			printError(env, "%v", err)
 			return nil, b, false
 		}
 		if cl.Backup != nil {
@@ -78,7 +80,7 @@ func backupTarget(env *Env, t *arguments.BackupTarget) (*schema.Cluster, schema.
 				b.S3 = &s3
 			}
 		} else if t.Destination == "" {
-			fmt.Fprintf(env.Stderr, "etcdform: cluster %s has no backup block (or give --destination)\n", cl.Name)
+			printError(env, "cluster %s has no backup block (or give --destination)", cl.Name)
 			return nil, b, false
 		}
 	}
@@ -98,6 +100,26 @@ func backupTarget(env *Env, t *arguments.BackupTarget) (*schema.Cluster, schema.
 		b.S3.PathStyle = b.S3.PathStyle || t.S3PathStyle
 	}
 	return cl, b, true
+}
+
+// backupMember is the member `backup run` snapshots: the one named by
+// --member, else the first of backup.on. Without either it names the
+// members to choose from rather than guess.
+func backupMember(cl *schema.Cluster, name string, on []string) (*schema.Member, error) {
+	var names []string
+	for _, m := range cl.Members {
+		names = append(names, m.Name)
+	}
+	switch {
+	case name != "":
+		if m := cl.Member(name); m != nil {
+			return m, nil
+		}
+		return nil, fmt.Errorf("cluster %s has no member %q; its members are %s", cl.Name, name, strings.Join(names, ", "))
+	case len(on) > 0 && cl.Member(on[0]) != nil:
+		return cl.Member(on[0]), nil
+	}
+	return nil, fmt.Errorf("cluster %s has no backup.on to take the member from: give --member (one of %s) or --endpoint", cl.Name, strings.Join(names, ", "))
 }
 
 // backupCluster picks the cluster named name, or the only one (with a
@@ -141,7 +163,7 @@ func targetStore(env *Env, name string, t *arguments.BackupTarget) (*schema.Clus
 	}
 	s, err := openStore(env, b)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "etcdform: %s: %v\n", name, err)
+		printError(env, "%s: %v", name, err)
 		return nil, nil, false
 	}
 	return cl, s, true
@@ -160,7 +182,7 @@ func openStore(env *Env, b schema.Backup) (store.Store, error) {
 
 func runBackupRun(ctx context.Context, env *Env, args []string) int {
 	a, fs, err := arguments.ParseBackupRun(args)
-	if code, done := argError(env, "backup run", fs, err); done {
+	if code, done := argError(env, fs, err); done {
 		return code
 	}
 	cl, b, ok := backupTarget(env, &a.BackupTarget)
@@ -185,27 +207,23 @@ func runBackupRun(ctx context.Context, env *Env, args []string) int {
 	if cl != nil {
 		j.Cluster, tlsCluster = cl.Name, cl
 		if j.Endpoint == "" {
-			name := a.Member
-			if name == "" && len(b.On) > 0 {
-				name = b.On[0]
-			}
-			m := cl.Member(name)
-			if m == nil {
-				fmt.Fprintf(env.Stderr, "etcdform: backup run: cluster %s has no member %q (give --member or --endpoint)\n", cl.Name, name)
+			m, err := backupMember(cl, a.Member, b.On)
+			if err != nil {
+				printError(env, "backup run: %v", err)
 				return 1
 			}
 			j.Endpoint = m.ClientURL
 		}
 	}
 	if tc, err := live.ClientTLS(tlsCluster); err != nil {
-		fmt.Fprintf(env.Stderr, "etcdform: backup run: %v\n", err)
+		printError(env, "backup run: %v", err)
 		return 1
 	} else if tc != nil {
 		j.EtcdOptions = append(j.EtcdOptions, etcd.WithTLS(tc))
 	}
 	s, err := openStore(env, b)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "etcdform: backup run: %v\n", err)
+		printError(env, "backup run: %v", err)
 		if a.Textfile != "" {
 			_ = backup.WriteTextfile(a.Textfile, backup.Metrics{Cluster: j.Cluster, RunTime: time.Now(), Success: false})
 		}
@@ -219,7 +237,7 @@ func runBackupRun(ctx context.Context, env *Env, args []string) int {
 		views.BackupRun(env.Stdout, s.String(), res)
 	}
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "etcdform: backup run: %v\n", err)
+		printError(env, "backup run: %v", err)
 		return 1
 	}
 	return 0
@@ -227,7 +245,7 @@ func runBackupRun(ctx context.Context, env *Env, args []string) int {
 
 func runBackupList(ctx context.Context, env *Env, args []string) int {
 	a, fs, err := arguments.ParseBackupList(args)
-	if code, done := argError(env, "backup list", fs, err); done {
+	if code, done := argError(env, fs, err); done {
 		return code
 	}
 	cl, s, ok := targetStore(env, "backup list", &a.BackupTarget)
@@ -236,7 +254,7 @@ func runBackupList(ctx context.Context, env *Env, args []string) int {
 	}
 	all, bad, err := store.List(ctx, s)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "etcdform: backup list: %v\n", err)
+		printError(env, "backup list: %v", err)
 		return 1
 	}
 	cluster := a.Cluster
@@ -250,7 +268,7 @@ func runBackupList(ctx context.Context, env *Env, args []string) int {
 		}
 	}
 	for _, e := range bad {
-		fmt.Fprintf(env.Stderr, "etcdform: warning: %v\n", e)
+		fmt.Fprintf(env.Stderr, "Warning: %v\n", e)
 	}
 	if a.JSON {
 		if ms == nil {
@@ -264,7 +282,7 @@ func runBackupList(ctx context.Context, env *Env, args []string) int {
 
 func runBackupVerify(ctx context.Context, env *Env, args []string) int {
 	a, fs, err := arguments.ParseBackupVerify(args)
-	if code, done := argError(env, "backup verify", fs, err); done {
+	if code, done := argError(env, fs, err); done {
 		return code
 	}
 	cl, s, ok := targetStore(env, "backup verify", &a.BackupTarget)
@@ -278,13 +296,13 @@ func runBackupVerify(ctx context.Context, env *Env, args []string) int {
 	if a.Identity != "" {
 		ids, err := readIdentities(a.Identity)
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "etcdform: backup verify: %v\n", err)
+			printError(env, "backup verify: %v", err)
 			return 1
 		}
 		d.Identities = ids
 	}
 	if d.Etcd, d.Etcdutl, err = drillBinaries(a.Etcd, a.Etcdutl); err != nil {
-		fmt.Fprintf(env.Stderr, "etcdform: backup verify: %v\n", err)
+		printError(env, "backup verify: %v", err)
 		return 1
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.Timeout)
@@ -298,7 +316,7 @@ func runBackupVerify(ctx context.Context, env *Env, args []string) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "etcdform: backup verify: %v\n", err)
+		printError(env, "backup verify: %v", err)
 		return 1
 	}
 	return 0

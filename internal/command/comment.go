@@ -24,7 +24,7 @@ func init() {
 
 func runComment(ctx context.Context, env *Env, args []string) int {
 	a, fs, err := arguments.ParseComment(args)
-	if code, done := argError(env, "comment", fs, err); done {
+	if code, done := argError(env, fs, err); done {
 		return code
 	}
 	// Only rendered, never applied: no signature is required (merge-request
@@ -36,12 +36,12 @@ func runComment(ctx context.Context, env *Env, args []string) int {
 	}
 	var md strings.Builder
 	if err := (&views.PlanMarkdown{}).Plan(&md, p); err != nil {
-		fmt.Fprintln(env.Stderr, "Error:", err)
+		printError(env, "%v", err)
 		return 1
 	}
 	store, where, limit, err := commentStore(env, a)
 	if err != nil {
-		fmt.Fprintln(env.Stderr, "Error:", err)
+		printError(env, "%v", err)
 		return 1
 	}
 	if a.MaxSize > 0 {

@@ -27,7 +27,7 @@ func init() {
 // reported and left alone.
 func runFmt(_ context.Context, env *Env, args []string) int {
 	a, flags, err := arguments.ParseFmt(args)
-	if code, done := argError(env, "fmt", flags, err); done {
+	if code, done := argError(env, flags, err); done {
 		return code
 	}
 	var files []string
@@ -48,7 +48,7 @@ func runFmt(_ context.Context, env *Env, args []string) int {
 			return nil
 		})
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "etcdform fmt: %v\n", err)
+			printError(env, "%v", err)
 			return 1
 		}
 	}
@@ -58,7 +58,7 @@ func runFmt(_ context.Context, env *Env, args []string) int {
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "etcdform fmt: %v\n", err)
+			printError(env, "%v", err)
 			code = 1
 			continue
 		}
@@ -78,7 +78,7 @@ func runFmt(_ context.Context, env *Env, args []string) int {
 			continue
 		}
 		if err := writeFileKeepMode(f, out); err != nil {
-			fmt.Fprintf(env.Stderr, "etcdform fmt: %v\n", err)
+			printError(env, "%v", err)
 			code = 1
 			continue
 		}

@@ -15,7 +15,7 @@ func init() {
 
 func runLab(ctx context.Context, env *Env, args []string) int {
 	a, fs, err := arguments.ParseLab(args)
-	if code, done := argError(env, "lab "+a.Sub, fs, err); done {
+	if code, done := argError(env, fs, err); done {
 		return code
 	}
 	progress := func(s string) { fmt.Fprintln(env.Stderr, "lab:", s) }
@@ -23,7 +23,7 @@ func runLab(ctx context.Context, env *Env, args []string) int {
 	case "up":
 		st, err := lab.Up(ctx, lab.Options{Dir: a.Dir, Members: a.Members, Spare: a.Spare, EtcdVersion: a.EtcdVersion, Subnet: a.Subnet, TLS: a.TLS, Init: a.Init}, progress)
 		if err != nil {
-			fmt.Fprintln(env.Stderr, "Error:", err)
+			printError(env, "%v", err)
 			return 1
 		}
 		fmt.Fprintf(env.Stdout, "Lab up: %d members, %d hosts on %s, etcd %s.\n", len(st.Members()), len(st.Hosts), st.Subnet, st.EtcdVersion)
@@ -31,7 +31,7 @@ func runLab(ctx context.Context, env *Env, args []string) int {
 		return 0
 	case "down":
 		if err := lab.Down(ctx, a.Dir); err != nil {
-			fmt.Fprintln(env.Stderr, "Error:", err)
+			printError(env, "%v", err)
 			return 1
 		}
 		fmt.Fprintln(env.Stdout, "Lab down.")
@@ -39,7 +39,7 @@ func runLab(ctx context.Context, env *Env, args []string) int {
 	}
 	st, err := lab.Load(a.Dir)
 	if err != nil {
-		fmt.Fprintln(env.Stderr, "Error:", err)
+		printError(env, "%v", err)
 		return 1
 	}
 	switch a.Sub {
@@ -52,7 +52,7 @@ func runLab(ctx context.Context, env *Env, args []string) int {
 		return 0
 	case "fault":
 		if err := st.Fault(ctx, a.Fault, a.Target); err != nil {
-			fmt.Fprintln(env.Stderr, "Error:", err)
+			printError(env, "%v", err)
 			return 1
 		}
 		fmt.Fprintf(env.Stdout, "%s: %s done.\n", a.Target, a.Fault)

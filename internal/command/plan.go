@@ -22,7 +22,7 @@ func init() {
 
 func runPlan(ctx context.Context, env *Env, args []string) int {
 	a, fs, err := arguments.ParsePlan(args)
-	if code, done := argError(env, "plan", fs, err); done {
+	if code, done := argError(env, fs, err); done {
 		return code
 	}
 	// Refuse an --out that is not a plan file's place before observing
@@ -76,15 +76,11 @@ func runPlan(ctx context.Context, env *Env, args []string) int {
 // stderr. ok is false when it has errors.
 func loadConfig(env *Env, path string, vars, varFiles []string) (*schema.Config, bool) {
 	cfg, diags := schema.Load(path, schema.LoadOptions{Vars: vars, VarFiles: varFiles, Getenv: env.Getenv})
-	if len(diags) > 0 {
-		view := &views.DiagnosticsHuman{Out: env.Stderr, Err: env.Stderr, Files: cfg.Files, Sensitive: cfg.Sensitive, Color: false}
-		if diags.HasErrors() {
-			_ = view.Validate(diags)
-			return cfg, false
-		}
-		_ = view.Validate(diags) // warnings only
-	}
-	return cfg, true
+	// Only the diagnostics: "Success! The configuration is valid." is
+	// validate's verdict, not plan's.
+	view := &views.DiagnosticsHuman{Err: env.Stderr, Files: cfg.Files, Sensitive: cfg.Sensitive}
+	_ = view.Write(diags)
+	return cfg, !diags.HasErrors()
 }
 
 // makePlan observes cfg's clusters and plans against them.

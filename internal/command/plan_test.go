@@ -54,3 +54,40 @@ func TestPlanOutRefusesNonRegular(t *testing.T) {
 		t.Errorf("the link's target was overwritten: %q", data)
 	}
 }
+
+// twoMembers is a valid configuration whose only diagnostic is a warning
+// (an even number of members).
+const twoMembers = `cluster "c" {
+  connection {
+    agent = true
+  }
+  member "etcd-1" {
+    host = "10.0.0.11"
+  }
+  member "etcd-2" {
+    host = "10.0.0.12"
+  }
+}
+`
+
+// configDir writes src as main.hcl of a fresh configuration directory.
+func configDir(t *testing.T, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestPlanWarningsAreNotAVerdict: plan prints a configuration's warnings
+// but not validate's "Success! The configuration is valid." (issue 13 #11).
+func TestPlanWarningsAreNotAVerdict(t *testing.T) {
+	_, stdout, stderr := runEnv(nil, "plan", configDir(t, twoMembers))
+	if !strings.Contains(stderr, "Even number of members") {
+		t.Errorf("the warning is missing: %q", stderr)
+	}
+	if all := stdout + stderr; strings.Contains(all, "Success!") || strings.Contains(all, "configuration is valid") {
+		t.Errorf("plan printed validate's verdict:\n%s%s", stdout, stderr)
+	}
+}

@@ -71,6 +71,7 @@ func RunEnv(ctx context.Context, env *Env, args []string) int {
 		env.Stdin = strings.NewReader("")
 	}
 	if len(args) == 0 {
+		printError(env, "missing command\n")
 		usage(env.Stderr)
 		return 1
 	}
@@ -84,7 +85,7 @@ func RunEnv(ctx context.Context, env *Env, args []string) int {
 	}
 	c, ok := commands[name]
 	if !ok {
-		fmt.Fprintf(env.Stderr, "etcdform: unknown command %q\n\n", name)
+		printError(env, "unknown command %q\n", name)
 		usage(env.Stderr)
 		return 1
 	}

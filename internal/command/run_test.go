@@ -34,6 +34,13 @@ func TestRunUsageAndErrors(t *testing.T) {
 		"lab fault arity": {[]string{"lab", "fault", "kill"}, 1, "", "want KIND MEMBER"},
 		"lab up bad flag": {[]string{"lab", "up", "--nodes", "3"}, 1, "", "flag provided but not defined: -nodes"},
 		"lab status none": {[]string{"lab", "status", "--dir", "/nonexistent/lab"}, 1, "", "no lab in this directory"},
+		"lab help":        {[]string{"lab", "--help"}, 0, "down ", ""},
+		"show no file":    {[]string{"show", "/nonexistent/x.plan"}, 1, "", "no such file"},
+		"fmt no path":     {[]string{"fmt", "/nonexistent/dir"}, 1, "", "no such file"},
+		"backup no sub":   {[]string{"backup"}, 1, "", "missing subcommand"},
+		"backup bad sub":  {[]string{"backup", "explode"}, 1, "", `unknown subcommand "explode"`},
+		"backup list":     {[]string{"backup", "list", "/nonexistent/dir"}, 1, "", "nonexistent"},
+		"plan bad flag":   {[]string{"plan", "--bogus"}, 1, "", "-bogus"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			stdout, stderr, code := run(t, tc.args...)
@@ -45,6 +52,10 @@ func TestRunUsageAndErrors(t *testing.T) {
 			}
 			if !strings.Contains(stderr, tc.wantStderr) {
 				t.Errorf("stderr %q does not contain %q", stderr, tc.wantStderr)
+			}
+			// One convention for errors (issue 13 #11): "Error: ".
+			if tc.code != 0 && !strings.HasPrefix(stderr, "Error: ") {
+				t.Errorf("stderr does not start with \"Error: \": %q", stderr)
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package command
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/etcdform/etcdform/internal/command/arguments"
 	"github.com/etcdform/etcdform/internal/command/views"
@@ -13,12 +12,12 @@ func init() { register("show", "Render a saved plan file", runShow) }
 
 func runShow(_ context.Context, env *Env, args []string) int {
 	a, fs, err := arguments.ParseShow(args)
-	if code, done := argError(env, "show", fs, err); done {
+	if code, done := argError(env, fs, err); done {
 		return code
 	}
 	p, err := planfile.ReadFile(a.File)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "etcdform: %v\n", err)
+		printError(env, "%v", err)
 		return 1
 	}
 	format := views.PlanFormatHuman
@@ -30,7 +29,7 @@ func runShow(_ context.Context, env *Env, args []string) int {
 	}
 	color := env.StdoutTTY && env.Getenv("NO_COLOR") == ""
 	if err := views.NewPlanView(format, color).Plan(env.Stdout, p); err != nil {
-		fmt.Fprintf(env.Stderr, "etcdform: %v\n", err)
+		printError(env, "%v", err)
 		return 1
 	}
 	return 0

@@ -16,7 +16,7 @@ func init() {
 // (warnings allowed), 1 otherwise.
 func runValidate(_ context.Context, env *Env, args []string) int {
 	a, fs, err := arguments.ParseValidate(args)
-	if code, done := argError(env, "validate", fs, err); done {
+	if code, done := argError(env, fs, err); done {
 		return code
 	}
 	cfg, diags := schema.Load(a.Path, schema.LoadOptions{Vars: a.Vars, VarFiles: a.VarFiles, Getenv: env.Getenv})

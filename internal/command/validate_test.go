@@ -221,8 +221,7 @@ cluster "c" {
 // ~/.ssh/known_hosts, which only plan reads (issue 13 #11).
 func TestValidateWithoutKnownHosts(t *testing.T) {
 	t.Setenv("HOME", t.TempDir())
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(`cluster "c" {
+	dir := configDir(t, `cluster "c" {
   connection {
     agent = true
   }
@@ -230,7 +229,7 @@ func TestValidateWithoutKnownHosts(t *testing.T) {
     host = "10.0.0.11"
   }
 }
-`), 0o644)
+`)
 	code, out, errOut := runCmd(t, nil, "validate", dir)
 	if code != 0 || errOut != "" {
 		t.Errorf("exit %d, stdout %q, stderr %q; want 0 and no diagnostics", code, out, errOut)

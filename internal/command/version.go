@@ -13,7 +13,7 @@ func init() { register("version", "Print the etcdform and etcd client versions",
 
 func runVersion(_ context.Context, env *Env, args []string) int {
 	a, fs, err := arguments.ParseVersion(args)
-	if code, done := argError(env, "version", fs, err); done {
+	if code, done := argError(env, fs, err); done {
 		return code
 	}
 	v := views.Version{Tool: version.Version, EtcdClient: version.EtcdClient()}

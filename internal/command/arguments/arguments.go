@@ -16,17 +16,35 @@ import (
 var ErrHelp = flag.ErrHelp
 
 // newFlagSet returns a FlagSet that reports errors instead of printing them.
-func newFlagSet(name string) *flag.FlagSet {
+// synopsis is the command line after "etcdform" ("plan [flags] [PATH]") and
+// about, when not empty, what comes between it and the flags (the
+// arguments' meaning); Usage renders them.
+func newFlagSet(name, synopsis, about string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: etcdform %s\n", synopsis)
+		if about != "" {
+			fmt.Fprintf(w, "\n%s", about)
+		}
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintln(w, "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
 	return fs
 }
 
-// Usage renders the flags of fs for a usage message.
+// Usage renders the usage message of fs: its synopsis, what its arguments
+// mean and its flags. A flag's placeholder is the back-quoted word of its
+// usage string (Go's flag package), so usage strings quote only that.
 func Usage(fs *flag.FlagSet) string {
 	var b strings.Builder
 	fs.SetOutput(&b)
-	fs.PrintDefaults()
+	fs.Usage()
 	fs.SetOutput(io.Discard)
 	return b.String()
 }
@@ -61,7 +79,7 @@ type Version struct {
 // ParseVersion parses `etcdform version [--json]`.
 func ParseVersion(args []string) (*Version, *flag.FlagSet, error) {
 	v := &Version{}
-	fs := newFlagSet("version")
+	fs := newFlagSet("version", "version [--json]", "")
 	fs.BoolVar(&v.JSON, "json", false, "print as JSON")
 	if err := parse(fs, args); err != nil {
 		return v, fs, err
@@ -70,6 +88,12 @@ func ParseVersion(args []string) (*Version, *flag.FlagSet, error) {
 		return v, fs, fmt.Errorf("version: unexpected argument %q", fs.Arg(0))
 	}
 	return v, fs, nil
+}
+
+// varFlags adds the input-variable flags --var and --var-file.
+func varFlags(fs *flag.FlagSet, vars, files *[]string) {
+	fs.Var((*stringList)(vars), "var", "set the input variable `NAME=VALUE` (repeatable)")
+	fs.Var((*stringList)(files), "var-file", "read input variables from the HCL `FILE` (repeatable)")
 }
 
 // stringList is a repeatable string flag.

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"time"
+
+	"github.com/etcdform/etcdform/internal/backup"
 )
 
 // BackupTarget says where backups are: a configuration (PATH and
@@ -26,13 +28,12 @@ type BackupTarget struct {
 }
 
 func (b *BackupTarget) flags(fs *flag.FlagSet) {
-	fs.StringVar(&b.Cluster, "cluster", "", "the cluster whose backups to use (required when PATH has several)")
-	fs.StringVar(&b.Destination, "destination", "", "file:///dir or s3://bucket/prefix (default: the cluster's backup.destination)")
-	fs.StringVar(&b.S3Endpoint, "s3-endpoint", "", "S3 endpoint URL (default: backup.s3.endpoint, else AWS)")
+	fs.StringVar(&b.Cluster, "cluster", "", "the cluster `NAME` whose backups to use (required when PATH has several)")
+	fs.StringVar(&b.Destination, "destination", "", "the destination `URL`: file:///dir or s3://bucket/prefix (default: the cluster's backup.destination)")
+	fs.StringVar(&b.S3Endpoint, "s3-endpoint", "", "S3 endpoint `URL` (default: backup.s3.endpoint, else AWS)")
 	fs.StringVar(&b.S3Region, "s3-region", "", "S3 region (default: backup.s3.region)")
 	fs.BoolVar(&b.S3PathStyle, "s3-path-style", false, "path-style S3 requests (default: backup.s3.path_style)")
-	fs.Var((*stringList)(&b.Vars), "var", "set an input variable: name=value (repeatable)")
-	fs.Var((*stringList)(&b.VarFiles), "var-file", "read input variables from an HCL file (repeatable)")
+	varFlags(fs, &b.Vars, &b.VarFiles)
 }
 
 func (b *BackupTarget) path(fs *flag.FlagSet, cmd string) error {
@@ -68,16 +69,16 @@ type BackupRun struct {
 // ParseBackupRun parses `etcdform backup run [flags] [PATH]`.
 func ParseBackupRun(args []string) (*BackupRun, *flag.FlagSet, error) {
 	r := &BackupRun{Set: map[string]bool{}}
-	fs := newFlagSet("backup run")
+	fs := newFlagSet("backup run", "backup run [flags] [PATH]", "Snapshots a member, checks, encrypts and uploads it, and applies retention (docs/backup.md).\n")
 	r.flags(fs)
-	fs.StringVar(&r.Member, "member", "", "snapshot this member (its client_url); default: the first of backup.on")
-	fs.StringVar(&r.Endpoint, "endpoint", "", "snapshot the member at this client URL (default: --member's)")
-	fs.StringVar(&r.Recipient, "recipient", "", "age public key to encrypt to (default: backup.encryption.recipient)")
+	fs.StringVar(&r.Member, "member", "", "snapshot the member `NAME` (its client_url); default: the first of backup.on")
+	fs.StringVar(&r.Endpoint, "endpoint", "", "snapshot the member at this client `URL` (default: --member's)")
+	fs.StringVar(&r.Recipient, "recipient", "", "age public `KEY` (age1...) to encrypt to, never an identity (default: backup.encryption.recipient)")
 	fs.BoolVar(&r.AllowUnencrypted, "allow-unencrypted", false, "store plaintext snapshots when no recipient is set")
 	fs.IntVar(&r.KeepLast, "keep-last", 0, "keep this many snapshots (default: backup.keep_last; 0 no limit)")
 	fs.DurationVar(&r.MaxAge, "max-age", 0, "delete snapshots older than this (default: backup.max_age; 0 no limit)")
-	fs.StringVar(&r.Textfile, "textfile", "", "update this Prometheus textfile (node_exporter's textfile collector)")
-	fs.StringVar(&r.WorkDir, "work-dir", "", "where the plaintext snapshot is held while it is checked and encrypted (default: $TMPDIR)")
+	fs.StringVar(&r.Textfile, "textfile", "", "update the Prometheus textfile `FILE` (node_exporter's textfile collector)")
+	fs.StringVar(&r.WorkDir, "work-dir", "", "`DIR` where the plaintext snapshot is held while it is checked and encrypted (default: $TMPDIR)")
 	fs.DurationVar(&r.Timeout, "timeout", time.Hour, "bound on the whole run")
 	if err := parse(fs, args); err != nil {
 		return r, fs, err
@@ -91,6 +92,10 @@ func ParseBackupRun(args []string) (*BackupRun, *flag.FlagSet, error) {
 	}
 	if !r.FromConfig && (r.Endpoint == "" || r.Cluster == "") {
 		return r, fs, errors.New("backup run: --destination without a configuration PATH needs --endpoint and --cluster")
+	}
+	if backup.IsIdentity(r.Recipient) {
+		// Never echo it: it is a secret.
+		return r, fs, errors.New("backup run: --recipient holds an age identity (AGE-SECRET-KEY-...), a secret key, not a recipient: pass its public key (age1..., which age-keygen -y prints) and keep the identity off the command line")
 	}
 	if r.KeepLast < 0 || r.MaxAge < 0 {
 		return r, fs, errors.New("backup run: --keep-last and --max-age cannot be negative")
@@ -107,7 +112,7 @@ type BackupList struct {
 // ParseBackupList parses `etcdform backup list [--json] [flags] [PATH]`.
 func ParseBackupList(args []string) (*BackupList, *flag.FlagSet, error) {
 	l := &BackupList{}
-	fs := newFlagSet("backup list")
+	fs := newFlagSet("backup list", "backup list [flags] [PATH]", "")
 	l.flags(fs)
 	fs.BoolVar(&l.JSON, "json", false, "print the snapshots' records as JSON")
 	if err := parse(fs, args); err != nil {
@@ -133,14 +138,14 @@ type BackupVerify struct {
 // ID] --identity FILE [flags] [PATH]`.
 func ParseBackupVerify(args []string) (*BackupVerify, *flag.FlagSet, error) {
 	v := &BackupVerify{}
-	fs := newFlagSet("backup verify")
+	fs := newFlagSet("backup verify", "backup verify [--latest | --snapshot ID] --identity FILE [flags] [PATH]", "")
 	v.flags(fs)
 	fs.BoolVar(&v.Latest, "latest", false, "verify the newest snapshot (the default)")
-	fs.StringVar(&v.Snapshot, "snapshot", "", "verify the snapshot with this ID (see `etcdform backup list`)")
-	fs.StringVar(&v.Identity, "identity", "", "age identity file that decrypts the snapshots (never printed)")
-	fs.StringVar(&v.Etcd, "etcd", "", "etcd binary for the throwaway member (default: etcd on PATH, else etcdform's cached build)")
-	fs.StringVar(&v.Etcdutl, "etcdutl", "", "etcdutl binary for the restore (default: as --etcd)")
-	fs.StringVar(&v.WorkDir, "work-dir", "", "where the decrypted snapshot and the throwaway data dir live (default: $TMPDIR)")
+	fs.StringVar(&v.Snapshot, "snapshot", "", "verify the snapshot with this `ID` (etcdform backup list shows them)")
+	fs.StringVar(&v.Identity, "identity", "", "age identity `FILE` that decrypts the snapshots (never printed)")
+	fs.StringVar(&v.Etcd, "etcd", "", "etcd binary `FILE` for the throwaway member (default: etcd on PATH, else etcdform's cached build)")
+	fs.StringVar(&v.Etcdutl, "etcdutl", "", "etcdutl binary `FILE` for the restore (default: as --etcd)")
+	fs.StringVar(&v.WorkDir, "work-dir", "", "`DIR` where the decrypted snapshot and the throwaway data dir live (default: $TMPDIR)")
 	fs.BoolVar(&v.JSON, "json", false, "print the report as JSON")
 	fs.DurationVar(&v.Timeout, "timeout", 30*time.Minute, "bound on the whole drill")
 	if err := parse(fs, args); err != nil {

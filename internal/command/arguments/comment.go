@@ -25,7 +25,7 @@ type Comment struct {
 // gitlab|github] [--pr N] [--max-size BYTES] [--timeout D]`.
 func ParseComment(args []string) (*Comment, *flag.FlagSet, error) {
 	c := &Comment{}
-	fs := newFlagSet("comment")
+	fs := newFlagSet("comment", "comment [flags]", "")
 	fs.StringVar(&c.Plan, "plan", "etcdform.plan", "the saved plan `FILE` to post (written by etcdform plan --out)")
 	fs.StringVar(&c.Platform, "platform", "", "gitlab or github (default: detected from GITLAB_CI / GITHUB_ACTIONS)")
 	fs.IntVar(&c.PR, "pr", 0, "GitHub pull request number (default: from GITHUB_REF refs/pull/N/merge or the event)")

@@ -23,22 +23,49 @@ type Lab struct {
 	Target      string // with Sub == "fault": the member or host name
 }
 
+const labAbout = `  up      start a lab: hosts in network namespaces with sshd and etcd, lab.hcl describing them
+  status  show each host: running, healthy, reachable
+  fault   inject a fault into one host (etcdform lab fault -h lists them)
+  down    stop the lab and remove what lab up made
+
+Run 'etcdform lab <subcommand> -h' for its flags.
+`
+
+const faultAbout = `KIND is one of:
+  stop       stop the member's etcd through the host's init (runit or systemd)
+  start      start it again (also after kill)
+  kill       SIGKILL etcd, and keep the init from restarting it until start
+  partition  take the host's veth off the bridge: it reaches no other host
+  heal       put the veth back
+
+MEMBER is a member or host name of the lab (etcd-1, spare-1...).
+`
+
 // ParseLab parses `etcdform lab up|status|fault|down [flags]`.
 func ParseLab(args []string) (*Lab, *flag.FlagSet, error) {
 	a := &Lab{}
-	fs := newFlagSet("lab")
+	fs := newFlagSet("lab", "lab <up|status|fault|down> [flags]", labAbout)
 	if len(args) == 0 {
 		return a, fs, fmt.Errorf("lab: missing subcommand (up, status, fault, down)")
 	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		return a, fs, ErrHelp
+	}
 	a.Sub = args[0]
-	fs = newFlagSet("lab " + a.Sub)
-	fs.StringVar(&a.Dir, "dir", ".lab", "lab directory (state.json, lab.hcl, SSH key, known_hosts)")
+	switch a.Sub {
+	case "fault":
+		fs = newFlagSet("lab fault", "lab fault [flags] KIND MEMBER", faultAbout)
+	default:
+		fs = newFlagSet("lab "+a.Sub, "lab "+a.Sub+" [flags]", "")
+	}
+	fs.StringVar(&a.Dir, "dir", ".lab", "the lab `DIR`, which holds state.json, lab.hcl, SSH key, known_hosts")
 	switch a.Sub {
 	case "up":
 		fs.IntVar(&a.Members, "members", 3, "number of etcd members (1-7)")
 		fs.IntVar(&a.Spare, "spare", 0, "extra hosts with sshd and the etcd binary but no member")
-		fs.StringVar(&a.EtcdVersion, "etcd-version", "", "etcd version to build and run (default: the pinned 3.6.x)")
-		fs.StringVar(&a.Subnet, "subnet", "", "IPv4 subnet for the lab bridge (default: the first free /24 in 10.213.0.0/16, searching from one derived from --dir)")
+		fs.StringVar(&a.EtcdVersion, "etcd-version", "", "etcd `VERSION` to build and run, x.y.z or x.y.z-pre (default: the pinned 3.6.x)")
+		fs.StringVar(&a.Subnet, "subnet", "", "IPv4 `CIDR` for the lab bridge (default: the first free /24 in 10.213.0.0/16, searching from one derived from --dir)")
 		fs.BoolVar(&a.TLS, "tls", false, "mutual TLS on client and peer URLs, with a generated CA and certificates in DIR/pki")
 		fs.StringVar(&a.Init, "init", "runit", "the hosts' init: runit, or systemd (PID 1 of each host's PID namespace; etcd and sshd as units)")
 	case "status":

@@ -23,15 +23,14 @@ type Plan struct {
 // [--detailed-exitcode] [--allow-even] [--var k=v]... [--var-file F]... [PATH]`.
 func ParsePlan(args []string) (*Plan, *flag.FlagSet, error) {
 	p := &Plan{Path: "."}
-	fs := newFlagSet("plan")
-	fs.StringVar(&p.Out, "out", "", "write the plan to FILE for `etcdform apply FILE`")
+	fs := newFlagSet("plan", "plan [flags] [PATH]", "")
+	fs.StringVar(&p.Out, "out", "", "write the plan to `FILE` (a new path or a regular file), for etcdform apply FILE")
 	fs.BoolVar(&p.JSON, "json", false, "print the plan as JSON (docs/plan-json.md)")
 	fs.BoolVar(&p.Markdown, "markdown", false, "print the plan as Markdown for a merge-request comment")
 	fs.BoolVar(&p.DetailedExitcode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
 	fs.BoolVar(&p.AllowEven, "allow-even", false, "allow a plan that leaves an even number of voters")
 	fs.DurationVar(&p.Timeout, "timeout", 20*time.Second, "bound on observing each cluster")
-	fs.Var((*stringList)(&p.Vars), "var", "set an input variable: name=value (repeatable)")
-	fs.Var((*stringList)(&p.VarFiles), "var-file", "read input variables from an HCL file (repeatable)")
+	varFlags(fs, &p.Vars, &p.VarFiles)
 	if err := parse(fs, args); err != nil {
 		return p, fs, err
 	}
@@ -76,17 +75,16 @@ type Apply struct {
 // ParseApply parses `etcdform apply [flags] PLANFILE|PATH`.
 func ParseApply(args []string) (*Apply, *flag.FlagSet, error) {
 	a := &Apply{}
-	fs := newFlagSet("apply")
+	fs := newFlagSet("apply", "apply [flags] PLANFILE|PATH", "")
 	fs.BoolVar(&a.AutoApprove, "auto-approve", false, "do not ask for confirmation (required without a terminal)")
 	fs.DurationVar(&a.LockTimeout, "lock-timeout", time.Minute, "how long to wait for another apply's lock")
 	fs.DurationVar(&a.GateTimeout, "gate-timeout", 2*time.Minute, "bound on each health gate")
 	fs.DurationVar(&a.StepTimeout, "step-timeout", 2*time.Minute, "bound on each step's own work")
-	fs.StringVar(&a.SnapshotDir, "snapshot-dir", "etcdform-snapshots", "where the pre-change snapshot goes when no backup destination is set")
-	fs.StringVar(&a.AuditLog, "audit-log", "", "append the audit record (JSON lines) to FILE")
+	fs.StringVar(&a.SnapshotDir, "snapshot-dir", "etcdform-snapshots", "`DIR` where the pre-change snapshot goes when no backup destination is set")
+	fs.StringVar(&a.AuditLog, "audit-log", "", "append the audit record (JSON lines) to `FILE`")
 	fs.StringVar(&a.ConfigDir, "config-dir", "", "load a plan file's configuration from `DIR`, not the directory recorded in the plan (it must not have changed)")
 	fs.StringVar(&a.RequireCommit, "require-commit", "", "refuse a plan whose recorded git commit is not `SHA` (CI: the pipeline's commit)")
-	fs.Var((*stringList)(&a.Vars), "var", "set an input variable: name=value (repeatable)")
-	fs.Var((*stringList)(&a.VarFiles), "var-file", "read input variables from an HCL file (repeatable)")
+	varFlags(fs, &a.Vars, &a.VarFiles)
 	if err := parse(fs, args); err != nil {
 		return a, fs, err
 	}

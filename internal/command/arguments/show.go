@@ -17,7 +17,7 @@ type Show struct {
 // ParseShow parses `etcdform show [--json|--markdown] FILE`.
 func ParseShow(args []string) (*Show, *flag.FlagSet, error) {
 	s := &Show{}
-	fs := newFlagSet("show")
+	fs := newFlagSet("show", "show [--json | --markdown] FILE", "")
 	fs.BoolVar(&s.JSON, "json", false, "render as the JSON document of docs/plan-json.md")
 	fs.BoolVar(&s.Markdown, "markdown", false, "render as a merge-request comment")
 	if err := parse(fs, args); err != nil {

@@ -17,10 +17,9 @@ type Validate struct {
 // [--var-file FILE]... [PATH]`.
 func ParseValidate(args []string) (*Validate, *flag.FlagSet, error) {
 	v := &Validate{Path: "."}
-	fs := newFlagSet("validate")
+	fs := newFlagSet("validate", "validate [flags] [PATH]", "")
 	fs.BoolVar(&v.JSON, "json", false, "print the result as JSON")
-	fs.Var((*stringList)(&v.Vars), "var", "set an input variable: name=value (repeatable)")
-	fs.Var((*stringList)(&v.VarFiles), "var-file", "read input variables from an HCL file (repeatable)")
+	varFlags(fs, &v.Vars, &v.VarFiles)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return v, fs, err
@@ -44,7 +43,7 @@ type Fmt struct {
 // ParseFmt parses `etcdform fmt [--check] [PATH...]`.
 func ParseFmt(args []string) (*Fmt, *flag.FlagSet, error) {
 	f := &Fmt{}
-	fs := newFlagSet("fmt")
+	fs := newFlagSet("fmt", "fmt [--check] [PATH...]", "")
 	fs.BoolVar(&f.Check, "check", false, "do not rewrite; exit 1 and list the files that are not formatted")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
