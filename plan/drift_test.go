@@ -1,6 +1,7 @@
 package plan_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -111,6 +112,69 @@ func TestMakeRestartPending(t *testing.T) {
 				}
 				if last.Reason == "" {
 					t.Error("restart without a reason")
+				}
+			}
+		})
+	}
+}
+
+// TestMakeRefusesDataDirMove covers issue 13 #6: a new data_dir for
+// members whose files name another one is refused per member, naming
+// both directories and the procedure, whatever else the plan does.
+func TestMakeRefusesDataDirMove(t *testing.T) {
+	moved := func() *schema.Cluster { c := testCluster(1, 2, 3); c.Service.DataDir = "/srv/etcd"; return c }
+	tests := map[string]struct {
+		desired  *schema.Cluster
+		edit     func(oc *ObservedCluster)
+		refusals []string
+	}{
+		"every running member": {
+			desired:  moved(),
+			refusals: []string{"Data dir change not supported (etcd-1)", "Data dir change not supported (etcd-2)", "Data dir change not supported (etcd-3)"},
+		},
+		"a stopped member too": {
+			desired: moved(),
+			edit: func(oc *ObservedCluster) {
+				liveMember(oc, "etcd-2").Status = nil
+				oc.Hosts["etcd-2"].ServiceState = "stopped"
+			},
+			refusals: []string{"Data dir change not supported (etcd-1)", "Data dir change not supported (etcd-2)", "Data dir change not supported (etcd-3)"},
+		},
+		"members already moved by hand are not refused": {
+			desired: moved(),
+			edit: func(oc *ObservedCluster) {
+				oc.Hosts["etcd-1"].Config.DataDir = "/srv/etcd"
+				oc.Hosts["etcd-3"].Config.DataDir = "/srv/etcd"
+			},
+			refusals: []string{"Data dir change not supported (etcd-2)"},
+		},
+		"with another change as well": {
+			desired: func() *schema.Cluster { c := moved(); c.Storage.QuotaBackendBytes = 4 << 30; return c }(),
+			edit: func(oc *ObservedCluster) {
+				oc.Hosts["etcd-1"].Config.DataDir = "/srv/etcd"
+				oc.Hosts["etcd-2"].Config.DataDir = "/srv/etcd"
+			},
+			refusals: []string{"Data dir change not supported (etcd-3)"},
+		},
+		"the same data dir: nothing refused": {
+			desired: testCluster(1, 2, 3),
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			oc := observe(testCluster(1, 2, 3), 1)
+			if tc.edit != nil {
+				tc.edit(oc)
+			}
+			p := Make(config(tc.desired), observed(oc), Options{})
+			if diff := cmp.Diff(tc.refusals, summaries(p.Refusals)); diff != "" {
+				t.Errorf("refusals (-want +got):\n%s", diff)
+			}
+			for _, r := range p.Refusals {
+				for _, want := range []string{"/var/lib/etcd", "/srv/etcd", "/var/lib/etcd/member", "stop the service", r.Member} {
+					if !strings.Contains(r.Detail, want) {
+						t.Errorf("refusal for %s does not say %q: %s", r.Member, want, r.Detail)
+					}
 				}
 			}
 		})

@@ -211,6 +211,7 @@ func (cp *clusterPlanner) plan() {
 			continue
 		}
 		if len(changes) > 0 {
+			cp.refuseDataDirMove(m)
 			diffs[m] = &diff{file: file, changes: changes, dropped: dropped}
 			if len(dropped) > 0 {
 				cp.warn(m.name, "Unmanaged config keys dropped",
@@ -446,6 +447,21 @@ func (cp *clusterPlanner) plan() {
 		f(base)
 	}
 	cp.checkEven()
+}
+
+// refuseDataDirMove refuses a new data_dir for a member whose config file
+// names another one: written and restarted, etcd would start on the empty
+// new directory, fail to rejoin, and crash-loop. data_dir is the whole
+// cluster's, so each member is moved by hand, one at a time.
+func (cp *clusterPlanner) refuseDataDirMove(m *member) {
+	h := m.host
+	if h == nil || h.Config == nil || h.Config.DataDir == "" || h.Config.DataDir == cp.c.Service.DataDir {
+		return
+	}
+	old, dir, file := h.Config.DataDir, cp.c.Service.DataDir, cp.c.Service.ConfigFile
+	cp.refuse(m.name, 0, "Data dir change not supported",
+		"Member %s runs with data dir %s, and the configuration wants %s. Writing the new path and restarting would start etcd on an empty directory, where it cannot rejoin the cluster and keeps crashing. Move the members by hand, one at a time, waiting for each to be healthy: on %s stop the service, move %s/member to %s/member, set data-dir: %s in %s, and start the service. Plan again once every member runs from %s (the plan is then empty).",
+		m.name, old, dir, m.desired.Host, old, dir, dir, file, dir)
 }
 
 // runningConfigChange says why a member's process must load its file.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,5 +159,33 @@ func TestApplyKilledBetweenWriteAndRestartConverges(t *testing.T) {
 	}
 	if p, code := planAsJSON(t, dir); code != 0 {
 		t.Errorf("plan after convergence: exit %d, steps %v, want no changes", code, actions(p))
+	}
+}
+
+// TestPlanRefusesDataDirMove covers issue 13 #6: moving data_dir of
+// running members is refused (plan exits 1), naming each member, both
+// directories and the procedure; nothing on the hosts changes.
+func TestPlanRefusesDataDirMove(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3})
+	dir := config(t, st, func(s string) string {
+		return regexp.MustCompile(`data_dir\s*=\s*"[^"]*"`).ReplaceAllString(s, `data_dir = "/srv/etcd"`)
+	})
+	p, code := planAsJSON(t, dir)
+	if code != 1 {
+		t.Fatalf("plan moving data_dir: exit %d, want 1", code)
+	}
+	refused := map[string]bool{}
+	for _, r := range p.Refusals {
+		if r.Summary == "Data dir change not supported" && strings.Contains(r.Detail, "/var/lib/etcd") && strings.Contains(r.Detail, "/srv/etcd") {
+			refused[r.Member] = true
+		}
+	}
+	for _, m := range st.Members() {
+		if !refused[m.Name] {
+			t.Errorf("no data dir refusal naming %s, /var/lib/etcd and /srv/etcd: %+v", m.Name, p.Refusals)
+		}
+	}
+	if p.Applicable {
+		t.Error("the plan is applicable")
 	}
 }
