@@ -35,7 +35,7 @@ func functions(dir string, getenv func(string) string) map[string]function.Funct
 		"replace":    stdlib.ReplaceFunc,
 		"trimspace":  stdlib.TrimSpaceFunc,
 		"concat":     stdlib.ConcatFunc,
-		"length":     stdlib.LengthFunc,
+		"length":     lengthFunc,
 		"coalesce":   stdlib.CoalesceFunc,
 		"min":        stdlib.MinFunc,
 		"max":        stdlib.MaxFunc,
@@ -47,6 +47,36 @@ func functions(dir string, getenv func(string) string) map[string]function.Funct
 		"try":        tryfunc.TryFunc,
 	}
 }
+
+// lengthFunc is length() as Terraform has it: the number of characters of
+// a string, or of elements of a list, map, set or tuple, or of attributes
+// of an object. (cty's own length() takes collections only, so the
+// documented length(var.ssh_user) > 0 failed.)
+var lengthFunc = function.New(&function.Spec{
+	Description: "The number of characters of a string, or of elements of a collection.",
+	Params:      []function.Parameter{{Name: "value", Type: cty.DynamicPseudoType, AllowDynamicType: true, AllowUnknown: true}},
+	Type: func(args []cty.Value) (cty.Type, error) {
+		switch ty := args[0].Type(); {
+		case ty == cty.String, ty == cty.DynamicPseudoType, ty.IsCollectionType(), ty.IsTupleType(), ty.IsObjectType():
+			return cty.Number, nil
+		default:
+			return cty.NilType, function.NewArgErrorf(0, "length() takes a string, a list, a map, a set, a tuple or an object, not %s", ty.FriendlyName())
+		}
+	},
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		v := args[0]
+		switch ty := v.Type(); {
+		case !v.IsKnown():
+			return cty.UnknownVal(cty.Number), nil
+		case ty == cty.String:
+			return stdlib.Strlen(v)
+		case ty.IsObjectType():
+			return cty.NumberIntVal(int64(len(ty.AttributeTypes()))), nil
+		default:
+			return stdlib.Length(v)
+		}
+	},
+})
 
 func fileFunc(dir string) function.Function {
 	return function.New(&function.Spec{
