@@ -92,12 +92,21 @@ func runFmt(_ context.Context, env *Env, args []string) int {
 }
 
 // writeFileKeepMode replaces path's contents atomically, keeping its mode.
+// A symbolic link is written through: its target gets the new contents
+// (through a temp file beside the target) and the link stays a link.
 func writeFileKeepMode(path string, data []byte) error {
-	st, err := os.Stat(path)
+	target, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".fmt-*")
+	st, err := os.Stat(target)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(target), ".fmt-*")
 	if err != nil {
 		return err
 	}
@@ -113,5 +122,5 @@ func writeFileKeepMode(path string, data []byte) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	return os.Rename(tmp.Name(), target)
 }

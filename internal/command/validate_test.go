@@ -235,3 +235,36 @@ func TestValidateWithoutKnownHosts(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q; want 0 and no diagnostics", code, out, errOut)
 	}
 }
+
+// TestFmtSymlink: fmt writes through a symbolically linked .hcl file to its
+// target; the link stays a link (issue 13 #11: it became a regular file).
+func TestFmtSymlink(t *testing.T) {
+	shared := t.TempDir()
+	target := filepath.Join(shared, "common.hcl")
+	if err := os.WriteFile(target, []byte("cluster \"a\" {\nmember \"m\" {\nhost=\"h\"\n}\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	link := filepath.Join(dir, "main.hcl")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runCmd(t, nil, "fmt", dir); code != 0 || !strings.Contains(out, link) {
+		t.Fatalf("fmt: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if dest, err := os.Readlink(link); err != nil || dest != target {
+		t.Errorf("main.hcl is no longer the link to %s: %q, %v", target, dest, err)
+	}
+	got, _ := os.ReadFile(target)
+	if want := "cluster \"a\" {\n  member \"m\" {\n    host = \"h\"\n  }\n}\n"; string(got) != want {
+		t.Errorf("the link's target was not formatted: %q", got)
+	}
+	if st, _ := os.Stat(target); st.Mode().Perm() != 0o600 {
+		t.Errorf("the target's mode changed to %v", st.Mode())
+	}
+	for _, d := range []string{dir, shared} {
+		if left, _ := filepath.Glob(filepath.Join(d, ".fmt-*")); len(left) > 0 {
+			t.Errorf("temp files left: %v", left)
+		}
+	}
+}
