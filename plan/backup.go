@@ -185,7 +185,7 @@ func (cp *clusterPlanner) backupJobs() {
 		}
 		job.Scheduler = string(sch)
 		for _, f := range files {
-			job.Write = append(job.Write, File{Path: f.Path, Content: f.Content})
+			job.Write = append(job.Write, File{Path: f.Path, Content: f.Content, Observed: h.BackupJob[f.Path]})
 		}
 		if sch == backupjob.Systemd {
 			job.Timer = backupjob.TimerUnit(c.Name)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/etcdform/etcdform/internal/lcs"
 )
 
 // PinLeaders sets, in obs, the leader of every cluster to the member the
@@ -51,23 +53,24 @@ func PinLeaders(obs *Observed, saved []Step) []string {
 // member ID, peer URL, config bytes, uploads (role, path, source, hash,
 // mode), the backup job (scheduler, files and their content, timer, timers
 // to stop, files to remove, whether it runs), HostDown, and the voters and
-// failures tolerated. The changes shown for a step must agree too, so that
-// what a reviewer read is what the configuration gives. Reason (prose) and
+// failures tolerated. What the plan shows for a step must agree too (its
+// changes, and the files on the host its writes are shown as diffs
+// against), so that what a reviewer read is what the configuration gives. Reason (prose) and
 // Leader (display: apply moves leadership at run time) are ignored.
 func CompareSteps(saved, fresh []Step) []string {
 	var out []string
 	pairs := alignSteps(saved, fresh)
 	for _, pr := range pairs {
 		switch {
-		case pr.fresh < 0:
-			s := saved[pr.saved]
-			out = append(out, fmt.Sprintf("step %d (%s): in the plan, but the configuration and the clusters now give no such step there", pr.saved+1, s.title()))
-		case pr.saved < 0:
-			f := fresh[pr.fresh]
-			out = append(out, fmt.Sprintf("step %s is missing: the configuration and the clusters now give it as step %d", f.title(), pr.fresh+1))
+		case pr.B < 0:
+			s := saved[pr.A]
+			out = append(out, fmt.Sprintf("step %d (%s): in the plan, but the configuration and the clusters now give no such step there", pr.A+1, s.title()))
+		case pr.A < 0:
+			f := fresh[pr.B]
+			out = append(out, fmt.Sprintf("step %s is missing: the configuration and the clusters now give it as step %d", f.title(), pr.B+1))
 		default:
-			for _, d := range diffStep(saved[pr.saved], fresh[pr.fresh]) {
-				out = append(out, fmt.Sprintf("step %d (%s): %s", pr.saved+1, saved[pr.saved].title(), d))
+			for _, d := range diffStep(saved[pr.A], fresh[pr.B]) {
+				out = append(out, fmt.Sprintf("step %d (%s): %s", pr.A+1, saved[pr.A].title(), d))
 			}
 		}
 	}
@@ -85,46 +88,18 @@ func (s Step) title() string {
 	return s.Action.String() + " " + s.Cluster
 }
 
-// pair is one aligned (saved, fresh) index pair; -1 marks a step that has
-// no counterpart.
-type pair struct{ saved, fresh int }
-
 // alignSteps aligns two step lists by their longest common subsequence
 // of (action, cluster, member), so that one inserted or removed step is
 // reported as that step alone.
-func alignSteps(a, b []Step) []pair {
-	key := func(s Step) string { return fmt.Sprintf("%c\x00%s\x00%s", s.Action, s.Cluster, s.Member) }
-	n, m := len(a), len(b)
-	lcs := make([][]int, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if key(a[i]) == key(b[j]) {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
+func alignSteps(a, b []Step) []lcs.Pair {
+	key := func(steps []Step) []string {
+		var out []string
+		for _, s := range steps {
+			out = append(out, fmt.Sprintf("%c\x00%s\x00%s", s.Action, s.Cluster, s.Member))
 		}
+		return out
 	}
-	var out []pair
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && key(a[i]) == key(b[j]):
-			out = append(out, pair{i, j})
-			i++
-			j++
-		case j == m || (i < n && lcs[i+1][j] >= lcs[i][j+1]):
-			out = append(out, pair{i, -1})
-			i++
-		default:
-			out = append(out, pair{-1, j})
-			j++
-		}
-	}
-	return out
+	return lcs.Align(key(a), key(b))
 }
 
 // diffStep compares two steps with the same action, cluster and member.
@@ -140,8 +115,11 @@ func diffStep(s, f Step) []string {
 	field("host_down", s.HostDown, f.HostDown)
 	field("the voter count", s.Voters, f.Voters)
 	field("the failures tolerated", s.Tolerated, f.Tolerated)
-	if d := diffContent(s.Config, f.Config); d != "" {
+	if d := diffContent(s.Config, f.Config, fromConfig); d != "" {
 		out = append(out, "the config to write differs: "+d)
+	}
+	if d := diffContent(s.ConfigObserved, f.ConfigObserved, fromHost); d != "" {
+		out = append(out, "the config file shown as on the host differs from the one there now: "+d)
 	}
 	if !slices.Equal(s.Changes, f.Changes) {
 		out = append(out, fmt.Sprintf("the changes shown differ: %s in the plan, %s now", changeList(s.Changes), changeList(f.Changes)))
@@ -182,17 +160,27 @@ func diffJob(s, f *JobInstall) []string {
 	list("files to write", filePaths(s.Write), filePaths(f.Write))
 	if slices.Equal(filePaths(s.Write), filePaths(f.Write)) {
 		for i := range s.Write {
-			if d := diffContent(s.Write[i].Content, f.Write[i].Content); d != "" {
+			if d := diffContent(s.Write[i].Content, f.Write[i].Content, fromConfig); d != "" {
 				out = append(out, fmt.Sprintf("the backup job file %s differs: %s", s.Write[i].Path, d))
+			}
+			if d := diffContent(s.Write[i].Observed, f.Write[i].Observed, fromHost); d != "" {
+				out = append(out, fmt.Sprintf("the backup job file %s shown as on the host differs from the one there now: %s", s.Write[i].Path, d))
 			}
 		}
 	}
 	return out
 }
 
+// Where the content diffContent compares the plan's with comes from.
+const (
+	fromConfig = "the configuration gives"
+	fromHost   = "the host has"
+)
+
 // diffContent says which lines a planned file has that the derived one
-// lacks and the reverse, or "" when they are equal.
-func diffContent(planned, now []byte) string {
+// (from: fromConfig or fromHost) lacks and the reverse, or "" when they
+// are equal.
+func diffContent(planned, now []byte, from string) string {
 	if bytes.Equal(planned, now) {
 		return ""
 	}
@@ -220,7 +208,7 @@ func diffContent(planned, now []byte) string {
 		parts = append(parts, "the plan has "+strings.Join(extra, ", "))
 	}
 	if len(missing) > 0 {
-		parts = append(parts, "the configuration gives "+strings.Join(missing, ", "))
+		parts = append(parts, from+" "+strings.Join(missing, ", "))
 	}
 	if len(parts) == 0 {
 		return "the same lines in another order or with other line ends"

@@ -59,6 +59,11 @@ func TestCompareSteps(t *testing.T) {
 			s[i].Config = append(slices.Clone(s[i].Config), "enable-pprof: true\n"...)
 			return s
 		}, want: []string{`step 2 (write-config etcd-2): the config to write differs: the plan has "enable-pprof: true" instead`}},
+		"observed config edited": {leader: 1, edit: func(s []Step) []Step {
+			i := find(s, WriteConfig, "etcd-3")
+			s[i].ConfigObserved = slices.Clone(s[i].Config)
+			return s
+		}, want: []string{`step 4 (write-config etcd-3): the config file shown as on the host differs from the one there now: the plan has "quota-backend-bytes: 4294967296"; the host has "quota-backend-bytes: 2147483648" instead`}},
 		"job file edited": {leader: 1, edit: func(s []Step) []Step {
 			i := find(s, InstallBackupJob, "etcd-1")
 			j := *s[i].Job

@@ -280,7 +280,7 @@ func (cp *clusterPlanner) plan() {
 		}
 		if d := diffs[m]; d != nil {
 			v, a := cp.counts()
-			emit(Step{Action: WriteConfig, Cluster: c.Name, Member: m.name, MemberID: m.id(), Reason: writeReason(m, d.dropped, true), Changes: d.changes, Config: d.file, Voters: v, Tolerated: a - quorum(v)}, false)
+			emit(Step{Action: WriteConfig, Cluster: c.Name, Member: m.name, MemberID: m.id(), Reason: writeReason(m, d.dropped, true), Changes: d.changes, Config: d.file, ConfigObserved: observedConfig(m.host), Voters: v, Tolerated: a - quorum(v)}, false)
 			delete(diffs, m)
 		}
 		v, a := cp.counts()
@@ -411,7 +411,7 @@ func (cp *clusterPlanner) plan() {
 			}
 		}
 		if d != nil {
-			emit(Step{Action: WriteConfig, Cluster: c.Name, Member: m.name, MemberID: m.id(), Reason: writeReason(m, d.dropped, false), Changes: d.changes, Config: d.file, Leader: m.leader, Voters: v, Tolerated: a - quorum(v)}, false)
+			emit(Step{Action: WriteConfig, Cluster: c.Name, Member: m.name, MemberID: m.id(), Reason: writeReason(m, d.dropped, false), Changes: d.changes, Config: d.file, ConfigObserved: observedConfig(m.host), Leader: m.leader, Voters: v, Tolerated: a - quorum(v)}, false)
 			changes = append(append([]Change{}, d.changes...), changes...)
 		}
 		if ch, ok := pending[m]; ok {
@@ -712,6 +712,14 @@ func writeReason(m *member, dropped []string, down bool) string {
 		r += "; this DROPS unmanaged keys " + strings.Join(dropped, ", ")
 	}
 	return r
+}
+
+// observedConfig is the config file h held, nil when absent or unknown.
+func observedConfig(h *ObservedHost) []byte {
+	if h == nil || !h.ConfigExists {
+		return nil
+	}
+	return h.ConfigContent
 }
 
 func contains(list []string, s string) bool {

@@ -85,6 +85,9 @@ type ObservedHost struct {
 	// ConfigExists is false when the config file is absent.
 	ConfigExists bool
 	ConfigHash   string // sha256 hex of the file's bytes
+	// ConfigContent is the file's bytes, so that the plan can show a
+	// write as a diff against it. etcd's config holds paths, never keys.
+	ConfigContent []byte
 	// Config holds the parsed managed keys; ConfigUnknown lists top-level
 	// keys etcdform does not manage.
 	Config        *etcdconf.File

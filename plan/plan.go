@@ -124,6 +124,10 @@ type Step struct {
 	// at apply time from the live member list, initial-cluster-state is
 	// "existing").
 	Config []byte
+	// ConfigObserved is the config file the member's host held when
+	// planned (WriteConfig; nil when absent), for display only: the plan
+	// shows Config as a diff against it. Apply never writes it.
+	ConfigObserved []byte
 	// Leader is true when the member led the cluster when planned. For a
 	// RemoveMember or Restart apply moves leadership away first (it does
 	// so for whichever member leads when the step runs; this flag is for
@@ -171,6 +175,10 @@ type JobInstall struct {
 type File struct {
 	Path    string
 	Content []byte
+	// Observed is the file the host held at Path when planned (nil when
+	// absent), for display only: the plan shows Content as a diff
+	// against it. Apply never writes it.
+	Observed []byte
 }
 
 // Plan is an ordered list of steps with everything apply needs to decide

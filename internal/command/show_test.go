@@ -35,10 +35,10 @@ func TestShow(t *testing.T) {
 		stdout  []string // substrings
 		stderr  string
 	}{
-		"human":             {args: []string{"show", good}, stdout: []string{"Cluster lab: 11 steps", "Plan: 2 snapshots"}},
+		"human":             {args: []string{"show", good}, stdout: []string{"Cluster lab: 11 steps", "Plan: 2 snapshots", "          -quota-backend-bytes: 2147483648\n          +quota-backend-bytes: 4294967296\n"}},
 		"human on a tty":    {args: []string{"show", good}, tty: true, stdout: []string{"\x1b["}},
 		"NO_COLOR on a tty": {args: []string{"show", good}, tty: true, noColor: "1", stdout: []string{"Plan: 2 snapshots"}},
-		"json":              {args: []string{"show", "--json", good}, stdout: []string{`"format_version": "2.0"`}},
+		"json":              {args: []string{"show", "--json", good}, stdout: []string{`"format_version": "` + views.PlanJSONVersion + `"`, `"config_observed": `}},
 		"markdown":          {args: []string{"show", "--markdown", good}, stdout: []string{views.PlanMarkerLine + "\n"}},
 		"both formats":      {args: []string{"show", "--json", "--markdown", good}, code: 1, stderr: "exclude each other"},
 		"no file":           {args: []string{"show"}, code: 1, stderr: "a plan FILE is required"},

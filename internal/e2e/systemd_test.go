@@ -89,15 +89,24 @@ func TestSystemdE2E(t *testing.T) {
 	apply := func(dir string) {
 		t.Helper()
 		pf := filepath.Join(t.TempDir(), "plan.etcdform")
-		if _, _, code := cliEnv(t, env, "plan", "--out", pf, dir); code != 0 {
+		out, errOut, code := cliEnv(t, env, "plan", "--out", pf, dir)
+		noSecret("plan output", out+errOut)
+		if code != 0 {
 			t.Fatalf("plan --out: exit %d", code)
+		}
+		for _, args := range [][]string{{"show", pf}, {"show", "--json", pf}, {"show", "--markdown", pf}} {
+			out, errOut, code := cliEnv(t, env, args...)
+			noSecret(strings.Join(args, " "), out+errOut)
+			if code != 0 {
+				t.Fatalf("%s: exit %d", strings.Join(args, " "), code)
+			}
 		}
 		b, err := os.ReadFile(pf)
 		if err != nil {
 			t.Fatal(err)
 		}
 		noSecret("the plan file", string(b))
-		out, errOut, code := cliEnv(t, env, "apply", "--auto-approve", "--audit-log", audit, pf)
+		out, errOut, code = cliEnv(t, env, "apply", "--auto-approve", "--audit-log", audit, pf)
 		noSecret("apply output", out+errOut)
 		if code != 0 {
 			t.Fatalf("apply: exit %d", code)

@@ -19,7 +19,7 @@ import (
 
 // FormatVersion is the version of the file format this package writes and
 // the only one it reads.
-const FormatVersion = 2
+const FormatVersion = 3
 
 // MaxSize bounds the size of a plan file Read accepts.
 const MaxSize = 64 << 20
@@ -258,20 +258,23 @@ type fileMember struct {
 }
 
 type fileStep struct {
-	Action    string       `json:"action"`
-	Cluster   string       `json:"cluster"`
-	Member    string       `json:"member,omitempty"`
-	MemberID  string       `json:"member_id,omitempty"`
-	PeerURL   string       `json:"peer_url,omitempty"`
-	Reason    string       `json:"reason,omitempty"`
-	Changes   []fileChange `json:"changes,omitempty"`
-	Config    string       `json:"config,omitempty"`
-	Leader    bool         `json:"leader,omitempty"`
-	HostDown  bool         `json:"host_down,omitempty"`
-	Voters    int          `json:"voters"`
-	Tolerated int          `json:"tolerated"`
-	Uploads   []fileUpload `json:"uploads,omitempty"`
-	Job       *fileJob     `json:"job,omitempty"`
+	Action   string       `json:"action"`
+	Cluster  string       `json:"cluster"`
+	Member   string       `json:"member,omitempty"`
+	MemberID string       `json:"member_id,omitempty"`
+	PeerURL  string       `json:"peer_url,omitempty"`
+	Reason   string       `json:"reason,omitempty"`
+	Changes  []fileChange `json:"changes,omitempty"`
+	Config   string       `json:"config,omitempty"`
+	// ConfigObserved is the file the plan shows Config as a diff
+	// against (format version 3).
+	ConfigObserved string       `json:"config_observed,omitempty"`
+	Leader         bool         `json:"leader,omitempty"`
+	HostDown       bool         `json:"host_down,omitempty"`
+	Voters         int          `json:"voters"`
+	Tolerated      int          `json:"tolerated"`
+	Uploads        []fileUpload `json:"uploads,omitempty"`
+	Job            *fileJob     `json:"job,omitempty"`
 }
 
 type fileJob struct {
@@ -284,8 +287,9 @@ type fileJob struct {
 }
 
 type fileFile struct {
-	Path    string `json:"path"`
-	Content string `json:"content"`
+	Path     string `json:"path"`
+	Content  string `json:"content"`
+	Observed string `json:"observed,omitempty"` // format version 3
 }
 
 type fileUpload struct {
@@ -360,6 +364,13 @@ func decodeAction(s string) (plan.Action, error) {
 	}
 }
 
+func bytesOrNil(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return []byte(s)
+}
+
 func encodeID(id uint64) string {
 	if id == 0 {
 		return ""
@@ -404,7 +415,7 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 		}
 		fs := fileStep{
 			Action: a, Cluster: s.Cluster, Member: s.Member, MemberID: encodeID(s.MemberID), PeerURL: s.PeerURL,
-			Reason: s.Reason, Config: string(s.Config), Leader: s.Leader, HostDown: s.HostDown,
+			Reason: s.Reason, Config: string(s.Config), ConfigObserved: string(s.ConfigObserved), Leader: s.Leader, HostDown: s.HostDown,
 			Voters: s.Voters, Tolerated: s.Tolerated,
 		}
 		for _, c := range s.Changes {
@@ -416,7 +427,7 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 		if j := s.Job; j != nil {
 			fj := &fileJob{Scheduler: j.Scheduler, StopTimers: j.StopTimers, Remove: j.Remove, Timer: j.Timer, Run: j.Run}
 			for _, w := range j.Write {
-				fj.Write = append(fj.Write, fileFile{Path: w.Path, Content: string(w.Content)})
+				fj.Write = append(fj.Write, fileFile{Path: w.Path, Content: string(w.Content), Observed: string(w.Observed)})
 			}
 			fs.Job = fj
 		}
@@ -478,6 +489,7 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 		if fs.Config != "" {
 			s.Config = []byte(fs.Config)
 		}
+		s.ConfigObserved = bytesOrNil(fs.ConfigObserved)
 		for _, c := range fs.Changes {
 			s.Changes = append(s.Changes, plan.Change(c))
 		}
@@ -492,7 +504,7 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 			files := map[string][]byte{}
 			for _, w := range fj.Write {
 				files[w.Path] = []byte(w.Content)
-				j.Write = append(j.Write, plan.File{Path: w.Path, Content: []byte(w.Content)})
+				j.Write = append(j.Write, plan.File{Path: w.Path, Content: []byte(w.Content), Observed: bytesOrNil(w.Observed)})
 			}
 			if _, err := backupjob.Check(fs.Cluster, backupjob.Scheduler(j.Scheduler), files, j.Remove, j.StopTimers, j.Timer); err != nil {
 				return nil, fmt.Errorf("step %d: backup job: %w", i+1, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,8 @@ import (
 )
 
 func TestRoundTrip(t *testing.T) {
+	job := systemdJob(t, "c")
+	job[0].Observed = []byte("[Unit]\nDescription=an older job\n")
 	tests := map[string]*plan.Plan{
 		"sample":           plantest.Sample(),
 		"empty":            {},
@@ -29,7 +32,7 @@ func TestRoundTrip(t *testing.T) {
 				Changes: []plan.Change{{Attr: "scheduler", Before: "cron", After: "systemd"}},
 				Uploads: []plan.Upload{{Role: "etcdform-binary", Path: "/usr/local/bin/etcdform", Source: "/tmp/etcdform", SHA256: "ab", Mode: 0o755}},
 				Job: &plan.JobInstall{Scheduler: "systemd", Remove: []string{"/etc/cron.d/etcdform-backup-c"},
-					Write: systemdJob(t, "c"), Timer: "etcdform-backup-c.timer", Run: true}},
+					Write: job, Timer: "etcdform-backup-c.timer", Run: true}},
 			{Action: plan.InstallBackupJob, Cluster: "c", Member: "m2", Voters: 3, Tolerated: 1,
 				Changes: []plan.Change{{Attr: "job", Before: "installed", After: "(absent)"}},
 				Job:     &plan.JobInstall{StopTimers: []string{"etcdform-backup-c.timer"}, Remove: []string{"/etc/systemd/system/etcdform-backup-c.service"}}},
@@ -108,11 +111,15 @@ func TestReadRefuses(t *testing.T) {
 			want: ErrCorrupted,
 		},
 		"another version": {
-			edit: func(s string) string { return strings.Replace(s, `"format_version": 2`, `"format_version": 3`, 1) },
+			edit: func(s string) string {
+				return strings.Replace(s, fmt.Sprintf(`"format_version": %d`, FormatVersion), fmt.Sprintf(`"format_version": %d`, FormatVersion+1), 1)
+			},
 			want: ErrVersion,
 		},
 		"no version": {
-			edit: func(s string) string { return strings.Replace(s, `"format_version": 2,`, ``, 1) },
+			edit: func(s string) string {
+				return strings.Replace(s, fmt.Sprintf(`"format_version": %d,`, FormatVersion), ``, 1)
+			},
 			want: ErrCorrupted,
 		},
 		"not JSON": {

@@ -58,13 +58,22 @@ func Observe(c *schema.Cluster, leader int) *plan.ObservedCluster {
 		f := etcdconf.Render(c, m, etcdconf.Bootstrap{InitialCluster: etcdconf.InitialCluster(peers), Token: "lab", State: "new"})
 		oc.Hosts[m.Name] = &plan.ObservedHost{
 			Member: m.Name, Address: m.Host, Reachable: true, ConfigExists: true,
-			ConfigHash: fmt.Sprintf("%064x", n), Config: f, ServiceState: "running", BinaryVersion: "3.6.16",
+			ConfigHash: fmt.Sprintf("%064x", n), ConfigContent: mustMarshal(f), Config: f, ServiceState: "running", BinaryVersion: "3.6.16",
 		}
 	}
 	for i := range oc.Members {
 		oc.Members[i].Status.Leader = oc.LeaderID
 	}
 	return oc
+}
+
+// mustMarshal renders a config file the test fixtures know to be valid.
+func mustMarshal(f *etcdconf.File) []byte {
+	b, err := etcdconf.Marshal(f)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // Config wraps c in a configuration.
@@ -109,6 +118,7 @@ func Sample() *plan.Plan {
 	m.Status, m.StatusError = nil, "dial tcp 10.0.0.2:2379: connect: connection refused"
 	labObs.Hosts["etcd-2"].ServiceState = "stopped"
 	labObs.Hosts["etcd-3"].ConfigUnknown = []string{"enable-pprof"}
+	labObs.Hosts["etcd-3"].ConfigContent = append(labObs.Hosts["etcd-3"].ConfigContent, "enable-pprof: true\n"...)
 	for _, i := range []int{4, 5} {
 		n := fmt.Sprintf("etcd-%d", i)
 		labObs.Hosts[n] = &plan.ObservedHost{Member: n, Address: fmt.Sprintf("10.0.0.%d", i), Reachable: true, DataDirEmpty: true, ServiceState: "stopped", BinaryVersion: "3.6.16"}

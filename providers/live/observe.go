@@ -152,6 +152,7 @@ func Host(ctx context.Context, c *schema.Cluster, m *schema.Member) *plan.Observ
 		h.ConfigExists = true
 		sum := sha256.Sum256(data)
 		h.ConfigHash = hex.EncodeToString(sum[:])
+		h.ConfigContent = data
 		if p, err := etcdconf.Parse(data); err != nil {
 			h.ConfigError = err.Error()
 		} else {

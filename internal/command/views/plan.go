@@ -249,6 +249,7 @@ func (v *PlanHuman) Plan(w io.Writer, p *plan.Plan) error {
 			if n := jobNote(s); n != "" {
 				fmt.Fprintf(&b, "        %s\n", n)
 			}
+			v.files(&b, s)
 			fmt.Fprintf(&b, "        %s\n", v.paint(ansiDim, tolerance(s)))
 			for _, r := range p.Refusals {
 				if r.Step == i+1 {
@@ -276,6 +277,36 @@ func (v *PlanHuman) Plan(w io.Writer, p *plan.Plan) error {
 	b.WriteString(v.paint(ansiBold, summaryLine(p)) + "\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// files renders what step s writes and removes on a host (stepFiles).
+func (v *PlanHuman) files(b *strings.Builder, s plan.Step) {
+	writes, other := stepFiles(s)
+	for _, f := range writes {
+		if !f.Changed {
+			fmt.Fprintf(b, "        %s: unchanged\n", f.Title)
+			continue
+		}
+		fmt.Fprintf(b, "        %s (%s):\n", f.Title, f.Note)
+		for _, l := range f.Lines {
+			code := ""
+			switch l[0] {
+			case '+':
+				code = ansiGreen
+			case '-':
+				code = ansiRed
+			case '@':
+				code = ansiCyan
+			}
+			if code != "" {
+				l = v.paint(code, l)
+			}
+			fmt.Fprintf(b, "          %s\n", l)
+		}
+	}
+	for _, o := range other {
+		fmt.Fprintf(b, "        %s\n", o)
+	}
 }
 
 // jobNote says what an install-backup-job step does beyond its changes:
@@ -323,7 +354,7 @@ func metaLine(m plan.Meta) string {
 
 // PlanJSONVersion is the version of the JSON document PlanJSON writes; see
 // docs/plan-json.md. Fields are only ever added within a major version.
-const PlanJSONVersion = "2.0"
+const PlanJSONVersion = "2.1"
 
 // PlanJSON renders the stable JSON document described in docs/plan-json.md.
 type PlanJSON struct{}
@@ -350,24 +381,27 @@ type jsonCluster struct {
 }
 
 type jsonStep struct {
-	Index     int          `json:"index"`
-	Action    string       `json:"action"`
-	Symbol    string       `json:"symbol"`
-	Cluster   string       `json:"cluster"`
-	Member    string       `json:"member"`
-	MemberID  string       `json:"member_id"`
-	PeerURL   string       `json:"peer_url,omitempty"`
-	Leader    bool         `json:"leader"`
-	HostDown  bool         `json:"host_down"`
-	Reason    string       `json:"reason"`
-	Changes   []jsonChange `json:"changes"`
-	Config    string       `json:"config,omitempty"`
-	Voters    int          `json:"voters"`
-	Quorum    int          `json:"quorum"`
-	Tolerated int          `json:"tolerated"`
-	Refused   bool         `json:"refused"`
-	Uploads   []jsonUpload `json:"uploads,omitempty"`
-	Job       *jsonJob     `json:"job,omitempty"`
+	Index    int          `json:"index"`
+	Action   string       `json:"action"`
+	Symbol   string       `json:"symbol"`
+	Cluster  string       `json:"cluster"`
+	Member   string       `json:"member"`
+	MemberID string       `json:"member_id"`
+	PeerURL  string       `json:"peer_url,omitempty"`
+	Leader   bool         `json:"leader"`
+	HostDown bool         `json:"host_down"`
+	Reason   string       `json:"reason"`
+	Changes  []jsonChange `json:"changes"`
+	Config   string       `json:"config,omitempty"`
+	// ConfigObserved is the config file on the host that Config
+	// replaces (write-config; absent when the host has none).
+	ConfigObserved string       `json:"config_observed,omitempty"`
+	Voters         int          `json:"voters"`
+	Quorum         int          `json:"quorum"`
+	Tolerated      int          `json:"tolerated"`
+	Refused        bool         `json:"refused"`
+	Uploads        []jsonUpload `json:"uploads,omitempty"`
+	Job            *jsonJob     `json:"job,omitempty"`
 }
 
 // jsonJob is what an install-backup-job step does to the job's files.
@@ -381,8 +415,9 @@ type jsonJob struct {
 }
 
 type jsonFile struct {
-	Path    string `json:"path"`
-	Content string `json:"content"`
+	Path     string `json:"path"`
+	Content  string `json:"content"`
+	Observed string `json:"observed,omitempty"` // the file on the host it replaces
 }
 
 // jsonUpload is one file of an upload-file step: never its bytes.
@@ -443,7 +478,7 @@ func (v *PlanJSON) Plan(w io.Writer, p *plan.Plan) error {
 		js := jsonStep{
 			Index: i + 1, Action: s.Action.String(), Symbol: string(rune(s.Action)), Cluster: s.Cluster,
 			Member: s.Member, PeerURL: s.PeerURL, Leader: s.Leader, HostDown: s.HostDown, Reason: s.Reason,
-			Changes: []jsonChange{}, Config: string(s.Config),
+			Changes: []jsonChange{}, Config: string(s.Config), ConfigObserved: string(s.ConfigObserved),
 			Voters: s.Voters, Quorum: s.Voters/2 + 1, Tolerated: s.Tolerated, Refused: refused[i+1],
 		}
 		if s.MemberID != 0 {
@@ -455,7 +490,7 @@ func (v *PlanJSON) Plan(w io.Writer, p *plan.Plan) error {
 		if j := s.Job; j != nil {
 			js.Job = &jsonJob{Scheduler: j.Scheduler, StopTimers: j.StopTimers, Remove: j.Remove, Timer: j.Timer, Run: j.Run}
 			for _, f := range j.Write {
-				js.Job.Write = append(js.Job.Write, jsonFile{Path: f.Path, Content: string(f.Content)})
+				js.Job.Write = append(js.Job.Write, jsonFile{Path: f.Path, Content: string(f.Content), Observed: string(f.Observed)})
 			}
 		}
 		for _, c := range s.Changes {
@@ -550,6 +585,9 @@ func (v *PlanMarkdown) Plan(w io.Writer, p *plan.Plan) error {
 				fmt.Fprintf(&b, "| %d | `%c` | %s | %s | %d | %s |\n", i+1, s.Action, title, strings.Join(ch, "<br>"), s.Voters, tol)
 			}
 			b.WriteString("\n")
+			for _, i := range idx {
+				markdownFiles(&b, i+1, p.Steps[i])
+			}
 		}
 		for _, m := range messagesFor(p.Refusals, n) {
 			fmt.Fprintf(&b, "- ⛔ **%s** (%s): %s\n", cell(m.Summary), cell(where(m)), cell(m.Detail))
@@ -564,6 +602,47 @@ func (v *PlanMarkdown) Plan(w io.Writer, p *plan.Plan) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// markdownFiles renders what step number n writes and removes on a host
+// (stepFiles) as a collapsed section with a diff block per file.
+func markdownFiles(b *strings.Builder, n int, s plan.Step) {
+	writes, other := stepFiles(s)
+	if len(writes) == 0 && len(other) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "<details><summary>Step %d, %s: files</summary>\n\n", n, htmlEscape(stepTitle(s)))
+	for _, f := range writes {
+		if !f.Changed {
+			fmt.Fprintf(b, "`%s`: unchanged\n\n", cell(f.Title))
+			continue
+		}
+		fmt.Fprintf(b, "`%s` (%s):\n\n", cell(f.Title), cell(f.Note))
+		body := strings.Join(f.Lines, "\n")
+		fence := strings.Repeat("`", max(3, longestRun(body, '`')+1))
+		fmt.Fprintf(b, "%sdiff\n%s\n%s\n\n", fence, body, fence)
+	}
+	for _, o := range other {
+		fmt.Fprintf(b, "- %s\n", cell(o))
+	}
+	if len(other) > 0 {
+		b.WriteString("\n")
+	}
+	b.WriteString("</details>\n\n")
+}
+
+// longestRun is the length of the longest run of c in s.
+func longestRun(s string, c byte) int {
+	longest, run := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return longest
 }
 
 func lowestTolerance(p *plan.Plan, idx []int) string {

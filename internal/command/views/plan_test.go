@@ -11,8 +11,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/etcdform/etcdform/internal/backupjob"
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/plan/plantest"
+	"github.com/etcdform/etcdform/schema"
 )
 
 // The -update flag rewrites the golden files:
@@ -58,8 +60,39 @@ func emptyPlan() *plan.Plan {
 	return p
 }
 
+// backupPlan changes the backup job of a cluster whose etcd runit runs:
+// etcd-1 holds the cron job with an older schedule and gets S3
+// credentials, etcd-2 holds a job but is no longer in backup.on, and the
+// etcdform binary is new everywhere.
+func backupPlan(t *testing.T) *plan.Plan {
+	t.Helper()
+	c := plantest.Cluster(1, 2, 3)
+	c.Service.Manager = "runit"
+	c.Backup = &schema.Backup{Schedule: "0 */6 * * *", On: []string{"etcd-1"}, Destination: "s3://backups/etcd", KeepLast: 7,
+		Recipient: "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p", S3: &schema.S3Options{Region: "eu-west-1", CredentialsSource: "/etc/etcdform/s3.env"}}
+	oc := plantest.Observe(c, 1)
+	old := *c.Backup
+	old.Schedule = "@daily"
+	installed := backupjob.SpecFor(&schema.Cluster{Name: c.Name, Service: c.Service, Members: c.Members, Backup: &old}, c.Members[0], "0ld")
+	files, err := backupjob.Render(installed, backupjob.Cron)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := map[string][]byte{}
+	for _, f := range files {
+		job[f.Path] = f.Content
+	}
+	oc.Hosts["etcd-1"].BackupJob, oc.Hosts["etcd-1"].ToolSHA256 = job, "0ld"
+	oc.Hosts["etcd-2"].BackupJob, oc.Hosts["etcd-2"].BackupEnvSHA256 = job, "c0ffee"
+	oc.CredentialsSHA256 = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7"
+	return plan.Make(plantest.Config(c), plantest.Observed(oc), plan.Options{
+		Tool: plan.Tool{Path: "/usr/local/bin/etcdform", SHA256: "9e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", Version: "0.2.0"},
+		Meta: plan.Meta{ToolVersion: "0.2.0", Author: "ci@example.com"},
+	})
+}
+
 func TestPlanViewsGolden(t *testing.T) {
-	plans := map[string]*plan.Plan{"sample": plantest.Sample(), "empty": emptyPlan()}
+	plans := map[string]*plan.Plan{"sample": plantest.Sample(), "empty": emptyPlan(), "backup": backupPlan(t)}
 	views := map[string]PlanView{
 		"human.txt":   NewPlanView(PlanFormatHuman, false),
 		"color.txt":   NewPlanView(PlanFormatHuman, true),
@@ -131,7 +164,7 @@ func TestPlanMarkdownMarkerFirst(t *testing.T) {
 	if first != PlanMarkerLine {
 		t.Errorf("first line = %q, want the marker %q", first, PlanMarkerLine)
 	}
-	if strings.Count(buf.String(), "<details>") != 2 {
+	if strings.Count(buf.String(), "<details><summary>Cluster") != 2 {
 		t.Errorf("want one <details> per cluster")
 	}
 }
