@@ -6,8 +6,29 @@ BIN       := bin/etcdform
 DEMO_DIR  := .lab
 export ETCDFORM_E2E := required
 
-.PHONY: all build test bench lint deps etcd demo fuzz clean test-pipeline
+.PHONY: all build test bench lint deps etcd demo fuzz clean test-pipeline as-root
 
+# The lab makes network namespaces and deps installs Debian packages, so these
+# goals need root. Run as root they go ahead (a fresh Debian machine has no
+# sudo); run as another user, make runs itself again through sudo, with this
+# PATH (for go) and these make flags. (Plain `make`, not $(MAKE), so that
+# `make -n` shows the sudo line instead of running it.)
+ROOT_GOALS := all test demo deps bench test-pipeline
+GOALS      := $(or $(MAKECMDGOALS),all)
+USER_ID    ?= $(shell id -u)
+
+ifneq ($(USER_ID),0)
+ifneq ($(filter $(ROOT_GOALS),$(GOALS)),)
+$(GOALS): as-root
+	@:
+as-root:
+	@command -v sudo >/dev/null || { echo "make $(GOALS) needs root (the lab makes network namespaces): run it as root, or install sudo" >&2; exit 1; }
+	sudo env "PATH=$$PATH" "MAKEFLAGS=$$MAKEFLAGS" make -C $(CURDIR) USER_ID=0 $(GOALS)
+ROOT_REEXEC := yes
+endif
+endif
+
+ifndef ROOT_REEXEC
 all: lint test build
 
 build:
@@ -57,3 +78,4 @@ demo: deps build
 
 clean:
 	rm -rf bin
+endif
