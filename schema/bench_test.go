@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -56,4 +58,47 @@ func BenchmarkLoad50x5(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/op")
+}
+
+// BenchmarkLoadLarge loads each shape at 1 MB and at 10 MB in the same run
+// and reports both times and their ratio: linear loading gives a ratio
+// near 10, quadratic near 100. The budget is 5 s for 10 MB. CPU
+// time (user + system, from getrusage) is reported beside the wall time,
+// which a busy machine inflates.
+func BenchmarkLoadLarge(b *testing.B) {
+	dir := b.TempDir()
+	writeKnownHosts(b, dir)
+	for _, s := range largeShapes {
+		b.Run(s.name, func(b *testing.B) {
+			var wall, cpu [2]float64
+			for i, size := range []int{1 << 20, 10 << 20} {
+				src, n := s.gen(size)
+				files := map[string][]byte{"main.hcl": []byte(src)}
+				runtime.GC()
+				start, startCPU := time.Now(), cpuTime(b)
+				for j := 0; j < b.N; j++ {
+					cfg, diags := LoadFiles(dir, files, LoadOptions{})
+					if diags.HasErrors() || len(cfg.Clusters) != s.clusters(n) {
+						b.Fatalf("load of %d bytes failed: %v", size, diags)
+					}
+				}
+				wall[i] = float64(time.Since(start).Milliseconds()) / float64(b.N)
+				cpu[i] = float64((cpuTime(b) - startCPU).Milliseconds()) / float64(b.N)
+			}
+			b.ReportMetric(wall[0], "ms/1MB")
+			b.ReportMetric(wall[1], "ms/10MB")
+			b.ReportMetric(cpu[0], "cpu-ms/1MB")
+			b.ReportMetric(cpu[1], "cpu-ms/10MB")
+			b.ReportMetric(wall[1]/wall[0], "ratio-10MB/1MB")
+		})
+	}
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -111,6 +111,10 @@ type loader struct {
 	// rejected holds the attributes whose value str refused (and left
 	// out), so rules that need them present do not report them missing.
 	rejected map[*hcl.Attribute]bool
+	// localsCopied counts the values put into the `local` objects that
+	// local values are evaluated with: linear evaluation keeps it at the
+	// number of references, not the number of locals squared.
+	localsCopied int
 }
 
 var topSchema = &hcl.BodySchema{

@@ -2,8 +2,10 @@ package schema
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -208,12 +210,9 @@ func (l *loader) varFile(path string, decls map[string]*variable, values map[str
 	l.parsed[path] = f
 	attrs, diags := f.Body.JustAttributes()
 	l.diags = append(l.diags, diags...)
-	names := make([]string, 0, len(decls))
-	for n := range decls {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, a := range attrs {
+	names := slices.Sorted(maps.Keys(decls))
+	for _, an := range slices.Sorted(maps.Keys(attrs)) {
+		a := attrs[an]
 		d, ok := decls[a.Name]
 		if !ok {
 			l.diags = append(l.diags, warnAt(a.NameRange, "Value for undeclared variable",
@@ -331,71 +330,4 @@ func (l *loader) addSensitiveValue(v cty.Value) {
 			l.addSensitiveValue(e)
 		}
 	}
-}
-
-// locals evaluates every locals block in dependency order.
-func (l *loader) locals(blocks hcl.Blocks) map[string]cty.Value {
-	all := map[string]*hcl.Attribute{}
-	var order []string
-	for _, b := range blocks {
-		attrs, diags := b.Body.JustAttributes()
-		l.diags = append(l.diags, diags...)
-		names := make([]string, 0, len(attrs))
-		for n := range attrs {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			a := attrs[n]
-			if prev, dup := all[n]; dup {
-				l.diags = append(l.diags, errAt(a.NameRange, "Duplicate local value",
-					fmt.Sprintf("A local value named %q was already defined at %s.", n, prev.NameRange))...)
-				continue
-			}
-			all[n] = a
-			order = append(order, n)
-		}
-	}
-	done := map[string]cty.Value{}
-	pending := order
-	for len(pending) > 0 {
-		var next []string
-		for _, n := range pending {
-			a := all[n]
-			ready := true
-			for _, t := range a.Expr.Variables() {
-				if t.RootName() != "local" || len(t) < 2 {
-					continue
-				}
-				if ta, ok := t[1].(hcl.TraverseAttr); ok {
-					if _, declared := all[ta.Name]; declared {
-						if _, ok := done[ta.Name]; !ok {
-							ready = false
-						}
-					}
-				}
-			}
-			if !ready {
-				next = append(next, n)
-				continue
-			}
-			l.ctx.Variables["local"] = cty.ObjectVal(done)
-			v, diags := a.Expr.Value(l.ctx)
-			l.diags = append(l.diags, diags...)
-			if diags.HasErrors() {
-				v = cty.DynamicVal
-			}
-			done[n] = v
-		}
-		if len(next) == len(pending) {
-			for _, n := range next {
-				l.diags = append(l.diags, errAt(all[n].NameRange, "Cycle in local values",
-					fmt.Sprintf("The local value %q depends on itself through %s.", n, strings.Join(next, ", ")))...)
-				done[n] = cty.DynamicVal
-			}
-			break
-		}
-		pending = next
-	}
-	return done
 }
