@@ -193,6 +193,7 @@ func (cp *clusterPlanner) plan() {
 		return
 	}
 	cp.checks()
+	cp.checkServices()
 
 	// Rendered config files and their diffs, for kept members.
 	type diff struct {

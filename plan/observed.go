@@ -94,10 +94,13 @@ type ObservedHost struct {
 	ConfigUnknown []string
 	ConfigError   string // the file exists but does not parse
 
-	ServiceState  string // "running" | "stopped" | "unknown"
-	BinaryVersion string // "3.6.16", or "" when absent
-	DataDirBytes  int64
-	DataDirEmpty  bool
+	ServiceState string // "running" | "stopped" | "unknown"
+	// ServiceMissing says why the service manager knows no service of
+	// service.name on the host ("" when it does, or was not asked).
+	ServiceMissing string
+	BinaryVersion  string // "3.6.16", or "" when absent
+	DataDirBytes   int64
+	DataDirEmpty   bool
 
 	// ProcessStart is when the process the service manager runs started,
 	// and ConfigModTime when the config file was last modified, both on

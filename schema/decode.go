@@ -829,6 +829,9 @@ func (l *loader) backup(ctx *hcl.EvalContext, blk *hcl.Block, c *Cluster) *Backu
 		if err := ParseCron(b.Schedule); err != nil {
 			l.diags = append(l.diags, errAt(a.Expr.Range(), "Invalid cron expression",
 				fmt.Sprintf("The schedule %q does not parse: %s.", b.Schedule, err))...)
+		} else if fires, err := cron.Fires(b.Schedule); err == nil && !fires {
+			l.diags = append(l.diags, errAt(a.Expr.Range(), "Schedule never fires",
+				fmt.Sprintf("The schedule %q matches no date (its day of month never falls in its months, as with February 30th), so no backup would ever be made. Fix the day of month or the month field.", b.Schedule))...)
 		} else if f, err := cron.Expand(b.Schedule); err == nil && c.Service.Manager == "systemd" && !f.AnyDay && !f.AnyWeekday {
 			l.diags = append(l.diags, errAt(a.Expr.Range(), "Schedule a systemd timer cannot express",
 				fmt.Sprintf("The schedule %q restricts both the day of month and the day of week. cron runs the job when either matches, but the systemd timer that service.manager = \"systemd\" installs runs it only when both do. Restrict one of the two.", b.Schedule))...)

@@ -147,6 +147,37 @@ func Interval(expr string, from time.Time) (time.Duration, error) {
 	return longest, nil
 }
 
+// Fires reports whether expr fires at all. It looks for a matching day in
+// the 28 years from 2001, which hold every combination of month, day of
+// month, weekday and leap year, so "0 0 30 2 *" (February 30th) does not
+// fire and "0 0 29 2 *" (every leap year) does.
+func Fires(expr string) (bool, error) {
+	cs, err := parseSchedule(expr)
+	if err != nil {
+		return false, err
+	}
+	first := func(set map[int]bool, lo, hi int) (int, bool) {
+		for v := lo; v <= hi; v++ {
+			if set[v] {
+				return v, true
+			}
+		}
+		return 0, false
+	}
+	minute, okM := first(cs.sets[0], 0, 59)
+	hour, okH := first(cs.sets[1], 0, 23)
+	if !okM || !okH {
+		return false, nil
+	}
+	start := time.Date(2001, 1, 1, hour, minute, 0, 0, time.UTC)
+	for t, end := start, start.AddDate(28, 0, 0); t.Before(end); t = t.AddDate(0, 0, 1) {
+		if cs.match(t) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // Fields is an expression expanded to the values each field matches
 // (sorted; day of week 0-6, Sunday 0), and whether the day fields are
 // unrestricted.

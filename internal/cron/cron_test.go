@@ -29,3 +29,24 @@ func TestInterval(t *testing.T) {
 		t.Fatal("a schedule that never runs was accepted")
 	}
 }
+
+func TestFires(t *testing.T) {
+	tests := map[string]bool{
+		"@daily":            true,
+		"0 0 30 2 *":        false, // February 30th
+		"0 0 31 4,6,9,11 *": false, // the 31st of 30-day months
+		"0 0 29 2 *":        true,  // leap years
+		"0 0 30 2 mon":      true,  // either day field: every Monday in February
+		"0 0 31 2,4 *":      false,
+		"0 0 31 2,3 *":      true,
+		"0 0 * 2 *":         true,
+	}
+	for expr, want := range tests {
+		t.Run(expr, func(t *testing.T) {
+			got, err := Fires(expr)
+			if err != nil || got != want {
+				t.Fatalf("Fires = %v, %v; want %v", got, err, want)
+			}
+		})
+	}
+}

@@ -167,6 +167,8 @@ func Host(ctx context.Context, c *schema.Cluster, m *schema.Member) *plan.Observ
 	}, svc.StopTimeout); err == nil {
 		if st, err := mgr.State(ctx); err == nil {
 			h.ServiceState = string(st)
+		} else if errors.Is(err, sshp.ErrServiceNotFound) {
+			h.ServiceMissing = err.Error()
 		}
 		if sp, err := cli.ServiceProcess(ctx, mgr, svc.ConfigFile); err == nil {
 			h.ProcessStart, h.ConfigModTime = sp.Start, sp.FileModTime

@@ -33,6 +33,9 @@ var (
 	// ErrHostKeyMismatch: the host presented a key other than the one in
 	// known_hosts (or a revoked one). This may be an attack.
 	ErrHostKeyMismatch = errors.New("ssh: host key mismatch")
+	// ErrKeyPermissions: the private key file is readable or writable by
+	// its group or others. Dial refuses it before connecting.
+	ErrKeyPermissions = errors.New("ssh: unprotected private key file")
 )
 
 // Config says how to reach one host.
@@ -179,11 +182,27 @@ func handshake(ctx context.Context, conn net.Conn, addr string, cfg Config) (*ss
 	return ssh.NewClient(c, chans, reqs), nil
 }
 
+// checkKeyMode refuses a private key file that others than its owner may
+// read or write, as OpenSSH does ("UNPROTECTED PRIVATE KEY FILE").
+func checkKeyMode(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("reading private key: %w", err)
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%w: private_key_file %s has mode %04o, so others may read or change it; OpenSSH refuses such a key, and so does etcdform. Run chmod 600 %s", ErrKeyPermissions, path, perm, path)
+	}
+	return nil
+}
+
 // authMethods builds the single publickey method from the agent's keys and
 // the key file (x/crypto/ssh tries each method kind only once).
 func authMethods(cfg Config) ([]ssh.AuthMethod, func(), error) {
 	var fileSigner ssh.Signer
 	if cfg.PrivateKeyFile != "" {
+		if err := checkKeyMode(cfg.PrivateKeyFile); err != nil {
+			return nil, nil, err
+		}
 		pem, err := os.ReadFile(cfg.PrivateKeyFile)
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading private key: %w", err)

@@ -2,6 +2,7 @@ package ssh
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"strings"
@@ -167,31 +168,77 @@ func (f *fakeRunner) Run(_ context.Context, cmd string) ([]byte, []byte, int, er
 
 func (f *fakeRunner) Addr() string { return "host.example:22" }
 
+// scriptRunner answers each command by its first word after any
+// "systemctl"/"sv" (is-active, show, status, test) and records commands.
+type scriptRunner struct {
+	answers map[string]fakeRunner // by command prefix
+	cmds    []string
+}
+
+func (f *scriptRunner) Run(_ context.Context, cmd string) ([]byte, []byte, int, error) {
+	f.cmds = append(f.cmds, cmd)
+	for prefix, a := range f.answers {
+		if strings.HasPrefix(cmd, prefix) {
+			return []byte(a.stdout), nil, a.code, nil
+		}
+	}
+	return nil, []byte("unexpected command"), 127, nil
+}
+
+func (f *scriptRunner) Addr() string { return "host.example:22" }
+
 func TestSystemd(t *testing.T) {
+	const isActive, show = "systemctl is-active etcd", "systemctl show -p LoadState etcd"
 	tests := map[string]struct {
-		stdout string
-		code   int
-		want   State
+		stdout  string
+		code    int
+		load    string // systemctl show's answer
+		want    State
+		missing bool
 	}{
-		"active":       {"active\n", 0, StateRunning},
-		"reloading":    {"reloading\n", 0, StateRunning},
-		"inactive":     {"inactive\n", 3, StateStopped},
-		"failed":       {"failed\n", 3, StateStopped},
-		"activating":   {"activating\n", 3, StateUnknown},
-		"deactivating": {"deactivating\n", 3, StateUnknown},
+		"active":       {stdout: "active\n", want: StateRunning},
+		"reloading":    {stdout: "reloading\n", want: StateRunning},
+		"inactive":     {stdout: "inactive\n", code: 3, load: "LoadState=loaded\n", want: StateStopped},
+		"failed":       {stdout: "failed\n", code: 3, load: "LoadState=loaded\n", want: StateStopped},
+		"activating":   {stdout: "activating\n", code: 3, want: StateUnknown},
+		"deactivating": {stdout: "deactivating\n", code: 3, want: StateUnknown},
+		"no such unit": {stdout: "inactive\n", code: 3, load: "LoadState=not-found\n", want: StateUnknown, missing: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			f := &fakeRunner{stdout: tc.stdout, code: tc.code}
+			f := &scriptRunner{answers: map[string]fakeRunner{isActive: {stdout: tc.stdout, code: tc.code}, show: {stdout: tc.load}}}
 			got, err := (&Systemd{Client: f, Name: "etcd"}).State(context.Background())
-			if err != nil {
-				t.Fatal(err)
+			if tc.missing != errors.Is(err, ErrServiceNotFound) || (!tc.missing && err != nil) {
+				t.Fatalf("State error = %v, want ErrServiceNotFound: %v", err, tc.missing)
 			}
 			if got != tc.want {
 				t.Errorf("State = %q, want %q", got, tc.want)
 			}
-			if diff := cmp.Diff([]string{"systemctl is-active etcd"}, f.cmds); diff != "" {
+			want := []string{isActive}
+			if tc.load != "" {
+				want = append(want, show)
+			}
+			if diff := cmp.Diff(want, f.cmds); diff != "" {
 				t.Errorf("commands (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// A runit service whose directory is missing is reported as not found;
+// any other failure of sv status stays an ordinary error.
+func TestRunitNotFound(t *testing.T) {
+	const status, test = "sv status /etc/service/etcd", "test -d /etc/service/etcd"
+	failing := fakeRunner{stdout: "warning: /etc/service/etcd: unable to change to service directory: file does not exist\n", code: 1}
+	for name, tc := range map[string]struct {
+		dirCode int
+		missing bool
+	}{"no directory": {1, true}, "directory there": {0, false}} {
+		t.Run(name, func(t *testing.T) {
+			f := &scriptRunner{answers: map[string]fakeRunner{status: failing, test: {code: tc.dirCode}}}
+			st, err := (&Runit{Client: f, Name: "etcd"}).State(context.Background())
+			if err == nil || st != StateUnknown || errors.Is(err, ErrServiceNotFound) != tc.missing {
+				t.Fatalf("State = %q, %v; want unknown, not found: %v", st, err, tc.missing)
 			}
 		})
 	}

@@ -2,12 +2,19 @@ package ssh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"path"
 	"strings"
 	"time"
 )
+
+// ErrServiceNotFound is returned (wrapped, naming the host and the
+// service) by State when the service manager knows no service of that
+// name: a systemd unit whose LoadState is not-found, or a runit service
+// without a service directory.
+var ErrServiceNotFound = errors.New("service not found")
 
 // State is what a service manager says about the service.
 type State string
@@ -29,7 +36,8 @@ type ServiceManager interface {
 	// Restart stops (with the same timeout) and starts the service.
 	Restart(ctx context.Context) error
 	// State reports the service's state. An error means the manager could
-	// not be asked, or answered something not understood.
+	// not be asked, or answered something not understood; it wraps
+	// ErrServiceNotFound when the manager knows no such service.
 	State(ctx context.Context) (State, error)
 }
 
@@ -126,7 +134,18 @@ func (s *Systemd) State(ctx context.Context) (State, error) {
 		return StateUnknown, fmt.Errorf("ssh %s: systemctl is-active %s: exit status %d: %s",
 			s.Client.Addr(), s.Name, code, strings.TrimSpace(string(errb)))
 	}
-	return systemdState(word), nil
+	st := systemdState(word)
+	if st == StateStopped {
+		// is-active says "inactive" of a unit that does not exist too.
+		out, _, _, err := s.Client.Run(ctx, "systemctl show -p LoadState "+Quote(s.Name))
+		if err != nil {
+			return StateUnknown, err
+		}
+		if load := strings.TrimSpace(string(out)); load == "LoadState=not-found" {
+			return StateUnknown, fmt.Errorf("ssh %s: systemd has no unit %s (%s): %w", s.Client.Addr(), s.Name, load, ErrServiceNotFound)
+		}
+	}
+	return st, nil
 }
 
 // systemdState maps `systemctl is-active` output to a State.
@@ -199,6 +218,9 @@ func (r *Runit) State(ctx context.Context) (State, error) {
 	}
 	st, ok := runitState(string(out))
 	if !ok || code != 0 {
+		if _, _, c, err := r.Client.Run(ctx, "test -d "+Quote(r.ServiceDir())); err == nil && c == 1 {
+			return StateUnknown, fmt.Errorf("ssh %s: runit has no service directory %s: %w", r.Client.Addr(), r.ServiceDir(), ErrServiceNotFound)
+		}
 		msg := strings.TrimSpace(string(out) + " " + string(errb))
 		return StateUnknown, fmt.Errorf("ssh %s: sv status %s: exit status %d: %s", r.Client.Addr(), r.ServiceDir(), code, msg)
 	}

@@ -202,6 +202,23 @@ func TestDialErrors(t *testing.T) {
 			want:     sshp.ErrAuth,
 			contains: []string{h.srv.Addr(), `"root"`},
 		},
+		"key readable by others": {
+			edit: func(c *sshp.Config) {
+				c.PrivateKeyFile = filepath.Join(t.TempDir(), "id_open")
+				b, err := os.ReadFile(h.cfg.PrivateKeyFile)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(c.PrivateKeyFile, b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(c.PrivateKeyFile, 0o666); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want:     sshp.ErrKeyPermissions,
+			contains: []string{"private_key_file", "id_open has mode 0666", "chmod 600"},
+		},
 		"unreachable": {
 			edit:     func(c *sshp.Config) { c.Port = closedPort },
 			want:     sshp.ErrUnreachable,
@@ -220,7 +237,7 @@ func TestDialErrors(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
-			for _, s := range []error{sshp.ErrHostKeyMismatch, sshp.ErrUnknownHost, sshp.ErrAuth, sshp.ErrUnreachable} {
+			for _, s := range []error{sshp.ErrHostKeyMismatch, sshp.ErrUnknownHost, sshp.ErrAuth, sshp.ErrUnreachable, sshp.ErrKeyPermissions} {
 				if s != tc.want && errors.Is(err, s) {
 					t.Errorf("err is also %v: %v", s, err)
 				}
