@@ -30,10 +30,6 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 	if code, done := argError(env, fs, err); done {
 		return code
 	}
-	if !a.AutoApprove && !env.StdinTTY {
-		fmt.Fprintln(env.Stderr, "Error: apply needs confirmation, and there is no terminal to ask on. Review the plan, then run with --auto-approve (as CI pipelines do).")
-		return 1
-	}
 	var (
 		p        *plan.Plan
 		cfg      *schema.Config
@@ -97,6 +93,10 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 			fmt.Fprintln(env.Stderr, msg)
 			return 1
 		}
+	}
+	if !a.AutoApprove && !env.StdinTTY {
+		fmt.Fprintln(env.Stderr, "Error: apply needs confirmation, and there is no terminal to ask on. Review the plan, then run with --auto-approve (as CI pipelines do).")
+		return 1
 	}
 	if !a.AutoApprove {
 		fmt.Fprint(env.Stdout, "\nDo you want to carry out these steps? Only 'yes' will be accepted: ")

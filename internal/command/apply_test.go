@@ -17,13 +17,14 @@ func TestApplyRefusesBadInput(t *testing.T) {
 		args       []string
 		wantStderr string
 	}{
-		"no terminal and no auto-approve": {[]string{"apply", garbage}, "--auto-approve"},
-		"no target":                       {[]string{"apply", "--auto-approve"}, "expected one PLANFILE or PATH"},
-		"missing plan file":               {[]string{"apply", "--auto-approve", filepath.Join(dir, "nope.plan")}, "no such file"},
-		"corrupted plan file":             {[]string{"apply", "--auto-approve", garbage}, "garbage.plan"},
-		"bad timeout":                     {[]string{"apply", "--auto-approve", "--lock-timeout", "0s", garbage}, "--lock-timeout must be a positive duration"},
-		"plan: json and markdown":         {[]string{"plan", "--json", "--markdown"}, "cannot be combined"},
-		"plan: bad config path":           {[]string{"plan", filepath.Join(dir, "missing")}, "Cannot read configuration"},
+		// The file is read and checked before apply asks (issue 13 #11).
+		"no terminal, no auto-approve, not a plan": {[]string{"apply", garbage}, "garbage.plan: planfile:"},
+		"no target":               {[]string{"apply", "--auto-approve"}, "expected one PLANFILE or PATH"},
+		"missing plan file":       {[]string{"apply", "--auto-approve", filepath.Join(dir, "nope.plan")}, "no such file"},
+		"corrupted plan file":     {[]string{"apply", "--auto-approve", garbage}, "garbage.plan"},
+		"bad timeout":             {[]string{"apply", "--auto-approve", "--lock-timeout", "0s", garbage}, "--lock-timeout must be a positive duration"},
+		"plan: json and markdown": {[]string{"plan", "--json", "--markdown"}, "cannot be combined"},
+		"plan: bad config path":   {[]string{"plan", filepath.Join(dir, "missing")}, "Cannot read configuration"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, stderr, code := run(t, tc.args...)

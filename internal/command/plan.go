@@ -61,7 +61,11 @@ func runPlan(ctx context.Context, env *Env, args []string) int {
 		return 1
 	}
 	if a.Out != "" && format == views.PlanFormatHuman {
-		fmt.Fprintf(env.Stdout, "\nSaved the plan to %s. Apply exactly these steps with: etcdform apply %s\n", a.Out, a.Out)
+		if p.HasRefusals() {
+			fmt.Fprintf(env.Stdout, "\nSaved the plan to %s for review only: it has refusals (above), so apply rejects it. Resolve them and plan again.\n", a.Out)
+		} else {
+			fmt.Fprintf(env.Stdout, "\nSaved the plan to %s. Apply exactly these steps with: etcdform apply %s\n", a.Out, a.Out)
+		}
 	}
 	switch {
 	case p.HasRefusals():
