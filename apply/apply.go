@@ -110,7 +110,7 @@ type Event struct {
 	Steps   int
 	Member  string
 	Action  plan.Action
-	Phase   string // "locking", "checking plan", "writing config", "restarting", "waiting for health", "done", "failed"
+	Phase   string // "locking", "checking plan", "writing config", "restarting", "waiting for health", "done", "failed", "interrupted"
 	Elapsed time.Duration
 	Err     error
 }
@@ -121,6 +121,22 @@ var ErrStale = errors.New("apply: the cluster changed since the plan was made; r
 // ErrRefused is returned for a plan that carries refusals.
 var ErrRefused = errors.New("apply: the plan has refusals and cannot be applied")
 
+// ErrInterrupted is returned when Run's context was cancelled (a signal,
+// in the CLI) before every step was done; the error also says why
+// (context.Cause) and where it stopped.
+var ErrInterrupted = errors.New("apply: interrupted")
+
+// interrupted reports whether ctx was cancelled (not timed out): the
+// apply was stopped from outside, and a step that failed then failed
+// because of it.
+func interrupted(ctx context.Context) bool { return errors.Is(ctx.Err(), context.Canceled) }
+
+// interruption is what the audit and the progress say of an interrupted
+// apply: "interrupted: interrupt signal received".
+func interruption(ctx context.Context) string {
+	return "interrupted: " + context.Cause(ctx).Error()
+}
+
 // Result says what happened to each step.
 type Result struct {
 	Steps []StepResult
@@ -129,7 +145,7 @@ type Result struct {
 // StepResult is the outcome of one step.
 type StepResult struct {
 	Step    plan.Step
-	Outcome string // "done", "failed", "not started"
+	Outcome string // "done", "failed", "interrupted", "not started"
 	Start   time.Time
 	End     time.Time
 	Err     string
@@ -163,7 +179,13 @@ func Run(ctx context.Context, cfg *schema.Config, p *plan.Plan, conn Connector, 
 	opts.Audit.Record(AuditEntry{Kind: "apply-start", Time: opts.Now()})
 	defer func() {
 		outcome := "success"
-		if err != nil {
+		switch {
+		case err != nil && interrupted(ctx):
+			outcome = interruption(ctx)
+			if !errors.Is(err, ErrInterrupted) {
+				err = fmt.Errorf("%w (%v): %w", ErrInterrupted, context.Cause(ctx), err)
+			}
+		case err != nil:
 			outcome = "failed: " + err.Error()
 		}
 		opts.Audit.Record(AuditEntry{Kind: "apply-end", Time: opts.Now(), Outcome: outcome})
@@ -279,6 +301,13 @@ func runCluster(ctx context.Context, cfg *schema.Config, c *schema.Cluster, p *p
 		r.End = opts.Now()
 		entry := AuditEntry{Kind: "step", Cluster: c.Name, Step: n + 1, Action: step.Action.String(), Member: step.Member,
 			Start: r.Start, End: r.End, Outcome: "done"}
+		if err != nil && interrupted(ctx) {
+			r.Outcome, r.Err = "interrupted", err.Error()
+			entry.Outcome, entry.Error = "interrupted", interruption(ctx)+": "+err.Error()
+			opts.Audit.Record(entry)
+			ev(n+1, step.Member, step.Action, "interrupted", context.Cause(ctx))
+			return fmt.Errorf("%w (%v) at cluster %s step %d/%d (%s %s); no further steps were started: %w", ErrInterrupted, context.Cause(ctx), c.Name, n+1, len(idx), step.Action, memberLabel(step), err)
+		}
 		if err != nil {
 			r.Outcome, r.Err = "failed", err.Error()
 			entry.Outcome, entry.Error = "failed", err.Error()

@@ -27,6 +27,11 @@ type fakeWorld struct {
 	lockErr  error
 	checkErr error
 	obs      *plan.Observed
+	// cancelOn is a call during which the apply is interrupted: cancel
+	// runs with the cause a signal gives, and the call fails as I/O on a
+	// cancelled context does.
+	cancelOn string
+	cancel   context.CancelCauseFunc
 }
 
 type fakeEtcd struct{ w *fakeWorld }
@@ -39,6 +44,10 @@ type fakeConn struct{ w *fakeWorld }
 
 func (w *fakeWorld) call(s string) error {
 	w.calls = append(w.calls, s)
+	if w.cancelOn == s {
+		w.cancel(errors.New("interrupt signal received"))
+		return context.Canceled
+	}
 	if w.failOn == s {
 		return errors.New("injected failure")
 	}
@@ -243,5 +252,50 @@ func TestRun(t *testing.T) {
 				t.Errorf("last audit entry %+v for err=%v", last, err)
 			}
 		})
+	}
+}
+
+// Issue 13 #11: an apply stopped by a signal is recorded as interrupted,
+// in the step's outcome, the audit and the error, not as a failure.
+func TestRunInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	w := &fakeWorld{leader: 1, obs: testObserved("h1"), cancelOn: "restart c", cancel: cancel}
+	var audit bytes.Buffer
+	var events []string
+	res, err := Run(ctx, testConfig(), rollingPlan(testObserved("h1")), fakeConn{w}, Options{
+		SnapshotDir: t.TempDir(), Audit: NewAudit(&audit, "planhash", "abc", "me"),
+		Now:      func() time.Time { return time.Unix(0, 0) },
+		Progress: func(e Event) { events = append(events, fmt.Sprintf("%d %s %v", e.Step, e.Phase, e.Err)) },
+	})
+	if !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "interrupt signal received") || !strings.Contains(err.Error(), "step 5/7 (restart c)") {
+		t.Fatalf("error %v, want ErrInterrupted naming the cause and the step", err)
+	}
+	var outs []string
+	for _, s := range res.Steps {
+		outs = append(outs, s.Outcome)
+	}
+	if diff := cmp.Diff([]string{"done", "done", "done", "done", "interrupted", "not started", "not started"}, outs); diff != "" {
+		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+	if last := events[len(events)-1]; last != "5 interrupted interrupt signal received" {
+		t.Errorf("last progress event %q", last)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(audit.String()), "\n") {
+		var e AuditEntry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Kind == "step" || e.Kind == "apply-end" {
+			got = append(got, fmt.Sprintf("%s %d %s", e.Kind, e.Step, e.Outcome))
+		}
+	}
+	want := []string{"step 1 done", "step 2 done", "step 3 done", "step 4 done", "step 5 interrupted", "apply-end 0 interrupted: interrupt signal received"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("audit (-want +got):\n%s", diff)
+	}
+	if strings.Contains(audit.String(), "failed") {
+		t.Errorf("the audit calls the interruption a failure:\n%s", audit.String())
 	}
 }

@@ -132,6 +132,10 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 		if errors.Is(err, apply.ErrStale) || errors.Is(err, apply.ErrRefused) {
 			return 1
 		}
+		if errors.Is(err, apply.ErrInterrupted) {
+			fmt.Fprintln(env.Stderr, "The apply was interrupted and started no further step; the step it was in may be half done. Run `etcdform plan` again to see what is left.")
+			return 1
+		}
 		fmt.Fprintln(env.Stderr, "The apply stopped safely at the failed step. Run `etcdform plan` again to see what is left.")
 		return 1
 	}

@@ -1,6 +1,7 @@
 package views
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -32,7 +33,7 @@ func (v *ApplyProgress) Event(e apply.Event) {
 	if e.Err != nil {
 		line += ": " + e.Err.Error()
 	}
-	if v.tty && e.Phase != "done" && e.Phase != "failed" {
+	if v.tty && e.Phase != "done" && e.Phase != "failed" && e.Phase != "interrupted" {
 		fmt.Fprintf(v.w, "\r\033[K%s", line)
 		return
 	}
@@ -47,13 +48,15 @@ func (v *ApplyProgress) Result(res *apply.Result, err error) {
 	if res == nil {
 		return
 	}
-	done, failed, notStarted := 0, 0, 0
+	done, failed, stopped, notStarted := 0, 0, 0, 0
 	for _, s := range res.Steps {
 		switch s.Outcome {
 		case "done":
 			done++
 		case "failed":
 			failed++
+		case "interrupted":
+			stopped++
 		default:
 			notStarted++
 		}
@@ -68,5 +71,10 @@ func (v *ApplyProgress) Result(res *apply.Result, err error) {
 			fmt.Fprintf(v.w, "  %2d. %-13s %-10s %s\n", i+1, s.Step.Action, m, s.Outcome)
 		}
 	}
-	fmt.Fprintf(v.w, "\nApply %s: %d steps done, %d failed, %d not started.\n", map[bool]string{true: "complete", false: "stopped"}[err == nil], done, failed, notStarted)
+	switch {
+	case errors.Is(err, apply.ErrInterrupted):
+		fmt.Fprintf(v.w, "\nApply interrupted: %d steps done, %d interrupted, %d failed, %d not started.\n", done, stopped, failed, notStarted)
+	default:
+		fmt.Fprintf(v.w, "\nApply %s: %d steps done, %d failed, %d not started.\n", map[bool]string{true: "complete", false: "stopped"}[err == nil], done, failed, notStarted)
+	}
 }
