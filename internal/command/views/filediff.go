@@ -65,12 +65,32 @@ func contentWrite(title string, content, observed []byte, isNew bool) fileWrite 
 	return w
 }
 
+// splitLines splits a file into lines, with control characters other
+// than tab shown as \xNN: a file on a host may hold anything, and a
+// terminal must not act on it.
 func splitLines(b []byte) []string {
 	if len(b) == 0 {
 		return nil
 	}
-	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = visible(l)
+	}
+	return lines
 }
+
+func visible(s string) string { return controlChars.Replace(s) }
+
+// controlChars replaces each control character but tab with its \xNN.
+var controlChars = func() *strings.Replacer {
+	var pairs []string
+	for c := 0; c < 0x20; c++ {
+		if c != '\t' {
+			pairs = append(pairs, string(rune(c)), fmt.Sprintf("\\x%02x", c))
+		}
+	}
+	return strings.NewReplacer(append(pairs, "\x7f", "\\x7f")...)
+}()
 
 // unifiedDiff renders b as a unified diff against a: hunks headed
 // "@@ -l,n +l,n @@" of " " (context), "-" and "+" lines. It is nil when

@@ -51,3 +51,16 @@ func TestStepFilesUploadsByHash(t *testing.T) {
 		t.Errorf("writes %v, other (-want +got):\n%s", writes, diff)
 	}
 }
+
+// A file on a host may hold terminal escapes; the views show them as text.
+func TestStepFilesShowControlCharacters(t *testing.T) {
+	s := plan.Step{Action: plan.WriteConfig, Config: []byte("name: a\n"), ConfigObserved: []byte("name: a\x1b[2J\r\n")}
+	writes, _ := stepFiles(s)
+	want := []string{"@@ -1,1 +1,1 @@", `-name: a\x1b[2J\x0d`, "+name: a"}
+	if len(writes) != 1 {
+		t.Fatalf("writes %v", writes)
+	}
+	if diff := cmp.Diff(want, writes[0].Lines); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
