@@ -3,6 +3,7 @@ package plan_test
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -155,5 +156,25 @@ func TestCompareStepsNeedsPinnedLeader(t *testing.T) {
 	}
 	if got := CompareSteps(saved.Steps, Make(cfg, o, opts).Steps); got != nil {
 		t.Errorf("pinned: %q", got)
+	}
+}
+
+// Time only moves warnings: a plan compared a day later, when its
+// backups have gone stale, has the same steps.
+func TestCompareStepsIgnoresTime(t *testing.T) {
+	cfg, obs, opts := compareFixture(1)
+	at := func(now time.Time) *Observed {
+		o := obs()
+		o.Time = now
+		o.Clusters["lab"].Backups = &ObservedBackups{Destination: "file:///var/backups/etcd", Count: 3, Newest: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+		return o
+	}
+	saved := Make(cfg, at(time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)), opts)
+	fresh := Make(cfg, at(time.Date(2026, 1, 2, 1, 0, 0, 0, time.UTC)), opts)
+	if slices.Contains(summaries(saved.Warnings), "Stale backups") || !slices.Contains(summaries(fresh.Warnings), "Stale backups") {
+		t.Fatalf("fixture: warnings %q when planned, %q a day later; want Stale backups only later", summaries(saved.Warnings), summaries(fresh.Warnings))
+	}
+	if got := CompareSteps(saved.Steps, fresh.Steps); got != nil {
+		t.Errorf("differences a day later: %q", got)
 	}
 }
