@@ -134,6 +134,10 @@ func (l *loader) value(ctx *hcl.EvalContext, as hcl.Attributes, name string, typ
 	if diags.HasErrors() {
 		return cty.NilVal, a, false
 	}
+	if v.IsWhollyKnown() && isSensitive(v) {
+		l.refuseSensitive(a, name)
+		return cty.NilVal, a, false
+	}
 	if typ != cty.DynamicPseudoType {
 		cv, err := convert.Convert(v, typ)
 		if err != nil {

@@ -23,7 +23,7 @@ const maxFileFuncBytes = 4 << 20
 // functions returns the functions available in expressions. file() resolves
 // relative paths against dir; env() reads through getenv.
 func functions(dir string, getenv func(string) string) map[string]function.Function {
-	return map[string]function.Function{
+	fs := map[string]function.Function{
 		"file":       fileFunc(dir),
 		"env":        envFunc(getenv),
 		"cidrhost":   cidrhostFunc,
@@ -46,6 +46,12 @@ func functions(dir string, getenv func(string) string) map[string]function.Funct
 		"can":        tryfunc.CanFunc,
 		"try":        tryfunc.TryFunc,
 	}
+	for name, f := range fs {
+		if name != "can" && name != "try" { // they take expressions, not values
+			fs[name] = hideSensitiveErrors(f)
+		}
+	}
+	return fs
 }
 
 // lengthFunc is length() as Terraform has it: the number of characters of

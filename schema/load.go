@@ -210,33 +210,3 @@ func dedupe(diags hcl.Diagnostics) hcl.Diagnostics {
 	}
 	return out
 }
-
-// Redacted replaces a sensitive value wherever it would be printed.
-const Redacted = "(sensitive value)"
-
-// redact removes sensitive values from diagnostics: from their text, and by
-// dropping the expression context hcl would otherwise print values from.
-func redact(diags hcl.Diagnostics, sensitive []string) hcl.Diagnostics {
-	if len(sensitive) == 0 {
-		return diags
-	}
-	for _, d := range diags {
-		d.Summary = RedactString(d.Summary, sensitive)
-		d.Detail = RedactString(d.Detail, sensitive)
-		d.Expression = nil
-		d.EvalContext = nil
-	}
-	return diags
-}
-
-// RedactString replaces every sensitive value in s. Values shorter than
-// three bytes are left alone: replacing them would garble the text without
-// hiding anything worth hiding.
-func RedactString(s string, sensitive []string) string {
-	for _, v := range sensitive {
-		if len(v) >= 3 {
-			s = strings.ReplaceAll(s, v, Redacted)
-		}
-	}
-	return s
-}

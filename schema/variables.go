@@ -176,6 +176,7 @@ func (l *loader) variables(dir string, blocks hcl.Blocks) map[string]cty.Value {
 		if v.sensitive {
 			l.addSensitiveValue(val)
 			l.addSensitiveValue(v.def)
+			val = val.Mark(sensitiveMark)
 		}
 		if val != cty.NilVal && val.IsWhollyKnown() {
 			l.checkValidations(v, val)
@@ -291,6 +292,7 @@ func (l *loader) checkValidations(v *variable, val cty.Value) {
 		if diags.HasErrors() {
 			continue
 		}
+		res, _ = res.UnmarkDeep() // whether a secret is valid is no secret
 		res, err := convert.Convert(res, cty.Bool)
 		if err != nil || res.IsNull() {
 			l.diags = append(l.diags, errAt(cond.Expr.Range(), "Invalid validation condition", "The condition must be true or false.")...)
@@ -300,7 +302,9 @@ func (l *loader) checkValidations(v *variable, val cty.Value) {
 			continue
 		}
 		msg := "The value is not valid."
-		if m, diags := content.Attributes["error_message"].Expr.Value(ctx); !diags.HasErrors() && m.Type() == cty.String && m.IsKnown() && !m.IsNull() {
+		if m, diags := content.Attributes["error_message"].Expr.Value(ctx); !diags.HasErrors() && isSensitive(m) {
+			msg = "The error message is derived from the sensitive value, so it is not shown."
+		} else if !diags.HasErrors() && m.Type() == cty.String && m.IsKnown() && !m.IsNull() {
 			msg = m.AsString()
 		}
 		l.diags = append(l.diags, errAt(cond.Expr.Range(), "Invalid value for variable",

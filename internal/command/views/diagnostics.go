@@ -4,14 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/etcdform/etcdform/schema"
 )
 
 // Redacted replaces sensitive values in everything a diagnostics view prints.
-const Redacted = "(sensitive value)"
+const Redacted = schema.Redacted
 
 // Diagnostics renders configuration diagnostics. Every implementation
 // replaces each sensitive value (from schema.Config.Sensitive) wherever it
@@ -72,7 +73,7 @@ func (v *DiagnosticsHuman) Write(diags hcl.Diagnostics) error {
 	if err := w.WriteDiagnostics(diags); err != nil {
 		return err
 	}
-	_, err := io.WriteString(v.Err, redact(buf.String(), v.Sensitive))
+	_, err := io.WriteString(v.Err, schema.RedactString(buf.String(), v.Sensitive))
 	return err
 }
 
@@ -133,25 +134,13 @@ func (v *DiagnosticsJSON) Validate(diags hcl.Diagnostics) error {
 	b = append(b, '\n')
 	// Redact after encoding too, in case a value was split by escaping
 	// differently than in the raw text.
-	out := redact(string(b), v.Sensitive)
+	vals := append([]string(nil), v.Sensitive...)
 	for _, s := range v.Sensitive {
-		if enc, err := json.Marshal(s); err == nil && len(s) >= 3 {
-			out = strings.ReplaceAll(out, strings.Trim(string(enc), `"`), Redacted)
+		if enc, err := json.Marshal(s); err == nil {
+			vals = append(vals, strings.Trim(string(enc), `"`))
 		}
 	}
+	out := schema.RedactString(string(b), vals)
 	_, err = io.WriteString(v.Out, out)
 	return err
-}
-
-// redact replaces sensitive values, longest first, ignoring values shorter
-// than three bytes (they hide nothing and would garble the text).
-func redact(s string, sensitive []string) string {
-	vals := append([]string(nil), sensitive...)
-	sort.Slice(vals, func(i, j int) bool { return len(vals[i]) > len(vals[j]) })
-	for _, v := range vals {
-		if len(v) >= 3 {
-			s = strings.ReplaceAll(s, v, Redacted)
-		}
-	}
-	return s
 }
