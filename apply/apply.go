@@ -66,6 +66,10 @@ type Host interface {
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
 	Restart(ctx context.Context) error
+	// Disable keeps the service manager from starting the service by
+	// itself (at boot); Enable undoes it. Neither starts or stops it.
+	Disable(ctx context.Context) error
+	Enable(ctx context.Context) error
 	// Run runs a shell command and returns its combined output; a
 	// non-zero exit is an error.
 	Run(ctx context.Context, cmd string) (string, error)
@@ -491,6 +495,10 @@ func (x *executor) addLearner(ctx context.Context, s plan.Step) error {
 	if err := x.preflight(ctx, h, m); err != nil {
 		return fmt.Errorf("preflight of %s (%s) failed, nothing was changed: %w", m.Name, m.Host, err)
 	}
+	// A host whose member was removed before has its service disabled.
+	if err := h.Enable(ctx); err != nil {
+		return fmt.Errorf("enabling the etcd service on %s failed, nothing else was changed: %w", m.Host, err)
+	}
 	if _, err := etcdconf.Marshal(etcdconf.Render(x.c, m, etcdconf.Bootstrap{State: "existing"})); err != nil {
 		return fmt.Errorf("the config of %s cannot be written, nothing was changed: %w", m.Name, err)
 	}
@@ -533,7 +541,8 @@ func (x *executor) preflight(ctx context.Context, h Host, m *schema.Member) erro
 	if v := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(out), "etcd Version:")); x.c.EtcdVersion != "" && v != x.c.EtcdVersion {
 		return fmt.Errorf("%s is etcd %s, the configuration wants %s", svc.Binary, v, x.c.EtcdVersion)
 	}
-	out, err = h.Run(ctx, fmt.Sprintf("ls -A %s 2>/dev/null | head -1", shellQuote(svc.DataDir)))
+	// What an earlier removal moved aside does not count.
+	out, err = h.Run(ctx, fmt.Sprintf("ls -A %s 2>/dev/null | grep -v '^%s' | head -1", shellQuote(svc.DataDir), strings.ReplaceAll(AsidePrefix, ".", `\.`)))
 	if err != nil {
 		return err
 	}
@@ -575,18 +584,47 @@ func (x *executor) remove(ctx context.Context, s plan.Step) error {
 	if err != nil || h == nil {
 		return err
 	}
+	// Removed from the list first, as etcd's runtime reconfiguration
+	// guide does it: the voter count shrinks in one step, where stopping
+	// first would leave a voter down (less tolerance) while the removal is
+	// proposed. A removed etcd exits by itself and its service manager
+	// would restart it over and over: stop it, and disable it so that a
+	// reboot does not start it either.
 	x.ev("stopping service")
 	if err := h.Stop(ctx); err != nil {
 		return fmt.Errorf("member %s was removed but its service did not stop: %w", s.Member, err)
 	}
-	// Never delete a data dir: move it aside.
+	x.ev("disabling service")
+	if err := h.Disable(ctx); err != nil {
+		return fmt.Errorf("member %s was removed and stopped, but its service could not be disabled (its service manager may start it again at boot): %w", s.Member, err)
+	}
+	// Never delete a data dir: move its member/ aside, inside the data
+	// dir (one file system, so a rename), to a timestamped name that a
+	// later add-learner on this host ignores.
 	dd := x.c.Service.DataDir
-	aside := fmt.Sprintf("%s.removed-%s", dd, x.opts.Now().UTC().Format("20060102T150405Z"))
+	aside := dd + "/" + AsidePrefix + x.opts.Now().UTC().Format("20060102T150405Z")
 	x.ev("moving data dir aside")
-	if _, err := h.Run(ctx, fmt.Sprintf("if [ -d %s/member ]; then mkdir -p %s && mv %s/member %s/; fi", shellQuote(dd), shellQuote(aside), shellQuote(dd), shellQuote(aside))); err != nil {
-		return fmt.Errorf("member %s was removed and stopped, but its data dir was not moved aside: %w", s.Member, err)
+	if _, err := h.Run(ctx, fmt.Sprintf("if [ -d %[1]s/member ]; then if [ -e %[2]s ]; then echo %[2]s exists >&2; exit 1; fi; mv %[1]s/member %[2]s; fi", shellQuote(dd), shellQuote(aside))); err != nil {
+		return fmt.Errorf("member %s was removed, stopped and disabled, but its data dir's member/ was not moved aside (move it by hand before adding a member on this host): %w", s.Member, err)
 	}
 	return nil
+}
+
+// AsidePrefix starts the name under which remove-member moves a removed
+// member's data (DATA_DIR/member) aside, inside the data dir; a timestamp
+// follows ("member.removed-20261202T061000Z"). Entries with this prefix do
+// not make a data dir count as in use for a new member.
+const AsidePrefix = "member.removed-"
+
+// RemovedMember describes the host of a member that is not in the
+// configuration, found from its peer URL and reached with the cluster's
+// connection defaults; nil when the URL names no host.
+func RemovedMember(c *schema.Cluster, name, peerURL string) *schema.Member {
+	hostname := hostOf(peerURL)
+	if hostname == "" {
+		return nil
+	}
+	return &schema.Member{Name: name, Host: hostname, PeerURL: peerURL, Connection: c.Connection}
 }
 
 // hostForRemoved returns the host of a member being removed. A removed
@@ -596,14 +634,13 @@ func (x *executor) hostForRemoved(ctx context.Context, s plan.Step) (Host, error
 	if m := x.c.Member(s.Member); m != nil {
 		return x.host(ctx, s.Member)
 	}
-	hostname := hostOf(s.PeerURL)
-	if hostname == "" {
+	m := RemovedMember(x.c, s.Member, s.PeerURL)
+	if m == nil {
 		return nil, nil
 	}
-	m := &schema.Member{Name: s.Member, Host: hostname, PeerURL: s.PeerURL, Connection: x.c.Connection}
 	h, err := x.conn.Host(ctx, x.c, m)
 	if err != nil {
-		return nil, fmt.Errorf("member %s was removed, but its host %s could not be reached to stop it: %w", s.Member, hostname, err)
+		return nil, fmt.Errorf("member %s was removed, but its host %s could not be reached to stop it: %w", s.Member, m.Host, err)
 	}
 	x.hosts[s.Member] = h
 	return h, nil

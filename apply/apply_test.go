@@ -32,6 +32,7 @@ type fakeWorld struct {
 	// cancelled context does.
 	cancelOn string
 	cancel   context.CancelCauseFunc
+	runs     []string // commands run on hosts, "host: cmd"
 }
 
 type fakeEtcd struct{ w *fakeWorld }
@@ -111,7 +112,10 @@ func (h fakeHost) WriteFile(ctx context.Context, p string, d []byte, m uint32) e
 func (h fakeHost) Start(ctx context.Context) error   { return h.w.call("start " + h.name) }
 func (h fakeHost) Stop(ctx context.Context) error    { return h.w.call("stop " + h.name) }
 func (h fakeHost) Restart(ctx context.Context) error { return h.w.call("restart " + h.name) }
+func (h fakeHost) Disable(ctx context.Context) error { return h.w.call("disable " + h.name) }
+func (h fakeHost) Enable(ctx context.Context) error  { return h.w.call("enable " + h.name) }
 func (h fakeHost) Run(ctx context.Context, cmd string) (string, error) {
+	h.w.runs = append(h.w.runs, h.name+": "+cmd)
 	if strings.Contains(cmd, "--version") {
 		return "etcd Version: 3.6.16\n", nil
 	}
@@ -297,5 +301,72 @@ func TestRunInterrupted(t *testing.T) {
 	}
 	if strings.Contains(audit.String(), "failed") {
 		t.Errorf("the audit calls the interruption a failure:\n%s", audit.String())
+	}
+}
+
+// TestRemoveReachableMember covers issue 13 #7 in the executor: a removed
+// member whose host is reachable leaves the member list first, then its
+// service is stopped and disabled and its data dir's member/ is renamed
+// aside inside the data dir (never deleted); an unreachable one is only
+// removed from the list.
+func TestRemoveReachableMember(t *testing.T) {
+	for name, tc := range map[string]struct {
+		hostDown  bool
+		wantCalls []string
+		wantRuns  []string
+	}{
+		"reachable": {
+			wantCalls: []string{"lock", "pregate-except 3", "remove 3", "stop c", "disable c", "gate", "hashkv", "put-audit", "unlock"},
+			wantRuns:  []string{"c: if [ -d '/var/lib/etcd'/member ]; then if [ -e '/var/lib/etcd/member.removed-19700101T000000Z' ]; then echo '/var/lib/etcd/member.removed-19700101T000000Z' exists >&2; exit 1; fi; mv '/var/lib/etcd'/member '/var/lib/etcd/member.removed-19700101T000000Z'; fi"},
+		},
+		"unreachable": {
+			hostDown:  true,
+			wantCalls: []string{"lock", "pregate-except 3", "remove 3", "gate", "hashkv", "put-audit", "unlock"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := &fakeWorld{leader: 1, obs: testObserved("h1")}
+			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: plan.FingerprintOf(testObserved("h1")),
+				Steps: []plan.Step{{Action: plan.RemoveMember, Cluster: "lab", Member: "c", MemberID: 3, PeerURL: "http://c:2380", HostDown: tc.hostDown}}}
+			_, err := Run(context.Background(), testConfig(), p, fakeConn{w}, Options{
+				Audit: NewAudit(io.Discard, "planhash", "abc", "me"), Now: func() time.Time { return time.Unix(0, 0) },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.wantCalls, w.calls); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantRuns, w.runs); diff != "" {
+				t.Errorf("host commands (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestAddLearnerEnablesService: a host whose member was removed before
+// has its service disabled; adding a member there enables it again, after
+// the preflight (which ignores what a removal moved aside) and before the
+// member is added.
+func TestAddLearnerEnablesService(t *testing.T) {
+	w := &fakeWorld{leader: 1, obs: testObserved("h1")}
+	p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: plan.FingerprintOf(testObserved("h1")),
+		Steps: []plan.Step{{Action: plan.AddLearner, Cluster: "lab", Member: "d", PeerURL: "http://d:2380"}}}
+	_, err := Run(context.Background(), testConfig(), p, fakeConn{w}, Options{
+		Audit: NewAudit(io.Discard, "planhash", "abc", "me"), Now: func() time.Time { return time.Unix(0, 0) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"lock", "gate", "enable d", "add-learner http://d:2380", "write d", "start d", "hashkv", "put-audit", "unlock"}
+	if diff := cmp.Diff(want, w.calls); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	found := false
+	for _, r := range w.runs {
+		found = found || strings.Contains(r, `grep -v '^member\.removed-'`)
+	}
+	if !found {
+		t.Errorf("the data dir preflight does not ignore moved-aside entries: %q", w.runs)
 	}
 }

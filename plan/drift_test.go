@@ -180,3 +180,109 @@ func TestMakeRefusesDataDirMove(t *testing.T) {
 		})
 	}
 }
+
+// TestMakeRemoval covers issue 13 #7 in the planner: what a removal says
+// it does with the member's host, and the warning when a shrink passes
+// through a point that tolerates no failure.
+func TestMakeRemoval(t *testing.T) {
+	tests := map[string]struct {
+		desired  *schema.Cluster
+		live     *schema.Cluster
+		edit     func(oc *ObservedCluster)
+		steps    []string
+		warnings []string
+		reason   []string // substrings of the first removal's reason
+		noReason []string
+	}{
+		"reachable host: stopped, disabled, data moved aside": {
+			desired:  testCluster(1, 2, 3),
+			live:     testCluster(1, 2, 3, 4, 5),
+			steps:    []string{"snapshot  5/2", "remove-member etcd-4 4/1", "remove-member etcd-5 3/1"},
+			reason:   []string{"remove it from the member list", "stopped and disabled", "member/ is moved aside"},
+			noReason: []string{"unreachable", "cannot be reached", "only the member list"},
+		},
+		"unreachable host: only the member list, and what to do by hand": {
+			desired: testCluster(1, 2, 3),
+			live:    testCluster(1, 2, 3, 4, 5),
+			edit: func(oc *ObservedCluster) {
+				oc.Hosts["etcd-4"] = &ObservedHost{Member: "etcd-4", Address: "10.0.0.4", Error: "dial tcp: no route to host"}
+			},
+			steps:  []string{"snapshot  5/2", "remove-member etcd-4 4/1 hostdown", "remove-member etcd-5 3/1"},
+			reason: []string{"10.0.0.4 cannot be reached", "no route to host", "only the member list changes", "/var/lib/etcd/member aside by hand"},
+		},
+		"host not known: only the member list": {
+			desired: testCluster(1, 2, 3),
+			live:    testCluster(1, 2, 3, 4, 5),
+			edit:    func(oc *ObservedCluster) { delete(oc.Hosts, "etcd-4") },
+			steps:   []string{"snapshot  5/2", "remove-member etcd-4 4/1 hostdown", "remove-member etcd-5 3/1"},
+			reason:  []string{"host is not known", "only the member list changes"},
+		},
+		"3 to 1 warns at the first point tolerating no failure": {
+			desired:  testCluster(1),
+			live:     testCluster(1, 2, 3),
+			steps:    []string{"snapshot  3/1", "remove-member etcd-2 2/0", "remove-member etcd-3 1/0"},
+			warnings: []string{"Fault tolerance drops to zero (etcd-2) #2"},
+		},
+		"3 to 1 with fault_tolerance = 0 set: accepted, no warning": {
+			desired: func() *schema.Cluster { c := testCluster(1); c.FaultTolerance = 0; return c }(),
+			live:    testCluster(1, 2, 3),
+			steps:   []string{"snapshot  3/1", "remove-member etcd-2 2/0", "remove-member etcd-3 1/0"},
+		},
+		"5 to 3 keeps a tolerance of 1: no warning": {
+			desired: testCluster(1, 2, 3),
+			live:    testCluster(1, 2, 3, 4, 5),
+			steps:   []string{"snapshot  5/2", "remove-member etcd-4 4/1", "remove-member etcd-5 3/1"},
+		},
+		"a rolling restart of 3 tolerates 0 but changes no membership: no warning": {
+			desired: func() *schema.Cluster { c := testCluster(1, 2, 3); c.Storage.SnapshotCount = 5000; return c }(),
+			live:    testCluster(1, 2, 3),
+			steps: []string{
+				"snapshot  3/1",
+				"write-config etcd-2 3/1", "restart etcd-2 3/0",
+				"write-config etcd-3 3/1", "restart etcd-3 3/0",
+				"write-config etcd-1 3/1 L", "restart etcd-1 3/0 L",
+			},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			oc := observe(tc.live, 1)
+			if tc.edit != nil {
+				tc.edit(oc)
+			}
+			p := Make(config(tc.desired), observed(oc), Options{})
+			if diff := cmp.Diff(tc.steps, brief(p)); diff != "" {
+				t.Errorf("steps (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.warnings, summaries(p.Warnings)); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+			if len(p.Refusals) > 0 {
+				t.Errorf("refusals: %v", summaries(p.Refusals))
+			}
+			for _, w := range p.Warnings {
+				for _, want := range []string{"2 voters tolerating 0 failures", "leaves 1 voters", "fault_tolerance = 0"} {
+					if !strings.Contains(w.Detail, want) {
+						t.Errorf("warning does not say %q: %s", want, w.Detail)
+					}
+				}
+			}
+			for _, s := range p.Steps {
+				if s.Action != RemoveMember {
+					continue
+				}
+				for _, want := range tc.reason {
+					if !strings.Contains(s.Reason, want) {
+						t.Errorf("reason of removing %s lacks %q: %s", s.Member, want, s.Reason)
+					}
+				}
+				for _, not := range tc.noReason {
+					if strings.Contains(s.Reason, not) {
+						t.Errorf("reason of removing %s says %q: %s", s.Member, not, s.Reason)
+					}
+				}
+				break
+			}
+		})
+	}
+}

@@ -65,7 +65,9 @@ const (
 // a step that takes a member down or changes membership below the budget
 // (fault_tolerance, or 0 when undeclared) is refused. Steps that take
 // nothing down (snapshot, write-config, start-member) report the tolerance
-// in effect but are never refused for it.
+// in effect but are never refused for it. With fault_tolerance not set, a
+// membership change that drops to 0 tolerated failures while the cluster
+// tolerates one today is warned about (warnNarrowest).
 func Make(cfg *schema.Config, obs *Observed, opts Options) *Plan {
 	p := &Plan{Meta: opts.Meta}
 	if p.Meta.ConfigHash == "" {
@@ -447,7 +449,43 @@ func (cp *clusterPlanner) plan() {
 	for _, f := range bodyRefusals {
 		f(base)
 	}
+	cp.warnNarrowest()
 	cp.checkEven()
+}
+
+// warnNarrowest warns when, with fault_tolerance not set (a budget of 0),
+// a membership change passes through a point that tolerates no failure
+// while the cluster tolerates at least one today: shrinking 3 to 1 runs on
+// 2 voters, where one more failure stops the cluster. It names the first
+// such step. Restarts are not
+// counted (each takes one member down for seconds, and is what a rolling
+// change of 3 members always does). Setting fault_tolerance (0 to accept,
+// or more to refuse) silences it.
+func (cp *clusterPlanner) warnNarrowest() {
+	v0, a0 := cp.initialCounts()
+	if cp.c.FaultTolerance >= 0 || a0-quorum(v0) < 1 {
+		return
+	}
+	narrow := -1
+	for i, s := range cp.steps {
+		switch s.Action {
+		case RemoveMember, AddLearner, Promote:
+		default:
+			continue
+		}
+		if s.Tolerated == 0 {
+			narrow = i
+			break
+		}
+	}
+	if narrow < 0 {
+		return
+	}
+	s := cp.steps[narrow]
+	final := len(cp.c.Members)
+	cp.warnings = append(cp.warnings, Warning{Cluster: cp.c.Name, Member: s.Member, Step: narrow + 1, Summary: "Fault tolerance drops to zero",
+		Detail: fmt.Sprintf("Cluster %s tolerates %d failure(s) today, but step %d (%s %s) runs with %d voters tolerating 0 failures: one more member failing then stops the cluster. The configuration leaves %d voters, which tolerate %d. fault_tolerance is not set, so this is allowed; set fault_tolerance = 0 in the cluster block to accept it, or keep more members (a higher fault_tolerance refuses such a plan).",
+			cp.c.Name, a0-quorum(v0), narrow+1, s.Action, s.Member, s.Voters, final, max(0, (final-1)/2))})
 }
 
 // refuseDataDirMove refuses a new data_dir for a member whose config file
@@ -525,17 +563,22 @@ func (cp *clusterPlanner) removeStep(m *member) Step {
 		s.Voters, s.Tolerated = v-1, min(before, after)
 		delete(cp.voters, m)
 	default:
-		s.Reason = "The member is not in the configuration: remove it, stop its service and move its data dir aside"
+		s.Reason = "The member is not in the configuration: remove it from the member list"
 		if m.leader {
-			s.Reason = "The member is not in the configuration and leads: leadership moves to another member first, then it is removed, stopped and its data dir moved aside"
+			s.Reason = "The member is not in the configuration and leads: leadership moves to another member first, and it is removed from the member list"
 		}
 		before := a - quorum(v)
 		after := (a - 1) - quorum(v-1)
 		s.Voters, s.Tolerated = v-1, min(before, after)
 		delete(cp.voters, m)
 	}
-	if m.hostDown {
-		s.Reason += "; its host is unreachable, so only the member list changes"
+	switch {
+	case !m.hostDown:
+		s.Reason += "; then its service is stopped and disabled, and its data dir's member/ is moved aside (never deleted)"
+	case m.host == nil:
+		s.Reason += "; its host is not known (its peer URL names none), so only the member list changes: stop and disable its etcd and move its data dir's member/ aside by hand, or it keeps trying to rejoin"
+	default:
+		s.Reason += fmt.Sprintf("; its host %s cannot be reached over SSH (%s), so only the member list changes: before the host runs again, disable its etcd service and move %s/member aside by hand, or it will try to rejoin", m.host.Address, orNone(m.host.Error), cp.c.Service.DataDir)
 	}
 	return s
 }

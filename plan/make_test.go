@@ -298,11 +298,13 @@ func TestMake(t *testing.T) {
 			live:     func() *ObservedCluster { return observe(testCluster(1, 2, 3), 1) },
 			steps:    []string{"snapshot  3/1", "remove-member etcd-3 2/0"},
 			refusals: []string{"Even number of voters"},
+			warnings: []string{"Fault tolerance drops to zero (etcd-3) #2"},
 		},
 		"shrinking to 2 is allowed by the cluster": {
-			desired: func() *schema.Cluster { c := testCluster(1, 2); c.AllowEven = true; return c }(),
-			live:    func() *ObservedCluster { return observe(testCluster(1, 2, 3), 1) },
-			steps:   []string{"snapshot  3/1", "remove-member etcd-3 2/0"},
+			desired:  func() *schema.Cluster { c := testCluster(1, 2); c.AllowEven = true; return c }(),
+			live:     func() *ObservedCluster { return observe(testCluster(1, 2, 3), 1) },
+			steps:    []string{"snapshot  3/1", "remove-member etcd-3 2/0"},
+			warnings: []string{"Fault tolerance drops to zero (etcd-3) #2"},
 		},
 		"growing to 4 is allowed by the option": {
 			desired: testCluster(1, 2, 3, 4),

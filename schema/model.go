@@ -34,8 +34,9 @@ type Cluster struct {
 	// ("3.6.16"), or "" when the tool should not manage the version.
 	EtcdVersion string
 	// FaultTolerance is the number of member failures the cluster must
-	// survive at every apply step. -1 means "what the size allows", i.e.
-	// (voters-1)/2 at the narrowest point of each step.
+	// survive at every apply step. -1 means not set: the planner then
+	// uses a budget of 0 and warns when a membership change passes through
+	// a point that tolerates no failure (plan.Make).
 	FaultTolerance int
 	// AllowEven permits a plan that leaves an even number of voters.
 	AllowEven bool

@@ -189,3 +189,73 @@ func TestPlanRefusesDataDirMove(t *testing.T) {
 		t.Error("the plan is applicable")
 	}
 }
+
+// TestRemoveReachableMemberAndAddBack covers issue 13 #7 end to end: a
+// member removed from the configuration whose host is reachable leaves
+// the member list, its service is stopped and disabled and its data
+// moved aside (not deleted); listing it again adds it back.
+func TestRemoveReachableMemberAndAddBack(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3})
+	leader := leaderName(t, st)
+	var victim lab.Host
+	for _, h := range st.Members() {
+		if h.Name != leader {
+			victim = h
+		}
+	}
+	full := config(t, st, nil)
+	two := config(t, st, withoutMembers(victim.Name))
+
+	// 3 -> 2 needs --allow-even; the plan warns that 2 voters tolerate no
+	// failure, and says the host is handled, not unreachable.
+	out := filepath.Join(t.TempDir(), "remove.plan")
+	stdout, _, code := cli(t, "plan", "--detailed-exitcode", "--allow-even", "--out", out, two)
+	if code != 2 {
+		t.Fatalf("plan removing %s: exit %d, want 2", victim.Name, code)
+	}
+	for _, want := range []string{"remove-member " + victim.Name, "stopped and disabled", "moved aside", "Fault tolerance drops to zero", "2 voters tolerating 0 failures"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("plan output lacks %q", want)
+		}
+	}
+	if strings.Contains(stdout, "unreachable") || strings.Contains(stdout, "only the member list") {
+		t.Errorf("plan says %s's reachable host is not handled", victim.Name)
+	}
+	if _, _, code := cli(t, applyArgs(t, out)...); code != 0 {
+		t.Fatalf("apply removing %s: exit %d", victim.Name, code)
+	}
+
+	// Stopped, disabled (runit's down file), data moved aside.
+	if o, err := labtest.SSH(st, victim, "sv status /etc/service/etcd"); err != nil || !strings.HasPrefix(o, "down:") {
+		t.Errorf("%s's etcd service after removal: %q, %v; want down", victim.Name, o, err)
+	}
+	if _, err := os.Stat(filepath.Join(victim.Root, "service", "etcd", "down")); err != nil {
+		t.Errorf("%s's etcd service is not disabled (no down file): %v", victim.Name, err)
+	}
+	dataDir := filepath.Join(victim.Root, "var-lib-etcd")
+	if _, err := os.Stat(filepath.Join(dataDir, "member")); !os.IsNotExist(err) {
+		t.Errorf("%s's data dir still holds member/ (%v)", victim.Name, err)
+	}
+	aside, _ := filepath.Glob(filepath.Join(dataDir, "member.removed-*", "wal"))
+	if len(aside) != 1 {
+		t.Errorf("%s's member/ was not moved aside with its WAL: %v", victim.Name, aside)
+	}
+	if ms := memberList(t, st); len(ms) != 2 {
+		t.Fatalf("%d members after the removal, want 2", len(ms))
+	}
+
+	// Listed again: added back on the same host, which now runs it.
+	add := planFile(t, full)
+	if _, _, code := cli(t, applyArgs(t, add)...); code != 0 {
+		t.Fatalf("apply adding %s back: exit %d", victim.Name, code)
+	}
+	if o, err := labtest.SSH(st, victim, "sv status /etc/service/etcd"); err != nil || !strings.HasPrefix(o, "run:") {
+		t.Errorf("%s's etcd service after adding it back: %q, %v; want run", victim.Name, o, err)
+	}
+	if _, err := os.Stat(filepath.Join(victim.Root, "service", "etcd", "down")); !os.IsNotExist(err) {
+		t.Errorf("%s's etcd service is still disabled (down file: %v)", victim.Name, err)
+	}
+	if p, code := planAsJSON(t, full); code != 0 {
+		t.Errorf("plan after adding %s back: exit %d, steps %v, want no changes", victim.Name, code, actions(p))
+	}
+}

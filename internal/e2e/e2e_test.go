@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -109,6 +110,18 @@ func etcdClient(t *testing.T, st *lab.State) *clientv3.Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// memberList returns the cluster's live member list.
+func memberList(t *testing.T, st *lab.State) []*etcdserverpb.Member {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	ml, err := etcdClient(t, st).MemberList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ml.Members
 }
 
 // leaderName returns the name of the member that leads now.

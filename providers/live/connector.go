@@ -88,6 +88,8 @@ func (h *hostAdapter) WriteFile(ctx context.Context, path string, data []byte, m
 func (h *hostAdapter) Start(ctx context.Context) error   { return h.mgr.Start(ctx) }
 func (h *hostAdapter) Stop(ctx context.Context) error    { return h.mgr.Stop(ctx) }
 func (h *hostAdapter) Restart(ctx context.Context) error { return h.mgr.Restart(ctx) }
+func (h *hostAdapter) Disable(ctx context.Context) error { return h.mgr.Disable(ctx) }
+func (h *hostAdapter) Enable(ctx context.Context) error  { return h.mgr.Enable(ctx) }
 func (h *hostAdapter) Run(ctx context.Context, cmd string) (string, error) {
 	out, errb, code, err := h.cli.Run(ctx, cmd)
 	if err != nil {

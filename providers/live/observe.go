@@ -18,6 +18,7 @@ import (
 	etcdp "github.com/etcdform/etcdform/providers/etcd"
 	sshp "github.com/etcdform/etcdform/providers/ssh"
 
+	"github.com/etcdform/etcdform/apply"
 	"github.com/etcdform/etcdform/internal/etcdconf"
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/schema"
@@ -89,7 +90,36 @@ func Cluster(ctx context.Context, c *schema.Cluster) *plan.ObservedCluster {
 	for i, m := range c.Members {
 		oc.Hosts[m.Name] = hosts[i]
 	}
+	removedHosts(ctx, c, oc)
 	return oc
+}
+
+// removedHosts observes the hosts of live members that the configuration
+// no longer lists, found from their peer URLs with the cluster's connection
+// defaults, so that the plan knows whether removing them can stop their
+// service and move their data aside. It runs after the member list is
+// known, and only when there are such members.
+func removedHosts(ctx context.Context, c *schema.Cluster, oc *plan.ObservedCluster) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, lm := range oc.Members {
+		if lm.Name == "" || c.Member(lm.Name) != nil || len(lm.PeerURLs) == 0 {
+			continue
+		}
+		m := apply.RemovedMember(c, lm.Name, lm.PeerURLs[0])
+		if m == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := Host(ctx, c, m)
+			mu.Lock()
+			oc.Hosts[m.Name] = h
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
 }
 
 func etcdSide(ctx context.Context, c *schema.Cluster) *plan.ObservedCluster {
@@ -177,7 +207,7 @@ func Host(ctx context.Context, c *schema.Cluster, m *schema.Member) *plan.Observ
 	if v, err := cli.BinaryVersion(ctx, svc.Binary); err == nil {
 		h.BinaryVersion = v
 	}
-	if n, empty, err := cli.DirSize(ctx, svc.DataDir); err == nil {
+	if n, empty, err := cli.DirSize(ctx, svc.DataDir, apply.AsidePrefix); err == nil {
 		h.DataDirBytes, h.DataDirEmpty = n, empty
 	}
 	h.Certs, h.Sources = hostCerts(ctx, cli, m), sourceCerts(m)

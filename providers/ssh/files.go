@@ -230,14 +230,20 @@ func (c *Client) Sha256File(ctx context.Context, path string) (string, error) {
 }
 
 // DirSize returns the apparent size of everything under path (du -sb) and
-// whether the directory has no entries. A missing directory is reported as
-// empty, size 0, with no error.
-func (c *Client) DirSize(ctx context.Context, path string) (bytes int64, empty bool, err error) {
+// whether the directory has no entries, not counting entries whose names
+// start with one of ignore. A missing directory is reported as empty, size
+// 0, with no error.
+func (c *Client) DirSize(ctx context.Context, path string, ignore ...string) (bytes int64, empty bool, err error) {
 	const s = `[ -e "$1" ] || exit 3
 [ -d "$1" ] || { echo "not a directory" >&2; exit 1; }
-n=$(du -sb -- "$1" | cut -f1)
-if [ -z "$(ls -A -- "$1")" ]; then echo "$n empty"; else echo "$n full"; fi`
-	out, errb, code, err := c.script(ctx, s, nil, path)
+d=$1; shift
+n=$(du -sb -- "$d" | cut -f1)
+used=$(ls -A -- "$d" | while IFS= read -r e; do
+  skip=; for p in "$@"; do case "$e" in "$p"*) skip=1 ;; esac; done
+  [ -n "$skip" ] || { echo used; break; }
+done)
+if [ -z "$used" ]; then echo "$n empty"; else echo "$n full"; fi`
+	out, errb, code, err := c.script(ctx, s, nil, append([]string{path}, ignore...)...)
 	switch {
 	case err != nil:
 		return 0, false, err

@@ -276,22 +276,30 @@ func TestDirSize(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(hidden, ".lock"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	aside := t.TempDir()
+	if err := os.Mkdir(filepath.Join(aside, "member.removed-20261202T061000Z"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	type result struct {
 		MinBytes int64
 		Empty    bool
 	}
 	tests := map[string]struct {
-		path string
-		want result
+		path   string
+		ignore []string
+		want   result
 	}{
-		"empty":        {empty, result{0, true}},
-		"full":         {full, result{10000, false}},
-		"only dotfile": {hidden, result{0, false}},
-		"missing":      {filepath.Join(empty, "nope"), result{0, true}},
+		"empty":                       {empty, nil, result{0, true}},
+		"full":                        {full, nil, result{10000, false}},
+		"only dotfile":                {hidden, nil, result{0, false}},
+		"missing":                     {filepath.Join(empty, "nope"), nil, result{0, true}},
+		"only an ignored entry":       {aside, []string{"member.removed-"}, result{0, true}},
+		"an entry not ignored":        {full, []string{"member.removed-"}, result{10000, false}},
+		"ignored entry, not ignoring": {aside, nil, result{0, false}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			n, isEmpty, err := c.DirSize(ctxFor(t), tc.path)
+			n, isEmpty, err := c.DirSize(ctxFor(t), tc.path, tc.ignore...)
 			if err != nil {
 				t.Fatal(err)
 			}

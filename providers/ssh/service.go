@@ -39,6 +39,12 @@ type ServiceManager interface {
 	// not be asked, or answered something not understood; it wraps
 	// ErrServiceNotFound when the manager knows no such service.
 	State(ctx context.Context) (State, error)
+	// Disable keeps the manager from starting the service by itself (at
+	// boot, or when runit's supervisor starts), without stopping it.
+	// Enable undoes that. Neither starts or stops anything. A "command"
+	// manager has no such notion: both do nothing.
+	Disable(ctx context.Context) error
+	Enable(ctx context.Context) error
 }
 
 // Runner runs a command on a host. *Client is the implementation; the
@@ -123,6 +129,8 @@ func (s *Systemd) systemctl(ctx context.Context, verb string) error {
 func (s *Systemd) Start(ctx context.Context) error   { return s.systemctl(ctx, "start") }
 func (s *Systemd) Stop(ctx context.Context) error    { return s.systemctl(ctx, "stop") }
 func (s *Systemd) Restart(ctx context.Context) error { return s.systemctl(ctx, "restart") }
+func (s *Systemd) Disable(ctx context.Context) error { return s.systemctl(ctx, "disable") }
+func (s *Systemd) Enable(ctx context.Context) error  { return s.systemctl(ctx, "enable") }
 
 func (s *Systemd) State(ctx context.Context) (State, error) {
 	out, errb, code, err := s.Client.Run(ctx, "systemctl is-active "+Quote(s.Name))
@@ -192,6 +200,20 @@ func (r *Runit) sv(ctx context.Context, verb string) error {
 
 func (r *Runit) Start(ctx context.Context) error { return r.sv(ctx, "up") }
 func (r *Runit) Stop(ctx context.Context) error  { return r.sv(ctx, "down") }
+
+// Disable creates the service's down file: runsv then leaves the service
+// down when it starts (at boot). Enable removes it.
+func (r *Runit) Disable(ctx context.Context) error {
+	f := path.Join(r.ServiceDir(), "down")
+	_, err := run(ctx, r.Client, "creating "+f, "touch "+Quote(f))
+	return err
+}
+
+func (r *Runit) Enable(ctx context.Context) error {
+	f := path.Join(r.ServiceDir(), "down")
+	_, err := run(ctx, r.Client, "removing "+f, "rm -f "+Quote(f))
+	return err
+}
 
 // Restart stops the service, waits until it is down, starts it and waits
 // until it runs, in one round trip. It does not use `sv restart`, which
@@ -263,6 +285,11 @@ func (c *Command) run(ctx context.Context, what, cmd string) error {
 }
 
 func (c *Command) Start(ctx context.Context) error { return c.run(ctx, "start", c.Cmds.Start) }
+
+// Disable and Enable do nothing: the commands say how to start and stop
+// the service, not whether something else starts it.
+func (c *Command) Disable(context.Context) error { return nil }
+func (c *Command) Enable(context.Context) error  { return nil }
 
 func (c *Command) Stop(ctx context.Context) error {
 	if err := c.run(ctx, "stop", c.Cmds.Stop); err != nil {
