@@ -259,3 +259,40 @@ func TestRemoveReachableMemberAndAddBack(t *testing.T) {
 		t.Errorf("plan after adding %s back: exit %d, steps %v, want no changes", victim.Name, code, actions(p))
 	}
 }
+
+// TestSystemdRestartPending covers issue 13 #3 on hosts where systemd runs
+// etcd: the process start comes from the unit's MainPID, read in the
+// host's own PID namespace. A fresh lab plans nothing; a config file
+// written after the process started plans a restart of that member; after
+// the apply the plan is empty.
+func TestSystemdRestartPending(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3, Init: lab.InitSystemd})
+	dir := config(t, st, nil)
+	if p, code := planAsJSON(t, dir); code != 0 {
+		t.Fatalf("plan on a fresh systemd lab: exit %d, steps %v, want no changes", code, actions(p))
+	}
+	h := st.Members()[0]
+	// Rewritten by hand with the same bytes: newer than the process.
+	if out, err := labtest.SSH(st, h, "cp -p /etc/etcd/etcd.conf.yml /tmp/c && cat /tmp/c > /etc/etcd/etcd.conf.yml"); err != nil {
+		t.Fatalf("rewriting %s's config: %v\n%s", h.Name, err, out)
+	}
+	p, code := planAsJSON(t, dir)
+	if code != 2 {
+		t.Fatalf("plan after the rewrite: exit %d, want 2", code)
+	}
+	found := false
+	for _, s := range p.Steps {
+		for _, c := range s.Changes {
+			found = found || (s.Action == "restart" && s.Member == h.Name && c.Attr == "running-config")
+		}
+	}
+	if !found || len(p.Steps) != 2 { // snapshot, restart
+		t.Fatalf("plan after the rewrite: %v, want a snapshot and a restart of %s (running-config)", actions(p), h.Name)
+	}
+	if _, _, code := cli(t, applyArgs(t, planFile(t, dir))...); code != 0 {
+		t.Fatalf("apply: exit %d", code)
+	}
+	if p, code := planAsJSON(t, dir); code != 0 {
+		t.Errorf("plan after the restart: exit %d, steps %v, want no changes", code, actions(p))
+	}
+}
