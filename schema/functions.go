@@ -23,7 +23,7 @@ const maxFileFuncBytes = 4 << 20
 // functions returns the functions available in expressions. file() resolves
 // relative paths against dir; env() reads through getenv.
 func functions(dir string, getenv func(string) string) map[string]function.Function {
-	fs := map[string]function.Function{
+	return map[string]function.Function{
 		"file":       fileFunc(dir),
 		"env":        envFunc(getenv),
 		"cidrhost":   cidrhostFunc,
@@ -46,12 +46,6 @@ func functions(dir string, getenv func(string) string) map[string]function.Funct
 		"can":        tryfunc.CanFunc,
 		"try":        tryfunc.TryFunc,
 	}
-	for name, f := range fs {
-		if name != "can" && name != "try" { // they take expressions, not values
-			fs[name] = hideSensitiveErrors(f)
-		}
-	}
-	return fs
 }
 
 // lengthFunc is length() as Terraform has it: the number of characters of
@@ -60,7 +54,10 @@ func functions(dir string, getenv func(string) string) map[string]function.Funct
 // documented length(var.ssh_user) > 0 failed.)
 var lengthFunc = function.New(&function.Spec{
 	Description: "The number of characters of a string, or of elements of a collection.",
-	Params:      []function.Parameter{{Name: "value", Type: cty.DynamicPseudoType, AllowDynamicType: true, AllowUnknown: true}},
+	// It takes marked values itself: go-cty would otherwise unmark a whole
+	// collection, copying every element, to count them. The count carries
+	// the marks of the value, not of its elements.
+	Params: []function.Parameter{{Name: "value", Type: cty.DynamicPseudoType, AllowDynamicType: true, AllowUnknown: true, AllowMarked: true}},
 	Type: func(args []cty.Value) (cty.Type, error) {
 		switch ty := args[0].Type(); {
 		case ty == cty.String, ty == cty.DynamicPseudoType, ty.IsCollectionType(), ty.IsTupleType(), ty.IsObjectType():
@@ -70,17 +67,23 @@ var lengthFunc = function.New(&function.Spec{
 		}
 	},
 	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		v := args[0]
+		v, marks := args[0].Unmark()
+		var n cty.Value
+		var err error
 		switch ty := v.Type(); {
 		case !v.IsKnown():
-			return cty.UnknownVal(cty.Number), nil
+			n = cty.UnknownVal(cty.Number)
 		case ty == cty.String:
-			return stdlib.Strlen(v)
+			n, err = stdlib.Strlen(v)
 		case ty.IsObjectType():
-			return cty.NumberIntVal(int64(len(ty.AttributeTypes()))), nil
+			n = cty.NumberIntVal(int64(len(ty.AttributeTypes())))
 		default:
-			return stdlib.Length(v)
+			n, err = stdlib.Length(v)
 		}
+		if err != nil {
+			return cty.NilVal, err
+		}
+		return n.WithMarks(marks), nil
 	},
 })
 

@@ -1,14 +1,12 @@
 package schema
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/function"
 )
 
 // How secrets are kept out of what etcdform prints and writes:
@@ -22,7 +20,7 @@ import (
 //     is checked or quoted in a message): every setting is written into plan
 //     files and shown in plans, so none may hold a secret.
 //   - A function that fails on a marked argument reports that it failed,
-//     not its own message, which may quote the argument.
+//     not its own message, which may quote the argument (see redact).
 //   - Diagnostics lose the expression context from which hcl would print the
 //     values of the variables an expression refers to.
 //   - As a last line of defence, the literal values of sensitive variables
@@ -52,63 +50,21 @@ func (l *loader) refuseSensitive(a *hcl.Attribute, name string) {
 		fmt.Sprintf("The %s is derived from a sensitive variable. etcdform writes every setting into plan files and shows it in plans, so no setting may hold a secret: use a variable that is not sensitive.", name))...)
 }
 
-// hideSensitiveErrors wraps f so that, when an argument is sensitive, its
-// errors say only that it failed: function messages often quote their
-// arguments ("cannot read /run/secrets/..."), and hcl prints them. The
-// wrapper accepts marked, unknown and dynamic arguments and leaves them to
-// f, which unmarks them and marks its result as go-cty does.
-func hideSensitiveErrors(f function.Function) function.Function {
-	params := f.Params()
-	for i := range params {
-		params[i].AllowMarked, params[i].AllowUnknown, params[i].AllowDynamicType = true, true, true
-	}
-	varParam := f.VarParam()
-	if varParam != nil {
-		varParam.AllowMarked, varParam.AllowUnknown, varParam.AllowDynamicType = true, true, true
-	}
-	return function.New(&function.Spec{
-		Description: f.Description(),
-		Params:      params,
-		VarParam:    varParam,
-		Type: func(args []cty.Value) (cty.Type, error) {
-			t, err := f.ReturnTypeForValues(args)
-			return t, hideIfSensitive(args, err)
-		},
-		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			v, err := f.Call(args)
-			return v, hideIfSensitive(args, err)
-		},
-	})
-}
-
-// errSensitiveHidden replaces the message of an error about sensitive
-// arguments.
-const errSensitiveHidden = "an argument is sensitive, so the details are not shown"
-
-func hideIfSensitive(args []cty.Value, err error) error {
-	if err == nil {
-		return nil
-	}
-	for _, a := range args {
-		if isSensitive(a) {
-			var ae function.ArgError
-			if errors.As(err, &ae) {
-				return function.NewArgErrorf(ae.Index, errSensitiveHidden)
-			}
-			return errors.New(errSensitiveHidden)
-		}
-	}
-	return err
-}
-
-// redact removes sensitive values from diagnostics: the literal values
-// from their text, and the expression context hcl would print values from
-// when any variable is sensitive or the expression refers to a marked value.
+// redact removes sensitive values from diagnostics: the message of a
+// function that failed on a sensitive argument (function messages often
+// quote their arguments: "cannot read /run/secrets/..."), the literal
+// values from their text, and the expression context hcl would print
+// values from when any variable is sensitive or the expression refers to a
+// marked value.
 func redact(diags hcl.Diagnostics, sensitive []string) hcl.Diagnostics {
 	for _, d := range diags {
+		marked := refersToSensitive(d)
+		if marked && (d.Summary == "Error in function call" || d.Summary == "Invalid function argument") {
+			d.Detail = "The function failed on a value derived from a sensitive variable, so its message, which could quote the value, is not shown."
+		}
 		d.Summary = RedactString(d.Summary, sensitive)
 		d.Detail = RedactString(d.Detail, sensitive)
-		if len(sensitive) > 0 || refersToSensitive(d) {
+		if marked || len(sensitive) > 0 {
 			d.Expression = nil
 			d.EvalContext = nil
 		}

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -36,7 +37,7 @@ func TestRedactString(t *testing.T) {
 }
 
 // TestFunctionsKeepMarks: every function's result from a sensitive
-// argument is sensitive, and its error does not quote the argument.
+// argument is sensitive.
 func TestFunctionsKeepMarks(t *testing.T) {
 	secret := cty.StringVal("10.0.0.0:s3cr3t").Mark(sensitiveMark)
 	fs := functions(t.TempDir(), func(string) string { return "" })
@@ -65,15 +66,28 @@ func TestFunctionsKeepMarks(t *testing.T) {
 			t.Errorf("%s: result %#v is not marked sensitive", name, v)
 		}
 	}
-	for name, args := range map[string][]cty.Value{
-		"file":     {secret},
-		"cidrhost": {secret, cty.NumberIntVal(1)},
-		"tonumber": {secret},
-		"format":   {secret, cty.StringVal("x")},
+}
+
+// TestFunctionErrorsHidden: a function that fails on a sensitive argument
+// does not get to quote it: its message is replaced.
+func TestFunctionErrorsHidden(t *testing.T) {
+	const secret = "Wv9Vj3Qm4Tp8"
+	for name, expr := range map[string]string{
+		"file":     `file(var.token)`,
+		"cidrhost": `cidrhost(var.token, 1)`,
+		"tonumber": `tonumber(var.token)`,
+		"try":      `try(tonumber(var.token))`,
+		"argument": `cidrhost("10.0.0.0/8", var.token)`,
 	} {
-		_, err := fs[name].Call(args)
-		if err == nil || err.Error() != errSensitiveHidden {
-			t.Errorf("%s: error %v, want %q", name, err, errSensitiveHidden)
-		}
+		t.Run(name, func(t *testing.T) {
+			src := "variable \"token\" {\n  sensitive = true\n}\nlocals {\n  x = " + expr + "\n}\n"
+			_, diags := LoadFiles(t.TempDir(), map[string][]byte{"main.hcl": []byte(src)}, LoadOptions{Vars: []string{"token=" + secret}})
+			if len(diags) != 1 || !strings.Contains(diags[0].Detail, "derived from a sensitive variable") || diags[0].Expression != nil {
+				t.Fatalf("want one diagnostic with the message hidden and no expression context:\n%s", diagsText(diags))
+			}
+			if strings.Contains(diagsText(diags), secret[:6]) || strings.Contains(diagsText(diags), secret[6:]) {
+				t.Errorf("the secret is in the diagnostic:\n%s", diagsText(diags))
+			}
+		})
 	}
 }

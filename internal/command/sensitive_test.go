@@ -54,9 +54,9 @@ func TestSensitiveDerivedValuesHidden(t *testing.T) {
 		"local":              {top: "locals {\n  parts = split(\":\", var.token)\n  v = local.parts[1]\n}", attr: `etcd_version = local.v`, want: refused},
 		"list setting":       {attr: "backup {\n    schedule = \"@daily\"\n    on = split(\":\", var.token)\n    destination = \"file:///b\"\n    allow_unencrypted = true\n  }", want: refused},
 		"number setting":     {attr: `fault_tolerance = length(var.token)`, want: refused},
-		"tonumber error":     {attr: `fault_tolerance = tonumber(split(":", var.token)[1])`, want: "an argument is sensitive"},
-		"cidrhost error":     {attr: `etcd_version = cidrhost(var.token, 1)`, want: "an argument is sensitive"},
-		"file error":         {attr: `etcd_version = file(split(":", var.token)[1])`, want: "an argument is sensitive"},
+		"tonumber error":     {attr: `fault_tolerance = tonumber(split(":", var.token)[1])`, want: "its message, which could quote"},
+		"cidrhost error":     {attr: `etcd_version = cidrhost(var.token, 1)`, want: "its message, which could quote"},
+		"file error":         {attr: `etcd_version = file(split(":", var.token)[1])`, want: "its message, which could quote"},
 		"operator error":     {attr: `fault_tolerance = var.token + 1`, want: "Invalid operand"},
 		"validation message": {decl: "variable \"token\" {\n  type = string\n  sensitive = true\n  validation {\n    condition = length(var.token) < 5\n    error_message = \"Too long: ${split(\":\", var.token)[1]}.\"\n  }\n}", attr: `allow_even = false`, want: "derived from the sensitive value"},
 	}
