@@ -282,13 +282,18 @@ func TestApplyScaleOutAndIn(t *testing.T) {
 			}
 		}
 	}
-	// A removed member's data dir was moved aside, not deleted.
-	h, _ := st.Host(remove[0])
-	matches, _ := filepath.Glob(filepath.Join(h.Root, "var-lib-etcd.removed-*"))
-	entries, _ := os.ReadDir(filepath.Join(h.Root, "var-lib-etcd"))
-	if len(matches) == 0 && len(entries) != 0 {
-		// The data dir is bind-mounted; "aside" is a sibling inside it.
-		t.Logf("data dir of %s: %v", remove[0], entries)
+	// Each removed member's member/ was moved aside inside its data dir,
+	// not deleted.
+	for _, r := range remove {
+		h, err := st.Host(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dataDir := filepath.Join(h.Root, "var-lib-etcd")
+		aside, _ := filepath.Glob(filepath.Join(dataDir, apply.AsidePrefix+"*", "wal"))
+		if _, err := os.Stat(filepath.Join(dataDir, "member")); !os.IsNotExist(err) || len(aside) != 1 {
+			t.Errorf("data dir of removed %s: member/ %v, moved aside %v; want member/ gone and one copy aside", r, err, aside)
+		}
 	}
 }
 

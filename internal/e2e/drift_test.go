@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/etcdform/etcdform/apply"
 	"github.com/etcdform/etcdform/internal/lab"
 	"github.com/etcdform/etcdform/internal/lab/labtest"
 )
@@ -236,7 +237,7 @@ func TestRemoveReachableMemberAndAddBack(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dataDir, "member")); !os.IsNotExist(err) {
 		t.Errorf("%s's data dir still holds member/ (%v)", victim.Name, err)
 	}
-	aside, _ := filepath.Glob(filepath.Join(dataDir, "member.removed-*", "wal"))
+	aside, _ := filepath.Glob(filepath.Join(dataDir, apply.AsidePrefix+"*", "wal"))
 	if len(aside) != 1 {
 		t.Errorf("%s's member/ was not moved aside with its WAL: %v", victim.Name, aside)
 	}
