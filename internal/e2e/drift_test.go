@@ -191,12 +191,35 @@ func TestPlanRefusesDataDirMove(t *testing.T) {
 	}
 }
 
-// TestRemoveReachableMemberAndAddBack covers issue 13 #7 end to end: a
-// member removed from the configuration whose host is reachable leaves
-// the member list, its service is stopped and disabled and its data
-// moved aside (not deleted); listing it again adds it back.
+// TestRemoveReachableMemberAndAddBack covers issue 13 #7 end to end, under
+// runit and under systemd: a member removed from the configuration whose
+// host is reachable leaves the member list, its service is stopped and
+// disabled and its data moved aside (not deleted); listing it again adds
+// it back, enabled and running.
 func TestRemoveReachableMemberAndAddBack(t *testing.T) {
-	st := labtest.Up(t, lab.Options{Members: 3})
+	for _, hostInit := range []string{lab.InitRunit, lab.InitSystemd} {
+		t.Run(hostInit, func(t *testing.T) { removeAndAddBack(t, hostInit) })
+	}
+}
+
+// etcdService says whether the host's etcd service runs and is enabled
+// (started by its manager at boot), as its service manager reports it.
+func etcdService(t *testing.T, st *lab.State, h lab.Host) (running, enabled bool) {
+	t.Helper()
+	cmd := "sv status /etc/service/etcd | cut -d: -f1; test -e /etc/service/etcd/down && echo disabled || echo enabled"
+	if st.Init == lab.InitSystemd {
+		cmd = "systemctl is-active etcd; systemctl is-enabled etcd"
+	}
+	out, _ := labtest.SSH(st, h, cmd) // is-active and is-enabled exit non-zero for no
+	f := strings.Fields(out)
+	if len(f) != 2 {
+		t.Fatalf("%s: %q: %q", h.Name, cmd, out)
+	}
+	return f[0] == "run" || f[0] == "active", f[1] == "enabled"
+}
+
+func removeAndAddBack(t *testing.T, hostInit string) {
+	st := labtest.Up(t, lab.Options{Members: 3, Init: hostInit})
 	leader := leaderName(t, st)
 	var victim lab.Host
 	for _, h := range st.Members() {
@@ -226,12 +249,9 @@ func TestRemoveReachableMemberAndAddBack(t *testing.T) {
 		t.Fatalf("apply removing %s: exit %d", victim.Name, code)
 	}
 
-	// Stopped, disabled (runit's down file), data moved aside.
-	if o, err := labtest.SSH(st, victim, "sv status /etc/service/etcd"); err != nil || !strings.HasPrefix(o, "down:") {
-		t.Errorf("%s's etcd service after removal: %q, %v; want down", victim.Name, o, err)
-	}
-	if _, err := os.Stat(filepath.Join(victim.Root, "service", "etcd", "down")); err != nil {
-		t.Errorf("%s's etcd service is not disabled (no down file): %v", victim.Name, err)
+	// Stopped, disabled, data moved aside.
+	if running, enabled := etcdService(t, st, victim); running || enabled {
+		t.Errorf("%s's etcd service after removal: running %v, enabled %v; want neither", victim.Name, running, enabled)
 	}
 	dataDir := filepath.Join(victim.Root, "var-lib-etcd")
 	if _, err := os.Stat(filepath.Join(dataDir, "member")); !os.IsNotExist(err) {
@@ -250,11 +270,8 @@ func TestRemoveReachableMemberAndAddBack(t *testing.T) {
 	if _, _, code := cli(t, applyArgs(t, add)...); code != 0 {
 		t.Fatalf("apply adding %s back: exit %d", victim.Name, code)
 	}
-	if o, err := labtest.SSH(st, victim, "sv status /etc/service/etcd"); err != nil || !strings.HasPrefix(o, "run:") {
-		t.Errorf("%s's etcd service after adding it back: %q, %v; want run", victim.Name, o, err)
-	}
-	if _, err := os.Stat(filepath.Join(victim.Root, "service", "etcd", "down")); !os.IsNotExist(err) {
-		t.Errorf("%s's etcd service is still disabled (down file: %v)", victim.Name, err)
+	if running, enabled := etcdService(t, st, victim); !running || !enabled {
+		t.Errorf("%s's etcd service after adding it back: running %v, enabled %v; want both", victim.Name, running, enabled)
 	}
 	if p, code := planAsJSON(t, full); code != 0 {
 		t.Errorf("plan after adding %s back: exit %d, steps %v, want no changes", victim.Name, code, actions(p))
