@@ -17,7 +17,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcdform/etcdform/internal/etcdbin"
-	store "github.com/etcdform/etcdform/providers/backup"
+	"github.com/etcdform/etcdform/providers/backupstore"
 	"github.com/etcdform/etcdform/providers/etcd/etcdtest"
 )
 
@@ -90,11 +90,11 @@ func (f *fixture) count(t *testing.T) int64 {
 	return r.Count
 }
 
-func (f *fixture) job(t *testing.T, s store.Store) Job {
+func (f *fixture) job(t *testing.T, s backupstore.Store) Job {
 	return Job{Cluster: "main", Endpoint: f.endpoint, Store: s, Recipient: f.id.Recipient().String(), WorkDir: t.TempDir()}
 }
 
-func (f *fixture) drill(s store.Store, id string) Drill {
+func (f *fixture) drill(s backupstore.Store, id string) Drill {
 	return Drill{Store: s, ID: id, Identities: []age.Identity{f.id}, Etcd: f.bins.Etcd, Etcdutl: f.bins.Etcdutl}
 }
 
@@ -122,7 +122,7 @@ func TestRunEncryptsRecordsAndDrillRestores(t *testing.T) {
 	f := newFixture(t)
 	rev := f.write(t, "/registry/secrets", 60, 7, 64)
 	dir := t.TempDir()
-	s := store.NewFileStore(dir)
+	s := backupstore.NewFileStore(dir)
 	j := f.job(t, s)
 	j.Textfile = filepath.Join(t.TempDir(), "backup.prom")
 	res, err := Run(ctxT(t), j)
@@ -168,7 +168,7 @@ func TestVerifyDetectsDamage(t *testing.T) {
 	f := newFixture(t)
 	f.write(t, "/k", 30, 0, 200)
 	dir := t.TempDir()
-	s := store.NewFileStore(dir)
+	s := backupstore.NewFileStore(dir)
 	res, err := Run(ctxT(t), f.job(t, s))
 	if err != nil {
 		t.Fatal(err)
@@ -213,8 +213,8 @@ func TestVerifyDetectsDamage(t *testing.T) {
 	t.Run("record mismatch", func(t *testing.T) {
 		m := res.Meta
 		m.KeyCount++
-		b, _ := store.EncodeMeta(m)
-		if err := os.WriteFile(filepath.Join(dir, store.SidecarName(m.ID)), b, 0o600); err != nil {
+		b, _ := backupstore.EncodeMeta(m)
+		if err := os.WriteFile(filepath.Join(dir, backupstore.SidecarName(m.ID)), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		rep, err := Verify(ctxT(t), f.drill(s, res.Meta.ID))
@@ -228,7 +228,7 @@ func TestUnencrypted(t *testing.T) {
 	f := newFixture(t)
 	f.write(t, "/k", 5, 0, 8)
 	dir := t.TempDir()
-	s := store.NewFileStore(dir)
+	s := backupstore.NewFileStore(dir)
 	j := f.job(t, s)
 	j.Recipient = ""
 	if _, err := Run(ctxT(t), j); !errors.Is(err, ErrNoRecipient) {
@@ -257,7 +257,7 @@ func TestUnencrypted(t *testing.T) {
 func TestRetention(t *testing.T) {
 	f := newFixture(t)
 	f.write(t, "/k", 5, 0, 8)
-	s := store.NewFileStore(t.TempDir())
+	s := backupstore.NewFileStore(t.TempDir())
 	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), step: 10 * time.Minute}
 	j := f.job(t, s)
 	j.Now, j.KeepLast = clk.now, 3
@@ -269,7 +269,7 @@ func TestRetention(t *testing.T) {
 		}
 		ids = append(ids, res.Meta.ID)
 	}
-	got, _, err := store.List(t.Context(), s)
+	got, _, err := backupstore.List(t.Context(), s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +306,7 @@ func TestRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _, _ = store.List(t.Context(), s)
+	got, _, _ = backupstore.List(t.Context(), s)
 	if len(got) != 2 || got[0].ID != ids[5] || got[1].ID != res.Meta.ID || len(res.Deleted) != 2 {
 		t.Fatalf("after max_age: %v, deleted %v", got, res.Deleted)
 	}
@@ -315,7 +315,7 @@ func TestRetention(t *testing.T) {
 func TestFailedRunRecordsFailure(t *testing.T) {
 	f := newFixture(t)
 	f.write(t, "/k", 5, 0, 8)
-	s := store.NewFileStore(t.TempDir())
+	s := backupstore.NewFileStore(t.TempDir())
 	j := f.job(t, s)
 	j.Textfile = filepath.Join(t.TempDir(), "m", "backup.prom")
 	if _, err := Run(ctxT(t), j); err != nil {
@@ -336,7 +336,7 @@ func TestFailedRunRecordsFailure(t *testing.T) {
 			t.Fatalf("textfile after failure %d: %v", i, met)
 		}
 	}
-	if got, _, _ := store.List(t.Context(), s); len(got) != 1 {
+	if got, _, _ := backupstore.List(t.Context(), s); len(got) != 1 {
 		t.Fatalf("failed runs changed the destination: %v", got)
 	}
 }

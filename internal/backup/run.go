@@ -12,7 +12,7 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/etcdform/etcdform/providers/backup"
+	"github.com/etcdform/etcdform/providers/backupstore"
 	"github.com/etcdform/etcdform/providers/etcd"
 )
 
@@ -35,7 +35,7 @@ type Job struct {
 	Endpoint string // client URL of the member to snapshot (the local one)
 	// EtcdOptions configure the etcd client (TLS, timeouts).
 	EtcdOptions []etcd.Option
-	Store       backup.Store
+	Store       backupstore.Store
 	// Recipient is an age public key (age1...). The snapshot is encrypted
 	// to it before it leaves the host; the host never holds the identity.
 	Recipient        string
@@ -60,7 +60,7 @@ type Job struct {
 
 // Result is what a successful run did.
 type Result struct {
-	Meta     backup.Meta
+	Meta     backupstore.Meta
 	Deleted  []string // snapshot IDs removed by retention
 	Duration time.Duration
 }
@@ -154,7 +154,7 @@ func run(ctx context.Context, j Job, start time.Time, now func() time.Time) (*Re
 	if err != nil {
 		return nil, err
 	}
-	meta := backup.Meta{
+	meta := backupstore.Meta{
 		ID:          fmt.Sprintf("%s-%s-r%d", j.Cluster, start.UTC().Format("20060102T150405Z"), st.Revision),
 		Cluster:     j.Cluster,
 		Member:      info.Endpoint,
@@ -183,9 +183,9 @@ func run(ctx context.Context, j Job, start time.Time, now func() time.Time) (*Re
 	}
 	meta.StoredSize = stored
 	meta.DurationSecs = now().Sub(start).Seconds()
-	side, err := backup.EncodeMeta(meta)
+	side, err := backupstore.EncodeMeta(meta)
 	if err == nil {
-		_, err = j.Store.Put(ctx, backup.SidecarName(meta.ID), strings.NewReader(string(side)), nil)
+		_, err = j.Store.Put(ctx, backupstore.SidecarName(meta.ID), strings.NewReader(string(side)), nil)
 	}
 	if err != nil {
 		// Without its sidecar the object is not a backup: take it away.
@@ -258,15 +258,15 @@ func upload(ctx context.Context, j Job, path, name string, recipients []age.Reci
 // returns the deleted IDs. A snapshot's sidecar goes first, so a failure
 // midway leaves at worst an unlisted object, never a listed one without
 // its data.
-func ApplyRetention(ctx context.Context, s backup.Store, cluster, keep string, keepLast int, maxAge time.Duration, now time.Time) ([]string, error) {
+func ApplyRetention(ctx context.Context, s backupstore.Store, cluster, keep string, keepLast int, maxAge time.Duration, now time.Time) ([]string, error) {
 	if keepLast <= 0 && maxAge <= 0 {
 		return nil, nil
 	}
-	all, _, err := backup.List(ctx, s)
+	all, _, err := backupstore.List(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	var mine []backup.Meta
+	var mine []backupstore.Meta
 	for _, m := range all {
 		if m.Cluster == cluster {
 			mine = append(mine, m)
@@ -284,7 +284,7 @@ func ApplyRetention(ctx context.Context, s backup.Store, cluster, keep string, k
 		if !tooMany && !tooOld {
 			continue
 		}
-		if err := s.Delete(ctx, backup.SidecarName(m.ID)); err != nil {
+		if err := s.Delete(ctx, backupstore.SidecarName(m.ID)); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -318,7 +318,7 @@ func ApplyRetention(ctx context.Context, s backup.Store, cluster, keep string, k
 // retention removes it.
 const OrphanGrace = 6 * time.Hour
 
-func orphanObjects(ctx context.Context, s backup.Store, cluster string, recorded []backup.Meta, now time.Time) ([]string, error) {
+func orphanObjects(ctx context.Context, s backupstore.Store, cluster string, recorded []backupstore.Meta, now time.Time) ([]string, error) {
 	names, err := s.Names(ctx)
 	if err != nil {
 		return nil, err

@@ -11,13 +11,13 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	store "github.com/etcdform/etcdform/providers/backup"
-	"github.com/etcdform/etcdform/providers/backup/s3test"
+	"github.com/etcdform/etcdform/providers/backupstore"
+	"github.com/etcdform/etcdform/providers/backupstore/s3test"
 )
 
-func s3Store(t *testing.T, srv *s3test.Server, dest string, partSize uint64) store.Store {
+func s3Store(t *testing.T, srv *s3test.Server, dest string, partSize uint64) backupstore.Store {
 	t.Helper()
-	s, err := store.Open(dest, store.Options{Endpoint: srv.Endpoint, Region: "us-east-1", PathStyle: true, Getenv: srv.Getenv, PartSize: partSize, MaxRetries: 1})
+	s, err := backupstore.Open(dest, backupstore.Options{Endpoint: srv.Endpoint, Region: "us-east-1", PathStyle: true, Getenv: srv.Getenv, PartSize: partSize, MaxRetries: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestS3RunRetentionAndDrill(t *testing.T) {
 	clk := &clock{t: time.Now().UTC(), step: time.Minute}
 	j := f.job(t, s)
 	j.Now, j.KeepLast = clk.now, 2
-	var last store.Meta
+	var last backupstore.Meta
 	for i := range 4 {
 		f.write(t, "/run", i+1, 0, 8)
 		res, err := Run(ctxT(t), j)
@@ -103,7 +103,7 @@ func TestS3ServerStopsDuringUpload(t *testing.T) {
 	if keys := srv.Objects(t, "backups"); len(keys) != 0 {
 		t.Fatalf("a failed upload left objects: %v", keys)
 	}
-	if got, _, err := store.List(t.Context(), s); err != nil || len(got) != 0 {
+	if got, _, err := backupstore.List(t.Context(), s); err != nil || len(got) != 0 {
 		t.Fatalf("List after failed upload: %v, %v", got, err)
 	}
 }

@@ -19,7 +19,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"github.com/etcdform/etcdform/providers/backup"
+	"github.com/etcdform/etcdform/providers/backupstore"
 	"github.com/etcdform/etcdform/providers/etcd"
 )
 
@@ -32,7 +32,7 @@ var (
 
 // Drill configures Verify.
 type Drill struct {
-	Store backup.Store
+	Store backupstore.Store
 	// ID is the snapshot to verify; "" means the newest (of Cluster, when
 	// set).
 	ID      string
@@ -50,7 +50,7 @@ type Drill struct {
 
 // DrillReport is what Verify found.
 type DrillReport struct {
-	Meta        backup.Meta
+	Meta        backupstore.Meta
 	Revision    int64  // restored member's revision
 	KeyCount    int64  // restored member's live keys
 	KVHash      uint32 // restored member's HashKV at Meta.Revision
@@ -129,28 +129,28 @@ func Verify(ctx context.Context, d Drill) (*DrillReport, error) {
 	return rep, nil
 }
 
-func pick(ctx context.Context, d Drill) (backup.Meta, error) {
+func pick(ctx context.Context, d Drill) (backupstore.Meta, error) {
 	if d.ID != "" {
-		if !backup.ValidID(d.ID) {
-			return backup.Meta{}, fmt.Errorf("backup: bad snapshot id %q", d.ID)
+		if !backupstore.ValidID(d.ID) {
+			return backupstore.Meta{}, fmt.Errorf("backup: bad snapshot id %q", d.ID)
 		}
-		return backup.ReadMeta(ctx, d.Store, d.ID)
+		return backupstore.ReadMeta(ctx, d.Store, d.ID)
 	}
-	all, _, err := backup.List(ctx, d.Store)
+	all, _, err := backupstore.List(ctx, d.Store)
 	if err != nil {
-		return backup.Meta{}, err
+		return backupstore.Meta{}, err
 	}
 	for i := len(all) - 1; i >= 0; i-- {
 		if d.Cluster == "" || all[i].Cluster == d.Cluster {
 			return all[i], nil
 		}
 	}
-	return backup.Meta{}, fmt.Errorf("%w %s", ErrNoBackup, d.Store)
+	return backupstore.Meta{}, fmt.Errorf("%w %s", ErrNoBackup, d.Store)
 }
 
 // fetch writes the decrypted snapshot to path (0600) and checks its size,
 // sha256 and trailer against the record.
-func fetch(ctx context.Context, d Drill, meta backup.Meta, path string) error {
+func fetch(ctx context.Context, d Drill, meta backupstore.Meta, path string) error {
 	rc, err := d.Store.Get(ctx, meta.Object)
 	if err != nil {
 		return err

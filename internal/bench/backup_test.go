@@ -16,7 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/etcdform/etcdform/internal/etcdbin"
-	"github.com/etcdform/etcdform/providers/backup/s3test"
+	"github.com/etcdform/etcdform/providers/backupstore/s3test"
 	etcdp "github.com/etcdform/etcdform/providers/etcd"
 	"github.com/etcdform/etcdform/providers/etcd/etcdtest"
 )

@@ -21,7 +21,7 @@ import (
 	"github.com/etcdform/etcdform/internal/etcdbin"
 	"github.com/etcdform/etcdform/internal/version"
 	"github.com/etcdform/etcdform/plan"
-	store "github.com/etcdform/etcdform/providers/backup"
+	"github.com/etcdform/etcdform/providers/backupstore"
 	"github.com/etcdform/etcdform/providers/etcd"
 	"github.com/etcdform/etcdform/providers/live"
 	"github.com/etcdform/etcdform/schema"
@@ -156,7 +156,7 @@ func backupCluster(cfg *schema.Config, name string) (*schema.Cluster, error) {
 
 // targetStore resolves the command's backup target and opens its
 // destination, printing any problem to stderr under the command's name.
-func targetStore(env *Env, name string, t *arguments.BackupTarget) (*schema.Cluster, store.Store, bool) {
+func targetStore(env *Env, name string, t *arguments.BackupTarget) (*schema.Cluster, backupstore.Store, bool) {
 	cl, b, ok := backupTarget(env, t)
 	if !ok {
 		return nil, nil, false
@@ -169,15 +169,15 @@ func targetStore(env *Env, name string, t *arguments.BackupTarget) (*schema.Clus
 	return cl, s, true
 }
 
-func openStore(env *Env, b schema.Backup) (store.Store, error) {
-	opts := store.Options{Getenv: env.Getenv}
+func openStore(env *Env, b schema.Backup) (backupstore.Store, error) {
+	opts := backupstore.Options{Getenv: env.Getenv}
 	if b.S3 != nil {
 		opts.Endpoint, opts.Region, opts.PathStyle = b.S3.Endpoint, b.S3.Region, b.S3.PathStyle
 	}
 	if b.Destination == "" {
 		return nil, errors.New("no backup destination")
 	}
-	return store.Open(b.Destination, opts)
+	return backupstore.Open(b.Destination, opts)
 }
 
 func runBackupRun(ctx context.Context, env *Env, args []string) int {
@@ -252,7 +252,7 @@ func runBackupList(ctx context.Context, env *Env, args []string) int {
 	if !ok {
 		return 1
 	}
-	all, bad, err := store.List(ctx, s)
+	all, bad, err := backupstore.List(ctx, s)
 	if err != nil {
 		printError(env, "backup list: %v", err)
 		return 1
@@ -261,7 +261,7 @@ func runBackupList(ctx context.Context, env *Env, args []string) int {
 	if cl != nil {
 		cluster = cl.Name
 	}
-	var ms []store.Meta
+	var ms []backupstore.Meta
 	for _, m := range all {
 		if cluster == "" || m.Cluster == cluster {
 			ms = append(ms, m)
@@ -272,7 +272,7 @@ func runBackupList(ctx context.Context, env *Env, args []string) int {
 	}
 	if a.JSON {
 		if ms == nil {
-			ms = []store.Meta{}
+			ms = []backupstore.Meta{}
 		}
 		return views.WriteJSON(env.Stdout, ms)
 	}

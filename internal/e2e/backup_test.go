@@ -19,8 +19,8 @@ import (
 
 	"github.com/etcdform/etcdform/internal/lab"
 	"github.com/etcdform/etcdform/internal/lab/labtest"
-	store "github.com/etcdform/etcdform/providers/backup"
-	"github.com/etcdform/etcdform/providers/backup/s3test"
+	"github.com/etcdform/etcdform/providers/backupstore"
+	"github.com/etcdform/etcdform/providers/backupstore/s3test"
 )
 
 // cliEnv runs the binary with extra environment variables.
@@ -101,8 +101,8 @@ func TestBackupE2E(t *testing.T) {
 	// schedule; with none at all the plan says so. Both are warnings.
 	// (Yearly: the job apply installs must not fire while tests run; it
 	// would write to this machine's /var/log and node_exporter directory.)
-	old := store.Meta{ID: "lab-old", Cluster: "lab", Time: time.Now().AddDate(-3, 0, 0), Revision: 1, Object: "lab-old.snap.age", Encrypted: true}
-	side, err := store.EncodeMeta(old)
+	old := backupstore.Meta{ID: "lab-old", Cluster: "lab", Time: time.Now().AddDate(-3, 0, 0), Revision: 1, Object: "lab-old.snap.age", Encrypted: true}
+	side, err := backupstore.EncodeMeta(old)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/etcdform/etcdform/internal/backupjob"
 	"github.com/etcdform/etcdform/internal/lab"
 	"github.com/etcdform/etcdform/internal/lab/labtest"
-	"github.com/etcdform/etcdform/providers/backup/s3test"
+	"github.com/etcdform/etcdform/providers/backupstore/s3test"
 )
 
 // TestSystemdE2E runs etcdform against hosts whose init is a real systemd

@@ -10,7 +10,7 @@ import (
 
 	"github.com/etcdform/etcdform/internal/backupjob"
 	"github.com/etcdform/etcdform/plan"
-	store "github.com/etcdform/etcdform/providers/backup"
+	"github.com/etcdform/etcdform/providers/backupstore"
 	sshp "github.com/etcdform/etcdform/providers/ssh"
 	"github.com/etcdform/etcdform/schema"
 )
@@ -33,16 +33,16 @@ func Backups(ctx context.Context, c *schema.Cluster) *plan.ObservedBackups {
 			return ob
 		}
 	}
-	opts := store.Options{Getenv: Getenv}
+	opts := backupstore.Options{Getenv: Getenv}
 	if b.S3 != nil {
 		opts.Endpoint, opts.Region, opts.PathStyle = b.S3.Endpoint, b.S3.Region, b.S3.PathStyle
 	}
-	s, err := store.Open(b.Destination, opts)
+	s, err := backupstore.Open(b.Destination, opts)
 	if err != nil {
 		ob.Error = err.Error()
 		return ob
 	}
-	all, _, err := store.List(ctx, s)
+	all, _, err := backupstore.List(ctx, s)
 	if err != nil {
 		ob.Error = err.Error()
 		return ob

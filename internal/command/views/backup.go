@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/etcdform/etcdform/internal/backup"
-	store "github.com/etcdform/etcdform/providers/backup"
+	"github.com/etcdform/etcdform/providers/backupstore"
 )
 
 // BackupRun prints what a backup run stored and removed.
@@ -25,7 +25,7 @@ func BackupRun(w io.Writer, dest string, r *backup.Result) {
 }
 
 // BackupList prints the snapshots at a destination, oldest first.
-func BackupList(w io.Writer, dest string, ms []store.Meta) {
+func BackupList(w io.Writer, dest string, ms []backupstore.Meta) {
 	if len(ms) == 0 {
 		fmt.Fprintf(w, "No snapshots at %s.\n", dest)
 		return

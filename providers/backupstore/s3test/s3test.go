@@ -219,7 +219,7 @@ func (s *Server) clientLocked() *minio.Client {
 }
 
 // Getenv returns the AWS_* credential variables for the server, for
-// providers/backup.Options.Getenv and commands' environments.
+// providers/backupstore.Options.Getenv and commands' environments.
 func (s *Server) Getenv(k string) string {
 	switch k {
 	case "AWS_ACCESS_KEY_ID":
