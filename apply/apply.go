@@ -14,7 +14,7 @@ import (
 )
 
 // Etcd is what apply needs of one cluster's etcd API. The production
-// implementation is providers/etcd; see adapters.go.
+// implementation wraps a providers/etcd client and comes from a Connector.
 type Etcd interface {
 	// Lock takes the cluster's apply lock, waiting until ctx ends.
 	Lock(ctx context.Context, cluster string) (Lock, error)

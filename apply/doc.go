@@ -3,5 +3,6 @@
 // steps one at a time exactly as planned with a health gate after each, stops
 // at the first failure without taking further risky action, and writes an
 // audit record. It reaches etcd and hosts only through the small Etcd and
-// Host interfaces, implemented by providers/etcd and providers/ssh.
+// Host interfaces, which a Connector supplies; the production Connector
+// (outside this package) adapts providers/etcd and providers/ssh to them.
 package apply
