@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/etcdform/etcdform/apply"
 	"github.com/etcdform/etcdform/internal/command/arguments"
@@ -70,7 +69,7 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 		if cfg, ok = loadConfig(env, a.Target, a.Vars, a.VarFiles); !ok {
 			return 1
 		}
-		p = makePlan(ctx, env, cfg, false, 20*time.Second)
+		p = makePlan(ctx, env, cfg, false, live.DefaultObserveTimeout)
 		planHash = planInThisRun
 	}
 	if err := views.NewPlanView(views.PlanFormatHuman, color(env)).Plan(env.Stdout, p); err != nil {
@@ -164,7 +163,7 @@ func verifySteps(ctx context.Context, env *Env, cfg *schema.Config, p *plan.Plan
 	if p.Meta.ConfigHash != "" && cfg.Hash != p.Meta.ConfigHash {
 		return fmt.Sprintf("Error: the configuration in %s changed since the plan was made (hash %.12s, planned %.12s). Run plan again.", cfg.Dir, cfg.Hash, p.Meta.ConfigHash)
 	}
-	obs := observe(ctx, env, cfg, 20*time.Second)
+	obs := observe(ctx, env, cfg, live.DefaultObserveTimeout)
 	if diffs := plan.DiffFingerprint(p.Fingerprint, plan.FingerprintOf(obs)); len(diffs) > 0 {
 		return fmt.Sprintf("Error: %v. Differences:\n  - %s", apply.ErrStale, strings.Join(diffs, "\n  - "))
 	}

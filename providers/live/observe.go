@@ -24,9 +24,15 @@ import (
 	"github.com/etcdform/etcdform/schema"
 )
 
+// DefaultObserveTimeout bounds the observation of one cluster when nothing
+// else is asked for: plan's -timeout default, apply's own observations and
+// the stale-plan check all use it.
+const DefaultObserveTimeout = 20 * time.Second
+
 // Options tune Observe.
 type Options struct {
-	// Timeout bounds the whole observation of one cluster (default 15s).
+	// Timeout bounds the whole observation of one cluster
+	// (DefaultObserveTimeout when zero).
 	Timeout time.Duration
 	Now     func() time.Time
 }
@@ -34,7 +40,7 @@ type Options struct {
 // Observe observes every cluster of cfg.
 func Observe(ctx context.Context, cfg *schema.Config, opts Options) *plan.Observed {
 	if opts.Timeout == 0 {
-		opts.Timeout = 15 * time.Second
+		opts.Timeout = DefaultObserveTimeout
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
