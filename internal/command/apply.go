@@ -115,7 +115,7 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 		defer f.Close()
 		auditW = f
 	}
-	audit := apply.NewAudit(auditW, planHash, p.Meta.GitCommit, author(env))
+	audit := apply.NewAudit(auditW, planHash, p.Meta.GitCommit, env.CI.Author)
 	progress := views.NewApplyProgress(env.Stdout, env.StdoutTTY)
 	res, err := apply.Run(ctx, cfg, p, live.Connector{}, apply.Options{
 		LockTimeout: a.LockTimeout, GateTimeout: a.GateTimeout, StepTimeout: a.StepTimeout,

@@ -2,11 +2,8 @@ package command
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -62,78 +59,44 @@ func runComment(ctx context.Context, env *Env, args []string) int {
 func commentStore(env *Env, a *arguments.Comment) (store comment.Store, where string, limit int, err error) {
 	platform := a.Platform
 	if platform == "" {
-		switch {
-		case env.Getenv("GITLAB_CI") == "true":
-			platform = "gitlab"
-		case env.Getenv("GITHUB_ACTIONS") == "true":
-			platform = "github"
-		default:
-			return nil, "", 0, errors.New("cannot tell the CI platform: neither GITLAB_CI nor GITHUB_ACTIONS is \"true\"; pass --platform gitlab or --platform github")
-		}
+		platform = env.CI.Platform
 	}
 	switch platform {
 	case "gitlab":
-		tokenVar := "GITLAB_TOKEN"
-		if env.Getenv("ETCDFORM_GITLAB_TOKEN") != "" {
-			tokenVar = "ETCDFORM_GITLAB_TOKEN"
-		}
+		gl := env.CI.GitLab
 		iid := 0
-		if s := env.Getenv("CI_MERGE_REQUEST_IID"); s != "" {
+		if s := gl.MergeRequestIID; s != "" {
 			if iid, err = strconv.Atoi(s); err != nil {
 				return nil, "", 0, fmt.Errorf("CI_MERGE_REQUEST_IID %q is not a number", s)
 			}
 		}
 		n, err := gitlab.New(gitlab.Config{
-			BaseURL: env.Getenv("CI_API_V4_URL"), Project: env.Getenv("CI_PROJECT_ID"), MergeRequest: iid,
-			Token: env.Getenv(tokenVar), TokenVar: tokenVar,
+			BaseURL: gl.APIURL, Project: gl.Project, MergeRequest: iid,
+			Token: gl.Token, TokenVar: gl.TokenVar,
 		})
 		if err != nil {
-			if tokenVar == "GITLAB_TOKEN" && env.Getenv(tokenVar) == "" {
+			if gl.TokenVar == "GITLAB_TOKEN" && gl.Token == "" {
 				err = fmt.Errorf("%w (or ETCDFORM_GITLAB_TOKEN)", err)
 			}
 			return nil, "", 0, err
 		}
 		return n, fmt.Sprintf("merge request !%d", iid), comment.GitLabLimit, nil
 	case "github":
+		gh := env.CI.GitHub
 		pr := a.PR
 		if pr == 0 {
-			pr = githubPR(env)
+			pr = gh.PullRequest
 		}
 		c, err := github.New(github.Config{
-			BaseURL: env.Getenv("GITHUB_API_URL"), Repository: env.Getenv("GITHUB_REPOSITORY"), PullRequest: pr,
-			Token: env.Getenv("GITHUB_TOKEN"), TokenVar: "GITHUB_TOKEN",
+			BaseURL: gh.APIURL, Repository: gh.Repository, PullRequest: pr,
+			Token: gh.Token, TokenVar: "GITHUB_TOKEN",
 		})
 		if err != nil {
 			return nil, "", 0, err
 		}
 		return c, fmt.Sprintf("pull request #%d", pr), comment.GitHubLimit, nil
+	case "":
+		return nil, "", 0, errors.New("cannot tell the CI platform: neither GITLAB_CI nor GITHUB_ACTIONS is \"true\"; pass --platform gitlab or --platform github")
 	}
 	return nil, "", 0, fmt.Errorf("unknown platform %q", platform)
-}
-
-var pullRefRE = regexp.MustCompile(`^refs/pull/(\d+)/(merge|head)$`)
-
-// githubPR is the pull request of a pull_request workflow: GITHUB_REF is
-// refs/pull/N/merge there; the event payload (GITHUB_EVENT_PATH) also
-// covers pull_request_target. 0 when neither says.
-func githubPR(env *Env) int {
-	if m := pullRefRE.FindStringSubmatch(env.Getenv("GITHUB_REF")); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return n
-	}
-	if path := env.Getenv("GITHUB_EVENT_PATH"); path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return 0
-		}
-		var ev struct {
-			PullRequest struct {
-				Number int `json:"number"`
-			} `json:"pull_request"`
-		}
-		if json.Unmarshal(data, &ev) == nil {
-			return ev.PullRequest.Number
-		}
-	}
-	return 0
 }

@@ -3,8 +3,6 @@ package command
 import (
 	"context"
 	"fmt"
-	"os/exec"
-	"strings"
 	"time"
 
 	"github.com/etcdform/etcdform/internal/command/arguments"
@@ -105,33 +103,9 @@ func planAgainst(env *Env, cfg *schema.Config, obs *plan.Observed, allowEven boo
 	return plan.Make(cfg, obs, plan.Options{AllowEven: allowEven, Tool: backupTool(cfg), Meta: plan.Meta{
 		ToolVersion: version.Version,
 		Time:        obs.Time,
-		GitCommit:   gitCommit(env, cfg.Dir),
-		Author:      author(env),
+		GitCommit:   env.CI.gitCommit(cfg.Dir),
+		Author:      env.CI.Author,
 	}})
 }
 
 func color(env *Env) bool { return env.StdoutTTY && env.Getenv("NO_COLOR") == "" }
-
-// gitCommit is the commit the configuration was planned at: CI's variable,
-// else the repository's HEAD.
-func gitCommit(env *Env, dir string) string {
-	for _, k := range []string{"CI_COMMIT_SHA", "GITHUB_SHA"} {
-		if v := env.Getenv(k); v != "" {
-			return v
-		}
-	}
-	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func author(env *Env) string {
-	for _, k := range []string{"GITLAB_USER_LOGIN", "GITHUB_ACTOR", "USER"} {
-		if v := env.Getenv(k); v != "" {
-			return v
-		}
-	}
-	return ""
-}

@@ -21,6 +21,8 @@ type Env struct {
 	Stdin  io.Reader
 	// Getenv reads the environment (variables, CI metadata, NO_COLOR).
 	Getenv func(string) string
+	// CI is the CI job's environment, read by RunEnv through Getenv.
+	CI ciEnv
 	// StdoutTTY and StdinTTY say whether they are terminals (colour,
 	// live progress, interactive confirmation).
 	StdoutTTY bool
@@ -67,6 +69,7 @@ func RunEnv(ctx context.Context, env *Env, args []string) int {
 	if env.Getenv == nil {
 		env.Getenv = func(string) string { return "" }
 	}
+	env.CI = readCI(env.Getenv)
 	if env.Stdin == nil {
 		env.Stdin = strings.NewReader("")
 	}
