@@ -189,8 +189,24 @@ func runBackupRun(ctx context.Context, env *Env, args []string) int {
 	if !ok {
 		return 1
 	}
-	j := backup.Job{Cluster: a.Cluster, Endpoint: a.Endpoint, Textfile: a.Textfile, WorkDir: a.WorkDir,
-		Recipient: b.Recipient, AllowUnencrypted: b.AllowUnencrypted, KeepLast: b.KeepLast, MaxAge: b.MaxAge}
+	endpoint := a.Endpoint
+	if cl != nil && endpoint == "" {
+		m, err := backupMember(cl, a.Member, b.On)
+		if err != nil {
+			printError(env, "backup run: %v", err)
+			return 1
+		}
+		endpoint = m.ClientURL
+	}
+	j, err := backupJob(cl, b, endpoint)
+	if err != nil {
+		printError(env, "backup run: %v", err)
+		return 1
+	}
+	if cl == nil {
+		j.Cluster = a.Cluster
+	}
+	j.Textfile, j.WorkDir = a.Textfile, a.WorkDir
 	if a.Set["recipient"] {
 		j.Recipient = a.Recipient
 	}
@@ -202,24 +218,6 @@ func runBackupRun(ctx context.Context, env *Env, args []string) int {
 	}
 	if a.Set["max-age"] {
 		j.MaxAge = a.MaxAge
-	}
-	tlsCluster := &schema.Cluster{Members: []*schema.Member{{ClientURL: a.Endpoint}}}
-	if cl != nil {
-		j.Cluster, tlsCluster = cl.Name, cl
-		if j.Endpoint == "" {
-			m, err := backupMember(cl, a.Member, b.On)
-			if err != nil {
-				printError(env, "backup run: %v", err)
-				return 1
-			}
-			j.Endpoint = m.ClientURL
-		}
-	}
-	if tc, err := live.ClientTLS(tlsCluster); err != nil {
-		printError(env, "backup run: %v", err)
-		return 1
-	} else if tc != nil {
-		j.EtcdOptions = append(j.EtcdOptions, etcd.WithTLS(tc))
 	}
 	s, err := openStore(env, b)
 	if err != nil {
@@ -383,18 +381,34 @@ func preApplyBackup(env *Env) func(ctx context.Context, c *schema.Cluster) error
 		if err != nil {
 			return err
 		}
-		j := backup.Job{Cluster: c.Name, Endpoint: m.ClientURL, Store: s, Recipient: b.Recipient,
-			AllowUnencrypted: b.AllowUnencrypted, KeepLast: b.KeepLast, MaxAge: b.MaxAge}
-		tc, err := live.ClientTLS(c)
+		j, err := backupJob(c, b, m.ClientURL)
 		if err != nil {
 			return err
 		}
-		if tc != nil {
-			j.EtcdOptions = append(j.EtcdOptions, etcd.WithTLS(tc))
-		}
+		j.Store = s
 		_, err = backup.Run(ctx, j)
 		return err
 	}
+}
+
+// backupJob assembles the backup job that snapshots endpoint, with the
+// encryption and retention of b and the client TLS of cl (nil: a bare
+// endpoint, plain or with the system's roots). The caller adds the store.
+func backupJob(cl *schema.Cluster, b schema.Backup, endpoint string) (backup.Job, error) {
+	j := backup.Job{Endpoint: endpoint, Recipient: b.Recipient, AllowUnencrypted: b.AllowUnencrypted,
+		KeepLast: b.KeepLast, MaxAge: b.MaxAge}
+	tlsCluster := &schema.Cluster{Members: []*schema.Member{{ClientURL: endpoint}}}
+	if cl != nil {
+		j.Cluster, tlsCluster = cl.Name, cl
+	}
+	tc, err := live.ClientTLS(tlsCluster)
+	if err != nil {
+		return backup.Job{}, err
+	}
+	if tc != nil {
+		j.EtcdOptions = append(j.EtcdOptions, etcd.WithTLS(tc))
+	}
+	return j, nil
 }
 
 // backupTool is this etcdform binary, which apply installs on the hosts
