@@ -293,7 +293,7 @@ func runCluster(ctx context.Context, cfg *schema.Config, c *schema.Cluster, p *p
 		if err == nil {
 			err = x.run(ctx, step)
 		}
-		if err == nil && step.Action != plan.WriteConfig && step.Action != plan.Snapshot && step.Action != plan.AddLearner {
+		if err == nil && step.Action.Info().After != plan.GateNone {
 			x.ev("waiting for health")
 			gctx, cancel := context.WithTimeout(ctx, opts.GateTimeout)
 			err = etcd.WaitHealthy(gctx, 0)
@@ -380,17 +380,17 @@ func (x *executor) closeHosts() {
 }
 
 // preGate checks, fresh, that the cluster is healthy before a step takes a
-// member down or changes membership: a member that failed since the last
-// gate (or since the plan) must stop the apply here, not be discovered after
-// a second member is down. The step's own member is not required.
+// member down or changes membership (the action's Before gate): a member
+// that failed since the last gate (or since the plan) must stop the apply
+// here, not be discovered after a second member is down. With GateOthers
+// the step's own member is not required.
 func (x *executor) preGate(ctx context.Context, s plan.Step) error {
-	switch s.Action {
-	case plan.Restart, plan.RemoveMember, plan.AddLearner, plan.Promote:
-	default:
+	gate := s.Action.Info().Before
+	if gate == plan.GateNone {
 		return nil
 	}
 	var except uint64
-	if s.Action == plan.Restart || s.Action == plan.RemoveMember {
+	if gate == plan.GateOthers {
 		id, err := x.memberID(ctx, s)
 		if err != nil {
 			return err
@@ -406,65 +406,90 @@ func (x *executor) preGate(ctx context.Context, s plan.Step) error {
 	return nil
 }
 
+// handler carries out one step's own work; apply runs the action's gates
+// around it (plan.ActionInfo).
+type handler func(x *executor, ctx context.Context, s plan.Step) error
+
+// handlers holds the handler of every action in the actions table
+// (plan.Actions); TestActionTable checks that none is missing.
+var handlers = map[plan.Action]handler{
+	plan.Snapshot:         (*executor).snapshotStep,
+	plan.StartMember:      (*executor).start,
+	plan.AddLearner:       (*executor).addLearner,
+	plan.Promote:          (*executor).promote,
+	plan.RemoveMember:     (*executor).remove,
+	plan.UploadFile:       (*executor).upload,
+	plan.InstallBackupJob: (*executor).backupJob,
+	plan.WriteConfig:      (*executor).writeConfig,
+	plan.Restart:          (*executor).restart,
+}
+
+// HasHandler reports whether apply can carry out steps of action a.
+func HasHandler(a plan.Action) bool { return handlers[a] != nil }
+
 func (x *executor) run(ctx context.Context, s plan.Step) error {
+	h := handlers[s.Action]
+	if h == nil {
+		return fmt.Errorf("apply: unknown action %q", s.Action)
+	}
 	timeout := x.opts.StepTimeout
-	if s.Action == plan.InstallBackupJob && s.Job != nil && s.Job.Run {
+	if s.Action.Info().Timeout == plan.TimeoutBackupRun && s.Job != nil && s.Job.Run {
 		timeout += x.opts.BackupRunTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	switch s.Action {
-	case plan.Snapshot:
-		x.ev("taking snapshot")
-		return x.snapshot(ctx)
-	case plan.WriteConfig:
-		h, err := x.host(ctx, s.Member)
-		if err != nil {
-			return err
-		}
-		x.ev("writing config")
-		return h.WriteFile(ctx, x.c.Service.ConfigFile, s.Config, 0o644)
-	case plan.StartMember:
-		h, err := x.host(ctx, s.Member)
-		if err != nil {
-			return err
-		}
-		x.ev("starting")
-		return h.Start(ctx)
-	case plan.Restart:
-		h, err := x.host(ctx, s.Member)
-		if err != nil {
-			return err
-		}
-		if _, err := x.handOver(ctx, s); err != nil {
-			return err
-		}
-		x.ev("restarting")
-		return h.Restart(ctx)
-	case plan.AddLearner:
-		return x.addLearner(ctx, s)
-	case plan.Promote:
-		id := s.MemberID
-		if id == 0 {
-			id = x.learner
-		}
-		if id == 0 {
-			return fmt.Errorf("promote %s: no learner ID (the add step did not run in this apply)", s.Member)
-		}
-		x.ev("waiting for the learner to catch up")
-		if err := x.etcd.WaitLearnerCaughtUp(ctx, id); err != nil {
-			return err
-		}
-		x.ev("promoting")
-		return x.etcd.Promote(ctx, id)
-	case plan.RemoveMember:
-		return x.remove(ctx, s)
-	case plan.UploadFile:
-		return x.upload(ctx, s)
-	case plan.InstallBackupJob:
-		return x.backupJob(ctx, s)
+	return h(x, ctx, s)
+}
+
+func (x *executor) snapshotStep(ctx context.Context, s plan.Step) error {
+	x.ev("taking snapshot")
+	return x.snapshot(ctx)
+}
+
+func (x *executor) writeConfig(ctx context.Context, s plan.Step) error {
+	h, err := x.host(ctx, s.Member)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("apply: unknown action %q", s.Action)
+	x.ev("writing config")
+	return h.WriteFile(ctx, x.c.Service.ConfigFile, s.Config, 0o644)
+}
+
+func (x *executor) start(ctx context.Context, s plan.Step) error {
+	h, err := x.host(ctx, s.Member)
+	if err != nil {
+		return err
+	}
+	x.ev("starting")
+	return h.Start(ctx)
+}
+
+func (x *executor) restart(ctx context.Context, s plan.Step) error {
+	h, err := x.host(ctx, s.Member)
+	if err != nil {
+		return err
+	}
+	if _, err := x.handOver(ctx, s); err != nil {
+		return err
+	}
+	x.ev("restarting")
+	return h.Restart(ctx)
+}
+
+func (x *executor) promote(ctx context.Context, s plan.Step) error {
+	id := s.MemberID
+	if id == 0 {
+		id = x.learner
+	}
+	if id == 0 {
+		return fmt.Errorf("promote %s: no learner ID (the add step did not run in this apply)", s.Member)
+	}
+	x.ev("waiting for the learner to catch up")
+	if err := x.etcd.WaitLearnerCaughtUp(ctx, id); err != nil {
+		return err
+	}
+	x.ev("promoting")
+	return x.etcd.Promote(ctx, id)
 }
 
 func (x *executor) memberID(ctx context.Context, s plan.Step) (uint64, error) {

@@ -468,9 +468,7 @@ func (cp *clusterPlanner) warnNarrowest() {
 	}
 	narrow := -1
 	for i, s := range cp.steps {
-		switch s.Action {
-		case RemoveMember, AddLearner, Promote:
-		default:
+		if s.Action.Info().Tolerance != ToleranceMembership {
 			continue
 		}
 		if s.Tolerated == 0 {

@@ -75,8 +75,11 @@ func Read(r io.Reader) (*plan.Plan, error) {
 	if head.FormatVersion == nil {
 		return nil, fmt.Errorf("%w: no format_version (is this an etcdform plan file?)", ErrCorrupted)
 	}
-	if v := *head.FormatVersion; v != FormatVersion {
-		return nil, fmt.Errorf("%w: the file has version %d, this etcdform reads version %d; run plan again with this etcdform", ErrVersion, v, FormatVersion)
+	switch v := *head.FormatVersion; {
+	case v < FormatVersion:
+		return nil, fmt.Errorf("%w: made by an older etcdform (format %d), plan again (this etcdform reads format %d)", ErrVersion, v, FormatVersion)
+	case v > FormatVersion:
+		return nil, fmt.Errorf("%w: made by a newer etcdform (format %d); apply it with that etcdform, or plan again with this one (format %d)", ErrVersion, v, FormatVersion)
 	}
 	var env envelope
 	if err := strictUnmarshal(data, &env); err != nil {
@@ -314,54 +317,21 @@ type fileWarning struct {
 	Detail  string `json:"detail,omitempty"`
 }
 
+// encodeAction and decodeAction write and read an action by its Name in
+// the actions table (plan.Actions).
 func encodeAction(a plan.Action) (string, error) {
-	switch a {
-	case plan.Snapshot:
-		return "snapshot", nil
-	case plan.AddLearner:
-		return "add-learner", nil
-	case plan.Promote:
-		return "promote", nil
-	case plan.RemoveMember:
-		return "remove-member", nil
-	case plan.WriteConfig:
-		return "write-config", nil
-	case plan.Restart:
-		return "restart", nil
-	case plan.StartMember:
-		return "start-member", nil
-	case plan.UploadFile:
-		return "upload-file", nil
-	case plan.InstallBackupJob:
-		return "install-backup-job", nil
-	default:
+	if !a.Valid() {
 		return "", fmt.Errorf("planfile: cannot write action %v", a)
 	}
+	return a.String(), nil
 }
 
 func decodeAction(s string) (plan.Action, error) {
-	switch s {
-	case "snapshot":
-		return plan.Snapshot, nil
-	case "add-learner":
-		return plan.AddLearner, nil
-	case "promote":
-		return plan.Promote, nil
-	case "remove-member":
-		return plan.RemoveMember, nil
-	case "write-config":
-		return plan.WriteConfig, nil
-	case "restart":
-		return plan.Restart, nil
-	case "start-member":
-		return plan.StartMember, nil
-	case "upload-file":
-		return plan.UploadFile, nil
-	case "install-backup-job":
-		return plan.InstallBackupJob, nil
-	default:
+	a, ok := plan.ActionNamed(s)
+	if !ok {
 		return plan.NoOp, fmt.Errorf("unknown action %q", s)
 	}
+	return a, nil
 }
 
 func bytesOrNil(s string) []byte {

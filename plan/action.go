@@ -1,0 +1,200 @@
+package plan
+
+// Action is the kind of one step. Its value is the symbol the plan views
+// print. Apply decides what to do from the Action alone, never from the
+// Reason prose.
+//
+// Everything the rest of etcdform knows about an action (its name in plan
+// files and JSON, its legend and counter words, its colour, the health
+// gates and timeout apply puts around it, how it uses fault tolerance) is
+// its row in the actions table below; apply's handler for it is in
+// apply's handlers map. TestActionTable (internal/actiontest) walks every
+// row.
+type Action rune
+
+const (
+	NoOp Action = 0
+	// Snapshot takes and verifies a snapshot before risky work.
+	Snapshot Action = 'S'
+	// AddLearner adds a member as a learner, writes its config with
+	// initial-cluster-state "existing", starts it and waits for catch-up.
+	AddLearner Action = '+'
+	// Promote promotes the learner added by the preceding AddLearner.
+	Promote Action = '^'
+	// RemoveMember moves leadership away if needed, removes the member,
+	// stops its service and moves its data dir aside.
+	RemoveMember Action = '-'
+	// WriteConfig writes a member's config file atomically (After holds
+	// the whole file). It does not restart.
+	WriteConfig Action = '~'
+	// Restart restarts a member through its service manager; if it leads
+	// when its turn comes, leadership is moved away first.
+	Restart Action = 'R'
+	// StartMember starts a member whose service is stopped.
+	StartMember Action = '>'
+	// UploadFile writes TLS files to a member's host from their local
+	// sources (Step.Uploads: one CA bundle, or the key and certificate of
+	// one side, which are swapped together); it does not restart. See
+	// tls.go.
+	UploadFile Action = 'U'
+	// InstallBackupJob installs, updates or removes the backup job
+	// (Step.Job: a cron.d file or systemd units) and the etcdform binary it
+	// runs (Step.Uploads, when that differs) on a member's host.
+	InstallBackupJob Action = 'B'
+)
+
+// ActionInfo is one row of the actions table: what every part of etcdform
+// but the planner's decisions and apply's handler needs to know about an
+// action.
+type ActionInfo struct {
+	Action Action // its value is the symbol: 'R'
+	// Name is the action in plan files, plan JSON, the audit and apply's
+	// progress: "write-config". Never change it: saved plans and scripts
+	// that read the JSON know actions by it.
+	Name string
+	// Legend is what the symbol stands for in the human view's legend:
+	// "write config".
+	Legend string
+	// One and Many count steps in the plan summary: "1 restart", "3
+	// restarts".
+	One, Many string
+	// Effect is what the step does to the cluster in broad strokes; the
+	// views colour the symbol and count Markdown columns by it.
+	Effect Effect
+	// Risky: a step of this action can reduce availability, so the
+	// planner puts a snapshot before the first one.
+	Risky bool
+	// Before and After are the health gates apply runs around the step.
+	Before, After Gate
+	// Tolerance is how the step uses the cluster's fault tolerance.
+	Tolerance Tolerance
+	// Timeout is the time bound apply puts on the step's own work.
+	Timeout Timeout
+}
+
+// Effect is what a step does to the cluster, in broad strokes.
+type Effect uint8
+
+const (
+	// EffectOther: snapshots and files beside etcd (TLS, backup job).
+	EffectOther Effect = iota
+	// EffectAdd adds a member or brings one back (green).
+	EffectAdd
+	// EffectRemove removes a member (red).
+	EffectRemove
+	// EffectConfig changes etcd's configuration; the Markdown view counts
+	// these as config writes (yellow).
+	EffectConfig
+	// EffectRestart restarts etcd; the Markdown view counts these as
+	// restarts (cyan).
+	EffectRestart
+)
+
+// Gate is a health gate apply runs before or after a step: it waits, up to
+// its gate timeout, until the cluster's health check passes.
+type Gate uint8
+
+const (
+	// GateNone: no gate.
+	GateNone Gate = iota
+	// GateAll: every member must pass.
+	GateAll
+	// GateOthers: every member but the step's own (which the step is
+	// about to take down or remove) must pass.
+	GateOthers
+)
+
+// Tolerance says how a step uses the cluster's fault tolerance.
+type Tolerance uint8
+
+const (
+	// ToleranceKept: the step takes no member down.
+	ToleranceKept Tolerance = iota
+	// ToleranceMemberDown: the step takes its member down for a while;
+	// the planner checks it against fault_tolerance.
+	ToleranceMemberDown
+	// ToleranceMembership: the step changes the voter set; the planner
+	// checks its narrowest point against fault_tolerance, warns when that
+	// reaches zero, and the Markdown view counts it under Membership.
+	ToleranceMembership
+)
+
+// Timeout is the time bound class of a step.
+type Timeout uint8
+
+const (
+	// TimeoutStep: apply's step timeout.
+	TimeoutStep Timeout = iota
+	// TimeoutBackupRun: the step timeout, plus the backup-run timeout
+	// when the step runs the backup job once (Step.Job.Run): a whole
+	// snapshot, encrypted and uploaded.
+	TimeoutBackupRun
+)
+
+// actions is the table of actions, in the order the plan summary counts
+// them and the legend lists them.
+var actions = [...]ActionInfo{
+	{Action: Snapshot, Name: "snapshot", Legend: "snapshot", One: "snapshot", Many: "snapshots"},
+	{Action: StartMember, Name: "start-member", Legend: "start", One: "member start", Many: "member starts",
+		Effect: EffectAdd, Risky: true, After: GateAll},
+	{Action: AddLearner, Name: "add-learner", Legend: "add learner", One: "learner add", Many: "learner adds",
+		Effect: EffectAdd, Risky: true, Before: GateAll, Tolerance: ToleranceMembership},
+	{Action: Promote, Name: "promote", Legend: "promote", One: "promotion", Many: "promotions",
+		Effect: EffectAdd, Risky: true, Before: GateAll, After: GateAll, Tolerance: ToleranceMembership},
+	{Action: RemoveMember, Name: "remove-member", Legend: "remove", One: "removal", Many: "removals",
+		Effect: EffectRemove, Risky: true, Before: GateOthers, After: GateAll, Tolerance: ToleranceMembership},
+	{Action: UploadFile, Name: "upload-file", Legend: "upload file", One: "file upload", Many: "file uploads",
+		After: GateAll},
+	{Action: InstallBackupJob, Name: "install-backup-job", Legend: "backup job", One: "backup job change", Many: "backup job changes",
+		After: GateAll, Timeout: TimeoutBackupRun},
+	{Action: WriteConfig, Name: "write-config", Legend: "write config", One: "config write", Many: "config writes",
+		Effect: EffectConfig},
+	{Action: Restart, Name: "restart", Legend: "restart", One: "restart", Many: "restarts",
+		Effect: EffectRestart, Risky: true, Before: GateOthers, After: GateAll, Tolerance: ToleranceMemberDown},
+}
+
+// Actions returns the table of actions, one row per action, in summary
+// order.
+func Actions() []ActionInfo { return append([]ActionInfo(nil), actions[:]...) }
+
+// Info returns a's row of the actions table. For NoOp and for a value
+// that names no action (Valid is false) it is a row holding only Action and
+// a Name: "no-op", "Action(x)".
+func (a Action) Info() ActionInfo {
+	for _, r := range actions {
+		if r.Action == a {
+			return r
+		}
+	}
+	if a == NoOp {
+		return ActionInfo{Action: a, Name: "no-op"}
+	}
+	return ActionInfo{Action: a, Name: "Action(" + string(rune(a)) + ")"}
+}
+
+// Valid reports whether a has a row in the actions table.
+func (a Action) Valid() bool {
+	for _, r := range actions {
+		if r.Action == a {
+			return true
+		}
+	}
+	return false
+}
+
+// ActionNamed returns the action whose Name is name.
+func ActionNamed(name string) (Action, bool) {
+	for _, r := range actions {
+		if r.Name == name {
+			return r.Action, true
+		}
+	}
+	return NoOp, false
+}
+
+// String returns the action's Name: "write-config".
+func (a Action) String() string { return a.Info().Name }
+
+// IsRisky reports whether a step of this kind can reduce availability and so
+// needs a snapshot before the first one (its row's Risky).
+func (a Action) IsRisky() bool { return a.Info().Risky }
