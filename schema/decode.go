@@ -830,7 +830,7 @@ func (l *loader) backup(ctx *hcl.EvalContext, blk *hcl.Block, c *Cluster) *Backu
 	as := content.Attributes
 	b := &Backup{}
 	if a := l.str(ctx, as, "schedule", &b.Schedule); a != nil {
-		if err := ParseCron(b.Schedule); err != nil {
+		if err := cron.Parse(b.Schedule); err != nil {
 			l.diags = append(l.diags, errAt(a.Expr.Range(), "Invalid cron expression",
 				fmt.Sprintf("The schedule %q does not parse: %s.", b.Schedule, err))...)
 		} else if fires, err := cron.Fires(b.Schedule); err == nil && !fires {

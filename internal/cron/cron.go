@@ -1,7 +1,7 @@
 // Package cron reads five-field cron expressions (and the @daily-style
-// macros) as the backup block's schedule uses them: which minutes they
-// fire, and the longest gap between two runs, which is what backup
-// freshness is judged by. schema.ParseCron validates; this evaluates.
+// macros) as the backup block's schedule uses them: whether they parse
+// (Parse, which the schema's checks use), which minutes they fire, and the
+// longest gap between two runs, which is what backup freshness is judged by.
 package cron
 
 import (
@@ -20,10 +20,18 @@ var cronMacro = map[string]string{
 // separated by spaces or tabs, never by a line break.
 const cronAlphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ*/,-@ \t"
 
-var cronBounds = [5][2]int{{0, 59}, {0, 23}, {1, 31}, {1, 12}, {0, 7}}
-
-var cronNames = [5][]string{3: {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"},
-	4: {"sun", "mon", "tue", "wed", "thu", "fri", "sat"}}
+// cronFields are the five fields: their names, bounds and value names.
+var cronFields = [5]struct {
+	name   string
+	lo, hi int
+	names  []string
+}{
+	{"minute", 0, 59, nil},
+	{"hour", 0, 23, nil},
+	{"day of month", 1, 31, nil},
+	{"month", 1, 12, []string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}},
+	{"day of week", 0, 7, []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}},
+}
 
 // cronSchedule is an expanded five-field expression.
 type cronSchedule struct {
@@ -31,9 +39,29 @@ type cronSchedule struct {
 	domStar, dowStar bool
 }
 
+// Parse checks a standard five-field cron expression (minute hour
+// day-of-month month day-of-week) with *, lists, ranges, steps and month and
+// weekday names, or one of the @hourly/@daily/@weekly/@monthly/@yearly
+// macros. Its error says what is wrong without repeating expr, for a
+// diagnostic that quotes it.
+func Parse(expr string) error {
+	_, err := parseSchedule(expr)
+	return err
+}
+
+// schedule is parseSchedule for the evaluating functions, whose errors name
+// the expression.
+func schedule(expr string) (*cronSchedule, error) {
+	cs, err := parseSchedule(expr)
+	if err != nil {
+		return nil, fmt.Errorf("cron: schedule %q: %w", expr, err)
+	}
+	return cs, nil
+}
+
 func parseSchedule(expr string) (*cronSchedule, error) {
 	if i := strings.IndexFunc(expr, func(r rune) bool { return !strings.ContainsRune(cronAlphabet, r) }); i >= 0 {
-		return nil, fmt.Errorf("cron: schedule %q: character %q is not part of a cron expression", expr, []rune(expr[i:])[0])
+		return nil, fmt.Errorf("character %q is not part of a cron expression", []rune(expr[i:])[0])
 	}
 	expr = strings.TrimSpace(expr)
 	if m, ok := cronMacro[expr]; ok {
@@ -41,40 +69,14 @@ func parseSchedule(expr string) (*cronSchedule, error) {
 	}
 	f := strings.Fields(expr)
 	if len(f) != 5 {
-		return nil, fmt.Errorf("cron: schedule %q: want 5 fields", expr)
+		return nil, fmt.Errorf("a cron expression has 5 fields (minute hour day-of-month month day-of-week), this one has %d", len(f))
 	}
 	cs := &cronSchedule{domStar: f[2] == "*" || strings.HasPrefix(f[2], "*/"), dowStar: f[4] == "*" || strings.HasPrefix(f[4], "*/")}
 	for i, field := range f {
-		lo, hi := cronBounds[i][0], cronBounds[i][1]
 		set := map[int]bool{}
 		for _, part := range strings.Split(field, ",") {
-			rng, stepS, hasStep := strings.Cut(part, "/")
-			step := 1
-			if hasStep {
-				n, err := strconv.Atoi(stepS)
-				if err != nil || n <= 0 {
-					return nil, fmt.Errorf("cron: schedule %q: bad step %q", expr, stepS)
-				}
-				step = n
-			}
-			a, b := lo, hi
-			if rng != "*" {
-				x, y, isRange := strings.Cut(rng, "-")
-				var err error
-				if a, err = cronNum(x, i); err != nil {
-					return nil, fmt.Errorf("cron: schedule %q: %w", expr, err)
-				}
-				b = a
-				if isRange {
-					if b, err = cronNum(y, i); err != nil {
-						return nil, fmt.Errorf("cron: schedule %q: %w", expr, err)
-					}
-				} else if hasStep {
-					b = hi
-				}
-			}
-			for v := a; v <= b; v += step {
-				set[v] = true
+			if err := cronPart(part, i, set); err != nil {
+				return nil, fmt.Errorf("%s field %q: %w", cronFields[i].name, field, err)
 			}
 		}
 		cs.sets[i] = set
@@ -85,18 +87,56 @@ func parseSchedule(expr string) (*cronSchedule, error) {
 	return cs, nil
 }
 
-func cronNum(s string, field int) (int, error) {
-	for i, n := range cronNames[field] {
-		if strings.EqualFold(s, n) {
-			if field == 3 {
-				return i + 1, nil
+// cronPart adds the values of one comma-separated part of field i to set.
+func cronPart(part string, i int, set map[int]bool) error {
+	lo, hi := cronFields[i].lo, cronFields[i].hi
+	rng, stepS, hasStep := strings.Cut(part, "/")
+	step := 1
+	if hasStep {
+		n, err := strconv.Atoi(stepS)
+		if err != nil || n <= 0 || n > hi {
+			return fmt.Errorf("invalid step %q", stepS)
+		}
+		step = n
+	}
+	a, b := lo, hi
+	if rng != "*" {
+		x, y, isRange := strings.Cut(rng, "-")
+		var err error
+		if a, err = cronValue(x, i); err != nil {
+			return err
+		}
+		b = a
+		if isRange {
+			if b, err = cronValue(y, i); err != nil {
+				return err
 			}
-			return i, nil
+			if b < a {
+				return fmt.Errorf("range %q ends before it starts", rng)
+			}
+		} else if hasStep {
+			b = hi
+		}
+	}
+	for v := a; v <= b; v += step {
+		set[v] = true
+	}
+	return nil
+}
+
+func cronValue(s string, field int) (int, error) {
+	spec := cronFields[field]
+	for i, n := range spec.names {
+		if strings.EqualFold(s, n) {
+			return i + spec.lo, nil
 		}
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < cronBounds[field][0] || n > cronBounds[field][1] {
-		return 0, fmt.Errorf("bad value %q", s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a number", s)
+	}
+	if n < spec.lo || n > spec.hi {
+		return 0, fmt.Errorf("%d is out of range %d-%d", n, spec.lo, spec.hi)
 	}
 	return n, nil
 }
@@ -121,7 +161,7 @@ func (cs *cronSchedule) match(t time.Time) bool {
 // expression over the year after from (UTC): the period a healthy job
 // must produce a backup in.
 func Interval(expr string, from time.Time) (time.Duration, error) {
-	cs, err := parseSchedule(expr)
+	cs, err := schedule(expr)
 	if err != nil {
 		return 0, err
 	}
@@ -152,7 +192,7 @@ func Interval(expr string, from time.Time) (time.Duration, error) {
 // month, weekday and leap year, so "0 0 30 2 *" (February 30th) does not
 // fire and "0 0 29 2 *" (every leap year) does.
 func Fires(expr string) (bool, error) {
-	cs, err := parseSchedule(expr)
+	cs, err := schedule(expr)
 	if err != nil {
 		return false, err
 	}
@@ -188,7 +228,7 @@ type Fields struct {
 
 // Expand expands expr.
 func Expand(expr string) (Fields, error) {
-	cs, err := parseSchedule(expr)
+	cs, err := schedule(expr)
 	if err != nil {
 		return Fields{}, err
 	}
@@ -207,7 +247,7 @@ func Expand(expr string) (Fields, error) {
 
 // Next returns the next n times expr fires after from (UTC, whole minutes).
 func Next(expr string, from time.Time, n int) ([]time.Time, error) {
-	cs, err := parseSchedule(expr)
+	cs, err := schedule(expr)
 	if err != nil {
 		return nil, err
 	}

@@ -50,3 +50,16 @@ func TestFires(t *testing.T) {
 		})
 	}
 }
+
+func TestParse(t *testing.T) {
+	for _, ok := range []string{"0 */6 * * *", "@daily", "30 2 * * mon-fri", "0 0 1,15 * *", "*/5 * * JAN-jun 0"} {
+		if err := Parse(ok); err != nil {
+			t.Errorf("Parse(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "* * * *", "60 * * * *", "* 24 * * *", "* * 0 * *", "5-1 * * * *", "*/0 * * * *", "*/60 * * * *", "0 0\n* * *", "@often"} {
+		if err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q) succeeded", bad)
+		}
+	}
+}
