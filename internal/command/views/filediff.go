@@ -25,12 +25,11 @@ type fileWrite struct {
 // (a few lines of context) or in full when new, removed files by path, and
 // uploads by source and hash (never their bytes).
 func stepFiles(s plan.Step) (writes []fileWrite, other []string) {
-	switch s.Action {
-	case plan.WriteConfig:
-		writes = append(writes, contentWrite("config file", s.Config, s.ConfigObserved, s.ConfigObserved == nil))
-	case plan.AddLearner:
-		w := contentWrite("config file", s.Config, nil, true)
-		w.Note = "new member: in full; apply fills in initial-cluster from the live member list"
+	if s.Config != nil {
+		w := contentWrite("config file", s.Config, s.ConfigObserved, s.ConfigObserved == nil)
+		if s.Action == plan.AddLearner {
+			w.Note = "new member: in full; apply fills in initial-cluster from the live member list"
+		}
 		writes = append(writes, w)
 	}
 	for _, u := range s.Uploads {
