@@ -11,6 +11,7 @@ import (
 	"github.com/etcdform/etcdform/internal/etcdconf"
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // Etcd is what apply needs of one cluster's etcd API. The production
@@ -81,7 +82,7 @@ type Connector interface {
 	Etcd(ctx context.Context, c *schema.Cluster) (Etcd, error)
 	Host(ctx context.Context, c *schema.Cluster, m *schema.Member) (Host, error)
 	// Observe re-observes the clusters for the stale-plan check.
-	Observe(ctx context.Context, cfg *schema.Config) (*plan.Observed, error)
+	Observe(ctx context.Context, cfg *schema.Config) (*state.Observed, error)
 }
 
 // Options tune Run.
@@ -266,13 +267,13 @@ func runCluster(ctx context.Context, cfg *schema.Config, c *schema.Cluster, p *p
 	if err != nil {
 		return fmt.Errorf("apply: cluster %s: re-observing: %w", c.Name, err)
 	}
-	planned := plan.Fingerprint{}
+	planned := state.Fingerprint{}
 	for _, cf := range p.Fingerprint.Clusters {
 		if cf.Name == c.Name {
 			planned.Clusters = append(planned.Clusters, cf)
 		}
 	}
-	if diffs := plan.DiffFingerprint(planned, plan.FingerprintOf(obs)); len(diffs) > 0 {
+	if diffs := state.DiffFingerprint(planned, state.FingerprintOf(obs)); len(diffs) > 0 {
 		opts.Audit.Record(AuditEntry{Kind: "stale", Cluster: c.Name, Time: opts.Now(), Outcome: strings.Join(diffs, "; ")})
 		return fmt.Errorf("%w. Differences in cluster %s:\n  - %s", ErrStale, c.Name, strings.Join(diffs, "\n  - "))
 	}

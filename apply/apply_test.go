@@ -15,6 +15,7 @@ import (
 
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // Unit tests with fakes: they pin the executor's control flow. The e2e
@@ -26,7 +27,7 @@ type fakeWorld struct {
 	failOn   string // a call that fails
 	lockErr  error
 	checkErr error
-	obs      *plan.Observed
+	obs      *state.Observed
 	// cancelOn is a call during which the apply is interrupted: cancel
 	// runs with the cause a signal gives, and the call fails as I/O on a
 	// cancelled context does.
@@ -129,7 +130,7 @@ func (c fakeConn) Etcd(ctx context.Context, cl *schema.Cluster) (Etcd, error) {
 func (c fakeConn) Host(ctx context.Context, cl *schema.Cluster, m *schema.Member) (Host, error) {
 	return fakeHost{c.w, m.Name}, nil
 }
-func (c fakeConn) Observe(ctx context.Context, cfg *schema.Config) (*plan.Observed, error) {
+func (c fakeConn) Observe(ctx context.Context, cfg *schema.Config) (*state.Observed, error) {
 	return c.w.obs, nil
 }
 
@@ -141,16 +142,16 @@ func testConfig() *schema.Config {
 	return &schema.Config{Clusters: []*schema.Cluster{c}, Hash: "h"}
 }
 
-func testObserved(hash string) *plan.Observed {
-	return &plan.Observed{Clusters: map[string]*plan.ObservedCluster{"lab": {
+func testObserved(hash string) *state.Observed {
+	return &state.Observed{Clusters: map[string]*state.Cluster{"lab": {
 		Name: "lab", ClusterID: 42, Reachable: true,
-		Members: []plan.ObservedMember{{ID: 1, Name: "a"}, {ID: 2, Name: "b"}, {ID: 3, Name: "c"}},
-		Hosts:   map[string]*plan.ObservedHost{"a": {Reachable: true, ConfigHash: hash}},
+		Members: []state.Member{{ID: 1, Name: "a"}, {ID: 2, Name: "b"}, {ID: 3, Name: "c"}},
+		Hosts:   map[string]*state.Host{"a": {Reachable: true, ConfigHash: hash}},
 	}}}
 }
 
-func rollingPlan(obs *plan.Observed) *plan.Plan {
-	p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: plan.FingerprintOf(obs)}
+func rollingPlan(obs *state.Observed) *plan.Plan {
+	p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(obs)}
 	p.Steps = []plan.Step{{Action: plan.Snapshot, Cluster: "lab"}}
 	for _, m := range []struct {
 		n  string
@@ -326,7 +327,7 @@ func TestRemoveReachableMember(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			w := &fakeWorld{leader: 1, obs: testObserved("h1")}
-			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: plan.FingerprintOf(testObserved("h1")),
+			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(testObserved("h1")),
 				Steps: []plan.Step{{Action: plan.RemoveMember, Cluster: "lab", Member: "c", MemberID: 3, PeerURL: "http://c:2380", HostDown: tc.hostDown}}}
 			_, err := Run(context.Background(), testConfig(), p, fakeConn{w}, Options{
 				Audit: NewAudit(io.Discard, "planhash", "abc", "me"), Now: func() time.Time { return time.Unix(0, 0) },
@@ -350,7 +351,7 @@ func TestRemoveReachableMember(t *testing.T) {
 // member is added.
 func TestAddLearnerEnablesService(t *testing.T) {
 	w := &fakeWorld{leader: 1, obs: testObserved("h1")}
-	p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: plan.FingerprintOf(testObserved("h1")),
+	p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(testObserved("h1")),
 		Steps: []plan.Step{{Action: plan.AddLearner, Cluster: "lab", Member: "d", PeerURL: "http://d:2380"}}}
 	_, err := Run(context.Background(), testConfig(), p, fakeConn{w}, Options{
 		Audit: NewAudit(io.Discard, "planhash", "abc", "me"), Now: func() time.Time { return time.Unix(0, 0) },

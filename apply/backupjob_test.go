@@ -11,6 +11,7 @@ import (
 	"github.com/etcdform/etcdform/internal/backupjob"
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // jobHost is a recHost whose commands containing failOn fail.
@@ -70,7 +71,7 @@ func TestBackupJobStep(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			w := &fakeWorld{obs: testObserved("h1")}
 			h := jobHost{&recHost{fakeHost: fakeHost{w: w}, writes: map[string]recWrite{}}, tc.failOn}
-			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: plan.FingerprintOf(w.obs)}
+			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(w.obs)}
 			p.Steps = []plan.Step{{Action: plan.InstallBackupJob, Cluster: "lab", Member: "b", MemberID: 2, Job: tc.job}}
 			cfg := &schema.Config{Clusters: []*schema.Cluster{c}, Hash: "h"}
 			res, err := Run(t.Context(), cfg, p, jobConn{recConn{fakeConn{w}, h.recHost}, h}, Options{})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // recHost records what an upload writes.
@@ -71,7 +72,7 @@ func TestUploadFile(t *testing.T) {
 			}
 			w := &fakeWorld{obs: testObserved("h1")}
 			h := &recHost{fakeHost: fakeHost{w: w}, writes: map[string]recWrite{}}
-			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: plan.FingerprintOf(w.obs)}
+			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(w.obs)}
 			p.Steps = []plan.Step{{Action: plan.UploadFile, Cluster: "lab", Member: "b", MemberID: 2,
 				Uploads: []plan.Upload{{Role: "client-key", Path: "/etc/etcd/pki/b-key.pem", Source: src, SHA256: hex.EncodeToString(sum[:]), Mode: 0o600}}}}
 			res, err := Run(t.Context(), testConfig(), p, recConn{fakeConn{w}, h}, Options{})
@@ -114,7 +115,7 @@ func TestUploadPairIsSwappedTogether(t *testing.T) {
 	}
 	w := &fakeWorld{obs: testObserved("h1")}
 	h := &recHost{fakeHost: fakeHost{w: w}, writes: map[string]recWrite{}}
-	p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: plan.FingerprintOf(w.obs),
+	p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(w.obs),
 		Steps: []plan.Step{{Action: plan.UploadFile, Cluster: "lab", Member: "b", MemberID: 2, Uploads: ups}}}
 	if _, err := Run(t.Context(), testConfig(), p, recConn{fakeConn{w}, h}, Options{}); err != nil {
 		t.Fatal(err)

@@ -6,18 +6,8 @@ import (
 
 	"github.com/etcdform/etcdform/internal/backupjob"
 	"github.com/etcdform/etcdform/internal/cron"
+	"github.com/etcdform/etcdform/state"
 )
-
-// ObservedBackups is what a cluster's backup destination held when it was
-// observed: only facts about the newest snapshot, never its content.
-type ObservedBackups struct {
-	Destination string
-	Count       int       // complete snapshots of this cluster
-	Newest      time.Time // zero when Count is 0
-	// Error says why the destination could not be listed (no
-	// credentials, unreachable); the other fields are then unknown.
-	Error string
-}
 
 // backupFreshness warns when the cluster's newest backup is older than
 // twice its schedule's interval, or when the destination could not be
@@ -201,7 +191,7 @@ const timerRunning = "enabled active"
 // removeJob is the work that removes cluster's job files of the given
 // schedulers from h, with the .bak copies apply's writes left of them;
 // nil when none is there.
-func removeJob(cluster string, h *ObservedHost, schs ...backupjob.Scheduler) *JobInstall {
+func removeJob(cluster string, h *state.Host, schs ...backupjob.Scheduler) *JobInstall {
 	var job JobInstall
 	for _, sch := range schs {
 		for _, p := range backupjob.Paths(cluster, sch) {
@@ -221,7 +211,7 @@ func removeJob(cluster string, h *ObservedHost, schs ...backupjob.Scheduler) *Jo
 
 // removeCredentials adds the job's credentials file, and the copy a
 // replaced one left, to job's removals when the host has them.
-func removeCredentials(job *JobInstall, h *ObservedHost) {
+func removeCredentials(job *JobInstall, h *state.Host) {
 	if h.BackupEnvSHA256 != "" {
 		job.Remove = append(job.Remove, backupjob.DefaultEnvFile, backupjob.DefaultEnvFile+".bak")
 	}

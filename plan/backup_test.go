@@ -10,6 +10,7 @@ import (
 
 	"github.com/etcdform/etcdform/internal/backupjob"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 func TestBackupFreshness(t *testing.T) {
@@ -17,31 +18,31 @@ func TestBackupFreshness(t *testing.T) {
 	c := &schema.Cluster{Name: "main", Backup: &schema.Backup{Schedule: "0 */6 * * *", On: []string{"etcd-1"}, Destination: "s3://b/main"}}
 	runs := Step{Action: InstallBackupJob, Job: &JobInstall{Run: true}}
 	reschedules := Step{Action: InstallBackupJob, Job: &JobInstall{}}
-	installed := map[string]*ObservedHost{"etcd-1": {Reachable: true, BackupJob: map[string][]byte{"/etc/cron.d/x": []byte("x")}}}
-	unreachable := map[string]*ObservedHost{"etcd-1": {Reachable: false}}
+	installed := map[string]*state.Host{"etcd-1": {Reachable: true, BackupJob: map[string][]byte{"/etc/cron.d/x": []byte("x")}}}
+	unreachable := map[string]*state.Host{"etcd-1": {Reachable: false}}
 	tests := map[string]struct {
-		obs     *ObservedBackups
-		hosts   map[string]*ObservedHost
+		obs     *state.Backups
+		hosts   map[string]*state.Host
 		now     time.Time
 		steps   []Step
 		want    []string // warning summaries
 		refuses []string
 	}{
-		"none, on host unreachable":    {obs: &ObservedBackups{Destination: "s3://b/main"}, hosts: unreachable, now: now, want: []string{"No backup"}},
-		"none, file:// seen from here": {obs: &ObservedBackups{Destination: "file:///mnt/nfs/etcd"}, hosts: installed, now: now, want: []string{"No backup"}},
+		"none, on host unreachable":    {obs: &state.Backups{Destination: "s3://b/main"}, hosts: unreachable, now: now, want: []string{"No backup"}},
+		"none, file:// seen from here": {obs: &state.Backups{Destination: "file:///mnt/nfs/etcd"}, hosts: installed, now: now, want: []string{"No backup"}},
 		"not observed":                 {obs: nil, now: now},
-		"listing failed":               {obs: &ObservedBackups{Destination: "s3://b/main", Error: "no credentials"}, now: now, want: []string{"Backups not observed"}},
-		"none, job installed":          {obs: &ObservedBackups{Destination: "s3://b/main"}, hosts: installed, now: now, refuses: []string{"No backup"}},
-		"none, job rescheduled":        {obs: &ObservedBackups{Destination: "s3://b/main"}, hosts: installed, now: now, steps: []Step{reschedules}, refuses: []string{"No backup"}},
-		"none, job runs on apply":      {obs: &ObservedBackups{Destination: "s3://b/main"}, hosts: installed, now: now, steps: []Step{runs}, want: []string{"No backup yet"}},
-		"fresh":                        {obs: &ObservedBackups{Count: 3, Newest: now.Add(-5 * time.Hour)}, now: now},
-		"one run missed":               {obs: &ObservedBackups{Count: 3, Newest: now.Add(-11 * time.Hour)}, now: now},
-		"stale":                        {obs: &ObservedBackups{Count: 3, Newest: now.Add(-13 * time.Hour)}, now: now, want: []string{"Stale backups"}},
-		"no clock":                     {obs: &ObservedBackups{Count: 3, Newest: now.Add(-100 * time.Hour)}},
+		"listing failed":               {obs: &state.Backups{Destination: "s3://b/main", Error: "no credentials"}, now: now, want: []string{"Backups not observed"}},
+		"none, job installed":          {obs: &state.Backups{Destination: "s3://b/main"}, hosts: installed, now: now, refuses: []string{"No backup"}},
+		"none, job rescheduled":        {obs: &state.Backups{Destination: "s3://b/main"}, hosts: installed, now: now, steps: []Step{reschedules}, refuses: []string{"No backup"}},
+		"none, job runs on apply":      {obs: &state.Backups{Destination: "s3://b/main"}, hosts: installed, now: now, steps: []Step{runs}, want: []string{"No backup yet"}},
+		"fresh":                        {obs: &state.Backups{Count: 3, Newest: now.Add(-5 * time.Hour)}, now: now},
+		"one run missed":               {obs: &state.Backups{Count: 3, Newest: now.Add(-11 * time.Hour)}, now: now},
+		"stale":                        {obs: &state.Backups{Count: 3, Newest: now.Add(-13 * time.Hour)}, now: now, want: []string{"Stale backups"}},
+		"no clock":                     {obs: &state.Backups{Count: 3, Newest: now.Add(-100 * time.Hour)}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			cp := newClusterPlanner(c, &ObservedCluster{Name: "main", Backups: tc.obs, Hosts: tc.hosts}, Options{})
+			cp := newClusterPlanner(c, &state.Cluster{Name: "main", Backups: tc.obs, Hosts: tc.hosts}, Options{})
 			cp.steps = tc.steps
 			cp.backupFreshness(tc.now)
 			var got, refused []string
@@ -130,7 +131,7 @@ func TestBackupJobs(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c := *c
 			c.Service.Manager = tc.manager
-			oc := &ObservedCluster{Name: "main", Hosts: map[string]*ObservedHost{
+			oc := &state.Cluster{Name: "main", Hosts: map[string]*state.Host{
 				"a": {Reachable: true, BackupJob: tc.a.job, ToolSHA256: tc.a.tool, BackupTimer: tc.a.timer, Init: tc.a.init, BackupEnvSHA256: tc.a.env},
 				"b": {Reachable: true, BackupJob: tc.b.job, ToolSHA256: tc.b.tool, BackupTimer: tc.b.timer, Init: tc.b.init, BackupEnvSHA256: tc.b.env},
 			}}
@@ -207,7 +208,7 @@ func TestBackupCredentials(t *testing.T) {
 		"unreadable":     {readErr: "permission denied", onHost: "s1", refused: true},
 	} {
 		t.Run(name, func(t *testing.T) {
-			oc := &ObservedCluster{Name: "main", CredentialsSHA256: tc.source, CredentialsError: tc.readErr, Hosts: map[string]*ObservedHost{
+			oc := &state.Cluster{Name: "main", CredentialsSHA256: tc.source, CredentialsError: tc.readErr, Hosts: map[string]*state.Host{
 				"a": {Reachable: true, BackupJob: installed, BackupEnvSHA256: tc.onHost},
 			}}
 			cp := newClusterPlanner(c, oc, Options{})

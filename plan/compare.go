@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/etcdform/etcdform/internal/lcs"
+	"github.com/etcdform/etcdform/state"
 )
 
 // PinLeaders sets, in obs, the leader of every cluster to the member the
@@ -17,7 +18,7 @@ import (
 // and a display flag; apply moves leadership away from whichever member
 // leads when such a step runs, so any member may be assumed to lead. It
 // returns one line per cluster whose steps mark more than one member.
-func PinLeaders(obs *Observed, saved []Step) []string {
+func PinLeaders(obs *state.Observed, saved []Step) []string {
 	leaders := map[string]uint64{}
 	var out []string
 	for i, s := range saved {

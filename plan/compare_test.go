@@ -9,16 +9,17 @@ import (
 
 	. "github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // compareFixture plans a quota change on a 3-member cluster whose backup
 // job is installed on etcd-1 (with the etcdform binary uploaded), against
 // an observation where etcd-<leader> leads.
-func compareFixture(leader int) (*schema.Config, func() *Observed, Options) {
+func compareFixture(leader int) (*schema.Config, func() *state.Observed, Options) {
 	c := testCluster(1, 2, 3)
 	c.Storage.QuotaBackendBytes = 4 << 30
 	c.Backup = &schema.Backup{Schedule: "0 */6 * * *", On: []string{"etcd-1"}, Destination: "file:///var/backups/etcd", Recipient: "age1x"}
-	obs := func() *Observed {
+	obs := func() *state.Observed {
 		oc := observe(testCluster(1, 2, 3), leader)
 		oc.LeaderID = uint64(0x100 + leader)
 		return observed(oc)
@@ -163,10 +164,10 @@ func TestCompareStepsNeedsPinnedLeader(t *testing.T) {
 // backups have gone stale, has the same steps.
 func TestCompareStepsIgnoresTime(t *testing.T) {
 	cfg, obs, opts := compareFixture(1)
-	at := func(now time.Time) *Observed {
+	at := func(now time.Time) *state.Observed {
 		o := obs()
 		o.Time = now
-		o.Clusters["lab"].Backups = &ObservedBackups{Destination: "file:///var/backups/etcd", Count: 3, Newest: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+		o.Clusters["lab"].Backups = &state.Backups{Destination: "file:///var/backups/etcd", Count: 3, Newest: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 		return o
 	}
 	saved := Make(cfg, at(time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)), opts)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/etcdform/etcdform/internal/etcdconf"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // bootstrapOnly are the keys etcd reads only on a member's first start; a
@@ -23,7 +24,7 @@ var bootstrapOnly = cmpopts.IgnoreFields(etcdconf.File{}, "InitialCluster", "Ini
 // Unmanaged keys alone never cause a write. The bootstrap-only keys of the
 // observed file are kept as they are. err says why the wanted file cannot
 // be rendered (etcdconf.Marshal refuses it).
-func configDiff(c *schema.Cluster, d *schema.Member, h *ObservedHost) (file []byte, changes []Change, dropped []string, err error) {
+func configDiff(c *schema.Cluster, d *schema.Member, h *state.Host) (file []byte, changes []Change, dropped []string, err error) {
 	if h == nil || !h.Reachable {
 		return nil, nil, nil, nil
 	}

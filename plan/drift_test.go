@@ -9,6 +9,7 @@ import (
 
 	. "github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // TestMakeRestartPending covers issue 13 #3: a member whose process
@@ -18,7 +19,7 @@ func TestMakeRestartPending(t *testing.T) {
 	started := time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)
 	// times sets each member's process start and file time (seconds
 	// after started); a member not listed has neither.
-	times := func(oc *ObservedCluster, files map[string]float64) {
+	times := func(oc *state.Cluster, files map[string]float64) {
 		for name, after := range files {
 			h := oc.Hosts[name]
 			h.ProcessStart = started
@@ -28,7 +29,7 @@ func TestMakeRestartPending(t *testing.T) {
 	tests := map[string]struct {
 		desired *schema.Cluster
 		files   map[string]float64
-		edit    func(oc *ObservedCluster)
+		edit    func(oc *state.Cluster)
 		steps   []string
 		changes []Change // of the last restart
 	}{
@@ -51,7 +52,7 @@ func TestMakeRestartPending(t *testing.T) {
 		},
 		"only the file time known: nothing": {
 			files: map[string]float64{"etcd-2": 60},
-			edit:  func(oc *ObservedCluster) { oc.Hosts["etcd-2"].ProcessStart = time.Time{} },
+			edit:  func(oc *state.Cluster) { oc.Hosts["etcd-2"].ProcessStart = time.Time{} },
 		},
 		"followers first, the leader last": {
 			files: map[string]float64{"etcd-1": 60, "etcd-3": 60},
@@ -60,7 +61,7 @@ func TestMakeRestartPending(t *testing.T) {
 		"interrupted rolling change: the written member restarts, the others are written and restarted": {
 			desired: func() *schema.Cluster { c := testCluster(1, 2, 3); c.Storage.QuotaBackendBytes = 4 << 30; return c }(),
 			files:   map[string]float64{"etcd-2": 60},
-			edit:    func(oc *ObservedCluster) { oc.Hosts["etcd-2"].Config.QuotaBackendBytes = 4 << 30 },
+			edit:    func(oc *state.Cluster) { oc.Hosts["etcd-2"].Config.QuotaBackendBytes = 4 << 30 },
 			steps: []string{
 				"snapshot  3/1",
 				"restart etcd-2 3/0",
@@ -80,7 +81,7 @@ func TestMakeRestartPending(t *testing.T) {
 		},
 		"a stopped member is started, not restarted": {
 			files: map[string]float64{"etcd-2": 60},
-			edit: func(oc *ObservedCluster) {
+			edit: func(oc *state.Cluster) {
 				liveMember(oc, "etcd-2").Status = nil
 				oc.Hosts["etcd-2"].ServiceState = "stopped"
 			},
@@ -125,7 +126,7 @@ func TestMakeRefusesDataDirMove(t *testing.T) {
 	moved := func() *schema.Cluster { c := testCluster(1, 2, 3); c.Service.DataDir = "/srv/etcd"; return c }
 	tests := map[string]struct {
 		desired  *schema.Cluster
-		edit     func(oc *ObservedCluster)
+		edit     func(oc *state.Cluster)
 		refusals []string
 	}{
 		"every running member": {
@@ -134,7 +135,7 @@ func TestMakeRefusesDataDirMove(t *testing.T) {
 		},
 		"a stopped member too": {
 			desired: moved(),
-			edit: func(oc *ObservedCluster) {
+			edit: func(oc *state.Cluster) {
 				liveMember(oc, "etcd-2").Status = nil
 				oc.Hosts["etcd-2"].ServiceState = "stopped"
 			},
@@ -142,7 +143,7 @@ func TestMakeRefusesDataDirMove(t *testing.T) {
 		},
 		"members already moved by hand are not refused": {
 			desired: moved(),
-			edit: func(oc *ObservedCluster) {
+			edit: func(oc *state.Cluster) {
 				oc.Hosts["etcd-1"].Config.DataDir = "/srv/etcd"
 				oc.Hosts["etcd-3"].Config.DataDir = "/srv/etcd"
 			},
@@ -150,7 +151,7 @@ func TestMakeRefusesDataDirMove(t *testing.T) {
 		},
 		"with another change as well": {
 			desired: func() *schema.Cluster { c := moved(); c.Storage.QuotaBackendBytes = 4 << 30; return c }(),
-			edit: func(oc *ObservedCluster) {
+			edit: func(oc *state.Cluster) {
 				oc.Hosts["etcd-1"].Config.DataDir = "/srv/etcd"
 				oc.Hosts["etcd-2"].Config.DataDir = "/srv/etcd"
 			},
@@ -188,7 +189,7 @@ func TestMakeRemoval(t *testing.T) {
 	tests := map[string]struct {
 		desired  *schema.Cluster
 		live     *schema.Cluster
-		edit     func(oc *ObservedCluster)
+		edit     func(oc *state.Cluster)
 		steps    []string
 		warnings []string
 		reason   []string // substrings of the first removal's reason
@@ -204,8 +205,8 @@ func TestMakeRemoval(t *testing.T) {
 		"unreachable host: only the member list, and what to do by hand": {
 			desired: testCluster(1, 2, 3),
 			live:    testCluster(1, 2, 3, 4, 5),
-			edit: func(oc *ObservedCluster) {
-				oc.Hosts["etcd-4"] = &ObservedHost{Member: "etcd-4", Address: "10.0.0.4", Error: "dial tcp: no route to host"}
+			edit: func(oc *state.Cluster) {
+				oc.Hosts["etcd-4"] = &state.Host{Member: "etcd-4", Address: "10.0.0.4", Error: "dial tcp: no route to host"}
 			},
 			steps:  []string{"snapshot  5/2", "remove-member etcd-4 4/1 hostdown", "remove-member etcd-5 3/1"},
 			reason: []string{"10.0.0.4 cannot be reached", "no route to host", "only the member list changes", "/var/lib/etcd/member aside by hand"},
@@ -213,7 +214,7 @@ func TestMakeRemoval(t *testing.T) {
 		"host not known: only the member list": {
 			desired: testCluster(1, 2, 3),
 			live:    testCluster(1, 2, 3, 4, 5),
-			edit:    func(oc *ObservedCluster) { delete(oc.Hosts, "etcd-4") },
+			edit:    func(oc *state.Cluster) { delete(oc.Hosts, "etcd-4") },
 			steps:   []string{"snapshot  5/2", "remove-member etcd-4 4/1 hostdown", "remove-member etcd-5 3/1"},
 			reason:  []string{"host is not known", "only the member list changes"},
 		},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/etcdform/etcdform/internal/etcdconf"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // Options tunes Make.
@@ -58,7 +59,7 @@ const (
 //  4. The rolling config change: WriteConfig then Restart per member,
 //     members with errors first, then followers by name, the leader (as
 //     observed) last. A member whose process started before its config
-//     file was last written (ObservedHost.RestartPending) gets a Restart
+//     file was last written (state.Host.RestartPending) gets a Restart
 //     alone, in the same order.
 //
 // Every step carries the voters and the failures tolerated while it runs;
@@ -68,7 +69,7 @@ const (
 // in effect but are never refused for it. With fault_tolerance not set, a
 // membership change that drops to 0 tolerated failures while the cluster
 // tolerates one today is warned about (warnNarrowest).
-func Make(cfg *schema.Config, obs *Observed, opts Options) *Plan {
+func Make(cfg *schema.Config, obs *state.Observed, opts Options) *Plan {
 	p := &Plan{Meta: opts.Meta}
 	if p.Meta.ConfigHash == "" {
 		p.Meta.ConfigHash = cfg.Hash
@@ -77,9 +78,9 @@ func Make(cfg *schema.Config, obs *Observed, opts Options) *Plan {
 		p.Meta.ConfigDir = cfg.Dir
 	}
 	if obs == nil {
-		obs = &Observed{}
+		obs = &state.Observed{}
 	}
-	p.Fingerprint = FingerprintOf(obs)
+	p.Fingerprint = state.FingerprintOf(obs)
 	for _, c := range cfg.Clusters {
 		p.Clusters = append(p.Clusters, c.Name)
 		cp := newClusterPlanner(c, obs.Clusters[c.Name], opts)
@@ -108,8 +109,8 @@ func Make(cfg *schema.Config, obs *Observed, opts Options) *Plan {
 type member struct {
 	name    string // desired or live name; "" for an unnamed live member
 	desired *schema.Member
-	live    *ObservedMember
-	host    *ObservedHost
+	live    *state.Member
+	host    *state.Host
 
 	down      bool // live, but its endpoint does not answer or its service is stopped
 	hostDown  bool // its host is known and unreachable, or unknown
@@ -147,7 +148,7 @@ func (m *member) peerURL() string {
 
 type clusterPlanner struct {
 	c      *schema.Cluster
-	oc     *ObservedCluster
+	oc     *state.Cluster
 	opts   Options
 	budget int
 
@@ -163,7 +164,7 @@ type clusterPlanner struct {
 	refusals []Warning
 }
 
-func newClusterPlanner(c *schema.Cluster, oc *ObservedCluster, opts Options) *clusterPlanner {
+func newClusterPlanner(c *schema.Cluster, oc *state.Cluster, opts Options) *clusterPlanner {
 	cp := &clusterPlanner{c: c, oc: oc, opts: opts, voters: map[*member]bool{}}
 	if c.FaultTolerance > 0 {
 		cp.budget = c.FaultTolerance
@@ -502,7 +503,7 @@ func (cp *clusterPlanner) refuseDataDirMove(m *member) {
 }
 
 // runningConfigChange says why a member's process must load its file.
-func runningConfigChange(h *ObservedHost) Change {
+func runningConfigChange(h *state.Host) Change {
 	return Change{Attr: "running-config",
 		Before: "process started " + h.ProcessStart.UTC().Format(time.RFC3339),
 		After:  "config file of " + h.ConfigModTime.UTC().Format(time.RFC3339)}
@@ -536,7 +537,7 @@ func (cp *clusterPlanner) initialCounts() (voters, available int) {
 	for _, m := range append(append([]*member{}, cp.kept...), cp.removed...) {
 		if m.live != nil && !m.live.IsLearner {
 			voters++
-			if !m.live.down() {
+			if !m.live.Down() {
 				available++
 			}
 		}
@@ -663,10 +664,8 @@ func (cp *clusterPlanner) match() bool {
 	return ok
 }
 
-func (lm *ObservedMember) down() bool { return lm.Status == nil }
-
 func (cp *clusterPlanner) classify(m *member) {
-	m.down = m.live.down() || (m.host != nil && m.host.Reachable && m.host.ServiceState == "stopped")
+	m.down = m.live.Down() || (m.host != nil && m.host.Reachable && m.host.ServiceState == "stopped")
 	m.leader = cp.oc.LeaderID != 0 && m.live.ID == cp.oc.LeaderID
 	m.unhealthy = !m.down && len(m.live.Status.Errors) > 0
 	if m.unhealthy {
@@ -757,7 +756,7 @@ func writeReason(m *member, dropped []string, down bool) string {
 }
 
 // observedConfig is the config file h held, nil when absent or unknown.
-func observedConfig(h *ObservedHost) []byte {
+func observedConfig(h *state.Host) []byte {
 	if h == nil || !h.ConfigExists {
 		return nil
 	}
@@ -780,7 +779,7 @@ func orNone(s string) string {
 	return s
 }
 
-func hostError(h *ObservedHost) string {
+func hostError(h *state.Host) string {
 	if h == nil {
 		return "the host was not observed"
 	}

@@ -11,6 +11,7 @@ import (
 	. "github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/plan/plantest"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 var (
@@ -52,12 +53,12 @@ func summaries(ws []Warning) []string {
 	return out
 }
 
-func liveMember(oc *ObservedCluster, name string) *ObservedMember { return oc.Member(name) }
+func liveMember(oc *state.Cluster, name string) *state.Member { return oc.Member(name) }
 
 func TestMake(t *testing.T) {
 	tests := map[string]struct {
 		desired  *schema.Cluster
-		live     func() *ObservedCluster
+		live     func() *state.Cluster
 		opts     Options
 		steps    []string
 		refusals []string
@@ -65,16 +66,16 @@ func TestMake(t *testing.T) {
 	}{
 		"converged cluster gives an empty plan": {
 			desired: testCluster(1, 2, 3),
-			live:    func() *ObservedCluster { return observe(testCluster(1, 2, 3), 1) },
+			live:    func() *state.Cluster { return observe(testCluster(1, 2, 3), 1) },
 		},
 		"scale 3 to 5 adds one learner at a time": {
 			desired: testCluster(1, 2, 3, 4, 5),
-			live: func() *ObservedCluster {
+			live: func() *state.Cluster {
 				oc := observe(testCluster(1, 2, 3), 1)
 				// The new hosts are observed, empty.
 				for _, i := range []int{4, 5} {
 					n := fmt.Sprintf("etcd-%d", i)
-					oc.Hosts[n] = &ObservedHost{Member: n, Reachable: true, DataDirEmpty: true, ServiceState: "stopped", BinaryVersion: "3.6.16"}
+					oc.Hosts[n] = &state.Host{Member: n, Reachable: true, DataDirEmpty: true, ServiceState: "stopped", BinaryVersion: "3.6.16"}
 				}
 				return oc
 			},
@@ -86,7 +87,7 @@ func TestMake(t *testing.T) {
 		},
 		"scale 5 to 3 removes followers then the leader": {
 			desired: testCluster(1, 2, 3),
-			live:    func() *ObservedCluster { return observe(testCluster(1, 2, 3, 4, 5), 4) },
+			live:    func() *state.Cluster { return observe(testCluster(1, 2, 3, 4, 5), 4) },
 			steps: []string{
 				"snapshot  5/2",
 				"remove-member etcd-5 4/1",
@@ -95,9 +96,9 @@ func TestMake(t *testing.T) {
 		},
 		"replacing a healthy member adds before it removes": {
 			desired: testCluster(1, 2, 4),
-			live: func() *ObservedCluster {
+			live: func() *state.Cluster {
 				oc := observe(testCluster(1, 2, 3), 1)
-				oc.Hosts["etcd-4"] = &ObservedHost{Member: "etcd-4", Reachable: true, DataDirEmpty: true}
+				oc.Hosts["etcd-4"] = &state.Host{Member: "etcd-4", Reachable: true, DataDirEmpty: true}
 				return oc
 			},
 			steps: []string{
@@ -108,12 +109,12 @@ func TestMake(t *testing.T) {
 		},
 		"dead member is removed before its replacement is added": {
 			desired: testCluster(1, 2, 4),
-			live: func() *ObservedCluster {
+			live: func() *state.Cluster {
 				oc := observe(testCluster(1, 2, 3), 1)
 				m := liveMember(oc, "etcd-3")
 				m.Status, m.StatusError = nil, "context deadline exceeded"
-				oc.Hosts["etcd-3"] = &ObservedHost{Member: "etcd-3", Reachable: false, Error: "dial tcp: no route to host"}
-				oc.Hosts["etcd-4"] = &ObservedHost{Member: "etcd-4", Reachable: true, DataDirEmpty: true}
+				oc.Hosts["etcd-3"] = &state.Host{Member: "etcd-3", Reachable: false, Error: "dial tcp: no route to host"}
+				oc.Hosts["etcd-4"] = &state.Host{Member: "etcd-4", Reachable: true, DataDirEmpty: true}
 				return oc
 			},
 			steps: []string{
@@ -124,7 +125,7 @@ func TestMake(t *testing.T) {
 		},
 		"config change on 3 restarts the leader last": {
 			desired: func() *schema.Cluster { c := testCluster(1, 2, 3); c.Storage.QuotaBackendBytes = 4 << 30; return c }(),
-			live:    func() *ObservedCluster { return observe(testCluster(1, 2, 3), 1) },
+			live:    func() *state.Cluster { return observe(testCluster(1, 2, 3), 1) },
 			steps: []string{
 				"snapshot  3/1",
 				"write-config etcd-2 3/1", "restart etcd-2 3/0",
@@ -134,7 +135,7 @@ func TestMake(t *testing.T) {
 		},
 		"config change on 5 restarts the leader last": {
 			desired: func() *schema.Cluster { c := testCluster(1, 2, 3, 4, 5); c.Storage.SnapshotCount = 5000; return c }(),
-			live:    func() *ObservedCluster { return observe(testCluster(1, 2, 3, 4, 5), 3) },
+			live:    func() *state.Cluster { return observe(testCluster(1, 2, 3, 4, 5), 3) },
 			steps: []string{
 				"snapshot  5/2",
 				"write-config etcd-1 5/2", "restart etcd-1 5/1",
@@ -146,7 +147,7 @@ func TestMake(t *testing.T) {
 		},
 		"member with errors is restarted first": {
 			desired: func() *schema.Cluster { c := testCluster(1, 2, 3); c.Storage.SnapshotCount = 5000; return c }(),
-			live: func() *ObservedCluster {
+			live: func() *state.Cluster {
 				oc := observe(testCluster(1, 2, 3), 1)
 				liveMember(oc, "etcd-3").Status.Errors = []string{"slow fdatasync"}
 				return oc
@@ -161,7 +162,7 @@ func TestMake(t *testing.T) {
 		},
 		"member down is started first": {
 			desired: func() *schema.Cluster { c := testCluster(1, 2, 3); c.Storage.SnapshotCount = 5000; return c }(),
-			live: func() *ObservedCluster {
+			live: func() *state.Cluster {
 				oc := observe(testCluster(1, 2, 3), 1)
 				m := liveMember(oc, "etcd-2")
 				m.Status, m.StatusError = nil, "connection refused"
@@ -178,10 +179,10 @@ func TestMake(t *testing.T) {
 		},
 		"member down on an unreachable host is refused": {
 			desired: testCluster(1, 2, 3),
-			live: func() *ObservedCluster {
+			live: func() *state.Cluster {
 				oc := observe(testCluster(1, 2, 3), 1)
 				liveMember(oc, "etcd-2").Status = nil
-				oc.Hosts["etcd-2"] = &ObservedHost{Member: "etcd-2", Error: "no route to host"}
+				oc.Hosts["etcd-2"] = &state.Host{Member: "etcd-2", Error: "no route to host"}
 				return oc
 			},
 			refusals: []string{"Member down and host unreachable (etcd-2)"},
@@ -194,7 +195,7 @@ func TestMake(t *testing.T) {
 				c.Storage.SnapshotCount = 5000
 				return c
 			}(),
-			live: func() *ObservedCluster { return observe(testCluster(1, 2, 3), 1) },
+			live: func() *state.Cluster { return observe(testCluster(1, 2, 3), 1) },
 			steps: []string{
 				"snapshot  3/1",
 				"write-config etcd-2 3/1", "restart etcd-2 3/0",
@@ -213,11 +214,11 @@ func TestMake(t *testing.T) {
 				c.FaultTolerance = 1
 				return c
 			}(),
-			live: func() *ObservedCluster { return observe(testCluster(1, 2, 3, 4, 5), 1) },
+			live: func() *state.Cluster { return observe(testCluster(1, 2, 3, 4, 5), 1) },
 		},
 		"budget refuses removing to 3 when 2 failures are required": {
 			desired: func() *schema.Cluster { c := testCluster(1, 2, 3); c.FaultTolerance = 2; return c }(),
-			live:    func() *ObservedCluster { return observe(testCluster(1, 2, 3, 4, 5), 1) },
+			live:    func() *state.Cluster { return observe(testCluster(1, 2, 3, 4, 5), 1) },
 			steps: []string{
 				"snapshot  5/2",
 				"remove-member etcd-4 4/1",
@@ -230,11 +231,11 @@ func TestMake(t *testing.T) {
 		},
 		"a healthy learner is promoted before another add": {
 			desired: testCluster(1, 2, 3, 4, 5),
-			live: func() *ObservedCluster {
+			live: func() *state.Cluster {
 				oc := observe(testCluster(1, 2, 3, 4), 1)
 				m := liveMember(oc, "etcd-4")
 				m.IsLearner, m.Status.IsLearner = true, true
-				oc.Hosts["etcd-5"] = &ObservedHost{Member: "etcd-5", Reachable: true, DataDirEmpty: true}
+				oc.Hosts["etcd-5"] = &state.Host{Member: "etcd-5", Reachable: true, DataDirEmpty: true}
 				return oc
 			},
 			steps: []string{
@@ -246,13 +247,13 @@ func TestMake(t *testing.T) {
 		},
 		"an unstarted learner is removed and added again": {
 			desired: testCluster(1, 2, 3, 4, 5),
-			live: func() *ObservedCluster {
+			live: func() *state.Cluster {
 				oc := observe(testCluster(1, 2, 3), 1)
 				// Added by an interrupted apply, never started: no name.
-				oc.Members = append(oc.Members, ObservedMember{ID: 0x104, PeerURLs: []string{"http://10.0.0.4:2380"}, IsLearner: true})
+				oc.Members = append(oc.Members, state.Member{ID: 0x104, PeerURLs: []string{"http://10.0.0.4:2380"}, IsLearner: true})
 				for _, i := range []int{4, 5} {
 					n := fmt.Sprintf("etcd-%d", i)
-					oc.Hosts[n] = &ObservedHost{Member: n, Reachable: true, DataDirEmpty: true}
+					oc.Hosts[n] = &state.Host{Member: n, Reachable: true, DataDirEmpty: true}
 				}
 				return oc
 			},
@@ -266,7 +267,7 @@ func TestMake(t *testing.T) {
 		},
 		"quota at the DB size is refused": {
 			desired: func() *schema.Cluster { c := testCluster(1, 2, 3); c.Storage.QuotaBackendBytes = 1 << 30; return c }(),
-			live: func() *ObservedCluster {
+			live: func() *state.Cluster {
 				oc := observe(testCluster(1, 2, 3), 1)
 				liveMember(oc, "etcd-2").Status.DBSize = 1<<30 - 1<<20
 				return oc
@@ -281,7 +282,7 @@ func TestMake(t *testing.T) {
 		},
 		"quota above the DB size plus margin is accepted": {
 			desired: func() *schema.Cluster { c := testCluster(1, 2, 3); c.Storage.QuotaBackendBytes = 1 << 30; return c }(),
-			live: func() *ObservedCluster {
+			live: func() *state.Cluster {
 				oc := observe(testCluster(1, 2, 3), 1)
 				liveMember(oc, "etcd-2").Status.DBSize = 900 << 20
 				return oc
@@ -295,22 +296,22 @@ func TestMake(t *testing.T) {
 		},
 		"shrinking to 2 is refused": {
 			desired:  testCluster(1, 2),
-			live:     func() *ObservedCluster { return observe(testCluster(1, 2, 3), 1) },
+			live:     func() *state.Cluster { return observe(testCluster(1, 2, 3), 1) },
 			steps:    []string{"snapshot  3/1", "remove-member etcd-3 2/0"},
 			refusals: []string{"Even number of voters"},
 			warnings: []string{"Fault tolerance drops to zero (etcd-3) #2"},
 		},
 		"shrinking to 2 is allowed by the cluster": {
 			desired:  func() *schema.Cluster { c := testCluster(1, 2); c.AllowEven = true; return c }(),
-			live:     func() *ObservedCluster { return observe(testCluster(1, 2, 3), 1) },
+			live:     func() *state.Cluster { return observe(testCluster(1, 2, 3), 1) },
 			steps:    []string{"snapshot  3/1", "remove-member etcd-3 2/0"},
 			warnings: []string{"Fault tolerance drops to zero (etcd-3) #2"},
 		},
 		"growing to 4 is allowed by the option": {
 			desired: testCluster(1, 2, 3, 4),
-			live: func() *ObservedCluster {
+			live: func() *state.Cluster {
 				oc := observe(testCluster(1, 2, 3), 1)
-				oc.Hosts["etcd-4"] = &ObservedHost{Member: "etcd-4", Reachable: true, DataDirEmpty: true}
+				oc.Hosts["etcd-4"] = &state.Host{Member: "etcd-4", Reachable: true, DataDirEmpty: true}
 				return oc
 			},
 			opts:  Options{AllowEven: true},
@@ -318,10 +319,10 @@ func TestMake(t *testing.T) {
 		},
 		"a new member's host must be reachable": {
 			desired: testCluster(1, 2, 3, 4, 5),
-			live: func() *ObservedCluster {
+			live: func() *state.Cluster {
 				oc := observe(testCluster(1, 2, 3), 1)
-				oc.Hosts["etcd-4"] = &ObservedHost{Member: "etcd-4", Reachable: true, DataDirEmpty: true}
-				oc.Hosts["etcd-5"] = &ObservedHost{Member: "etcd-5", Error: "connection refused"}
+				oc.Hosts["etcd-4"] = &state.Host{Member: "etcd-4", Reachable: true, DataDirEmpty: true}
+				oc.Hosts["etcd-5"] = &state.Host{Member: "etcd-5", Error: "connection refused"}
 				return oc
 			},
 			steps:    []string{"snapshot  3/1", "add-learner etcd-4 3/1", "promote etcd-4 4/1"},
@@ -329,7 +330,7 @@ func TestMake(t *testing.T) {
 		},
 		"unmanaged keys alone are reported, not written": {
 			desired: testCluster(1, 2, 3),
-			live: func() *ObservedCluster {
+			live: func() *state.Cluster {
 				oc := observe(testCluster(1, 2, 3), 1)
 				oc.Hosts["etcd-3"].ConfigUnknown = []string{"enable-pprof"}
 				return oc
@@ -338,7 +339,7 @@ func TestMake(t *testing.T) {
 		},
 		"a hand-edited file shows as drift on that member": {
 			desired: testCluster(1, 2, 3),
-			live: func() *ObservedCluster {
+			live: func() *state.Cluster {
 				oc := observe(testCluster(1, 2, 3), 1)
 				oc.Hosts["etcd-3"].Config.HeartbeatInterval = 250
 				oc.Hosts["etcd-3"].ConfigUnknown = []string{"enable-pprof"}
@@ -349,7 +350,7 @@ func TestMake(t *testing.T) {
 		},
 		"a missing config file is written": {
 			desired: testCluster(1, 2, 3),
-			live: func() *ObservedCluster {
+			live: func() *state.Cluster {
 				oc := observe(testCluster(1, 2, 3), 1)
 				h := oc.Hosts["etcd-2"]
 				h.ConfigExists, h.Config = false, nil
@@ -359,9 +360,9 @@ func TestMake(t *testing.T) {
 		},
 		"alarms and version skew are warnings": {
 			desired: func() *schema.Cluster { c := testCluster(1, 2, 3); c.EtcdVersion = "3.6.17"; return c }(),
-			live: func() *ObservedCluster {
+			live: func() *state.Cluster {
 				oc := observe(testCluster(1, 2, 3), 1)
-				oc.Alarms = []Alarm{{MemberID: 0x102, Type: "NOSPACE"}}
+				oc.Alarms = []state.Alarm{{MemberID: 0x102, Type: "NOSPACE"}}
 				return oc
 			},
 			warnings: []string{
@@ -371,7 +372,7 @@ func TestMake(t *testing.T) {
 		},
 		"an unreachable cluster is refused": {
 			desired:  testCluster(1, 2, 3),
-			live:     func() *ObservedCluster { return &ObservedCluster{Name: "lab", Error: "context deadline exceeded"} },
+			live:     func() *state.Cluster { return &state.Cluster{Name: "lab", Error: "context deadline exceeded"} },
 			refusals: []string{"Cluster not reachable"},
 		},
 		"a peer URL change is refused": {
@@ -380,7 +381,7 @@ func TestMake(t *testing.T) {
 				c.Members[1].PeerURL = "http://10.0.0.22:2380"
 				return c
 			}(),
-			live:     func() *ObservedCluster { return observe(testCluster(1, 2, 3), 1) },
+			live:     func() *state.Cluster { return observe(testCluster(1, 2, 3), 1) },
 			refusals: []string{"Peer URL change not supported (etcd-2)"},
 		},
 	}
@@ -449,7 +450,7 @@ func TestMakeStepDetails(t *testing.T) {
 	}
 	// A new member's template says existing.
 	oc = observe(testCluster(1, 2, 3), 1)
-	oc.Hosts["etcd-4"] = &ObservedHost{Member: "etcd-4", Reachable: true, DataDirEmpty: true}
+	oc.Hosts["etcd-4"] = &state.Host{Member: "etcd-4", Reachable: true, DataDirEmpty: true}
 	p = Make(config(testCluster(1, 2, 3, 4, 5)), observed(oc), Options{})
 	add := p.Steps[1]
 	if add.Action != AddLearner || add.PeerURL != "http://10.0.0.4:2380" || !strings.Contains(string(add.Config), "initial-cluster-state: existing") {
@@ -459,20 +460,20 @@ func TestMakeStepDetails(t *testing.T) {
 
 func TestFingerprint(t *testing.T) {
 	c := testCluster(1, 2, 3)
-	base := FingerprintOf(observed(observe(c, 1)))
+	base := state.FingerprintOf(observed(observe(c, 1)))
 
 	moved := observe(c, 2)
 	liveMember(moved, "etcd-1").Status.RaftIndex = 999
 	liveMember(moved, "etcd-1").Status.DBSize = 5 << 20
-	if lines := DiffFingerprint(base, FingerprintOf(observed(moved))); lines != nil {
+	if lines := state.DiffFingerprint(base, state.FingerprintOf(observed(moved))); lines != nil {
 		t.Errorf("leader/index/size change made the plan stale: %q", lines)
 	}
 
 	edited := observe(c, 1)
 	edited.Hosts["etcd-2"].ConfigHash = "cd34" + strings.Repeat("0", 60)
 	edited.Members = edited.Members[:2] // etcd-3 removed by hand, its host still there
-	edited.Hosts["etcd-4"] = &ObservedHost{Member: "etcd-4", Reachable: true}
-	got := DiffFingerprint(base, FingerprintOf(observed(edited)))
+	edited.Hosts["etcd-4"] = &state.Host{Member: "etcd-4", Reachable: true}
+	got := state.DiffFingerprint(base, state.FingerprintOf(observed(edited)))
 	want := []string{
 		"cluster lab: member etcd-3 left the member list",
 		"cluster lab: member etcd-4 was added",

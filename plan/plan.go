@@ -1,6 +1,10 @@
 package plan
 
-import "time"
+import (
+	"time"
+
+	"github.com/etcdform/etcdform/state"
+)
 
 // Change is one attribute difference that motivates a step. What Before and
 // After hold depends on the step's action:
@@ -114,7 +118,7 @@ type File struct {
 // whether the world it was planned against still holds.
 type Plan struct {
 	Meta        Meta
-	Fingerprint Fingerprint
+	Fingerprint state.Fingerprint
 	Steps       []Step
 	// Warnings are shown but do not block (drift, unmanaged keys, certs
 	// expiring soon).
@@ -146,32 +150,6 @@ type Meta struct {
 	Author      string
 	ConfigHash  string // schema.Config.Hash
 	ConfigDir   string
-}
-
-// Fingerprint is the part of the observed state that apply re-checks. A
-// leader change alone does not alter it.
-type Fingerprint struct {
-	Clusters []ClusterFingerprint
-}
-
-// ClusterFingerprint identifies one cluster's observed state.
-type ClusterFingerprint struct {
-	Name      string
-	ClusterID uint64
-	Members   []MemberFingerprint // sorted by name
-}
-
-// MemberFingerprint identifies one member's observed state.
-type MemberFingerprint struct {
-	Name          string
-	ID            uint64
-	PeerURLs      []string
-	ClientURLs    []string
-	IsLearner     bool
-	ConfigHash    string
-	BinaryVersion string
-	ServiceState  string
-	CertSerials   []string
 }
 
 // HasRefusals reports whether apply must reject the plan.

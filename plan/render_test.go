@@ -9,6 +9,7 @@ import (
 	. "github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/plan/plantest"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // The planner is the second line of defence behind the schema: a value
@@ -18,33 +19,33 @@ import (
 func TestMakeRefusesUnrenderableFiles(t *testing.T) {
 	const payload = "\n* * * * * root touch /tmp/pwned #"
 	tests := map[string]struct {
-		edit func(c *schema.Cluster, oc *ObservedCluster)
+		edit func(c *schema.Cluster, oc *state.Cluster)
 		want []string
 	}{
 		"newline in backup destination": {
-			edit: func(c *schema.Cluster, _ *ObservedCluster) {
+			edit: func(c *schema.Cluster, _ *state.Cluster) {
 				c.Backup = &schema.Backup{Schedule: "@daily", On: []string{"etcd-1"}, AllowUnencrypted: true,
 					Destination: "file:///var/backups/x" + payload}
 			},
 			want: []string{"File cannot be written (etcd-1)"},
 		},
 		"newline in s3 region": {
-			edit: func(c *schema.Cluster, _ *ObservedCluster) {
+			edit: func(c *schema.Cluster, _ *state.Cluster) {
 				c.Backup = &schema.Backup{Schedule: "@daily", On: []string{"etcd-2"}, AllowUnencrypted: true,
 					Destination: "s3://bucket/etcd", S3: &schema.S3Options{Region: "eu" + payload}}
 			},
 			want: []string{"File cannot be written (etcd-2)"},
 		},
 		"newline in data dir": {
-			edit: func(c *schema.Cluster, _ *ObservedCluster) { c.Service.DataDir = "/var/lib/etcd\nenable-pprof: true" },
+			edit: func(c *schema.Cluster, _ *state.Cluster) { c.Service.DataDir = "/var/lib/etcd\nenable-pprof: true" },
 			want: []string{"File cannot be written (etcd-1)", "File cannot be written (etcd-2)", "File cannot be written (etcd-3)"},
 		},
 		"newline in a new member's peer URL": {
-			edit: func(c *schema.Cluster, oc *ObservedCluster) {
+			edit: func(c *schema.Cluster, oc *state.Cluster) {
 				m := plantest.Member(4)
 				m.PeerURL += payload
 				c.Members, c.AllowEven = append(c.Members, m), true
-				oc.Hosts[m.Name] = &ObservedHost{Member: m.Name, Reachable: true, DataDirEmpty: true, ServiceState: "stopped"}
+				oc.Hosts[m.Name] = &state.Host{Member: m.Name, Reachable: true, DataDirEmpty: true, ServiceState: "stopped"}
 			},
 			want: []string{"File cannot be written (etcd-4)"},
 		},

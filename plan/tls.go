@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // Upload is one TLS file an UploadFile step writes to a member's host from
@@ -45,14 +46,14 @@ type tlsWork struct {
 // uploads: the source's facts where a source is set, the host's otherwise.
 type effective struct {
 	side    string // "client" | "peer"
-	cert    *CertInfo
+	cert    *state.CertInfo
 	keyPub  string // sha256 of the key's public half; "" when unknown
 	keyWhy  string // why keyPub is unknown
-	ca      *CertInfo
+	ca      *state.CertInfo
 	urlHost string
 	// What the host holds now (etcd runs these, or will at its next
 	// handshake for leaves and its next start for the CA).
-	hostCert, hostCA *CertInfo
+	hostCert, hostCA *state.CertInfo
 }
 
 // tlsPlan checks the certificates of every kept or added member whose
@@ -194,7 +195,7 @@ func (cp *clusterPlanner) tlsUploads(m *member) *tlsWork {
 			f         schema.TLSFile
 			have, src string // sha256s
 			srcBad    string
-			info      *CertInfo // for a certificate source: its facts
+			info      *state.CertInfo // for a certificate source: its facts
 		}{
 			{"ca", s.ep.CA, sha(hostCA, false), sha(srcCA, false), bad(srcCA, false), srcCA},
 			{"key", s.ep.Key, sha(hostCert, true), sha(srcCert, true), bad(srcCert, true), nil},
@@ -257,7 +258,7 @@ func (cp *clusterPlanner) tlsUploads(m *member) *tlsWork {
 	return w
 }
 
-func sha(ci *CertInfo, key bool) string {
+func sha(ci *state.CertInfo, key bool) string {
 	if ci == nil {
 		return ""
 	}
@@ -268,7 +269,7 @@ func sha(ci *CertInfo, key bool) string {
 }
 
 // bad says why a source cannot be uploaded ("" when it can).
-func bad(ci *CertInfo, key bool) string {
+func bad(ci *state.CertInfo, key bool) string {
 	switch {
 	case ci == nil:
 		return "it was not read"
@@ -480,7 +481,7 @@ func (cp *clusterPlanner) caRotationPhase(peers []*memberTLS) {
 	}
 }
 
-func derSet(ci *CertInfo) map[string]bool {
+func derSet(ci *state.CertInfo) map[string]bool {
 	out := map[string]bool{}
 	if ci != nil {
 		for _, d := range ci.DER {
@@ -493,7 +494,7 @@ func derSet(ci *CertInfo) map[string]bool {
 // verifyChain checks cert against the bundle, at a time inside the
 // certificate's validity so that an expired certificate is reported as
 // expired, not as untrusted.
-func verifyChain(cert *x509.Certificate, c *CertInfo, bundle *CertInfo, now time.Time) error {
+func verifyChain(cert *x509.Certificate, c *state.CertInfo, bundle *state.CertInfo, now time.Time) error {
 	roots := x509.NewCertPool()
 	for _, der := range bundle.DER {
 		if ca, err := x509.ParseCertificate(der); err == nil {
@@ -517,7 +518,7 @@ func verifyChain(cert *x509.Certificate, c *CertInfo, bundle *CertInfo, now time
 	return err
 }
 
-func sanList(c *CertInfo) string {
+func sanList(c *state.CertInfo) string {
 	var s []string
 	for _, d := range c.DNSNames {
 		s = append(s, "DNS:"+d)
@@ -543,4 +544,12 @@ func roundDur(d time.Duration) string {
 		return fmt.Sprintf("%dd", int(d.Hours()/24))
 	}
 	return d.Round(time.Minute).String()
+}
+
+// shortHash shortens a hash or serial for display.
+func shortHash(h string) string {
+	if len(h) > 8 {
+		return h[:8] + ".."
+	}
+	return h
 }

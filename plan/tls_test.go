@@ -20,6 +20,7 @@ import (
 	"github.com/etcdform/etcdform/plan/planfile"
 	"github.com/etcdform/etcdform/plan/plantest"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 var tlsNow = time.Now().UTC()
@@ -31,8 +32,8 @@ func hashHex(b []byte) string {
 
 // certFacts describes a PEM certificate file (and its key) as the observer
 // does: hashes, DER, public-key hashes; never the key bytes.
-func certFacts(role, path, keyPath string, certPEM, keyPEM []byte) plan.CertInfo {
-	ci := plan.CertInfo{Role: role, Path: path, SHA256: hashHex(certPEM)}
+func certFacts(role, path, keyPath string, certPEM, keyPEM []byte) state.CertInfo {
+	ci := state.CertInfo{Role: role, Path: path, SHA256: hashHex(certPEM)}
 	for rest := certPEM; ; {
 		var b *pem.Block
 		if b, rest = pem.Decode(rest); b == nil {
@@ -68,7 +69,7 @@ func certFacts(role, path, keyPath string, certPEM, keyPEM []byte) plan.CertInfo
 type tlsLab struct {
 	ca    *pki.CA
 	c     *schema.Cluster
-	oc    *plan.ObservedCluster
+	oc    *state.Cluster
 	files map[string][]byte // host path or source path -> bytes, per member: "etcd-1:" + path
 }
 
@@ -105,7 +106,7 @@ func (l *tlsLab) endpoint(member, side string) *schema.TLSEndpoint {
 func (l *tlsLab) set(member, side string, caPEM, certPEM, keyPEM []byte, host, source bool) {
 	ep := l.endpoint(member, side)
 	h := l.oc.Hosts[member]
-	put := func(list *[]plan.CertInfo, ci plan.CertInfo) {
+	put := func(list *[]state.CertInfo, ci state.CertInfo) {
 		for i := range *list {
 			if (*list)[i].Role == ci.Role {
 				(*list)[i] = ci
@@ -215,7 +216,7 @@ func TestTLSChecks(t *testing.T) {
 				bundle := append(append([]byte{}, l.ca.CertPEM...), short.CertPEM...)
 				for _, m := range l.c.Members {
 					for _, side := range []string{"client", "peer"} {
-						for _, list := range []*[]plan.CertInfo{&l.oc.Hosts[m.Name].Certs, &l.oc.Hosts[m.Name].Sources} {
+						for _, list := range []*[]state.CertInfo{&l.oc.Hosts[m.Name].Certs, &l.oc.Hosts[m.Name].Sources} {
 							for j := range *list {
 								if (*list)[j].Role == side+"-ca" {
 									(*list)[j] = certFacts(side+"-ca", (*list)[j].Path, "", bundle, nil)
@@ -378,7 +379,7 @@ func TestTLSCARotationOutOfOrderIsRefused(t *testing.T) {
 			leaf, _ := newCA.Issue(pki.Request{CommonName: m.Name, IPs: []string{fmt.Sprintf("10.0.0.%d", i+1)}, Usage: pki.Peer})
 			// The host already holds the bundle (phase 1 applied).
 			ep := l.endpoint(m.Name, "peer")
-			for _, list := range []*[]plan.CertInfo{&l.oc.Hosts[m.Name].Certs, &l.oc.Hosts[m.Name].Sources} {
+			for _, list := range []*[]state.CertInfo{&l.oc.Hosts[m.Name].Certs, &l.oc.Hosts[m.Name].Sources} {
 				for j := range *list {
 					if (*list)[j].Role == "peer-ca" {
 						path := ep.CA.Path
@@ -470,9 +471,9 @@ func TestTLSNewMemberGetsItsFilesBeforeItIsAdded(t *testing.T) {
 	l := newTLSLab(t)
 	want := plantest.WithTLS(plantest.Cluster(1, 2, 3, 4), "/src")
 	l.c.Members = append(l.c.Members, want.Member("etcd-4"))
-	h := &plan.ObservedHost{Member: "etcd-4", Address: "10.0.0.4", Reachable: true, DataDirEmpty: true, ServiceState: "stopped", BinaryVersion: "3.6.16"}
+	h := &state.Host{Member: "etcd-4", Address: "10.0.0.4", Reachable: true, DataDirEmpty: true, ServiceState: "stopped", BinaryVersion: "3.6.16"}
 	for _, role := range []string{"client-ca", "client-cert", "peer-ca", "peer-cert"} {
-		h.Certs = append(h.Certs, plan.CertInfo{Role: role, Missing: true, KeyMissing: true})
+		h.Certs = append(h.Certs, state.CertInfo{Role: role, Missing: true, KeyMissing: true})
 	}
 	l.oc.Hosts["etcd-4"] = h
 	for _, side := range []string{"client", "peer"} {

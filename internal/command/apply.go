@@ -18,6 +18,7 @@ import (
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/providers/live"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 func init() {
@@ -164,7 +165,7 @@ func verifySteps(ctx context.Context, env *Env, cfg *schema.Config, p *plan.Plan
 		return fmt.Sprintf("Error: the configuration in %s changed since the plan was made (hash %.12s, planned %.12s). Run plan again.", cfg.Dir, cfg.Hash, p.Meta.ConfigHash)
 	}
 	obs := observe(ctx, env, cfg, live.DefaultObserveTimeout)
-	if diffs := plan.DiffFingerprint(p.Fingerprint, plan.FingerprintOf(obs)); len(diffs) > 0 {
+	if diffs := state.DiffFingerprint(p.Fingerprint, state.FingerprintOf(obs)); len(diffs) > 0 {
 		return fmt.Sprintf("Error: %v. Differences:\n  - %s", apply.ErrStale, strings.Join(diffs, "\n  - "))
 	}
 	diffs := plan.PinLeaders(obs, p.Steps)

@@ -13,6 +13,7 @@ import (
 	"github.com/etcdform/etcdform/plan/planfile"
 	"github.com/etcdform/etcdform/plan/plantest"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // quotaConfig writes a 3-member configuration whose quota differs from
@@ -49,8 +50,8 @@ func quotaConfig(t *testing.T) string {
 
 // quotaWorld observes the clusters of a configuration as converged except
 // for a 2 GiB quota, with etcd-<leader> leading. Nothing touches a network.
-func quotaWorld(leader int) func(context.Context, *schema.Config) *plan.Observed {
-	return func(_ context.Context, cfg *schema.Config) *plan.Observed {
+func quotaWorld(leader int) func(context.Context, *schema.Config) *state.Observed {
+	return func(_ context.Context, cfg *schema.Config) *state.Observed {
 		oc := plantest.Observe(cfg.Clusters[0], leader)
 		for _, h := range oc.Hosts {
 			h.Config.QuotaBackendBytes = 2 << 30
@@ -64,7 +65,7 @@ func quotaWorld(leader int) func(context.Context, *schema.Config) *plan.Observed
 	}
 }
 
-func runWorld(t *testing.T, world func(context.Context, *schema.Config) *plan.Observed, args ...string) (code int, stdout, stderr string) {
+func runWorld(t *testing.T, world func(context.Context, *schema.Config) *state.Observed, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	e := &Env{Stdout: &out, Stderr: &errb, Stdin: strings.NewReader(""), Getenv: func(string) string { return "" }, Observe: world}
@@ -114,7 +115,7 @@ func TestApplyComparesSavedSteps(t *testing.T) {
 // Issue 13 #11: a plan with refusals is not announced as applicable.
 func TestPlanOutWithRefusals(t *testing.T) {
 	pf := filepath.Join(t.TempDir(), "change.plan")
-	code, stdout, _ := runWorld(t, func(context.Context, *schema.Config) *plan.Observed { return &plan.Observed{} }, "plan", "--out", pf, quotaConfig(t))
+	code, stdout, _ := runWorld(t, func(context.Context, *schema.Config) *state.Observed { return &state.Observed{} }, "plan", "--out", pf, quotaConfig(t))
 	if code != 1 || strings.Contains(stdout, "Apply exactly these steps") || !strings.Contains(stdout, "for review only: it has refusals") {
 		t.Errorf("plan with refusals: exit %d, stdout:\n%s", code, stdout)
 	}

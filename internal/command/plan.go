@@ -12,6 +12,7 @@ import (
 	"github.com/etcdform/etcdform/plan/planfile"
 	"github.com/etcdform/etcdform/providers/live"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 func init() {
@@ -91,7 +92,7 @@ func makePlan(ctx context.Context, env *Env, cfg *schema.Config, allowEven bool,
 }
 
 // observe observes cfg's clusters (env.Observe in tests).
-func observe(ctx context.Context, env *Env, cfg *schema.Config, timeout time.Duration) *plan.Observed {
+func observe(ctx context.Context, env *Env, cfg *schema.Config, timeout time.Duration) *state.Observed {
 	if env.Observe != nil {
 		return env.Observe(ctx, cfg)
 	}
@@ -99,7 +100,7 @@ func observe(ctx context.Context, env *Env, cfg *schema.Config, timeout time.Dur
 }
 
 // planAgainst plans cfg against obs.
-func planAgainst(env *Env, cfg *schema.Config, obs *plan.Observed, allowEven bool) *plan.Plan {
+func planAgainst(env *Env, cfg *schema.Config, obs *state.Observed, allowEven bool) *plan.Plan {
 	return plan.Make(cfg, obs, plan.Options{AllowEven: allowEven, Tool: backupTool(cfg), Meta: plan.Meta{
 		ToolVersion: version.Version,
 		Time:        obs.Time,

@@ -9,8 +9,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // TestPlanOutRefusesNonRegular: `plan --out` on a fifo or a symbolic link
@@ -36,9 +36,9 @@ func TestPlanOutRefusesNonRegular(t *testing.T) {
 				t.Fatal(err)
 			}
 			var out, errb bytes.Buffer
-			e := &Env{Stdout: &out, Stderr: &errb, Observe: func(context.Context, *schema.Config) *plan.Observed {
+			e := &Env{Stdout: &out, Stderr: &errb, Observe: func(context.Context, *schema.Config) *state.Observed {
 				t.Error("plan observed the clusters before refusing --out")
-				return &plan.Observed{}
+				return &state.Observed{}
 			}}
 			code := RunEnv(context.Background(), e, []string{"plan", "--out", path, "../../examples/three-node"})
 			if code != 1 || !strings.HasPrefix(errb.String(), "Error: --out: "+path+" is a "+name) {

@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // Env is what a command may use of the outside world. Tests build their own.
@@ -29,7 +29,7 @@ type Env struct {
 	StdinTTY  bool
 	// Observe replaces live observation in tests of the commands' logic;
 	// nil means the real providers.
-	Observe func(ctx context.Context, cfg *schema.Config) *plan.Observed
+	Observe func(ctx context.Context, cfg *schema.Config) *state.Observed
 }
 
 type commandFunc func(ctx context.Context, env *Env, args []string) int

@@ -10,17 +10,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/plan/planfile"
 	"github.com/etcdform/etcdform/plan/plantest"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 func runEnv(env map[string]string, args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer
 	e := &Env{
 		Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] },
-		Observe: func(context.Context, *schema.Config) *plan.Observed { return &plan.Observed{} },
+		Observe: func(context.Context, *schema.Config) *state.Observed { return &state.Observed{} },
 	}
 	code = RunEnv(context.Background(), e, args)
 	return code, out.String(), errb.String()

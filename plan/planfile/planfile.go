@@ -15,6 +15,7 @@ import (
 
 	"github.com/etcdform/etcdform/internal/backupjob"
 	"github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/state"
 )
 
 // FormatVersion is the version of the file format this package writes and
@@ -429,13 +430,13 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cluster %s: bad cluster ID %q", fc.Name, fc.ClusterID)
 		}
-		c := plan.ClusterFingerprint{Name: fc.Name, ClusterID: id}
+		c := state.ClusterFingerprint{Name: fc.Name, ClusterID: id}
 		for _, fm := range fc.Members {
 			mid, err := decodeID(fm.ID)
 			if err != nil {
 				return nil, fmt.Errorf("cluster %s: %w", fc.Name, err)
 			}
-			c.Members = append(c.Members, plan.MemberFingerprint{
+			c.Members = append(c.Members, state.MemberFingerprint{
 				Name: fm.Name, ID: mid, PeerURLs: fm.PeerURLs, ClientURLs: fm.ClientURLs,
 				IsLearner: fm.IsLearner, ConfigHash: fm.ConfigHash, BinaryVersion: fm.BinaryVersion,
 				ServiceState: fm.ServiceState, CertSerials: fm.CertSerials,

@@ -17,6 +17,7 @@ import (
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/plan/plantest"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -241,8 +242,8 @@ func TestNoSecretsInPlanFile(t *testing.T) {
 	want := plantest.WithTLS(plantest.Cluster(1, 2, 3, 4, 5), dir)
 	want.Storage.SnapshotCount = 5000
 	oc := plantest.Observe(live, 1)
-	oc.Hosts["etcd-4"] = &plan.ObservedHost{Member: "etcd-4", Reachable: true, DataDirEmpty: true}
-	oc.Hosts["etcd-5"] = &plan.ObservedHost{Member: "etcd-5", Reachable: true, DataDirEmpty: true}
+	oc.Hosts["etcd-4"] = &state.Host{Member: "etcd-4", Reachable: true, DataDirEmpty: true}
+	oc.Hosts["etcd-5"] = &state.Host{Member: "etcd-5", Reachable: true, DataDirEmpty: true}
 	p := plan.Make(plantest.Config(want), plantest.Observed(oc), plan.Options{})
 	if len(p.Steps) == 0 {
 		t.Fatal("TLS plan is empty")

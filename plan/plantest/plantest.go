@@ -7,6 +7,7 @@ import (
 	"github.com/etcdform/etcdform/internal/etcdconf"
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // Cluster returns a desired cluster "lab" with members named etcd-N.
@@ -38,8 +39,8 @@ func Member(i int) *schema.Member {
 
 // Observe returns the observed state of a converged cluster c, where
 // member etcd-<leader> leads. Member IDs are 0x100+N.
-func Observe(c *schema.Cluster, leader int) *plan.ObservedCluster {
-	oc := &plan.ObservedCluster{Name: c.Name, Reachable: true, ClusterID: 0xc1, ClusterVersion: "3.6.0", Hosts: map[string]*plan.ObservedHost{}}
+func Observe(c *schema.Cluster, leader int) *state.Cluster {
+	oc := &state.Cluster{Name: c.Name, Reachable: true, ClusterID: 0xc1, ClusterVersion: "3.6.0", Hosts: map[string]*state.Host{}}
 	peers := map[string]string{}
 	for _, m := range c.Members {
 		peers[m.Name] = m.PeerURL
@@ -51,12 +52,12 @@ func Observe(c *schema.Cluster, leader int) *plan.ObservedCluster {
 		if n == leader {
 			oc.LeaderID = id
 		}
-		oc.Members = append(oc.Members, plan.ObservedMember{
+		oc.Members = append(oc.Members, state.Member{
 			ID: id, Name: m.Name, PeerURLs: []string{m.PeerURL}, ClientURLs: []string{m.ClientURL},
-			Status: &plan.EndpointStatus{Version: "3.6.16", DBSize: 1 << 20, DBSizeInUse: 1 << 20, RaftTerm: 2, RaftIndex: 100},
+			Status: &state.EndpointStatus{Version: "3.6.16", DBSize: 1 << 20, DBSizeInUse: 1 << 20, RaftTerm: 2, RaftIndex: 100},
 		})
 		f := etcdconf.Render(c, m, etcdconf.Bootstrap{InitialCluster: etcdconf.InitialCluster(peers), Token: "lab", State: "new"})
-		oc.Hosts[m.Name] = &plan.ObservedHost{
+		oc.Hosts[m.Name] = &state.Host{
 			Member: m.Name, Address: m.Host, Reachable: true, ConfigExists: true,
 			ConfigHash: fmt.Sprintf("%064x", n), ConfigContent: mustMarshal(f), Config: f, ServiceState: "running", BinaryVersion: "3.6.16",
 		}
@@ -82,8 +83,8 @@ func Config(c *schema.Cluster) *schema.Config {
 }
 
 // Observed wraps oc in an observation.
-func Observed(oc *plan.ObservedCluster) *plan.Observed {
-	return &plan.Observed{Clusters: map[string]*plan.ObservedCluster{oc.Name: oc}}
+func Observed(oc *state.Cluster) *state.Observed {
+	return &state.Observed{Clusters: map[string]*state.Cluster{oc.Name: oc}}
 }
 
 // WithTLS gives c and its members client and peer TLS, with host paths
@@ -121,7 +122,7 @@ func Sample() *plan.Plan {
 	labObs.Hosts["etcd-3"].ConfigContent = append(labObs.Hosts["etcd-3"].ConfigContent, "enable-pprof: true\n"...)
 	for _, i := range []int{4, 5} {
 		n := fmt.Sprintf("etcd-%d", i)
-		labObs.Hosts[n] = &plan.ObservedHost{Member: n, Address: fmt.Sprintf("10.0.0.%d", i), Reachable: true, DataDirEmpty: true, ServiceState: "stopped", BinaryVersion: "3.6.16"}
+		labObs.Hosts[n] = &state.Host{Member: n, Address: fmt.Sprintf("10.0.0.%d", i), Reachable: true, DataDirEmpty: true, ServiceState: "stopped", BinaryVersion: "3.6.16"}
 	}
 
 	prod := Cluster(1, 2, 3)
@@ -131,7 +132,7 @@ func Sample() *plan.Plan {
 	prodObs.Name = "prod"
 
 	cfg := &schema.Config{Dir: "/cfg", Hash: "5f1c0de0c0ffee00", Clusters: []*schema.Cluster{lab, prod}}
-	obs := &plan.Observed{Clusters: map[string]*plan.ObservedCluster{"lab": labObs, "prod": prodObs}}
+	obs := &state.Observed{Clusters: map[string]*state.Cluster{"lab": labObs, "prod": prodObs}}
 	return plan.Make(cfg, obs, plan.Options{Meta: plan.Meta{
 		ToolVersion: "0.1.0-test",
 		Time:        time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC),

@@ -18,8 +18,8 @@ import (
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 
-	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/providers/etcd/etcdtest"
+	"github.com/etcdform/etcdform/state"
 )
 
 func newClient(t *testing.T, eps []string) *Client {
@@ -49,7 +49,7 @@ type shape struct {
 	HasClusterID bool
 }
 
-func shapeOf(oc *plan.ObservedCluster) shape {
+func shapeOf(oc *state.Cluster) shape {
 	s := shape{Reachable: oc.Reachable, HasLeader: oc.LeaderID != 0, HasClusterID: oc.ClusterID != 0}
 	for _, m := range oc.Members {
 		s.Names = append(s.Names, m.Name)
@@ -66,7 +66,7 @@ func shapeOf(oc *plan.ObservedCluster) shape {
 	return s
 }
 
-func names(oc *plan.ObservedCluster) map[uint64]string {
+func names(oc *state.Cluster) map[uint64]string {
 	out := map[uint64]string{}
 	for _, m := range oc.Members {
 		out[m.ID] = m.Name
@@ -203,7 +203,7 @@ func TestGate(t *testing.T) {
 	if want := "alarm NOSPACE raised on " + m1.String(); !errors.Is(err, ErrUnhealthy) || !strings.Contains(err.Error(), want) {
 		t.Errorf("gate with an alarm: %v, want it to say %q", err, want)
 	}
-	if oc := c.Observe(ctx); cmp.Diff([]plan.Alarm{{MemberID: m1.ID, Type: "NOSPACE"}}, oc.Alarms) != "" {
+	if oc := c.Observe(ctx); cmp.Diff([]state.Alarm{{MemberID: m1.ID, Type: "NOSPACE"}}, oc.Alarms) != "" {
 		t.Errorf("Observe alarms: %+v", oc.Alarms)
 	}
 	alarm.Action = etcdserverpb.AlarmRequest_DEACTIVATE

@@ -9,7 +9,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/state"
 )
 
 // DefaultMaxIndexLag is the raft index spread GateOptions allows when
@@ -36,7 +36,7 @@ type GateReport struct {
 	Time     time.Time
 	LeaderID uint64
 	Members  []GateMember // voting members, by ID
-	Alarms   []plan.Alarm
+	Alarms   []state.Alarm
 	Problems []string
 }
 
@@ -47,7 +47,7 @@ type GateMember struct {
 	// ReadError is "" when a linearizable read through this member
 	// succeeded.
 	ReadError   string
-	Status      *plan.EndpointStatus // nil when it did not answer
+	Status      *state.EndpointStatus // nil when it did not answer
 	StatusError string
 }
 
@@ -173,7 +173,7 @@ func (c *Client) Gate(ctx context.Context, opts GateOptions) (*GateReport, error
 		problem("alarm list: %v", alarmErr)
 	} else {
 		for _, a := range alarms.Alarms {
-			rep.Alarms = append(rep.Alarms, plan.Alarm{MemberID: a.MemberID, Type: a.Alarm.String()})
+			rep.Alarms = append(rep.Alarms, state.Alarm{MemberID: a.MemberID, Type: a.Alarm.String()})
 			name := hexID(a.MemberID)
 			if m, ok := findMember(voters, a.MemberID); ok {
 				name = m.String()

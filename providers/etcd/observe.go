@@ -10,7 +10,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/state"
 )
 
 // Observe reads the live state of the cluster: the member list, every
@@ -25,8 +25,8 @@ import (
 // endpoint (the version the cluster runs at, which lags binaries during a
 // rolling upgrade); when that cannot be read it falls back to the leader's
 // Status.Version, its binary version.
-func (c *Client) Observe(ctx context.Context) *plan.ObservedCluster {
-	oc := &plan.ObservedCluster{}
+func (c *Client) Observe(ctx context.Context) *state.Cluster {
+	oc := &state.Cluster{}
 	ms, cid, err := c.observeMembers(ctx)
 	if err != nil {
 		oc.Error = err.Error()
@@ -51,7 +51,7 @@ func (c *Client) Observe(ctx context.Context) *plan.ObservedCluster {
 	oc.LeaderID = leaderOf(sts)
 	var leaderEP, leaderVersion string
 	for _, s := range sts {
-		om := plan.ObservedMember{
+		om := state.Member{
 			ID: s.Member.ID, Name: s.Member.Name, IsLearner: s.Member.IsLearner,
 			PeerURLs: s.Member.PeerURLs, ClientURLs: s.Member.ClientURLs,
 		}
@@ -71,7 +71,7 @@ func (c *Client) Observe(ctx context.Context) *plan.ObservedCluster {
 		oc.Error = fmt.Sprintf("alarm list: %v", alarmErr)
 	} else {
 		for _, a := range alarms.Alarms {
-			oc.Alarms = append(oc.Alarms, plan.Alarm{MemberID: a.MemberID, Type: a.Alarm.String()})
+			oc.Alarms = append(oc.Alarms, state.Alarm{MemberID: a.MemberID, Type: a.Alarm.String()})
 		}
 	}
 	oc.ClusterVersion = leaderVersion
@@ -101,8 +101,8 @@ func (c *Client) observeMembers(ctx context.Context) ([]Member, uint64, error) {
 	return toMembers(resp.Members), resp.Header.GetClusterId(), nil
 }
 
-func toEndpointStatus(s *clientv3.StatusResponse) *plan.EndpointStatus {
-	return &plan.EndpointStatus{
+func toEndpointStatus(s *clientv3.StatusResponse) *state.EndpointStatus {
+	return &state.EndpointStatus{
 		Version: s.Version, DBSize: s.DbSize, DBSizeInUse: s.DbSizeInUse,
 		Leader: s.Leader, RaftTerm: s.RaftTerm, RaftIndex: s.RaftIndex,
 		RaftAppliedIndex: s.RaftAppliedIndex, IsLearner: s.IsLearner,

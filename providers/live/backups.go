@@ -9,22 +9,22 @@ import (
 	"strings"
 
 	"github.com/etcdform/etcdform/internal/backupjob"
-	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/providers/backupstore"
 	sshp "github.com/etcdform/etcdform/providers/ssh"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // Backups lists cluster c's backup destination (S3 credentials from the
 // AWS_* environment variables, read through Getenv) and reports how many
 // complete snapshots of c it holds and when the newest was taken; nil when
 // c has no backup block.
-func Backups(ctx context.Context, c *schema.Cluster) *plan.ObservedBackups {
+func Backups(ctx context.Context, c *schema.Cluster) *state.Backups {
 	b := c.Backup
 	if b == nil {
 		return nil
 	}
-	ob := &plan.ObservedBackups{Destination: b.Destination}
+	ob := &state.Backups{Destination: b.Destination}
 	if dir, ok := strings.CutPrefix(b.Destination, "file://"); ok {
 		// A directory on the hosts (an NFS mount, say): listable here only
 		// where the same directory is mounted.
@@ -62,7 +62,7 @@ func Backups(ctx context.Context, c *schema.Cluster) *plan.ObservedBackups {
 // hostBackup is what a host holds of its cluster's backup job.
 type hostBackup struct {
 	files       map[string][]byte // the job's files under either scheduler, by path
-	init, timer string            // see plan.ObservedHost.Init and BackupTimer
+	init, timer string            // see state.Host.Init and BackupTimer
 	toolSHA256  string
 	toolVersion string
 	envSHA256   string

@@ -12,8 +12,8 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // readFunc reads one file, returning an error satisfying
@@ -24,11 +24,11 @@ type readFunc func(path string) ([]byte, error)
 // its host (over SSH) or, with local, the *_source files on this machine.
 // Key files are read into memory only to compare their public half with
 // the certificate's; only hashes and the verdict are kept.
-func certFacts(m *schema.Member, read readFunc, local bool) []plan.CertInfo {
+func certFacts(m *schema.Member, read readFunc, local bool) []state.CertInfo {
 	if m.TLS == nil {
 		return nil
 	}
-	var out []plan.CertInfo
+	var out []state.CertInfo
 	for _, side := range []struct {
 		name string
 		ep   *schema.TLSEndpoint
@@ -49,7 +49,7 @@ func certFacts(m *schema.Member, read readFunc, local bool) []plan.CertInfo {
 		if cert == "" && key == "" {
 			continue
 		}
-		ci := plan.CertInfo{Role: side.name + "-cert"}
+		ci := state.CertInfo{Role: side.name + "-cert"}
 		if cert != "" {
 			ci = describeCert(ci.Role, cert, read)
 		}
@@ -63,8 +63,8 @@ func certFacts(m *schema.Member, read readFunc, local bool) []plan.CertInfo {
 
 // describeCert reads a PEM file of one or more certificates and describes
 // the first.
-func describeCert(role, path string, read readFunc) plan.CertInfo {
-	ci := plan.CertInfo{Role: role, Path: path}
+func describeCert(role, path string, read readFunc) state.CertInfo {
+	ci := state.CertInfo{Role: role, Path: path}
 	data, err := read(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -109,7 +109,7 @@ func describeCert(role, path string, read readFunc) plan.CertInfo {
 
 // describeKey reads the key file transiently: it records the file's hash,
 // the hash of its public half, and whether that equals the certificate's.
-func describeKey(ci *plan.CertInfo, path string, read readFunc) {
+func describeKey(ci *state.CertInfo, path string, read readFunc) {
 	ci.KeyPath = path
 	data, err := read(path)
 	defer clear(data)
@@ -175,7 +175,7 @@ func spkiHash(der []byte) string {
 // hostCerts reads member m's TLS files on its host.
 func hostCerts(ctx context.Context, cli interface {
 	ReadFile(context.Context, string) ([]byte, error)
-}, m *schema.Member) []plan.CertInfo {
+}, m *schema.Member) []state.CertInfo {
 	cache := map[string][]byte{}
 	return certFacts(m, func(p string) ([]byte, error) {
 		if d, ok := cache[p]; ok {
@@ -190,7 +190,7 @@ func hostCerts(ctx context.Context, cli interface {
 }
 
 // sourceCerts reads member m's local *_source files.
-func sourceCerts(m *schema.Member) []plan.CertInfo {
+func sourceCerts(m *schema.Member) []state.CertInfo {
 	return certFacts(m, os.ReadFile, true)
 }
 

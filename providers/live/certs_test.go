@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/etcdform/etcdform/internal/pki"
-	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 func TestCertFacts(t *testing.T) {
@@ -43,31 +43,31 @@ func TestCertFacts(t *testing.T) {
 			Key:  schema.TLSFile{Path: "/pki/p-key.pem"},
 		},
 	}}
-	host := &plan.ObservedHost{Certs: certFacts(m, read, false), Sources: certFacts(m, read, true)}
+	host := &state.Host{Certs: certFacts(m, read, false), Sources: certFacts(m, read, true)}
 
-	cc := host.Cert(plan.RoleClientCert)
+	cc := host.Cert(state.RoleClientCert)
 	if cc == nil || cc.Serial != leaf.Cert.SerialNumber.Text(16) || !cc.KeyMatches || cc.KeySHA256 == "" {
 		t.Fatalf("client cert facts: %+v", cc)
 	}
 	if strings.Join(cc.IPs, ",") != "10.0.0.1" || strings.Join(cc.DNSNames, ",") != "etcd-1" || cc.NotAfter.IsZero() {
 		t.Fatalf("client cert SANs/dates: %+v", cc)
 	}
-	if ca := host.Cert(plan.RoleClientCA); ca == nil || len(ca.DER) != 2 || ca.Missing {
+	if ca := host.Cert(state.RoleClientCA); ca == nil || len(ca.DER) != 2 || ca.Missing {
 		t.Fatalf("CA bundle: %+v", ca)
 	}
-	if pc := host.Cert(plan.RolePeerCert); pc == nil || pc.KeyMatches || pc.KeyPublicSHA256 == "" || pc.KeyPublicSHA256 == pc.PublicKeySHA256 {
+	if pc := host.Cert(state.RolePeerCert); pc == nil || pc.KeyMatches || pc.KeyPublicSHA256 == "" || pc.KeyPublicSHA256 == pc.PublicKeySHA256 {
 		t.Fatalf("mismatched peer key not detected: %+v", pc)
 	}
-	if pca := host.Cert(plan.RolePeerCA); pca == nil || !pca.Missing {
+	if pca := host.Cert(state.RolePeerCA); pca == nil || !pca.Missing {
 		t.Fatalf("missing peer CA: %+v", pca)
 	}
-	if s := host.Source(plan.RoleClientCA); s == nil || s.Error == "" {
+	if s := host.Source(state.RoleClientCA); s == nil || s.Error == "" {
 		t.Fatalf("broken CA source: %+v", s)
 	}
-	if s := host.Source(plan.RoleClientCert); s == nil || !s.KeyMatches || s.SHA256 != cc.SHA256 || s.KeySHA256 != cc.KeySHA256 {
+	if s := host.Source(state.RoleClientCert); s == nil || !s.KeyMatches || s.SHA256 != cc.SHA256 || s.KeySHA256 != cc.KeySHA256 {
 		t.Fatalf("client cert source: %+v", s)
 	}
-	if s := host.Source(plan.RolePeerCert); s != nil {
+	if s := host.Source(state.RolePeerCert); s != nil {
 		t.Fatalf("peer has no sources, got %+v", s)
 	}
 	// Nothing the observer keeps holds key bytes.

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/etcdform/etcdform/apply"
-	"github.com/etcdform/etcdform/plan"
 	etcdp "github.com/etcdform/etcdform/providers/etcd"
 	sshp "github.com/etcdform/etcdform/providers/ssh"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // Connector gives apply real connections: providers/etcd for the cluster
@@ -73,7 +73,7 @@ func (c Connector) Host(ctx context.Context, cl *schema.Cluster, m *schema.Membe
 }
 
 // Observe re-observes for the stale-plan check.
-func (c Connector) Observe(ctx context.Context, cfg *schema.Config) (*plan.Observed, error) {
+func (c Connector) Observe(ctx context.Context, cfg *schema.Config) (*state.Observed, error) {
 	return Observe(ctx, cfg, Options{}), nil
 }
 

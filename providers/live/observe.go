@@ -20,8 +20,8 @@ import (
 
 	"github.com/etcdform/etcdform/apply"
 	"github.com/etcdform/etcdform/internal/etcdconf"
-	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // DefaultObserveTimeout bounds the observation of one cluster when nothing
@@ -38,14 +38,14 @@ type Options struct {
 }
 
 // Observe observes every cluster of cfg.
-func Observe(ctx context.Context, cfg *schema.Config, opts Options) *plan.Observed {
+func Observe(ctx context.Context, cfg *schema.Config, opts Options) *state.Observed {
 	if opts.Timeout == 0 {
 		opts.Timeout = DefaultObserveTimeout
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	obs := &plan.Observed{Time: opts.Now().UTC(), Clusters: map[string]*plan.ObservedCluster{}}
+	obs := &state.Observed{Time: opts.Now().UTC(), Clusters: map[string]*state.Cluster{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, c := range cfg.Clusters {
@@ -65,8 +65,8 @@ func Observe(ctx context.Context, cfg *schema.Config, opts Options) *plan.Observ
 }
 
 // Cluster observes one cluster: etcd and every host at once.
-func Cluster(ctx context.Context, c *schema.Cluster) *plan.ObservedCluster {
-	hosts := make([]*plan.ObservedHost, len(c.Members))
+func Cluster(ctx context.Context, c *schema.Cluster) *state.Cluster {
+	hosts := make([]*state.Host, len(c.Members))
 	var wg sync.WaitGroup
 	for i, m := range c.Members {
 		wg.Add(1)
@@ -75,13 +75,13 @@ func Cluster(ctx context.Context, c *schema.Cluster) *plan.ObservedCluster {
 			hosts[i] = Host(ctx, c, m)
 		}()
 	}
-	var oc *plan.ObservedCluster
+	var oc *state.Cluster
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		oc = etcdSide(ctx, c)
 	}()
-	var backups *plan.ObservedBackups
+	var backups *state.Backups
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -92,7 +92,7 @@ func Cluster(ctx context.Context, c *schema.Cluster) *plan.ObservedCluster {
 	oc.ToolCert = toolCert(c)
 	oc.Backups = backups
 	oc.CredentialsSHA256, oc.CredentialsError = credentialsSource(c)
-	oc.Hosts = map[string]*plan.ObservedHost{}
+	oc.Hosts = map[string]*state.Host{}
 	for i, m := range c.Members {
 		oc.Hosts[m.Name] = hosts[i]
 	}
@@ -105,7 +105,7 @@ func Cluster(ctx context.Context, c *schema.Cluster) *plan.ObservedCluster {
 // defaults, so that the plan knows whether removing them can stop their
 // service and move their data aside. It runs after the member list is
 // known, and only when there are such members.
-func removedHosts(ctx context.Context, c *schema.Cluster, oc *plan.ObservedCluster) {
+func removedHosts(ctx context.Context, c *schema.Cluster, oc *state.Cluster) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	for _, lm := range oc.Members {
@@ -128,18 +128,18 @@ func removedHosts(ctx context.Context, c *schema.Cluster, oc *plan.ObservedClust
 	wg.Wait()
 }
 
-func etcdSide(ctx context.Context, c *schema.Cluster) *plan.ObservedCluster {
+func etcdSide(ctx context.Context, c *schema.Cluster) *state.Cluster {
 	var eps []string
 	for _, m := range c.Members {
 		eps = append(eps, m.ClientURL)
 	}
 	opts, err := clientOptions(c)
 	if err != nil {
-		return &plan.ObservedCluster{Error: err.Error()}
+		return &state.Cluster{Error: err.Error()}
 	}
 	cli, err := etcdp.New(eps, opts...)
 	if err != nil {
-		return &plan.ObservedCluster{Error: err.Error()}
+		return &state.Cluster{Error: err.Error()}
 	}
 	defer cli.Close()
 	oc := cli.Observe(ctx)
@@ -174,8 +174,8 @@ func DialHost(ctx context.Context, m *schema.Member) (*sshp.Client, error) {
 }
 
 // Host observes one member's host over SSH.
-func Host(ctx context.Context, c *schema.Cluster, m *schema.Member) *plan.ObservedHost {
-	h := &plan.ObservedHost{Member: m.Name, Address: m.Host, ServiceState: "unknown"}
+func Host(ctx context.Context, c *schema.Cluster, m *schema.Member) *state.Host {
+	h := &state.Host{Member: m.Name, Address: m.Host, ServiceState: "unknown"}
 	cli, err := DialHost(ctx, m)
 	if err != nil {
 		h.Error = err.Error()

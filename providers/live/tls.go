@@ -13,9 +13,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/etcdform/etcdform/plan"
 	etcdp "github.com/etcdform/etcdform/providers/etcd"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // Environment variables that supply (or override, one by one) the tool's
@@ -89,7 +89,7 @@ func toolFiles(c *schema.Cluster) schema.ToolTLS {
 }
 
 // toolCert describes the tool's client certificate for c, or nil.
-func toolCert(c *schema.Cluster) *plan.CertInfo {
+func toolCert(c *schema.Cluster) *state.CertInfo {
 	t := toolFiles(c)
 	if t.CertFile == "" {
 		return nil

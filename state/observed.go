@@ -1,4 +1,4 @@
-package plan
+package state
 
 import (
 	"time"
@@ -11,11 +11,11 @@ import (
 // material (certificates are described by hash, serial and dates).
 type Observed struct {
 	Time     time.Time
-	Clusters map[string]*ObservedCluster // by cluster name
+	Clusters map[string]*Cluster // by cluster name
 }
 
-// ObservedCluster is what the etcd client and SSH saw of one cluster.
-type ObservedCluster struct {
+// Cluster is what the etcd client and SSH saw of one cluster.
+type Cluster struct {
 	Name string
 	// Reachable is false when no endpoint answered the etcd client; Error
 	// then says why. SSH facts in Hosts may still be present.
@@ -24,18 +24,18 @@ type ObservedCluster struct {
 	ClusterID      uint64
 	ClusterVersion string
 	LeaderID       uint64 // 0 when no member reports a leader
-	Members        []ObservedMember
+	Members        []Member
 	Alarms         []Alarm
 	// Hosts holds the SSH facts per desired member name (and per removed
 	// member name when its host is known from its URLs).
-	Hosts map[string]*ObservedHost
+	Hosts map[string]*Host
 	// ToolCert describes etcdform's own client certificate for this
 	// cluster (tls.tool or ETCDFORM_ETCD_CERT), read locally; nil when the
 	// tool presents none. Its key is never read into the model.
 	ToolCert *CertInfo
 	// Backups is what the backup destination held; nil when the cluster
-	// has no backup block or it was not observed. See backup.go.
-	Backups *ObservedBackups
+	// has no backup block or it was not observed. See plan/backup.go.
+	Backups *Backups
 	// CredentialsSHA256 is the sha256 (hex) of the backup block's
 	// s3.credentials_source, read where etcdform runs; "" when there is
 	// none or it cannot be read (CredentialsError says why).
@@ -43,9 +43,20 @@ type ObservedCluster struct {
 	CredentialsError  string
 }
 
-// ObservedMember is one entry of the live member list, joined with that
+// Backups is what a cluster's backup destination held when it was
+// observed: only facts about the newest snapshot, never its content.
+type Backups struct {
+	Destination string
+	Count       int       // complete snapshots of this cluster
+	Newest      time.Time // zero when Count is 0
+	// Error says why the destination could not be listed (no
+	// credentials, unreachable); the other fields are then unknown.
+	Error string
+}
+
+// Member is one entry of the live member list, joined with that
 // endpoint's status.
-type ObservedMember struct {
+type Member struct {
 	ID         uint64
 	Name       string // "" for a member added but never started
 	PeerURLs   []string
@@ -75,8 +86,8 @@ type Alarm struct {
 	Type     string // "NOSPACE" | "CORRUPT"
 }
 
-// ObservedHost is what SSH saw on one member's host.
-type ObservedHost struct {
+// Host is what SSH saw on one member's host.
+type Host struct {
 	Member    string
 	Address   string
 	Reachable bool
@@ -118,7 +129,7 @@ type ObservedHost struct {
 	// is what systemd says of the job's timer: `systemctl is-enabled` and
 	// `is-active`, space-separated ("enabled active"); "" when the host has
 	// no systemctl. ToolSHA256 is the sha256 of the etcdform binary the job
-	// runs (backupjob.DefaultBinary), "" when absent. See backup.go.
+	// runs (backupjob.DefaultBinary), "" when absent. See plan/backup.go.
 	BackupJob   map[string][]byte
 	BackupTimer string
 	// Init is "systemd" when systemd runs the host (/run/systemd/system
@@ -149,7 +160,7 @@ const ClockSlack = time.Second
 // config file was last modified, so that it runs with older settings than
 // the file holds: an apply stopped between write-config and restart, a
 // restart that failed, or a hand edit. Both times must be known.
-func (h *ObservedHost) RestartPending() bool {
+func (h *Host) RestartPending() bool {
 	if h == nil || !h.Reachable || h.ProcessStart.IsZero() || h.ConfigModTime.IsZero() {
 		return false
 	}
@@ -204,12 +215,12 @@ const (
 )
 
 // Cert returns the certificate facts of the given role, or nil.
-func (h *ObservedHost) Cert(role string) *CertInfo {
+func (h *Host) Cert(role string) *CertInfo {
 	return findCert(h.Certs, role)
 }
 
 // Source returns the local source facts of the given role, or nil.
-func (h *ObservedHost) Source(role string) *CertInfo {
+func (h *Host) Source(role string) *CertInfo {
 	return findCert(h.Sources, role)
 }
 
@@ -223,7 +234,7 @@ func findCert(list []CertInfo, role string) *CertInfo {
 }
 
 // Member returns the live member with the given name, or nil.
-func (c *ObservedCluster) Member(name string) *ObservedMember {
+func (c *Cluster) Member(name string) *Member {
 	for i := range c.Members {
 		if c.Members[i].Name == name {
 			return &c.Members[i]
@@ -232,8 +243,12 @@ func (c *ObservedCluster) Member(name string) *ObservedMember {
 	return nil
 }
 
+// Down reports whether the member's endpoint did not answer the status
+// request.
+func (m *Member) Down() bool { return m.Status == nil }
+
 // Voters returns the number of voting (non-learner) members.
-func (c *ObservedCluster) Voters() int {
+func (c *Cluster) Voters() int {
 	n := 0
 	for _, m := range c.Members {
 		if !m.IsLearner {

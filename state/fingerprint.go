@@ -1,4 +1,4 @@
-package plan
+package state
 
 import (
 	"fmt"
@@ -6,6 +6,32 @@ import (
 	"sort"
 	"strings"
 )
+
+// Fingerprint is the part of the observed state that apply re-checks. A
+// leader change alone does not alter it.
+type Fingerprint struct {
+	Clusters []ClusterFingerprint
+}
+
+// ClusterFingerprint identifies one cluster's observed state.
+type ClusterFingerprint struct {
+	Name      string
+	ClusterID uint64
+	Members   []MemberFingerprint // sorted by name
+}
+
+// MemberFingerprint identifies one member's observed state.
+type MemberFingerprint struct {
+	Name          string
+	ID            uint64
+	PeerURLs      []string
+	ClientURLs    []string
+	IsLearner     bool
+	ConfigHash    string
+	BinaryVersion string
+	ServiceState  string
+	CertSerials   []string
+}
 
 // FingerprintOf extracts from obs what apply re-checks before it starts:
 // per cluster its ID and, per member, the IDs, names, URLs, learner flag,
@@ -54,7 +80,7 @@ func FingerprintOf(obs *Observed) Fingerprint {
 	return fp
 }
 
-func hostFacts(mf *MemberFingerprint, h *ObservedHost) {
+func hostFacts(mf *MemberFingerprint, h *Host) {
 	if h == nil {
 		return
 	}
