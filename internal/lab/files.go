@@ -17,11 +17,12 @@ import (
 
 	"github.com/etcdform/etcdform/internal/etcdbin"
 	"github.com/etcdform/etcdform/internal/etcdconf"
+	"github.com/etcdform/etcdform/schema"
 )
 
 // writeKeysAndFiles writes the SSH client key, per-host sshd config and host
-// keys, known_hosts, runit service dirs or systemd units, etcd configs and
-// lab.hcl.
+// keys, known_hosts and lab.hcl; then, from lab.hcl as the schema decodes
+// it, the runit service dirs or systemd units and the etcd configs.
 func (s *State) writeKeysAndFiles(bins *etcdbin.Binaries) error {
 	_, clientKey, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -41,45 +42,70 @@ func (s *State) writeKeysAndFiles(bins *etcdbin.Binaries) error {
 	if err := os.WriteFile(s.KeyFile()+".pub", ssh.MarshalAuthorizedKey(clientPub), 0o644); err != nil {
 		return err
 	}
-	var known strings.Builder
 	if s.TLS {
 		if err := s.writePKI(); err != nil {
 			return fmt.Errorf("lab: making certificates: %w", err)
 		}
 	}
-	cluster := s.model()
+	var known strings.Builder
+	for _, h := range s.Hosts {
+		line, err := writeHostFiles(h, bins, authorized)
+		if err != nil {
+			return err
+		}
+		known.WriteString(line)
+	}
+	if err := os.WriteFile(s.KnownHostsFile(), []byte(known.String()), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(s.HCLFile(), []byte(s.hcl()), 0o644); err != nil {
+		return err
+	}
+	cluster, err := s.model()
+	if err != nil {
+		return err
+	}
 	peers := map[string]string{}
 	for _, h := range s.Members() {
 		peers[h.Name] = h.PeerURL()
 	}
 	for _, h := range s.Hosts {
-		for _, b := range hostBinds {
-			if err := os.MkdirAll(filepath.Join(h.Root, b[0]), 0o755); err != nil {
-				return err
-			}
-		}
-		for _, d := range []string{"ssh", "var-log/etcd"} {
-			if err := os.MkdirAll(filepath.Join(h.Root, d), 0o755); err != nil {
-				return err
-			}
-		}
-		if err := os.Chmod(filepath.Join(h.Root, "var-lib-etcd"), 0o700); err != nil {
+		if err := s.writeHostServices(h, cluster, peers); err != nil {
 			return err
 		}
-		_, hostKey, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			return err
+	}
+	return nil
+}
+
+// writeHostFiles makes host h's directories and writes its SSH host key,
+// sshd config and etcd binaries. It returns h's known_hosts line.
+func writeHostFiles(h Host, bins *etcdbin.Binaries, authorized string) (string, error) {
+	for _, b := range hostBinds {
+		if err := os.MkdirAll(filepath.Join(h.Root, b[0]), 0o755); err != nil {
+			return "", err
 		}
-		hostKeyFile := filepath.Join(h.Root, "ssh", "ssh_host_ed25519_key")
-		if err := writePrivateKey(hostKeyFile, hostKey); err != nil {
-			return err
+	}
+	for _, d := range []string{"ssh", "var-log/etcd"} {
+		if err := os.MkdirAll(filepath.Join(h.Root, d), 0o755); err != nil {
+			return "", err
 		}
-		hostPub, err := ssh.NewPublicKey(hostKey.Public())
-		if err != nil {
-			return err
-		}
-		known.WriteString(knownhosts.Line([]string{h.Addr}, hostPub) + "\n")
-		sshdConfig := fmt.Sprintf(`# sshd for lab host %s
+	}
+	if err := os.Chmod(filepath.Join(h.Root, "var-lib-etcd"), 0o700); err != nil {
+		return "", err
+	}
+	_, hostKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	hostKeyFile := filepath.Join(h.Root, "ssh", "ssh_host_ed25519_key")
+	if err := writePrivateKey(hostKeyFile, hostKey); err != nil {
+		return "", err
+	}
+	hostPub, err := ssh.NewPublicKey(hostKey.Public())
+	if err != nil {
+		return "", err
+	}
+	sshdConfig := fmt.Sprintf(`# sshd for lab host %s
 ListenAddress %s:%d
 HostKey %s
 PidFile %s
@@ -92,39 +118,37 @@ StrictModes no
 AllowTcpForwarding yes
 Subsystem sftp internal-sftp
 `, h.Name, h.Addr, SSHPort, hostKeyFile, filepath.Join(h.Root, "ssh", "sshd.pid"), authorized)
-		if err := os.WriteFile(filepath.Join(h.Root, "ssh", "sshd_config"), []byte(sshdConfig), 0o644); err != nil {
-			return err
-		}
-		for src, dst := range map[string]string{bins.Etcd: "etcd", bins.Etcdutl: "etcdutl"} {
-			if err := linkOrCopy(src, filepath.Join(h.Root, "bin", dst)); err != nil {
-				return err
-			}
-		}
-		if s.systemd() {
-			err = s.writeUnits(h, cluster)
-		} else {
-			err = runitServices(h)
-		}
-		if err != nil {
-			return err
-		}
-		if !h.Member {
-			continue
-		}
-		m := cluster.Member(h.Name)
-		f := etcdconf.Render(cluster, m, etcdconf.Bootstrap{InitialCluster: etcdconf.InitialCluster(peers), Token: ClusterName, State: "new"})
-		b, err := etcdconf.Marshal(f)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(h.Root, "etc-etcd", "etcd.conf.yml"), b, 0o644); err != nil {
-			return err
+	if err := os.WriteFile(filepath.Join(h.Root, "ssh", "sshd_config"), []byte(sshdConfig), 0o644); err != nil {
+		return "", err
+	}
+	for src, dst := range map[string]string{bins.Etcd: "etcd", bins.Etcdutl: "etcdutl"} {
+		if err := linkOrCopy(src, filepath.Join(h.Root, "bin", dst)); err != nil {
+			return "", err
 		}
 	}
-	if err := os.WriteFile(s.KnownHostsFile(), []byte(known.String()), 0o644); err != nil {
+	return knownhosts.Line([]string{h.Addr}, hostPub) + "\n", nil
+}
+
+// writeHostServices writes host h's runit service dirs or systemd units
+// and, on a member, its etcd config rendered from cluster with the renderer
+// apply uses, so a plan right after `lab up` is empty.
+func (s *State) writeHostServices(h Host, cluster *schema.Cluster, peers map[string]string) error {
+	var err error
+	if s.systemd() {
+		err = s.writeUnits(h, cluster)
+	} else {
+		err = runitServices(h)
+	}
+	if err != nil || !h.Member {
 		return err
 	}
-	return os.WriteFile(s.HCLFile(), []byte(s.hcl()), 0o644)
+	m := cluster.Member(h.Name)
+	f := etcdconf.Render(cluster, m, etcdconf.Bootstrap{InitialCluster: etcdconf.InitialCluster(peers), Token: ClusterName, State: "new"})
+	b, err := etcdconf.Marshal(f)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(h.Root, "etc-etcd", "etcd.conf.yml"), b, 0o644)
 }
 
 // runitServices writes the host's runit service dirs: sshd, etcd (down on

@@ -3,48 +3,25 @@ package lab
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/etcdform/etcdform/schema"
 )
 
-// model is the lab cluster as the schema would decode lab.hcl: etcd's
-// defaults everywhere, the hosts' init (runit or systemd) as the service
-// manager. The lab renders member configs from it with the same renderer
-// apply uses, so a plan right after `lab up` is empty.
-func (s *State) model() *schema.Cluster {
-	conn := schema.Connection{
-		User: "root", Port: SSHPort,
-		PrivateKeyFile: s.KeyFile(), KnownHostsFile: s.KnownHostsFile(),
-		Timeout: 10 * time.Second,
+// model is the lab cluster as etcdform sees it: lab.hcl, which up has
+// written, decoded by the schema loader, defaults and all. The lab renders
+// member configs and systemd units from it with the renderers apply uses,
+// so a plan right after `lab up` is empty.
+func (s *State) model() (*schema.Cluster, error) {
+	cfg, diags := schema.Load(s.HCLFile(), schema.LoadOptions{})
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("lab: %s does not load: %s", s.HCLFile(), diags.Error())
 	}
-	c := &schema.Cluster{
-		Name:           ClusterName,
-		EtcdVersion:    s.EtcdVersion,
-		FaultTolerance: -1,
-		Connection:     conn,
-		Service: schema.Service{
-			Manager: s.manager(), Name: ServiceName, Binary: EtcdBinary,
-			ConfigFile: EtcdConfigFile, DataDir: EtcdDataDir,
-			StopTimeout: 19 * time.Second,
-		},
-		Storage:    schema.Storage{QuotaBackendBytes: 2 << 30, SnapshotCount: 10000, MaxRequestBytes: 1572864},
-		Compaction: schema.Compaction{Mode: "periodic", Retention: "0s"},
-		Raft:       schema.Raft{HeartbeatInterval: 100 * time.Millisecond, ElectionTimeout: time.Second},
-	}
-	if s.TLS {
-		c.TLS = s.clusterTLS()
-	}
-	for _, h := range s.Members() {
-		m := &schema.Member{
-			Name: h.Name, Host: h.Addr, PeerURL: h.PeerURL(), ClientURL: h.ClientURL(), Connection: conn,
+	for _, c := range cfg.Clusters {
+		if c.Name == ClusterName {
+			return c, nil
 		}
-		if s.TLS {
-			m.TLS = s.memberTLS(h)
-		}
-		c.Members = append(c.Members, m)
 	}
-	return c
+	return nil, fmt.Errorf("lab: %s has no cluster %q", s.HCLFile(), ClusterName)
 }
 
 // hcl renders lab.hcl, the lab's description in etcdform's language.

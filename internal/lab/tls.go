@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/etcdform/etcdform/internal/pki"
-	"github.com/etcdform/etcdform/schema"
 )
 
 // With Options.TLS the lab runs mutual TLS on client and peer URLs. Its
@@ -108,28 +107,6 @@ func keyMode(name string) os.FileMode {
 		return 0o600
 	}
 	return 0o644
-}
-
-// memberTLS is member h's TLS settings as the schema decodes lab.hcl's tls
-// block for it.
-func (s *State) memberTLS(h Host) *schema.TLS {
-	ep := func(kind string) *schema.TLSEndpoint {
-		f := func(name string) schema.TLSFile {
-			return schema.TLSFile{Path: HostPKIDir + "/" + name, Source: s.PKIPath(name)}
-		}
-		return &schema.TLSEndpoint{CA: f("ca.pem"), Cert: f(h.Name + kind + ".pem"), Key: f(h.Name + kind + "-key.pem"), ClientCertAuth: true}
-	}
-	return &schema.TLS{Client: ep(""), Peer: ep("-peer"), MinRemaining: schema.DefaultMinRemaining}
-}
-
-// clusterTLS is the cluster-wide part of the lab's TLS settings.
-func (s *State) clusterTLS() *schema.TLS {
-	return &schema.TLS{
-		Client:       &schema.TLSEndpoint{ClientCertAuth: true},
-		Peer:         &schema.TLSEndpoint{ClientCertAuth: true},
-		MinRemaining: schema.DefaultMinRemaining,
-		Tool:         &schema.ToolTLS{CAFile: s.PKIPath("ca.pem"), CertFile: s.PKIPath("client.pem"), KeyFile: s.PKIPath("client-key.pem")},
-	}
 }
 
 // tlsHCL is lab.hcl's tls block: per-member files through ${member.name},

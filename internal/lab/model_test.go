@@ -1,0 +1,67 @@
+package lab
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/etcdform/etcdform/schema"
+)
+
+// TestModelIsLabHCL checks that the lab's model is lab.hcl decoded by the
+// schema: the schema's defaults, the hosts' service manager, the lab's
+// files resolved against its directory.
+func TestModelIsLabHCL(t *testing.T) {
+	tests := map[string]struct {
+		tls  bool
+		init string
+	}{
+		"runit":       {init: InitRunit},
+		"systemd tls": {tls: true, init: InitSystemd},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			s := &State{Dir: t.TempDir(), EtcdVersion: "3.6.16", TLS: tc.tls, Init: tc.init}
+			for i := range 3 {
+				s.Hosts = append(s.Hosts, Host{Name: fmt.Sprintf("etcd-%d", i+1), Member: true, Addr: fmt.Sprintf("10.1.1.%d", 11+i), TLS: tc.tls})
+			}
+			for _, f := range []string{s.KeyFile(), s.KnownHostsFile()} {
+				if err := os.WriteFile(f, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.tls {
+				if err := s.writePKI(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(s.HCLFile(), []byte(s.hcl()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c, err := s.model()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := schema.Service{Manager: tc.init, Name: ServiceName, Binary: EtcdBinary, ConfigFile: EtcdConfigFile, DataDir: EtcdDataDir}
+			got := c.Service
+			got.StopTimeout = 0 // derived by the schema from the raft timings
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("service (-want +got):\n%s", d)
+			}
+			if c.Storage.QuotaBackendBytes != schema.DefaultQuotaBackendBytes || c.Raft.ElectionTimeout != schema.DefaultElection {
+				t.Errorf("storage %+v, raft %+v: want the schema's defaults", c.Storage, c.Raft)
+			}
+			if c.Connection.PrivateKeyFile != s.KeyFile() || c.Connection.KnownHostsFile != s.KnownHostsFile() || c.Connection.Port != SSHPort {
+				t.Errorf("connection %+v: want the lab's key and known_hosts on port %d", c.Connection, SSHPort)
+			}
+			if len(c.Members) != 3 || c.Members[1].PeerURL != s.Hosts[1].PeerURL() {
+				t.Fatalf("members %v: want the lab's three", c.Members)
+			}
+			if tc.tls && (c.Members[1].TLS == nil || c.Members[1].TLS.Client.Cert.Source != s.PKIPath("etcd-2.pem")) {
+				t.Errorf("member TLS %+v: want etcd-2's certificate from the lab's pki/", c.Members[1].TLS)
+			}
+		})
+	}
+}
