@@ -1,0 +1,142 @@
+package apply
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/state"
+)
+
+// fakeHostCase is the fake-host test of one action: a one-step plan run
+// against the fakes, the etcd and host calls it must make (between "lock"
+// and "hashkv"), and the commands it runs on hosts.
+type fakeHostCase struct {
+	step      func(t *testing.T) plan.Step
+	wantCalls []string
+	wantRuns  int // how many host commands it runs
+}
+
+// fakeHostCases holds one case per row of the actions table; a new action
+// needs one here (TestActionTableFakeHost fails until it has).
+var fakeHostCases = map[plan.Action]fakeHostCase{
+	plan.Snapshot: {
+		step:      func(*testing.T) plan.Step { return plan.Step{Action: plan.Snapshot, Cluster: "lab"} },
+		wantCalls: []string{"snapshot"},
+	},
+	plan.StartMember: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.StartMember, Cluster: "lab", Member: "b", MemberID: 2}
+		},
+		wantCalls: []string{"start b", "gate"},
+	},
+	plan.AddLearner: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.AddLearner, Cluster: "lab", Member: "d", PeerURL: "http://d:2380"}
+		},
+		wantCalls: []string{"gate", "enable d", "add-learner http://d:2380", "write d", "start d"},
+		wantRuns:  3, // preflight: binary version, empty data dir, free peer port
+	},
+	plan.Promote: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.Promote, Cluster: "lab", Member: "d", MemberID: 4}
+		},
+		wantCalls: []string{"gate", "promote 4", "gate"},
+	},
+	plan.RemoveMember: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.RemoveMember, Cluster: "lab", Member: "c", MemberID: 3, PeerURL: "http://c:2380"}
+		},
+		wantCalls: []string{"pregate-except 3", "remove 3", "stop c", "disable c", "gate"},
+		wantRuns:  1, // member/ moved aside
+	},
+	plan.UploadFile: {
+		step: func(t *testing.T) plan.Step {
+			src := filepath.Join(t.TempDir(), "ca.pem")
+			data := []byte("a CA bundle")
+			if err := os.WriteFile(src, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(data)
+			return plan.Step{Action: plan.UploadFile, Cluster: "lab", Member: "b", MemberID: 2,
+				Uploads: []plan.Upload{{Role: "client-ca", Path: "/etc/etcd/pki/ca.pem", Source: src, SHA256: hex.EncodeToString(sum[:]), Mode: 0o644}}}
+		},
+		wantCalls: []string{"write b", "gate"},
+		wantRuns:  1, // mkdir
+	},
+	plan.InstallBackupJob: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.InstallBackupJob, Cluster: "lab", Member: "b", MemberID: 2,
+				Job: &plan.JobInstall{Remove: []string{"/etc/cron.d/etcdform-backup-lab"}}}
+		},
+		wantCalls: []string{"gate"},
+		wantRuns:  1, // rm
+	},
+	plan.WriteConfig: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.WriteConfig, Cluster: "lab", Member: "b", MemberID: 2, Config: []byte("name: b\n")}
+		},
+		wantCalls: []string{"write b"},
+	},
+	plan.Restart: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.Restart, Cluster: "lab", Member: "a", MemberID: 1}
+		},
+		wantCalls: []string{"pregate-except 1", "move-leader-from 1", "restart a", "gate"},
+	},
+}
+
+// TestActionTableFakeHost runs a one-step plan of every action in the
+// actions table against the fake etcd and hosts, through Run and the
+// action's handler, and checks that the gates apply puts around it are
+// the row's Before and After.
+func TestActionTableFakeHost(t *testing.T) {
+	for _, info := range plan.Actions() {
+		t.Run(info.Name, func(t *testing.T) {
+			if !HasHandler(info.Action) {
+				t.Errorf("action %s has no handler in apply's handlers map", info.Name)
+			}
+			tc, ok := fakeHostCases[info.Action]
+			if !ok {
+				t.Fatalf("action %s has no fake-host case in apply/actiontable_test.go (fakeHostCases)", info.Name)
+			}
+			w := &fakeWorld{leader: 1, obs: testObserved("h1")}
+			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(testObserved("h1")),
+				Steps: []plan.Step{tc.step(t)}}
+			phases := map[string]bool{}
+			res, err := Run(t.Context(), testConfig(), p, fakeConn{w}, Options{
+				Progress:    func(e Event) { phases[e.Phase] = true },
+				SnapshotDir: t.TempDir(), Audit: NewAudit(io.Discard, "planhash", "abc", "me"), Now: func() time.Time { return time.Unix(0, 0) },
+			})
+			if err != nil || res.Steps[0].Outcome != "done" {
+				t.Fatalf("outcome %s, err %v", res.Steps[0].Outcome, err)
+			}
+			want := append(append([]string{"lock"}, tc.wantCalls...), "hashkv", "put-audit", "unlock")
+			if diff := cmp.Diff(want, w.calls); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+			if len(w.runs) != tc.wantRuns {
+				t.Errorf("host commands %q, want %d", w.runs, tc.wantRuns)
+			}
+			// The gates come from the row.
+			before, after := phases["checking health before the step"], phases["waiting for health"]
+			if (info.Before != plan.GateNone) != before {
+				t.Errorf("row's before gate is %v; apply gated before the step: %v", info.Before, before)
+			}
+			if others := w.calls[1] == fmt.Sprintf("pregate-except %d", p.Steps[0].MemberID); before && (info.Before == plan.GateOthers) != others {
+				t.Errorf("row's before gate is %v, the gate's call is %q", info.Before, w.calls[1])
+			}
+			if (info.After != plan.GateNone) != after {
+				t.Errorf("row's after gate is %v; apply gated after the step: %v", info.After, after)
+			}
+		})
+	}
+}
