@@ -315,16 +315,8 @@ func (l *loader) clusters(blocks hcl.Blocks) {
 }
 
 func (l *loader) cluster(b *hcl.Block) *Cluster {
-	c := &Cluster{
-		Name:           b.Labels[0],
-		FaultTolerance: -1,
-		Service: Service{Manager: DefaultManager, Name: DefaultServiceName, Binary: DefaultBinary,
-			ConfigFile: DefaultConfigFile, DataDir: DefaultDataDir},
-		Storage:    Storage{QuotaBackendBytes: DefaultQuotaBackendBytes, SnapshotCount: DefaultSnapshotCount, MaxRequestBytes: DefaultMaxRequestBytes},
-		Compaction: Compaction{Mode: DefaultCompactionMode, Retention: DefaultRetention},
-		Raft:       Raft{HeartbeatInterval: DefaultHeartbeat, ElectionTimeout: DefaultElection},
-		DeclRange:  b.DefRange,
-	}
+	c := NewCluster(b.Labels[0])
+	c.DeclRange = b.DefRange
 	l.checkName(b.LabelRanges[0], "cluster", c.Name)
 	ctx := l.ctx
 	content := l.content(b.Body, clusterSchema)

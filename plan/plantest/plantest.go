@@ -10,17 +10,11 @@ import (
 	"github.com/etcdform/etcdform/state"
 )
 
-// Cluster returns a desired cluster "lab" with members named etcd-N.
+// Cluster returns a desired cluster "lab" with the schema's defaults and
+// members named etcd-N.
 func Cluster(n ...int) *schema.Cluster {
-	c := &schema.Cluster{
-		Name:           "lab",
-		EtcdVersion:    "3.6.16",
-		FaultTolerance: -1,
-		Service:        schema.Service{Manager: "systemd", Name: "etcd", ConfigFile: "/etc/etcd/etcd.conf.yml", DataDir: "/var/lib/etcd"},
-		Storage:        schema.Storage{QuotaBackendBytes: 2 << 30, SnapshotCount: 10000, MaxRequestBytes: 1572864},
-		Compaction:     schema.Compaction{Mode: "periodic", Retention: "0s"},
-		Raft:           schema.Raft{HeartbeatInterval: 100 * time.Millisecond, ElectionTimeout: time.Second},
-	}
+	c := schema.NewCluster("lab")
+	c.EtcdVersion = "3.6.16"
 	for _, i := range n {
 		c.Members = append(c.Members, Member(i))
 	}
