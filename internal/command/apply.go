@@ -15,8 +15,8 @@ import (
 	"github.com/etcdform/etcdform/apply"
 	"github.com/etcdform/etcdform/internal/command/arguments"
 	"github.com/etcdform/etcdform/internal/command/views"
+	"github.com/etcdform/etcdform/internal/connect"
 	"github.com/etcdform/etcdform/plan"
-	"github.com/etcdform/etcdform/providers/live"
 	"github.com/etcdform/etcdform/schema"
 	"github.com/etcdform/etcdform/state"
 )
@@ -70,7 +70,7 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 		if cfg, ok = loadConfig(env, a.Target, a.Vars, a.VarFiles); !ok {
 			return 1
 		}
-		p = makePlan(ctx, env, cfg, false, live.DefaultObserveTimeout)
+		p = makePlan(ctx, env, cfg, false, connect.DefaultObserveTimeout)
 		planHash = planInThisRun
 	}
 	if err := views.NewPlanView(views.PlanFormatHuman, color(env)).Plan(env.Stdout, p); err != nil {
@@ -118,7 +118,7 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 	}
 	audit := apply.NewAudit(auditW, planHash, p.Meta.GitCommit, env.CI.Author)
 	progress := views.NewApplyProgress(env.Stdout, env.StdoutTTY)
-	res, err := apply.Run(ctx, cfg, p, live.Connector{}, apply.Options{
+	res, err := apply.Run(ctx, cfg, p, connect.Connector{}, apply.Options{
 		LockTimeout: a.LockTimeout, GateTimeout: a.GateTimeout, StepTimeout: a.StepTimeout,
 		SnapshotDir: a.SnapshotDir, Audit: audit, Progress: progress.Event, Backup: preApplyBackup(env),
 	})
@@ -164,7 +164,7 @@ func verifySteps(ctx context.Context, env *Env, cfg *schema.Config, p *plan.Plan
 	if p.Meta.ConfigHash != "" && cfg.Hash != p.Meta.ConfigHash {
 		return fmt.Sprintf("Error: the configuration in %s changed since the plan was made (hash %.12s, planned %.12s). Run plan again.", cfg.Dir, cfg.Hash, p.Meta.ConfigHash)
 	}
-	obs := observe(ctx, env, cfg, live.DefaultObserveTimeout)
+	obs := observe(ctx, env, cfg, connect.DefaultObserveTimeout)
 	if diffs := state.DiffFingerprint(p.Fingerprint, state.FingerprintOf(obs)); len(diffs) > 0 {
 		return fmt.Sprintf("Error: %v. Differences:\n  - %s", apply.ErrStale, strings.Join(diffs, "\n  - "))
 	}

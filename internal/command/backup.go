@@ -18,12 +18,12 @@ import (
 	"github.com/etcdform/etcdform/internal/backup"
 	"github.com/etcdform/etcdform/internal/command/arguments"
 	"github.com/etcdform/etcdform/internal/command/views"
+	"github.com/etcdform/etcdform/internal/connect"
 	"github.com/etcdform/etcdform/internal/etcdbin"
 	"github.com/etcdform/etcdform/internal/version"
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/providers/backupstore"
 	"github.com/etcdform/etcdform/providers/etcd"
-	"github.com/etcdform/etcdform/providers/live"
 	"github.com/etcdform/etcdform/schema"
 )
 
@@ -401,7 +401,7 @@ func backupJob(cl *schema.Cluster, b schema.Backup, endpoint string) (backup.Job
 	if cl != nil {
 		j.Cluster, tlsCluster = cl.Name, cl
 	}
-	tc, err := live.ClientTLS(tlsCluster)
+	tc, err := connect.ClientTLS(tlsCluster)
 	if err != nil {
 		return backup.Job{}, err
 	}

@@ -7,10 +7,10 @@ import (
 
 	"github.com/etcdform/etcdform/internal/command/arguments"
 	"github.com/etcdform/etcdform/internal/command/views"
+	"github.com/etcdform/etcdform/internal/connect"
 	"github.com/etcdform/etcdform/internal/version"
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/plan/planfile"
-	"github.com/etcdform/etcdform/providers/live"
 	"github.com/etcdform/etcdform/schema"
 	"github.com/etcdform/etcdform/state"
 )
@@ -96,7 +96,7 @@ func observe(ctx context.Context, env *Env, cfg *schema.Config, timeout time.Dur
 	if env.Observe != nil {
 		return env.Observe(ctx, cfg)
 	}
-	return live.Observe(ctx, cfg, live.Options{Timeout: timeout})
+	return connect.Observe(ctx, cfg, connect.Options{Timeout: timeout})
 }
 
 // planAgainst plans cfg against obs.

@@ -1,10 +1,10 @@
-// Package live connects etcdform to live clusters. Observe gathers the live state of every cluster of a
+// Package connect connects etcdform to live clusters. Observe gathers the live state of every cluster of a
 // configuration: the etcd side through providers/etcd and each member's host
 // through providers/ssh, all members of all clusters in parallel, and
 // Connector gives apply its etcd and host connections. An
 // unreachable member or host is recorded in the observed state, never
 // returned as an error that stops the plan.
-package live
+package connect
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package live
+package connect
 
 import (
 	"crypto/tls"

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/etcdform/etcdform/providers/live"
+	"github.com/etcdform/etcdform/internal/connect"
 )
 
 // Plan holds `etcdform plan` arguments.
@@ -31,7 +31,7 @@ func ParsePlan(args []string) (*Plan, *flag.FlagSet, error) {
 	fs.BoolVar(&p.Markdown, "markdown", false, "print the plan as Markdown for a merge-request comment")
 	fs.BoolVar(&p.DetailedExitcode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
 	fs.BoolVar(&p.AllowEven, "allow-even", false, "allow a plan that leaves an even number of voters")
-	fs.DurationVar(&p.Timeout, "timeout", live.DefaultObserveTimeout, "bound on observing each cluster")
+	fs.DurationVar(&p.Timeout, "timeout", connect.DefaultObserveTimeout, "bound on observing each cluster")
 	varFlags(fs, &p.Vars, &p.VarFiles)
 	if err := parse(fs, args); err != nil {
 		return p, fs, err
