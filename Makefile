@@ -6,7 +6,7 @@ BIN       := bin/etcdform
 DEMO_DIR  := .lab
 export ETCDFORM_E2E := required
 
-.PHONY: all build test bench lint deps etcd demo fuzz clean test-pipeline as-root
+.PHONY: all build test test-short bench lint deps etcd demo fuzz clean test-pipeline as-root
 
 # The lab makes network namespaces and deps installs Debian packages, so these
 # goals need root. Run as root they go ahead (a fresh Debian machine has no
@@ -44,6 +44,12 @@ deps:
 test: deps
 	$(GO) test -count=1 -timeout 40m $(PKGS)
 	$(MAKE) fuzz
+
+# The unit tests only: -short skips every test that starts a lab, etcd, sshd
+# or the built binary (labtest.SkipShort and ExitIfShort, etcdtest, sshtest).
+# Needs neither root nor deps.
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
 
 # The GitLab pipeline template (ci/etcdform.gitlab-ci.yml) run for real by
 # gitlab-ci-local (shell executor) against a lab and a fake GitLab API:

@@ -27,6 +27,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	labtest.ExitIfShort("bench")
 	path, cleanup, err := labtest.BuildBinary()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -28,6 +28,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	labtest.ExitIfShort("e2e")
 	path, cleanup, err := labtest.BuildBinary()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

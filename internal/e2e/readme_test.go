@@ -49,7 +49,9 @@ func TestReadmeCommands(t *testing.T) {
 			t.Errorf("make %s as a user should run itself again through sudo, and nothing else:\n%s", goal, asUser)
 		}
 	}
-	if build := dryRun("build", "1000"); strings.Contains(build, "sudo") {
-		t.Errorf("make build needs no root, but goes through sudo:\n%s", build)
+	for _, goal := range []string{"build", "test-short"} {
+		if out := dryRun(goal, "1000"); strings.Contains(out, "sudo") {
+			t.Errorf("make %s needs no root, but goes through sudo:\n%s", goal, out)
+		}
 	}
 }

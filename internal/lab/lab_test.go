@@ -252,6 +252,7 @@ func downLeavesNothing(ctx context.Context, t *testing.T, st *lab.State, pids []
 }
 
 func TestLabBadInput(t *testing.T) {
+	labtest.SkipShort(t)
 	if err := lab.Preflight(); err != nil {
 		t.Skip(err)
 	}

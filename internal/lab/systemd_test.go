@@ -177,6 +177,7 @@ cat /var/lib/etcdform/ran`
 }
 
 func TestCleanStaleRemovesOrphanCgroups(t *testing.T) {
+	labtest.SkipShort(t)
 	if err := lab.PreflightInit(lab.InitSystemd); err != nil {
 		if os.Getenv("ETCDFORM_E2E") == "required" {
 			t.Fatal(err)

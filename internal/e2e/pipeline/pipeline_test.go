@@ -30,6 +30,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	labtest.ExitIfShort("pipeline")
 	if os.Getenv("ETCDFORM_GITLAB_CI_LOCAL") == "" {
 		fmt.Println("skipping the pipeline tests: ETCDFORM_GITLAB_CI_LOCAL is not set (run make test-pipeline)")
 		os.Exit(0)

@@ -1,12 +1,14 @@
 // Package labtest starts a lab for an e2e test and tears it down when the
 // test ends. Tests that need a lab call Up; where the lab cannot run (not
 // root, tools missing) the test is skipped, unless ETCDFORM_E2E=required
-// (set by `make test` and CI), in which case it fails.
+// (set by `make test` and CI), in which case it fails. Under `go test
+// -short` every lab test is skipped (SkipShort, ExitIfShort).
 package labtest
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,9 +20,30 @@ import (
 	"github.com/etcdform/etcdform/internal/lab"
 )
 
-// Up brings up a lab in a fresh temporary directory.
+// SkipShort skips a test that starts labs or other real processes when
+// `go test -short` asks for the unit tests only (`make test-short`).
+func SkipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("skipped with -short: starts a lab or other real processes")
+	}
+}
+
+// ExitIfShort ends a TestMain whose package holds only tests that start
+// labs or real binaries, before it builds anything, under -short.
+func ExitIfShort(pkg string) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Printf("skipping the %s tests with -short: they start labs and real binaries\n", pkg)
+		os.Exit(0)
+	}
+}
+
+// Up brings up a lab in a fresh temporary directory; under -short it skips
+// the test.
 func Up(t testing.TB, opts lab.Options) *lab.State {
 	t.Helper()
+	SkipShort(t)
 	if err := lab.PreflightInit(opts.Init); err != nil {
 		if os.Getenv("ETCDFORM_E2E") == "required" {
 			t.Fatalf("e2e test needs the lab: %v", err)

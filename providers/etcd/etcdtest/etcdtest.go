@@ -57,6 +57,9 @@ type Member struct {
 // their logs' tails are printed.
 func NewCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("skipped with -short: starts real etcd processes")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	bins, err := etcdbin.Ensure(ctx, "", nil)

@@ -97,9 +97,13 @@ func WriteKnownHosts(t testing.TB, lines ...string) string {
 	return file
 }
 
-// Skip skips t unless real servers can be started here.
+// Skip skips t unless real servers can be started here, and under
+// `go test -short`.
 func Skip(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("skipped with -short: starts a real sshd")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("sshtest: needs root to run a real sshd that accepts root logins")
 	}
