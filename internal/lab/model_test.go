@@ -3,6 +3,7 @@ package lab
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -25,7 +26,8 @@ func TestModelIsLabHCL(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := &State{Dir: t.TempDir(), EtcdVersion: "3.6.16", TLS: tc.tls, Init: tc.init}
 			for i := range 3 {
-				s.Hosts = append(s.Hosts, Host{Name: fmt.Sprintf("etcd-%d", i+1), Member: true, Addr: fmt.Sprintf("10.1.1.%d", 11+i), TLS: tc.tls})
+				name := fmt.Sprintf("etcd-%d", i+1)
+				s.Hosts = append(s.Hosts, Host{Name: name, Member: true, Addr: fmt.Sprintf("10.1.1.%d", 11+i), TLS: tc.tls, Root: filepath.Join(s.Dir, "hosts", name)})
 			}
 			for _, f := range []string{s.KeyFile(), s.KnownHostsFile()} {
 				if err := os.WriteFile(f, nil, 0o600); err != nil {
