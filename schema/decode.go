@@ -92,6 +92,10 @@ func (l *loader) value(ctx *hcl.EvalContext, as hcl.Attributes, name string, typ
 	if !ok {
 		return cty.NilVal, nil, false
 	}
+	if _, ok := l.afford(a.Expr, true); !ok {
+		l.rejected[a] = true
+		return cty.NilVal, a, false
+	}
 	v, diags := a.Expr.Value(ctx)
 	l.diags = append(l.diags, diags...)
 	if diags.HasErrors() {

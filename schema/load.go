@@ -92,10 +92,15 @@ func LoadFiles(dir string, files map[string][]byte, opts LoadOptions) (*Config, 
 		abs = dir
 	}
 	cfg := &Config{Dir: abs, Files: map[string][]byte{}}
-	l := &loader{cfg: cfg, opts: opts, parsed: map[string]*hcl.File{}, attrRanges: map[*Member]map[string]hcl.Range{}, rejected: map[*hcl.Attribute]bool{}}
+	l := newLoader(cfg, opts)
 	l.load(dir, files)
 	cfg.Sensitive = l.sensitive
 	return cfg, redact(dedupe(l.diags), l.sensitive)
+}
+
+func newLoader(cfg *Config, opts LoadOptions) *loader {
+	return &loader{cfg: cfg, opts: opts, parsed: map[string]*hcl.File{}, attrRanges: map[*Member]map[string]hcl.Range{},
+		rejected: map[*hcl.Attribute]bool{}, localUnits: map[string]int64{}, varUnits: map[string]int64{}}
 }
 
 type loader struct {
@@ -115,6 +120,12 @@ type loader struct {
 	// local values are evaluated with: linear evaluation keeps it at the
 	// number of references, not the number of locals squared.
 	localsCopied int
+	// localUnits and varUnits bound the size of each local's and
+	// variable's value, evalUnits the work of the expressions evaluated so
+	// far (see afford); evalExceeded is set once the work is refused.
+	localUnits, varUnits map[string]int64
+	evalUnits            int64
+	evalExceeded         bool
 }
 
 var topSchema = &hcl.BodySchema{

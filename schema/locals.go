@@ -74,6 +74,7 @@ func (l *loader) locals(blocks hcl.Blocks) map[string]cty.Value {
 
 	// Kahn's algorithm: evaluate each local once all its deps are done.
 	done := make([]cty.Value, len(locals))
+	refused := make([]bool, len(locals)) // by afford
 	var ready []int
 	for i := range locals {
 		if waiting[i] == 0 {
@@ -89,14 +90,27 @@ func (l *loader) locals(blocks hcl.Blocks) map[string]cty.Value {
 			deps[locals[j].name] = done[j]
 		}
 		l.localsCopied += len(deps)
-		ctx := l.ctx.NewChild()
-		ctx.Variables = map[string]cty.Value{"local": cty.ObjectVal(deps)}
-		v, diags := lv.attr.Expr.Value(ctx)
-		l.diags = append(l.diags, diags...)
-		if diags.HasErrors() {
-			v = cty.DynamicVal
+		refusedDep := false
+		for _, j := range lv.deps {
+			refusedDep = refusedDep || refused[j]
 		}
-		done[i] = v
+		if refusedDep {
+			refused[i] = true // reported at the dependency
+			done[i] = cty.DynamicVal
+		} else if units, ok := l.afford(lv.attr.Expr, false); ok {
+			l.localUnits[lv.name] = units
+			ctx := l.ctx.NewChild()
+			ctx.Variables = map[string]cty.Value{"local": cty.ObjectVal(deps)}
+			v, diags := lv.attr.Expr.Value(ctx)
+			l.diags = append(l.diags, diags...)
+			if diags.HasErrors() {
+				v = cty.DynamicVal
+			}
+			done[i] = v
+		} else {
+			refused[i] = true // and so are the locals that use it
+			done[i] = cty.DynamicVal
+		}
 		for _, u := range lv.users {
 			if waiting[u]--; waiting[u] == 0 {
 				ready = append(ready, u)

@@ -22,8 +22,9 @@ func evalLocals(t *testing.T, src string) (*loader, map[string]cty.Value) {
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	l := &loader{cfg: &Config{}, ctx: &hcl.EvalContext{Functions: functions(".", func(string) string { return "" }),
-		Variables: map[string]cty.Value{"var": cty.EmptyObjectVal}}}
+	l := newLoader(&Config{}, LoadOptions{})
+	l.ctx = &hcl.EvalContext{Functions: functions(".", func(string) string { return "" }),
+		Variables: map[string]cty.Value{"var": cty.EmptyObjectVal}}
 	return l, l.locals(content.Blocks)
 }
 

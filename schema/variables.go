@@ -182,6 +182,7 @@ func (l *loader) variables(dir string, blocks hcl.Blocks) map[string]cty.Value {
 			l.checkValidations(v, val)
 		}
 		out[name] = val
+		l.varUnits[name] = valueUnits(val, MaxValueUnits)
 	}
 	sort.Slice(l.sensitive, func(i, j int) bool { return len(l.sensitive[i]) > len(l.sensitive[j]) })
 	return out
