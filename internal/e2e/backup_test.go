@@ -13,12 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/minio/minio-go/v7"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcdform/etcdform/internal/lab"
-	"github.com/etcdform/etcdform/internal/lab/labtest"
 	"github.com/etcdform/etcdform/providers/backupstore"
 	"github.com/etcdform/etcdform/providers/backupstore/s3test"
 )
@@ -48,37 +46,16 @@ func withBackup(block string) func(string) string {
 }
 
 func TestBackupE2E(t *testing.T) {
-	st := labtest.Up(t, lab.Options{Members: 3})
+	b := upBackupLab(t, lab.Options{Members: 3})
 	// On the lab bridge: the job that apply installs (and runs once) on
 	// etcd-1's host uploads there too.
-	srv := s3test.NewAt(t, st.BridgeAddr, "backups")
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b.startS3(t)
+	st, srv, id := b.st, b.srv, b.id
 	idFile := filepath.Join(t.TempDir(), "backup.agekey")
 	if err := os.WriteFile(idFile, []byte(id.String()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	credFile := s3CredentialsFile(t)
-	dir := config(t, st, withBackup(fmt.Sprintf(`  backup {
-    schedule    = "0 0 1 1 *"
-    on          = ["etcd-1"]
-    destination = "s3://backups/lab"
-    keep_last   = 2
-
-    encryption {
-      recipient = %q
-    }
-
-    s3 {
-      endpoint           = %q
-      region             = "us-east-1"
-      path_style         = true
-      credentials_source = %q
-    }
-  }
-`, id.Recipient(), srv.Endpoint, credFile)))
+	dir := config(t, st, b.block(backupBlock{KeepLast: 2}))
 	env := s3Env
 	textfile := filepath.Join(t.TempDir(), "etcdform_backup.prom")
 	secrets := []string{id.String(), s3test.SecretKey}
@@ -295,28 +272,10 @@ func must[T any](v T, err error) T {
 // uploading (a multipart upload is in progress): the run exits 1, counts
 // the failure in its textfile, and the bucket holds no object of it.
 func TestBackupS3StopsMidRun(t *testing.T) {
-	st := labtest.Up(t, lab.Options{Members: 1})
-	srv := s3test.New(t, "backups")
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := config(t, st, withBackup(fmt.Sprintf(`  backup {
-    schedule    = "0 0 1 1 *"
-    on          = ["etcd-1"]
-    destination = "s3://backups/lab"
-
-    encryption {
-      recipient = %q
-    }
-
-    s3 {
-      endpoint   = %q
-      region     = "us-east-1"
-      path_style = true
-    }
-  }
-`, id.Recipient(), srv.Endpoint)))
+	b := upBackupLab(t, lab.Options{Members: 1})
+	b.srv = s3test.New(t, "backups") // only etcdform here reaches it, with s3Env's keys
+	st, srv := b.st, b.srv
+	dir := config(t, st, b.block(backupBlock{}))
 	c := etcdClient(t, st)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()

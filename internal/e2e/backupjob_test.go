@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,13 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/minio/minio-go/v7"
 
 	"github.com/etcdform/etcdform/internal/backupjob"
 	"github.com/etcdform/etcdform/internal/lab"
 	"github.com/etcdform/etcdform/internal/lab/labtest"
-	"github.com/etcdform/etcdform/providers/backupstore/s3test"
 )
 
 // TestBackupJobE2E: apply installs the backup job on the host of the
@@ -27,23 +24,10 @@ import (
 // converges, and moving `on` moves the job. Schedules are yearly: the
 // hosts' cron must not fire a job while the test runs.
 func TestBackupJobE2E(t *testing.T) {
-	st := labtest.Up(t, lab.Options{Members: 3})
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := upBackupLab(t, lab.Options{Members: 3})
+	st := b.st
 	block := func(schedule, on string) func(string) string {
-		return withBackup(fmt.Sprintf(`  backup {
-    schedule    = %q
-    on          = [%q]
-    destination = "file:///var/backups/etcd"
-    keep_last   = 3
-
-    encryption {
-      recipient = %q
-    }
-  }
-`, schedule, on, id.Recipient()))
+		return b.block(backupBlock{Schedule: schedule, On: on, KeepLast: 3})
 	}
 	dir := config(t, st, block("0 0 1 1 *", "etcd-1"))
 	h1, h2 := st.Members()[0], st.Members()[1]
@@ -142,8 +126,8 @@ func TestBackupJobE2E(t *testing.T) {
 	// The installed job uploads to S3 (a server on the lab bridge, which
 	// hosts reach) with the credentials apply uploaded: an encrypted
 	// object, never the plaintext; keep_last.
-	srv := s3test.NewAt(t, st.BridgeAddr, "backups")
-	credFile := s3CredentialsFile(t)
+	b.startS3(t)
+	srv := b.srv
 	c := etcdClient(t, st)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -151,24 +135,7 @@ func TestBackupJobE2E(t *testing.T) {
 	if _, err := c.Put(ctx, "/registry/secrets/marker", marker); err != nil {
 		t.Fatal(err)
 	}
-	dir = config(t, st, withBackup(fmt.Sprintf(`  backup {
-    schedule    = "0 0 1 7 *"
-    on          = ["etcd-2"]
-    destination = "s3://backups/lab"
-    keep_last   = 1
-
-    encryption {
-      recipient = %q
-    }
-
-    s3 {
-      endpoint           = %q
-      region             = "us-east-1"
-      path_style         = true
-      credentials_source = %q
-    }
-  }
-`, id.Recipient(), srv.Endpoint, credFile)))
+	dir = config(t, st, b.block(backupBlock{Schedule: "0 0 1 7 *", On: "etcd-2", KeepLast: 1}))
 	p, code = planAsJSON(t, dir)
 	if code != 2 || len(p.Steps) != 1 || p.Steps[0].Member != "etcd-2" {
 		t.Fatalf("plan after a destination change: exit %d, %v", code, actions(p))

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/minio/minio-go/v7"
 
 	"github.com/etcdform/etcdform/internal/backupjob"
@@ -33,33 +31,12 @@ import (
 //   - a quota change rolls the members through systemctl restarts;
 //   - removing the block removes the timer, the units and the credentials.
 func TestSystemdE2E(t *testing.T) {
-	st := labtest.Up(t, lab.Options{Members: 3, Init: lab.InitSystemd})
-	srv := s3test.NewAt(t, st.BridgeAddr, "backups")
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	credFile := s3CredentialsFile(t)
+	b := upBackupLab(t, lab.Options{Members: 3, Init: lab.InitSystemd})
+	b.startS3(t)
+	st, srv := b.st, b.srv
 	env := s3Env
 	block := func(schedule string) func(string) string {
-		return withBackup(fmt.Sprintf(`  backup {
-    schedule    = %q
-    on          = ["etcd-1"]
-    destination = "s3://backups/lab"
-    keep_last   = 10
-
-    encryption {
-      recipient = %q
-    }
-
-    s3 {
-      endpoint           = %q
-      region             = "us-east-1"
-      path_style         = true
-      credentials_source = %q
-    }
-  }
-`, schedule, id.Recipient(), srv.Endpoint, credFile))
+		return b.block(backupBlock{Schedule: schedule, KeepLast: 10})
 	}
 	h1 := st.Members()[0]
 	ssh := func(cmd string) (string, error) {

@@ -147,11 +147,7 @@ func assertNoKeys(t *testing.T, what string, out []byte, needles [][]byte) {
 }
 
 func TestTLSE2E(t *testing.T) {
-	st := labtest.Up(t, lab.Options{Members: 3, TLS: true})
-	ca, err := st.LoadCA()
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, ca := upTLSLab(t, lab.Options{Members: 3})
 	members := st.Members()
 
 	t.Run("a converged TLS lab plans no change", func(t *testing.T) {
@@ -378,11 +374,7 @@ func watchLeader(t *testing.T, cli *clientv3.Client, eps []string) *leaderWatch 
 // 2. every leaf reissued under the new CA, no restart; 3. the bundle
 // without the old CA, rolling restart.
 func TestTLSCARotationE2E(t *testing.T) {
-	st := labtest.Up(t, lab.Options{Members: 3, TLS: true})
-	oldCA, err := st.LoadCA()
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, oldCA := upTLSLab(t, lab.Options{Members: 3})
 	newCA, err := pki.NewCA("etcdform lab CA 2")
 	if err != nil {
 		t.Fatal(err)
@@ -503,11 +495,7 @@ func TestTLSCARotationE2E(t *testing.T) {
 // TestTLSAddMemberE2E adds a member to a TLS lab: its certificates are
 // uploaded from their sources before it is added as a learner.
 func TestTLSAddMemberE2E(t *testing.T) {
-	st := labtest.Up(t, lab.Options{Members: 3, Spare: 1, TLS: true})
-	ca, err := st.LoadCA()
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, ca := upTLSLab(t, lab.Options{Members: 3, Spare: 1})
 	spare, err := st.Host("spare-1")
 	if err != nil {
 		t.Fatal(err)
