@@ -18,11 +18,10 @@ import (
 
 // fakeHostCase is the fake-host test of one action: a one-step plan run
 // against the fakes, the etcd and host calls it must make (between "lock"
-// and "hashkv"), and the commands it runs on hosts.
+// and "hashkv"), typed host operations ("OP HOST") among them.
 type fakeHostCase struct {
 	step      func(t *testing.T) plan.Step
 	wantCalls []string
-	wantRuns  int // how many host commands it runs
 }
 
 // fakeHostCases holds one case per row of the actions table; a new action
@@ -42,8 +41,7 @@ var fakeHostCases = map[plan.Action]fakeHostCase{
 		step: func(*testing.T) plan.Step {
 			return plan.Step{Action: plan.AddLearner, Cluster: "lab", Member: "d", PeerURL: "http://d:2380"}
 		},
-		wantCalls: []string{"gate", "enable d", "add-learner http://d:2380", "write d", "start d"},
-		wantRuns:  3, // preflight: binary version, empty data dir, free peer port
+		wantCalls: []string{"gate", "preflight d", "enable d", "add-learner http://d:2380", "install-files d", "start d"},
 	},
 	plan.Promote: {
 		step: func(*testing.T) plan.Step {
@@ -55,8 +53,7 @@ var fakeHostCases = map[plan.Action]fakeHostCase{
 		step: func(*testing.T) plan.Step {
 			return plan.Step{Action: plan.RemoveMember, Cluster: "lab", Member: "c", MemberID: 3, PeerURL: "http://c:2380"}
 		},
-		wantCalls: []string{"pregate-except 3", "remove 3", "stop c", "disable c", "gate"},
-		wantRuns:  1, // member/ moved aside
+		wantCalls: []string{"pregate-except 3", "remove 3", "stop c", "disable c", "move-aside c", "gate"},
 	},
 	plan.UploadFile: {
 		step: func(t *testing.T) plan.Step {
@@ -69,22 +66,20 @@ var fakeHostCases = map[plan.Action]fakeHostCase{
 			return plan.Step{Action: plan.UploadFile, Cluster: "lab", Member: "b", MemberID: 2,
 				Uploads: []plan.Upload{{Role: "client-ca", Path: "/etc/etcd/pki/ca.pem", Source: src, SHA256: hex.EncodeToString(sum[:]), Mode: 0o644}}}
 		},
-		wantCalls: []string{"write b", "gate"},
-		wantRuns:  1, // mkdir
+		wantCalls: []string{"install-files b", "gate"},
 	},
 	plan.InstallBackupJob: {
 		step: func(*testing.T) plan.Step {
 			return plan.Step{Action: plan.InstallBackupJob, Cluster: "lab", Member: "b", MemberID: 2,
 				Job: &plan.JobInstall{Remove: []string{"/etc/cron.d/etcdform-backup-lab"}}}
 		},
-		wantCalls: []string{"gate"},
-		wantRuns:  1, // rm
+		wantCalls: []string{"install-job b", "gate"},
 	},
 	plan.WriteConfig: {
 		step: func(*testing.T) plan.Step {
 			return plan.Step{Action: plan.WriteConfig, Cluster: "lab", Member: "b", MemberID: 2, Config: []byte("name: b\n")}
 		},
-		wantCalls: []string{"write b"},
+		wantCalls: []string{"install-files b"},
 	},
 	plan.Restart: {
 		step: func(*testing.T) plan.Step {
@@ -122,9 +117,6 @@ func TestActionTableFakeHost(t *testing.T) {
 			want := append(append([]string{"lock"}, tc.wantCalls...), "hashkv", "put-audit", "unlock")
 			if diff := cmp.Diff(want, w.calls); diff != "" {
 				t.Errorf("calls (-want +got):\n%s", diff)
-			}
-			if len(w.runs) != tc.wantRuns {
-				t.Errorf("host commands %q, want %d", w.runs, tc.wantRuns)
 			}
 			// The gates come from the row.
 			before, after := phases["checking health before the step"], phases["waiting for health"]

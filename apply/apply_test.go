@@ -33,7 +33,7 @@ type fakeWorld struct {
 	// cancelled context does.
 	cancelOn string
 	cancel   context.CancelCauseFunc
-	runs     []string // commands run on hosts, "host: cmd"
+	ops      []op // typed host operations, in order
 }
 
 type fakeEtcd struct{ w *fakeWorld }
@@ -107,20 +107,50 @@ func (l fakeLock) Check(ctx context.Context) error {
 }
 func (l fakeLock) Unlock(ctx context.Context) error { return l.w.call("unlock") }
 
-func (h fakeHost) WriteFile(ctx context.Context, p string, d []byte, m uint32) error {
-	return h.w.call("write " + h.name)
+// op is one typed host operation as the fake host records it.
+type op struct {
+	Host      string
+	Op        string
+	Preflight *Preflight `json:",omitempty"`
+	From      string     `json:",omitempty"`
+	Aside     string     `json:",omitempty"`
+	Files     []File     `json:",omitempty"`
+	Job       *Job       `json:",omitempty"`
+	Run       *JobRun    `json:",omitempty"`
 }
-func (h fakeHost) Start(ctx context.Context) error   { return h.w.call("start " + h.name) }
-func (h fakeHost) Stop(ctx context.Context) error    { return h.w.call("stop " + h.name) }
-func (h fakeHost) Restart(ctx context.Context) error { return h.w.call("restart " + h.name) }
-func (h fakeHost) Disable(ctx context.Context) error { return h.w.call("disable " + h.name) }
-func (h fakeHost) Enable(ctx context.Context) error  { return h.w.call("enable " + h.name) }
-func (h fakeHost) Run(ctx context.Context, cmd string) (string, error) {
-	h.w.runs = append(h.w.runs, h.name+": "+cmd)
-	if strings.Contains(cmd, "--version") {
-		return "etcd Version: 3.6.16\n", nil
+
+// do records o and makes the call "OP HOST" in the call sequence.
+func (h fakeHost) do(o op) error {
+	o.Host = h.name
+	for i, f := range o.Files {
+		o.Files[i].Data = append([]byte(nil), f.Data...)
 	}
-	return "", nil
+	h.w.ops = append(h.w.ops, o)
+	return h.w.call(o.Op + " " + h.name)
+}
+
+func (h fakeHost) Preflight(ctx context.Context, p Preflight) error {
+	return h.do(op{Op: "preflight", Preflight: &p})
+}
+func (h fakeHost) MoveAside(ctx context.Context, from, aside string) error {
+	return h.do(op{Op: "move-aside", From: from, Aside: aside})
+}
+func (h fakeHost) InstallFiles(ctx context.Context, fs []File) error {
+	return h.do(op{Op: "install-files", Files: append([]File(nil), fs...)})
+}
+func (h fakeHost) InstallJob(ctx context.Context, j Job) error {
+	return h.do(op{Op: "install-job", Job: &j})
+}
+func (h fakeHost) RunJob(ctx context.Context, r JobRun) error {
+	return h.do(op{Op: "run-job", Run: &r})
+}
+func (h fakeHost) Start(ctx context.Context) error   { return h.do(op{Op: "start"}) }
+func (h fakeHost) Stop(ctx context.Context) error    { return h.do(op{Op: "stop"}) }
+func (h fakeHost) Restart(ctx context.Context) error { return h.do(op{Op: "restart"}) }
+func (h fakeHost) Disable(ctx context.Context) error { return h.do(op{Op: "disable"}) }
+func (h fakeHost) Enable(ctx context.Context) error  { return h.do(op{Op: "enable"}) }
+func (h fakeHost) Status(ctx context.Context) (string, error) {
+	return "running", h.do(op{Op: "status"})
 }
 func (h fakeHost) Close() error { return nil }
 
@@ -135,7 +165,7 @@ func (c fakeConn) Observe(ctx context.Context, cfg *schema.Config) (*state.Obser
 }
 
 func testConfig() *schema.Config {
-	c := &schema.Cluster{Name: "lab", Service: schema.Service{ConfigFile: "/etc/etcd/etcd.conf.yml", DataDir: "/var/lib/etcd"}}
+	c := &schema.Cluster{Name: "lab", EtcdVersion: "3.6.16", Service: schema.Service{ConfigFile: "/etc/etcd/etcd.conf.yml", DataDir: "/var/lib/etcd", Binary: "/usr/local/bin/etcd"}}
 	for _, n := range []string{"a", "b", "c", "d"} {
 		c.Members = append(c.Members, &schema.Member{Name: n, Host: n, PeerURL: "http://" + n + ":2380", ClientURL: "http://" + n + ":2379"})
 	}
@@ -173,25 +203,25 @@ func TestRun(t *testing.T) {
 	}{
 		"rolling restart, leader moved first": {
 			mutate: func(w *fakeWorld, p *plan.Plan) {},
-			wantCalls: []string{"lock", "snapshot", "write b", "pregate-except 2", "restart b", "gate", "write c", "pregate-except 3", "restart c", "gate",
-				"write a", "pregate-except 1", "move-leader-from 1", "restart a", "gate", "hashkv", "put-audit", "unlock"},
+			wantCalls: []string{"lock", "snapshot", "install-files b", "pregate-except 2", "restart b", "gate", "install-files c", "pregate-except 3", "restart c", "gate",
+				"install-files a", "pregate-except 1", "move-leader-from 1", "restart a", "gate", "hashkv", "put-audit", "unlock"},
 			wantOut: []string{"done", "done", "done", "done", "done", "done", "done"},
 		},
 		"stops at the first failure": {
 			mutate:    func(w *fakeWorld, p *plan.Plan) { w.failOn = "restart c" },
-			wantCalls: []string{"lock", "snapshot", "write b", "pregate-except 2", "restart b", "gate", "write c", "pregate-except 3", "restart c", "unlock"},
+			wantCalls: []string{"lock", "snapshot", "install-files b", "pregate-except 2", "restart b", "gate", "install-files c", "pregate-except 3", "restart c", "unlock"},
 			wantErr:   "step 5/7 (restart c) failed; no further steps were started",
 			wantOut:   []string{"done", "done", "done", "done", "failed", "not started", "not started"},
 		},
 		"failed gate stops": {
 			mutate:    func(w *fakeWorld, p *plan.Plan) { w.failOn = "gate" },
-			wantCalls: []string{"lock", "snapshot", "write b", "pregate-except 2", "restart b", "gate", "unlock"},
+			wantCalls: []string{"lock", "snapshot", "install-files b", "pregate-except 2", "restart b", "gate", "unlock"},
 			wantErr:   "health gate after the step did not pass",
 			wantOut:   []string{"done", "done", "failed", "not started", "not started", "not started", "not started"},
 		},
 		"a member that failed since the last gate stops the apply before the next restart": {
 			mutate:    func(w *fakeWorld, p *plan.Plan) { w.failOn = "pregate-except 3" },
-			wantCalls: []string{"lock", "snapshot", "write b", "pregate-except 2", "restart b", "gate", "write c", "pregate-except 3", "unlock"},
+			wantCalls: []string{"lock", "snapshot", "install-files b", "pregate-except 2", "restart b", "gate", "install-files c", "pregate-except 3", "unlock"},
 			wantErr:   "the cluster was not healthy before the step, so it was not started",
 			wantOut:   []string{"done", "done", "done", "done", "failed", "not started", "not started"},
 		},
@@ -314,11 +344,12 @@ func TestRemoveReachableMember(t *testing.T) {
 	for name, tc := range map[string]struct {
 		hostDown  bool
 		wantCalls []string
-		wantRuns  []string
+		wantOps   []op
 	}{
 		"reachable": {
-			wantCalls: []string{"lock", "pregate-except 3", "remove 3", "stop c", "disable c", "gate", "hashkv", "put-audit", "unlock"},
-			wantRuns:  []string{"c: if [ -d '/var/lib/etcd'/member ]; then if [ -e '/var/lib/etcd/member.removed-19700101T000000Z' ]; then echo '/var/lib/etcd/member.removed-19700101T000000Z' exists >&2; exit 1; fi; mv '/var/lib/etcd'/member '/var/lib/etcd/member.removed-19700101T000000Z'; fi"},
+			wantCalls: []string{"lock", "pregate-except 3", "remove 3", "stop c", "disable c", "move-aside c", "gate", "hashkv", "put-audit", "unlock"},
+			wantOps: []op{{Host: "c", Op: "stop"}, {Host: "c", Op: "disable"},
+				{Host: "c", Op: "move-aside", From: "/var/lib/etcd/member", Aside: "/var/lib/etcd/member.removed-19700101T000000Z"}},
 		},
 		"unreachable": {
 			hostDown:  true,
@@ -338,8 +369,8 @@ func TestRemoveReachableMember(t *testing.T) {
 			if diff := cmp.Diff(tc.wantCalls, w.calls); diff != "" {
 				t.Errorf("calls (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tc.wantRuns, w.runs); diff != "" {
-				t.Errorf("host commands (-want +got):\n%s", diff)
+			if diff := cmp.Diff(tc.wantOps, w.ops); diff != "" {
+				t.Errorf("host operations (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -348,7 +379,8 @@ func TestRemoveReachableMember(t *testing.T) {
 // TestAddLearnerEnablesService: a host whose member was removed before
 // has its service disabled; adding a member there enables it again, after
 // the preflight (which ignores what a removal moved aside) and before the
-// member is added.
+// member is added; the config written has initial-cluster from the live
+// member list.
 func TestAddLearnerEnablesService(t *testing.T) {
 	w := &fakeWorld{leader: 1, obs: testObserved("h1")}
 	p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(testObserved("h1")),
@@ -359,15 +391,21 @@ func TestAddLearnerEnablesService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"lock", "gate", "enable d", "add-learner http://d:2380", "write d", "start d", "hashkv", "put-audit", "unlock"}
+	want := []string{"lock", "gate", "preflight d", "enable d", "add-learner http://d:2380", "install-files d", "start d", "hashkv", "put-audit", "unlock"}
 	if diff := cmp.Diff(want, w.calls); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
-	found := false
-	for _, r := range w.runs {
-		found = found || strings.Contains(r, `grep -v '^member\.removed-'`)
+	wantPre := &Preflight{Binary: "/usr/local/bin/etcd", Version: "3.6.16", DataDir: "/var/lib/etcd", Ignore: []string{AsidePrefix}, PeerPort: 2380}
+	if diff := cmp.Diff(wantPre, w.ops[0].Preflight); diff != "" {
+		t.Errorf("preflight (-want +got):\n%s", diff)
 	}
-	if !found {
-		t.Errorf("the data dir preflight does not ignore moved-aside entries: %q", w.runs)
+	files := w.ops[2].Files
+	if len(files) != 1 || files[0].Path != "/etc/etcd/etcd.conf.yml" || files[0].Mode != 0o644 {
+		t.Fatalf("config install %+v", files)
+	}
+	for _, line := range []string{"initial-cluster: a=http://a:2380,d=http://d:2380", "initial-cluster-state: existing", "initial-cluster-token: lab"} {
+		if !strings.Contains(string(files[0].Data), line) {
+			t.Errorf("the new member's config lacks %q:\n%s", line, files[0].Data)
+		}
 	}
 }

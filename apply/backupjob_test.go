@@ -1,8 +1,10 @@
 package apply
 
 import (
-	"context"
-	"errors"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,20 +15,6 @@ import (
 	"github.com/etcdform/etcdform/schema"
 	"github.com/etcdform/etcdform/state"
 )
-
-// jobHost is a recHost whose commands containing failOn fail.
-type jobHost struct {
-	*recHost
-	failOn string
-}
-
-func (h jobHost) Run(ctx context.Context, cmd string) (string, error) {
-	h.runs = append(h.runs, cmd)
-	if h.failOn != "" && strings.Contains(cmd, h.failOn) {
-		return "boom", errors.New("exit status 1")
-	}
-	return "", nil
-}
 
 // An install-backup-job step that moves a job from cron to systemd
 // writes the units, reloads systemd, enables and restarts the timer, and
@@ -45,66 +33,53 @@ func TestBackupJobStep(t *testing.T) {
 	}
 	svc, timer := fs[0].Path, "etcdform-backup-lab.timer"
 	job := &plan.JobInstall{Scheduler: "systemd", Write: units, Timer: timer, Remove: []string{"/etc/cron.d/etcdform-backup-lab"}, Run: true}
+	creds := filepath.Join(t.TempDir(), "s3.env")
+	if err := os.WriteFile(creds, []byte("AWS_SECRET_ACCESS_KEY=x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("AWS_SECRET_ACCESS_KEY=x\n"))
+	credUpload := plan.Upload{Role: "backup-credentials", Path: backupjob.DefaultEnvFile, Source: creds, SHA256: hex.EncodeToString(sum[:]), Mode: 0o600}
+	var files []File
+	for _, f := range units {
+		files = append(files, File{Path: f.Path, Data: f.Content, Mode: 0o644})
+	}
 	for name, tc := range map[string]struct {
 		job     *plan.JobInstall
+		uploads []plan.Upload
 		failOn  string
-		want    []string
+		want    []op
 		wantErr string
 	}{
-		"cron to systemd": {job: job, want: []string{
-			"mkdir -p -- '/var/log/etcdform' '/etc/systemd/system'",
-			"systemctl daemon-reload",
-			"systemctl enable '" + timer + "' && systemctl restart '" + timer + "'",
-			"rm -f -- '/etc/cron.d/etcdform-backup-lab'",
-			"systemctl start etcdform-backup-lab.service",
+		"cron to systemd": {job: job, uploads: []plan.Upload{credUpload}, want: []op{
+			// No copy of the replaced secret is kept.
+			{Host: "b", Op: "install-files", Files: []File{{Path: backupjob.DefaultEnvFile, Data: []byte("AWS_SECRET_ACCESS_KEY=x\n"), Mode: 0o600, DropPrevious: true}}},
+			{Host: "b", Op: "install-job", Job: &Job{Files: files, Dirs: []string{"/var/log/etcdform"}, Timer: timer, Remove: []string{"/etc/cron.d/etcdform-backup-lab"}}},
+			{Host: "b", Op: "run-job", Run: &JobRun{Command: "systemctl start etcdform-backup-lab.service", Unit: "etcdform-backup-lab.service", Log: backupjob.DefaultLog}},
 		}},
-		"first run fails": {job: job, failOn: "systemctl start", wantErr: "failed its first run"},
-		"removal": {job: &plan.JobInstall{StopTimers: []string{timer}, Remove: []string{svc, fs[1].Path, backupjob.DefaultEnvFile}}, want: []string{
-			"if [ -d /run/systemd/system ]; then if systemctl cat '" + timer + "' >/dev/null 2>&1; then systemctl disable --now '" + timer + "'; fi; fi",
-			"rm -f -- '" + svc + "'",
-			"rm -f -- '" + fs[1].Path + "'",
-			"rm -f -- '" + backupjob.DefaultEnvFile + "'",
-			"if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi",
+		"first run fails": {job: job, failOn: "run-job b", wantErr: "running the backup job once on b: injected failure"},
+		"removal": {job: &plan.JobInstall{StopTimers: []string{timer}, Remove: []string{svc, fs[1].Path, backupjob.DefaultEnvFile}}, want: []op{
+			{Host: "b", Op: "install-job", Job: &Job{StopTimers: []string{timer}, Remove: []string{svc, fs[1].Path, backupjob.DefaultEnvFile}}},
 		}},
 		"a job of another cluster": {job: &plan.JobInstall{Remove: []string{"/etc/etcd/etcd.conf.yml"}}, wantErr: "not a file of cluster lab's backup job"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			w := &fakeWorld{obs: testObserved("h1")}
-			h := jobHost{&recHost{fakeHost: fakeHost{w: w}, writes: map[string]recWrite{}}, tc.failOn}
+			w := &fakeWorld{obs: testObserved("h1"), failOn: tc.failOn}
 			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(w.obs)}
-			p.Steps = []plan.Step{{Action: plan.InstallBackupJob, Cluster: "lab", Member: "b", MemberID: 2, Job: tc.job}}
+			p.Steps = []plan.Step{{Action: plan.InstallBackupJob, Cluster: "lab", Member: "b", MemberID: 2, Job: tc.job, Uploads: tc.uploads}}
 			cfg := &schema.Config{Clusters: []*schema.Cluster{c}, Hash: "h"}
-			res, err := Run(t.Context(), cfg, p, jobConn{recConn{fakeConn{w}, h.recHost}, h}, Options{})
+			res, err := Run(t.Context(), cfg, p, fakeConn{w}, Options{})
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || res.Steps[0].Outcome != "failed" {
 					t.Fatalf("err %v, outcome %s", err, res.Steps[0].Outcome)
-				}
-				if tc.failOn != "" && !strings.Contains(err.Error(), "boom") {
-					t.Fatalf("err %v does not carry the command's output", err)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tc.want, h.runs); diff != "" {
-				t.Fatalf("commands (-want +got)\n%s", diff)
-			}
-			for _, f := range tc.job.Write {
-				if string(h.writes[f.Path].data) != string(f.Content) || h.writes[f.Path].mode != 0o644 {
-					t.Errorf("%s written as %+v", f.Path, h.writes[f.Path])
-				}
+			if diff := cmp.Diff(tc.want, w.ops); diff != "" {
+				t.Fatalf("host operations (-want +got)\n%s", diff)
 			}
 		})
 	}
-}
-
-type jobConn struct {
-	recConn
-	h jobHost
-}
-
-func (c jobConn) Host(ctx context.Context, cl *schema.Cluster, m *schema.Member) (Host, error) {
-	c.h.name = m.Name
-	return c.h, nil
 }

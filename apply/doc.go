@@ -4,5 +4,7 @@
 // at the first failure without taking further risky action, and writes an
 // audit record. It reaches etcd and hosts only through the small Etcd and
 // Host interfaces, which a Connector supplies; the production Connector
-// (outside this package) adapts providers/etcd and providers/ssh to them.
+// (internal/connect) adapts providers/etcd and providers/ssh to them. Host
+// offers typed operations (Preflight, MoveAside, InstallFiles, InstallJob,
+// RunJob and the service's), never shell strings.
 package apply

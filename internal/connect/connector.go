@@ -82,24 +82,39 @@ type hostAdapter struct {
 	mgr sshp.ServiceManager
 }
 
-func (h *hostAdapter) WriteFile(ctx context.Context, path string, data []byte, mode uint32) error {
-	return h.cli.WriteFileAtomic(ctx, path, data, sshp.WriteOptions{Mode: os.FileMode(mode), Backup: true})
+func (h *hostAdapter) Preflight(ctx context.Context, p apply.Preflight) error {
+	return h.cli.Preflight(ctx, sshp.Preflight(p))
+}
+func (h *hostAdapter) MoveAside(ctx context.Context, from, aside string) error {
+	return h.cli.MoveAside(ctx, from, aside)
+}
+func (h *hostAdapter) InstallFiles(ctx context.Context, files []apply.File) error {
+	return h.cli.InstallFiles(ctx, sshFiles(files))
+}
+func (h *hostAdapter) InstallJob(ctx context.Context, j apply.Job) error {
+	return h.cli.InstallJob(ctx, sshp.Job{Files: sshFiles(j.Files), Dirs: j.Dirs, Timer: j.Timer, StopTimers: j.StopTimers, Remove: j.Remove})
+}
+func (h *hostAdapter) RunJob(ctx context.Context, r apply.JobRun) error {
+	return h.cli.RunJob(ctx, sshp.JobRun(r))
 }
 func (h *hostAdapter) Start(ctx context.Context) error   { return h.mgr.Start(ctx) }
 func (h *hostAdapter) Stop(ctx context.Context) error    { return h.mgr.Stop(ctx) }
 func (h *hostAdapter) Restart(ctx context.Context) error { return h.mgr.Restart(ctx) }
 func (h *hostAdapter) Disable(ctx context.Context) error { return h.mgr.Disable(ctx) }
 func (h *hostAdapter) Enable(ctx context.Context) error  { return h.mgr.Enable(ctx) }
-func (h *hostAdapter) Run(ctx context.Context, cmd string) (string, error) {
-	out, errb, code, err := h.cli.Run(ctx, cmd)
-	if err != nil {
-		return "", err
-	}
-	if code != 0 {
-		return string(out), fmt.Errorf("%q exited %d: %s", cmd, code, errb)
-	}
-	return string(out), nil
+func (h *hostAdapter) Status(ctx context.Context) (string, error) {
+	st, err := h.mgr.State(ctx)
+	return string(st), err
 }
+
+func sshFiles(files []apply.File) []sshp.File {
+	out := make([]sshp.File, len(files))
+	for i, f := range files {
+		out[i] = sshp.File(f)
+	}
+	return out
+}
+
 func (h *hostAdapter) Close() error { return h.cli.Close() }
 
 type etcdAdapter struct {

@@ -1,0 +1,137 @@
+package apply
+
+import (
+	"context"
+	"io"
+	"os"
+
+	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
+)
+
+// Etcd is what apply needs of one cluster's etcd API. The production
+// implementation wraps a providers/etcd client and comes from a Connector.
+type Etcd interface {
+	// Lock takes the cluster's apply lock, waiting until ctx ends.
+	Lock(ctx context.Context, cluster string) (Lock, error)
+	// Leader returns the current leader's member ID, fresh.
+	Leader(ctx context.Context) (uint64, error)
+	// MoveLeaderAway transfers leadership from id to a healthy, caught-up
+	// voter when id leads; it does nothing otherwise.
+	MoveLeaderAway(ctx context.Context, id uint64) error
+	// AddLearner adds peerURL as a learner and returns its ID and the
+	// live member list (name -> peer URL; the new member has no name yet).
+	AddLearner(ctx context.Context, peerURL string) (uint64, []LiveMember, error)
+	Promote(ctx context.Context, id uint64) error
+	Remove(ctx context.Context, id uint64) error
+	MemberID(ctx context.Context, name, peerURL string) (uint64, error)
+	// WaitHealthy waits for the health gate to pass (fresh checks each
+	// time) or ctx to end, returning the last failing report. A non-zero
+	// except is a member the gate does not require (the subject of the
+	// step about to run).
+	WaitHealthy(ctx context.Context, except uint64) error
+	WaitLearnerCaughtUp(ctx context.Context, id uint64) error
+	// Snapshot streams a snapshot to w and verifies its trailing hash.
+	Snapshot(ctx context.Context, w io.Writer) (size int64, sha string, err error)
+	// CheckConsistent compares HashKV at one revision on every member.
+	CheckConsistent(ctx context.Context) error
+	PutAudit(ctx context.Context, key string, value []byte) error
+	Close() error
+}
+
+// Lock is a held apply lock.
+type Lock interface {
+	// Check fails when the lock's lease is gone: the apply must stop.
+	Check(ctx context.Context) error
+	Unlock(ctx context.Context) error
+}
+
+// LiveMember is one entry of the live member list.
+type LiveMember struct {
+	ID      uint64
+	Name    string
+	PeerURL string
+}
+
+// Host is what apply needs of one member's host: typed operations, each
+// implemented once in providers/ssh (which owns the shell and its
+// quoting). Errors name the host.
+type Host interface {
+	// Preflight checks that the host can take a new member (binary and
+	// version, data dir, peer port) and changes nothing.
+	Preflight(ctx context.Context, p Preflight) error
+	// MoveAside renames from to aside (one file system, never a copy or
+	// a delete); a missing from is nothing to do, an existing aside an
+	// error.
+	MoveAside(ctx context.Context, from, aside string) error
+	// InstallFiles writes whole files, creating their directories:
+	// staged, checked and swapped in atomically (several at once), the
+	// replaced ones kept as PATH.bak unless File.DropPrevious.
+	InstallFiles(ctx context.Context, files []File) error
+	// InstallJob installs a scheduled job's files in the order Job
+	// describes.
+	InstallJob(ctx context.Context, j Job) error
+	// RunJob runs an installed job once; a failed run's error carries
+	// its output and the job's status and log tail.
+	RunJob(ctx context.Context, r JobRun) error
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	Restart(ctx context.Context) error
+	// Disable keeps the service manager from starting the service by
+	// itself (at boot); Enable undoes it. Neither starts or stops it.
+	Disable(ctx context.Context) error
+	Enable(ctx context.Context) error
+	// Status is the service manager's word on the service: "running",
+	// "stopped" or "unknown".
+	Status(ctx context.Context) (string, error)
+	Close() error
+}
+
+// Preflight is what a host must offer before a new member is added on it.
+type Preflight struct {
+	Binary  string // the etcd binary
+	Version string // the version it must report; "" accepts any
+	DataDir string // must be missing or empty...
+	// ... but for entries whose names start with one of Ignore
+	// (AsidePrefix: what an earlier removal moved aside).
+	Ignore   []string
+	PeerPort int // must have no listener
+}
+
+// File is one whole file to install on a host.
+type File struct {
+	Path string
+	Data []byte
+	Mode os.FileMode
+	// DropPrevious keeps no copy of the replaced file (a secret).
+	DropPrevious bool
+}
+
+// Job is a scheduled job's installation: write Files (creating their
+// directories and Dirs), reload systemd when a unit was written, enable
+// and restart Timer; then stop and disable StopTimers, delete Remove, and
+// reload systemd when a unit was removed (both only where systemd runs).
+type Job struct {
+	Files      []File
+	Dirs       []string
+	Timer      string
+	StopTimers []string
+	Remove     []string
+}
+
+// JobRun is one run of an installed job: Command (from the job's own
+// files, backupjob.RunCommand), and the systemd Unit ("" for cron) and
+// Log file that explain a failure.
+type JobRun struct {
+	Command string
+	Unit    string
+	Log     string
+}
+
+// Connector opens the connections apply uses.
+type Connector interface {
+	Etcd(ctx context.Context, c *schema.Cluster) (Etcd, error)
+	Host(ctx context.Context, c *schema.Cluster, m *schema.Member) (Host, error)
+	// Observe re-observes the clusters for the stale-plan check.
+	Observe(ctx context.Context, cfg *schema.Config) (*state.Observed, error)
+}

@@ -1,0 +1,323 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strconv"
+
+	"github.com/etcdform/etcdform/internal/etcdconf"
+	"github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/schema"
+)
+
+func memberLabel(s plan.Step) string {
+	if s.Member != "" {
+		return s.Member
+	}
+	if s.MemberID != 0 {
+		return fmt.Sprintf("member %x", s.MemberID)
+	}
+	return "cluster " + s.Cluster
+}
+
+// executor carries out the steps of one cluster.
+type executor struct {
+	c       *schema.Cluster
+	etcd    Etcd
+	conn    Connector
+	opts    Options
+	hosts   map[string]Host
+	ev      func(phase string)
+	learner uint64 // ID returned by the last AddLearner, for its Promote
+}
+
+func (x *executor) host(ctx context.Context, name string) (Host, error) {
+	if h, ok := x.hosts[name]; ok {
+		return h, nil
+	}
+	m := x.c.Member(name)
+	if m == nil {
+		return nil, fmt.Errorf("member %s is not in the configuration, so its host is unknown", name)
+	}
+	h, err := x.conn.Host(ctx, x.c, m)
+	if err != nil {
+		return nil, fmt.Errorf("member %s: host %s: %w", name, m.Host, err)
+	}
+	x.hosts[name] = h
+	return h, nil
+}
+
+func (x *executor) closeHosts() {
+	for _, h := range x.hosts {
+		h.Close()
+	}
+}
+
+// preGate checks, fresh, that the cluster is healthy before a step takes a
+// member down or changes membership (the action's Before gate): a member
+// that failed since the last gate (or since the plan) must stop the apply
+// here, not be discovered after a second member is down. With GateOthers
+// the step's own member is not required.
+func (x *executor) preGate(ctx context.Context, s plan.Step) error {
+	gate := s.Action.Info().Before
+	if gate == plan.GateNone {
+		return nil
+	}
+	var except uint64
+	if gate == plan.GateOthers {
+		id, err := x.memberID(ctx, s)
+		if err != nil {
+			return err
+		}
+		except = id
+	}
+	x.ev("checking health before the step")
+	gctx, cancel := context.WithTimeout(ctx, x.opts.GateTimeout)
+	defer cancel()
+	if err := x.etcd.WaitHealthy(gctx, except); err != nil {
+		return fmt.Errorf("the cluster was not healthy before the step, so it was not started (waited %s): %w", x.opts.GateTimeout, err)
+	}
+	return nil
+}
+
+// handler carries out one step's own work; apply runs the action's gates
+// around it (plan.ActionInfo).
+type handler func(x *executor, ctx context.Context, s plan.Step) error
+
+// handlers holds the handler of every action in the actions table
+// (plan.Actions); TestActionTable checks that none is missing.
+var handlers = map[plan.Action]handler{
+	plan.Snapshot:         (*executor).snapshotStep,
+	plan.StartMember:      (*executor).start,
+	plan.AddLearner:       (*executor).addLearner,
+	plan.Promote:          (*executor).promote,
+	plan.RemoveMember:     (*executor).remove,
+	plan.UploadFile:       (*executor).upload,
+	plan.InstallBackupJob: (*executor).backupJob,
+	plan.WriteConfig:      (*executor).writeConfig,
+	plan.Restart:          (*executor).restart,
+}
+
+// HasHandler reports whether apply can carry out steps of action a.
+func HasHandler(a plan.Action) bool { return handlers[a] != nil }
+
+func (x *executor) run(ctx context.Context, s plan.Step) error {
+	h := handlers[s.Action]
+	if h == nil {
+		return fmt.Errorf("apply: unknown action %q", s.Action)
+	}
+	timeout := x.opts.StepTimeout
+	if s.Action.Info().Timeout == plan.TimeoutBackupRun && s.Job != nil && s.Job.Run {
+		timeout += x.opts.BackupRunTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return h(x, ctx, s)
+}
+
+func (x *executor) snapshotStep(ctx context.Context, s plan.Step) error {
+	x.ev("taking snapshot")
+	return x.snapshot(ctx)
+}
+
+func (x *executor) writeConfig(ctx context.Context, s plan.Step) error {
+	h, err := x.host(ctx, s.Member)
+	if err != nil {
+		return err
+	}
+	x.ev("writing config")
+	return h.InstallFiles(ctx, []File{{Path: x.c.Service.ConfigFile, Data: s.Config, Mode: 0o644}})
+}
+
+func (x *executor) start(ctx context.Context, s plan.Step) error {
+	h, err := x.host(ctx, s.Member)
+	if err != nil {
+		return err
+	}
+	x.ev("starting")
+	return h.Start(ctx)
+}
+
+func (x *executor) restart(ctx context.Context, s plan.Step) error {
+	h, err := x.host(ctx, s.Member)
+	if err != nil {
+		return err
+	}
+	if _, err := x.handOver(ctx, s); err != nil {
+		return err
+	}
+	x.ev("restarting")
+	return h.Restart(ctx)
+}
+
+func (x *executor) promote(ctx context.Context, s plan.Step) error {
+	id := s.MemberID
+	if id == 0 {
+		id = x.learner
+	}
+	if id == 0 {
+		return fmt.Errorf("promote %s: no learner ID (the add step did not run in this apply)", s.Member)
+	}
+	x.ev("waiting for the learner to catch up")
+	if err := x.etcd.WaitLearnerCaughtUp(ctx, id); err != nil {
+		return err
+	}
+	x.ev("promoting")
+	return x.etcd.Promote(ctx, id)
+}
+
+func (x *executor) memberID(ctx context.Context, s plan.Step) (uint64, error) {
+	if s.MemberID != 0 {
+		return s.MemberID, nil
+	}
+	m := x.c.Member(s.Member)
+	peer := ""
+	if m != nil {
+		peer = m.PeerURL
+	}
+	return x.etcd.MemberID(ctx, s.Member, peer)
+}
+
+// addLearner preflights the new host, adds the member as a learner, writes
+// its config with the live member list, and starts it. The Promote step
+// that follows waits for catch-up and promotes.
+func (x *executor) addLearner(ctx context.Context, s plan.Step) error {
+	m := x.c.Member(s.Member)
+	if m == nil {
+		return fmt.Errorf("add %s: not in the configuration", s.Member)
+	}
+	h, err := x.host(ctx, s.Member)
+	if err != nil {
+		return err
+	}
+	x.ev("preflight")
+	port, _ := strconv.Atoi(portOf(m.PeerURL))
+	svc := x.c.Service
+	if err := h.Preflight(ctx, Preflight{Binary: svc.Binary, Version: x.c.EtcdVersion, DataDir: svc.DataDir,
+		Ignore: []string{AsidePrefix}, PeerPort: port}); err != nil {
+		return fmt.Errorf("preflight of %s (%s) failed, nothing was changed: %w", m.Name, m.Host, err)
+	}
+	// A host whose member was removed before has its service disabled.
+	if err := h.Enable(ctx); err != nil {
+		return fmt.Errorf("enabling the etcd service on %s failed, nothing else was changed: %w", m.Host, err)
+	}
+	if _, err := etcdconf.Marshal(etcdconf.Render(x.c, m, etcdconf.Bootstrap{State: "existing"})); err != nil {
+		return fmt.Errorf("the config of %s cannot be written, nothing was changed: %w", m.Name, err)
+	}
+	x.ev("adding learner")
+	id, live, err := x.etcd.AddLearner(ctx, m.PeerURL)
+	if err != nil {
+		return err
+	}
+	x.learner = id
+	peers := map[string]string{m.Name: m.PeerURL}
+	for _, lm := range live {
+		if lm.ID != id && lm.Name != "" {
+			peers[lm.Name] = lm.PeerURL
+		}
+	}
+	f := etcdconf.Render(x.c, m, etcdconf.Bootstrap{InitialCluster: etcdconf.InitialCluster(peers), Token: x.c.Name, State: "existing"})
+	x.ev("writing config")
+	b, err := etcdconf.Marshal(f)
+	if err == nil {
+		err = h.InstallFiles(ctx, []File{{Path: x.c.Service.ConfigFile, Data: b, Mode: 0o644}})
+	}
+	if err != nil {
+		return fmt.Errorf("member %s was added as learner %x but its config could not be written (remove it with etcdctl member remove %x, or run plan again): %w", m.Name, id, id, err)
+	}
+	x.ev("starting")
+	if err := h.Start(ctx); err != nil {
+		return fmt.Errorf("member %s was added as learner %x but did not start: %w", m.Name, id, err)
+	}
+	return nil
+}
+
+// handOver finds the step's member and, if it leads now (whoever leads
+// when its turn comes, not who led at plan time), moves leadership away.
+func (x *executor) handOver(ctx context.Context, s plan.Step) (uint64, error) {
+	id, err := x.memberID(ctx, s)
+	if err != nil {
+		return 0, err
+	}
+	x.ev("moving leadership")
+	return id, x.etcd.MoveLeaderAway(ctx, id)
+}
+
+func (x *executor) remove(ctx context.Context, s plan.Step) error {
+	id, err := x.handOver(ctx, s)
+	if err != nil {
+		return err
+	}
+	x.ev("removing member")
+	if err := x.etcd.Remove(ctx, id); err != nil {
+		return err
+	}
+	if s.HostDown || x.c.Member(s.Member) == nil && s.Member == "" {
+		return nil
+	}
+	h, err := x.hostForRemoved(ctx, s)
+	if err != nil || h == nil {
+		return err
+	}
+	// Removed from the list first, as etcd's runtime reconfiguration
+	// guide does it: the voter count shrinks in one step, where stopping
+	// first would leave a voter down (less tolerance) while the removal is
+	// proposed. A removed etcd exits by itself and its service manager
+	// would restart it over and over: stop it, and disable it so that a
+	// reboot does not start it either.
+	x.ev("stopping service")
+	if err := h.Stop(ctx); err != nil {
+		return fmt.Errorf("member %s was removed but its service did not stop: %w", s.Member, err)
+	}
+	x.ev("disabling service")
+	if err := h.Disable(ctx); err != nil {
+		return fmt.Errorf("member %s was removed and stopped, but its service could not be disabled (its service manager may start it again at boot): %w", s.Member, err)
+	}
+	// Never delete a data dir: move its member/ aside, inside the data
+	// dir (one file system, so a rename), to a timestamped name that a
+	// later add-learner on this host ignores.
+	dd := x.c.Service.DataDir
+	aside := path.Join(dd, AsidePrefix+x.opts.Now().UTC().Format("20060102T150405Z"))
+	x.ev("moving data dir aside")
+	if err := h.MoveAside(ctx, path.Join(dd, "member"), aside); err != nil {
+		return fmt.Errorf("member %s was removed, stopped and disabled, but its data dir's member/ was not moved aside (move it by hand before adding a member on this host): %w", s.Member, err)
+	}
+	return nil
+}
+
+// AsidePrefix starts the name under which remove-member moves a removed
+// member's data (DATA_DIR/member) aside, inside the data dir; a timestamp
+// follows ("member.removed-20261202T061000Z"). Entries with this prefix do
+// not make a data dir count as in use for a new member.
+const AsidePrefix = "member.removed-"
+
+// RemovedMember describes the host of a member that is not in the
+// configuration, found from its peer URL and reached with the cluster's
+// connection defaults; nil when the URL names no host.
+func RemovedMember(c *schema.Cluster, name, peerURL string) *schema.Member {
+	hostname := hostOf(peerURL)
+	if hostname == "" {
+		return nil
+	}
+	return &schema.Member{Name: name, Host: hostname, PeerURL: peerURL, Connection: c.Connection}
+}
+
+// hostForRemoved returns the host of a member being removed. A removed
+// member is usually no longer in the configuration; its host is then found
+// from its peer URL with the cluster's connection defaults.
+func (x *executor) hostForRemoved(ctx context.Context, s plan.Step) (Host, error) {
+	if m := x.c.Member(s.Member); m != nil {
+		return x.host(ctx, s.Member)
+	}
+	m := RemovedMember(x.c, s.Member, s.PeerURL)
+	if m == nil {
+		return nil, nil
+	}
+	h, err := x.conn.Host(ctx, x.c, m)
+	if err != nil {
+		return nil, fmt.Errorf("member %s was removed, but its host %s could not be reached to stop it: %w", s.Member, m.Host, err)
+	}
+	x.hosts[s.Member] = h
+	return h, nil
+}

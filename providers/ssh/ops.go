@@ -1,0 +1,343 @@
+package ssh
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The host operations apply carries out. Each is one typed call; the
+// shell it runs, and its quoting, stay in this file.
+
+// Preflight is what a host must offer before a new member is added on
+// it.
+type Preflight struct {
+	Binary  string // the etcd binary, a path or a name in PATH
+	Version string // the version it must report; "" accepts any
+	DataDir string // must be missing or empty...
+	// ... but for entries whose names start with one of Ignore (what an
+	// earlier removal moved aside).
+	Ignore   []string
+	PeerPort int // must have no listener; 0 skips the check
+}
+
+// Preflight checks p on the host and returns an error saying what is
+// wrong: no etcd binary, another version, a data dir in use, a peer port
+// taken. It changes nothing.
+func (c *Client) Preflight(ctx context.Context, p Preflight) error {
+	v, err := c.BinaryVersion(ctx, p.Binary)
+	if err != nil || v == "" {
+		return fmt.Errorf("no etcd binary at %s", p.Binary)
+	}
+	if p.Version != "" && v != p.Version {
+		return fmt.Errorf("%s is etcd %s, the configuration wants %s", p.Binary, v, p.Version)
+	}
+	used, err := c.dirUsed(ctx, p.DataDir, p.Ignore)
+	if err != nil {
+		return err
+	}
+	if used {
+		return fmt.Errorf("data dir %s is not empty: a new member must start from an empty data dir", p.DataDir)
+	}
+	if p.PeerPort != 0 {
+		out, _, code, err := c.script(ctx, `ss -Hltn "sport = :$1" 2>/dev/null | head -1`, nil, strconv.Itoa(p.PeerPort))
+		if err == nil && code == 0 && strings.TrimSpace(string(out)) != "" {
+			return fmt.Errorf("peer port %d is already in use on %s", p.PeerPort, c.addr)
+		}
+	}
+	return nil
+}
+
+// dirUsed reports whether dir has an entry whose name starts with none of
+// ignore. A missing directory is not used.
+func (c *Client) dirUsed(ctx context.Context, dir string, ignore []string) (bool, error) {
+	const s = `d=$1; shift
+[ -d "$d" ] || exit 0
+ls -A -- "$d" | while IFS= read -r e; do
+  skip=; for p in "$@"; do case "$e" in "$p"*) skip=1 ;; esac; done
+  [ -n "$skip" ] || { echo used; break; }
+done`
+	out, errb, code, err := c.script(ctx, s, nil, append([]string{dir}, ignore...)...)
+	switch {
+	case err != nil:
+		return false, err
+	case code != 0:
+		return false, c.cmdError("listing "+dir, code, errb)
+	}
+	return strings.TrimSpace(string(out)) != "", nil
+}
+
+// MoveAside renames from to aside on the host (one file system: a
+// rename, nothing is copied or deleted). A missing from is nothing to do;
+// an existing aside is an error and nothing is moved.
+func (c *Client) MoveAside(ctx context.Context, from, aside string) error {
+	_, errb, code, err := c.script(ctx, `[ -e "$1" ] || exit 0
+if [ -e "$2" ]; then echo "$2 exists" >&2; exit 1; fi
+exec mv -- "$1" "$2"`, nil, from, aside)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return c.cmdError("moving "+from+" aside to "+aside, code, errb)
+	}
+	return nil
+}
+
+// File is one whole file to install on a host.
+type File struct {
+	Path string
+	Data []byte
+	Mode os.FileMode
+	// DropPrevious keeps no copy of the file being replaced (a secret);
+	// otherwise it is kept as PATH.bak.
+	DropPrevious bool
+}
+
+// stagedSuffix names the staged copy of an installed file next to it.
+const stagedSuffix = ".etcdform-new"
+
+// swapScript moves staged files over their targets. Its arguments are
+// triples: target, staged copy, its expected sha256. Every staged copy is
+// checked first, then each target's owner goes to its replacement and
+// the target is kept as TARGET.bak, then all are renamed in a row.
+const swapScript = `set -e
+pass() {
+  what=$1; shift
+  while [ $# -gt 0 ]; do
+    p=$1 s=$2 h=$3; shift 3
+    case $what in
+    check) echo "$h  $s" | sha256sum -c --status - || { echo "$s does not hold what was sent" >&2; exit 1; } ;;
+    keep) if [ -e "$p" ]; then chown --reference="$p" "$s" && ln -f -- "$p" "$p.bak"; fi ;;
+    swap) mv -f -- "$s" "$p" ;;
+    esac
+  done
+}
+pass check "$@"; pass keep "$@"; pass swap "$@"`
+
+// InstallFiles installs files on the host, creating their directories.
+// One file is written atomically (WriteFileAtomic). Several (a key and
+// its certificate) are staged next to their targets with their modes,
+// checked against what was sent, then swapped in by one script, so a
+// reader of both (etcd loads the pair at every handshake) sees a
+// mismatched pair for microseconds rather than for a whole SSH round
+// trip. A replaced file is kept as PATH.bak unless File.DropPrevious.
+func (c *Client) InstallFiles(ctx context.Context, files []File) error {
+	if len(files) == 0 {
+		return nil
+	}
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, f.Path)
+	}
+	if err := c.mkdirs(ctx, dirsOf(paths)); err != nil {
+		return err
+	}
+	if len(files) == 1 {
+		f := files[0]
+		if err := c.WriteFileAtomic(ctx, f.Path, f.Data, WriteOptions{Mode: f.Mode, Backup: true}); err != nil {
+			return err
+		}
+	} else {
+		var args []string
+		for _, f := range files {
+			staged := f.Path + stagedSuffix
+			if err := c.WriteFileAtomic(ctx, staged, f.Data, WriteOptions{Mode: f.Mode}); err != nil {
+				return fmt.Errorf("staging %s: %w", f.Path, err)
+			}
+			sum := sha256.Sum256(f.Data)
+			args = append(args, f.Path, staged, hex.EncodeToString(sum[:]))
+		}
+		_, errb, code, err := c.script(ctx, swapScript, nil, args...)
+		if err != nil {
+			return err
+		}
+		if code != 0 {
+			return c.cmdError("swapping in "+strings.Join(paths, ", "), code, errb)
+		}
+	}
+	for _, f := range files {
+		if f.DropPrevious {
+			if err := c.remove(ctx, f.Path+".bak"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// dirsOf returns the directories of paths, each once, in order.
+func dirsOf(paths []string) []string {
+	seen := map[string]bool{}
+	var dirs []string
+	for _, p := range paths {
+		if d := path.Dir(p); !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}
+
+// mkdirs creates dirs and their parents, in one command.
+func (c *Client) mkdirs(ctx context.Context, dirs []string) error {
+	_, errb, code, err := c.script(ctx, `exec mkdir -p -- "$@"`, nil, dirs...)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return c.cmdError("creating "+strings.Join(dirs, " "), code, errb)
+	}
+	return nil
+}
+
+// remove deletes path; a missing one is nothing to do.
+func (c *Client) remove(ctx context.Context, p string) error {
+	_, errb, code, err := c.script(ctx, `exec rm -f -- "$1"`, nil, p)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return c.cmdError("removing "+p, code, errb)
+	}
+	return nil
+}
+
+// Job is a scheduled job's files as they are installed: Files are written
+// (their directories and Dirs created first), systemd reloads when a unit
+// was written, Timer is enabled and restarted; only then (the new job is in
+// place) are StopTimers stopped and disabled, Remove deleted, and systemd
+// reloaded when a unit was removed. What is removed may belong to a host
+// systemd no longer runs (a job moved to cron): StopTimers and the second
+// reload act only where systemd runs.
+type Job struct {
+	Files      []File
+	Dirs       []string
+	Timer      string
+	StopTimers []string
+	Remove     []string
+}
+
+// ifSystemd runs the rest of a command only where systemd runs.
+const ifSystemd = `[ -d /run/systemd/system ] || exit 0; `
+
+// InstallJob installs j in the order Job describes.
+func (c *Client) InstallJob(ctx context.Context, j Job) error {
+	if len(j.Files) > 0 {
+		var paths []string
+		for _, f := range j.Files {
+			paths = append(paths, f.Path)
+		}
+		dirs := slices.Clone(j.Dirs)
+		for _, d := range dirsOf(paths) {
+			if !slices.Contains(dirs, d) {
+				dirs = append(dirs, d)
+			}
+		}
+		if err := c.mkdirs(ctx, dirs); err != nil {
+			return err
+		}
+	}
+	reload := false
+	for _, f := range j.Files {
+		if err := c.WriteFileAtomic(ctx, f.Path, f.Data, WriteOptions{Mode: f.Mode, Backup: !f.DropPrevious}); err != nil {
+			return err
+		}
+		reload = reload || isUnit(f.Path)
+	}
+	if reload {
+		if err := c.sh(ctx, "systemctl daemon-reload", `exec systemctl daemon-reload`); err != nil {
+			return err
+		}
+	}
+	if t := j.Timer; t != "" {
+		// restart, not start: a running timer keeps its old next elapse.
+		if err := c.sh(ctx, "enabling "+t, `systemctl enable "$1" && exec systemctl restart "$1"`, t); err != nil {
+			return err
+		}
+	}
+	for _, t := range j.StopTimers {
+		if err := c.sh(ctx, "stopping "+t, ifSystemd+`if systemctl cat "$1" >/dev/null 2>&1; then exec systemctl disable --now "$1"; fi`, t); err != nil {
+			return err
+		}
+	}
+	unitRemoved := false
+	for _, p := range j.Remove {
+		if err := c.remove(ctx, p); err != nil {
+			return err
+		}
+		unitRemoved = unitRemoved || isUnit(p)
+	}
+	if unitRemoved {
+		if err := c.sh(ctx, "systemctl daemon-reload", ifSystemd+`exec systemctl daemon-reload`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sh runs script with args and turns a non-zero exit into an error
+// carrying its output.
+func (c *Client) sh(ctx context.Context, what, script string, args ...string) error {
+	out, errb, code, err := c.script(ctx, script, nil, args...)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return c.cmdError(what, code, append(append(out, '\n'), errb...))
+	}
+	return nil
+}
+
+// isUnit reports whether p is a systemd unit file.
+func isUnit(p string) bool {
+	return strings.HasSuffix(p, ".service") || strings.HasSuffix(p, ".timer")
+}
+
+// JobRun is one run of an installed job, started now.
+type JobRun struct {
+	// Command runs the job and returns when it has finished; it comes
+	// from the job's own files (backupjob.RunCommand), never free text.
+	Command string
+	// Unit is the job's systemd service, whose status explains a failed
+	// run; "" for a cron job.
+	Unit string
+	// Log is the job's log file, whose last lines explain a failed run.
+	Log string
+}
+
+// RunJob runs the job once and, when the run fails, returns an error with
+// its output, the unit's status and the last lines of its log (read with
+// a fresh 10 s bound even when ctx has ended).
+func (c *Client) RunJob(ctx context.Context, r JobRun) error {
+	out, errb, code, err := c.Run(ctx, r.Command)
+	if err == nil && code == 0 {
+		return nil
+	}
+	if err == nil {
+		err = fmt.Errorf("%q exited %d: %s", r.Command, code, errb)
+	}
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	diag := `tail -n 5 -- "$1"`
+	if r.Unit != "" {
+		diag = `systemctl status --no-pager --lines=0 "$2" 2>&1 | grep -E 'Active:|Process:'; ` + diag
+	}
+	logTail, _, _, _ := c.script(tctx, diag, nil, r.Log, r.Unit)
+	return fmt.Errorf("%w%s; the job is installed but failed its first run%s", err, tail(string(out)), tail(string(logTail)))
+}
+
+// tail formats command output for an error message.
+func tail(out string) string {
+	out = strings.TrimSpace(out)
+	if out == "" {
+		return ""
+	}
+	return ":\n" + out
+}
