@@ -34,14 +34,6 @@ func (u *Upload) IsKey() bool { return strings.HasSuffix(u.Role, "-key") }
 // start: a new CA bundle takes effect after a restart.
 func (u *Upload) NeedsRestart() bool { return strings.HasSuffix(u.Role, "-ca") }
 
-// tlsWork is the TLS part of one member's rolling change.
-type tlsWork struct {
-	uploads []Step
-	// restart holds the changes that need a restart to take effect (CA
-	// bundles); empty when the uploads take effect on their own.
-	restart []Change
-}
-
 // effective is one side of a member's TLS as it will be after the planned
 // uploads: the source's facts where a source is set, the host's otherwise.
 type effective struct {
@@ -65,8 +57,9 @@ type effective struct {
 // as planned and as running now), a tool certificate the members would no
 // longer trust. Warnings: a certificate (leaf, CA or the tool's) expiring
 // within min_remaining or not yet valid, and the phase of a CA rotation.
-func (cp *clusterPlanner) tlsPlan() map[*member]*tlsWork {
-	work := map[*member]*tlsWork{}
+// The uploads, and the CA bundles among them that need a restart, go to
+// the member's work list.
+func (cp *clusterPlanner) tlsPlan() {
 	now := cp.opts.Meta.Time
 	var peers []*memberTLS
 	seenCA := map[string]bool{}
@@ -74,9 +67,10 @@ func (cp *clusterPlanner) tlsPlan() map[*member]*tlsWork {
 		if m.desired == nil || m.desired.TLS == nil || m.hostDown || m.host == nil || !m.host.Reachable {
 			continue
 		}
-		w := cp.tlsUploads(m)
-		if len(w.uploads) > 0 {
-			work[m] = w
+		if uploads, restart := cp.tlsUploads(m); len(uploads) > 0 {
+			w := cp.work.of(m)
+			w.uploads = append(w.uploads, uploads...)
+			w.caRestart = append(w.caRestart, restart...)
 		}
 		for _, e := range cp.effectiveTLS(m) {
 			cp.checkCert(m, e, now)
@@ -89,7 +83,6 @@ func (cp *clusterPlanner) tlsPlan() map[*member]*tlsWork {
 	cp.checkPeerTrust(peers, now)
 	cp.caRotationPhase(peers)
 	cp.checkToolCert(now)
-	return work
 }
 
 // schemeChange reports whether want differs from one of the live URLs in
@@ -180,9 +173,10 @@ func sides(t *schema.TLS) []struct {
 // else changes), then the key and certificate together in one step.
 // etcd loads cert-file and key-file at every handshake, so a key written
 // without its certificate would fail every new connection; apply swaps
-// the two in one command.
-func (cp *clusterPlanner) tlsUploads(m *member) *tlsWork {
-	w := &tlsWork{}
+// the two in one command. restart holds the changes that take effect only
+// at a restart (CA bundles); empty when the uploads take effect on their
+// own.
+func (cp *clusterPlanner) tlsUploads(m *member) (uploads []Step, restart []Change) {
 	seen := map[string]bool{}
 	for _, s := range sides(m.desired.TLS) {
 		if s.ep == nil {
@@ -229,8 +223,8 @@ func (cp *clusterPlanner) tlsUploads(m *member) *tlsWork {
 			}
 			ch := Change{Attr: f.f.Path, Before: before, After: after}
 			if u.NeedsRestart() {
-				w.restart = append(w.restart, ch)
-				w.uploads = append(w.uploads, Step{Action: UploadFile, Cluster: cp.c.Name, Member: m.name, MemberID: m.id(), Leader: m.leader,
+				restart = append(restart, ch)
+				uploads = append(uploads, Step{Action: UploadFile, Cluster: cp.c.Name, Member: m.name, MemberID: m.id(), Leader: m.leader,
 					Reason:  fmt.Sprintf("The %s CA bundle on the host differs from its source %s: upload it atomically; etcd reads the CA bundle only at start, so a restart follows", s.name, f.f.Source),
 					Changes: []Change{ch}, Uploads: []Upload{u}})
 				continue
@@ -248,14 +242,14 @@ func (cp *clusterPlanner) tlsUploads(m *member) *tlsWork {
 			default:
 				pair.Reason = fmt.Sprintf("The %s certificate on the host differs from its source: upload it atomically; etcd uses it from the next TLS connection, no restart needed", s.name)
 			}
-			w.uploads = append(w.uploads, pair)
+			uploads = append(uploads, pair)
 		}
 	}
 	// CA bundles of both sides first: trust widens before any leaf changes.
-	sort.SliceStable(w.uploads, func(i, j int) bool {
-		return w.uploads[i].Uploads[0].NeedsRestart() && !w.uploads[j].Uploads[0].NeedsRestart()
+	sort.SliceStable(uploads, func(i, j int) bool {
+		return uploads[i].Uploads[0].NeedsRestart() && !uploads[j].Uploads[0].NeedsRestart()
 	})
-	return w
+	return uploads, restart
 }
 
 func sha(ci *state.CertInfo, key bool) string {
