@@ -18,6 +18,7 @@ import (
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/plan/planfile"
 	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // hostileBase is a valid configuration. Each hostile case replaces one
@@ -433,9 +434,9 @@ func TestHostileInputs(t *testing.T) {
 			env := &Env{
 				Stdout: &out, Stderr: &errb, Stdin: strings.NewReader("yes\n"),
 				Getenv: func(string) string { return "" },
-				Observe: func(context.Context, *schema.Config) *plan.Observed {
+				Observe: func(context.Context, *schema.Config) *state.Observed {
 					t.Errorf("hostile input reached observation (network)")
-					return &plan.Observed{}
+					return &state.Observed{}
 				},
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
