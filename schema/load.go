@@ -95,7 +95,7 @@ func LoadFiles(dir string, files map[string][]byte, opts LoadOptions) (*Config, 
 	l := newLoader(cfg, opts)
 	l.load(dir, files)
 	cfg.Sensitive = l.sensitive
-	return cfg, redact(dedupe(l.diags), l.sensitive)
+	return cfg, redact(dedupe(l.diags), l.sensitive, l.marked)
 }
 
 func newLoader(cfg *Config, opts LoadOptions) *loader {
@@ -126,6 +126,9 @@ type loader struct {
 	localUnits, varUnits map[string]int64
 	evalUnits            int64
 	evalExceeded         bool
+	// marked is set when a variable is sensitive, so values may carry
+	// sensitiveMark.
+	marked bool
 }
 
 var topSchema = &hcl.BodySchema{

@@ -55,16 +55,16 @@ func (l *loader) refuseSensitive(a *hcl.Attribute, name string) {
 // quote their arguments: "cannot read /run/secrets/..."), the literal
 // values from their text, and the expression context hcl would print
 // values from when any variable is sensitive or the expression refers to a
-// marked value.
-func redact(diags hcl.Diagnostics, sensitive []string) hcl.Diagnostics {
+// marked value. marked says whether any value may be marked at all.
+func redact(diags hcl.Diagnostics, sensitive []string, marked bool) hcl.Diagnostics {
 	for _, d := range diags {
-		marked := refersToSensitive(d)
-		if marked && (d.Summary == "Error in function call" || d.Summary == "Invalid function argument") {
+		refers := marked && refersToSensitive(d)
+		if refers && (d.Summary == "Error in function call" || d.Summary == "Invalid function argument") {
 			d.Detail = "The function failed on a value derived from a sensitive variable, so its message, which could quote the value, is not shown."
 		}
 		d.Summary = RedactString(d.Summary, sensitive)
 		d.Detail = RedactString(d.Detail, sensitive)
-		if marked || len(sensitive) > 0 {
+		if refers || len(sensitive) > 0 {
 			d.Expression = nil
 			d.EvalContext = nil
 		}

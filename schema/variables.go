@@ -177,6 +177,7 @@ func (l *loader) variables(dir string, blocks hcl.Blocks) map[string]cty.Value {
 			l.addSensitiveValue(val)
 			l.addSensitiveValue(v.def)
 			val = val.Mark(sensitiveMark)
+			l.marked = true
 		}
 		if val != cty.NilVal && val.IsWhollyKnown() {
 			l.checkValidations(v, val)
