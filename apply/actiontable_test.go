@@ -38,9 +38,7 @@ var fakeHostCases = map[plan.Action]fakeHostCase{
 		wantCalls: []string{"start b", "gate"},
 	},
 	plan.AddLearner: {
-		step: func(*testing.T) plan.Step {
-			return plan.Step{Action: plan.AddLearner, Cluster: "lab", Member: "d", PeerURL: "http://d:2380"}
-		},
+		step:      newMemberStep,
 		wantCalls: []string{"gate", "preflight d", "enable d", "add-learner http://d:2380", "install-files d", "start d"},
 	},
 	plan.Promote: {
@@ -107,7 +105,7 @@ func TestActionTableFakeHost(t *testing.T) {
 			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(testObserved("h1")),
 				Steps: []plan.Step{tc.step(t)}}
 			phases := map[string]bool{}
-			res, err := Run(t.Context(), testConfig(), p, fakeConn{w}, Options{
+			res, err := Run(t.Context(), withTargets(testConfig(), p), fakeConn{w}, Options{
 				Progress:    func(e Event) { phases[e.Phase] = true },
 				SnapshotDir: t.TempDir(), Audit: NewAudit(io.Discard, "planhash", "abc", "me"), Now: func() time.Time { return time.Unix(0, 0) },
 			})

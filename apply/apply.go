@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/etcdform/etcdform/plan"
-	"github.com/etcdform/etcdform/schema"
 	"github.com/etcdform/etcdform/state"
 )
 
@@ -32,7 +31,9 @@ type Options struct {
 	// that has a backup block through the backup job's own code path
 	// (checked, encrypted, uploaded to its destination, recorded) instead
 	// of into SnapshotDir.
-	Backup func(ctx context.Context, c *schema.Cluster) error
+	// It is given the cluster's name, and called only for a cluster
+	// whose ClusterTarget says it has a backup block.
+	Backup func(ctx context.Context, cluster string) error
 }
 
 // Event is a progress report.
@@ -83,9 +84,11 @@ type StepResult struct {
 	Err     string
 }
 
-// Run carries out p against the clusters of cfg. It stops at the first
-// failing step and takes no further action; res then says which steps ran.
-func Run(ctx context.Context, cfg *schema.Config, p *plan.Plan, conn Connector, opts Options) (res *Result, err error) {
+// Run carries out p through conn, from the plan alone: each step and each
+// cluster's ClusterTarget say where and with what (the caller checks the
+// plan against the configuration first). It stops at the first failing
+// step and takes no further action; res then says which steps ran.
+func Run(ctx context.Context, p *plan.Plan, conn Connector, opts Options) (res *Result, err error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -129,9 +132,6 @@ func Run(ctx context.Context, cfg *schema.Config, p *plan.Plan, conn Connector, 
 		}
 		return res, fmt.Errorf("%w:\n%s", ErrRefused, strings.Join(lines, "\n"))
 	}
-	if p.Meta.ConfigHash != "" && cfg.Hash != p.Meta.ConfigHash {
-		return res, fmt.Errorf("apply: the configuration in %s changed since the plan was made (hash %.12s, planned %.12s); run plan again", cfg.Dir, cfg.Hash, p.Meta.ConfigHash)
-	}
 	byCluster := map[string][]int{}
 	for i, s := range p.Steps {
 		byCluster[s.Cluster] = append(byCluster[s.Cluster], i)
@@ -141,29 +141,20 @@ func Run(ctx context.Context, cfg *schema.Config, p *plan.Plan, conn Connector, 
 		if len(idx) == 0 {
 			continue
 		}
-		c := findCluster(cfg, name)
+		c := p.Target(name)
 		if c == nil {
-			return res, fmt.Errorf("apply: the plan names cluster %q, which the configuration does not declare", name)
+			return res, fmt.Errorf("apply: the plan does not say how to reach cluster %q (plan again with this etcdform)", name)
 		}
-		if err := runCluster(ctx, cfg, c, p, idx, res, conn, opts); err != nil {
+		if err := runCluster(ctx, *c, p, idx, res, conn, opts); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
 }
 
-func findCluster(cfg *schema.Config, name string) *schema.Cluster {
-	for _, c := range cfg.Clusters {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
-}
-
 // runCluster locks one cluster, checks the plan is fresh, and runs its
 // steps one at a time, each followed by the health gate.
-func runCluster(ctx context.Context, cfg *schema.Config, c *schema.Cluster, p *plan.Plan, idx []int, res *Result, conn Connector, opts Options) error {
+func runCluster(ctx context.Context, c plan.ClusterTarget, p *plan.Plan, idx []int, res *Result, conn Connector, opts Options) error {
 	start := opts.Now()
 	ev := func(step int, m string, a plan.Action, phase string, err error) {
 		opts.Progress(Event{Cluster: c.Name, Step: step, Steps: len(idx), Member: m, Action: a, Phase: phase, Elapsed: opts.Now().Sub(start), Err: err})
@@ -190,7 +181,7 @@ func runCluster(ctx context.Context, cfg *schema.Config, c *schema.Cluster, p *p
 
 	// Stale-plan check, under the lock so nobody changes it behind us.
 	ev(0, "", 0, "checking plan", nil)
-	obs, err := conn.Observe(ctx, &schema.Config{Dir: cfg.Dir, Clusters: []*schema.Cluster{c}})
+	obs, err := conn.Observe(ctx, c.Name)
 	if err != nil {
 		return fmt.Errorf("apply: cluster %s: re-observing: %w", c.Name, err)
 	}

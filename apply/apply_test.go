@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/etcdform/etcdform/internal/etcdconf"
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/schema"
 	"github.com/etcdform/etcdform/state"
@@ -154,13 +155,13 @@ func (h fakeHost) Status(ctx context.Context) (string, error) {
 }
 func (h fakeHost) Close() error { return nil }
 
-func (c fakeConn) Etcd(ctx context.Context, cl *schema.Cluster) (Etcd, error) {
+func (c fakeConn) Etcd(ctx context.Context, cl plan.ClusterTarget) (Etcd, error) {
 	return fakeEtcd(c), nil
 }
-func (c fakeConn) Host(ctx context.Context, cl *schema.Cluster, m *schema.Member) (Host, error) {
-	return fakeHost{c.w, m.Name}, nil
+func (c fakeConn) Host(ctx context.Context, t plan.Target) (Host, error) {
+	return fakeHost{c.w, t.Host.Host}, nil
 }
-func (c fakeConn) Observe(ctx context.Context, cfg *schema.Config) (*state.Observed, error) {
+func (c fakeConn) Observe(ctx context.Context, cluster string) (*state.Observed, error) {
 	return c.w.obs, nil
 }
 
@@ -257,7 +258,7 @@ func TestRun(t *testing.T) {
 			p := rollingPlan(testObserved("h1"))
 			tc.mutate(w, p)
 			var audit bytes.Buffer
-			res, err := Run(context.Background(), testConfig(), p, fakeConn{w}, Options{
+			res, err := Run(context.Background(), withTargets(testConfig(), p), fakeConn{w}, Options{
 				SnapshotDir: t.TempDir(), Audit: NewAudit(&audit, "planhash", "abc", "me"),
 				Now: func() time.Time { return time.Unix(0, 0) },
 			})
@@ -298,7 +299,7 @@ func TestRunInterrupted(t *testing.T) {
 	w := &fakeWorld{leader: 1, obs: testObserved("h1"), cancelOn: "restart c", cancel: cancel}
 	var audit bytes.Buffer
 	var events []string
-	res, err := Run(ctx, testConfig(), rollingPlan(testObserved("h1")), fakeConn{w}, Options{
+	res, err := Run(ctx, withTargets(testConfig(), rollingPlan(testObserved("h1"))), fakeConn{w}, Options{
 		SnapshotDir: t.TempDir(), Audit: NewAudit(&audit, "planhash", "abc", "me"),
 		Now:      func() time.Time { return time.Unix(0, 0) },
 		Progress: func(e Event) { events = append(events, fmt.Sprintf("%d %s %v", e.Step, e.Phase, e.Err)) },
@@ -360,7 +361,7 @@ func TestRemoveReachableMember(t *testing.T) {
 			w := &fakeWorld{leader: 1, obs: testObserved("h1")}
 			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(testObserved("h1")),
 				Steps: []plan.Step{{Action: plan.RemoveMember, Cluster: "lab", Member: "c", MemberID: 3, PeerURL: "http://c:2380", HostDown: tc.hostDown}}}
-			_, err := Run(context.Background(), testConfig(), p, fakeConn{w}, Options{
+			_, err := Run(context.Background(), withTargets(testConfig(), p), fakeConn{w}, Options{
 				Audit: NewAudit(io.Discard, "planhash", "abc", "me"), Now: func() time.Time { return time.Unix(0, 0) },
 			})
 			if err != nil {
@@ -384,8 +385,8 @@ func TestRemoveReachableMember(t *testing.T) {
 func TestAddLearnerEnablesService(t *testing.T) {
 	w := &fakeWorld{leader: 1, obs: testObserved("h1")}
 	p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(testObserved("h1")),
-		Steps: []plan.Step{{Action: plan.AddLearner, Cluster: "lab", Member: "d", PeerURL: "http://d:2380"}}}
-	_, err := Run(context.Background(), testConfig(), p, fakeConn{w}, Options{
+		Steps: []plan.Step{newMemberStep(t)}}
+	_, err := Run(context.Background(), withTargets(testConfig(), p), fakeConn{w}, Options{
 		Audit: NewAudit(io.Discard, "planhash", "abc", "me"), Now: func() time.Time { return time.Unix(0, 0) },
 	})
 	if err != nil {
@@ -408,4 +409,21 @@ func TestAddLearnerEnablesService(t *testing.T) {
 			t.Errorf("the new member's config lacks %q:\n%s", line, files[0].Data)
 		}
 	}
+}
+
+// withTargets fills in p's targets from cfg, as plan.Make does.
+func withTargets(cfg *schema.Config, p *plan.Plan) *plan.Plan {
+	plan.AddTargets(cfg, p)
+	return p
+}
+
+// newMemberStep is the step that adds member d, with its config as the
+// planner renders it.
+func newMemberStep(t *testing.T) plan.Step {
+	c := testConfig().Clusters[0]
+	tmpl, err := etcdconf.Marshal(etcdconf.Render(c, c.Member("d"), etcdconf.Bootstrap{Token: c.Name, State: "existing"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan.Step{Action: plan.AddLearner, Cluster: "lab", Member: "d", PeerURL: "http://d:2380", Config: tmpl}
 }

@@ -42,7 +42,7 @@ func (x *executor) backupJob(ctx context.Context, s plan.Step) error {
 			return err
 		}
 	}
-	h, err := x.host(ctx, s.Member)
+	h, err := x.host(ctx, s)
 	if err != nil {
 		return err
 	}

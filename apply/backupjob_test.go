@@ -67,7 +67,7 @@ func TestBackupJobStep(t *testing.T) {
 			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(w.obs)}
 			p.Steps = []plan.Step{{Action: plan.InstallBackupJob, Cluster: "lab", Member: "b", MemberID: 2, Job: tc.job, Uploads: tc.uploads}}
 			cfg := &schema.Config{Clusters: []*schema.Cluster{c}, Hash: "h"}
-			res, err := Run(t.Context(), cfg, p, fakeConn{w}, Options{})
+			res, err := Run(t.Context(), withTargets(cfg, p), fakeConn{w}, Options{})
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || res.Steps[0].Outcome != "failed" {
 					t.Fatalf("err %v, outcome %s", err, res.Steps[0].Outcome)

@@ -5,7 +5,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/state"
 )
 
@@ -128,10 +128,13 @@ type JobRun struct {
 	Log     string
 }
 
-// Connector opens the connections apply uses.
+// Connector opens the connections apply uses, from what the plan says
+// (no configuration).
 type Connector interface {
-	Etcd(ctx context.Context, c *schema.Cluster) (Etcd, error)
-	Host(ctx context.Context, c *schema.Cluster, m *schema.Member) (Host, error)
-	// Observe re-observes the clusters for the stale-plan check.
-	Observe(ctx context.Context, cfg *schema.Config) (*state.Observed, error)
+	// Etcd connects to the cluster's etcd.
+	Etcd(ctx context.Context, c plan.ClusterTarget) (Etcd, error)
+	// Host connects to a member's host and its service manager.
+	Host(ctx context.Context, t plan.Target) (Host, error)
+	// Observe re-observes the named cluster for the stale-plan check.
+	Observe(ctx context.Context, cluster string) (*state.Observed, error)
 }

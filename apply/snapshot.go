@@ -11,8 +11,8 @@ import (
 // Options.Backup to the cluster's backup destination when it has one,
 // else into SnapshotDir.
 func (x *executor) snapshot(ctx context.Context) error {
-	if x.c.Backup != nil && x.opts.Backup != nil {
-		if err := x.opts.Backup(ctx, x.c); err != nil {
+	if x.c.Backup && x.opts.Backup != nil {
+		if err := x.opts.Backup(ctx, x.c.Name); err != nil {
 			return fmt.Errorf("pre-change backup of cluster %s failed: %w", x.c.Name, err)
 		}
 		return nil

@@ -8,7 +8,6 @@ import (
 
 	"github.com/etcdform/etcdform/internal/etcdconf"
 	"github.com/etcdform/etcdform/plan"
-	"github.com/etcdform/etcdform/schema"
 )
 
 func memberLabel(s plan.Step) string {
@@ -23,7 +22,7 @@ func memberLabel(s plan.Step) string {
 
 // executor carries out the steps of one cluster.
 type executor struct {
-	c       *schema.Cluster
+	c       plan.ClusterTarget
 	etcd    Etcd
 	conn    Connector
 	opts    Options
@@ -32,19 +31,19 @@ type executor struct {
 	learner uint64 // ID returned by the last AddLearner, for its Promote
 }
 
-func (x *executor) host(ctx context.Context, name string) (Host, error) {
-	if h, ok := x.hosts[name]; ok {
+// host connects to the host of the step's member (once per member).
+func (x *executor) host(ctx context.Context, s plan.Step) (Host, error) {
+	if h, ok := x.hosts[s.Member]; ok {
 		return h, nil
 	}
-	m := x.c.Member(name)
-	if m == nil {
-		return nil, fmt.Errorf("member %s is not in the configuration, so its host is unknown", name)
+	if s.Target == nil {
+		return nil, fmt.Errorf("member %s: the step names no host (plan again with this etcdform)", s.Member)
 	}
-	h, err := x.conn.Host(ctx, x.c, m)
+	h, err := x.conn.Host(ctx, *s.Target)
 	if err != nil {
-		return nil, fmt.Errorf("member %s: host %s: %w", name, m.Host, err)
+		return nil, fmt.Errorf("member %s: host %s: %w", s.Member, s.Target.Host.Host, err)
 	}
-	x.hosts[name] = h
+	x.hosts[s.Member] = h
 	return h, nil
 }
 
@@ -122,16 +121,16 @@ func (x *executor) snapshotStep(ctx context.Context, s plan.Step) error {
 }
 
 func (x *executor) writeConfig(ctx context.Context, s plan.Step) error {
-	h, err := x.host(ctx, s.Member)
+	h, err := x.host(ctx, s)
 	if err != nil {
 		return err
 	}
 	x.ev("writing config")
-	return h.InstallFiles(ctx, []File{{Path: x.c.Service.ConfigFile, Data: s.Config, Mode: 0o644}})
+	return h.InstallFiles(ctx, []File{{Path: s.Target.ConfigFile, Data: s.Config, Mode: 0o644}})
 }
 
 func (x *executor) start(ctx context.Context, s plan.Step) error {
-	h, err := x.host(ctx, s.Member)
+	h, err := x.host(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -140,7 +139,7 @@ func (x *executor) start(ctx context.Context, s plan.Step) error {
 }
 
 func (x *executor) restart(ctx context.Context, s plan.Step) error {
-	h, err := x.host(ctx, s.Member)
+	h, err := x.host(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -171,64 +170,70 @@ func (x *executor) memberID(ctx context.Context, s plan.Step) (uint64, error) {
 	if s.MemberID != 0 {
 		return s.MemberID, nil
 	}
-	m := x.c.Member(s.Member)
-	peer := ""
-	if m != nil {
-		peer = m.PeerURL
-	}
-	return x.etcd.MemberID(ctx, s.Member, peer)
+	return x.etcd.MemberID(ctx, s.Member, s.PeerURL)
 }
 
 // addLearner preflights the new host, adds the member as a learner, writes
-// its config with the live member list, and starts it. The Promote step
-// that follows waits for catch-up and promotes.
+// its config and starts it. The Promote step that follows waits for
+// catch-up and promotes.
+//
+// The config is the step's, rendered by the planner, with one value filled
+// in here, at run time: initial-cluster, from the live member list that
+// adding the learner returns (it is not known before).
 func (x *executor) addLearner(ctx context.Context, s plan.Step) error {
-	m := x.c.Member(s.Member)
-	if m == nil {
-		return fmt.Errorf("add %s: not in the configuration", s.Member)
+	t := s.Target
+	if t == nil {
+		return fmt.Errorf("add %s: the step names no host (plan again with this etcdform)", s.Member)
 	}
-	h, err := x.host(ctx, s.Member)
+	if len(s.Config) == 0 {
+		return fmt.Errorf("add %s: the step carries no config (plan again with this etcdform)", s.Member)
+	}
+	tmpl, err := etcdconf.Parse(s.Config)
+	if err == nil && len(tmpl.Unknown) > 0 {
+		err = fmt.Errorf("unknown keys %v", tmpl.Unknown)
+	}
+	if err != nil {
+		return fmt.Errorf("the config of %s cannot be written, nothing was changed: %w", s.Member, err)
+	}
+	h, err := x.host(ctx, s)
 	if err != nil {
 		return err
 	}
 	x.ev("preflight")
-	port, _ := strconv.Atoi(portOf(m.PeerURL))
-	svc := x.c.Service
-	if err := h.Preflight(ctx, Preflight{Binary: svc.Binary, Version: x.c.EtcdVersion, DataDir: svc.DataDir,
+	port, _ := strconv.Atoi(portOf(s.PeerURL))
+	if err := h.Preflight(ctx, Preflight{Binary: t.Binary, Version: t.Version, DataDir: t.DataDir,
 		Ignore: []string{AsidePrefix}, PeerPort: port}); err != nil {
-		return fmt.Errorf("preflight of %s (%s) failed, nothing was changed: %w", m.Name, m.Host, err)
+		return fmt.Errorf("preflight of %s (%s) failed, nothing was changed: %w", s.Member, t.Host.Host, err)
 	}
 	// A host whose member was removed before has its service disabled.
 	if err := h.Enable(ctx); err != nil {
-		return fmt.Errorf("enabling the etcd service on %s failed, nothing else was changed: %w", m.Host, err)
-	}
-	if _, err := etcdconf.Marshal(etcdconf.Render(x.c, m, etcdconf.Bootstrap{State: "existing"})); err != nil {
-		return fmt.Errorf("the config of %s cannot be written, nothing was changed: %w", m.Name, err)
+		return fmt.Errorf("enabling the etcd service on %s failed, nothing else was changed: %w", t.Host.Host, err)
 	}
 	x.ev("adding learner")
-	id, live, err := x.etcd.AddLearner(ctx, m.PeerURL)
+	id, live, err := x.etcd.AddLearner(ctx, s.PeerURL)
 	if err != nil {
 		return err
 	}
 	x.learner = id
-	peers := map[string]string{m.Name: m.PeerURL}
+	peers := map[string]string{s.Member: s.PeerURL}
 	for _, lm := range live {
 		if lm.ID != id && lm.Name != "" {
 			peers[lm.Name] = lm.PeerURL
 		}
 	}
-	f := etcdconf.Render(x.c, m, etcdconf.Bootstrap{InitialCluster: etcdconf.InitialCluster(peers), Token: x.c.Name, State: "existing"})
+	f := tmpl.File
+	f.InitialCluster = etcdconf.InitialCluster(peers)
 	x.ev("writing config")
-	b, err := etcdconf.Marshal(f)
+	b, err := etcdconf.Marshal(&f)
 	if err == nil {
-		err = h.InstallFiles(ctx, []File{{Path: x.c.Service.ConfigFile, Data: b, Mode: 0o644}})
+		err = h.InstallFiles(ctx, []File{{Path: t.ConfigFile, Data: b, Mode: 0o644}})
 	}
 	if err != nil {
-		return fmt.Errorf("member %s was added as learner %x but its config could not be written (remove it with etcdctl member remove %x, or run plan again): %w", m.Name, id, id, err)
+		return fmt.Errorf("member %s was added as learner %x but its config could not be written (remove it with etcdctl member remove %x, or run plan again): %w", s.Member, id, id, err)
 	}
 	x.ev("starting")
 	if err := h.Start(ctx); err != nil {
-		return fmt.Errorf("member %s was added as learner %x but did not start: %w", m.Name, id, err)
+		return fmt.Errorf("member %s was added as learner %x but did not start: %w", s.Member, id, err)
 	}
 	return nil
 }
@@ -253,12 +258,14 @@ func (x *executor) remove(ctx context.Context, s plan.Step) error {
 	if err := x.etcd.Remove(ctx, id); err != nil {
 		return err
 	}
-	if s.HostDown || x.c.Member(s.Member) == nil && s.Member == "" {
+	// The planner gives no Target for a host that is down or unknown:
+	// only the member-list change is made.
+	if s.HostDown || s.Target == nil {
 		return nil
 	}
-	h, err := x.hostForRemoved(ctx, s)
-	if err != nil || h == nil {
-		return err
+	h, err := x.host(ctx, s)
+	if err != nil {
+		return fmt.Errorf("member %s was removed, but its host could not be reached to stop it: %w", s.Member, err)
 	}
 	// Removed from the list first, as etcd's runtime reconfiguration
 	// guide does it: the voter count shrinks in one step, where stopping
@@ -277,7 +284,7 @@ func (x *executor) remove(ctx context.Context, s plan.Step) error {
 	// Never delete a data dir: move its member/ aside, inside the data
 	// dir (one file system, so a rename), to a timestamped name that a
 	// later add-learner on this host ignores.
-	dd := x.c.Service.DataDir
+	dd := s.Target.DataDir
 	aside := path.Join(dd, AsidePrefix+x.opts.Now().UTC().Format("20060102T150405Z"))
 	x.ev("moving data dir aside")
 	if err := h.MoveAside(ctx, path.Join(dd, "member"), aside); err != nil {
@@ -291,33 +298,3 @@ func (x *executor) remove(ctx context.Context, s plan.Step) error {
 // follows ("member.removed-20261202T061000Z"). Entries with this prefix do
 // not make a data dir count as in use for a new member.
 const AsidePrefix = "member.removed-"
-
-// RemovedMember describes the host of a member that is not in the
-// configuration, found from its peer URL and reached with the cluster's
-// connection defaults; nil when the URL names no host.
-func RemovedMember(c *schema.Cluster, name, peerURL string) *schema.Member {
-	hostname := hostOf(peerURL)
-	if hostname == "" {
-		return nil
-	}
-	return &schema.Member{Name: name, Host: hostname, PeerURL: peerURL, Connection: c.Connection}
-}
-
-// hostForRemoved returns the host of a member being removed. A removed
-// member is usually no longer in the configuration; its host is then found
-// from its peer URL with the cluster's connection defaults.
-func (x *executor) hostForRemoved(ctx context.Context, s plan.Step) (Host, error) {
-	if m := x.c.Member(s.Member); m != nil {
-		return x.host(ctx, s.Member)
-	}
-	m := RemovedMember(x.c, s.Member, s.PeerURL)
-	if m == nil {
-		return nil, nil
-	}
-	h, err := x.conn.Host(ctx, x.c, m)
-	if err != nil {
-		return nil, fmt.Errorf("member %s was removed, but its host %s could not be reached to stop it: %w", s.Member, m.Host, err)
-	}
-	x.hosts[s.Member] = h
-	return h, nil
-}

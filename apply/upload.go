@@ -44,7 +44,7 @@ func (x *executor) upload(ctx context.Context, s plan.Step) error {
 			return fmt.Errorf("%w: %s has sha256 %.12s.., the plan recorded %.12s..", ErrSourceChanged, u.Source, got, u.SHA256)
 		}
 	}
-	h, err := x.host(ctx, s.Member)
+	h, err := x.host(ctx, s)
 	if err != nil {
 		return err
 	}

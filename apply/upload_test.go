@@ -43,7 +43,7 @@ func TestUploadFile(t *testing.T) {
 			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(w.obs)}
 			p.Steps = []plan.Step{{Action: plan.UploadFile, Cluster: "lab", Member: "b", MemberID: 2,
 				Uploads: []plan.Upload{{Role: "client-key", Path: "/etc/etcd/pki/b-key.pem", Source: src, SHA256: hex.EncodeToString(sum[:]), Mode: 0o600}}}}
-			res, err := Run(t.Context(), testConfig(), p, fakeConn{w}, Options{})
+			res, err := Run(t.Context(), withTargets(testConfig(), p), fakeConn{w}, Options{})
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("err %v, want %v", err, tc.wantErr)
@@ -81,7 +81,7 @@ func TestUploadPairIsSwappedTogether(t *testing.T) {
 	w := &fakeWorld{obs: testObserved("h1")}
 	p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(w.obs),
 		Steps: []plan.Step{{Action: plan.UploadFile, Cluster: "lab", Member: "b", MemberID: 2, Uploads: ups}}}
-	if _, err := Run(t.Context(), testConfig(), p, fakeConn{w}, Options{}); err != nil {
+	if _, err := Run(t.Context(), withTargets(testConfig(), p), fakeConn{w}, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	// One operation installs both, so the host swaps them in together.

@@ -3,6 +3,7 @@ package plan
 import (
 	"bytes"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -129,6 +130,9 @@ func diffStep(s, f Step) []string {
 		out = append(out, fmt.Sprintf("the uploads differ: %s in the plan, %s now", uploadList(s.Uploads), uploadList(f.Uploads)))
 	}
 	out = append(out, diffJob(s.Job, f.Job)...)
+	if !reflect.DeepEqual(s.Target, f.Target) {
+		out = append(out, fmt.Sprintf("the target differs: %s in the plan, %s now", targetLabel(s.Target), targetLabel(f.Target)))
+	}
 	return out
 }
 

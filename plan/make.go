@@ -124,6 +124,7 @@ func Make(cfg *schema.Config, obs *state.Observed, opts Options) *Plan {
 		}
 		p.Steps = append(p.Steps, cp.steps...)
 	}
+	AddTargets(cfg, p)
 	return p
 }
 

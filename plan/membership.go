@@ -194,7 +194,7 @@ func (cp *clusterPlanner) addMembers() {
 				"Member %s is to be added, but its data dir %s on %s is not empty (%d bytes). A new member must start empty; move the directory aside on the host and plan again.", m.name, c.Service.DataDir, m.desired.Host, m.host.DataDirBytes)
 		}
 		cp.emitUploads(cp.work.take(m))
-		tmpl, err := etcdconf.Marshal(etcdconf.Render(c, m.desired, etcdconf.Bootstrap{State: "existing"}))
+		tmpl, err := etcdconf.Marshal(etcdconf.Render(c, m.desired, etcdconf.Bootstrap{Token: c.Name, State: "existing"}))
 		if err != nil {
 			cp.refuseRender(m.name, err)
 		}

@@ -34,8 +34,9 @@ type Change struct {
 }
 
 // Step is one unit of apply work on one member of one cluster. It is
-// self-describing: apply needs nothing but the step and the live cluster to
-// carry it out.
+// self-contained: apply needs nothing but the step (its Target says where
+// and with what), its cluster's ClusterTarget and the live cluster to
+// carry it out, never the configuration.
 type Step struct {
 	Action  Action
 	Cluster string
@@ -86,6 +87,10 @@ type Step struct {
 	Uploads []Upload
 	// Job is what an InstallBackupJob step does to the job's files.
 	Job *JobInstall
+	// Target is the member's host and how etcd is installed and run there
+	// (AddTargets). It is nil for a Snapshot, and for a removal whose host
+	// is down or unknown (apply then leaves the host alone).
+	Target *Target
 }
 
 // JobInstall is an InstallBackupJob step's work on the host, in this
@@ -129,6 +134,9 @@ type Plan struct {
 	// Clusters lists the names of the clusters that were planned, in
 	// configuration order (also those that need no step).
 	Clusters []string
+	// Targets say how apply reaches each planned cluster's etcd, in the
+	// order of Clusters (AddTargets).
+	Targets []ClusterTarget
 }
 
 // Warning is a message about one cluster/member.

@@ -118,9 +118,9 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 	}
 	audit := apply.NewAudit(auditW, planHash, p.Meta.GitCommit, env.CI.Author)
 	progress := views.NewApplyProgress(env.Stdout, env.StdoutTTY)
-	res, err := apply.Run(ctx, cfg, p, connect.Connector{}, apply.Options{
+	res, err := apply.Run(ctx, p, connect.Connector{Config: cfg}, apply.Options{
 		LockTimeout: a.LockTimeout, GateTimeout: a.GateTimeout, StepTimeout: a.StepTimeout,
-		SnapshotDir: a.SnapshotDir, Audit: audit, Progress: progress.Event, Backup: preApplyBackup(env),
+		SnapshotDir: a.SnapshotDir, Audit: audit, Progress: progress.Event, Backup: preApplyBackup(env, cfg),
 	})
 	progress.Result(res, err)
 	if aerr := audit.Err(); aerr != nil {
@@ -171,6 +171,7 @@ func verifySteps(ctx context.Context, env *Env, cfg *schema.Config, p *plan.Plan
 	diffs := plan.PinLeaders(obs, p.Steps)
 	fresh := planAgainst(env, cfg, obs, true)
 	diffs = append(diffs, plan.CompareSteps(p.Steps, fresh.Steps)...)
+	diffs = append(diffs, plan.CompareTargets(p.Targets, fresh.Targets)...)
 	if len(diffs) == 0 {
 		return ""
 	}

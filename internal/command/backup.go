@@ -367,8 +367,17 @@ func fileExists(p string) bool {
 // preApplyBackup is apply's pre-change snapshot for a cluster with a
 // backup block: the same job as `backup run`, from the first member of
 // `on`, to the cluster's destination, with its retention.
-func preApplyBackup(env *Env) func(ctx context.Context, c *schema.Cluster) error {
-	return func(ctx context.Context, c *schema.Cluster) error {
+func preApplyBackup(env *Env, cfg *schema.Config) func(ctx context.Context, cluster string) error {
+	return func(ctx context.Context, cluster string) error {
+		var c *schema.Cluster
+		for _, cl := range cfg.Clusters {
+			if cl.Name == cluster {
+				c = cl
+			}
+		}
+		if c == nil || c.Backup == nil {
+			return fmt.Errorf("the configuration gives cluster %s no backup block", cluster)
+		}
 		b := *c.Backup
 		var m *schema.Member
 		if len(b.On) > 0 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/etcdform/etcdform/apply"
+	"github.com/etcdform/etcdform/plan"
 	etcdp "github.com/etcdform/etcdform/providers/etcd"
 	sshp "github.com/etcdform/etcdform/providers/ssh"
 	"github.com/etcdform/etcdform/schema"
@@ -17,26 +18,27 @@ import (
 )
 
 // Connector gives apply real connections: providers/etcd for the cluster
-// and providers/ssh for hosts.
+// and providers/ssh for hosts, from the targets the plan names.
 type Connector struct {
 	// LockTTL is the apply lock's lease TTL (default 15s): a crashed apply
 	// releases the lock when its lease expires.
 	LockTTL int
+	// Config is the configuration the plan was checked against; Observe
+	// re-observes its clusters for the stale-plan check.
+	Config *schema.Config
 }
 
 var _ apply.Connector = Connector{}
 
-// Etcd connects to the cluster's client URLs.
-func (c Connector) Etcd(ctx context.Context, cl *schema.Cluster) (apply.Etcd, error) {
-	var eps []string
-	for _, m := range cl.Members {
-		eps = append(eps, m.ClientURL)
-	}
-	opts, err := clientOptions(cl)
+// Etcd connects to the cluster's client endpoints, with the tool's TLS
+// files the plan names (the environment overrides them one by one).
+func (c Connector) Etcd(ctx context.Context, ct plan.ClusterTarget) (apply.Etcd, error) {
+	eps := ct.Endpoints
+	opts, err := clientOptions(ct)
 	if err != nil {
 		return nil, err
 	}
-	if cfg, _ := ClientTLS(cl); cfg != nil {
+	if cfg, _ := TargetTLS(ct); cfg != nil {
 		if err := ProbeTLS(ctx, eps, cfg); err != nil {
 			return nil, err
 		}
@@ -54,17 +56,16 @@ func (c Connector) Etcd(ctx context.Context, cl *schema.Cluster) (apply.Etcd, er
 	return &etcdAdapter{cli: cli, ttl: ttl}, nil
 }
 
-// Host connects to a member's host and its service manager.
-func (c Connector) Host(ctx context.Context, cl *schema.Cluster, m *schema.Member) (apply.Host, error) {
-	cli, err := DialHost(ctx, m)
+// Host connects to a step's host and its service manager.
+func (c Connector) Host(ctx context.Context, t plan.Target) (apply.Host, error) {
+	cli, err := Dial(ctx, t.Host)
 	if err != nil {
 		return nil, err
 	}
-	svc := cl.Service
-	stop := svc.StopTimeout
+	svc := t.Service
 	mgr, err := sshp.NewServiceManager(cli, svc.Manager, svc.Name, sshp.Commands{
 		Start: svc.StartCommand, Stop: svc.StopCommand, Status: svc.StatusCommand, Restart: svc.RestartCommand,
-	}, stop)
+	}, svc.StopTimeout)
 	if err != nil {
 		cli.Close()
 		return nil, err
@@ -72,9 +73,18 @@ func (c Connector) Host(ctx context.Context, cl *schema.Cluster, m *schema.Membe
 	return &hostAdapter{cli: cli, mgr: mgr}, nil
 }
 
-// Observe re-observes for the stale-plan check.
-func (c Connector) Observe(ctx context.Context, cfg *schema.Config) (*state.Observed, error) {
-	return Observe(ctx, cfg, Options{}), nil
+// Observe re-observes the named cluster of c.Config for the stale-plan
+// check.
+func (c Connector) Observe(ctx context.Context, cluster string) (*state.Observed, error) {
+	if c.Config == nil {
+		return nil, fmt.Errorf("no configuration to observe cluster %s with", cluster)
+	}
+	for _, cl := range c.Config.Clusters {
+		if cl.Name == cluster {
+			return Observe(ctx, &schema.Config{Dir: c.Config.Dir, Clusters: []*schema.Cluster{cl}}, Options{}), nil
+		}
+	}
+	return nil, fmt.Errorf("the configuration in %s does not declare cluster %s", c.Config.Dir, cluster)
 }
 
 type hostAdapter struct {

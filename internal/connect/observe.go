@@ -20,6 +20,7 @@ import (
 
 	"github.com/etcdform/etcdform/apply"
 	"github.com/etcdform/etcdform/internal/etcdconf"
+	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/schema"
 	"github.com/etcdform/etcdform/state"
 )
@@ -112,7 +113,7 @@ func removedHosts(ctx context.Context, c *schema.Cluster, oc *state.Cluster) {
 		if lm.Name == "" || c.Member(lm.Name) != nil || len(lm.PeerURLs) == 0 {
 			continue
 		}
-		m := apply.RemovedMember(c, lm.Name, lm.PeerURLs[0])
+		m := plan.RemovedMember(c, lm.Name, lm.PeerURLs[0])
 		if m == nil {
 			continue
 		}
@@ -133,7 +134,7 @@ func etcdSide(ctx context.Context, c *schema.Cluster) *state.Cluster {
 	for _, m := range c.Members {
 		eps = append(eps, m.ClientURL)
 	}
-	opts, err := clientOptions(c)
+	opts, err := clientOptions(plan.ClusterTargetOf(c))
 	if err != nil {
 		return &state.Cluster{Error: err.Error()}
 	}
@@ -157,17 +158,22 @@ func etcdSide(ctx context.Context, c *schema.Cluster) *state.Cluster {
 
 // DialHost opens an SSH connection to member m's host.
 func DialHost(ctx context.Context, m *schema.Member) (*sshp.Client, error) {
-	cc := m.Connection
+	return Dial(ctx, plan.HostAddrOf(m))
+}
+
+// Dial opens an SSH connection to the host a reaches, through its bastion
+// when it has one.
+func Dial(ctx context.Context, a plan.HostAddr) (*sshp.Client, error) {
 	cfg := sshp.Config{
-		Host: m.Host, Port: cc.Port, User: cc.User,
-		PrivateKeyFile: cc.PrivateKeyFile, Agent: cc.Agent,
-		KnownHostsFile: cc.KnownHostsFile, Sudo: cc.Sudo, Timeout: cc.Timeout,
+		Host: a.Host, Port: a.Port, User: a.User,
+		PrivateKeyFile: a.PrivateKeyFile, Agent: a.Agent,
+		KnownHostsFile: a.KnownHostsFile, Sudo: a.Sudo, Timeout: a.Timeout,
 	}
-	if b := cc.Bastion; b != nil {
+	if b := a.Bastion; b != nil {
 		cfg.Bastion = &sshp.Config{Host: b.Host, Port: b.Port, User: b.User, PrivateKeyFile: b.PrivateKeyFile,
-			Agent: cc.Agent, KnownHostsFile: cc.KnownHostsFile, Timeout: cc.Timeout}
+			Agent: a.Agent, KnownHostsFile: a.KnownHostsFile, Timeout: a.Timeout}
 		if cfg.Bastion.PrivateKeyFile == "" {
-			cfg.Bastion.PrivateKeyFile = cc.PrivateKeyFile
+			cfg.Bastion.PrivateKeyFile = a.PrivateKeyFile
 		}
 	}
 	return sshp.Dial(ctx, cfg)

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/etcdform/etcdform/plan"
 	etcdp "github.com/etcdform/etcdform/providers/etcd"
 	"github.com/etcdform/etcdform/schema"
 	"github.com/etcdform/etcdform/state"
@@ -37,23 +38,28 @@ var Getenv = os.Getenv
 // insecure mode. The key file is read here, into memory only, and never
 // enters any model.
 func ClientTLS(c *schema.Cluster) (*tls.Config, error) {
+	return TargetTLS(plan.ClusterTargetOf(c))
+}
+
+// TargetTLS is ClientTLS for a cluster as a plan names it.
+func TargetTLS(ct plan.ClusterTarget) (*tls.Config, error) {
 	https := false
-	for _, m := range c.Members {
-		https = https || strings.HasPrefix(m.ClientURL, "https://")
+	for _, ep := range ct.Endpoints {
+		https = https || strings.HasPrefix(ep, "https://")
 	}
 	if !https {
 		return nil, nil
 	}
-	t := toolFiles(c)
+	t := toolFiles(ct)
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if t.CAFile != "" {
 		pem, err := os.ReadFile(t.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("cluster %s: reading the tool's CA file: %w", c.Name, err)
+			return nil, fmt.Errorf("cluster %s: reading the tool's CA file: %w", ct.Name, err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("cluster %s: the tool's CA file %s holds no PEM certificate", c.Name, t.CAFile)
+			return nil, fmt.Errorf("cluster %s: the tool's CA file %s holds no PEM certificate", ct.Name, t.CAFile)
 		}
 		cfg.RootCAs = pool
 	}
@@ -61,22 +67,19 @@ func ClientTLS(c *schema.Cluster) (*tls.Config, error) {
 	case t.CertFile != "" && t.KeyFile != "":
 		pair, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("cluster %s: loading the tool's client certificate %s: %w", c.Name, t.CertFile, err)
+			return nil, fmt.Errorf("cluster %s: loading the tool's client certificate %s: %w", ct.Name, t.CertFile, err)
 		}
 		cfg.Certificates = []tls.Certificate{pair}
 	case t.CertFile != "" || t.KeyFile != "":
-		return nil, fmt.Errorf("cluster %s: the tool's client certificate needs both a cert and a key file (tls.tool or %s/%s)", c.Name, EnvEtcdCert, EnvEtcdKey)
+		return nil, fmt.Errorf("cluster %s: the tool's client certificate needs both a cert and a key file (tls.tool or %s/%s)", ct.Name, EnvEtcdCert, EnvEtcdKey)
 	}
 	return cfg, nil
 }
 
 // toolFiles returns the tool's credential files for c: the tls.tool block,
 // overridden one by one by the environment.
-func toolFiles(c *schema.Cluster) schema.ToolTLS {
-	var t schema.ToolTLS
-	if c.TLS != nil && c.TLS.Tool != nil {
-		t = *c.TLS.Tool
-	}
+func toolFiles(ct plan.ClusterTarget) schema.ToolTLS {
+	t := schema.ToolTLS{CAFile: ct.CAFile, CertFile: ct.CertFile, KeyFile: ct.KeyFile}
 	for _, e := range []struct {
 		name string
 		dst  *string
@@ -90,7 +93,7 @@ func toolFiles(c *schema.Cluster) schema.ToolTLS {
 
 // toolCert describes the tool's client certificate for c, or nil.
 func toolCert(c *schema.Cluster) *state.CertInfo {
-	t := toolFiles(c)
+	t := toolFiles(plan.ClusterTargetOf(c))
 	if t.CertFile == "" {
 		return nil
 	}
@@ -100,8 +103,8 @@ func toolCert(c *schema.Cluster) *state.CertInfo {
 
 // clientOptions returns the etcd client options for the cluster, or the
 // error building its TLS configuration.
-func clientOptions(c *schema.Cluster) ([]etcdp.Option, error) {
-	cfg, err := ClientTLS(c)
+func clientOptions(c plan.ClusterTarget) ([]etcdp.Option, error) {
+	cfg, err := TargetTLS(c)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +119,7 @@ func clientOptions(c *schema.Cluster) ([]etcdp.Option, error) {
 // fails with that error (never an unverified connection); callers that can
 // report errors use clientOptions.
 func ClientOptions(c *schema.Cluster) []etcdp.Option {
-	opts, err := clientOptions(c)
+	opts, err := clientOptions(plan.ClusterTargetOf(c))
 	if err != nil {
 		return []etcdp.Option{etcdp.WithTLS(&tls.Config{
 			MinVersion:       tls.VersionTLS12,

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -24,9 +25,16 @@ func TestRoundTrip(t *testing.T) {
 	job := systemdJob(t, "c")
 	job[0].Observed = []byte("[Unit]\nDescription=an older job\n")
 	tests := map[string]*plan.Plan{
-		"sample":           plantest.Sample(),
-		"empty":            {},
-		"converged":        plan.Make(plantest.Config(plantest.Cluster(1, 2, 3)), plantest.Observed(plantest.Observe(plantest.Cluster(1, 2, 3), 1)), plan.Options{}),
+		"sample":    plantest.Sample(),
+		"empty":     {},
+		"converged": plan.Make(plantest.Config(plantest.Cluster(1, 2, 3)), plantest.Observed(plantest.Observe(plantest.Cluster(1, 2, 3), 1)), plan.Options{}),
+		"targets": {Clusters: []string{"c"},
+			Targets: []plan.ClusterTarget{{Name: "c", Endpoints: []string{"https://10.0.0.1:2379"}, CAFile: "/pki/ca.pem", CertFile: "/pki/tool.pem", KeyFile: "/pki/tool-key.pem", Backup: true}},
+			Steps: []plan.Step{{Action: plan.Restart, Cluster: "c", Member: "m1", MemberID: 7, Target: &plan.Target{
+				Host: plan.HostAddr{Host: "10.0.0.1", Port: 2222, User: "ops", PrivateKeyFile: "/keys/id", Agent: true, KnownHostsFile: "/keys/known_hosts", Sudo: true, Timeout: 10 * time.Second,
+					Bastion: &plan.Bastion{Host: "jump", Port: 22, User: "j", PrivateKeyFile: "/keys/jump"}},
+				Service:    plan.Service{Manager: "command", Name: "etcd", StartCommand: "start", StopCommand: "stop", StatusCommand: "status", RestartCommand: "restart", StopTimeout: 15 * time.Second},
+				ConfigFile: "/etc/etcd/etcd.conf.yml", DataDir: "/var/lib/etcd", Binary: "/usr/local/bin/etcd", Version: "3.6.16"}}}},
 		"unstarted member": {Steps: []plan.Step{{Action: plan.RemoveMember, Cluster: "c", MemberID: 0xffffffffffffffff, HostDown: true, Tolerated: -1}}},
 		"backup jobs": {Steps: []plan.Step{
 			{Action: plan.InstallBackupJob, Cluster: "c", Member: "m1", MemberID: 7, Voters: 3, Tolerated: 1,
@@ -68,6 +76,14 @@ func TestSampleIsRich(t *testing.T) {
 		if !seen[a] {
 			t.Errorf("sample plan has no %s step", a)
 		}
+	}
+	for _, st := range p.Steps {
+		if st.Action != plan.Snapshot && st.Target == nil && !st.HostDown {
+			t.Errorf("sample step %s %s has no target", st.Action, st.Member)
+		}
+	}
+	if len(p.Targets) != 2 {
+		t.Errorf("sample plan has %d cluster targets, want 2", len(p.Targets))
 	}
 	if len(p.Warnings) == 0 || len(p.Refusals) == 0 || len(p.Fingerprint.Clusters) != 2 {
 		t.Errorf("sample plan lacks warnings, refusals or fingerprints: %d %d %d", len(p.Warnings), len(p.Refusals), len(p.Fingerprint.Clusters))
