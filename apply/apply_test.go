@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/etcdform/etcdform/internal/etcdconf"
+	"github.com/etcdform/etcdform/internal/etcdconf/render"
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/schema"
 	"github.com/etcdform/etcdform/state"
@@ -421,7 +422,7 @@ func withTargets(cfg *schema.Config, p *plan.Plan) *plan.Plan {
 // planner renders it.
 func newMemberStep(t *testing.T) plan.Step {
 	c := testConfig().Clusters[0]
-	tmpl, err := etcdconf.Marshal(etcdconf.Render(c, c.Member("d"), etcdconf.Bootstrap{Token: c.Name, State: "existing"}))
+	tmpl, err := etcdconf.Marshal(render.Member(c, c.Member("d"), etcdconf.Bootstrap{Token: c.Name, State: "existing"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 func TestBackupJobStep(t *testing.T) {
 	c := testConfig().Clusters[0]
 	c.Backup = &schema.Backup{Schedule: "@daily", On: []string{"b"}, Destination: "s3://bk/lab", Recipient: "age1x"}
-	fs, err := backupjob.Render(backupjob.SpecFor(c, c.Members[1], ""), backupjob.Systemd)
+	fs, err := backupjob.Render(plan.BackupJobSpec(c, c.Members[1], ""), backupjob.Systemd)
 	if err != nil {
 		t.Fatal(err)
 	}

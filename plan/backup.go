@@ -6,6 +6,7 @@ import (
 
 	"github.com/etcdform/etcdform/internal/backupjob"
 	"github.com/etcdform/etcdform/internal/cron"
+	"github.com/etcdform/etcdform/schema"
 	"github.com/etcdform/etcdform/state"
 )
 
@@ -116,7 +117,7 @@ func (cp *clusterPlanner) backupJobs() {
 			}
 			continue
 		}
-		want := backupjob.SpecFor(c, m, cp.opts.Tool.SHA256)
+		want := BackupJobSpec(c, m, cp.opts.Tool.SHA256)
 		job := removeJob(c.Name, h, other)
 		if job == nil {
 			job = &JobInstall{}
@@ -259,6 +260,21 @@ func hasAttr(cs []Change, attr string) bool {
 func orAbsent(s string) string {
 	if s == "" {
 		return "(absent)"
+	}
+	return s
+}
+
+// BackupJobSpec is the backup job cluster c wants on member's host;
+// binarySHA256 is the hash of the binary apply installs at
+// backupjob.DefaultBinary.
+func BackupJobSpec(c *schema.Cluster, member *schema.Member, binarySHA256 string) backupjob.JobSpec {
+	b := c.Backup
+	s := backupjob.JobSpec{Version: backupjob.JobFormatVersion, Cluster: c.Name, Member: member.Name, Schedule: b.Schedule,
+		Binary: backupjob.DefaultBinary, BinarySHA256: binarySHA256, Endpoint: member.ClientURL, Destination: b.Destination,
+		Recipient: b.Recipient, AllowUnencrypted: b.AllowUnencrypted, KeepLast: b.KeepLast, MaxAge: b.MaxAge,
+		Textfile: backupjob.DefaultTextfile, EnvFile: backupjob.DefaultEnvFile, WorkDir: backupjob.DefaultWorkDir}
+	if b.S3 != nil {
+		s.S3Endpoint, s.S3Region, s.S3PathStyle = b.S3.Endpoint, b.S3.Region, b.S3.PathStyle
 	}
 	return s
 }

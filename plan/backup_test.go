@@ -67,7 +67,7 @@ func TestBackupJobs(t *testing.T) {
 	c := &schema.Cluster{Name: "main", Backup: b, Members: []*schema.Member{{Name: "a", ClientURL: "http://10.0.0.1:2379"}, {Name: "b", ClientURL: "http://10.0.0.2:2379"}}}
 	tool := Tool{Path: "/usr/bin/etcdform", SHA256: "new"}
 	files := func(c *schema.Cluster, sch backupjob.Scheduler) map[string][]byte {
-		fs, err := backupjob.Render(backupjob.SpecFor(c, c.Members[0], "new"), sch)
+		fs, err := backupjob.Render(BackupJobSpec(c, c.Members[0], "new"), sch)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +195,7 @@ func TestBackupCredentials(t *testing.T) {
 	b := &schema.Backup{Schedule: "@daily", On: []string{"a"}, Destination: "s3://b/main", Recipient: "age1x",
 		S3: &schema.S3Options{Endpoint: "http://s3:9000", CredentialsSource: "/ci/backup.env"}}
 	c := &schema.Cluster{Name: "main", Backup: b, Members: []*schema.Member{{Name: "a", ClientURL: "http://10.0.0.1:2379"}}}
-	fs, _ := backupjob.Render(backupjob.SpecFor(c, c.Members[0], ""), backupjob.Cron)
+	fs, _ := backupjob.Render(BackupJobSpec(c, c.Members[0], ""), backupjob.Cron)
 	installed := map[string][]byte{fs[0].Path: fs[0].Content}
 	for name, tc := range map[string]struct {
 		source, onHost, readErr string

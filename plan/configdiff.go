@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/etcdform/etcdform/internal/etcdconf"
+	"github.com/etcdform/etcdform/internal/etcdconf/render"
 	"github.com/etcdform/etcdform/schema"
 	"github.com/etcdform/etcdform/state"
 )
@@ -29,7 +30,7 @@ func configDiff(c *schema.Cluster, d *schema.Member, h *state.Host) (file []byte
 		return nil, nil, nil, nil
 	}
 	fresh := func(before string) ([]byte, []Change, []string, error) {
-		f := etcdconf.Render(c, d, etcdconf.Bootstrap{InitialCluster: d.Name + "=" + d.PeerURL, State: "existing"})
+		f := render.Member(c, d, etcdconf.Bootstrap{InitialCluster: d.Name + "=" + d.PeerURL, State: "existing"})
 		b, err := etcdconf.Marshal(f)
 		return b, []Change{{Attr: "config-file", Before: before, After: c.Service.ConfigFile}}, nil, err
 	}
@@ -40,7 +41,7 @@ func configDiff(c *schema.Cluster, d *schema.Member, h *state.Host) (file []byte
 		return fresh(fmt.Sprintf("(unparsable: %s)", orNone(h.ConfigError)))
 	}
 	got := normalize(h.Config)
-	want := normalize(etcdconf.Render(c, d, etcdconf.Bootstrap{
+	want := normalize(render.Member(c, d, etcdconf.Bootstrap{
 		InitialCluster: got.InitialCluster, Token: got.InitialClusterToken, State: got.InitialClusterState,
 	}))
 	if cmp.Equal(want, got, bootstrapOnly) {

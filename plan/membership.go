@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/etcdform/etcdform/internal/etcdconf"
+	"github.com/etcdform/etcdform/internal/etcdconf/render"
 	"github.com/etcdform/etcdform/schema"
 	"github.com/etcdform/etcdform/state"
 )
@@ -194,7 +195,7 @@ func (cp *clusterPlanner) addMembers() {
 				"Member %s is to be added, but its data dir %s on %s is not empty (%d bytes). A new member must start empty; move the directory aside on the host and plan again.", m.name, c.Service.DataDir, m.desired.Host, m.host.DataDirBytes)
 		}
 		cp.emitUploads(cp.work.take(m))
-		tmpl, err := etcdconf.Marshal(etcdconf.Render(c, m.desired, etcdconf.Bootstrap{Token: c.Name, State: "existing"}))
+		tmpl, err := etcdconf.Marshal(render.Member(c, m.desired, etcdconf.Bootstrap{Token: c.Name, State: "existing"}))
 		if err != nil {
 			cp.refuseRender(m.name, err)
 		}

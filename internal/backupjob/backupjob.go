@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/internal/textcheck"
 )
 
 // Paths of the scheduled job on a host.
@@ -214,20 +214,6 @@ type JobSpec struct {
 	WorkDir          string        `json:"work_dir,omitempty"`
 }
 
-// SpecFor is the job cluster c wants on member's host; binarySHA256 is the
-// hash of the binary apply installs at DefaultBinary.
-func SpecFor(c *schema.Cluster, member *schema.Member, binarySHA256 string) JobSpec {
-	b := c.Backup
-	s := JobSpec{Version: JobFormatVersion, Cluster: c.Name, Member: member.Name, Schedule: b.Schedule,
-		Binary: DefaultBinary, BinarySHA256: binarySHA256, Endpoint: member.ClientURL, Destination: b.Destination,
-		Recipient: b.Recipient, AllowUnencrypted: b.AllowUnencrypted, KeepLast: b.KeepLast, MaxAge: b.MaxAge,
-		Textfile: DefaultTextfile, EnvFile: DefaultEnvFile, WorkDir: DefaultWorkDir}
-	if b.S3 != nil {
-		s.S3Endpoint, s.S3Region, s.S3PathStyle = b.S3.Endpoint, b.S3.Region, b.S3.PathStyle
-	}
-	return s
-}
-
 // Args is the job's command line after the binary.
 func (s JobSpec) Args() []string {
 	a := []string{"backup", "run", "--cluster", s.Cluster, "--endpoint", s.Endpoint, "--destination", s.Destination}
@@ -281,7 +267,7 @@ func RenderCron(s JobSpec) ([]byte, error) {
 
 // Encodable reports a value of s that a job file cannot carry safely: any
 // character that ends a line or is a control character (see
-// schema.ControlRune), a schedule that is more than cron fields, or a path that
+// textcheck.ControlRune), a schedule that is more than cron fields, or a path that
 // is not absolute. The schema refuses such configurations; this is the
 // renderers' own check, so that nothing it misses reaches a host.
 func (s JobSpec) Encodable() error {
@@ -292,8 +278,8 @@ func (s JobSpec) Encodable() error {
 		{"textfile", s.Textfile}, {"env_file", s.EnvFile}, {"work_dir", s.WorkDir},
 	}
 	for _, f := range fields {
-		if r, _, ok := schema.ControlRune(f.v); ok {
-			return fmt.Errorf("backup job: the %s %q contains %s, which a job file cannot carry", f.name, f.v, schema.RuneName(r))
+		if r, _, ok := textcheck.ControlRune(f.v); ok {
+			return fmt.Errorf("backup job: the %s %q contains %s, which a job file cannot carry", f.name, f.v, textcheck.RuneName(r))
 		}
 	}
 	if strings.Trim(s.Schedule, "0123456789*/,- @abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" || s.Schedule == "" {

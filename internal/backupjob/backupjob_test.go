@@ -10,16 +10,14 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/etcdform/etcdform/schema"
 )
 
 func testSpec() JobSpec {
-	c := &schema.Cluster{Name: "main", Backup: &schema.Backup{Schedule: "0 */6 * * *", On: []string{"etcd-1"},
-		Destination: "s3://b/p", KeepLast: 28, MaxAge: 720 * time.Hour, Recipient: "age1abc",
-		S3: &schema.S3Options{Endpoint: "https://s3.example:9000", Region: "eu-west-1", PathStyle: true}}}
-	m := &schema.Member{Name: "etcd-1", ClientURL: "http://10.0.2.11:2379"}
-	return SpecFor(c, m, "abc123")
+	return JobSpec{Version: JobFormatVersion, Cluster: "main", Member: "etcd-1", Schedule: "0 */6 * * *",
+		Binary: DefaultBinary, BinarySHA256: "abc123", Endpoint: "http://10.0.2.11:2379", Destination: "s3://b/p",
+		S3Endpoint: "https://s3.example:9000", S3Region: "eu-west-1", S3PathStyle: true,
+		Recipient: "age1abc", KeepLast: 28, MaxAge: 720 * time.Hour,
+		Textfile: DefaultTextfile, EnvFile: DefaultEnvFile, WorkDir: DefaultWorkDir}
 }
 
 func TestCronRoundTrip(t *testing.T) {

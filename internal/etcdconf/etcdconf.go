@@ -13,7 +13,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/internal/textcheck"
 )
 
 // File is the subset of etcd's config-file keys that etcdform manages. The
@@ -59,43 +59,6 @@ type Bootstrap struct {
 	State          string // "new" | "existing"
 }
 
-// Render returns the config file wanted for member m of cluster c.
-func Render(c *schema.Cluster, m *schema.Member, b Bootstrap) *File {
-	f := &File{
-		Name:                     m.Name,
-		DataDir:                  c.Service.DataDir,
-		ListenPeerURLs:           m.PeerURL,
-		ListenClientURLs:         m.ClientURL,
-		InitialAdvertisePeerURLs: m.PeerURL,
-		AdvertiseClientURLs:      m.ClientURL,
-		InitialCluster:           b.InitialCluster,
-		InitialClusterToken:      b.Token,
-		InitialClusterState:      b.State,
-		QuotaBackendBytes:        c.Storage.QuotaBackendBytes,
-		SnapshotCount:            c.Storage.SnapshotCount,
-		MaxRequestBytes:          c.Storage.MaxRequestBytes,
-		HeartbeatInterval:        c.Raft.HeartbeatInterval.Milliseconds(),
-		ElectionTimeout:          c.Raft.ElectionTimeout.Milliseconds(),
-		AutoCompactionMode:       c.Compaction.Mode,
-		AutoCompactionRetention:  c.Compaction.Retention,
-		Logger:                   "zap",
-		LogLevel:                 "info",
-	}
-	if t := m.TLS; t != nil {
-		if t.Client != nil {
-			f.ClientTransportSecurity = security(t.Client)
-		}
-		if t.Peer != nil {
-			f.PeerTransportSecurity = security(t.Peer)
-		}
-	}
-	return f
-}
-
-func security(e *schema.TLSEndpoint) *Security {
-	return &Security{CertFile: e.Cert.Path, KeyFile: e.Key.Path, TrustedCAFile: e.CA.Path, ClientCertAuth: e.ClientCertAuth}
-}
-
 // InitialCluster formats name=peerURL pairs in etcd's initial-cluster syntax,
 // sorted by name so the result is stable.
 func InitialCluster(peers map[string]string) string {
@@ -132,7 +95,7 @@ func Marshal(f *File) ([]byte, error) {
 }
 
 // Check reports a value of f that the config file must not carry: a
-// control character or line break anywhere (see schema.ControlRune), a
+// control character or line break anywhere (see textcheck.ControlRune), a
 // name with the ',' or '=' of initial-cluster's syntax, or a URL with the
 // ',' that separates etcd's URL lists. The schema refuses such
 // configurations; this check keeps a value it missed, or one read from a
@@ -157,8 +120,8 @@ func (f *File) Check() error {
 		}
 	}
 	for _, x := range strs {
-		if r, _, bad := schema.ControlRune(x.v); bad {
-			return fmt.Errorf("etcdconf: the %s %q contains %s, which the config file cannot carry", x.key, x.v, schema.RuneName(r))
+		if r, _, bad := textcheck.ControlRune(x.v); bad {
+			return fmt.Errorf("etcdconf: the %s %q contains %s, which the config file cannot carry", x.key, x.v, textcheck.RuneName(r))
 		}
 	}
 	if strings.ContainsAny(f.Name, ",=") {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/etcdform/etcdform/internal/etcdbin"
 	"github.com/etcdform/etcdform/internal/etcdconf"
+	"github.com/etcdform/etcdform/internal/etcdconf/render"
 	"github.com/etcdform/etcdform/schema"
 )
 
@@ -143,7 +144,7 @@ func (s *State) writeHostServices(h Host, cluster *schema.Cluster, peers map[str
 		return err
 	}
 	m := cluster.Member(h.Name)
-	f := etcdconf.Render(cluster, m, etcdconf.Bootstrap{InitialCluster: etcdconf.InitialCluster(peers), Token: ClusterName, State: "new"})
+	f := render.Member(cluster, m, etcdconf.Bootstrap{InitialCluster: etcdconf.InitialCluster(peers), Token: ClusterName, State: "new"})
 	b, err := etcdconf.Marshal(f)
 	if err != nil {
 		return err

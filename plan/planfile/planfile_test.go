@@ -306,7 +306,7 @@ func FuzzRead(f *testing.F) {
 func systemdJob(t *testing.T, cluster string) []plan.File {
 	t.Helper()
 	c := &schema.Cluster{Name: cluster, Backup: &schema.Backup{Schedule: "@daily", On: []string{"m1"}, Destination: "s3://b/p", Recipient: "age1x"}}
-	fs, err := backupjob.Render(backupjob.SpecFor(c, &schema.Member{Name: "m1", ClientURL: "http://10.0.0.1:2379"}, ""), backupjob.Systemd)
+	fs, err := backupjob.Render(plan.BackupJobSpec(c, &schema.Member{Name: "m1", ClientURL: "http://10.0.0.1:2379"}, ""), backupjob.Systemd)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/etcdform/etcdform/internal/etcdconf"
+	"github.com/etcdform/etcdform/internal/etcdconf/render"
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/schema"
 	"github.com/etcdform/etcdform/state"
@@ -50,7 +51,7 @@ func Observe(c *schema.Cluster, leader int) *state.Cluster {
 			ID: id, Name: m.Name, PeerURLs: []string{m.PeerURL}, ClientURLs: []string{m.ClientURL},
 			Status: &state.EndpointStatus{Version: "3.6.16", DBSize: 1 << 20, DBSizeInUse: 1 << 20, RaftTerm: 2, RaftIndex: 100},
 		})
-		f := etcdconf.Render(c, m, etcdconf.Bootstrap{InitialCluster: etcdconf.InitialCluster(peers), Token: "lab", State: "new"})
+		f := render.Member(c, m, etcdconf.Bootstrap{InitialCluster: etcdconf.InitialCluster(peers), Token: "lab", State: "new"})
 		oc.Hosts[m.Name] = &state.Host{
 			Member: m.Name, Address: m.Host, Reachable: true, ConfigExists: true,
 			ConfigHash: fmt.Sprintf("%064x", n), ConfigContent: mustMarshal(f), Config: f, ServiceState: "running", BinaryVersion: "3.6.16",

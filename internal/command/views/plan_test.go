@@ -73,7 +73,7 @@ func backupPlan(t *testing.T) *plan.Plan {
 	oc := plantest.Observe(c, 1)
 	old := *c.Backup
 	old.Schedule = "@daily"
-	installed := backupjob.SpecFor(&schema.Cluster{Name: c.Name, Service: c.Service, Members: c.Members, Backup: &old}, c.Members[0], "0ld")
+	installed := plan.BackupJobSpec(&schema.Cluster{Name: c.Name, Service: c.Service, Members: c.Members, Backup: &old}, c.Members[0], "0ld")
 	files, err := backupjob.Render(installed, backupjob.Cron)
 	if err != nil {
 		t.Fatal(err)
