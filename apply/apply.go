@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/plan/model"
 	"github.com/etcdform/etcdform/state"
 )
 
@@ -42,7 +42,7 @@ type Event struct {
 	Step    int // 1-based; 0 for cluster-level phases (lock, stale check)
 	Steps   int
 	Member  string
-	Action  plan.Action
+	Action  model.Action
 	Phase   string // "locking", "checking plan", "writing config", "restarting", "waiting for health", "done", "failed", "interrupted"
 	Elapsed time.Duration
 	Err     error
@@ -77,7 +77,7 @@ type Result struct {
 
 // StepResult is the outcome of one step.
 type StepResult struct {
-	Step    plan.Step
+	Step    model.Step
 	Outcome string // "done", "failed", "interrupted", "not started"
 	Start   time.Time
 	End     time.Time
@@ -88,7 +88,7 @@ type StepResult struct {
 // cluster's ClusterTarget say where and with what (the caller checks the
 // plan against the configuration first). It stops at the first failing
 // step and takes no further action; res then says which steps ran.
-func Run(ctx context.Context, p *plan.Plan, conn Connector, opts Options) (res *Result, err error) {
+func Run(ctx context.Context, p *model.Plan, conn Connector, opts Options) (res *Result, err error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -154,9 +154,9 @@ func Run(ctx context.Context, p *plan.Plan, conn Connector, opts Options) (res *
 
 // runCluster locks one cluster, checks the plan is fresh, and runs its
 // steps one at a time, each followed by the health gate.
-func runCluster(ctx context.Context, c plan.ClusterTarget, p *plan.Plan, idx []int, res *Result, conn Connector, opts Options) error {
+func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx []int, res *Result, conn Connector, opts Options) error {
 	start := opts.Now()
-	ev := func(step int, m string, a plan.Action, phase string, err error) {
+	ev := func(step int, m string, a model.Action, phase string, err error) {
 		opts.Progress(Event{Cluster: c.Name, Step: step, Steps: len(idx), Member: m, Action: a, Phase: phase, Elapsed: opts.Now().Sub(start), Err: err})
 	}
 	etcd, err := conn.Etcd(ctx, c)
@@ -212,7 +212,7 @@ func runCluster(ctx context.Context, c plan.ClusterTarget, p *plan.Plan, idx []i
 		if err == nil {
 			err = x.run(ctx, step)
 		}
-		if err == nil && step.Action.Info().After != plan.GateNone {
+		if err == nil && step.Action.Info().After != model.GateNone {
 			x.ev("waiting for health")
 			gctx, cancel := context.WithTimeout(ctx, opts.GateTimeout)
 			err = etcd.WaitHealthy(gctx, 0)

@@ -6,17 +6,17 @@ import (
 	"path"
 
 	"github.com/etcdform/etcdform/internal/backupjob"
-	"github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/plan/model"
 )
 
-// backupJob carries out an InstallBackupJob step, in plan.JobInstall's
+// backupJob carries out an InstallBackupJob step, in model.JobInstall's
 // order: it installs the etcdform binary and the S3 credentials the job
 // uses (when the step uploads them: read and hash-checked like any
 // upload), writes the job's files and has systemd load and schedule its
 // timer; only with the new job in place does it stop and remove a job
 // being replaced or removed; then it runs the job once when the plan says
 // so, with the command derived from the files it wrote.
-func (x *executor) backupJob(ctx context.Context, s plan.Step) error {
+func (x *executor) backupJob(ctx context.Context, s model.Step) error {
 	j := s.Job
 	if j == nil {
 		return fmt.Errorf("install-backup-job on %s: the step has no job", s.Member)

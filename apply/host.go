@@ -5,7 +5,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/plan/model"
 	"github.com/etcdform/etcdform/state"
 )
 
@@ -132,9 +132,9 @@ type JobRun struct {
 // (no configuration).
 type Connector interface {
 	// Etcd connects to the cluster's etcd.
-	Etcd(ctx context.Context, c plan.ClusterTarget) (Etcd, error)
+	Etcd(ctx context.Context, c model.ClusterTarget) (Etcd, error)
 	// Host connects to a member's host and its service manager.
-	Host(ctx context.Context, t plan.Target) (Host, error)
+	Host(ctx context.Context, t model.Target) (Host, error)
 	// Observe re-observes the named cluster for the stale-plan check.
 	Observe(ctx context.Context, cluster string) (*state.Observed, error)
 }

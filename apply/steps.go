@@ -7,10 +7,10 @@ import (
 	"strconv"
 
 	"github.com/etcdform/etcdform/internal/etcdconf"
-	"github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/plan/model"
 )
 
-func memberLabel(s plan.Step) string {
+func memberLabel(s model.Step) string {
 	if s.Member != "" {
 		return s.Member
 	}
@@ -22,7 +22,7 @@ func memberLabel(s plan.Step) string {
 
 // executor carries out the steps of one cluster.
 type executor struct {
-	c       plan.ClusterTarget
+	c       model.ClusterTarget
 	etcd    Etcd
 	conn    Connector
 	opts    Options
@@ -32,7 +32,7 @@ type executor struct {
 }
 
 // host connects to the host of the step's member (once per member).
-func (x *executor) host(ctx context.Context, s plan.Step) (Host, error) {
+func (x *executor) host(ctx context.Context, s model.Step) (Host, error) {
 	if h, ok := x.hosts[s.Member]; ok {
 		return h, nil
 	}
@@ -58,13 +58,13 @@ func (x *executor) closeHosts() {
 // that failed since the last gate (or since the plan) must stop the apply
 // here, not be discovered after a second member is down. With GateOthers
 // the step's own member is not required.
-func (x *executor) preGate(ctx context.Context, s plan.Step) error {
+func (x *executor) preGate(ctx context.Context, s model.Step) error {
 	gate := s.Action.Info().Before
-	if gate == plan.GateNone {
+	if gate == model.GateNone {
 		return nil
 	}
 	var except uint64
-	if gate == plan.GateOthers {
+	if gate == model.GateOthers {
 		id, err := x.memberID(ctx, s)
 		if err != nil {
 			return err
@@ -81,33 +81,33 @@ func (x *executor) preGate(ctx context.Context, s plan.Step) error {
 }
 
 // handler carries out one step's own work; apply runs the action's gates
-// around it (plan.ActionInfo).
-type handler func(x *executor, ctx context.Context, s plan.Step) error
+// around it (model.ActionInfo).
+type handler func(x *executor, ctx context.Context, s model.Step) error
 
 // handlers holds the handler of every action in the actions table
-// (plan.Actions); TestActionTable checks that none is missing.
-var handlers = map[plan.Action]handler{
-	plan.Snapshot:         (*executor).snapshotStep,
-	plan.StartMember:      (*executor).start,
-	plan.AddLearner:       (*executor).addLearner,
-	plan.Promote:          (*executor).promote,
-	plan.RemoveMember:     (*executor).remove,
-	plan.UploadFile:       (*executor).upload,
-	plan.InstallBackupJob: (*executor).backupJob,
-	plan.WriteConfig:      (*executor).writeConfig,
-	plan.Restart:          (*executor).restart,
+// (model.Actions); TestActionTable checks that none is missing.
+var handlers = map[model.Action]handler{
+	model.Snapshot:         (*executor).snapshotStep,
+	model.StartMember:      (*executor).start,
+	model.AddLearner:       (*executor).addLearner,
+	model.Promote:          (*executor).promote,
+	model.RemoveMember:     (*executor).remove,
+	model.UploadFile:       (*executor).upload,
+	model.InstallBackupJob: (*executor).backupJob,
+	model.WriteConfig:      (*executor).writeConfig,
+	model.Restart:          (*executor).restart,
 }
 
 // HasHandler reports whether apply can carry out steps of action a.
-func HasHandler(a plan.Action) bool { return handlers[a] != nil }
+func HasHandler(a model.Action) bool { return handlers[a] != nil }
 
-func (x *executor) run(ctx context.Context, s plan.Step) error {
+func (x *executor) run(ctx context.Context, s model.Step) error {
 	h := handlers[s.Action]
 	if h == nil {
 		return fmt.Errorf("apply: unknown action %q", s.Action)
 	}
 	timeout := x.opts.StepTimeout
-	if s.Action.Info().Timeout == plan.TimeoutBackupRun && s.Job != nil && s.Job.Run {
+	if s.Action.Info().Timeout == model.TimeoutBackupRun && s.Job != nil && s.Job.Run {
 		timeout += x.opts.BackupRunTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -115,12 +115,12 @@ func (x *executor) run(ctx context.Context, s plan.Step) error {
 	return h(x, ctx, s)
 }
 
-func (x *executor) snapshotStep(ctx context.Context, s plan.Step) error {
+func (x *executor) snapshotStep(ctx context.Context, s model.Step) error {
 	x.ev("taking snapshot")
 	return x.snapshot(ctx)
 }
 
-func (x *executor) writeConfig(ctx context.Context, s plan.Step) error {
+func (x *executor) writeConfig(ctx context.Context, s model.Step) error {
 	h, err := x.host(ctx, s)
 	if err != nil {
 		return err
@@ -129,7 +129,7 @@ func (x *executor) writeConfig(ctx context.Context, s plan.Step) error {
 	return h.InstallFiles(ctx, []File{{Path: s.Target.ConfigFile, Data: s.Config, Mode: 0o644}})
 }
 
-func (x *executor) start(ctx context.Context, s plan.Step) error {
+func (x *executor) start(ctx context.Context, s model.Step) error {
 	h, err := x.host(ctx, s)
 	if err != nil {
 		return err
@@ -138,7 +138,7 @@ func (x *executor) start(ctx context.Context, s plan.Step) error {
 	return h.Start(ctx)
 }
 
-func (x *executor) restart(ctx context.Context, s plan.Step) error {
+func (x *executor) restart(ctx context.Context, s model.Step) error {
 	h, err := x.host(ctx, s)
 	if err != nil {
 		return err
@@ -150,7 +150,7 @@ func (x *executor) restart(ctx context.Context, s plan.Step) error {
 	return h.Restart(ctx)
 }
 
-func (x *executor) promote(ctx context.Context, s plan.Step) error {
+func (x *executor) promote(ctx context.Context, s model.Step) error {
 	id := s.MemberID
 	if id == 0 {
 		id = x.learner
@@ -166,7 +166,7 @@ func (x *executor) promote(ctx context.Context, s plan.Step) error {
 	return x.etcd.Promote(ctx, id)
 }
 
-func (x *executor) memberID(ctx context.Context, s plan.Step) (uint64, error) {
+func (x *executor) memberID(ctx context.Context, s model.Step) (uint64, error) {
 	if s.MemberID != 0 {
 		return s.MemberID, nil
 	}
@@ -180,7 +180,7 @@ func (x *executor) memberID(ctx context.Context, s plan.Step) (uint64, error) {
 // The config is the step's, rendered by the planner, with one value filled
 // in here, at run time: initial-cluster, from the live member list that
 // adding the learner returns (it is not known before).
-func (x *executor) addLearner(ctx context.Context, s plan.Step) error {
+func (x *executor) addLearner(ctx context.Context, s model.Step) error {
 	t := s.Target
 	if t == nil {
 		return fmt.Errorf("add %s: the step names no host (plan again with this etcdform)", s.Member)
@@ -240,7 +240,7 @@ func (x *executor) addLearner(ctx context.Context, s plan.Step) error {
 
 // handOver finds the step's member and, if it leads now (whoever leads
 // when its turn comes, not who led at plan time), moves leadership away.
-func (x *executor) handOver(ctx context.Context, s plan.Step) (uint64, error) {
+func (x *executor) handOver(ctx context.Context, s model.Step) (uint64, error) {
 	id, err := x.memberID(ctx, s)
 	if err != nil {
 		return 0, err
@@ -249,7 +249,7 @@ func (x *executor) handOver(ctx context.Context, s plan.Step) (uint64, error) {
 	return id, x.etcd.MoveLeaderAway(ctx, id)
 }
 
-func (x *executor) remove(ctx context.Context, s plan.Step) error {
+func (x *executor) remove(ctx context.Context, s model.Step) error {
 	id, err := x.handOver(ctx, s)
 	if err != nil {
 		return err

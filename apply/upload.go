@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/plan/model"
 )
 
 // ErrSourceChanged is returned when an upload's local source no longer has
@@ -23,7 +23,7 @@ var ErrSourceChanged = errors.New("apply: a TLS source file changed since the pl
 // certificate staged, checked and swapped in at once), keeping a replaced
 // file as PATH.bak, but for the backup job's credentials, of which no
 // copy is kept. Key bytes live only in this call.
-func (x *executor) upload(ctx context.Context, s plan.Step) error {
+func (x *executor) upload(ctx context.Context, s model.Step) error {
 	if len(s.Uploads) == 0 {
 		return fmt.Errorf("upload step for %s has no file", s.Member)
 	}
@@ -59,7 +59,7 @@ func (x *executor) upload(ctx context.Context, s plan.Step) error {
 	return nil
 }
 
-func uploadMode(u plan.Upload) os.FileMode {
+func uploadMode(u model.Upload) os.FileMode {
 	switch {
 	case u.Mode != 0:
 		return os.FileMode(u.Mode)

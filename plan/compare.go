@@ -28,7 +28,7 @@ func PinLeaders(obs *state.Observed, saved []Step) []string {
 		}
 		id, seen := leaders[s.Cluster]
 		if seen && id != s.MemberID {
-			out = append(out, fmt.Sprintf("step %d (%s): marked as the leader, but an earlier step marks member %x of cluster %s", i+1, s.title(), id, s.Cluster))
+			out = append(out, fmt.Sprintf("step %d (%s): marked as the leader, but an earlier step marks member %x of cluster %s", i+1, title(s), id, s.Cluster))
 			continue
 		}
 		leaders[s.Cluster] = s.MemberID
@@ -66,13 +66,13 @@ func CompareSteps(saved, fresh []Step) []string {
 		switch {
 		case pr.B < 0:
 			s := saved[pr.A]
-			out = append(out, fmt.Sprintf("step %d (%s): in the plan, but the configuration and the clusters now give no such step there", pr.A+1, s.title()))
+			out = append(out, fmt.Sprintf("step %d (%s): in the plan, but the configuration and the clusters now give no such step there", pr.A+1, title(s)))
 		case pr.A < 0:
 			f := fresh[pr.B]
-			out = append(out, fmt.Sprintf("step %s is missing: the configuration and the clusters now give it as step %d", f.title(), pr.B+1))
+			out = append(out, fmt.Sprintf("step %s is missing: the configuration and the clusters now give it as step %d", title(f), pr.B+1))
 		default:
 			for _, d := range diffStep(saved[pr.A], fresh[pr.B]) {
-				out = append(out, fmt.Sprintf("step %d (%s): %s", pr.A+1, saved[pr.A].title(), d))
+				out = append(out, fmt.Sprintf("step %d (%s): %s", pr.A+1, title(saved[pr.A]), d))
 			}
 		}
 	}
@@ -80,7 +80,7 @@ func CompareSteps(saved, fresh []Step) []string {
 }
 
 // title is "write-config etcd-1", "snapshot lab", "remove-member 8e9e05c52164694d".
-func (s Step) title() string {
+func title(s Step) string {
 	switch {
 	case s.Member != "":
 		return s.Action.String() + " " + s.Member

@@ -1,4 +1,4 @@
-package plan
+package model
 
 // Action is the kind of one step. Its value is the symbol the plan views
 // print. Apply decides what to do from the Action alone, never from the

@@ -1,0 +1,63 @@
+package plan
+
+import "github.com/etcdform/etcdform/plan/model"
+
+// The plan's types live in plan/model, which reads no configuration (so
+// that apply and the plan file do not depend on the planner's inputs); the
+// planner and its callers use them under these names.
+
+type (
+	Action        = model.Action
+	ActionInfo    = model.ActionInfo
+	Bastion       = model.Bastion
+	Change        = model.Change
+	ClusterTarget = model.ClusterTarget
+	Effect        = model.Effect
+	File          = model.File
+	Gate          = model.Gate
+	HostAddr      = model.HostAddr
+	JobInstall    = model.JobInstall
+	Meta          = model.Meta
+	Plan          = model.Plan
+	Service       = model.Service
+	Step          = model.Step
+	Target        = model.Target
+	Timeout       = model.Timeout
+	Tolerance     = model.Tolerance
+	Upload        = model.Upload
+	Warning       = model.Warning
+)
+
+// The actions and the values of the actions table (plan/model/action.go).
+const (
+	NoOp                = model.NoOp
+	Snapshot            = model.Snapshot
+	AddLearner          = model.AddLearner
+	Promote             = model.Promote
+	RemoveMember        = model.RemoveMember
+	WriteConfig         = model.WriteConfig
+	Restart             = model.Restart
+	StartMember         = model.StartMember
+	UploadFile          = model.UploadFile
+	InstallBackupJob    = model.InstallBackupJob
+	EffectOther         = model.EffectOther
+	EffectAdd           = model.EffectAdd
+	EffectRemove        = model.EffectRemove
+	EffectConfig        = model.EffectConfig
+	EffectRestart       = model.EffectRestart
+	GateNone            = model.GateNone
+	GateAll             = model.GateAll
+	GateOthers          = model.GateOthers
+	ToleranceKept       = model.ToleranceKept
+	ToleranceMemberDown = model.ToleranceMemberDown
+	ToleranceMembership = model.ToleranceMembership
+	TimeoutStep         = model.TimeoutStep
+	TimeoutBackupRun    = model.TimeoutBackupRun
+)
+
+// Actions returns the table of actions, one row per action, in summary
+// order.
+func Actions() []ActionInfo { return model.Actions() }
+
+// ActionNamed returns the action whose Name is name.
+func ActionNamed(name string) (Action, bool) { return model.ActionNamed(name) }
