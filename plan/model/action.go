@@ -64,6 +64,13 @@ type ActionInfo struct {
 	// Risky: a step of this action can reduce availability, so the
 	// planner puts a snapshot before the first one.
 	Risky bool
+	// Maintenance: the action is routine upkeep that changes no
+	// configuration and no membership (compact, defrag, disarm-alarm).
+	// `plan --only maintenance` keeps only steps of such actions (and the
+	// snapshot before a risky one), and a scheduled apply runs such a plan
+	// without review; every other action needs a reviewed plan. Leave it
+	// false unless the action is safe to run unreviewed on a schedule.
+	Maintenance bool
 	// Before and After are the health gates apply runs around the step.
 	Before, After Gate
 	// Tolerance is how the step uses the cluster's fault tolerance.
@@ -198,3 +205,7 @@ func (a Action) String() string { return a.Info().Name }
 // IsRisky reports whether a step of this kind can reduce availability and so
 // needs a snapshot before the first one (its row's Risky).
 func (a Action) IsRisky() bool { return a.Info().Risky }
+
+// IsMaintenance reports whether a step of this kind is routine upkeep that
+// a maintenance-only plan may hold (its row's Maintenance).
+func (a Action) IsMaintenance() bool { return a.Info().Maintenance }
