@@ -85,6 +85,24 @@ var fakeHostCases = map[plan.Action]fakeHostCase{
 		},
 		wantCalls: []string{"pregate-except 1", "move-leader-from 1", "restart a", "gate"},
 	},
+	plan.Compact: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.Compact, Cluster: "lab", Revision: 4711}
+		},
+		wantCalls: []string{"compact 4711", "gate"},
+	},
+	plan.Defrag: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.Defrag, Cluster: "lab", Member: "b", MemberID: 2}
+		},
+		wantCalls: []string{"pregate-except 2", "defrag 2", "gate"},
+	},
+	plan.DisarmAlarm: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.DisarmAlarm, Cluster: "lab", Member: "b", MemberID: 2, Alarm: "NOSPACE"}
+		},
+		wantCalls: []string{"disarm 2 NOSPACE", "gate"},
+	},
 }
 
 // TestActionTableFakeHost runs a one-step plan of every action in the

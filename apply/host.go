@@ -36,6 +36,15 @@ type Etcd interface {
 	// CheckConsistent compares HashKV at one revision on every member.
 	CheckConsistent(ctx context.Context) error
 	PutAudit(ctx context.Context, key string, value []byte) error
+	// Compact compacts the keyspace history up to rev (physically: the
+	// call returns once the members applied it); a revision already
+	// compacted is no error.
+	Compact(ctx context.Context, rev int64) error
+	// Defragment defragments member id's backend, through its own client
+	// URL.
+	Defragment(ctx context.Context, id uint64) error
+	// AlarmDisarm disarms the alarm of type alarm ("NOSPACE") of member id.
+	AlarmDisarm(ctx context.Context, id uint64, alarm string) error
 	Close() error
 }
 

@@ -96,6 +96,9 @@ var handlers = map[model.Action]handler{
 	model.InstallBackupJob: (*executor).backupJob,
 	model.WriteConfig:      (*executor).writeConfig,
 	model.Restart:          (*executor).restart,
+	model.Compact:          (*executor).compact,
+	model.Defrag:           (*executor).defrag,
+	model.DisarmAlarm:      (*executor).disarmAlarm,
 }
 
 // HasHandler reports whether apply can carry out steps of action a.

@@ -57,7 +57,9 @@ func PinLeaders(obs *state.Observed, saved []Step) []string {
 // to stop, files to remove, whether it runs), HostDown, and the voters and
 // failures tolerated. What the plan shows for a step must agree too (its
 // changes, and the files on the host its writes are shown as diffs
-// against), so that what a reviewer read is what the configuration gives. Reason (prose) and
+// against), so that what a reviewer read is what the configuration gives,
+// except the observed numbers of compact and defrag steps (a saved compact
+// revision may be older than the fresh one, never newer). Reason (prose) and
 // Leader (display: apply moves leadership at run time) are ignored.
 func CompareSteps(saved, fresh []Step) []string {
 	var out []string
@@ -123,7 +125,15 @@ func diffStep(s, f Step) []string {
 	if d := diffContent(s.ConfigObserved, f.ConfigObserved, fromHost); d != "" {
 		out = append(out, "the config file shown as on the host differs from the one there now: "+d)
 	}
-	if !slices.Equal(s.Changes, f.Changes) {
+	field("the alarm", quoted(s.Alarm), quoted(f.Alarm))
+	// A compact step's revision and the sizes a compact or defrag step
+	// shows are observations that move with every write: apply compacts
+	// to the saved revision, which is safe as long as it is not past the
+	// one planned now (an older revision keeps more history).
+	if s.Revision > f.Revision {
+		out = append(out, fmt.Sprintf("the compact revision is %d in the plan, past %d that the configuration and the clusters give now", s.Revision, f.Revision))
+	}
+	if s.Action != Compact && s.Action != Defrag && !slices.Equal(s.Changes, f.Changes) {
 		out = append(out, fmt.Sprintf("the changes shown differ: %s in the plan, %s now", changeList(s.Changes), changeList(f.Changes)))
 	}
 	if !slices.Equal(s.Uploads, f.Uploads) {

@@ -40,6 +40,9 @@ const (
 	StartMember         = model.StartMember
 	UploadFile          = model.UploadFile
 	InstallBackupJob    = model.InstallBackupJob
+	Compact             = model.Compact
+	Defrag              = model.Defrag
+	DisarmAlarm         = model.DisarmAlarm
 	EffectOther         = model.EffectOther
 	EffectAdd           = model.EffectAdd
 	EffectRemove        = model.EffectRemove

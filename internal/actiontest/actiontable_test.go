@@ -31,6 +31,8 @@ var stepFields = map[plan.Action]func(s *plan.Step){
 	plan.InstallBackupJob: func(s *plan.Step) {
 		s.Job = &plan.JobInstall{Remove: []string{"/etc/cron.d/etcdform-backup-lab"}}
 	},
+	plan.Compact:     func(s *plan.Step) { s.Revision = 4711 },
+	plan.DisarmAlarm: func(s *plan.Step) { s.Alarm = "NOSPACE" },
 }
 
 // TestActionTable walks every row of the actions table and checks that

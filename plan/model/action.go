@@ -41,6 +41,16 @@ const (
 	// (Step.Job: a cron.d file or systemd units) and the etcdform binary it
 	// runs (Step.Uploads, when that differs) on a member's host.
 	InstallBackupJob Action = 'B'
+	// Compact compacts the cluster's keyspace history up to
+	// Step.Revision (a cluster-wide step: Member is "").
+	Compact Action = 'C'
+	// Defrag defragments one member's backend (Step.MemberID), which
+	// blocks that member while it runs; the planner orders followers
+	// first and the leader last.
+	Defrag Action = 'D'
+	// DisarmAlarm disarms one raised alarm (Step.Alarm) of one member
+	// (Step.MemberID). Only NOSPACE is ever planned; CORRUPT never is.
+	DisarmAlarm Action = 'A'
 )
 
 // ActionInfo is one row of the actions table: what every part of etcdform
@@ -154,6 +164,12 @@ var actions = [...]ActionInfo{
 		After: GateAll},
 	{Action: InstallBackupJob, Name: "install-backup-job", Legend: "backup job", One: "backup job change", Many: "backup job changes",
 		After: GateAll, Timeout: TimeoutBackupRun},
+	{Action: Compact, Name: "compact", Legend: "compact", One: "compaction", Many: "compactions",
+		Risky: true, After: GateAll},
+	{Action: Defrag, Name: "defrag", Legend: "defragment", One: "defragmentation", Many: "defragmentations",
+		Risky: true, Before: GateOthers, After: GateAll, Tolerance: ToleranceMemberDown},
+	{Action: DisarmAlarm, Name: "disarm-alarm", Legend: "disarm alarm", One: "alarm disarm", Many: "alarm disarms",
+		After: GateAll},
 	{Action: WriteConfig, Name: "write-config", Legend: "write config", One: "config write", Many: "config writes",
 		Effect: EffectConfig},
 	{Action: Restart, Name: "restart", Legend: "restart", One: "restart", Many: "restarts",

@@ -23,6 +23,9 @@ import (
 //	Restart       same as WriteConfig: the values the restart brings into effect
 //	Restart       "running-config"         "process started <time>"  "config file of <time>" (the file is newer than the process)
 //	UploadFile    host path (one per file) "sha256:…"/"(absent)"      "sha256:…" of the source (certs add serial and expiry)
+//	Compact       "revision"               observed current revision the revision compacted to
+//	Defrag        "db-size"                observed dbSize           expected size and reclaim ("~96 MiB (reclaims ~416 MiB)")
+//	DisarmAlarm   "alarm"                  the alarm type            "(disarmed)"
 //	InstallBackupJob job attribute ("schedule", "keep_last", "binary_sha256"...; "job" when absent or removed)
 //	                                       installed value/"(absent)" wanted value/"(absent)"
 //
@@ -87,6 +90,13 @@ type Step struct {
 	Uploads []Upload
 	// Job is what an InstallBackupJob step does to the job's files.
 	Job *JobInstall
+	// Revision is the revision a Compact step compacts to (chosen at plan
+	// time, never past what compaction.retention keeps; see
+	// plan/maintenance.go).
+	Revision int64
+	// Alarm is the alarm type a DisarmAlarm step disarms on MemberID:
+	// "NOSPACE".
+	Alarm string
 	// Target is the member's host and how etcd is installed and run there
 	// (AddTargets). It is nil for a Snapshot, and for a removal whose host
 	// is down or unknown (apply then leaves the host alone).

@@ -20,7 +20,7 @@ import (
 
 // FormatVersion is the version of the file format this package writes and
 // the only one it reads.
-const FormatVersion = 4
+const FormatVersion = 5
 
 // MaxSize bounds the size of a plan file Read accepts.
 const MaxSize = 64 << 20
@@ -284,6 +284,10 @@ type fileStep struct {
 	// Target is the member's host and etcd's paths and service there
 	// (format version 4).
 	Target *fileTarget `json:"target,omitempty"`
+	// Revision is a compact step's revision, Alarm a disarm-alarm step's
+	// alarm type (format version 5).
+	Revision int64  `json:"revision,omitempty"`
+	Alarm    string `json:"alarm,omitempty"`
 }
 
 type fileJob struct {
@@ -392,7 +396,7 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 		fs := fileStep{
 			Action: a, Cluster: s.Cluster, Member: s.Member, MemberID: encodeID(s.MemberID), PeerURL: s.PeerURL,
 			Reason: s.Reason, Config: string(s.Config), ConfigObserved: string(s.ConfigObserved), Leader: s.Leader, HostDown: s.HostDown,
-			Voters: s.Voters, Tolerated: s.Tolerated,
+			Voters: s.Voters, Tolerated: s.Tolerated, Revision: s.Revision, Alarm: s.Alarm,
 		}
 		for _, c := range s.Changes {
 			fs.Changes = append(fs.Changes, fileChange(c))
@@ -465,6 +469,13 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 		s := plan.Step{
 			Action: a, Cluster: fs.Cluster, Member: fs.Member, MemberID: id, PeerURL: fs.PeerURL,
 			Reason: fs.Reason, Leader: fs.Leader, HostDown: fs.HostDown, Voters: fs.Voters, Tolerated: fs.Tolerated,
+			Revision: fs.Revision, Alarm: fs.Alarm,
+		}
+		if (s.Action == plan.Compact) != (s.Revision > 0) || fs.Revision < 0 {
+			return nil, fmt.Errorf("step %d: a compact step needs a positive revision, and only it may have one", i+1)
+		}
+		if (s.Action == plan.DisarmAlarm) != (s.Alarm != "") || (s.Action == plan.DisarmAlarm && s.MemberID == 0) {
+			return nil, fmt.Errorf("step %d: a disarm-alarm step needs an alarm and a member ID, and only it may have an alarm", i+1)
 		}
 		if fs.Config != "" {
 			s.Config = []byte(fs.Config)

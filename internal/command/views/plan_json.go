@@ -59,6 +59,10 @@ type jsonStep struct {
 	Refused        bool         `json:"refused"`
 	Uploads        []jsonUpload `json:"uploads,omitempty"`
 	Job            *jsonJob     `json:"job,omitempty"`
+	// Revision is a compact step's revision, Alarm a disarm-alarm step's
+	// alarm type.
+	Revision int64  `json:"revision,omitempty"`
+	Alarm    string `json:"alarm,omitempty"`
 }
 
 // jsonJob is what an install-backup-job step does to the job's files.
@@ -137,6 +141,7 @@ func (v *PlanJSON) Plan(w io.Writer, p *plan.Plan) error {
 			Member: s.Member, PeerURL: s.PeerURL, Leader: s.Leader, HostDown: s.HostDown, Reason: s.Reason,
 			Changes: []jsonChange{}, Config: string(s.Config), ConfigObserved: string(s.ConfigObserved),
 			Voters: s.Voters, Quorum: s.Voters/2 + 1, Tolerated: s.Tolerated, Refused: refused[i+1],
+			Revision: s.Revision, Alarm: s.Alarm,
 		}
 		if s.MemberID != 0 {
 			js.MemberID = fmt.Sprintf("%x", s.MemberID)

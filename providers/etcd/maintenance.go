@@ -1,0 +1,61 @@
+package etcd
+
+import (
+	"context"
+	"fmt"
+
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Compact compacts the keyspace history up to rev and waits until every
+// member applied it to its backend (physical), so that a defragmentation
+// that follows reclaims the space. A revision already compacted is no
+// error: the history is already gone up to there. Compaction is allowed
+// while NOSPACE is raised.
+func (c *Client) Compact(ctx context.Context, rev int64) error {
+	if rev <= 0 {
+		return fmt.Errorf("etcd: compact: bad revision %d", rev)
+	}
+	_, err := c.cli.Compact(ctx, rev, clientv3.WithCompactPhysical())
+	if err != nil && !isEtcdErr(err, rpctypes.ErrCompacted) {
+		return fmt.Errorf("etcd: compacting to revision %d: %w", rev, err)
+	}
+	return nil
+}
+
+// Defragment defragments the backend of member id, through its own client
+// URL (defragmentation is per member, and blocks that member while it
+// runs). It fails when id is not in the live member list or has no client
+// URL.
+func (c *Client) Defragment(ctx context.Context, id uint64) error {
+	ms, _, err := c.Members(ctx)
+	if err != nil {
+		return err
+	}
+	m, ok := findMember(ms, id)
+	if !ok {
+		return fmt.Errorf("etcd: defragment: member %s is not in the live member list", hexID(id))
+	}
+	if len(m.ClientURLs) == 0 {
+		return fmt.Errorf("etcd: defragment: member %s has no client URL", m)
+	}
+	if _, err := c.cli.Defragment(ctx, m.ClientURLs[0]); err != nil {
+		return fmt.Errorf("etcd: defragmenting %s at %s: %w", m, m.ClientURLs[0], err)
+	}
+	return nil
+}
+
+// AlarmDisarm disarms the alarm of type alarm ("NOSPACE") raised by
+// member id.
+func (c *Client) AlarmDisarm(ctx context.Context, id uint64, alarm string) error {
+	t, ok := etcdserverpb.AlarmType_value[alarm]
+	if !ok || t == int32(etcdserverpb.AlarmType_NONE) {
+		return fmt.Errorf("etcd: disarm: unknown alarm type %q", alarm)
+	}
+	if _, err := c.cli.AlarmDisarm(ctx, &clientv3.AlarmMember{MemberID: id, Alarm: etcdserverpb.AlarmType(t)}); err != nil {
+		return fmt.Errorf("etcd: disarming %s of member %s: %w", alarm, hexID(id), err)
+	}
+	return nil
+}

@@ -1,0 +1,67 @@
+package etcd
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/etcdform/etcdform/providers/etcd/etcdtest"
+)
+
+// TestMaintenance runs the maintenance operations against a real cluster:
+// compaction (again to the same revision: no error), defragmentation of
+// each member, and disarming a NOSPACE alarm.
+func TestMaintenance(t *testing.T) {
+	ec := etcdtest.NewCluster(t, 3)
+	c := newClient(t, ec.Endpoints())
+	ctx := deadline(t, 30*time.Second)
+	kv := c.Raw()
+	val := strings.Repeat("x", 4096)
+	var rev int64
+	for i := range 200 {
+		r, err := kv.Put(ctx, "k", val+string(rune('a'+i%26)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rev = r.Header.Revision
+	}
+	if err := c.Compact(ctx, rev); err != nil {
+		t.Fatalf("compact: %v", err)
+	}
+	if _, err := kv.Get(ctx, "k", clientv3.WithRev(rev-1)); err == nil || !strings.Contains(err.Error(), rpctypes.ErrCompacted.Error()) {
+		t.Errorf("get at revision %d after compacting to %d: %v, want it compacted", rev-1, rev, err)
+	}
+	if err := c.Compact(ctx, rev); err != nil {
+		t.Errorf("compacting again to the same revision: %v, want no error", err)
+	}
+	ms, _, err := c.Members(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if err := c.Defragment(ctx, m.ID); err != nil {
+			t.Errorf("defragment %s: %v", m, err)
+		}
+	}
+	if err := c.Defragment(ctx, 0xdead); err == nil {
+		t.Error("defragmenting a member not in the list: no error")
+	}
+
+	mc := etcdserverpb.NewMaintenanceClient(kv.ActiveConnection())
+	if _, err := mc.Alarm(ctx, &etcdserverpb.AlarmRequest{Action: etcdserverpb.AlarmRequest_ACTIVATE, MemberID: ms[0].ID, Alarm: etcdserverpb.AlarmType_NOSPACE}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AlarmDisarm(ctx, ms[0].ID, "NOSPACE"); err != nil {
+		t.Fatalf("disarm: %v", err)
+	}
+	if al, err := kv.AlarmList(ctx); err != nil || len(al.Alarms) != 0 {
+		t.Errorf("alarms after disarming: %v, %v", al, err)
+	}
+	if err := c.AlarmDisarm(ctx, ms[0].ID, "BOGUS"); err == nil {
+		t.Error("disarming an unknown alarm type: no error")
+	}
+}
