@@ -51,6 +51,9 @@ type Event struct {
 // ErrStale is returned when the cluster changed since the plan was made.
 var ErrStale = errors.New("apply: the cluster changed since the plan was made; run plan again")
 
+// ErrLockHeld is a lock that another apply held until the lock timeout.
+var ErrLockHeld = errors.New("another apply holds the lock")
+
 // ErrRefused is returned for a plan that carries refusals.
 var ErrRefused = errors.New("apply: the plan has refusals and cannot be applied")
 
@@ -169,8 +172,13 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 	lctx, cancel := context.WithTimeout(ctx, opts.LockTimeout)
 	lock, err := etcd.Lock(lctx, c.Name)
 	cancel()
+	if errors.Is(err, ErrLockHeld) {
+		return fmt.Errorf("apply: cluster %s: could not take the apply lock within %s: %w", c.Name, opts.LockTimeout, err)
+	}
 	if err != nil {
-		return fmt.Errorf("apply: cluster %s: could not take the apply lock within %s (another apply is running?): %w", c.Name, opts.LockTimeout, err)
+		// Not a holder: the cluster refused (NOSPACE, no leader, auth)
+		// or did not answer, and the error says which.
+		return fmt.Errorf("apply: cluster %s: could not take the apply lock: %w", c.Name, err)
 	}
 	defer func() {
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

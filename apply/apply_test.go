@@ -234,9 +234,9 @@ func TestRun(t *testing.T) {
 			wantOut:   []string{"not started", "not started", "not started", "not started", "not started", "not started", "not started"},
 		},
 		"lock held elsewhere": {
-			mutate:    func(w *fakeWorld, p *plan.Plan) { w.lockErr = context.DeadlineExceeded },
+			mutate:    func(w *fakeWorld, p *plan.Plan) { w.lockErr = fmt.Errorf("%w: held by ci-42", ErrLockHeld) },
 			wantCalls: nil,
-			wantErr:   "could not take the apply lock",
+			wantErr:   "could not take the apply lock within 1m0s: another apply holds the lock: held by ci-42",
 			wantOut:   []string{"not started", "not started", "not started", "not started", "not started", "not started", "not started"},
 		},
 		"lost lock stops": {
@@ -289,6 +289,25 @@ func TestRun(t *testing.T) {
 				t.Errorf("last audit entry %+v for err=%v", last, err)
 			}
 		})
+	}
+}
+
+// Issue 15 #3: a lock the cluster refuses (NOSPACE: no lease is granted)
+// is reported with etcd's reason, never as "another apply is running".
+func TestRunLockRefusedSaysWhy(t *testing.T) {
+	w := &fakeWorld{leader: 1, obs: testObserved("h1"),
+		lockErr: errors.New("etcd: the cluster refuses the apply lock: cluster lab refuses writes: database space exceeded (NOSPACE alarm on a (1))")}
+	_, err := Run(context.Background(), withTargets(testConfig(), rollingPlan(testObserved("h1"))), fakeConn{w}, Options{SnapshotDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "could not take the apply lock: etcd: the cluster refuses the apply lock: cluster lab refuses writes: database space exceeded (NOSPACE alarm on a (1))") {
+		t.Fatalf("error %v, want the cluster's reason", err)
+	}
+	for _, bad := range []string{"another apply", "within"} {
+		if strings.Contains(err.Error(), bad) {
+			t.Errorf("error %q says %q: nobody holds the lock", err, bad)
+		}
+	}
+	if len(w.calls) != 0 {
+		t.Errorf("calls %v, want none", w.calls)
 	}
 }
 

@@ -12,7 +12,9 @@ import (
 // Etcd is what apply needs of one cluster's etcd API. The production
 // implementation wraps a providers/etcd client and comes from a Connector.
 type Etcd interface {
-	// Lock takes the cluster's apply lock, waiting until ctx ends.
+	// Lock takes the cluster's apply lock, waiting until ctx ends. When
+	// ctx ended while another apply held the lock, the error wraps
+	// ErrLockHeld; any other error says why the cluster refused it.
 	Lock(ctx context.Context, cluster string) (Lock, error)
 	// Leader returns the current leader's member ID, fresh.
 	Leader(ctx context.Context) (uint64, error)

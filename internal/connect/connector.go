@@ -135,7 +135,14 @@ type etcdAdapter struct {
 func (e *etcdAdapter) Close() error { return e.cli.Close() }
 
 func (e *etcdAdapter) Lock(ctx context.Context, cluster string) (apply.Lock, error) {
-	return e.cli.Lock(ctx, cluster, secondsDur(e.ttl))
+	l, err := e.cli.Lock(ctx, cluster, secondsDur(e.ttl))
+	if errors.Is(err, etcdp.ErrLockTimeout) {
+		return nil, fmt.Errorf("%w: %w", apply.ErrLockHeld, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // Leader asks only what it needs (the member list and fresh statuses), not

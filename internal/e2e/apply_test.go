@@ -341,8 +341,8 @@ func TestApplyWaitsForLock(t *testing.T) {
 	start := time.Now()
 	_, stderr, code := cli(t, applyArgs(t, "--lock-timeout", "2s", pf)...)
 	waited := time.Since(start)
-	if code != 1 || !strings.Contains(stderr, "lock") {
-		t.Fatalf("apply while locked: exit %d, stderr:\n%s", code, stderr)
+	if code != 1 || !strings.Contains(stderr, "another apply holds the lock") {
+		t.Fatalf("apply while locked: exit %d, stderr:\n%s\nwant it to say another apply holds the lock", code, stderr)
 	}
 	if waited < 2*time.Second {
 		t.Errorf("apply gave up after %s, before --lock-timeout 2s", waited)

@@ -317,6 +317,48 @@ func TestLock(t *testing.T) {
 	}
 }
 
+// setAlarm raises (on) or disarms an alarm of type typ on member id
+// through etcd's API, as etcd itself raises it.
+func setAlarm(t *testing.T, c *Client, id uint64, typ etcdserverpb.AlarmType, on bool) {
+	t.Helper()
+	act := etcdserverpb.AlarmRequest_DEACTIVATE
+	if on {
+		act = etcdserverpb.AlarmRequest_ACTIVATE
+	}
+	mc := etcdserverpb.NewMaintenanceClient(c.Raw().ActiveConnection())
+	if _, err := mc.Alarm(deadline(t, 10*time.Second), &etcdserverpb.AlarmRequest{Action: act, MemberID: id, Alarm: typ}); err != nil {
+		t.Fatalf("alarm %s %s on %x: %v", act, typ, id, err)
+	}
+}
+
+// Issue 15 #3: under NOSPACE etcd grants no lease. Lock fails at once
+// with ErrLockRefused naming the alarm and its member, not with a
+// timeout that blames another apply.
+func TestLockRefusedUnderNospace(t *testing.T) {
+	ec := etcdtest.NewCluster(t, 3)
+	c := newClient(t, ec.Endpoints())
+	ctx := deadline(t, 20*time.Second)
+	ms, _, err := c.Members(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1 := ms[0]
+	setAlarm(t, c, m1.ID, etcdserverpb.AlarmType_NOSPACE, true)
+	_, err = c.Lock(ctx, "prod", 10*time.Second)
+	if !errors.Is(err, ErrLockRefused) || errors.Is(err, ErrLockTimeout) {
+		t.Fatalf("Lock under NOSPACE: %v, want ErrLockRefused", err)
+	}
+	t.Logf("Lock under NOSPACE: %v", err)
+	for _, want := range []string{"database space exceeded", "NOSPACE alarm on " + m1.String(), "needs a lease"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Lock under NOSPACE: %v, want it to say %q", err, want)
+		}
+	}
+	if ctx.Err() != nil {
+		t.Errorf("Lock under NOSPACE waited for its deadline instead of failing at once")
+	}
+}
+
 func TestSnapshot(t *testing.T) {
 	ec := etcdtest.NewCluster(t, 3)
 	c := newClient(t, ec.Endpoints())

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
@@ -15,6 +17,10 @@ import (
 
 // LockPrefix is where apply locks live: LockPrefix + cluster name.
 const LockPrefix = "/etcdform/lock/"
+
+// ErrLockRefused is a lock that etcd refused outright (NOSPACE, no leader,
+// permission denied): nobody holds it, the cluster will not take it.
+var ErrLockRefused = errors.New("etcd: the cluster refuses the apply lock")
 
 // Lock is a held apply lock: a mutex key bound to a lease. Holding it is
 // not mutual exclusion by itself: the lease can expire (a long pause, a
@@ -44,7 +50,10 @@ type Lock struct {
 // Lock takes the apply lock of cluster, waiting until ctx ends (the
 // caller's lock timeout). ttl is the lease TTL, rounded up to whole
 // seconds: a crashed holder releases the lock that long after it died.
-// Errors: ErrLockTimeout naming the holder's key, lease and holder text.
+// Errors: ErrLockTimeout naming the holder's key, lease and holder text
+// when ctx ended while another holder had it; ErrLockRefused saying etcd's
+// reason (for NOSPACE, the members whose alarm is raised) when etcd
+// refused a request of the lock.
 func (c *Client) Lock(ctx context.Context, cluster string, ttl time.Duration) (*Lock, error) {
 	secs := int64(math.Ceil(ttl.Seconds()))
 	if secs < 1 {
@@ -54,7 +63,7 @@ func (c *Client) Lock(ctx context.Context, cluster string, ttl time.Duration) (*
 	// past the lock timeout.
 	g, err := c.cli.Grant(ctx, secs)
 	if err != nil {
-		return nil, fmt.Errorf("etcd: lock %s: granting a lease: %w", cluster, err)
+		return nil, c.lockRefused(cluster, "granting a lease", err)
 	}
 	lockCfg := c.base
 	lockCfg.Endpoints = c.cli.Endpoints()
@@ -67,7 +76,7 @@ func (c *Client) Lock(ctx context.Context, cluster string, ttl time.Duration) (*
 	sess, err := concurrency.NewSession(lockCli, concurrency.WithLease(g.ID), concurrency.WithTTL(int(secs)))
 	if err != nil {
 		c.revoke(g.ID)
-		return nil, fmt.Errorf("etcd: lock %s: session: %w", cluster, err)
+		return nil, c.lockRefused(cluster, "session", err)
 	}
 	pfx := LockPrefix + cluster
 	mu := concurrency.NewMutex(sess, pfx)
@@ -77,7 +86,7 @@ func (c *Client) Lock(ctx context.Context, cluster string, ttl time.Duration) (*
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: cluster %s is held by %s: %w", ErrLockTimeout, cluster, holder, err)
 		}
-		return nil, fmt.Errorf("etcd: lock %s: %w", cluster, err)
+		return nil, c.lockRefused(cluster, "taking the mutex", err)
 	}
 	l := &Lock{cluster: cluster, cli: c.cli, mu: mu, lease: g.ID, ttl: time.Duration(secs) * time.Second,
 		timeout: c.o.endpointTimeout, stop: make(chan struct{}), done: make(chan struct{})}
@@ -89,6 +98,49 @@ func (c *Client) Lock(ctx context.Context, cluster string, ttl time.Duration) (*
 		return nil, fmt.Errorf("etcd: lock %s: naming the holder: %w", cluster, err)
 	}
 	return l, nil
+}
+
+// lockRefused explains a failed lock request. An error etcd returned is
+// ErrLockRefused with etcd's reason in plain words: under NOSPACE, which
+// members raised the alarm and that the lock needs a lease (a write). Any
+// other error (the cluster did not answer) is returned as it is.
+func (c *Client) lockRefused(cluster, doing string, err error) error {
+	if _, ok := rpctypes.Error(err).(rpctypes.EtcdError); !ok {
+		return fmt.Errorf("etcd: lock %s: %s: %w", cluster, doing, err)
+	}
+	why := rpctypes.ErrorDesc(err)
+	if isEtcdErr(err, rpctypes.ErrGRPCNoSpace) {
+		why = fmt.Sprintf("database space exceeded (%s); the in-cluster lock needs a lease, and etcd grants none while the alarm is raised", c.alarmsText(etcdserverpb.AlarmType_NOSPACE))
+	}
+	return fmt.Errorf("%w: cluster %s refuses writes: %s (%s: %w)", ErrLockRefused, cluster, why, doing, err)
+}
+
+// alarmsText names the members with an alarm of type t raised, e.g.
+// "NOSPACE alarm on m1 (8e9e05c52164694d)", for an error message. It
+// uses its own short deadline.
+func (c *Client) alarmsText(t etcdserverpb.AlarmType) string {
+	ctx, cancel := context.WithTimeout(context.Background(), c.o.endpointTimeout)
+	defer cancel()
+	resp, err := c.cli.AlarmList(ctx)
+	if err != nil {
+		return fmt.Sprintf("%s alarm; listing alarms failed: %v", t, err)
+	}
+	ms, _, _ := c.Members(ctx)
+	var on []string
+	for _, a := range resp.Alarms {
+		if a.Alarm != t {
+			continue
+		}
+		name := "member " + hexID(a.MemberID)
+		if m, ok := findMember(ms, a.MemberID); ok {
+			name = m.String()
+		}
+		on = append(on, name)
+	}
+	if len(on) == 0 {
+		return fmt.Sprintf("no %s alarm is listed any more", t)
+	}
+	return fmt.Sprintf("%s alarm on %s", t, strings.Join(on, ", "))
 }
 
 // keepAlive renews the lease every third of its TTL until stopped. A lease
