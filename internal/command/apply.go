@@ -71,6 +71,7 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 			return 1
 		}
 		p = makePlan(ctx, env, cfg, false, connect.DefaultObserveTimeout)
+		plan.Only(p, a.Only)
 		planHash = planInThisRun
 	}
 	if err := views.NewPlanView(views.PlanFormatHuman, color(env)).Plan(env.Stdout, p); err != nil {
@@ -78,6 +79,10 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 	}
 	if a.RequireCommit != "" && p.Meta.GitCommit != a.RequireCommit {
 		fmt.Fprintf(env.Stderr, "Error: the plan was made at commit %q, not at %s (--require-commit). Apply only the plan of this commit's pipeline.\n", p.Meta.GitCommit, a.RequireCommit)
+		return 1
+	}
+	if msg := checkOnly(p, a.Only); msg != "" {
+		fmt.Fprintln(env.Stderr, msg)
 		return 1
 	}
 	if p.HasRefusals() {
@@ -170,6 +175,7 @@ func verifySteps(ctx context.Context, env *Env, cfg *schema.Config, p *plan.Plan
 	}
 	diffs := plan.PinLeaders(obs, p.Steps)
 	fresh := planAgainst(env, cfg, obs, true)
+	plan.Only(fresh, p.Meta.Only) // a reduced plan is compared with the same reduction
 	diffs = append(diffs, plan.CompareSteps(p.Steps, fresh.Steps)...)
 	diffs = append(diffs, plan.CompareTargets(p.Targets, fresh.Targets)...)
 	if len(diffs) == 0 {
@@ -184,4 +190,26 @@ func verifySteps(ctx context.Context, env *Env, cfg *schema.Config, p *plan.Plan
 		msg += "\nPlanned now, the configuration is refused:\n" + strings.Join(lines, "\n")
 	}
 	return msg + "\nRun plan again, review it, and apply the new plan file."
+}
+
+// checkOnly returns the error to print when apply --only is given a plan
+// that is not such a plan: one not made with plan --only, or one holding a
+// step outside the selection (apply re-derives the steps too, but a
+// scheduled job must never carry out config work, whatever the file says).
+// It returns "" when only is "" or the plan is one of only.
+func checkOnly(p *plan.Plan, only string) string {
+	if only == "" {
+		return ""
+	}
+	if p.Meta.Only != only {
+		made := "a whole plan"
+		if p.Meta.Only != "" {
+			made = "a plan of --only " + p.Meta.Only
+		}
+		return fmt.Sprintf("Error: --only %s: this is %s, not one made with `etcdform plan --only %s`, so apply will not carry it out. Nothing was applied. Make the plan with --only %s, or review this plan and apply it without --only.", only, made, only, only)
+	}
+	if steps := plan.NotSelected(p, only); len(steps) > 0 {
+		return fmt.Sprintf("Error: --only %s: the plan holds steps that are not %s steps, so apply will not carry it out. Nothing was applied. Steps:\n  - %s\nReview the plan and apply it without --only.", only, only, strings.Join(steps, "\n  - "))
+	}
+	return ""
 }

@@ -42,6 +42,7 @@ func runPlan(ctx context.Context, env *Env, args []string) int {
 		return 1
 	}
 	p := makePlan(ctx, env, cfg, a.AllowEven, a.Timeout)
+	plan.Only(p, a.Only)
 	if a.Out != "" {
 		if err := writePlanFile(a.Out, p, signKey); err != nil {
 			fmt.Fprintln(env.Stderr, "Error: writing the plan file:", err)
@@ -63,7 +64,11 @@ func runPlan(ctx context.Context, env *Env, args []string) int {
 		if p.HasRefusals() {
 			fmt.Fprintf(env.Stdout, "\nSaved the plan to %s for review only: it has refusals (above), so apply rejects it. Resolve them and plan again.\n", a.Out)
 		} else {
-			fmt.Fprintf(env.Stdout, "\nSaved the plan to %s. Apply exactly these steps with: etcdform apply %s\n", a.Out, a.Out)
+			apply := "etcdform apply"
+			if a.Only != "" {
+				apply += " --only " + a.Only
+			}
+			fmt.Fprintf(env.Stdout, "\nSaved the plan to %s. Apply exactly these steps with: %s %s\n", a.Out, apply, a.Out)
 		}
 	}
 	switch {

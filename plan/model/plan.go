@@ -168,6 +168,12 @@ type Meta struct {
 	Author      string
 	ConfigHash  string // schema.Config.Hash
 	ConfigDir   string
+	// Only is the selection the plan was reduced to (`plan --only`):
+	// "maintenance" for a plan that holds only maintenance steps (the
+	// actions table's Maintenance column) and the snapshot before them,
+	// or "" for a whole plan. Apply re-derives the steps with the same
+	// selection.
+	Only string
 }
 
 // HasRefusals reports whether apply must reject the plan.

@@ -20,7 +20,7 @@ import (
 
 // FormatVersion is the version of the file format this package writes and
 // the only one it reads.
-const FormatVersion = 5
+const FormatVersion = 6
 
 // MaxSize bounds the size of a plan file Read accepts.
 const MaxSize = 64 << 20
@@ -243,6 +243,8 @@ type fileMeta struct {
 	Author      string    `json:"author,omitempty"`
 	ConfigHash  string    `json:"config_hash,omitempty"`
 	ConfigDir   string    `json:"config_dir,omitempty"`
+	// Only is the --only selection of a reduced plan (format version 6).
+	Only string `json:"only,omitempty"`
 }
 
 type fileCluster struct {
@@ -373,9 +375,12 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 	f := &filePlan{
 		Meta: fileMeta{
 			ToolVersion: p.Meta.ToolVersion, Time: p.Meta.Time, GitCommit: p.Meta.GitCommit,
-			Author: p.Meta.Author, ConfigHash: p.Meta.ConfigHash, ConfigDir: p.Meta.ConfigDir,
+			Author: p.Meta.Author, ConfigHash: p.Meta.ConfigHash, ConfigDir: p.Meta.ConfigDir, Only: p.Meta.Only,
 		},
 		Clusters: p.Clusters,
+	}
+	if !plan.ValidOnly(p.Meta.Only) {
+		return nil, fmt.Errorf("planfile: cannot write the selection --only %q", p.Meta.Only)
 	}
 	for _, c := range p.Fingerprint.Clusters {
 		fc := fileCluster{Name: c.Name, ClusterID: strconv.FormatUint(c.ClusterID, 16)}
@@ -434,9 +439,12 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 	p := &plan.Plan{
 		Meta: plan.Meta{
 			ToolVersion: f.Meta.ToolVersion, Time: f.Meta.Time, GitCommit: f.Meta.GitCommit,
-			Author: f.Meta.Author, ConfigHash: f.Meta.ConfigHash, ConfigDir: f.Meta.ConfigDir,
+			Author: f.Meta.Author, ConfigHash: f.Meta.ConfigHash, ConfigDir: f.Meta.ConfigDir, Only: f.Meta.Only,
 		},
 		Clusters: f.Clusters,
+	}
+	if !plan.ValidOnly(f.Meta.Only) {
+		return nil, fmt.Errorf("unknown selection --only %q", f.Meta.Only)
 	}
 	for _, fc := range f.Fingerprint {
 		id, err := strconv.ParseUint(fc.ClusterID, 16, 64)

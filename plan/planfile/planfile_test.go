@@ -35,6 +35,8 @@ func TestRoundTrip(t *testing.T) {
 					Bastion: &plan.Bastion{Host: "jump", Port: 22, User: "j", PrivateKeyFile: "/keys/jump"}},
 				Service:    plan.Service{Manager: "command", Name: "etcd", StartCommand: "start", StopCommand: "stop", StatusCommand: "status", RestartCommand: "restart", StopTimeout: 15 * time.Second},
 				ConfigFile: "/etc/etcd/etcd.conf.yml", DataDir: "/var/lib/etcd", Binary: "/usr/local/bin/etcd", Version: "3.6.16"}}}},
+		"maintenance only": {Meta: plan.Meta{ToolVersion: "0.1.0", Only: plan.OnlyMaintenance}, Clusters: []string{"c"},
+			Warnings: []plan.Warning{{Cluster: "c", Summary: "Pending Steps Left Out by --only maintenance", Detail: "Left out by --only maintenance: 1 step of cluster c: restart m1."}}},
 		"unstarted member": {Steps: []plan.Step{{Action: plan.RemoveMember, Cluster: "c", MemberID: 0xffffffffffffffff, HostDown: true, Tolerated: -1}}},
 		"backup jobs": {Steps: []plan.Step{
 			{Action: plan.InstallBackupJob, Cluster: "c", Member: "m1", MemberID: 7, Voters: 3, Tolerated: 1,
@@ -406,5 +408,40 @@ func TestWriteFileRefusesNonRegular(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) > 0 {
 		t.Errorf("temp files left: %v", left)
+	}
+}
+
+// TestOnlySelection: the --only selection a plan was reduced to is written
+// in its meta; a selection this etcdform does not know is refused on write
+// and, in a file whose checksum matches, on read.
+func TestOnlySelection(t *testing.T) {
+	p := plantest.Sample()
+	p.Meta.Only = plan.OnlyMaintenance
+	if b := written(t, p); !bytes.Contains(b, []byte(`"only": "maintenance"`)) {
+		t.Errorf("the plan file does not record the selection:\n%s", b)
+	}
+	if b := written(t, plantest.Sample()); bytes.Contains(b, []byte(`"only"`)) {
+		t.Errorf("a whole plan records a selection")
+	}
+
+	p.Meta.Only = "config"
+	if err := Write(&bytes.Buffer{}, p); err == nil || !strings.Contains(err.Error(), `"config"`) {
+		t.Errorf("Write with --only config: err = %v, want a refusal naming it", err)
+	}
+	payload, err := toFile(plantest.Sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload.Meta.Only = "config"
+	canon, err := json.Marshal(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(envelope{FormatVersion: FormatVersion, Checksum: checksum(canon), Plan: canon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Read(bytes.NewReader(data)); !errors.Is(err, ErrCorrupted) || !strings.Contains(err.Error(), `unknown selection --only "config"`) {
+		t.Errorf("Read of --only config: err = %v, want ErrCorrupted naming the selection", err)
 	}
 }

@@ -3,9 +3,11 @@ package arguments
 import (
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/etcdform/etcdform/internal/connect"
+	"github.com/etcdform/etcdform/plan"
 )
 
 // Plan holds `etcdform plan` arguments.
@@ -18,7 +20,10 @@ type Plan struct {
 	Vars             []string
 	VarFiles         []string
 	Timeout          time.Duration
-	Path             string
+	// Only is the --only selection ("maintenance"), or "" for the whole
+	// plan.
+	Only string
+	Path string
 }
 
 // ParsePlan parses `etcdform plan [--out FILE] [--json|--markdown]
@@ -32,6 +37,7 @@ func ParsePlan(args []string) (*Plan, *flag.FlagSet, error) {
 	fs.BoolVar(&p.DetailedExitcode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
 	fs.BoolVar(&p.AllowEven, "allow-even", false, "allow a plan that leaves an even number of voters")
 	fs.DurationVar(&p.Timeout, "timeout", connect.DefaultObserveTimeout, "bound on observing each cluster")
+	onlyFlag(fs, &p.Only, "keep only the steps of `SELECTION` (maintenance: compact, defrag, disarm-alarm) and list the others as left out")
 	varFlags(fs, &p.Vars, &p.VarFiles)
 	if err := parse(fs, args); err != nil {
 		return p, fs, err
@@ -68,6 +74,10 @@ type Apply struct {
 
 	// RequireCommit, when set, refuses a plan recorded at another commit.
 	RequireCommit string
+	// Only, when set, refuses a plan file that was not reduced to this
+	// selection or holds a step outside it, and reduces a plan made in
+	// this run to it.
+	Only string
 	// ConfigDir, when set, is where a plan file's configuration is loaded
 	// from instead of the directory recorded in the plan (CI jobs check
 	// the repository out at different paths). Its hash must still match.
@@ -85,6 +95,7 @@ func ParseApply(args []string) (*Apply, *flag.FlagSet, error) {
 	fs.StringVar(&a.SnapshotDir, "snapshot-dir", "etcdform-snapshots", "`DIR` where the pre-change snapshot goes when no backup destination is set")
 	fs.StringVar(&a.AuditLog, "audit-log", "", "append the audit record (JSON lines) to `FILE`")
 	fs.StringVar(&a.ConfigDir, "config-dir", "", "load a plan file's configuration from `DIR`, not the directory recorded in the plan (it must not have changed)")
+	onlyFlag(fs, &a.Only, "apply only a plan of `SELECTION` (maintenance): refuse a plan file that holds any other step; reduce a configuration's plan to it")
 	fs.StringVar(&a.RequireCommit, "require-commit", "", "refuse a plan whose recorded git commit is not `SHA` (CI: the pipeline's commit)")
 	varFlags(fs, &a.Vars, &a.VarFiles)
 	if err := parse(fs, args); err != nil {
@@ -98,4 +109,23 @@ func ParseApply(args []string) (*Apply, *flag.FlagSet, error) {
 		return a, fs, err
 	}
 	return a, fs, nil
+}
+
+// onlyFlag adds --only, which takes a selection of plan.Selections.
+func onlyFlag(fs *flag.FlagSet, only *string, usage string) {
+	fs.Var((*selection)(only), "only", usage)
+}
+
+// selection is the value of --only; Set refuses a value that is not in
+// plan.Selections.
+type selection string
+
+func (s *selection) String() string { return string(*s) }
+
+func (s *selection) Set(v string) error {
+	if v == "" || !plan.ValidOnly(v) {
+		return fmt.Errorf("unknown selection %q; valid: %s", v, strings.Join(plan.Selections(), ", "))
+	}
+	*s = selection(v)
+	return nil
 }

@@ -40,3 +40,58 @@ func TestTimeoutsMustBePositive(t *testing.T) {
 		t.Errorf("plan --timeout 1s: %v", err)
 	}
 }
+
+// TestOnly: --only takes a selection of plan.Selections on plan and
+// apply; anything else is a flag error that lists the valid ones.
+func TestOnly(t *testing.T) {
+	tests := map[string]struct {
+		args     []string
+		want     string
+		wantErrs []string
+	}{
+		"plan maintenance":  {args: []string{"plan", "--only", "maintenance"}, want: "maintenance"},
+		"plan equals":       {args: []string{"plan", "--only=maintenance", "dir"}, want: "maintenance"},
+		"plan none":         {args: []string{"plan"}, want: ""},
+		"apply maintenance": {args: []string{"apply", "--only", "maintenance"}, want: "maintenance"},
+		"apply none":        {args: []string{"apply"}, want: ""},
+		"plan unknown": {args: []string{"plan", "--only", "config"},
+			wantErrs: []string{"plan:", "flag -only", `unknown selection "config"`, "valid: maintenance"}},
+		"apply unknown": {args: []string{"apply", "--only", "Maintenance"},
+			wantErrs: []string{"apply:", `unknown selection "Maintenance"`, "valid: maintenance"}},
+		"plan empty": {args: []string{"plan", "--only="},
+			wantErrs: []string{`unknown selection ""`, "valid: maintenance"}},
+		"plan missing value": {args: []string{"plan", "--only"},
+			wantErrs: []string{"flag needs an argument", "-only"}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			var (
+				got string
+				err error
+			)
+			if tt.args[0] == "plan" {
+				var p *Plan
+				p, _, err = ParsePlan(tt.args[1:])
+				got = p.Only
+			} else {
+				var a *Apply
+				a, _, err = ParseApply(append(tt.args[1:], "x.plan"))
+				got = a.Only
+			}
+			if tt.wantErrs == nil {
+				if err != nil || got != tt.want {
+					t.Errorf("Only = %q, err %v; want %q", got, err, tt.want)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error, Only = %q", got)
+			}
+			for _, w := range tt.wantErrs {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}

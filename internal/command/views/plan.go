@@ -177,6 +177,9 @@ func metaLine(m plan.Meta) string {
 	if m.ConfigHash != "" {
 		parts = append(parts, "config "+shortID(m.ConfigHash))
 	}
+	if m.Only != "" {
+		parts = append(parts, "--only "+m.Only)
+	}
 	if m.ToolVersion != "" {
 		parts = append(parts, "etcdform "+m.ToolVersion)
 	}
