@@ -6,6 +6,9 @@ import "fmt"
 func (cp *clusterPlanner) checks() {
 	c, oc := cp.c, cp.oc
 	for _, al := range oc.Alarms {
+		if al.Type == "NOSPACE" || al.Type == "CORRUPT" {
+			continue // maintenance.go plans their recovery or refuses
+		}
 		who := fmt.Sprintf("%x", al.MemberID)
 		for _, lm := range oc.Members {
 			if lm.ID == al.MemberID && lm.Name != "" {

@@ -16,6 +16,9 @@ import (
 //     and sets up the simulated voter set.
 //   - checks (checks.go) and checkServices (service.go): alarms, quota,
 //     missing services.
+//   - maintenance (maintenance.go): a CORRUPT alarm's refusal; NOSPACE's
+//     recovery (compact, defrag each member, disarm) before any other
+//     step.
 //   - configWork, restartPendingWork (memberwork.go) and tlsPlan (tls.go):
 //     fill the per-member work list: a config file to write, a process
 //     older than its file, TLS uploads and the CA bundles that need a
@@ -191,6 +194,7 @@ func (cp *clusterPlanner) plan() {
 	}
 	cp.checks()
 	cp.checkServices()
+	cp.maintenance()
 
 	cp.configWork()
 	cp.restartPendingWork()

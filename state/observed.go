@@ -69,9 +69,12 @@ type Member struct {
 
 // EndpointStatus is the Maintenance.Status answer of one endpoint.
 type EndpointStatus struct {
-	Version          string
-	DBSize           int64
-	DBSizeInUse      int64
+	Version     string
+	DBSize      int64
+	DBSizeInUse int64
+	// Revision is the keyspace's current revision, as the endpoint
+	// answered (its response header).
+	Revision         int64
 	Leader           uint64
 	RaftTerm         uint64
 	RaftIndex        uint64

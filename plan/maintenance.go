@@ -1,0 +1,194 @@
+package plan
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
+)
+
+// maintenance is the phase after checks: it turns raised alarms into the
+// production guide's recovery, as steps before any other change of the
+// cluster (the phases after it append theirs behind).
+//
+//   - CORRUPT: a refusal naming the member. It is never disarmed: the
+//     member's data differs from the others', and only replacing the
+//     member (or restoring) recovers it.
+//   - NOSPACE: compact (compactRevision), defragment every member that
+//     answers, one per step, followers first and the leader last, then
+//     disarm each NOSPACE alarm. A quota raise in the same plan follows as
+//     config writes and restarts.
+func (cp *clusterPlanner) maintenance() {
+	var nospace []state.Alarm
+	corrupt := false
+	for _, al := range cp.oc.Alarms {
+		switch al.Type {
+		case "CORRUPT":
+			corrupt = true
+			who := cp.alarmMember(al.MemberID)
+			cp.refuse(who, 0, "Data corruption alarm raised",
+				"Member %s raised the CORRUPT alarm: its data differs from the other members'. etcdform never disarms it, and plans nothing for cluster %s while it is raised. Recover by hand: take a snapshot from a healthy member, remove %s (etcdctl member remove %x), move its data dir's member/ aside on its host, disarm the alarm (etcdctl alarm disarm), and plan again, which adds the member back as a learner that copies a healthy member's data.",
+				who, cp.c.Name, who, al.MemberID)
+		case "NOSPACE":
+			nospace = append(nospace, al)
+		}
+	}
+	if corrupt || len(nospace) == 0 {
+		return
+	}
+	cp.nospaceRecovery(nospace)
+}
+
+// nospaceRecovery emits the guide's NOSPACE recovery: compact, defrag each
+// member, disarm.
+func (cp *clusterPlanner) nospaceRecovery(alarms []state.Alarm) {
+	cur := cp.currentRevision()
+	if rev, why := compactRevision(cp.c.Compaction, cur, true); rev > 0 {
+		v, a := cp.counts()
+		cp.emit(Step{Action: Compact, Cluster: cp.c.Name, Revision: rev,
+			Reason:  "NOSPACE is raised: compact the history so that defragmentation can reclaim its space (" + why + ")",
+			Changes: []Change{{Attr: "revision", Before: strconv.FormatInt(cur, 10), After: strconv.FormatInt(rev, 10)}},
+			Voters:  v, Tolerated: a - quorum(v)}, false)
+	}
+	for _, m := range cp.defragOrder(func(*member) bool { return true }) {
+		cp.emit(cp.defragStep(m, "NOSPACE is raised: defragment to give the freed space back"), !m.live.IsLearner)
+	}
+	sort.Slice(alarms, func(i, j int) bool { return alarms[i].MemberID < alarms[j].MemberID })
+	for _, al := range alarms {
+		v, a := cp.counts()
+		cp.emit(Step{Action: DisarmAlarm, Cluster: cp.c.Name, Member: cp.alarmName(al.MemberID), MemberID: al.MemberID, Alarm: al.Type,
+			Reason:  "Disarm NOSPACE once the space is reclaimed, so that the cluster accepts writes again",
+			Changes: []Change{{Attr: "alarm", Before: al.Type, After: "(disarmed)"}},
+			Voters:  v, Tolerated: a - quorum(v)}, false)
+	}
+}
+
+// defragOrder returns the live members that answer and pass want, in
+// rolling order: members reporting errors, followers, the leader last.
+// Members that do not answer cannot be defragmented; they are left out.
+func (cp *clusterPlanner) defragOrder(want func(*member) bool) []*member {
+	var out []*member
+	for _, m := range append(append([]*member{}, cp.kept...), cp.removed...) {
+		if m.live != nil && !m.live.Down() && want(m) {
+			out = append(out, m)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		ri, rj := rollRank(out[i]), rollRank(out[j])
+		if ri != rj {
+			return ri < rj
+		}
+		return out[i].name < out[j].name
+	})
+	return out
+}
+
+// defragStep is a Defrag of m, showing the bytes it is expected to
+// reclaim: dbSize - dbSizeInUse as observed (after a compaction in the
+// same plan, more).
+func (cp *clusterPlanner) defragStep(m *member, reason string) Step {
+	v, a := cp.counts()
+	if !m.live.IsLearner {
+		a--
+	}
+	st := m.live.Status
+	if m.leader {
+		reason += "; the member leads, so it goes last"
+	}
+	return Step{Action: Defrag, Cluster: cp.c.Name, Member: m.name, MemberID: m.live.ID, Leader: m.leader, Reason: reason,
+		Changes: []Change{{Attr: "db-size", Before: FormatSize(st.DBSize), After: defragAfter(st)}},
+		Voters:  v, Tolerated: a - quorum(v)}
+}
+
+func defragAfter(st *state.EndpointStatus) string {
+	return fmt.Sprintf("~%s (reclaims ~%s)", FormatSize(st.DBSizeInUse), FormatSize(reclaimable(st)))
+}
+
+// reclaimable is what a defragmentation is expected to give back.
+func reclaimable(st *state.EndpointStatus) int64 { return max(0, st.DBSize-st.DBSizeInUse) }
+
+// currentRevision is the keyspace revision observed: the highest any
+// member answered (the leader's, when it answered).
+func (cp *clusterPlanner) currentRevision() int64 {
+	var rev int64
+	for _, lm := range cp.oc.Members {
+		if lm.Status != nil {
+			rev = max(rev, lm.Status.Revision)
+		}
+	}
+	return rev
+}
+
+// compactRevision is the revision a compact step compacts to, given the
+// observed current revision cur, or 0 for no compaction; why says how it
+// was chosen. It never compacts past what compaction.retention keeps,
+// except where forced (an alarm that needs the space) for a periodic
+// retention:
+//
+//   - mode "revision", retention N: cur - N (0 when that is not positive);
+//   - mode "periodic", retention 0 (etcd's auto compaction off): cur;
+//   - mode "periodic", retention > 0: which revision was current a
+//     retention ago is not known, so: cur when forced (the retained
+//     history is given up to recover from NOSPACE, as the guide does),
+//     else 0 (etcd's own periodic compaction keeps up).
+func compactRevision(c schema.Compaction, cur int64, forced bool) (int64, string) {
+	if cur <= 0 {
+		return 0, ""
+	}
+	if c.Mode == "revision" {
+		n, _ := strconv.ParseInt(c.Retention, 10, 64)
+		if cur-n <= 0 {
+			return 0, ""
+		}
+		if n == 0 {
+			return cur, "to the revision observed at plan time"
+		}
+		return cur - n, fmt.Sprintf("to the revision observed at plan time minus the %d revisions compaction.retention keeps", n)
+	}
+	d, _ := time.ParseDuration(c.Retention)
+	switch {
+	case d == 0:
+		return cur, "to the revision observed at plan time; auto compaction is off"
+	case forced:
+		return cur, fmt.Sprintf("to the revision observed at plan time: which revision compaction.retention = %s keeps is not known, and the alarm needs the space", d)
+	}
+	return 0, ""
+}
+
+// alarmMember names the member that raised an alarm: its name, or its ID
+// in hex.
+func (cp *clusterPlanner) alarmMember(id uint64) string {
+	if n := cp.alarmName(id); n != "" {
+		return n
+	}
+	return fmt.Sprintf("%x", id)
+}
+
+func (cp *clusterPlanner) alarmName(id uint64) string {
+	for _, lm := range cp.oc.Members {
+		if lm.ID == id {
+			return lm.Name
+		}
+	}
+	return ""
+}
+
+// FormatSize renders a byte count for people: "512 MiB", "1.5 GiB",
+// "812 KiB", "100 B".
+func FormatSize(n int64) string {
+	units := []struct {
+		s string
+		v int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}}
+	for _, u := range units {
+		if n >= u.v {
+			s := strconv.FormatFloat(float64(n)/float64(u.v), 'f', 1, 64)
+			return strings.TrimSuffix(s, ".0") + " " + u.s
+		}
+	}
+	return strconv.FormatInt(n, 10) + " B"
+}

@@ -1,0 +1,77 @@
+package plan_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	. "github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/state"
+)
+
+// nospace is a 3-member cluster led by etcd-2 whose every member hit a
+// 160 MiB quota and raised NOSPACE.
+func nospace() *state.Cluster {
+	oc := observe(testCluster(1, 2, 3), 2)
+	for i := range oc.Members {
+		st := oc.Members[i].Status
+		st.DBSize, st.DBSizeInUse, st.Revision = 160<<20, 40<<20, 90000
+		oc.Alarms = append(oc.Alarms, state.Alarm{MemberID: oc.Members[i].ID, Type: "NOSPACE"})
+		oc.Hosts[oc.Members[i].Name].Config.QuotaBackendBytes = 160 << 20
+	}
+	return oc
+}
+
+func TestMaintenanceNoSpace(t *testing.T) {
+	c := testCluster(1, 2, 3)
+	c.Storage.QuotaBackendBytes = 2 << 30 // the quota raise
+	p := Make(config(c), observed(nospace()), Options{})
+	want := []string{
+		"snapshot  3/1",
+		"compact  3/1",
+		"defrag etcd-1 3/0", "defrag etcd-3 3/0", "defrag etcd-2 3/0 L",
+		"disarm-alarm etcd-1 3/1", "disarm-alarm etcd-2 3/1", "disarm-alarm etcd-3 3/1",
+		"write-config etcd-1 3/1", "restart etcd-1 3/0",
+		"write-config etcd-3 3/1", "restart etcd-3 3/0",
+		"write-config etcd-2 3/1 L", "restart etcd-2 3/0 L",
+	}
+	if diff := cmp.Diff(want, brief(p)); diff != "" {
+		t.Errorf("steps (-want +got):\n%s", diff)
+	}
+	if len(p.Refusals) > 0 || len(p.Warnings) > 0 {
+		t.Errorf("refusals %v, warnings %v; want none", summaries(p.Refusals), summaries(p.Warnings))
+	}
+	if s := p.Steps[1]; s.Revision != 90000 || !cmp.Equal(s.Changes, []Change{{Attr: "revision", Before: "90000", After: "90000"}}) {
+		t.Errorf("compact step: revision %d, changes %v", s.Revision, s.Changes)
+	}
+	if got, want := p.Steps[2].Changes, []Change{{Attr: "db-size", Before: "160 MiB", After: "~40 MiB (reclaims ~120 MiB)"}}; !cmp.Equal(got, want) {
+		t.Errorf("defrag changes %v, want %v", got, want)
+	}
+	if s := p.Steps[5]; s.Alarm != "NOSPACE" || s.MemberID != 0x101 {
+		t.Errorf("disarm step: %+v", s)
+	}
+}
+
+func TestMaintenanceCorrupt(t *testing.T) {
+	oc := observe(testCluster(1, 2, 3), 1)
+	oc.Alarms = []state.Alarm{{MemberID: 0x103, Type: "CORRUPT"}, {MemberID: 0x101, Type: "NOSPACE"}}
+	p := Make(config(testCluster(1, 2, 3)), observed(oc), Options{})
+	if len(p.Steps) != 0 {
+		t.Errorf("steps %v, want none: nothing is planned (or disarmed) while CORRUPT is raised", brief(p))
+	}
+	if diff := cmp.Diff([]string{"Data corruption alarm raised (etcd-3)"}, summaries(p.Refusals)); diff != "" {
+		t.Fatalf("refusals (-want +got):\n%s", diff)
+	}
+	if d := p.Refusals[0].Detail; !strings.Contains(d, "never disarms") || !strings.Contains(d, "etcdctl member remove 103") {
+		t.Errorf("refusal detail does not say what to do: %s", d)
+	}
+}
+
+func TestFormatSize(t *testing.T) {
+	for n, want := range map[int64]string{100: "100 B", 812 << 10: "812 KiB", 512 << 20: "512 MiB", 3 << 29: "1.5 GiB", 96<<20 + 300<<10: "96.3 MiB"} {
+		if got := FormatSize(n); got != want {
+			t.Errorf("FormatSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
