@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -155,6 +156,21 @@ func Run(ctx context.Context, p *model.Plan, conn Connector, opts Options) (res 
 	return res, nil
 }
 
+// clearedAlarms is the alarm types ("NOSPACE") that the disarm-alarm
+// steps among idx of p clear: the health gates before them report such an
+// alarm but do not stop for it (issue 15: a plan that recovers from
+// NOSPACE must pass its own gates while the alarm is still raised). The
+// gate treats CORRUPT as fatal whatever this says, and nothing disarms it.
+func clearedAlarms(p *model.Plan, idx []int) []string {
+	var out []string
+	for _, i := range idx {
+		if s := p.Steps[i]; s.Action == model.DisarmAlarm && s.Alarm != "" && !slices.Contains(out, s.Alarm) {
+			out = append(out, s.Alarm)
+		}
+	}
+	return out
+}
+
 // runCluster locks one cluster, checks the plan is fresh, and runs its
 // steps one at a time, each followed by the health gate.
 func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx []int, res *Result, conn Connector, opts Options) error {
@@ -216,10 +232,15 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 		r.Outcome = "running"
 		ev(n+1, step.Member, step.Action, "starting", nil)
 		x.ev = func(phase string) { ev(n+1, step.Member, step.Action, phase, nil) }
+		// The gates before and during a step let pass the alarms this
+		// step or a later one clears; the gate after it only those a
+		// later one clears, so a disarm is checked.
+		etcd.TolerateAlarms(clearedAlarms(p, idx[n:]))
 		err := x.preGate(ctx, step)
 		if err == nil {
 			err = x.run(ctx, step)
 		}
+		etcd.TolerateAlarms(clearedAlarms(p, idx[n+1:]))
 		if err == nil && step.Action.Info().After != model.GateNone {
 			x.ev("waiting for health")
 			gctx, cancel := context.WithTimeout(ctx, opts.GateTimeout)

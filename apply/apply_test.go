@@ -36,6 +36,10 @@ type fakeWorld struct {
 	cancelOn string
 	cancel   context.CancelCauseFunc
 	ops      []op // typed host operations, in order
+	// tolerate is the last TolerateAlarms call's argument, and gates
+	// each gate call with the alarms it tolerated ("gate [NOSPACE]").
+	tolerate []string
+	gates    []string
 }
 
 type fakeEtcd struct{ w *fakeWorld }
@@ -85,11 +89,17 @@ func (e fakeEtcd) MemberID(ctx context.Context, name, peer string) (uint64, erro
 	return map[string]uint64{"a": 1, "b": 2, "c": 3}[name], nil
 }
 func (e fakeEtcd) WaitHealthy(ctx context.Context, except uint64) error {
+	name := "gate"
+	if except != 0 {
+		name = fmt.Sprintf("pregate-except %d", except)
+	}
+	e.w.gates = append(e.w.gates, fmt.Sprintf("%s %v", name, e.w.tolerate))
 	if except != 0 {
 		return e.w.call(fmt.Sprintf("pregate-except %d", except))
 	}
 	return e.w.call("gate")
 }
+func (e fakeEtcd) TolerateAlarms(types []string)                            { e.w.tolerate = types }
 func (e fakeEtcd) WaitLearnerCaughtUp(ctx context.Context, id uint64) error { return nil }
 func (e fakeEtcd) Snapshot(ctx context.Context, w io.Writer) (int64, string, error) {
 	n, _ := w.Write([]byte("snap"))
@@ -289,6 +299,34 @@ func TestRun(t *testing.T) {
 				t.Errorf("last audit entry %+v for err=%v", last, err)
 			}
 		})
+	}
+}
+
+// Issue 15 #3: the health gates before a disarm-alarm step let its alarm
+// pass (the plan is clearing it); the gate after it, and every later one,
+// do not: they check the disarm took.
+func TestRunToleratesTheAlarmsThePlanClears(t *testing.T) {
+	obs := testObserved("h1")
+	p := rollingPlan(obs)
+	p.Steps = append([]plan.Step{
+		{Action: plan.Compact, Cluster: "lab", Revision: 4711},
+		{Action: plan.Defrag, Cluster: "lab", Member: "b", MemberID: 2},
+		{Action: plan.DisarmAlarm, Cluster: "lab", Member: "b", MemberID: 2, Alarm: "NOSPACE"},
+	}, p.Steps[1:3]...) // then write-config b, restart b
+	w := &fakeWorld{leader: 1, obs: obs}
+	if _, err := Run(context.Background(), withTargets(testConfig(), p), fakeConn{w}, Options{SnapshotDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"gate [NOSPACE]",             // after compact
+		"pregate-except 2 [NOSPACE]", // before defrag b
+		"gate [NOSPACE]",             // after defrag b
+		"gate []",                    // after disarm-alarm: the alarm must be gone
+		"pregate-except 2 []",        // before restart b (write-config has no gate)
+		"gate []",                    // after restart b
+	}
+	if diff := cmp.Diff(want, w.gates); diff != "" {
+		t.Errorf("gates and the alarms they tolerated (-want +got):\n%s", diff)
 	}
 }
 

@@ -32,6 +32,10 @@ type Etcd interface {
 	// except is a member the gate does not require (the subject of the
 	// step about to run).
 	WaitHealthy(ctx context.Context, except uint64) error
+	// TolerateAlarms sets the alarm types ("NOSPACE") that later health
+	// gates report but do not fail on: those the rest of the plan clears.
+	// A CORRUPT alarm always fails the gate.
+	TolerateAlarms(types []string)
 	WaitLearnerCaughtUp(ctx context.Context, id uint64) error
 	// Snapshot streams a snapshot to w and verifies its trailing hash.
 	Snapshot(ctx context.Context, w io.Writer) (size int64, sha string, err error)

@@ -128,8 +128,9 @@ func sshFiles(files []apply.File) []sshp.File {
 func (h *hostAdapter) Close() error { return h.cli.Close() }
 
 type etcdAdapter struct {
-	cli *etcdp.Client
-	ttl int
+	cli      *etcdp.Client
+	ttl      int
+	tolerate []string // alarm types the gates let pass
 }
 
 func (e *etcdAdapter) Close() error { return e.cli.Close() }
@@ -209,9 +210,11 @@ func (e *etcdAdapter) MemberID(ctx context.Context, name, peerURL string) (uint6
 }
 
 func (e *etcdAdapter) WaitHealthy(ctx context.Context, except uint64) error {
-	_, err := e.cli.WaitHealthy(ctx, etcdp.GateOptions{MaxIndexLag: 1000, Exclude: except})
+	_, err := e.cli.WaitHealthy(ctx, etcdp.GateOptions{MaxIndexLag: 1000, Exclude: except, Tolerate: e.tolerate})
 	return err
 }
+
+func (e *etcdAdapter) TolerateAlarms(types []string) { e.tolerate = types }
 
 func (e *etcdAdapter) WaitLearnerCaughtUp(ctx context.Context, id uint64) error {
 	return e.cli.WaitLearnerCaughtUp(ctx, id)

@@ -331,6 +331,40 @@ func setAlarm(t *testing.T, c *Client, id uint64, typ etcdserverpb.AlarmType, on
 	}
 }
 
+// Issue 15 #3: the gate lets pass the alarms it is told to tolerate (the
+// plan clears them) and still fails on any other alarm, and always on
+// CORRUPT.
+func TestGateToleratesAlarmsThePlanClears(t *testing.T) {
+	ec := etcdtest.NewCluster(t, 3)
+	c := newClient(t, ec.Endpoints())
+	ctx := deadline(t, 20*time.Second)
+	ms, _, err := c.Members(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1, m2 := ms[0], ms[1]
+	setAlarm(t, c, m1.ID, etcdserverpb.AlarmType_NOSPACE, true)
+	nospace := GateOptions{Tolerate: []string{"NOSPACE"}}
+	rep, err := c.Gate(ctx, nospace)
+	if err != nil {
+		t.Fatalf("gate tolerating NOSPACE with NOSPACE raised: %v", err)
+	}
+	if want := []string{"NOSPACE on " + m1.String()}; !cmp.Equal(want, rep.Tolerated) || !strings.Contains(rep.String(), want[0]) {
+		t.Errorf("report: tolerated %q (%s), want %q", rep.Tolerated, rep, want)
+	}
+	if _, err := c.Gate(ctx, GateOptions{}); !errors.Is(err, ErrUnhealthy) {
+		t.Errorf("gate tolerating nothing with NOSPACE raised: %v, want ErrUnhealthy", err)
+	}
+	// CORRUPT stops the gate even when told to tolerate it.
+	setAlarm(t, c, m2.ID, etcdserverpb.AlarmType_CORRUPT, true)
+	_, err = c.Gate(ctx, GateOptions{Tolerate: []string{"NOSPACE", "CORRUPT"}})
+	if want := "alarm CORRUPT raised on " + m2.String(); !errors.Is(err, ErrUnhealthy) || !strings.Contains(err.Error(), want) {
+		t.Errorf("gate with CORRUPT raised: %v, want it to say %q", err, want)
+	} else if strings.Contains(err.Error(), "NOSPACE") {
+		t.Errorf("gate with CORRUPT raised blames the tolerated NOSPACE: %v", err)
+	}
+}
+
 // Issue 15 #3: under NOSPACE etcd grants no lease. Lock fails at once
 // with ErrLockRefused naming the alarm and its member, not with a
 // timeout that blames another apply.
@@ -359,6 +393,67 @@ func TestLockRefusedUnderNospace(t *testing.T) {
 	}
 }
 
+// Issue 15 #3: a cluster filled past its quota raises NOSPACE for real.
+// The gate that tolerates NOSPACE passes, and the pre-change snapshot is
+// taken (and verified) from a follower while the alarm is raised.
+func TestSnapshotAndGateUnderNospace(t *testing.T) {
+	ec := etcdtest.NewCluster(t, 3, etcdtest.WithArgs("--quota-backend-bytes=16777216"))
+	c := newClient(t, ec.Endpoints())
+	ctx := deadline(t, 60*time.Second)
+	val := strings.Repeat("x", 512<<10)
+	for i := 0; ; i++ {
+		_, err := c.Raw().Put(ctx, fmt.Sprintf("/fill/%04d", i), val)
+		if errors.Is(err, rpctypes.ErrNoSpace) || isEtcdErr(err, rpctypes.ErrGRPCNoSpace) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("put %d: %v", i, err)
+		}
+		if i > 200 {
+			t.Fatal("100 MiB written under a 16 MiB quota and no NOSPACE")
+		}
+	}
+	if oc := c.Observe(ctx); len(oc.Alarms) == 0 || oc.Alarms[0].Type != "NOSPACE" {
+		t.Fatalf("alarms after filling: %+v", oc.Alarms)
+	}
+	if _, err := c.Gate(ctx, GateOptions{}); !errors.Is(err, ErrUnhealthy) {
+		t.Errorf("gate under NOSPACE tolerating nothing: %v, want ErrUnhealthy", err)
+	}
+	if rep, err := c.Gate(ctx, GateOptions{Tolerate: []string{"NOSPACE"}}); err != nil {
+		t.Errorf("gate under NOSPACE tolerating it: %v", err)
+	} else if len(rep.Tolerated) == 0 {
+		t.Errorf("report names no tolerated alarm: %s", rep)
+	}
+	leader, _, err := c.Leader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "snap.db")
+	info, err := snapshotTo(ctx, c, path)
+	if err != nil {
+		t.Fatalf("snapshot under NOSPACE: %v", err)
+	}
+	if info.MemberID == leader || info.MemberID == 0 {
+		t.Errorf("snapshot from member %x, want a follower (leader %x)", info.MemberID, leader)
+	}
+	if err := VerifySnapshot(path); err != nil {
+		t.Error(err)
+	}
+}
+
+// snapshotTo writes a snapshot from the member Snapshot picks to path.
+func snapshotTo(ctx context.Context, c *Client, path string) (SnapshotInfo, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return SnapshotInfo{}, err
+	}
+	info, err := c.Snapshot(ctx, "", f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return info, err
+}
+
 func TestSnapshot(t *testing.T) {
 	ec := etcdtest.NewCluster(t, 3)
 	c := newClient(t, ec.Endpoints())
@@ -370,14 +465,7 @@ func TestSnapshot(t *testing.T) {
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "snap.db")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := c.Snapshot(ctx, "", f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	info, err := snapshotTo(ctx, c, path)
 	if err != nil {
 		t.Fatal(err)
 	}

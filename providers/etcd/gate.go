@@ -3,10 +3,12 @@ package etcd
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcdform/etcdform/state"
@@ -28,6 +30,42 @@ type GateOptions struct {
 	// step about to run, which may be the very member being recovered or
 	// removed. Every other voter must pass.
 	Exclude uint64
+	// Tolerate lists alarm types ("NOSPACE") the gate reports but does
+	// not fail on: the alarms the plan being applied clears. A CORRUPT
+	// alarm fails the gate whatever Tolerate says.
+	Tolerate []string
+}
+
+// tolerates reports whether o lets an alarm of type t pass the gate.
+func (o GateOptions) tolerates(t etcdserverpb.AlarmType) bool {
+	if t == etcdserverpb.AlarmType_CORRUPT {
+		return false
+	}
+	return slices.Contains(o.Tolerate, t.String())
+}
+
+// statusErrors drops from a member's status errors the raised alarms o
+// tolerates: etcd lists every raised alarm there too, as
+// "memberID:8811417528162693143 alarm:NOSPACE ".
+func (o GateOptions) statusErrors(errs []string) []string {
+	var out []string
+	for _, e := range errs {
+		if t, ok := statusAlarm(e); ok && o.tolerates(t) {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// statusAlarm parses an alarm out of a status error.
+func statusAlarm(e string) (etcdserverpb.AlarmType, bool) {
+	_, name, ok := strings.Cut(e, " alarm:")
+	if !ok || !strings.HasPrefix(e, "memberID:") {
+		return 0, false
+	}
+	t, ok := etcdserverpb.AlarmType_value[strings.TrimSpace(name)]
+	return etcdserverpb.AlarmType(t), ok
 }
 
 // GateReport is what one run of the health gate saw. Problems is empty
@@ -37,7 +75,10 @@ type GateReport struct {
 	LeaderID uint64
 	Members  []GateMember // voting members, by ID
 	Alarms   []state.Alarm
-	Problems []string
+	// Tolerated describes each raised alarm that GateOptions.Tolerate let
+	// pass, e.g. "NOSPACE on m1 (8e9e05c52164694d)".
+	Tolerated []string
+	Problems  []string
 }
 
 // GateMember is one voting member's part of a GateReport.
@@ -60,7 +101,11 @@ func (r *GateReport) String() string {
 		return "no health report"
 	}
 	if r.Passed() {
-		return fmt.Sprintf("healthy: %d voting members, leader %s", len(r.Members), hexID(r.LeaderID))
+		tol := ""
+		if len(r.Tolerated) > 0 {
+			tol = "; tolerated alarms (the plan clears them): " + strings.Join(r.Tolerated, ", ")
+		}
+		return fmt.Sprintf("healthy: %d voting members, leader %s%s", len(r.Members), hexID(r.LeaderID), tol)
 	}
 	return strings.Join(r.Problems, "; ")
 }
@@ -69,7 +114,7 @@ func (r *GateReport) String() string {
 // passes when every voting member answers a linearizable read sent to its
 // own endpoint, all answering members agree on one leader that is a voting
 // member, the voters' raft applied indexes are within MaxIndexLag of each
-// other, and no alarm is raised. Learners are not checked (see
+// other, and no alarm is raised but those opts.Tolerate lets pass. Learners are not checked (see
 // WaitLearnerCaughtUp). It returns the report, and an error
 // wrapping ErrUnhealthy that lists the problems when it did not pass.
 func (c *Client) Gate(ctx context.Context, opts GateOptions) (*GateReport, error) {
@@ -131,8 +176,8 @@ func (c *Client) Gate(ctx context.Context, opts GateOptions) (*GateReport, error
 			continue
 		}
 		st := gm.Status
-		if len(st.Errors) > 0 {
-			problem("%s reports errors: %s", m, strings.Join(st.Errors, ", "))
+		if errs := opts.statusErrors(st.Errors); len(errs) > 0 {
+			problem("%s reports errors: %s", m, strings.Join(errs, ", "))
 		}
 		if st.Leader == 0 {
 			problem("%s has no leader", m)
@@ -177,6 +222,10 @@ func (c *Client) Gate(ctx context.Context, opts GateOptions) (*GateReport, error
 			name := hexID(a.MemberID)
 			if m, ok := findMember(voters, a.MemberID); ok {
 				name = m.String()
+			}
+			if opts.tolerates(a.Alarm) {
+				rep.Tolerated = append(rep.Tolerated, fmt.Sprintf("%s on %s", a.Alarm, name))
+				continue
 			}
 			problem("alarm %s raised on %s", a.Alarm, name)
 		}

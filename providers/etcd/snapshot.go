@@ -10,6 +10,9 @@ import (
 	"hash"
 	"io"
 	"os"
+	"strings"
+
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -29,8 +32,9 @@ type SnapshotInfo struct {
 }
 
 // Snapshot streams a snapshot of the backend database from endpoint to w,
-// using Maintenance.SnapshotWithVersion. An empty endpoint means the
-// healthy voting member with the highest applied index. The stream's
+// using Maintenance.SnapshotWithVersion. An empty endpoint means a
+// healthy voting member, a follower when one answers (snapshotSource);
+// raised alarms other than CORRUPT do not stop it. The stream's
 // trailing sha256 (etcd appends the sha256 of the database) is checked as
 // it passes; a mismatch is ErrSnapshotHash.
 func (c *Client) Snapshot(ctx context.Context, endpoint string, w io.Writer) (SnapshotInfo, error) {
@@ -77,24 +81,62 @@ func (c *Client) Snapshot(ctx context.Context, endpoint string, w io.Writer) (Sn
 	return info, nil
 }
 
+// snapshotSource picks the member to stream a snapshot from: a voting
+// member that answers status with no error but raised alarms other than
+// CORRUPT (a snapshot is a read: it works under NOSPACE, which every
+// member's status lists), a follower rather than the leader (which is
+// busy enough, and under recovery more so), and among those the one with
+// the highest applied index.
 func (c *Client) snapshotSource(ctx context.Context) (Member, string, error) {
 	ms, _, err := c.Members(ctx)
 	if err != nil {
 		return Member{}, "", err
 	}
 	var best memberStatus
+	better := func(s memberStatus) bool {
+		if best.Status == nil {
+			return true
+		}
+		sf, bf := s.Status.Leader != s.Member.ID, best.Status.Leader != best.Member.ID
+		if sf != bf {
+			return sf
+		}
+		return s.Status.RaftAppliedIndex > best.Status.RaftAppliedIndex
+	}
+	var skipped []string
 	for _, s := range c.statuses(ctx, ms) {
-		if s.Err != nil || s.Member.IsLearner || len(s.Status.Errors) > 0 {
+		if s.Member.IsLearner {
 			continue
 		}
-		if best.Status == nil || s.Status.RaftAppliedIndex > best.Status.RaftAppliedIndex {
+		if s.Err != nil {
+			skipped = append(skipped, s.Err.Error())
+			continue
+		}
+		if errs := snapshotErrors(s.Status.Errors); len(errs) > 0 {
+			skipped = append(skipped, fmt.Sprintf("%s reports %s", s.Member, strings.Join(errs, ", ")))
+			continue
+		}
+		if better(s) {
 			best = s
 		}
 	}
 	if best.Status == nil {
-		return Member{}, "", fmt.Errorf("etcd: snapshot: no voting member answers status")
+		return Member{}, "", fmt.Errorf("etcd: snapshot: no voting member to take it from: %s", strings.Join(skipped, "; "))
 	}
 	return best.Member, best.Endpoint, nil
+}
+
+// snapshotErrors is the status errors that keep a member from serving a
+// snapshot: all but raised alarms other than CORRUPT.
+func snapshotErrors(errs []string) []string {
+	var out []string
+	for _, e := range errs {
+		if t, ok := statusAlarm(e); ok && t != etcdserverpb.AlarmType_CORRUPT {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // trailVerifier hashes everything but the last sha256.Size bytes seen,

@@ -33,6 +33,7 @@ type Cluster struct {
 	bin     string
 	dir     string
 	token   string
+	extra   []string // WithArgs
 	mu      sync.Mutex
 	Members []*Member
 }
@@ -52,10 +53,19 @@ type Member struct {
 	done chan struct{}
 }
 
+// Option tunes NewCluster.
+type Option func(*Cluster)
+
+// WithArgs adds etcd flags to every member's command line, e.g.
+// "--quota-backend-bytes=16777216" for a cluster that raises NOSPACE soon.
+func WithArgs(args ...string) Option {
+	return func(c *Cluster) { c.extra = append(c.extra, args...) }
+}
+
 // NewCluster starts an n-member cluster and waits until every member
 // reports healthy. Processes are killed in t.Cleanup; when the test failed
 // their logs' tails are printed.
-func NewCluster(t testing.TB, n int) *Cluster {
+func NewCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("skipped with -short: starts real etcd processes")
@@ -67,6 +77,9 @@ func NewCluster(t testing.TB, n int) *Cluster {
 		t.Fatalf("etcdtest: %v", err)
 	}
 	c := &Cluster{t: t, bin: bins.Etcd, dir: t.TempDir(), token: fmt.Sprintf("etcdtest-%d-%d", os.Getpid(), time.Now().UnixNano())}
+	for _, o := range opts {
+		o(c)
+	}
 	t.Cleanup(c.cleanup)
 	ports := freePorts(t, 2*n)
 	var initial []string
@@ -160,6 +173,7 @@ func (m *Member) setArgs(initialCluster, state string) {
 		"--unsafe-no-fsync",
 		"--log-level=info",
 	}
+	m.args = append(m.args, m.c.extra...)
 }
 
 // Start starts the process (again, after Stop or Kill: the data directory
