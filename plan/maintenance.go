@@ -12,8 +12,9 @@ import (
 )
 
 // maintenance is the phase after checks: it turns raised alarms into the
-// production guide's recovery, as steps before any other change of the
-// cluster (the phases after it append theirs behind).
+// production guide's recovery, or, without alarms, the maintenance block
+// into routine defragmentation (routineDefrag), as steps before any other
+// change of the cluster (the phases after it append theirs behind).
 //
 //   - CORRUPT: a refusal naming the member. It is never disarmed: the
 //     member's data differs from the others', and only replacing the
@@ -37,10 +38,41 @@ func (cp *clusterPlanner) maintenance() {
 			nospace = append(nospace, al)
 		}
 	}
-	if corrupt || len(nospace) == 0 {
+	switch {
+	case corrupt:
+	case len(nospace) > 0:
+		cp.nospaceRecovery(nospace)
+	default:
+		cp.routineDefrag()
+	}
+}
+
+// routineDefrag defragments, one per step, followers first and the leader
+// last, the members the maintenance block's defrag policy selects: those
+// whose free share of the DB file, (dbSize - dbSizeInUse) / dbSize, is
+// above fragmentation_above and where at least min_reclaimable would be
+// reclaimed. It does not compact: etcd's auto compaction
+// (compaction.retention) owns the history.
+func (cp *clusterPlanner) routineDefrag() {
+	if cp.c.Maintenance == nil || cp.c.Maintenance.Defrag == nil {
 		return
 	}
-	cp.nospaceRecovery(nospace)
+	pol := cp.c.Maintenance.Defrag
+	frag := func(st *state.EndpointStatus) float64 {
+		if st.DBSize <= 0 {
+			return 0
+		}
+		return 100 * float64(reclaimable(st)) / float64(st.DBSize)
+	}
+	want := func(m *member) bool {
+		st := m.live.Status
+		return frag(st) > pol.FragmentationAbove && reclaimable(st) >= pol.MinReclaimable && reclaimable(st) > 0
+	}
+	for _, m := range cp.defragOrder(want) {
+		reason := fmt.Sprintf("%.0f%% of the DB file is free (fragmentation_above = %g%%, min_reclaimable = %s)",
+			frag(m.live.Status), pol.FragmentationAbove, FormatSize(pol.MinReclaimable))
+		cp.emit(cp.defragStep(m, reason), !m.live.IsLearner)
+	}
 }
 
 // nospaceRecovery emits the guide's NOSPACE recovery: compact, defrag each

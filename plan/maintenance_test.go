@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	. "github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/schema"
 	"github.com/etcdform/etcdform/state"
 )
 
@@ -73,5 +74,56 @@ func TestFormatSize(t *testing.T) {
 		if got := FormatSize(n); got != want {
 			t.Errorf("FormatSize(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestMaintenanceRoutineDefrag: the defrag policy selects members above
+// the fragmentation share with enough to reclaim, the leader last; without
+// the block nothing is planned.
+func TestMaintenanceRoutineDefrag(t *testing.T) {
+	oc := func() *state.Cluster {
+		oc := observe(testCluster(1, 2, 3), 1)
+		sizes := map[string][2]int64{
+			"etcd-1": {512 << 20, 96 << 20},  // 81% free, 416 MiB: yes (leader: last)
+			"etcd-2": {512 << 20, 400 << 20}, // 22% free: no
+			"etcd-3": {100 << 20, 10 << 20},  // 90% free but 90 MiB < 128 MiB: no at 128MiB, yes at 64MiB
+		}
+		for i := range oc.Members {
+			st := oc.Members[i].Status
+			st.DBSize, st.DBSizeInUse = sizes[oc.Members[i].Name][0], sizes[oc.Members[i].Name][1]
+		}
+		return oc
+	}
+	tests := map[string]struct {
+		policy *schema.Maintenance
+		want   []string
+	}{
+		"no block":        {nil, nil},
+		"no defrag block": {&schema.Maintenance{}, nil},
+		"64MiB":           {&schema.Maintenance{Defrag: &schema.DefragPolicy{FragmentationAbove: 30, MinReclaimable: 64 << 20}}, []string{"snapshot  3/1", "defrag etcd-3 3/0", "defrag etcd-1 3/0 L"}},
+		"128MiB":          {&schema.Maintenance{Defrag: &schema.DefragPolicy{FragmentationAbove: 30, MinReclaimable: 128 << 20}}, []string{"snapshot  3/1", "defrag etcd-1 3/0 L"}},
+		"above 85%":       {&schema.Maintenance{Defrag: &schema.DefragPolicy{FragmentationAbove: 85, MinReclaimable: 0}}, []string{"snapshot  3/1", "defrag etcd-3 3/0"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := testCluster(1, 2, 3)
+			c.Maintenance = tc.policy
+			p := Make(config(c), observed(oc()), Options{})
+			if diff := cmp.Diff(tc.want, brief(p)); diff != "" {
+				t.Errorf("steps (-want +got):\n%s", diff)
+			}
+			if len(p.Refusals) > 0 {
+				t.Errorf("refusals: %v", summaries(p.Refusals))
+			}
+		})
+	}
+	c := testCluster(1, 2, 3)
+	c.Maintenance = &schema.Maintenance{Defrag: &schema.DefragPolicy{FragmentationAbove: 30, MinReclaimable: 128 << 20}}
+	p := Make(config(c), observed(oc()), Options{})
+	if got, want := p.Steps[1].Changes, []Change{{Attr: "db-size", Before: "512 MiB", After: "~96 MiB (reclaims ~416 MiB)"}}; !cmp.Equal(got, want) {
+		t.Errorf("changes %v, want %v", got, want)
+	}
+	if r := p.Steps[1].Reason; !strings.Contains(r, "81% of the DB file is free") {
+		t.Errorf("reason %q", r)
 	}
 }

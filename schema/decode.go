@@ -20,7 +20,7 @@ var (
 		Attributes: []hcl.AttributeSchema{{Name: "etcd_version"}, {Name: "fault_tolerance"}, {Name: "allow_even"}},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "connection"}, {Type: "service"}, {Type: "storage"}, {Type: "compaction"},
-			{Type: "raft"}, {Type: "tls"}, {Type: "backup"}, {Type: "member", LabelNames: []string{"name"}},
+			{Type: "raft"}, {Type: "tls"}, {Type: "backup"}, {Type: "maintenance"}, {Type: "member", LabelNames: []string{"name"}},
 		},
 	}
 	connectionSchema = &hcl.BodySchema{
@@ -30,10 +30,12 @@ var (
 	bastionSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "host", Required: true}, {Name: "port"}, {Name: "user"}, {Name: "private_key_file"}}}
 	serviceSchema = &hcl.BodySchema{Attributes: attrs("manager", "name", "binary", "config_file", "data_dir",
 		"start_command", "stop_command", "status_command", "restart_command", "stop_timeout")}
-	storageSchema    = &hcl.BodySchema{Attributes: attrs("quota_backend_bytes", "snapshot_count", "max_request_bytes")}
-	compactionSchema = &hcl.BodySchema{Attributes: attrs("mode", "retention")}
-	raftSchema       = &hcl.BodySchema{Attributes: attrs("heartbeat_interval", "election_timeout")}
-	tlsSchema        = &hcl.BodySchema{
+	storageSchema     = &hcl.BodySchema{Attributes: attrs("quota_backend_bytes", "snapshot_count", "max_request_bytes")}
+	compactionSchema  = &hcl.BodySchema{Attributes: attrs("mode", "retention")}
+	maintenanceSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "defrag"}}}
+	defragSchema      = &hcl.BodySchema{Attributes: attrs("fragmentation_above", "min_reclaimable")}
+	raftSchema        = &hcl.BodySchema{Attributes: attrs("heartbeat_interval", "election_timeout")}
+	tlsSchema         = &hcl.BodySchema{
 		Attributes: attrs("min_remaining"),
 		Blocks:     []hcl.BlockHeaderSchema{{Type: "client"}, {Type: "peer"}, {Type: "tool"}},
 	}
@@ -314,6 +316,9 @@ func (l *loader) cluster(b *hcl.Block) *Cluster {
 	}
 	if blk := l.single(content, "compaction"); blk != nil {
 		l.compaction(ctx, blk, &c.Compaction)
+	}
+	if blk := l.single(content, "maintenance"); blk != nil {
+		c.Maintenance = l.maintenance(ctx, blk)
 	}
 	tlsBlock := l.single(content, "tls")
 	var tlsContent *hcl.BodyContent

@@ -48,7 +48,10 @@ type Cluster struct {
 	Raft       Raft
 	TLS        *TLS    // nil: plain http client and peer URLs
 	Backup     *Backup // nil: no backup schedule is managed
-	Members    []*Member
+	// Maintenance is the routine upkeep the planner proposes; nil: none
+	// (an alarm's recovery is planned without it).
+	Maintenance *Maintenance
+	Members     []*Member
 
 	// DeclRange is the range of the `cluster "name"` header.
 	DeclRange hcl.Range
@@ -108,6 +111,25 @@ type Compaction struct {
 	// decimal count such as "1000".
 	Retention string
 }
+
+// Maintenance is the `maintenance` block: routine upkeep.
+type Maintenance struct {
+	Defrag *DefragPolicy // nil: no routine defragmentation
+}
+
+// DefragPolicy says which members a routine plan defragments: those whose
+// (dbSize - dbSizeInUse) / dbSize is above FragmentationAbove percent and
+// where at least MinReclaimable bytes would be reclaimed.
+type DefragPolicy struct {
+	FragmentationAbove float64 // percent, 0 to 100; default 30
+	MinReclaimable     int64   // bytes; default 64 MiB
+}
+
+// Defaults of the defrag block's attributes.
+const (
+	DefaultFragmentationAbove = 30
+	DefaultMinReclaimable     = int64(64 << 20)
+)
 
 // Raft holds the raft timings.
 type Raft struct {
