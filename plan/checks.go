@@ -20,27 +20,38 @@ func (cp *clusterPlanner) checks() {
 	if oc.LeaderID == 0 {
 		cp.warn("", "No leader observed", "No member of cluster %s reported a leader. Apply's health gate requires exactly one leader.", c.Name)
 	}
-	var largest int64
+	var largest, reclaim, total int64
 	var who string
 	for _, lm := range oc.Members {
-		if lm.Status != nil && lm.Status.DBSize > largest {
-			largest, who = lm.Status.DBSize, lm.Name
+		if lm.Status == nil {
+			continue
+		}
+		total += reclaimable(lm.Status)
+		if lm.Status.DBSize > largest {
+			largest, who, reclaim = lm.Status.DBSize, lm.Name, reclaimable(lm.Status)
 		}
 	}
+	quota := c.Storage.QuotaBackendBytes
 	margin := max(int64(QuotaMarginMin), largest*QuotaMarginPercent/100)
-	if largest == 0 || c.Storage.QuotaBackendBytes > largest+margin {
+	if largest == 0 {
 		return
 	}
-	changing := false
-	for _, m := range c.Members {
-		if h := oc.Hosts[m.Name]; h == nil || h.Config == nil || h.Config.QuotaBackendBytes != c.Storage.QuotaBackendBytes {
-			changing = true
+	if quota <= largest+margin {
+		changing := false
+		for _, m := range c.Members {
+			if h := oc.Hosts[m.Name]; h == nil || h.Config == nil || h.Config.QuotaBackendBytes != quota {
+				changing = true
+			}
 		}
-	}
-	if changing {
-		cp.refuse("", 0, "Quota too small for the data",
-			"quota_backend_bytes = %d is at or below the largest member's DB size (%s: %d bytes) plus a margin of %d bytes; etcd would raise a cluster-wide NOSPACE alarm on the next write. Compact and defragment first, or choose a quota above %d.", c.Storage.QuotaBackendBytes, who, largest, margin, largest+margin)
+		if changing {
+			cp.refuse("", 0, "Quota too small for the data",
+				"quota_backend_bytes = %d is at or below the largest member's DB size (%s: %d bytes) plus a margin of %d bytes; etcd would raise a cluster-wide NOSPACE alarm on the next write. Compact and defragment first, or choose a quota above %d.", quota, who, largest, margin, largest+margin)
+			return
+		}
+	} else if largest*100 < QuotaWarnPercent*quota {
 		return
 	}
-	cp.warn("", "DB close to quota", "The largest member's DB (%s: %d bytes) is within %d bytes of quota_backend_bytes = %d. Compact and defragment, or raise the quota.", who, largest, margin, c.Storage.QuotaBackendBytes)
+	cp.warn(who, "DB close to quota",
+		"The largest member's DB (%s: %s) is %d%% of quota_backend_bytes = %s; etcd raises NOSPACE and refuses writes when it reaches the quota (the guide warns at %d%%). A defrag would reclaim ~%s on %s (~%s on all members); compact first to reclaim more. Add a maintenance { defrag {} } block so that plans defragment, or raise the quota.",
+		who, FormatSize(largest), largest*100/quota, FormatSize(quota), QuotaWarnPercent, FormatSize(reclaim), who, FormatSize(total))
 }

@@ -127,3 +127,41 @@ func TestMaintenanceRoutineDefrag(t *testing.T) {
 		t.Errorf("reason %q", r)
 	}
 }
+
+// TestQuotaWarning: a DB at 75% of the quota is a warning that says how
+// much a defrag would reclaim; at 74% (and above the margin) it is not.
+func TestQuotaWarning(t *testing.T) {
+	for _, tc := range []struct {
+		size int64
+		want []string
+	}{
+		{750 << 20, []string{"DB close to quota (etcd-2)"}},
+		{740 << 20, nil},
+	} {
+		c := testCluster(1, 2, 3)
+		c.Storage.QuotaBackendBytes = 1000 << 20
+		oc := observe(c, 1)
+		for i := range oc.Members {
+			oc.Members[i].Status.DBSize, oc.Members[i].Status.DBSizeInUse = 100<<20, 50<<20
+			if oc.Members[i].Name == "etcd-2" {
+				oc.Members[i].Status.DBSize, oc.Members[i].Status.DBSizeInUse = tc.size, 150<<20
+			}
+		}
+		p := Make(config(c), observed(oc), Options{})
+		if diff := cmp.Diff(tc.want, summaries(p.Warnings)); diff != "" {
+			t.Errorf("DB of %s: warnings (-want +got):\n%s", FormatSize(tc.size), diff)
+			continue
+		}
+		if len(p.Steps) > 0 {
+			t.Errorf("steps %v, want none", brief(p))
+		}
+		if tc.want != nil {
+			d := p.Warnings[0].Detail
+			for _, w := range []string{"etcd-2: 750 MiB", "75% of quota_backend_bytes = 1000 MiB", "reclaim ~600 MiB on etcd-2 (~700 MiB on all members)"} {
+				if !strings.Contains(d, w) {
+					t.Errorf("warning %q does not say %q", d, w)
+				}
+			}
+		}
+	}
+}

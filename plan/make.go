@@ -54,9 +54,14 @@ type Options struct {
 // keep above the largest member's current DB size: the larger of 64 MiB and
 // 10% of that size. etcd raises a cluster-wide NOSPACE alarm on the first
 // write once the DB reaches the quota, so a smaller quota is refused.
+//
+// QuotaWarnPercent is the share of the quota at which the largest member's
+// DB size is a warning, as the production guide advises (also when within
+// the margin of a quota that is not changing).
 const (
 	QuotaMarginMin     = 64 << 20
 	QuotaMarginPercent = 10
+	QuotaWarnPercent   = 75
 )
 
 // Make computes the plan that brings every cluster of cfg from the observed

@@ -293,6 +293,7 @@ func TestMake(t *testing.T) {
 				"write-config etcd-3 3/1", "restart etcd-3 3/0",
 				"write-config etcd-1 3/1 L", "restart etcd-1 3/0 L",
 			},
+			warnings: []string{"DB close to quota (etcd-2)"}, // 88% of the quota
 		},
 		"shrinking to 2 is refused": {
 			desired:  testCluster(1, 2),
