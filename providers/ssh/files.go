@@ -15,6 +15,15 @@ const exitMissing = 3
 
 // script runs a POSIX sh script on the host with args as $1, $2, ...
 func (c *Client) script(ctx context.Context, script string, stdin []byte, args ...string) (stdout, stderr []byte, code int, err error) {
+	cmd := scriptCommand(script, args...)
+	if stdin == nil {
+		return c.Run(ctx, cmd)
+	}
+	return c.RunStdin(ctx, cmd, bytes.NewReader(stdin))
+}
+
+// scriptCommand is the command line that runs script with args as $1...
+func scriptCommand(script string, args ...string) string {
 	var b strings.Builder
 	b.WriteString("sh -c ")
 	b.WriteString(Quote(script))
@@ -23,10 +32,7 @@ func (c *Client) script(ctx context.Context, script string, stdin []byte, args .
 		b.WriteByte(' ')
 		b.WriteString(Quote(a))
 	}
-	if stdin == nil {
-		return c.Run(ctx, b.String())
-	}
-	return c.RunStdin(ctx, b.String(), bytes.NewReader(stdin))
+	return b.String()
 }
 
 // notExist reports path as missing on this host.
