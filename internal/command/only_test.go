@@ -26,6 +26,7 @@ func TestOnlyMaintenance(t *testing.T) {
 	}
 	for _, want := range []string{
 		"--only maintenance",
+		"No maintenance steps to apply (--only maintenance).",
 		"Left out by --only maintenance: 6 steps of cluster lab: write-config etcd-2, restart etcd-2, write-config etcd-3, restart etcd-3, write-config etcd-1, restart etcd-1.",
 		"Apply exactly these steps with: etcdform apply --only maintenance " + maint,
 	} {
@@ -42,6 +43,9 @@ func TestOnlyMaintenance(t *testing.T) {
 	}
 	if code, stdout, stderr := runWorld(t, quotaWorld(1), "show", maint); code != 0 || !strings.Contains(stdout, "--only maintenance") {
 		t.Errorf("show does not tell a maintenance-only plan: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, stdout, stderr := runWorld(t, quotaWorld(1), "show", "--json", maint); code != 0 || !strings.Contains(stdout, `"only": "maintenance"`) {
+		t.Errorf("show --json does not tell a maintenance-only plan: exit %d\n%s%s", code, stdout, stderr)
 	}
 
 	// The scheduled job's apply: nothing to do, and nothing refused.

@@ -163,6 +163,15 @@ func jobNote(s plan.Step) string {
 	return n
 }
 
+// noChanges is what a plan without steps says: a reduced plan (plan
+// --only) does not claim that the clusters match the configuration.
+func noChanges(p *plan.Plan) string {
+	if o := p.Meta.Only; o != "" {
+		return fmt.Sprintf("No %s steps to apply (--only %s). Other pending work, if any, is listed in the warnings.", o, o)
+	}
+	return "No changes. The clusters match the configuration."
+}
+
 func metaLine(m plan.Meta) string {
 	var parts []string
 	if !m.Time.IsZero() {

@@ -114,7 +114,7 @@ func (v *PlanHuman) Plan(w io.Writer, p *plan.Plan) error {
 	}
 	b.WriteString("\n")
 	if len(p.Steps) == 0 && len(p.Refusals) == 0 {
-		b.WriteString("No changes. The clusters match the configuration.\n")
+		b.WriteString(noChanges(p) + "\n")
 	}
 	b.WriteString(v.paint(ansiBold, summaryLine(p)) + "\n")
 	_, err := io.WriteString(w, b.String())

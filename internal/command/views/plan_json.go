@@ -11,7 +11,7 @@ import (
 
 // PlanJSONVersion is the version of the JSON document PlanJSON writes; see
 // docs/plan-json.md. Fields are only ever added within a major version.
-const PlanJSONVersion = "2.1"
+const PlanJSONVersion = "2.2"
 
 // PlanJSON renders the stable JSON document described in docs/plan-json.md.
 type PlanJSON struct{}
@@ -23,6 +23,7 @@ type jsonPlan struct {
 	GitCommit     string        `json:"git_commit,omitempty"`
 	Author        string        `json:"author,omitempty"`
 	ConfigHash    string        `json:"config_hash,omitempty"`
+	Only          string        `json:"only,omitempty"`
 	Changes       bool          `json:"changes"`
 	Applicable    bool          `json:"applicable"`
 	Summary       string        `json:"summary"`
@@ -112,6 +113,7 @@ func (v *PlanJSON) Plan(w io.Writer, p *plan.Plan) error {
 		GitCommit:     p.Meta.GitCommit,
 		Author:        p.Meta.Author,
 		ConfigHash:    p.Meta.ConfigHash,
+		Only:          p.Meta.Only,
 		Changes:       p.HasChanges(),
 		Applicable:    !p.HasRefusals(),
 		Summary:       summaryLine(p),

@@ -25,7 +25,7 @@ func (v *PlanMarkdown) Plan(w io.Writer, p *plan.Plan) error {
 	case p.HasRefusals():
 		fmt.Fprintf(&b, "> [!CAUTION]\n> This plan cannot be applied: %s.\n\n", plural(len(p.Refusals), "refusal", "refusals"))
 	case !p.HasChanges():
-		b.WriteString("No changes. The clusters match the configuration.\n\n")
+		b.WriteString(noChanges(p) + "\n\n")
 	}
 	fmt.Fprintf(&b, "**%s**\n\n", summaryLine(p))
 

@@ -2,7 +2,8 @@
 // for real, with gitlab-ci-local and its shell executor, against a lab and
 // a fake GitLab Notes API: a merge-request pipeline posts the plan comment,
 // a default-branch pipeline applies the plan artifact and converges the lab,
-// and a tampered or swapped artifact makes apply fail.
+// a tampered or swapped artifact makes apply fail, and a maintenance schedule
+// applies a maintenance-only plan that leaves config work alone.
 //
 // It needs gitlab-ci-local (`make test-pipeline` installs version 4.62.0
 // from npm and sets ETCDFORM_GITLAB_CI_LOCAL to it); without it the test is
@@ -248,8 +249,25 @@ func TestPipelineTemplate(t *testing.T) {
 		if !ok || !passed(out, "etcdform-drift") {
 			t.Fatal("the scheduled pipeline failed on a converged lab")
 		}
-		if strings.Contains(out, "etcdform-plan ") || strings.Contains(out, "etcdform-apply") {
-			t.Error("plan or apply ran in a scheduled pipeline")
+		if strings.Contains(out, "etcdform-plan ") || strings.Contains(out, "etcdform-apply") || strings.Contains(out, "etcdform-maintenance") {
+			t.Error("plan, apply or maintenance ran in a scheduled pipeline")
+		}
+	})
+
+	maintenance := map[string]string{"GITLAB_CI": "true", "CI_PIPELINE_SOURCE": "schedule", "ETCDFORM_MAINTENANCE": "true"}
+	for k, v := range signing {
+		maintenance[k] = v
+	}
+	t.Run("maintenance schedule applies a maintenance-only plan", func(t *testing.T) {
+		out, ok := r.pipeline(maintenance)
+		if !ok || !passed(out, "etcdform-maintenance") {
+			t.Fatal("the maintenance schedule failed on a converged lab")
+		}
+		if strings.Contains(out, "etcdform-drift") || strings.Contains(out, "etcdform-apply") {
+			t.Error("drift or apply ran in a maintenance schedule")
+		}
+		if code := planExit(t, r.dir); code != 0 {
+			t.Fatalf("the maintenance schedule changed a converged lab: plan exit %d", code)
 		}
 	})
 
@@ -299,6 +317,16 @@ func TestPipelineTemplate(t *testing.T) {
 		}
 		if code := planExit(t, r.dir); code != 2 {
 			t.Fatalf("a refused apply changed the lab: plan exit %d", code)
+		}
+	})
+
+	t.Run("maintenance schedule leaves config work out", func(t *testing.T) {
+		out, ok := r.pipeline(maintenance)
+		if !ok || !passed(out, "etcdform-maintenance") || !strings.Contains(out, "Left out by --only maintenance") {
+			t.Fatalf("the maintenance schedule with config work pending: passed %v", ok)
+		}
+		if code := planExit(t, r.dir); code != 2 {
+			t.Fatalf("the maintenance schedule applied config work: plan exit %d", code)
 		}
 	})
 
