@@ -9,6 +9,8 @@ import (
 
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/plan/planfile"
+	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
 )
 
 // Issue 15 #4: plan --only maintenance keeps no config work and lists it as
@@ -104,5 +106,47 @@ func TestVerifyStepsReducesFresh(t *testing.T) {
 	p.Meta.Only = "" // the same steps, claimed to be the whole plan
 	if msg := verifySteps(context.Background(), env, cfg, p); !strings.Contains(msg, "step write-config etcd-2 is missing") {
 		t.Errorf("an empty whole plan verifies against config work: %q", msg)
+	}
+}
+
+// nospaceWorld is quotaWorld with every member's DB full and NOSPACE
+// raised, so the plan recovers (compact, defrag, disarm) before the quota
+// change.
+func nospaceWorld(ctx context.Context, cfg *schema.Config) *state.Observed {
+	obs := quotaWorld(1)(ctx, cfg)
+	for _, oc := range obs.Clusters {
+		for i := range oc.Members {
+			st := oc.Members[i].Status
+			st.DBSize, st.DBSizeInUse, st.Revision = 160<<20, 40<<20, 90000
+			oc.Alarms = append(oc.Alarms, state.Alarm{MemberID: oc.Members[i].ID, Type: "NOSPACE"})
+		}
+	}
+	return obs
+}
+
+// TestVerifyStepsMaintenanceSteps: a saved maintenance-only plan with
+// steps (a NOSPACE recovery, the quota raise left out) verifies against
+// the configuration and the clusters, and apply goes on to ask.
+func TestVerifyStepsMaintenanceSteps(t *testing.T) {
+	dir := quotaConfig(t)
+	pf := filepath.Join(t.TempDir(), "maint.plan")
+	if code, _, stderr := runWorld(t, nospaceWorld, "plan", "--only", "maintenance", "--out", pf, dir); code != 0 {
+		t.Fatalf("plan: exit %d\n%s", code, stderr)
+	}
+	p, err := planfile.ReadFile(pf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range p.Steps {
+		got = append(got, s.Action.String())
+	}
+	if want := "snapshot compact defrag defrag defrag disarm-alarm disarm-alarm disarm-alarm"; strings.Join(got, " ") != want {
+		t.Fatalf("maintenance plan: %q, want %q", got, want)
+	}
+	// Verified and confirmed: apply goes on to ask.
+	code, stdout, stderr := runWorld(t, nospaceWorld, "apply", "--only", "maintenance", pf)
+	if code != 1 || !strings.Contains(stderr, "apply needs confirmation") {
+		t.Errorf("apply --only maintenance of a NOSPACE recovery: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
