@@ -1,0 +1,104 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etcdform/etcdform/internal/lab"
+	"github.com/etcdform/etcdform/internal/lab/labtest"
+)
+
+// TestNoSpacePlanE2E is issue 15's NOSPACE incident, plan half: a
+// 3-member lab brought to a 160 MiB quota (by etcdform itself), written
+// until etcd raises NOSPACE, then the quota raised to 2 GiB in the HCL. The
+// plan must be applicable and hold the guide's recovery before the config
+// change: compact, a defrag per member with the leader last, disarm-alarm,
+// and only then the config writes and restarts. The apply half waits for
+// an apply lock that works under NOSPACE (etcd grants no lease then).
+func TestNoSpacePlanE2E(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3})
+	if _, _, code := cli(t, applyArgs(t, planFile(t, config(t, st, withStorage("160MiB"))))...); code != 0 {
+		t.Fatalf("apply of the 160MiB quota: exit %d", code)
+	}
+
+	c := etcdClient(t, st)
+	val := strings.Repeat("x", 1<<20)
+	full := false
+	for i := 0; i < 400 && !full; i++ {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		_, err := c.Put(ctx, fmt.Sprintf("fill/%04d", i), val)
+		cancel()
+		switch {
+		case err != nil && strings.Contains(err.Error(), "database space exceeded"):
+			full = true
+		case err != nil:
+			t.Fatalf("put %d: %v", i, err)
+		}
+	}
+	if !full {
+		t.Fatal("400 MiB written and no NOSPACE: the quota is not 160 MiB")
+	}
+	labtest.Eventually(t, 30*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		al, err := c.AlarmList(ctx)
+		if err != nil {
+			return err
+		}
+		if len(al.Alarms) == 0 {
+			return fmt.Errorf("no alarm raised yet")
+		}
+		return nil
+	})
+	leader := leaderName(t, st)
+
+	p, code := planAsJSON(t, config(t, st, withStorage("2GiB")))
+	if code != 2 || !p.Applicable || len(p.Refusals) > 0 {
+		t.Fatalf("plan: exit %d, applicable %v, refusals %+v; want an applicable plan with changes", code, p.Applicable, p.Refusals)
+	}
+	got := actions(p)
+	if len(got) > 0 && got[0] == "snapshot" {
+		got = got[1:]
+	}
+	// compact, defrag x3 (leader last), disarm-alarm (one per alarmed
+	// member), then the config change.
+	if len(got) < 5 || got[0] != "compact" {
+		t.Fatalf("steps %v: want compact first (after the snapshot)", got)
+	}
+	var defrags []string
+	i := 1
+	for ; i < len(got) && strings.HasPrefix(got[i], "defrag "); i++ {
+		defrags = append(defrags, strings.TrimPrefix(got[i], "defrag "))
+	}
+	if len(defrags) != 3 || defrags[2] != leader {
+		t.Errorf("steps %v: want a defrag of each of the 3 members, the leader %s last", got, leader)
+	}
+	disarms := 0
+	for ; i < len(got) && strings.HasPrefix(got[i], "disarm-alarm "); i++ {
+		disarms++
+	}
+	if disarms == 0 {
+		t.Errorf("steps %v: no disarm-alarm after the defrags", got)
+	}
+	writes := 0
+	for ; i < len(got); i++ {
+		a, _, _ := strings.Cut(got[i], " ")
+		if a != "write-config" && a != "restart" {
+			t.Errorf("steps %v: %s after the recovery; want only the config change there", got, got[i])
+		}
+		if a == "write-config" {
+			writes++
+		}
+	}
+	if writes != 3 {
+		t.Errorf("steps %v: %d config writes, want 3 (the quota raise)", got, writes)
+	}
+	for _, s := range p.Steps {
+		if s.Action == "defrag" && (len(s.Changes) != 1 || s.Changes[0].Attr != "db-size" || !strings.Contains(s.Changes[0].After, "reclaims")) {
+			t.Errorf("defrag %s does not show the bytes it reclaims: %+v", s.Member, s.Changes)
+		}
+	}
+}
