@@ -184,11 +184,23 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 	}
 	defer etcd.Close()
 
+	x := &executor{c: c, etcd: etcd, conn: conn, opts: opts, hosts: map[string]Host{}}
+	defer x.closeHosts()
+
 	ev(0, "", 0, "locking", nil)
 	lctx, cancel := context.WithTimeout(ctx, opts.LockTimeout)
 	lock, err := etcd.Lock(lctx, c.Name)
 	cancel()
-	if errors.Is(err, ErrLockHeld) {
+	var hosts *hostLocks // the host locks standing in for lock, under NOSPACE
+	if errors.Is(err, ErrLockNoLease) {
+		ev(0, "", 0, "locking hosts", nil)
+		if hosts, err = x.lockHosts(ctx, p, idx); err != nil {
+			return fmt.Errorf("apply: cluster %s: could not take the apply lock: the cluster grants no lease (NOSPACE), and %w", c.Name, err)
+		}
+		lock = hosts
+		opts.Audit.Record(AuditEntry{Kind: "lock", Cluster: c.Name, Time: opts.Now(),
+			Outcome: "acquired on the hosts of " + strings.Join(hosts.hosts, ", ") + " (the cluster grants no lease)"})
+	} else if errors.Is(err, ErrLockHeld) {
 		return fmt.Errorf("apply: cluster %s: could not take the apply lock within %s: %w", c.Name, opts.LockTimeout, err)
 	}
 	if err != nil {
@@ -201,7 +213,9 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 		defer cancel()
 		_ = lock.Unlock(uctx)
 	}()
-	opts.Audit.Record(AuditEntry{Kind: "lock", Cluster: c.Name, Time: opts.Now(), Outcome: "acquired"})
+	if hosts == nil {
+		opts.Audit.Record(AuditEntry{Kind: "lock", Cluster: c.Name, Time: opts.Now(), Outcome: "acquired"})
+	}
 
 	// Stale-plan check, under the lock so nobody changes it behind us.
 	ev(0, "", 0, "checking plan", nil)
@@ -220,8 +234,6 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 		return fmt.Errorf("%w. Differences in cluster %s:\n  - %s", ErrStale, c.Name, strings.Join(diffs, "\n  - "))
 	}
 
-	x := &executor{c: c, etcd: etcd, conn: conn, opts: opts, hosts: map[string]Host{}}
-	defer x.closeHosts()
 	for n, i := range idx {
 		step := p.Steps[i]
 		if err := lock.Check(ctx); err != nil {
@@ -270,6 +282,19 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 		r.Outcome = "done"
 		opts.Audit.Record(entry)
 		ev(n+1, step.Member, step.Action, "done", nil)
+		// The last disarm makes the cluster take writes again: from here
+		// the in-cluster lock is held too, beside the host locks.
+		if hosts != nil && hosts.inCluster == nil && step.Action == model.DisarmAlarm && len(clearedAlarms(p, idx[n+1:])) == 0 {
+			ev(n+1, step.Member, step.Action, "locking", nil)
+			lctx, cancel := context.WithTimeout(ctx, opts.LockTimeout)
+			l, err := etcd.Lock(lctx, c.Name)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("apply: cluster %s: the cluster takes writes again after step %d/%d, but the in-cluster apply lock could not be taken; no further steps were started: %w", c.Name, n+1, len(idx), err)
+			}
+			hosts.inCluster = l
+			opts.Audit.Record(AuditEntry{Kind: "lock", Cluster: c.Name, Time: opts.Now(), Outcome: "acquired in the cluster, beside the host locks"})
+		}
 	}
 	// After the last step every member must hold the same data.
 	cctx, cancel := context.WithTimeout(ctx, opts.GateTimeout)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,10 @@ type fakeWorld struct {
 	// each gate call with the alarms it tolerated ("gate [NOSPACE]").
 	tolerate []string
 	gates    []string
+	// noSpace: the in-cluster lock is refused (ErrLockNoLease) until a
+	// disarm; hostHeld: hosts whose lock another apply holds.
+	noSpace  bool
+	hostHeld map[string]bool
 }
 
 type fakeEtcd struct{ w *fakeWorld }
@@ -65,6 +70,10 @@ func (w *fakeWorld) call(s string) error {
 func (e fakeEtcd) Lock(ctx context.Context, cluster string) (Lock, error) {
 	if e.w.lockErr != nil {
 		return nil, e.w.lockErr
+	}
+	if e.w.noSpace && !slices.ContainsFunc(e.w.calls, func(c string) bool { return strings.HasPrefix(c, "disarm ") }) {
+		e.w.calls = append(e.w.calls, "lock refused: no lease")
+		return nil, fmt.Errorf("%w: database space exceeded", ErrLockNoLease)
 	}
 	return fakeLock(e), e.w.call("lock")
 }
@@ -165,6 +174,20 @@ func (h fakeHost) Status(ctx context.Context) (string, error) {
 	return "running", h.do(op{Op: "status"})
 }
 func (h fakeHost) Close() error { return nil }
+func (h fakeHost) Lock(ctx context.Context, owner string) (Lock, error) {
+	if err := h.do(op{Op: "host-lock"}); err != nil {
+		return nil, err
+	}
+	if h.w.hostHeld[h.name] {
+		return nil, fmt.Errorf("%w: %s is held by the other apply", ErrLockHeld, h.name)
+	}
+	return fakeHostLock(h), nil
+}
+
+type fakeHostLock fakeHost
+
+func (l fakeHostLock) Check(ctx context.Context) error  { return nil }
+func (l fakeHostLock) Unlock(ctx context.Context) error { return l.w.call("host-unlock " + l.name) }
 
 func (c fakeConn) Etcd(ctx context.Context, cl plan.ClusterTarget) (Etcd, error) {
 	return fakeEtcd(c), nil
@@ -307,12 +330,7 @@ func TestRun(t *testing.T) {
 // do not: they check the disarm took.
 func TestRunToleratesTheAlarmsThePlanClears(t *testing.T) {
 	obs := testObserved("h1")
-	p := rollingPlan(obs)
-	p.Steps = append([]plan.Step{
-		{Action: plan.Compact, Cluster: "lab", Revision: 4711},
-		{Action: plan.Defrag, Cluster: "lab", Member: "b", MemberID: 2},
-		{Action: plan.DisarmAlarm, Cluster: "lab", Member: "b", MemberID: 2, Alarm: "NOSPACE"},
-	}, p.Steps[1:3]...) // then write-config b, restart b
+	p := nospacePlan(obs)
 	w := &fakeWorld{leader: 1, obs: obs}
 	if _, err := Run(context.Background(), withTargets(testConfig(), p), fakeConn{w}, Options{SnapshotDir: t.TempDir()}); err != nil {
 		t.Fatal(err)
@@ -321,12 +339,60 @@ func TestRunToleratesTheAlarmsThePlanClears(t *testing.T) {
 		"gate [NOSPACE]",             // after compact
 		"pregate-except 2 [NOSPACE]", // before defrag b
 		"gate [NOSPACE]",             // after defrag b
+		"pregate-except 3 [NOSPACE]", // before defrag c
+		"gate [NOSPACE]",             // after defrag c
 		"gate []",                    // after disarm-alarm: the alarm must be gone
 		"pregate-except 2 []",        // before restart b (write-config has no gate)
 		"gate []",                    // after restart b
 	}
 	if diff := cmp.Diff(want, w.gates); diff != "" {
 		t.Errorf("gates and the alarms they tolerated (-want +got):\n%s", diff)
+	}
+}
+
+// nospacePlan is the guide's NOSPACE recovery, then a config change.
+func nospacePlan(obs *state.Observed) *plan.Plan {
+	p := rollingPlan(obs)
+	p.Steps = append([]plan.Step{
+		{Action: plan.Compact, Cluster: "lab", Revision: 4711},
+		{Action: plan.Defrag, Cluster: "lab", Member: "b", MemberID: 2},
+		{Action: plan.Defrag, Cluster: "lab", Member: "c", MemberID: 3},
+		{Action: plan.DisarmAlarm, Cluster: "lab", Member: "b", MemberID: 2, Alarm: "NOSPACE"},
+	}, p.Steps[1:3]...) // then write-config b, restart b
+	return p
+}
+
+// Issue 15 #3: under NOSPACE the cluster grants no lease; apply takes the
+// host locks of a majority instead, adds the in-cluster lock once the
+// disarm makes the cluster writable, and releases both at the end. When
+// another apply holds host locks, it is refused and changes nothing.
+func TestRunUnderNospaceLocksHosts(t *testing.T) {
+	obs := testObserved("h1")
+	w := &fakeWorld{leader: 1, obs: obs, noSpace: true}
+	var audit bytes.Buffer
+	if _, err := Run(context.Background(), withTargets(testConfig(), nospacePlan(obs)), fakeConn{w}, Options{SnapshotDir: t.TempDir(), Audit: NewAudit(&audit, "planhash", "abc", "me")}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"lock refused: no lease", "host-lock b", "host-lock c", "compact 4711", "gate",
+		"pregate-except 2", "defrag 2", "gate", "pregate-except 3", "defrag 3", "gate", "disarm 2 NOSPACE", "gate", "lock",
+		"install-files b", "pregate-except 2", "restart b", "gate", "hashkv", "put-audit", "unlock", "host-unlock b", "host-unlock c"}
+	if diff := cmp.Diff(want, w.calls); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(audit.String(), "acquired on the hosts of b, c (the cluster grants no lease)") {
+		t.Errorf("the audit does not record the host locks:\n%s", audit.String())
+	}
+
+	// Another apply holds c's lock: b alone is no majority of 3.
+	w = &fakeWorld{leader: 1, obs: obs, noSpace: true, hostHeld: map[string]bool{"c": true}}
+	_, err := Run(context.Background(), withTargets(testConfig(), nospacePlan(obs)), fakeConn{w}, Options{SnapshotDir: t.TempDir()})
+	for _, s := range []string{"could not take the apply lock: the cluster grants no lease (NOSPACE)", "2 of 3 voting members' hosts, and 1 were taken", "c is held by the other apply"} {
+		if err == nil || !strings.Contains(err.Error(), s) {
+			t.Errorf("error %v, want it to say %q", err, s)
+		}
+	}
+	if want := []string{"lock refused: no lease", "host-lock b", "host-lock c", "host-unlock b"}; !cmp.Equal(want, w.calls) {
+		t.Errorf("calls %q, want %q: nothing but the locks", w.calls, want)
 	}
 }
 

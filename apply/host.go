@@ -14,7 +14,8 @@ import (
 type Etcd interface {
 	// Lock takes the cluster's apply lock, waiting until ctx ends. When
 	// ctx ended while another apply held the lock, the error wraps
-	// ErrLockHeld; any other error says why the cluster refused it.
+	// ErrLockHeld; when the cluster grants no lease (NOSPACE), it wraps
+	// ErrLockNoLease; any other error says why the cluster refused it.
 	Lock(ctx context.Context, cluster string) (Lock, error)
 	// Leader returns the current leader's member ID, fresh.
 	Leader(ctx context.Context) (uint64, error)
@@ -99,6 +100,12 @@ type Host interface {
 	// Status is the service manager's word on the service: "running",
 	// "stopped" or "unknown".
 	Status(ctx context.Context) (string, error)
+	// Lock takes the host's apply lock for owner without waiting (a lock
+	// file held for as long as the lock, released when the connection
+	// drops); a lock another apply holds is an error wrapping
+	// ErrLockHeld. It stands in for the cluster's lock when the cluster
+	// grants no lease.
+	Lock(ctx context.Context, owner string) (Lock, error)
 	Close() error
 }
 

@@ -117,6 +117,24 @@ func (h *hostAdapter) Status(ctx context.Context) (string, error) {
 	return string(st), err
 }
 
+// Lock takes the host's apply lock file (sshp.DefaultLockFile).
+func (h *hostAdapter) Lock(ctx context.Context, owner string) (apply.Lock, error) {
+	l, err := h.cli.Lock(ctx, "", owner)
+	if errors.Is(err, sshp.ErrHostLockHeld) {
+		return nil, fmt.Errorf("%w: %w", apply.ErrLockHeld, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return hostLock{l}, nil
+}
+
+// hostLock is an sshp.HostLock as an apply.Lock.
+type hostLock struct{ l *sshp.HostLock }
+
+func (l hostLock) Check(context.Context) error      { return l.l.Check() }
+func (l hostLock) Unlock(ctx context.Context) error { return l.l.Release(ctx) }
+
 func sshFiles(files []apply.File) []sshp.File {
 	out := make([]sshp.File, len(files))
 	for i, f := range files {
@@ -139,6 +157,9 @@ func (e *etcdAdapter) Lock(ctx context.Context, cluster string) (apply.Lock, err
 	l, err := e.cli.Lock(ctx, cluster, secondsDur(e.ttl))
 	if errors.Is(err, etcdp.ErrLockTimeout) {
 		return nil, fmt.Errorf("%w: %w", apply.ErrLockHeld, err)
+	}
+	if etcdp.IsNoSpace(err) {
+		return nil, fmt.Errorf("%w: %w", apply.ErrLockNoLease, err)
 	}
 	if err != nil {
 		return nil, err

@@ -100,6 +100,12 @@ func (c *Client) Lock(ctx context.Context, cluster string, ttl time.Duration) (*
 	return l, nil
 }
 
+// IsNoSpace reports whether err is etcd's NOSPACE refusal ("database
+// space exceeded"): the cluster takes no writes and grants no lease.
+func IsNoSpace(err error) bool {
+	return errors.Is(err, rpctypes.ErrNoSpace) || isEtcdErr(err, rpctypes.ErrGRPCNoSpace)
+}
+
 // lockRefused explains a failed lock request. An error etcd returned is
 // ErrLockRefused with etcd's reason in plain words: under NOSPACE, which
 // members raised the alarm and that the lock needs a lease (a write). Any
@@ -109,7 +115,7 @@ func (c *Client) lockRefused(cluster, doing string, err error) error {
 		return fmt.Errorf("etcd: lock %s: %s: %w", cluster, doing, err)
 	}
 	why := rpctypes.ErrorDesc(err)
-	if isEtcdErr(err, rpctypes.ErrGRPCNoSpace) {
+	if IsNoSpace(err) {
 		why = fmt.Sprintf("database space exceeded (%s); the in-cluster lock needs a lease, and etcd grants none while the alarm is raised", c.alarmsText(etcdserverpb.AlarmType_NOSPACE))
 	}
 	return fmt.Errorf("%w: cluster %s refuses writes: %s (%s: %w)", ErrLockRefused, cluster, why, doing, err)

@@ -1,0 +1,106 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/etcdform/etcdform/plan/model"
+)
+
+// ErrLockNoLease is an in-cluster apply lock the cluster cannot grant: it
+// takes no writes (NOSPACE) and so grants no lease.
+var ErrLockNoLease = errors.New("the cluster grants no lease")
+
+// hostLocks stands in for the in-cluster lock while the cluster grants no
+// lease (issue 15): the apply lock file of the hosts of a majority of the
+// voting members, each held by its own SSH session. Two applies cannot
+// both hold a majority. It is a Lock; once the cluster takes writes again
+// the in-cluster lock is added (inCluster) and both are held to the end.
+type hostLocks struct {
+	hosts     []string
+	locks     []Lock
+	inCluster Lock
+}
+
+func (h *hostLocks) Check(ctx context.Context) error {
+	for i, l := range h.locks {
+		if err := l.Check(ctx); err != nil {
+			return fmt.Errorf("host lock on %s: %w", h.hosts[i], err)
+		}
+	}
+	if h.inCluster != nil {
+		return h.inCluster.Check(ctx)
+	}
+	return nil
+}
+
+func (h *hostLocks) Unlock(ctx context.Context) error {
+	var errs []error
+	if h.inCluster != nil {
+		errs = append(errs, h.inCluster.Unlock(ctx))
+	}
+	for _, l := range h.locks {
+		errs = append(errs, l.Unlock(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// lockHosts takes the host apply locks of the cluster's members that the
+// steps idx name, and succeeds when it holds those of a majority of the
+// voting members the plan observed. It does not wait: a host locked by
+// another apply counts against the majority and is named in the error.
+func (x *executor) lockHosts(ctx context.Context, p *model.Plan, idx []int) (*hostLocks, error) {
+	voters := map[string]bool{}
+	for _, cf := range p.Fingerprint.Clusters {
+		if cf.Name == x.c.Name {
+			for _, m := range cf.Members {
+				if !m.IsLearner && m.Name != "" {
+					voters[m.Name] = true
+				}
+			}
+		}
+	}
+	need := len(voters)/2 + 1
+	owner := lockOwner(x.c.Name, x.opts.Now())
+	held := &hostLocks{}
+	var problems []string
+	seen := map[string]bool{}
+	for _, i := range idx {
+		s := p.Steps[i]
+		if !voters[s.Member] || seen[s.Member] || s.Target == nil {
+			continue
+		}
+		seen[s.Member] = true
+		h, err := x.host(ctx, s)
+		if err == nil {
+			var l Lock
+			if l, err = h.Lock(ctx, owner); err == nil {
+				held.hosts = append(held.hosts, s.Member)
+				held.locks = append(held.locks, l)
+				continue
+			}
+		}
+		problems = append(problems, fmt.Sprintf("%s: %v", s.Member, err))
+	}
+	if len(held.locks) >= need {
+		return held, nil
+	}
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_ = held.Unlock(uctx)
+	if len(seen) < need {
+		problems = append(problems, fmt.Sprintf("the plan's steps name the hosts of only %d of the %d voting members", len(seen), len(voters)))
+	}
+	return nil, fmt.Errorf("the host locks that stand in for it need a majority, %d of %d voting members' hosts, and %d were taken:\n  - %s",
+		need, len(voters), len(held.locks), strings.Join(problems, "\n  - "))
+}
+
+// lockOwner names this apply in a host lock file.
+func lockOwner(cluster string, now time.Time) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("etcdform apply of cluster %s, pid %d on %s, since %s", cluster, os.Getpid(), host, now.UTC().Format(time.RFC3339))
+}
