@@ -23,7 +23,9 @@ import (
 //     answers, one per step, followers first and the leader last, then
 //     disarm each NOSPACE alarm. A quota raise in the same plan follows as
 //     config writes and restarts.
-func (cp *clusterPlanner) maintenance() {
+//
+// It reports whether planning goes on: not while CORRUPT is raised.
+func (cp *clusterPlanner) maintenance() bool {
 	var nospace []state.Alarm
 	corrupt := false
 	for _, al := range cp.oc.Alarms {
@@ -40,11 +42,13 @@ func (cp *clusterPlanner) maintenance() {
 	}
 	switch {
 	case corrupt:
+		return false
 	case len(nospace) > 0:
 		cp.nospaceRecovery(nospace)
 	default:
 		cp.routineDefrag()
 	}
+	return true
 }
 
 // routineDefrag defragments, one per step, followers first and the leader
@@ -189,6 +193,22 @@ func compactRevision(c schema.Compaction, cur int64, forced bool) (int64, string
 		return cur, fmt.Sprintf("to the revision observed at plan time: which revision compaction.retention = %s keeps is not known, and the alarm needs the space", d)
 	}
 	return 0, ""
+}
+
+// statusErrors are the errors a member's status reports, without the
+// raised alarms etcd repeats there ("memberID:… alarm:NOSPACE"): the
+// maintenance phase plans their recovery or refuses them.
+func statusErrors(st *state.EndpointStatus) []string {
+	if st == nil {
+		return nil
+	}
+	var out []string
+	for _, e := range st.Errors {
+		if !strings.Contains(e, "alarm:") {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // alarmMember names the member that raised an alarm: its name, or its ID

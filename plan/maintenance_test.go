@@ -1,6 +1,7 @@
 package plan_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -18,6 +19,7 @@ func nospace() *state.Cluster {
 	for i := range oc.Members {
 		st := oc.Members[i].Status
 		st.DBSize, st.DBSizeInUse, st.Revision = 160<<20, 40<<20, 90000
+		st.Errors = []string{fmt.Sprintf("memberID:%d alarm:NOSPACE ", oc.Members[i].ID)} // as etcd reports it
 		oc.Alarms = append(oc.Alarms, state.Alarm{MemberID: oc.Members[i].ID, Type: "NOSPACE"})
 		oc.Hosts[oc.Members[i].Name].Config.QuotaBackendBytes = 160 << 20
 	}
@@ -57,7 +59,9 @@ func TestMaintenanceNoSpace(t *testing.T) {
 func TestMaintenanceCorrupt(t *testing.T) {
 	oc := observe(testCluster(1, 2, 3), 1)
 	oc.Alarms = []state.Alarm{{MemberID: 0x103, Type: "CORRUPT"}, {MemberID: 0x101, Type: "NOSPACE"}}
-	p := Make(config(testCluster(1, 2, 3)), observed(oc), Options{})
+	c := testCluster(1, 2, 3)
+	c.Storage.QuotaBackendBytes = 4 << 30 // a config change is not planned either
+	p := Make(config(c), observed(oc), Options{})
 	if len(p.Steps) != 0 {
 		t.Errorf("steps %v, want none: nothing is planned (or disarmed) while CORRUPT is raised", brief(p))
 	}

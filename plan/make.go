@@ -16,9 +16,9 @@ import (
 //     and sets up the simulated voter set.
 //   - checks (checks.go) and checkServices (service.go): alarms, quota,
 //     missing services.
-//   - maintenance (maintenance.go): a CORRUPT alarm's refusal; NOSPACE's
-//     recovery (compact, defrag each member, disarm) before any other
-//     step.
+//   - maintenance (maintenance.go): a CORRUPT alarm's refusal (and no
+//     step at all); NOSPACE's recovery (compact, defrag each member,
+//     disarm) before any other step; or the routine defrag.
 //   - configWork, restartPendingWork (memberwork.go) and tlsPlan (tls.go):
 //     fill the per-member work list: a config file to write, a process
 //     older than its file, TLS uploads and the CA bundles that need a
@@ -199,7 +199,9 @@ func (cp *clusterPlanner) plan() {
 	}
 	cp.checks()
 	cp.checkServices()
-	cp.maintenance()
+	if !cp.maintenance() {
+		return
+	}
 
 	cp.configWork()
 	cp.restartPendingWork()

@@ -128,9 +128,10 @@ func (cp *clusterPlanner) match() bool {
 func (cp *clusterPlanner) classify(m *member) {
 	m.down = m.live.Down() || (m.host != nil && m.host.Reachable && m.host.ServiceState == "stopped")
 	m.leader = cp.oc.LeaderID != 0 && m.live.ID == cp.oc.LeaderID
-	m.unhealthy = !m.down && len(m.live.Status.Errors) > 0
+	errs := statusErrors(m.live.Status)
+	m.unhealthy = !m.down && len(errs) > 0
 	if m.unhealthy {
-		cp.warn(m.name, "Member reports errors", "Member %s reports: %s. It is restarted first in a rolling change.", m.label(), strings.Join(m.live.Status.Errors, "; "))
+		cp.warn(m.name, "Member reports errors", "Member %s reports: %s. It is restarted first in a rolling change.", m.label(), strings.Join(errs, "; "))
 	}
 	if m.host != nil && m.host.Reachable && m.desired != nil && cp.c.EtcdVersion != "" && m.host.BinaryVersion != "" && m.host.BinaryVersion != cp.c.EtcdVersion {
 		cp.warn(m.name, "Binary version differs", "Member %s runs etcd %s on its host, the configuration wants %s. Upgrades are not planned yet; upgrade the binary by hand, one member at a time.", m.name, m.host.BinaryVersion, cp.c.EtcdVersion)

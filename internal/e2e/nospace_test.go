@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+
 	"github.com/etcdform/etcdform/internal/lab"
 	"github.com/etcdform/etcdform/internal/lab/labtest"
 )
@@ -100,5 +102,38 @@ func TestNoSpacePlanE2E(t *testing.T) {
 		if s.Action == "defrag" && (len(s.Changes) != 1 || s.Changes[0].Attr != "db-size" || !strings.Contains(s.Changes[0].After, "reclaims")) {
 			t.Errorf("defrag %s does not show the bytes it reclaims: %+v", s.Member, s.Changes)
 		}
+	}
+}
+
+// TestCorruptRefusedE2E: a CORRUPT alarm raised through etcd's API is a
+// refusal that names the member; the plan has no step and the alarm stays.
+func TestCorruptRefusedE2E(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3})
+	c := etcdClient(t, st)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	ml, err := c.MemberList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := ml.Members[0]
+	mc := etcdserverpb.NewMaintenanceClient(c.ActiveConnection())
+	if _, err := mc.Alarm(ctx, &etcdserverpb.AlarmRequest{Action: etcdserverpb.AlarmRequest_ACTIVATE, MemberID: m.ID, Alarm: etcdserverpb.AlarmType_CORRUPT}); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := planAsJSON(t, config(t, st, withStorage("3GiB")))
+	if p.Applicable || len(p.Steps) != 0 {
+		t.Errorf("plan: applicable %v, steps %v; want a refusal and no step", p.Applicable, actions(p))
+	}
+	found := false
+	for _, r := range p.Refusals {
+		found = found || (r.Summary == "Data corruption alarm raised" && r.Member == m.Name)
+	}
+	if !found {
+		t.Errorf("refusals %+v: none names the CORRUPT alarm of %s", p.Refusals, m.Name)
+	}
+	al, err := c.AlarmList(ctx)
+	if err != nil || len(al.Alarms) != 1 || al.Alarms[0].Alarm != etcdserverpb.AlarmType_CORRUPT {
+		t.Errorf("alarms after plan: %v, %v; want CORRUPT still raised", al, err)
 	}
 }
