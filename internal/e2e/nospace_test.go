@@ -8,19 +8,20 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcdform/etcdform/internal/lab"
 	"github.com/etcdform/etcdform/internal/lab/labtest"
 )
 
-// TestNoSpacePlanE2E is issue 15's NOSPACE incident, plan half: a
+// TestNoSpaceRecoveryE2E is issue 15's NOSPACE incident: a
 // 3-member lab brought to a 160 MiB quota (by etcdform itself), written
 // until etcd raises NOSPACE, then the quota raised to 2 GiB in the HCL. The
 // plan must be applicable and hold the guide's recovery before the config
 // change: compact, a defrag per member with the leader last, disarm-alarm,
-// and only then the config writes and restarts. The apply half waits for
-// an apply lock that works under NOSPACE (etcd grants no lease then).
-func TestNoSpacePlanE2E(t *testing.T) {
+// and only then the config writes and restarts. Applied, it exits 0, no
+// alarm is left, a write succeeds and every acknowledged key is there.
+func TestNoSpaceRecoveryE2E(t *testing.T) {
 	st := labtest.Up(t, lab.Options{Members: 3})
 	if _, _, code := cli(t, applyArgs(t, planFile(t, config(t, st, withStorage("160MiB"))))...); code != 0 {
 		t.Fatalf("apply of the 160MiB quota: exit %d", code)
@@ -29,15 +30,19 @@ func TestNoSpacePlanE2E(t *testing.T) {
 	c := etcdClient(t, st)
 	val := strings.Repeat("x", 1<<20)
 	full := false
+	var acked []string
 	for i := 0; i < 400 && !full; i++ {
+		key := fmt.Sprintf("fill/%04d", i)
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		_, err := c.Put(ctx, fmt.Sprintf("fill/%04d", i), val)
+		_, err := c.Put(ctx, key, val)
 		cancel()
 		switch {
 		case err != nil && strings.Contains(err.Error(), "database space exceeded"):
 			full = true
 		case err != nil:
 			t.Fatalf("put %d: %v", i, err)
+		default:
+			acked = append(acked, key)
 		}
 	}
 	if !full {
@@ -101,6 +106,29 @@ func TestNoSpacePlanE2E(t *testing.T) {
 	for _, s := range p.Steps {
 		if s.Action == "defrag" && (len(s.Changes) != 1 || s.Changes[0].Attr != "db-size" || !strings.Contains(s.Changes[0].After, "reclaims")) {
 			t.Errorf("defrag %s does not show the bytes it reclaims: %+v", s.Member, s.Changes)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+
+	// Apply: exit 0, no alarm left, a write succeeds, and every key
+	// acknowledged before the alarm is still there.
+	if _, _, code := cli(t, applyArgs(t, planFile(t, config(t, st, withStorage("2GiB"))))...); code != 0 {
+		t.Fatalf("apply of the NOSPACE recovery and the quota raise: exit %d, want 0", code)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if al, err := c.AlarmList(ctx); err != nil || len(al.Alarms) != 0 {
+		t.Errorf("alarms after apply: %v, %v; want none", al, err)
+	}
+	if _, err := c.Put(ctx, "after-recovery", "ok"); err != nil {
+		t.Errorf("a write after apply: %v", err)
+	}
+	for _, k := range acked {
+		r, err := c.Get(ctx, k, clientv3.WithCountOnly())
+		if err != nil || r.Count != 1 {
+			t.Fatalf("acknowledged key %s after apply: count %v, %v", k, r, err)
 		}
 	}
 }
