@@ -159,6 +159,14 @@ func (e *etcdAdapter) Lock(ctx context.Context, cluster string) (apply.Lock, err
 		return nil, fmt.Errorf("%w: %w", apply.ErrLockHeld, err)
 	}
 	if etcdp.IsNoSpace(err) {
+		// An apply that held the lock before the alarm still holds it.
+		who, herr := e.cli.LockHolder(ctx, cluster)
+		if herr != nil {
+			return nil, fmt.Errorf("%w (%w), and who holds the lock is unknown: %w", err, apply.ErrLockNoLease, herr)
+		}
+		if who != "" {
+			return nil, fmt.Errorf("%w: cluster %s is held by %s (the cluster grants no lease: %w)", apply.ErrLockHeld, cluster, who, err)
+		}
 		return nil, fmt.Errorf("%w: %w", apply.ErrLockNoLease, err)
 	}
 	if err != nil {

@@ -320,9 +320,10 @@ func TestApplyRefusesStalePlan(t *testing.T) {
 	}
 }
 
-func TestApplyWaitsForLock(t *testing.T) {
-	st := labtest.Up(t, lab.Options{Members: 3})
-	pf := planFile(t, config(t, st, withStorage("3GiB")))
+// otherApply is an etcd client of the lab's members, standing for another
+// apply that takes the in-cluster lock (a plain lab: no TLS).
+func otherApply(t *testing.T, st *lab.State) *etcdp.Client {
+	t.Helper()
 	var eps []string
 	for _, h := range st.Members() {
 		eps = append(eps, h.ClientURL())
@@ -331,7 +332,14 @@ func TestApplyWaitsForLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer other.Close()
+	t.Cleanup(func() { other.Close() })
+	return other
+}
+
+func TestApplyWaitsForLock(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3})
+	pf := planFile(t, config(t, st, withStorage("3GiB")))
+	other := otherApply(t, st)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	lock, err := other.Lock(ctx, "lab", 30*time.Second) // another pipeline holds it

@@ -15,8 +15,9 @@ import (
 )
 
 // Issue 15 #3, acceptance "Locking": under NOSPACE etcd grants no lease,
-// so apply locks a majority of the member hosts instead. While another
-// apply holds two of the three host locks, apply is refused, says why and
+// so apply locks a majority of the member hosts instead. While an apply
+// that took the in-cluster lock before the alarm still holds it, or
+// another apply holds two of the three host locks, apply is refused, says why and
 // who, and changes nothing; once they are released the same plan applies:
 // the alarm is disarmed and writes work again.
 func TestApplyLocksHostsUnderNospace(t *testing.T) {
@@ -25,6 +26,11 @@ func TestApplyLocksHostsUnderNospace(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	if _, err := c.Put(ctx, "before-the-alarm", "kept"); err != nil {
+		t.Fatal(err)
+	}
+	// An apply that took the in-cluster lock before the alarm keeps it.
+	early, err := otherApply(t, st).Lock(ctx, "lab", 30*time.Second)
+	if err != nil {
 		t.Fatal(err)
 	}
 	// Raise NOSPACE as etcd does when the quota is reached (the planner
@@ -42,6 +48,13 @@ func TestApplyLocksHostsUnderNospace(t *testing.T) {
 		t.Fatalf("put under NOSPACE: %v, want database space exceeded", err)
 	}
 	pf := planFile(t, config(t, st, nil))
+	_, stderr, code := cli(t, applyArgs(t, "--lock-timeout", "5s", pf)...)
+	if code != 1 || !strings.Contains(stderr, "another apply holds the lock") || !strings.Contains(stderr, early.Key()) {
+		t.Fatalf("apply under NOSPACE while an earlier apply holds the in-cluster lock: exit %d, stderr:\n%s\nwant it refused naming %s", code, stderr, early.Key())
+	}
+	if err := early.Close(); err != nil { // revoking a lease works under NOSPACE
+		t.Fatal(err)
+	}
 
 	// Another apply holds the host locks of two members.
 	var release []func()
@@ -62,7 +75,7 @@ func TestApplyLocksHostsUnderNospace(t *testing.T) {
 			}
 		})
 	}
-	_, stderr, code := cli(t, applyArgs(t, "--lock-timeout", "5s", pf)...)
+	_, stderr, code = cli(t, applyArgs(t, "--lock-timeout", "5s", pf)...)
 	if code != 1 {
 		t.Fatalf("apply while another holds the host locks: exit %d, stderr:\n%s", code, stderr)
 	}

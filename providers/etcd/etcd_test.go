@@ -391,6 +391,22 @@ func TestLockRefusedUnderNospace(t *testing.T) {
 	if ctx.Err() != nil {
 		t.Errorf("Lock under NOSPACE waited for its deadline instead of failing at once")
 	}
+	if who, err := c.LockHolder(ctx, "prod"); err != nil || who != "" {
+		t.Errorf("LockHolder of a free lock under NOSPACE: %q, %v; want \"\"", who, err)
+	}
+
+	// An apply that took the lock before the alarm keeps it: LockHolder
+	// (a read) names it under NOSPACE.
+	setAlarm(t, c, m1.ID, etcdserverpb.AlarmType_NOSPACE, false)
+	held, err := c.Lock(ctx, "prod", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	setAlarm(t, c, m1.ID, etcdserverpb.AlarmType_NOSPACE, true)
+	if who, err := c.LockHolder(ctx, "prod"); err != nil || !strings.Contains(who, held.Key()) {
+		t.Errorf("LockHolder of a held lock under NOSPACE: %q, %v; want it to name %s", who, err, held.Key())
+	}
 }
 
 // Issue 15 #3: a cluster filled past its quota raises NOSPACE for real.

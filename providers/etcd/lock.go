@@ -178,6 +178,22 @@ func (l *Lock) keepAlive() {
 	}
 }
 
+// LockHolder describes who holds the in-cluster apply lock of cluster,
+// or returns "" when nobody does. It only reads, so it works under
+// NOSPACE: an apply that took the lock before the alarm keeps its lease
+// (renewals are allowed), and another must not take host locks past it.
+func (c *Client) LockHolder(ctx context.Context, cluster string) (string, error) {
+	pfx := LockPrefix + cluster + "/"
+	resp, err := c.cli.Get(ctx, pfx, clientv3.WithFirstCreate()...)
+	if err != nil {
+		return "", fmt.Errorf("etcd: reading the lock of %s: %w", cluster, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return "", nil
+	}
+	return c.lockHolder(pfx), nil
+}
+
 // lockHolder describes the current holder of the lock under pfx, for an
 // error message. It uses its own short deadline: the caller's has passed.
 func (c *Client) lockHolder(pfx string) string {
