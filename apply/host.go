@@ -50,7 +50,9 @@ type Etcd interface {
 	// Defragment defragments member id's backend, through its own client
 	// URL.
 	Defragment(ctx context.Context, id uint64) error
-	// AlarmDisarm disarms the alarm of type alarm ("NOSPACE") of member id.
+	// AlarmDisarm disarms the alarm of type alarm ("NOSPACE") of member id,
+	// and the same type of alarm of any other member that raised one since
+	// the plan was made (the recovery before it covered every member).
 	AlarmDisarm(ctx context.Context, id uint64, alarm string) error
 	Close() error
 }

@@ -48,14 +48,33 @@ func (c *Client) Defragment(ctx context.Context, id uint64) error {
 }
 
 // AlarmDisarm disarms the alarm of type alarm ("NOSPACE") raised by
-// member id.
+// member id, and then the same type of alarm of every other member that
+// has one raised now. Members raise NOSPACE each for itself, as each
+// applies the write that failed the quota check, so one may raise it after
+// the plan observed the others; the recovery before a disarm step compacted
+// and defragmented every member, and `etcdctl alarm disarm` likewise
+// clears them all. Only the named type is touched: disarming NOSPACE never
+// disarms a CORRUPT alarm.
 func (c *Client) AlarmDisarm(ctx context.Context, id uint64, alarm string) error {
 	t, ok := etcdserverpb.AlarmType_value[alarm]
 	if !ok || t == int32(etcdserverpb.AlarmType_NONE) {
 		return fmt.Errorf("etcd: disarm: unknown alarm type %q", alarm)
 	}
-	if _, err := c.cli.AlarmDisarm(ctx, &clientv3.AlarmMember{MemberID: id, Alarm: etcdserverpb.AlarmType(t)}); err != nil {
+	typ := etcdserverpb.AlarmType(t)
+	if _, err := c.cli.AlarmDisarm(ctx, &clientv3.AlarmMember{MemberID: id, Alarm: typ}); err != nil {
 		return fmt.Errorf("etcd: disarming %s of member %s: %w", alarm, hexID(id), err)
+	}
+	list, err := c.cli.AlarmList(ctx)
+	if err != nil {
+		return fmt.Errorf("etcd: listing alarms after disarming %s of member %s: %w", alarm, hexID(id), err)
+	}
+	for _, a := range list.Alarms {
+		if a.Alarm != typ {
+			continue
+		}
+		if _, err := c.cli.AlarmDisarm(ctx, &clientv3.AlarmMember{MemberID: a.MemberID, Alarm: typ}); err != nil {
+			return fmt.Errorf("etcd: disarming %s of member %s: %w", alarm, hexID(a.MemberID), err)
+		}
 	}
 	return nil
 }

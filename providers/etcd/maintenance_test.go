@@ -51,15 +51,34 @@ func TestMaintenance(t *testing.T) {
 		t.Error("defragmenting a member not in the list: no error")
 	}
 
+	// NOSPACE on two members (the second raised after the plan saw the
+	// first) and CORRUPT on a third: disarming the first's NOSPACE clears
+	// both NOSPACE alarms and leaves CORRUPT raised.
 	mc := etcdserverpb.NewMaintenanceClient(kv.ActiveConnection())
-	if _, err := mc.Alarm(ctx, &etcdserverpb.AlarmRequest{Action: etcdserverpb.AlarmRequest_ACTIVATE, MemberID: ms[0].ID, Alarm: etcdserverpb.AlarmType_NOSPACE}); err != nil {
-		t.Fatal(err)
+	raise := func(id uint64, typ etcdserverpb.AlarmType) {
+		t.Helper()
+		if _, err := mc.Alarm(ctx, &etcdserverpb.AlarmRequest{Action: etcdserverpb.AlarmRequest_ACTIVATE, MemberID: id, Alarm: typ}); err != nil {
+			t.Fatal(err)
+		}
 	}
+	if len(ms) < 3 {
+		t.Fatalf("%d members, want 3", len(ms))
+	}
+	raise(ms[0].ID, etcdserverpb.AlarmType_NOSPACE)
+	raise(ms[1].ID, etcdserverpb.AlarmType_NOSPACE)
+	raise(ms[2].ID, etcdserverpb.AlarmType_CORRUPT)
 	if err := c.AlarmDisarm(ctx, ms[0].ID, "NOSPACE"); err != nil {
 		t.Fatalf("disarm: %v", err)
 	}
-	if al, err := kv.AlarmList(ctx); err != nil || len(al.Alarms) != 0 {
-		t.Errorf("alarms after disarming: %v, %v", al, err)
+	al, err := kv.AlarmList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(al.Alarms) != 1 || al.Alarms[0].Alarm != etcdserverpb.AlarmType_CORRUPT || al.Alarms[0].MemberID != ms[2].ID {
+		t.Errorf("alarms after disarming NOSPACE: %v, want only the CORRUPT of %s", al.Alarms, ms[2])
+	}
+	if _, err := mc.Alarm(ctx, &etcdserverpb.AlarmRequest{Action: etcdserverpb.AlarmRequest_DEACTIVATE, MemberID: ms[2].ID, Alarm: etcdserverpb.AlarmType_CORRUPT}); err != nil {
+		t.Fatal(err)
 	}
 	if err := c.AlarmDisarm(ctx, ms[0].ID, "BOGUS"); err == nil {
 		t.Error("disarming an unknown alarm type: no error")
