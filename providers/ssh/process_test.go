@@ -66,7 +66,11 @@ func TestServiceProcess(t *testing.T) {
 	if !sp2.FileModTime.Equal(later) {
 		t.Errorf("FileModTime = %s, want %s", sp2.FileModTime, later)
 	}
-	if d := sp2.Start.Sub(sp.Start); d < -20*time.Millisecond || d > 20*time.Millisecond {
+	// The start is derived from /proc/uptime and the host's clock, read in
+	// one command; on a loaded machine the two reads can be tens of
+	// milliseconds apart (CI saw 24 ms). The planner allows a second
+	// (state.ClockSlack), so a quarter of that is the bound that matters.
+	if d := sp2.Start.Sub(sp.Start); d < -250*time.Millisecond || d > 250*time.Millisecond {
 		t.Errorf("the same process's start moved by %s between two readings", d)
 	}
 
