@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/etcdform/etcdform/apply"
@@ -61,6 +62,16 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 		if cfg, ok = loadConfig(env, dir, a.Vars, a.VarFiles); !ok {
 			return 1
 		}
+		if msg := checkSelection(p, a.Clusters); msg != "" {
+			fmt.Fprintln(env.Stderr, msg)
+			return 1
+		}
+		// A plan of selected clusters: load only those, so that nothing
+		// below (the re-plan, the stale check, the lock, the steps)
+		// contacts another cluster's members.
+		if cfg, ok = selectClusters(env, cfg, p.Meta.Selection); !ok {
+			return 1
+		}
 	} else {
 		if env.Getenv(envVerifyKey) != "" {
 			fmt.Fprintf(env.Stderr, "Error: %s is set, so apply carries out only a signed plan file, and %s is a configuration. Run `etcdform plan --out FILE` with %s set, then apply FILE.\n", envVerifyKey, a.Target, envSigningKey)
@@ -70,7 +81,11 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 		if cfg, ok = loadConfig(env, a.Target, a.Vars, a.VarFiles); !ok {
 			return 1
 		}
+		if cfg, ok = selectClusters(env, cfg, a.Clusters); !ok {
+			return 1
+		}
 		p = makePlan(ctx, env, cfg, false, connect.DefaultObserveTimeout)
+		p.Meta.Selection = selection(cfg, a.Clusters)
 		plan.Only(p, a.Only)
 		planHash = planInThisRun
 	}
@@ -190,6 +205,26 @@ func verifySteps(ctx context.Context, env *Env, cfg *schema.Config, p *plan.Plan
 		msg += "\nPlanned now, the configuration is refused:\n" + strings.Join(lines, "\n")
 	}
 	return msg + "\nRun plan again, review it, and apply the new plan file."
+}
+
+// checkSelection returns the error to print when apply --cluster is given
+// a plan file made for another selection (a per-cluster CI job must apply
+// only its own cluster's plan), or "" when clusters is empty or names the
+// plan's selection.
+func checkSelection(p *plan.Plan, clusters []string) string {
+	if len(clusters) == 0 {
+		return ""
+	}
+	want := slices.Compact(slices.Sorted(slices.Values(clusters)))
+	got := slices.Sorted(slices.Values(p.Meta.Selection))
+	if slices.Equal(want, got) {
+		return ""
+	}
+	made := "a plan of every cluster in the configuration"
+	if len(got) > 0 {
+		made = "a plan of --cluster " + strings.Join(got, ", ")
+	}
+	return fmt.Sprintf("Error: --cluster %s: this is %s, so apply will not carry it out. Nothing was applied. Make the plan with `etcdform plan --cluster %s`, or apply it with the selection it was made for.", strings.Join(want, ", "), made, strings.Join(want, " --cluster "))
 }
 
 // checkOnly returns the error to print when apply --only is given a plan

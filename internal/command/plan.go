@@ -36,12 +36,16 @@ func runPlan(ctx context.Context, env *Env, args []string) int {
 	if !ok {
 		return 1
 	}
+	if cfg, ok = selectClusters(env, cfg, a.Clusters); !ok {
+		return 1
+	}
 	signKey, err := planSigningKey(env)
 	if err != nil {
 		fmt.Fprintln(env.Stderr, "Error:", err)
 		return 1
 	}
 	p := makePlan(ctx, env, cfg, a.AllowEven, a.Timeout)
+	p.Meta.Selection = selection(cfg, a.Clusters)
 	plan.Only(p, a.Only)
 	if a.Out != "" {
 		if err := writePlanFile(a.Out, p, signKey); err != nil {
@@ -65,6 +69,9 @@ func runPlan(ctx context.Context, env *Env, args []string) int {
 			fmt.Fprintf(env.Stdout, "\nSaved the plan to %s for review only: it has refusals (above), so apply rejects it. Resolve them and plan again.\n", a.Out)
 		} else {
 			apply := "etcdform apply"
+			for _, c := range p.Meta.Selection {
+				apply += " --cluster " + c
+			}
 			if a.Only != "" {
 				apply += " --only " + a.Only
 			}
@@ -89,6 +96,29 @@ func loadConfig(env *Env, path string, vars, varFiles []string) (*schema.Config,
 	view := &views.DiagnosticsHuman{Err: env.Stderr, Files: cfg.Files, Sensitive: cfg.Sensitive}
 	_ = view.Write(diags)
 	return cfg, !diags.HasErrors()
+}
+
+// selectClusters reduces cfg to the clusters names selects (--cluster),
+// printing an error diagnostic that lists the known clusters when one is
+// unknown. ok is false then. With no names it returns cfg.
+func selectClusters(env *Env, cfg *schema.Config, names []string) (*schema.Config, bool) {
+	sel, diags := cfg.Select(names)
+	view := &views.DiagnosticsHuman{Err: env.Stderr, Files: cfg.Files, Sensitive: cfg.Sensitive}
+	_ = view.Write(diags)
+	return sel, !diags.HasErrors()
+}
+
+// selection is the plan's record of a --cluster selection: cfg's clusters
+// when names selected them, else nil.
+func selection(cfg *schema.Config, names []string) []string {
+	if len(names) == 0 {
+		return nil
+	}
+	var out []string
+	for _, c := range cfg.Clusters {
+		out = append(out, c.Name)
+	}
+	return out
 }
 
 // makePlan observes cfg's clusters and plans against them.

@@ -174,6 +174,12 @@ type Meta struct {
 	// or "" for a whole plan. Apply re-derives the steps with the same
 	// selection.
 	Only string
+	// Selection is the clusters `plan --cluster` selected, in
+	// configuration order; nil for a plan of every cluster in the
+	// configuration. The plan observed and planned only these (Clusters
+	// is the same set), and apply loads only these from the
+	// configuration, so it contacts no other cluster's members.
+	Selection []string
 }
 
 // HasRefusals reports whether apply must reject the plan.

@@ -20,7 +20,7 @@ import (
 
 // FormatVersion is the version of the file format this package writes and
 // the only one it reads.
-const FormatVersion = 6
+const FormatVersion = 7
 
 // MaxSize bounds the size of a plan file Read accepts.
 const MaxSize = 64 << 20
@@ -245,6 +245,9 @@ type fileMeta struct {
 	ConfigDir   string    `json:"config_dir,omitempty"`
 	// Only is the --only selection of a reduced plan (format version 6).
 	Only string `json:"only,omitempty"`
+	// Selection is the clusters of a plan --cluster plan (format
+	// version 7).
+	Selection []string `json:"selection,omitempty"`
 }
 
 type fileCluster struct {
@@ -376,11 +379,15 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 		Meta: fileMeta{
 			ToolVersion: p.Meta.ToolVersion, Time: p.Meta.Time, GitCommit: p.Meta.GitCommit,
 			Author: p.Meta.Author, ConfigHash: p.Meta.ConfigHash, ConfigDir: p.Meta.ConfigDir, Only: p.Meta.Only,
+			Selection: p.Meta.Selection,
 		},
 		Clusters: p.Clusters,
 	}
 	if !plan.ValidOnly(p.Meta.Only) {
 		return nil, fmt.Errorf("planfile: cannot write the selection --only %q", p.Meta.Only)
+	}
+	if err := checkSelection(p.Meta.Selection, p.Clusters); err != nil {
+		return nil, fmt.Errorf("planfile: cannot write the plan: %w", err)
 	}
 	for _, c := range p.Fingerprint.Clusters {
 		fc := fileCluster{Name: c.Name, ClusterID: strconv.FormatUint(c.ClusterID, 16)}
@@ -427,6 +434,30 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 	return f, nil
 }
 
+// checkSelection checks a plan --cluster selection against the clusters
+// the plan covers: the same names, each once.
+func checkSelection(sel, clusters []string) error {
+	if sel == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, n := range sel {
+		if n == "" || seen[n] {
+			return fmt.Errorf("the cluster selection %q names a cluster twice or an empty one", sel)
+		}
+		seen[n] = true
+	}
+	if len(clusters) != len(sel) {
+		return fmt.Errorf("the plan covers clusters %q, but its selection is %q", clusters, sel)
+	}
+	for _, n := range clusters {
+		if !seen[n] {
+			return fmt.Errorf("the plan covers clusters %q, but its selection is %q", clusters, sel)
+		}
+	}
+	return nil
+}
+
 func toWarnings(ws []plan.Warning) []fileWarning {
 	var out []fileWarning
 	for _, w := range ws {
@@ -440,11 +471,15 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 		Meta: plan.Meta{
 			ToolVersion: f.Meta.ToolVersion, Time: f.Meta.Time, GitCommit: f.Meta.GitCommit,
 			Author: f.Meta.Author, ConfigHash: f.Meta.ConfigHash, ConfigDir: f.Meta.ConfigDir, Only: f.Meta.Only,
+			Selection: f.Meta.Selection,
 		},
 		Clusters: f.Clusters,
 	}
 	if !plan.ValidOnly(f.Meta.Only) {
 		return nil, fmt.Errorf("unknown selection --only %q", f.Meta.Only)
+	}
+	if err := checkSelection(f.Meta.Selection, f.Clusters); err != nil {
+		return nil, err
 	}
 	for _, fc := range f.Fingerprint {
 		id, err := strconv.ParseUint(fc.ClusterID, 16, 64)

@@ -37,7 +37,8 @@ func TestRoundTrip(t *testing.T) {
 				ConfigFile: "/etc/etcd/etcd.conf.yml", DataDir: "/var/lib/etcd", Binary: "/usr/local/bin/etcd", Version: "3.6.16"}}}},
 		"maintenance only": {Meta: plan.Meta{ToolVersion: "0.1.0", Only: plan.OnlyMaintenance}, Clusters: []string{"c"},
 			Warnings: []plan.Warning{{Cluster: "c", Summary: "Pending Steps Left Out by --only maintenance", Detail: "Left out by --only maintenance: 1 step of cluster c: restart m1."}}},
-		"unstarted member": {Steps: []plan.Step{{Action: plan.RemoveMember, Cluster: "c", MemberID: 0xffffffffffffffff, HostDown: true, Tolerated: -1}}},
+		"cluster selection": {Meta: plan.Meta{ToolVersion: "0.1.0", Selection: []string{"b", "a"}}, Clusters: []string{"a", "b"}},
+		"unstarted member":  {Steps: []plan.Step{{Action: plan.RemoveMember, Cluster: "c", MemberID: 0xffffffffffffffff, HostDown: true, Tolerated: -1}}},
 		"backup jobs": {Steps: []plan.Step{
 			{Action: plan.InstallBackupJob, Cluster: "c", Member: "m1", MemberID: 7, Voters: 3, Tolerated: 1,
 				Changes: []plan.Change{{Attr: "scheduler", Before: "cron", After: "systemd"}},
@@ -428,11 +429,51 @@ func TestOnlySelection(t *testing.T) {
 	if err := Write(&bytes.Buffer{}, p); err == nil || !strings.Contains(err.Error(), `"config"`) {
 		t.Errorf("Write with --only config: err = %v, want a refusal naming it", err)
 	}
+	data := sealedSample(t, func(f *filePlan) { f.Meta.Only = "config" })
+	if _, err := Read(bytes.NewReader(data)); !errors.Is(err, ErrCorrupted) || !strings.Contains(err.Error(), `unknown selection --only "config"`) {
+		t.Errorf("Read of --only config: err = %v, want ErrCorrupted naming the selection", err)
+	}
+}
+
+// TestClusterSelection: a plan --cluster plan records its selection, and a
+// file whose selection is not the set of clusters it covers is refused.
+func TestClusterSelection(t *testing.T) {
+	p := plantest.Sample()
+	p.Meta.Selection = append([]string(nil), p.Clusters...)
+	if b := written(t, p); !bytes.Contains(b, []byte(`"selection"`)) {
+		t.Errorf("the plan file does not record the selection:\n%s", b)
+	}
+	if b := written(t, plantest.Sample()); bytes.Contains(b, []byte(`"selection"`)) {
+		t.Errorf("a plan of every cluster records a selection")
+	}
+	for name, sel := range map[string][]string{
+		"a cluster missing": {"nothing"},
+		"twice":             append(append([]string(nil), p.Clusters...), p.Clusters[0]),
+		"empty name":        {""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			q := plantest.Sample()
+			q.Meta.Selection = sel
+			if err := Write(&bytes.Buffer{}, q); err == nil || !strings.Contains(err.Error(), "selection") {
+				t.Errorf("Write: err = %v, want a refusal of the selection", err)
+			}
+			data := sealedSample(t, func(f *filePlan) { f.Meta.Selection = sel })
+			if _, err := Read(bytes.NewReader(data)); !errors.Is(err, ErrCorrupted) || !strings.Contains(err.Error(), "selection") {
+				t.Errorf("Read: err = %v, want ErrCorrupted naming the selection", err)
+			}
+		})
+	}
+}
+
+// sealedSample is the sample plan's file with edit applied to its payload
+// and a checksum that matches: what Write refuses to make, made by hand.
+func sealedSample(t *testing.T, edit func(*filePlan)) []byte {
+	t.Helper()
 	payload, err := toFile(plantest.Sample())
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload.Meta.Only = "config"
+	edit(payload)
 	canon, err := json.Marshal(payload)
 	if err != nil {
 		t.Fatal(err)
@@ -441,7 +482,5 @@ func TestOnlySelection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Read(bytes.NewReader(data)); !errors.Is(err, ErrCorrupted) || !strings.Contains(err.Error(), `unknown selection --only "config"`) {
-		t.Errorf("Read of --only config: err = %v, want ErrCorrupted naming the selection", err)
-	}
+	return data
 }

@@ -23,7 +23,10 @@ type Plan struct {
 	// Only is the --only selection ("maintenance"), or "" for the whole
 	// plan.
 	Only string
-	Path string
+	// Clusters is the --cluster selection (repeatable); empty for every
+	// cluster in the configuration.
+	Clusters []string
+	Path     string
 }
 
 // ParsePlan parses `etcdform plan [--out FILE] [--json|--markdown]
@@ -38,6 +41,7 @@ func ParsePlan(args []string) (*Plan, *flag.FlagSet, error) {
 	fs.BoolVar(&p.AllowEven, "allow-even", false, "allow a plan that leaves an even number of voters")
 	fs.DurationVar(&p.Timeout, "timeout", connect.DefaultObserveTimeout, "bound on observing each cluster")
 	onlyFlag(fs, &p.Only, "keep only the steps of `SELECTION` (maintenance: compact, defrag, disarm-alarm) and list the others as left out")
+	clusterFlag(fs, &p.Clusters, "observe and plan only the cluster `NAME` (repeatable); the plan file records the selection")
 	varFlags(fs, &p.Vars, &p.VarFiles)
 	if err := parse(fs, args); err != nil {
 		return p, fs, err
@@ -82,6 +86,10 @@ type Apply struct {
 	// from instead of the directory recorded in the plan (CI jobs check
 	// the repository out at different paths). Its hash must still match.
 	ConfigDir string
+	// Clusters is the --cluster selection: it reduces a configuration's
+	// plan to these clusters, and refuses a plan file whose selection is
+	// another (a per-cluster CI job applies only its own cluster's plan).
+	Clusters []string
 }
 
 // ParseApply parses `etcdform apply [flags] PLANFILE|PATH`.
@@ -97,6 +105,7 @@ func ParseApply(args []string) (*Apply, *flag.FlagSet, error) {
 	fs.StringVar(&a.ConfigDir, "config-dir", "", "load a plan file's configuration from `DIR`, not the directory recorded in the plan (it must not have changed)")
 	onlyFlag(fs, &a.Only, "apply only a plan of `SELECTION` (maintenance): refuse a plan file that holds any other step; reduce a configuration's plan to it")
 	fs.StringVar(&a.RequireCommit, "require-commit", "", "refuse a plan whose recorded git commit is not `SHA` (CI: the pipeline's commit)")
+	clusterFlag(fs, &a.Clusters, "apply only to the cluster `NAME` (repeatable): plan a configuration for it alone, or refuse a plan file made for another selection")
 	varFlags(fs, &a.Vars, &a.VarFiles)
 	if err := parse(fs, args); err != nil {
 		return a, fs, err
@@ -109,6 +118,24 @@ func ParseApply(args []string) (*Apply, *flag.FlagSet, error) {
 		return a, fs, err
 	}
 	return a, fs, nil
+}
+
+// clusterFlag adds --cluster, a repeatable cluster name.
+func clusterFlag(fs *flag.FlagSet, names *[]string, usage string) {
+	fs.Var((*clusterList)(names), "cluster", usage)
+}
+
+// clusterList is the value of --cluster; Set refuses an empty name.
+type clusterList []string
+
+func (s *clusterList) String() string { return strings.Join(*s, ",") }
+
+func (s *clusterList) Set(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return fmt.Errorf("a cluster name is needed")
+	}
+	*s = append(*s, v)
+	return nil
 }
 
 // onlyFlag adds --only, which takes a selection of plan.Selections.

@@ -169,6 +169,9 @@ func noChanges(p *plan.Plan) string {
 	if o := p.Meta.Only; o != "" {
 		return fmt.Sprintf("No %s steps to apply (--only %s). Other pending work, if any, is listed in the warnings.", o, o)
 	}
+	if sel := p.Meta.Selection; len(sel) > 0 {
+		return fmt.Sprintf("No changes. The selected clusters (%s) match the configuration.", strings.Join(sel, ", "))
+	}
 	return "No changes. The clusters match the configuration."
 }
 
@@ -188,6 +191,9 @@ func metaLine(m plan.Meta) string {
 	}
 	if m.Only != "" {
 		parts = append(parts, "--only "+m.Only)
+	}
+	if len(m.Selection) > 0 {
+		parts = append(parts, "--cluster "+strings.Join(m.Selection, ", "))
 	}
 	if m.ToolVersion != "" {
 		parts = append(parts, "etcdform "+m.ToolVersion)

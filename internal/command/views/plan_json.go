@@ -11,7 +11,7 @@ import (
 
 // PlanJSONVersion is the version of the JSON document PlanJSON writes; see
 // docs/plan-json.md. Fields are only ever added within a major version.
-const PlanJSONVersion = "2.2"
+const PlanJSONVersion = "2.3"
 
 // PlanJSON renders the stable JSON document described in docs/plan-json.md.
 type PlanJSON struct{}
@@ -24,6 +24,7 @@ type jsonPlan struct {
 	Author        string        `json:"author,omitempty"`
 	ConfigHash    string        `json:"config_hash,omitempty"`
 	Only          string        `json:"only,omitempty"`
+	Selection     []string      `json:"selection,omitempty"`
 	Changes       bool          `json:"changes"`
 	Applicable    bool          `json:"applicable"`
 	Summary       string        `json:"summary"`
@@ -114,6 +115,7 @@ func (v *PlanJSON) Plan(w io.Writer, p *plan.Plan) error {
 		Author:        p.Meta.Author,
 		ConfigHash:    p.Meta.ConfigHash,
 		Only:          p.Meta.Only,
+		Selection:     p.Meta.Selection,
 		Changes:       p.HasChanges(),
 		Applicable:    !p.HasRefusals(),
 		Summary:       summaryLine(p),

@@ -110,6 +110,17 @@ func BuildBinary() (path string, cleanup func(), err error) {
 // applied in turn, into a fresh configuration directory.
 func ConfigDir(t testing.TB, st *lab.State, edits ...func(string) string) string {
 	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(ClusterHCL(t, st, edits...)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// ClusterHCL is the lab's lab.hcl with absolute key paths and each edit
+// applied in turn (what ConfigDir writes).
+func ClusterHCL(t testing.TB, st *lab.State, edits ...func(string) string) string {
+	t.Helper()
 	data, err := os.ReadFile(st.HCLFile())
 	if err != nil {
 		t.Fatal(err)
@@ -119,11 +130,15 @@ func ConfigDir(t testing.TB, st *lab.State, edits ...func(string) string) string
 	for _, edit := range edits {
 		s = edit(s)
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(s), 0o644); err != nil {
-		t.Fatal(err)
+	return s
+}
+
+// WithName renames the lab's cluster (several labs in one configuration
+// directory, each a cluster of its own).
+func WithName(name string) func(string) string {
+	return func(s string) string {
+		return strings.Replace(s, fmt.Sprintf("cluster %q", lab.ClusterName), fmt.Sprintf("cluster %q", name), 1)
 	}
-	return dir
 }
 
 // WithStorage adds a storage block with the given quota to the cluster.
