@@ -14,6 +14,9 @@ import (
 //   - observable: refuses a cluster that was not observed or not reached.
 //   - observeMembership (membership.go): pairs desired and live members
 //     and sets up the simulated voter set.
+//   - dataDirs (datadir.go): what each member's data dir holds against the
+//     member list: a down member with no WAL is rebuilt (replaced under the
+//     same name), another member's or cluster's data is refused.
 //   - checks (checks.go) and checkServices (service.go): alarms, quota,
 //     missing services.
 //   - maintenance (maintenance.go): a CORRUPT alarm's refusal (and no
@@ -26,7 +29,8 @@ import (
 //   - recoverDown (memberwork.go): a down member's work, then its start.
 //   - removeDeadAndStale, promoteLearners, addMembers, removeLive
 //     (membership.go): membership changes, one at a time; an added member's
-//     uploads go before it is added.
+//     uploads go before it is added; a rebuilt member is removed and added
+//     again.
 //   - rollingWork (order.go): the rest of the work list, one member at a
 //     time, followers first and the leader last.
 //   - snapshotFirst and faultToleranceCheck (order.go): a snapshot before
@@ -74,7 +78,9 @@ const (
 //  2. Recovery of members that are down (service stopped, or endpoint not
 //     answering): their config is written if it differs, then they are
 //     started (or restarted when the service manager says running). Their
-//     hosts must be reachable; otherwise the plan is refused.
+//     hosts must be reachable; otherwise the plan is refused. A down member
+//     whose data dir holds no WAL (a rebuilt host) is not started: it is
+//     removed in 3a and added again under the same name in 3c, first.
 //  3. Membership changes, one at a time:
 //     a. removal of dead members and stale learners (remove-first: adding
 //     a voter while one is dead widens the quorum without adding an
@@ -197,6 +203,7 @@ func (cp *clusterPlanner) plan() {
 	if !cp.observable() || !cp.observeMembership() {
 		return
 	}
+	cp.dataDirs()
 	cp.checks()
 	cp.checkServices()
 	if !cp.maintenance() {

@@ -53,6 +53,21 @@ func summaries(ws []Warning) []string {
 	return out
 }
 
+// checkBrief compares p's steps (brief), refusals and warnings
+// (summaries) with the wanted ones.
+func checkBrief(t *testing.T, p *Plan, steps, refusals, warnings []string) {
+	t.Helper()
+	if diff := cmp.Diff(steps, brief(p)); diff != "" {
+		t.Errorf("steps (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(refusals, summaries(p.Refusals)); diff != "" {
+		t.Errorf("refusals (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(warnings, summaries(p.Warnings)); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+}
+
 func liveMember(oc *state.Cluster, name string) *state.Member { return oc.Member(name) }
 
 func TestMake(t *testing.T) {
@@ -384,15 +399,7 @@ func TestMake(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			p := Make(config(tc.desired), observed(tc.live()), tc.opts)
-			if diff := cmp.Diff(tc.steps, brief(p)); diff != "" {
-				t.Errorf("steps (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(tc.refusals, summaries(p.Refusals)); diff != "" {
-				t.Errorf("refusals (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(tc.warnings, summaries(p.Warnings)); diff != "" {
-				t.Errorf("warnings (-want +got):\n%s", diff)
-			}
+			checkBrief(t, p, tc.steps, tc.refusals, tc.warnings)
 			for i, s := range p.Steps {
 				if s.Cluster != "lab" {
 					t.Errorf("step %d: cluster %q", i+1, s.Cluster)

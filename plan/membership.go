@@ -22,6 +22,9 @@ type member struct {
 	hostDown  bool // its host is known and unreachable, or unknown
 	leader    bool
 	unhealthy bool // up but its status reports errors
+	// rebuilt: a down voter whose data dir holds no WAL (dataDirs); it is
+	// removed and added again under the same name.
+	rebuilt bool
 }
 
 // label names a member in messages.
@@ -144,25 +147,36 @@ func (cp *clusterPlanner) classify(m *member) {
 
 // removeDeadAndStale emits the removals that go before any addition: dead
 // members and learners that are not in the configuration, then kept
-// learners that are not running (left by an interrupted apply), which are
-// added again: such a learner is put first in cp.added and its uploads are
-// handed over to the new member (work.handOver).
+// members that are added again under the same name: rebuilt voters
+// (dataDirs) and learners that are not running (left by an interrupted
+// apply). Such a member is put first in cp.added, in the order of its
+// removal, and its uploads are handed over to the new member
+// (work.handOver).
 func (cp *clusterPlanner) removeDeadAndStale() {
 	for _, m := range cp.removed {
 		if m.live.IsLearner || m.down {
 			cp.emit(cp.removeStep(m), true)
 		}
 	}
+	var again []*member
 	for _, m := range cp.kept {
-		if !m.live.IsLearner || !(m.down || m.hostDown) {
+		switch {
+		case m.rebuilt:
+			cp.warn(m.name, "Member rebuilt", "Member %s is down and its data dir %s on %s holds no WAL: the host was rebuilt or its data lost, so started it could not rejoin as member %x. It is removed and added again as a learner under the same name and URLs, then promoted.", m.name, cp.c.Service.DataDir, m.desired.Host, m.id())
+			s := cp.removeStep(m)
+			s.Reason = rebuildReason(m, cp.c.Service.DataDir) + "; its service is stopped and disabled until the add, and anything left in its data dir's member/ is moved aside (never deleted)"
+			cp.emit(s, true)
+		case m.live.IsLearner && (m.down || m.hostDown):
+			cp.warn(m.name, "Learner not caught up", "Member %s is a learner that is not running (left by an interrupted apply). It is removed and added again.", m.label())
+			cp.emit(cp.removeStep(m), true)
+		default:
 			continue
 		}
-		cp.warn(m.name, "Learner not caught up", "Member %s is a learner that is not running (left by an interrupted apply). It is removed and added again.", m.label())
-		cp.emit(cp.removeStep(m), true)
-		again := &member{name: m.name, desired: m.desired, host: m.host, hostDown: m.hostDown}
-		cp.work.handOver(m, again)
-		cp.added = append([]*member{again}, cp.added...)
+		a := &member{name: m.name, desired: m.desired, host: m.host, hostDown: m.hostDown}
+		cp.work.handOver(m, a)
+		again = append(again, a)
 	}
+	cp.added = append(again, cp.added...)
 }
 
 // promoteLearners promotes each healthy learner left by an earlier apply,

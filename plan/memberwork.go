@@ -160,11 +160,12 @@ func (cp *clusterPlanner) restartPendingWork() {
 // learner that is not running is removed and added again instead). Per
 // member: its uploads and config write from the work list, which the start
 // carries out, then StartMember, or Restart when the service manager says
-// running. It refuses a down member whose host is unreachable. A started
+// running. A rebuilt member (dataDirs) is replaced instead. It refuses a
+// down member whose host is unreachable. A started
 // member counts as up for the later steps.
 func (cp *clusterPlanner) recoverDown() {
 	for _, m := range cp.kept {
-		if !m.down || m.live.IsLearner {
+		if !m.down || m.live.IsLearner || m.rebuilt {
 			continue
 		}
 		svc := "stopped"

@@ -31,11 +31,16 @@ type MemberFingerprint struct {
 	BinaryVersion string
 	ServiceState  string
 	CertSerials   []string
+	// DataDir is the identity the member's data dir holds
+	// (DataDir.Label): a plan that starts, rebuilds or refuses a member
+	// for what its data dir holds goes stale when that changes.
+	DataDir string
 }
 
 // FingerprintOf extracts from obs what apply re-checks before it starts:
 // per cluster its ID and, per member, the IDs, names, URLs, learner flag,
-// config file hash, binary version, service state and certificate serials.
+// config file hash, binary version, service state, certificate serials and
+// the identity its data dir holds.
 // Leader, raft indexes and sizes are left out: they change all the time
 // without making a plan stale. Everything is sorted, so two observations of
 // the same world give equal fingerprints.
@@ -91,6 +96,7 @@ func hostFacts(mf *MemberFingerprint, h *Host) {
 	mf.ConfigHash = h.ConfigHash
 	mf.BinaryVersion = h.BinaryVersion
 	mf.ServiceState = h.ServiceState
+	mf.DataDir = h.Data.Label()
 	for _, c := range h.Certs {
 		mf.CertSerials = append(mf.CertSerials, c.Role+":"+c.Serial)
 	}
@@ -151,6 +157,7 @@ func DiffFingerprint(planned, now Fingerprint) []string {
 			field("binary version", x.BinaryVersion, y.BinaryVersion)
 			field("service state", x.ServiceState, y.ServiceState)
 			field("certificate serials", strings.Join(x.CertSerials, ","), strings.Join(y.CertSerials, ","))
+			field("data dir", x.DataDir, y.DataDir)
 		}
 	}
 	return out

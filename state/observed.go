@@ -1,6 +1,7 @@
 package state
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/etcdform/etcdform/internal/etcdconf"
@@ -115,6 +116,9 @@ type Host struct {
 	BinaryVersion  string // "3.6.16", or "" when absent
 	DataDirBytes   int64
 	DataDirEmpty   bool
+	// Data is the identity the data dir holds, from its write-ahead log
+	// (with etcd running or not); nil when it was not read.
+	Data *DataDir
 
 	// ProcessStart is when the process the service manager runs started,
 	// and ConfigModTime when the config file was last modified, both on
@@ -150,6 +154,37 @@ type Host struct {
 	// for this member (read on the machine running etcdform, not over
 	// SSH), with the same roles as Certs; Path is the local path.
 	Sources []CertInfo
+}
+
+// DataDir is the identity an etcd data dir holds, read from the metadata
+// record at the head of its oldest WAL file (internal/etcdwal).
+type DataDir struct {
+	// HasWAL is false when DATA_DIR/member/wal holds no WAL file: etcd
+	// started on this data dir would start as a new member (an empty or
+	// rebuilt host).
+	HasWAL bool
+	// MemberID and ClusterID are the WAL's; 0 when HasWAL is false or
+	// Error is set.
+	MemberID  uint64
+	ClusterID uint64
+	// Error says why a WAL file that is there could not be read or
+	// decoded.
+	Error string
+}
+
+// Label describes d in one phrase for fingerprints and messages:
+// "no WAL", "member 8e9e05c52164694d of cluster cdf818194e3a8c32",
+// "unreadable WAL: ..."; "" for nil.
+func (d *DataDir) Label() string {
+	switch {
+	case d == nil:
+		return ""
+	case d.Error != "":
+		return "unreadable WAL: " + d.Error
+	case !d.HasWAL:
+		return "no WAL"
+	}
+	return fmt.Sprintf("member %x of cluster %x", d.MemberID, d.ClusterID)
 }
 
 // ClockSlack is how much later than the process's start the config file

@@ -20,6 +20,7 @@ import (
 
 	"github.com/etcdform/etcdform/apply"
 	"github.com/etcdform/etcdform/internal/etcdconf"
+	"github.com/etcdform/etcdform/internal/etcdwal"
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/schema"
 	"github.com/etcdform/etcdform/state"
@@ -222,9 +223,29 @@ func Host(ctx context.Context, c *schema.Cluster, m *schema.Member) *state.Host 
 	if n, empty, err := cli.DirSize(ctx, svc.DataDir, apply.AsidePrefix); err == nil {
 		h.DataDirBytes, h.DataDirEmpty = n, empty
 	}
+	h.Data = dataDir(ctx, cli, svc.DataDir)
 	h.Certs, h.Sources = hostCerts(ctx, cli, m), sourceCerts(m)
 	hb := backupJob(ctx, cli, c, m)
 	h.BackupJob, h.Init, h.BackupTimer, h.BackupEnvSHA256 = hb.files, hb.init, hb.timer, hb.envSHA256
 	h.ToolSHA256, h.ToolVersion = hb.toolSHA256, hb.toolVersion
 	return h
+}
+
+// dataDir reads the identity the data dir holds from its oldest WAL file's
+// head; nil when the host could not be asked.
+func dataDir(ctx context.Context, cli *sshp.Client, dir string) *state.DataDir {
+	head, err := cli.WALHead(ctx, dir, etcdwal.HeadBytes)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &state.DataDir{}
+	case ctx.Err() != nil:
+		return nil
+	case err != nil:
+		return &state.DataDir{HasWAL: true, Error: err.Error()}
+	}
+	id, err := etcdwal.Identity(head)
+	if err != nil {
+		return &state.DataDir{HasWAL: true, Error: err.Error()}
+	}
+	return &state.DataDir{HasWAL: true, MemberID: id.MemberID, ClusterID: id.ClusterID}
 }

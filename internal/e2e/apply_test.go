@@ -73,14 +73,7 @@ func TestApplyQuotaUnderLoad(t *testing.T) {
 	pf := planFile(t, dir)
 
 	w := startWriter(t, st)
-	labtest.Eventually(t, 10*time.Second, func() error {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if len(w.acked) < 50 {
-			return fmt.Errorf("writer has %d acked writes", len(w.acked))
-		}
-		return nil
-	})
+	w.waitAcked(t, 50)
 	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
 	start := time.Now()
 	if _, _, code := cli(t, applyArgs(t, "--audit-log", auditPath, pf)...); code != 0 {

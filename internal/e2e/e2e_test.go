@@ -246,6 +246,19 @@ func startWriterOn(t *testing.T, cli *clientv3.Client) *writer {
 	return w
 }
 
+// waitAcked waits until the writer has n acknowledged writes.
+func (w *writer) waitAcked(t *testing.T, n int) {
+	t.Helper()
+	labtest.Eventually(t, 10*time.Second, func() error {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if len(w.acked) < n {
+			return fmt.Errorf("writer has %d acknowledged writes", len(w.acked))
+		}
+		return nil
+	})
+}
+
 // loop is a background goroutine a test stops and waits for: the
 // goroutine closes done when it sees stop closed.
 type loop struct {

@@ -272,14 +272,7 @@ func TestTLSE2E(t *testing.T) {
 		}
 
 		w := startWriter(t, st)
-		labtest.Eventually(t, 10*time.Second, func() error {
-			w.mu.Lock()
-			defer w.mu.Unlock()
-			if len(w.acked) < 50 {
-				return fmt.Errorf("writer has %d acknowledged writes", len(w.acked))
-			}
-			return nil
-		})
+		w.waitAcked(t, 50)
 		audit := filepath.Join(t.TempDir(), "audit.jsonl")
 		if _, _, code := cli(t, applyArgs(t, "--audit-log", audit, planPath)...); code != 0 {
 			t.Fatalf("apply: exit %d", code)

@@ -266,6 +266,7 @@ type fileMember struct {
 	BinaryVersion string   `json:"binary_version,omitempty"`
 	ServiceState  string   `json:"service_state,omitempty"`
 	CertSerials   []string `json:"cert_serials,omitempty"`
+	DataDir       string   `json:"data_dir,omitempty"`
 }
 
 type fileStep struct {
@@ -395,7 +396,7 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 			fc.Members = append(fc.Members, fileMember{
 				Name: m.Name, ID: encodeID(m.ID), PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs,
 				IsLearner: m.IsLearner, ConfigHash: m.ConfigHash, BinaryVersion: m.BinaryVersion,
-				ServiceState: m.ServiceState, CertSerials: m.CertSerials,
+				ServiceState: m.ServiceState, CertSerials: m.CertSerials, DataDir: m.DataDir,
 			})
 		}
 		f.Fingerprint = append(f.Fingerprint, fc)
@@ -495,7 +496,7 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 			c.Members = append(c.Members, state.MemberFingerprint{
 				Name: fm.Name, ID: mid, PeerURLs: fm.PeerURLs, ClientURLs: fm.ClientURLs,
 				IsLearner: fm.IsLearner, ConfigHash: fm.ConfigHash, BinaryVersion: fm.BinaryVersion,
-				ServiceState: fm.ServiceState, CertSerials: fm.CertSerials,
+				ServiceState: fm.ServiceState, CertSerials: fm.CertSerials, DataDir: fm.DataDir,
 			})
 		}
 		p.Fingerprint.Clusters = append(p.Fingerprint.Clusters, c)

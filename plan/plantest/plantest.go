@@ -55,6 +55,7 @@ func Observe(c *schema.Cluster, leader int) *state.Cluster {
 		oc.Hosts[m.Name] = &state.Host{
 			Member: m.Name, Address: m.Host, Reachable: true, ConfigExists: true,
 			ConfigHash: fmt.Sprintf("%064x", n), ConfigContent: mustMarshal(f), Config: f, ServiceState: "running", BinaryVersion: "3.6.16",
+			Data: &state.DataDir{HasWAL: true, MemberID: id, ClusterID: oc.ClusterID},
 		}
 	}
 	for i := range oc.Members {

@@ -306,3 +306,26 @@ func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return strings.TrimSpace(s)
 }
+
+// WALHead returns the first n bytes of the oldest write-ahead log file of
+// the etcd data dir dataDir (DATA_DIR/member/wal/*.wal, by name), where
+// etcd keeps the member's and cluster's IDs (internal/etcdwal decodes
+// them). A data dir with no WAL file is an error satisfying
+// errors.Is(err, fs.ErrNotExist).
+func (c *Client) WALHead(ctx context.Context, dataDir string, n int) ([]byte, error) {
+	const s = `w="$1/member/wal"
+[ -d "$w" ] || exit 3
+f=$(ls -- "$w" | grep '\.wal$' | head -n 1)
+[ -n "$f" ] || exit 3
+exec head -c "$2" -- "$w/$f"`
+	out, errb, code, err := c.script(ctx, s, nil, dataDir, strconv.Itoa(n))
+	switch {
+	case err != nil:
+		return nil, err
+	case code == exitMissing:
+		return nil, c.notExist("read WAL", dataDir+"/member/wal")
+	case code != 0:
+		return nil, c.cmdError("reading the WAL of "+dataDir, code, errb)
+	}
+	return out, nil
+}

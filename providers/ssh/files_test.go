@@ -347,3 +347,32 @@ func TestBinaryVersion(t *testing.T) {
 		})
 	}
 }
+
+func TestWALHead(t *testing.T) {
+	t.Parallel()
+	c := dial(t, newHost(t, sshtest.Options{}).cfg)
+	dd := t.TempDir()
+	wal := filepath.Join(dd, "member", "wal")
+	if err := os.MkdirAll(wal, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WALHead(ctxFor(t), dd, 16); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("WALHead of an empty wal dir: %v, want ErrNotExist", err)
+	}
+	if _, err := c.WALHead(ctxFor(t), filepath.Join(dd, "nope"), 16); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("WALHead of a missing data dir: %v, want ErrNotExist", err)
+	}
+	for name, data := range map[string]string{
+		"0000000000000002-0000000000000100.wal": "second",
+		"0000000000000001-0000000000000000.wal": "first file, longer than asked",
+		"0.tmp":                                 "preallocated",
+	} {
+		if err := os.WriteFile(filepath.Join(wal, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := c.WALHead(ctxFor(t), dd, 10)
+	if err != nil || string(got) != "first file" {
+		t.Errorf("WALHead = %q, %v; want the oldest .wal file's first 10 bytes", got, err)
+	}
+}
