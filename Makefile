@@ -73,7 +73,7 @@ fuzz:
 # Benchmarks print their figures with units and a baseline from the same run.
 bench: deps build
 	$(GO) test -run '^$$' -bench . -count 1 ./schema ./plan/...
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 40m ./internal/bench
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 120m ./internal/bench
 
 lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

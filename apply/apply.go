@@ -47,6 +47,38 @@ type Event struct {
 	Phase   string // "locking", "checking plan", "writing config", "restarting", "waiting for health", "done", "failed", "interrupted"
 	Elapsed time.Duration
 	Err     error
+	// Milestone is set on the events a client of the cluster can feel,
+	// zero on the others.
+	Milestone Milestone
+	// Peer is the transferee of LeaderMoveSent and LeaderMoved.
+	Peer uint64
+}
+
+// Milestone marks the progress events that a client of the cluster can
+// feel (a leadership transfer, a member going down and coming back, a
+// gate's reads on every member), so that a caller can put them on a
+// timeline without parsing Phase (internal/bench's stall timeline does).
+type Milestone int
+
+const (
+	StepStarted     Milestone = iota + 1 // the step begins (before its pre-step gate)
+	PreGatePassed                        // the gate before the step passed
+	LeaderMoveSent                       // MoveLeader is about to be sent to the leader (Peer: the transferee)
+	LeaderMoved                          // the transferee reports itself leader
+	ServiceStopping                      // the restart was sent to the service manager
+	ServiceRunning                       // the service manager says the service runs again
+	GatePassed                           // the gate after the step passed
+	StepDone                             // the step is done
+)
+
+var milestoneNames = [...]string{"", "step start", "pre-gate passed", "MoveLeader sent", "leader moved", "restart sent", "service running", "gate passed", "step done"}
+
+// String names the milestone for a timeline: "MoveLeader sent".
+func (m Milestone) String() string {
+	if m < 0 || int(m) >= len(milestoneNames) {
+		return fmt.Sprintf("milestone(%d)", int(m))
+	}
+	return milestoneNames[m]
 }
 
 // ErrStale is returned when the cluster changed since the plan was made.
@@ -175,8 +207,12 @@ func clearedAlarms(p *model.Plan, idx []int) []string {
 // steps one at a time, each followed by the health gate.
 func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx []int, res *Result, conn Connector, opts Options) error {
 	start := opts.Now()
+	report := func(e Event) {
+		e.Cluster, e.Steps, e.Elapsed = c.Name, len(idx), opts.Now().Sub(start)
+		opts.Progress(e)
+	}
 	ev := func(step int, m string, a model.Action, phase string, err error) {
-		opts.Progress(Event{Cluster: c.Name, Step: step, Steps: len(idx), Member: m, Action: a, Phase: phase, Elapsed: opts.Now().Sub(start), Err: err})
+		report(Event{Step: step, Member: m, Action: a, Phase: phase, Err: err})
 	}
 	etcd, err := conn.Etcd(ctx, c)
 	if err != nil {
@@ -242,8 +278,11 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 		r := &res.Steps[i]
 		r.Start = opts.Now()
 		r.Outcome = "running"
-		ev(n+1, step.Member, step.Action, "starting", nil)
-		x.ev = func(phase string) { ev(n+1, step.Member, step.Action, phase, nil) }
+		x.mark = func(m Milestone, phase string, peer uint64) {
+			report(Event{Step: n + 1, Member: step.Member, Action: step.Action, Phase: phase, Milestone: m, Peer: peer})
+		}
+		x.ev = func(phase string) { x.mark(0, phase, 0) }
+		x.mark(StepStarted, "starting", 0)
 		// The gates before and during a step let pass the alarms this
 		// step or a later one clears; the gate after it only those a
 		// later one clears, so a disarm is checked.
@@ -260,6 +299,8 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 			cancel()
 			if err != nil {
 				err = fmt.Errorf("health gate after the step did not pass within %s: %w", opts.GateTimeout, err)
+			} else {
+				x.mark(GatePassed, "healthy", 0)
 			}
 		}
 		r.End = opts.Now()
@@ -281,7 +322,7 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 		}
 		r.Outcome = "done"
 		opts.Audit.Record(entry)
-		ev(n+1, step.Member, step.Action, "done", nil)
+		x.mark(StepDone, "done", 0)
 		// The last disarm makes the cluster take writes again: from here
 		// the in-cluster lock is held too, beside the host locks.
 		if hosts != nil && hosts.inCluster == nil && step.Action == model.DisarmAlarm && len(clearedAlarms(p, idx[n+1:])) == 0 {

@@ -78,12 +78,16 @@ func (e fakeEtcd) Lock(ctx context.Context, cluster string) (Lock, error) {
 	return fakeLock(e), e.w.call("lock")
 }
 func (e fakeEtcd) Leader(ctx context.Context) (uint64, error) { return e.w.leader, nil }
-func (e fakeEtcd) MoveLeaderAway(ctx context.Context, id uint64) error {
+func (e fakeEtcd) Transferee(ctx context.Context, id uint64) (uint64, error) {
 	if id == e.w.leader {
-		e.w.leader = 99
-		return e.w.call(fmt.Sprintf("move-leader-from %d", id))
+		return 99, nil
 	}
-	return nil
+	return 0, nil
+}
+func (e fakeEtcd) MoveLeader(ctx context.Context, to uint64) error {
+	from := e.w.leader
+	e.w.leader = to
+	return e.w.call(fmt.Sprintf("move-leader-from %d", from))
 }
 func (e fakeEtcd) AddLearner(ctx context.Context, u string) (uint64, []LiveMember, error) {
 	return 7, []LiveMember{{ID: 1, Name: "a", PeerURL: "http://a:2380"}, {ID: 7, PeerURL: u}}, e.w.call("add-learner " + u)
@@ -550,4 +554,32 @@ func newMemberStep(t *testing.T) plan.Step {
 		t.Fatal(err)
 	}
 	return plan.Step{Action: plan.AddLearner, Cluster: "lab", Member: "d", PeerURL: "http://d:2380", Config: tmpl}
+}
+
+// Issue 20: the events a client can feel carry a typed Milestone, in the
+// order they happen: the leader's restart step hands leadership over (to
+// the transferee named in Peer) before the service goes down.
+func TestRunMilestones(t *testing.T) {
+	w := &fakeWorld{leader: 1, obs: testObserved("h1")}
+	var got []string
+	_, err := Run(context.Background(), withTargets(testConfig(), rollingPlan(testObserved("h1"))), fakeConn{w}, Options{
+		SnapshotDir: t.TempDir(),
+		Progress: func(e Event) {
+			if e.Milestone != 0 && e.Member == "a" && e.Action == plan.Restart {
+				got = append(got, fmt.Sprintf("%d peer=%d", e.Milestone, e.Peer))
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		fmt.Sprintf("%d peer=0", StepStarted), fmt.Sprintf("%d peer=0", PreGatePassed),
+		fmt.Sprintf("%d peer=99", LeaderMoveSent), fmt.Sprintf("%d peer=99", LeaderMoved),
+		fmt.Sprintf("%d peer=0", ServiceStopping), fmt.Sprintf("%d peer=0", ServiceRunning),
+		fmt.Sprintf("%d peer=0", GatePassed), fmt.Sprintf("%d peer=0", StepDone),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("milestones of the leader's restart (-want +got):\n%s", diff)
+	}
 }

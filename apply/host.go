@@ -19,9 +19,12 @@ type Etcd interface {
 	Lock(ctx context.Context, cluster string) (Lock, error)
 	// Leader returns the current leader's member ID, fresh.
 	Leader(ctx context.Context) (uint64, error)
-	// MoveLeaderAway transfers leadership from id to a healthy, caught-up
-	// voter when id leads; it does nothing otherwise.
-	MoveLeaderAway(ctx context.Context, id uint64) error
+	// Transferee returns the voter that leadership should move to before
+	// member id goes down, or 0 when id does not lead now.
+	Transferee(ctx context.Context, id uint64) (uint64, error)
+	// MoveLeader transfers leadership to member to, returning once to
+	// reports itself leader.
+	MoveLeader(ctx context.Context, to uint64) error
 	// AddLearner adds peerURL as a learner and returns its ID and the
 	// live member list (name -> peer URL; the new member has no name yet).
 	AddLearner(ctx context.Context, peerURL string) (uint64, []LiveMember, error)

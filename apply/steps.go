@@ -28,7 +28,8 @@ type executor struct {
 	opts    Options
 	hosts   map[string]Host
 	ev      func(phase string)
-	learner uint64 // ID returned by the last AddLearner, for its Promote
+	mark    func(m Milestone, phase string, peer uint64) // an event that is a Milestone
+	learner uint64                                       // ID returned by the last AddLearner, for its Promote
 }
 
 // host connects to the host of the step's member (once per member).
@@ -77,6 +78,7 @@ func (x *executor) preGate(ctx context.Context, s model.Step) error {
 	if err := x.etcd.WaitHealthy(gctx, except); err != nil {
 		return fmt.Errorf("the cluster was not healthy before the step, so it was not started (waited %s): %w", x.opts.GateTimeout, err)
 	}
+	x.mark(PreGatePassed, "healthy before the step", 0)
 	return nil
 }
 
@@ -149,8 +151,12 @@ func (x *executor) restart(ctx context.Context, s model.Step) error {
 	if _, err := x.handOver(ctx, s); err != nil {
 		return err
 	}
-	x.ev("restarting")
-	return h.Restart(ctx)
+	x.mark(ServiceStopping, "restarting", 0)
+	if err := h.Restart(ctx); err != nil {
+		return err
+	}
+	x.mark(ServiceRunning, "running again", 0)
+	return nil
 }
 
 func (x *executor) promote(ctx context.Context, s model.Step) error {
@@ -248,8 +254,17 @@ func (x *executor) handOver(ctx context.Context, s model.Step) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	x.ev("moving leadership")
-	return id, x.etcd.MoveLeaderAway(ctx, id)
+	x.ev("checking leadership")
+	to, err := x.etcd.Transferee(ctx, id)
+	if err != nil || to == 0 {
+		return id, err
+	}
+	x.mark(LeaderMoveSent, fmt.Sprintf("moving leadership to %x", to), to)
+	if err := x.etcd.MoveLeader(ctx, to); err != nil {
+		return id, err
+	}
+	x.mark(LeaderMoved, fmt.Sprintf("leadership moved to %x", to), to)
+	return id, nil
 }
 
 func (x *executor) remove(ctx context.Context, s model.Step) error {

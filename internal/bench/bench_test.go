@@ -157,9 +157,18 @@ func (l *load) finish(b *testing.B) (maxLat, p99 time.Duration, failed, lost int
 	close(l.stop)
 	<-l.done
 	defer l.cli.Close()
+	lost = lostWrites(b, l.cli, l.prefix, l.acked)
+	s := slices.Clone(l.lat)
+	slices.Sort(s)
+	return s[len(s)-1], s[len(s)*99/100], l.failed, lost
+}
+
+// lostWrites counts the acknowledged keys that a read of prefix does not
+// find.
+func lostWrites(b *testing.B, c *clientv3.Client, prefix string, acked []string) (lost int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	resp, err := l.cli.Get(ctx, l.prefix+"/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	resp, err := c.Get(ctx, prefix+"/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -167,14 +176,12 @@ func (l *load) finish(b *testing.B) (maxLat, p99 time.Duration, failed, lost int
 	for _, kv := range resp.Kvs {
 		have[string(kv.Key)] = true
 	}
-	for _, k := range l.acked {
+	for _, k := range acked {
 		if !have[k] {
 			lost++
 		}
 	}
-	s := slices.Clone(l.lat)
-	slices.Sort(s)
-	return s[len(s)-1], s[len(s)*99/100], l.failed, lost
+	return lost
 }
 
 func waitHealthy(b *testing.B, h lab.Host) time.Duration {

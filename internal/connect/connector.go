@@ -186,18 +186,19 @@ func (e *etcdAdapter) Leader(ctx context.Context) (uint64, error) {
 	return id, err
 }
 
-func (e *etcdAdapter) MoveLeaderAway(ctx context.Context, id uint64) error {
+func (e *etcdAdapter) Transferee(ctx context.Context, id uint64) (uint64, error) {
 	leader, err := e.Leader(ctx)
-	if err != nil {
-		return err
-	}
-	if leader != id {
-		return nil
+	if err != nil || leader != id {
+		return 0, err
 	}
 	to, err := e.cli.PickTransferee(ctx, id)
 	if err != nil {
-		return fmt.Errorf("moving leadership away from %x: %w", id, err)
+		return 0, fmt.Errorf("moving leadership away from %x: %w", id, err)
 	}
+	return to, nil
+}
+
+func (e *etcdAdapter) MoveLeader(ctx context.Context, to uint64) error {
 	return e.cli.MoveLeader(ctx, to)
 }
 
