@@ -99,9 +99,9 @@ var fakeHostCases = map[plan.Action]fakeHostCase{
 	},
 	plan.DisarmAlarm: {
 		step: func(*testing.T) plan.Step {
-			return plan.Step{Action: plan.DisarmAlarm, Cluster: "lab", Member: "b", MemberID: 2, Alarm: "NOSPACE"}
+			return plan.Step{Action: plan.DisarmAlarm, Cluster: "lab", Member: "b", MemberID: 2, Alarm: "NOSPACE", Quota: 160 << 20}
 		},
-		wantCalls: []string{"disarm 2 NOSPACE", "gate"},
+		wantCalls: []string{"db-sizes", "disarm 2 NOSPACE", "gate"},
 	},
 }
 

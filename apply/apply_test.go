@@ -45,6 +45,8 @@ type fakeWorld struct {
 	// disarm; hostHeld: hosts whose lock another apply holds.
 	noSpace  bool
 	hostHeld map[string]bool
+	// dbs is what DBSizes reports.
+	dbs []MemberDB
 }
 
 type fakeEtcd struct{ w *fakeWorld }
@@ -361,7 +363,7 @@ func nospacePlan(obs *state.Observed) *plan.Plan {
 		{Action: plan.Compact, Cluster: "lab", Revision: 4711},
 		{Action: plan.Defrag, Cluster: "lab", Member: "b", MemberID: 2},
 		{Action: plan.Defrag, Cluster: "lab", Member: "c", MemberID: 3},
-		{Action: plan.DisarmAlarm, Cluster: "lab", Member: "b", MemberID: 2, Alarm: "NOSPACE"},
+		{Action: plan.DisarmAlarm, Cluster: "lab", Member: "b", MemberID: 2, Alarm: "NOSPACE", Quota: 160 << 20},
 	}, p.Steps[1:3]...) // then write-config b, restart b
 	return p
 }
@@ -378,7 +380,7 @@ func TestRunUnderNospaceLocksHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"lock refused: no lease", "host-lock b", "host-lock c", "compact 4711", "gate",
-		"pregate-except 2", "defrag 2", "gate", "pregate-except 3", "defrag 3", "gate", "disarm 2 NOSPACE", "gate", "lock",
+		"pregate-except 2", "defrag 2", "gate", "pregate-except 3", "defrag 3", "gate", "db-sizes", "disarm 2 NOSPACE", "gate", "lock",
 		"install-files b", "pregate-except 2", "restart b", "gate", "hashkv", "put-audit", "unlock", "host-unlock b", "host-unlock c"}
 	if diff := cmp.Diff(want, w.calls); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)

@@ -57,7 +57,19 @@ type Etcd interface {
 	// and the same type of alarm of any other member that raised one since
 	// the plan was made (the recovery before it covered every member).
 	AlarmDisarm(ctx context.Context, id uint64, alarm string) error
+	// DBSizes returns every live member's DB size and the quota it runs
+	// with, as each reports them (Quota 0 when etcd reports none: before
+	// 3.6). A member that does not answer is an error naming it.
+	DBSizes(ctx context.Context) ([]MemberDB, error)
 	Close() error
+}
+
+// MemberDB is one member's DB size and quota, as it reports them.
+type MemberDB struct {
+	Name  string
+	ID    uint64
+	Size  int64 // dbSize: the file's size
+	Quota int64 // dbSizeQuota; 0 when not reported
 }
 
 // Lock is a held apply lock.

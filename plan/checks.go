@@ -1,6 +1,10 @@
 package plan
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/etcdform/etcdform/plan/model"
+)
 
 // checks reports alarms and refuses an unsafe quota.
 func (cp *clusterPlanner) checks() {
@@ -32,7 +36,7 @@ func (cp *clusterPlanner) checks() {
 		}
 	}
 	quota := c.Storage.QuotaBackendBytes
-	margin := max(int64(QuotaMarginMin), largest*QuotaMarginPercent/100)
+	margin := model.QuotaMargin(largest)
 	if largest == 0 {
 		return
 	}

@@ -21,8 +21,10 @@ import (
 //     member (or restoring) recovers it.
 //   - NOSPACE: compact (compactRevision), defragment every member that
 //     answers, one per step, followers first and the leader last, then
-//     disarm each NOSPACE alarm. A quota raise in the same plan follows as
-//     config writes and restarts.
+//     disarm each NOSPACE alarm (nospaceRecovery). When the plan raises
+//     the quota, the disarms wait until the rolling change that raises it
+//     is done (disarmLater), so that a database whose live data fills the
+//     old quota does not raise NOSPACE again on the first write.
 //
 // It reports whether planning goes on: not while CORRUPT is raised.
 func (cp *clusterPlanner) maintenance() bool {
@@ -81,6 +83,25 @@ func (cp *clusterPlanner) routineDefrag() {
 
 // nospaceRecovery emits the guide's NOSPACE recovery: compact, defrag each
 // member, disarm.
+//
+// Compaction frees only history. When live keys fill the quota, nothing the
+// recovery does brings the database under it, and the first write after
+// the disarm raises NOSPACE again; what the database holds after the
+// compaction is not known at plan time (dbSizeInUse counts the history
+// still to compact). So:
+//
+//   - when the plan raises the quota (quotaRaised), the disarms go after
+//     the config writes and restarts that raise it (cp.disarmLater, emitted
+//     by disarmAfterWork), whose gates tolerate the NOSPACE this plan
+//     clears: the guide's order with step 5 before step 4, which works
+//     whether history or live data filled the database;
+//   - otherwise the disarms follow the defrags, and each carries the guard
+//     apply checks before it disarms (Step.Quota): every member's DB, as
+//     etcd reports it then, must keep the margin the planner asks of any
+//     quota below the quota (model.DisarmLimit).
+//     When it is not, apply stops before the disarm, saying to raise the
+//     quota or delete keys. The plan says so in the step's reason; it does
+//     not promise a recovery that apply cannot carry out.
 func (cp *clusterPlanner) nospaceRecovery(alarms []state.Alarm) {
 	cur := cp.currentRevision()
 	if rev, why := compactRevision(cp.c.Compaction, cur, true); rev > 0 {
@@ -94,13 +115,66 @@ func (cp *clusterPlanner) nospaceRecovery(alarms []state.Alarm) {
 		cp.emit(cp.defragStep(m, "NOSPACE is raised: defragment to give the freed space back"), !m.live.IsLearner)
 	}
 	sort.Slice(alarms, func(i, j int) bool { return alarms[i].MemberID < alarms[j].MemberID })
-	for _, al := range alarms {
-		v, a := cp.counts()
-		cp.emit(Step{Action: DisarmAlarm, Cluster: cp.c.Name, Member: cp.alarmName(al.MemberID), MemberID: al.MemberID, Alarm: al.Type,
-			Reason:  "Disarm NOSPACE once the space is reclaimed, so that the cluster accepts writes again",
-			Changes: []Change{{Attr: "alarm", Before: al.Type, After: "(disarmed)"}},
-			Voters:  v, Tolerated: a - quorum(v)}, false)
+	running, raised := cp.quotaRaised()
+	quota, reason := running, "Disarm NOSPACE once the space is reclaimed, so that the cluster accepts writes again"
+	if raised {
+		quota = cp.c.Storage.QuotaBackendBytes
+		reason = fmt.Sprintf("Disarm NOSPACE once the quota is raised from %s to %s (the config writes and restarts before this step), so that the cluster accepts writes again whether history or live keys filled the old quota", FormatSize(running), FormatSize(quota))
 	}
+	reason += fmt.Sprintf(". Apply disarms only when every member's DB is at most %s then (the %s quota less the margin any quota keeps: the larger of 64 MiB and 10%% of the DB); otherwise it stops before the disarm, because the next writes would raise NOSPACE again: raise storage.quota_backend_bytes, or delete keys, and plan again",
+		FormatSize(DisarmLimit(quota)), FormatSize(quota))
+	for _, al := range alarms {
+		s := Step{Action: DisarmAlarm, Cluster: cp.c.Name, Member: cp.alarmName(al.MemberID), MemberID: al.MemberID, Alarm: al.Type,
+			Quota: quota, Reason: reason, Changes: []Change{{Attr: "alarm", Before: al.Type, After: "(disarmed)"}}}
+		if raised {
+			cp.disarmLater = append(cp.disarmLater, s)
+			continue
+		}
+		s.Voters, s.Tolerated = cp.disarmCounts()
+		cp.emit(s, false)
+	}
+}
+
+// disarmCounts is a disarm step's voters and failures tolerated.
+func (cp *clusterPlanner) disarmCounts() (int, int) {
+	v, a := cp.counts()
+	return v, a - quorum(v)
+}
+
+// disarmAfterWork emits the disarms nospaceRecovery left for after the
+// quota raise (the phase after rollingWork).
+func (cp *clusterPlanner) disarmAfterWork() {
+	for _, s := range cp.disarmLater {
+		s.Voters, s.Tolerated = cp.disarmCounts()
+		cp.emit(s, false)
+	}
+}
+
+// quotaRaised returns the quota the members run with (the smallest their
+// config files hold; etcd's default for a file without one) and whether
+// the configuration raises it. The config writes and restarts of a raise
+// are the members' rolling work.
+func (cp *clusterPlanner) quotaRaised() (running int64, raised bool) {
+	for _, m := range cp.kept {
+		h := cp.oc.Hosts[m.name]
+		if h == nil || h.Config == nil {
+			continue
+		}
+		q := h.Config.QuotaBackendBytes
+		if q <= 0 {
+			q = schema.DefaultQuotaBackendBytes
+		}
+		if running == 0 || q < running {
+			running = q
+		}
+	}
+	if running == 0 {
+		return cp.c.Storage.QuotaBackendBytes, false
+	}
+	if keep := selections[cp.opts.Only]; keep != nil && (!keep(WriteConfig) || !keep(Restart)) {
+		return running, false // the selection leaves the raise out
+	}
+	return running, cp.c.Storage.QuotaBackendBytes > running
 }
 
 // defragOrder returns the live members that answer and pass want, in

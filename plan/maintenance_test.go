@@ -26,33 +26,63 @@ func nospace() *state.Cluster {
 	return oc
 }
 
+// TestMaintenanceNoSpace: with a quota raise, the recovery compacts and
+// defragments first, then the snapshot (taken from a follower, under the
+// alarm) and the config writes and restarts that raise the quota, and only
+// then disarms, guarded by the raised quota: a database whose live data
+// fills the old quota then takes writes again. Without a raise the disarms
+// follow the defrags, guarded by the quota the members run with, and
+// nothing risky follows, so there is no snapshot.
 func TestMaintenanceNoSpace(t *testing.T) {
-	c := testCluster(1, 2, 3)
-	c.Storage.QuotaBackendBytes = 2 << 30 // the quota raise
-	p := Make(config(c), observed(nospace()), Options{})
-	want := []string{
-		"snapshot  3/1",
-		"compact  3/1",
-		"defrag etcd-1 3/0", "defrag etcd-3 3/0", "defrag etcd-2 3/0 L",
-		"disarm-alarm etcd-1 3/1", "disarm-alarm etcd-2 3/1", "disarm-alarm etcd-3 3/1",
-		"write-config etcd-1 3/1", "restart etcd-1 3/0",
-		"write-config etcd-3 3/1", "restart etcd-3 3/0",
-		"write-config etcd-2 3/1 L", "restart etcd-2 3/0 L",
+	tests := map[string]struct {
+		quota int64
+		want  []string
+		guard int64 // the disarm steps' Quota
+	}{
+		"quota raised": {2 << 30, []string{
+			"compact  3/1",
+			"defrag etcd-1 3/0", "defrag etcd-3 3/0", "defrag etcd-2 3/0 L",
+			"snapshot  3/1",
+			"write-config etcd-1 3/1", "restart etcd-1 3/0",
+			"write-config etcd-3 3/1", "restart etcd-3 3/0",
+			"write-config etcd-2 3/1 L", "restart etcd-2 3/0 L",
+			"disarm-alarm etcd-1 3/1", "disarm-alarm etcd-2 3/1", "disarm-alarm etcd-3 3/1",
+		}, 2 << 30},
+		"quota kept": {160 << 20, []string{
+			"compact  3/1",
+			"defrag etcd-1 3/0", "defrag etcd-3 3/0", "defrag etcd-2 3/0 L",
+			"disarm-alarm etcd-1 3/1", "disarm-alarm etcd-2 3/1", "disarm-alarm etcd-3 3/1",
+		}, 160 << 20},
 	}
-	if diff := cmp.Diff(want, brief(p)); diff != "" {
-		t.Errorf("steps (-want +got):\n%s", diff)
-	}
-	if len(p.Refusals) > 0 || len(p.Warnings) > 0 {
-		t.Errorf("refusals %v, warnings %v; want none", summaries(p.Refusals), summaries(p.Warnings))
-	}
-	if s := p.Steps[1]; s.Revision != 90000 || !cmp.Equal(s.Changes, []Change{{Attr: "revision", Before: "90000", After: "90000"}}) {
-		t.Errorf("compact step: revision %d, changes %v", s.Revision, s.Changes)
-	}
-	if got, want := p.Steps[2].Changes, []Change{{Attr: "db-size", Before: "160 MiB", After: "~40 MiB (reclaims ~120 MiB)"}}; !cmp.Equal(got, want) {
-		t.Errorf("defrag changes %v, want %v", got, want)
-	}
-	if s := p.Steps[5]; s.Alarm != "NOSPACE" || s.MemberID != 0x101 {
-		t.Errorf("disarm step: %+v", s)
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := testCluster(1, 2, 3)
+			c.Storage.QuotaBackendBytes = tc.quota
+			p := Make(config(c), observed(nospace()), Options{})
+			if diff := cmp.Diff(tc.want, brief(p)); diff != "" {
+				t.Errorf("steps (-want +got):\n%s", diff)
+			}
+			if len(p.Refusals) > 0 || (tc.quota > 160<<20) != (len(p.Warnings) == 0) {
+				t.Errorf("refusals %v, warnings %v; want none, and the DB-size warning only at the kept quota", summaries(p.Refusals), summaries(p.Warnings))
+			}
+			if t.Failed() {
+				return
+			}
+			if s := p.Steps[0]; s.Revision != 90000 || !cmp.Equal(s.Changes, []Change{{Attr: "revision", Before: "90000", After: "90000"}}) {
+				t.Errorf("compact step: revision %d, changes %v", s.Revision, s.Changes)
+			}
+			if got, want := p.Steps[1].Changes, []Change{{Attr: "db-size", Before: "160 MiB", After: "~40 MiB (reclaims ~120 MiB)"}}; !cmp.Equal(got, want) {
+				t.Errorf("defrag changes %v, want %v", got, want)
+			}
+			s := p.Steps[len(p.Steps)-3]
+			if s.Action != DisarmAlarm || s.Alarm != "NOSPACE" || s.MemberID != 0x101 || s.Quota != tc.guard {
+				t.Errorf("disarm step: %+v; want NOSPACE of 101 guarded by a quota of %d", s, tc.guard)
+			}
+			limit := FormatSize(DisarmLimit(tc.guard))
+			if !strings.Contains(s.Reason, "at most "+limit) || !strings.Contains(s.Reason, "raise storage.quota_backend_bytes, or delete keys") {
+				t.Errorf("disarm reason %q: want the guard (at most %s) and the way out", s.Reason, limit)
+			}
+		})
 	}
 }
 
@@ -104,9 +134,9 @@ func TestMaintenanceRoutineDefrag(t *testing.T) {
 	}{
 		"no block":        {nil, nil},
 		"no defrag block": {&schema.Maintenance{}, nil},
-		"64MiB":           {&schema.Maintenance{Defrag: &schema.DefragPolicy{FragmentationAbove: 30, MinReclaimable: 64 << 20}}, []string{"snapshot  3/1", "defrag etcd-3 3/0", "defrag etcd-1 3/0 L"}},
-		"128MiB":          {&schema.Maintenance{Defrag: &schema.DefragPolicy{FragmentationAbove: 30, MinReclaimable: 128 << 20}}, []string{"snapshot  3/1", "defrag etcd-1 3/0 L"}},
-		"above 85%":       {&schema.Maintenance{Defrag: &schema.DefragPolicy{FragmentationAbove: 85, MinReclaimable: 0}}, []string{"snapshot  3/1", "defrag etcd-3 3/0"}},
+		"64MiB":           {&schema.Maintenance{Defrag: &schema.DefragPolicy{FragmentationAbove: 30, MinReclaimable: 64 << 20}}, []string{"defrag etcd-3 3/0", "defrag etcd-1 3/0 L"}},
+		"128MiB":          {&schema.Maintenance{Defrag: &schema.DefragPolicy{FragmentationAbove: 30, MinReclaimable: 128 << 20}}, []string{"defrag etcd-1 3/0 L"}},
+		"above 85%":       {&schema.Maintenance{Defrag: &schema.DefragPolicy{FragmentationAbove: 85, MinReclaimable: 0}}, []string{"defrag etcd-3 3/0"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -124,10 +154,10 @@ func TestMaintenanceRoutineDefrag(t *testing.T) {
 	c := testCluster(1, 2, 3)
 	c.Maintenance = &schema.Maintenance{Defrag: &schema.DefragPolicy{FragmentationAbove: 30, MinReclaimable: 128 << 20}}
 	p := Make(config(c), observed(oc()), Options{})
-	if got, want := p.Steps[1].Changes, []Change{{Attr: "db-size", Before: "512 MiB", After: "~96 MiB (reclaims ~416 MiB)"}}; !cmp.Equal(got, want) {
+	if got, want := p.Steps[0].Changes, []Change{{Attr: "db-size", Before: "512 MiB", After: "~96 MiB (reclaims ~416 MiB)"}}; !cmp.Equal(got, want) {
 		t.Errorf("changes %v, want %v", got, want)
 	}
-	if r := p.Steps[1].Reason; !strings.Contains(r, "81% of the DB file is free") {
+	if r := p.Steps[0].Reason; !strings.Contains(r, "81% of the DB file is free") {
 		t.Errorf("reason %q", r)
 	}
 }
@@ -166,6 +196,21 @@ func TestQuotaWarning(t *testing.T) {
 					t.Errorf("warning %q does not say %q", d, w)
 				}
 			}
+		}
+	}
+}
+
+// TestDisarmLimit: the largest DB a NOSPACE disarm accepts keeps the
+// planner's quota margin (the larger of 64 MiB and 10% of the DB) below the
+// quota, and one byte more does not.
+func TestDisarmLimit(t *testing.T) {
+	for quota, want := range map[int64]int64{160 << 20: 96 << 20, 2 << 30: 1952257862, 64 << 20: 0} {
+		got := DisarmLimit(quota)
+		if got != want {
+			t.Errorf("DisarmLimit(%s) = %d, want %d", FormatSize(quota), got, want)
+		}
+		if got > 0 && (got+max(QuotaMarginMin, got*QuotaMarginPercent/100) > quota || got+1+max(QuotaMarginMin, (got+1)*QuotaMarginPercent/100) <= quota) {
+			t.Errorf("DisarmLimit(%s) = %d is not the largest size that keeps the margin", FormatSize(quota), got)
 		}
 	}
 }

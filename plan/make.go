@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 
+	"github.com/etcdform/etcdform/plan/model"
 	"github.com/etcdform/etcdform/schema"
 	"github.com/etcdform/etcdform/state"
 )
@@ -21,7 +22,8 @@ import (
 //     missing services.
 //   - maintenance (maintenance.go): a CORRUPT alarm's refusal (and no
 //     step at all); NOSPACE's recovery (compact, defrag each member,
-//     disarm) before any other step; or the routine defrag.
+//     disarm, or the disarm after a quota raise) before any other step;
+//     or the routine defrag.
 //   - configWork, restartPendingWork (memberwork.go) and tlsPlan (tls.go):
 //     fill the per-member work list: a config file to write, a process
 //     older than its file, TLS uploads and the CA bundles that need a
@@ -33,9 +35,12 @@ import (
 //     again.
 //   - rollingWork (order.go): the rest of the work list, one member at a
 //     time, followers first and the leader last.
+//   - disarmAfterWork (maintenance.go): the NOSPACE disarms, when the
+//     plan raises the quota (after the restarts that raise it).
 //   - snapshotFirst and faultToleranceCheck (order.go): a snapshot before
-//     anything risky; budget refusals, the zero-tolerance warning and the
-//     even-voters refusal.
+//     the first step that is not maintenance, when any step is risky;
+//     budget refusals, the zero-tolerance warning and the even-voters
+//     refusal.
 //
 // After plan, Make runs backupJobs and backupFreshness (backup.go), which
 // append their steps after the cluster's other steps.
@@ -52,6 +57,11 @@ type Options struct {
 	// Tool is the local etcdform binary that backup jobs run (apply
 	// installs it on the job's hosts); zero: the binary is not managed.
 	Tool Tool
+	// Only is the selection (`plan --only`) Make reduces the plan to
+	// (Only); "" keeps it whole. The planner plans for it: a NOSPACE
+	// recovery whose quota raise the selection leaves out disarms under
+	// the quota the members run with, right after the defrags.
+	Only string
 }
 
 // QuotaMarginMin and QuotaMarginPercent define the headroom a quota must
@@ -63,8 +73,8 @@ type Options struct {
 // DB size is a warning, as the production guide advises (also when within
 // the margin of a quota that is not changing).
 const (
-	QuotaMarginMin     = 64 << 20
-	QuotaMarginPercent = 10
+	QuotaMarginMin     = model.QuotaMarginMin
+	QuotaMarginPercent = model.QuotaMarginPercent
 	QuotaWarnPercent   = 75
 )
 
@@ -74,7 +84,13 @@ const (
 //
 // Per cluster, steps come in this order:
 //
-//  1. Snapshot, when any later step is risky.
+//  0. Maintenance (maintenance.go): NOSPACE's recovery (compact, a defrag
+//     per member, the disarms unless the plan raises the quota), or the
+//     routine defrag of the maintenance block. These touch no live key.
+//  1. Snapshot, when any later step is risky (after the maintenance
+//     steps: a snapshot is the way back from a change of membership or of
+//     what members run, not from a compaction or a defragmentation, and
+//     a NOSPACE recovery should not wait for one).
 //  2. Recovery of members that are down (service stopped, or endpoint not
 //     answering): their config is written if it differs, then they are
 //     started (or restarted when the service manager says running). Their
@@ -97,6 +113,8 @@ const (
 //     observed) last. A member whose process started before its config
 //     file was last written (state.Host.RestartPending) gets a Restart
 //     alone, in the same order.
+//  5. The NOSPACE disarms, when the plan raises the quota (after the
+//     restarts that raise it).
 //
 // Every step carries the voters and the failures tolerated while it runs;
 // a step that takes a member down or changes membership below the budget
@@ -139,6 +157,7 @@ func Make(cfg *schema.Config, obs *state.Observed, opts Options) *Plan {
 		p.Steps = append(p.Steps, cp.steps...)
 	}
 	AddTargets(cfg, p)
+	Only(p, opts.Only)
 	return p
 }
 
@@ -161,8 +180,13 @@ type clusterPlanner struct {
 	// config writes and restarts.
 	work workList
 
-	// body is the cluster's steps after the snapshot, as emitted;
-	// checked holds the indices in body of the steps that must keep the
+	// disarmLater holds the NOSPACE disarms that wait for the quota raise
+	// (nospaceRecovery, disarmAfterWork).
+	disarmLater []Step
+
+	// body is the cluster's steps but the snapshot, as emitted;
+	// checked holds the indices in body (in steps, after snapshotFirst)
+	// of the steps that must keep the
 	// fault-tolerance budget.
 	body    []Step
 	checked []int
@@ -220,6 +244,7 @@ func (cp *clusterPlanner) plan() {
 	cp.addMembers()
 	cp.removeLive()
 	cp.rollingWork()
+	cp.disarmAfterWork()
 
 	cp.snapshotFirst()
 	cp.faultToleranceCheck()

@@ -58,6 +58,10 @@ const (
 	TimeoutBackupRun    = model.TimeoutBackupRun
 )
 
+// DisarmLimit is the largest DB size at which a NOSPACE disarm goes ahead
+// under quota (model.DisarmLimit).
+func DisarmLimit(quota int64) int64 { return model.DisarmLimit(quota) }
+
 // Actions returns the table of actions, one row per action, in summary
 // order.
 func Actions() []ActionInfo { return model.Actions() }

@@ -10,16 +10,16 @@ import (
 )
 
 // TestOnlyMaintenanceNoSpace: under NOSPACE with a quota raise, --only
-// maintenance keeps the guide's recovery (snapshot, compact, defrag per
-// member with the leader last, disarm) as planned, and leaves the config
-// writes and restarts out, listed.
+// maintenance keeps the guide's recovery (compact, defrag per member with
+// the leader last, disarm) and leaves the config writes and restarts out,
+// listed. Planned for the selection (Options.Only), the disarms follow the
+// defrags and are guarded by the quota the members run with, not by the
+// raise the selection leaves out.
 func TestOnlyMaintenanceNoSpace(t *testing.T) {
 	c := testCluster(1, 2, 3)
 	c.Storage.QuotaBackendBytes = 2 << 30
-	p := Make(config(c), observed(nospace()), Options{})
-	Only(p, OnlyMaintenance)
+	p := Make(config(c), observed(nospace()), Options{Only: OnlyMaintenance})
 	want := []string{
-		"snapshot  3/1",
 		"compact  3/1",
 		"defrag etcd-1 3/0", "defrag etcd-3 3/0", "defrag etcd-2 3/0 L",
 		"disarm-alarm etcd-1 3/1", "disarm-alarm etcd-2 3/1", "disarm-alarm etcd-3 3/1",
@@ -33,5 +33,10 @@ func TestOnlyMaintenanceNoSpace(t *testing.T) {
 	}
 	if got := NotSelected(p, OnlyMaintenance); len(got) != 0 {
 		t.Errorf("NotSelected: %q", got)
+	}
+	for _, s := range p.Steps {
+		if s.Action == DisarmAlarm && s.Quota != 160<<20 {
+			t.Errorf("disarm-alarm %s guarded by a quota of %d, want the running 160 MiB", s.Member, s.Quota)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -49,18 +50,32 @@ func rollRank(m *member) int {
 	return 1
 }
 
-// snapshotFirst sets the cluster's steps: a Snapshot when any step of the
-// body is risky, then the body.
+// snapshotFirst sets the cluster's steps: the body, with a Snapshot, when
+// any step of it is risky, before its first step that is not maintenance.
+// The leading maintenance steps (a NOSPACE recovery, a routine defrag)
+// touch no live key, so they go first: a recovery is not held up by a
+// snapshot of the full database, which it then takes smaller. A snapshot
+// taken while NOSPACE is still raised (a quota raise before the disarm)
+// comes from a follower (apply). cp.checked is renumbered to cp.steps.
 func (cp *clusterPlanner) snapshotFirst() {
-	risky := false
-	for _, s := range cp.body {
-		risky = risky || s.Action.IsRisky()
-	}
-	if risky {
+	base := len(cp.steps)
+	risky := slices.ContainsFunc(cp.body, func(s Step) bool { return s.Action.IsRisky() })
+	at := slices.IndexFunc(cp.body, func(s Step) bool { return !s.Action.IsMaintenance() })
+	if !risky || at < 0 {
+		at = len(cp.body) + 1 // no snapshot
+		cp.steps = append(cp.steps, cp.body...)
+	} else {
 		v, a := cp.initialCounts()
+		cp.steps = append(cp.steps, cp.body[:at]...)
 		cp.steps = append(cp.steps, Step{Action: Snapshot, Cluster: cp.c.Name, Reason: "Take and verify a snapshot before the first risky step", Voters: v, Tolerated: a - quorum(v)})
+		cp.steps = append(cp.steps, cp.body[at:]...)
 	}
-	cp.steps = append(cp.steps, cp.body...)
+	for n, i := range cp.checked {
+		cp.checked[n] = base + i
+		if i >= at {
+			cp.checked[n]++
+		}
+	}
 }
 
 // faultToleranceCheck runs after snapshotFirst. It refuses every checked
@@ -68,10 +83,9 @@ func (cp *clusterPlanner) snapshotFirst() {
 // when a membership change passes through zero tolerance (warnNarrowest),
 // and refuses ending with an even number of voters (checkEven).
 func (cp *clusterPlanner) faultToleranceCheck() {
-	base := len(cp.steps) - len(cp.body)
 	for _, i := range cp.checked {
-		if s := cp.body[i]; s.Tolerated < cp.budget {
-			cp.refuseBudget(base+i+1, s)
+		if s := cp.steps[i]; s.Tolerated < cp.budget {
+			cp.refuseBudget(i+1, s)
 		}
 	}
 	cp.warnNarrowest()

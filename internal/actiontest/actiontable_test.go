@@ -32,7 +32,7 @@ var stepFields = map[plan.Action]func(s *plan.Step){
 		s.Job = &plan.JobInstall{Remove: []string{"/etc/cron.d/etcdform-backup-lab"}}
 	},
 	plan.Compact:     func(s *plan.Step) { s.Revision = 4711 },
-	plan.DisarmAlarm: func(s *plan.Step) { s.Alarm = "NOSPACE" },
+	plan.DisarmAlarm: func(s *plan.Step) { s.Alarm, s.Quota = "NOSPACE", 160<<20 },
 }
 
 // TestActionTable walks every row of the actions table and checks that

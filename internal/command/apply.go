@@ -84,9 +84,8 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 		if cfg, ok = selectClusters(env, cfg, a.Clusters); !ok {
 			return 1
 		}
-		p = makePlan(ctx, env, cfg, false, connect.DefaultObserveTimeout)
+		p = makePlan(ctx, env, cfg, false, a.Only, connect.DefaultObserveTimeout)
 		p.Meta.Selection = selection(cfg, a.Clusters)
-		plan.Only(p, a.Only)
 		planHash = planInThisRun
 	}
 	if err := views.NewPlanView(views.PlanFormatHuman, color(env)).Plan(env.Stdout, p); err != nil {
@@ -189,8 +188,7 @@ func verifySteps(ctx context.Context, env *Env, cfg *schema.Config, p *plan.Plan
 		return fmt.Sprintf("Error: %v. Differences:\n  - %s", apply.ErrStale, strings.Join(diffs, "\n  - "))
 	}
 	diffs := plan.PinLeaders(obs, p.Steps)
-	fresh := planAgainst(env, cfg, obs, true)
-	plan.Only(fresh, p.Meta.Only) // a reduced plan is compared with the same reduction
+	fresh := planAgainst(env, cfg, obs, true, p.Meta.Only) // a reduced plan is compared with the same reduction
 	diffs = append(diffs, plan.CompareSteps(p.Steps, fresh.Steps)...)
 	diffs = append(diffs, plan.CompareTargets(p.Targets, fresh.Targets)...)
 	if len(diffs) == 0 {

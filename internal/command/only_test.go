@@ -98,8 +98,7 @@ func TestVerifyStepsReducesFresh(t *testing.T) {
 	if !ok {
 		t.Fatal("config")
 	}
-	p := makePlan(context.Background(), env, cfg, false, 0)
-	plan.Only(p, plan.OnlyMaintenance)
+	p := makePlan(context.Background(), env, cfg, false, plan.OnlyMaintenance, 0)
 	if msg := verifySteps(context.Background(), env, cfg, p); msg != "" {
 		t.Errorf("a maintenance-only plan does not verify:\n%s", msg)
 	}
@@ -141,7 +140,7 @@ func TestVerifyStepsMaintenanceSteps(t *testing.T) {
 	for _, s := range p.Steps {
 		got = append(got, s.Action.String())
 	}
-	if want := "snapshot compact defrag defrag defrag disarm-alarm disarm-alarm disarm-alarm"; strings.Join(got, " ") != want {
+	if want := "compact defrag defrag defrag disarm-alarm disarm-alarm disarm-alarm"; strings.Join(got, " ") != want {
 		t.Fatalf("maintenance plan: %q, want %q", got, want)
 	}
 	// Verified and confirmed: apply goes on to ask.

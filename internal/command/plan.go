@@ -44,9 +44,8 @@ func runPlan(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "Error:", err)
 		return 1
 	}
-	p := makePlan(ctx, env, cfg, a.AllowEven, a.Timeout)
+	p := makePlan(ctx, env, cfg, a.AllowEven, a.Only, a.Timeout)
 	p.Meta.Selection = selection(cfg, a.Clusters)
-	plan.Only(p, a.Only)
 	if a.Out != "" {
 		if err := writePlanFile(a.Out, p, signKey); err != nil {
 			fmt.Fprintln(env.Stderr, "Error: writing the plan file:", err)
@@ -121,9 +120,10 @@ func selection(cfg *schema.Config, names []string) []string {
 	return out
 }
 
-// makePlan observes cfg's clusters and plans against them.
-func makePlan(ctx context.Context, env *Env, cfg *schema.Config, allowEven bool, timeout time.Duration) *plan.Plan {
-	return planAgainst(env, cfg, observe(ctx, env, cfg, timeout), allowEven)
+// makePlan observes cfg's clusters and plans against them, reduced to the
+// selection only ("": whole).
+func makePlan(ctx context.Context, env *Env, cfg *schema.Config, allowEven bool, only string, timeout time.Duration) *plan.Plan {
+	return planAgainst(env, cfg, observe(ctx, env, cfg, timeout), allowEven, only)
 }
 
 // observe observes cfg's clusters (env.Observe in tests).
@@ -134,9 +134,9 @@ func observe(ctx context.Context, env *Env, cfg *schema.Config, timeout time.Dur
 	return connect.Observe(ctx, cfg, connect.Options{Timeout: timeout})
 }
 
-// planAgainst plans cfg against obs.
-func planAgainst(env *Env, cfg *schema.Config, obs *state.Observed, allowEven bool) *plan.Plan {
-	return plan.Make(cfg, obs, plan.Options{AllowEven: allowEven, Tool: backupTool(cfg), Meta: plan.Meta{
+// planAgainst plans cfg against obs, reduced to the selection only.
+func planAgainst(env *Env, cfg *schema.Config, obs *state.Observed, allowEven bool, only string) *plan.Plan {
+	return plan.Make(cfg, obs, plan.Options{AllowEven: allowEven, Tool: backupTool(cfg), Only: only, Meta: plan.Meta{
 		ToolVersion: version.Version,
 		Time:        obs.Time,
 		GitCommit:   env.CI.gitCommit(cfg.Dir),

@@ -191,7 +191,7 @@ func (e *etcdAdapter) Transferee(ctx context.Context, id uint64) (uint64, error)
 	if err != nil || leader != id {
 		return 0, err
 	}
-	to, err := e.cli.PickTransferee(ctx, id)
+	to, err := e.cli.PickTransferee(ctx, id, e.tolerate...)
 	if err != nil {
 		return 0, fmt.Errorf("moving leadership away from %x: %w", id, err)
 	}

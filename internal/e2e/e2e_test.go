@@ -163,6 +163,7 @@ type planJSON struct {
 		Leader    bool   `json:"leader"`
 		Voters    int    `json:"voters"`
 		Tolerated int    `json:"tolerated"`
+		Reason    string `json:"reason"`
 		Changes   []struct {
 			Attr   string `json:"attr"`
 			Before string `json:"before"`

@@ -71,8 +71,14 @@ type ActionInfo struct {
 	// Effect is what the step does to the cluster in broad strokes; the
 	// views colour the symbol and count Markdown columns by it.
 	Effect Effect
-	// Risky: a step of this action can reduce availability, so the
-	// planner puts a snapshot before the first one.
+	// Risky: a step of this action changes the membership, what a member
+	// runs or whether it runs, where a restore from a snapshot can be the
+	// way back; the planner puts a snapshot before the first one. Steps
+	// that touch no live key are not risky even when they block a member
+	// for a while (compact frees only history, which no snapshot would
+	// bring back; defrag rewrites a member's file atomically; disarm-alarm
+	// only lets writes in again): a snapshot before them is no way back,
+	// and under NOSPACE it would only delay the recovery.
 	Risky bool
 	// Maintenance: the action is routine upkeep that changes no
 	// configuration and no membership (compact, defrag, disarm-alarm).
@@ -165,9 +171,9 @@ var actions = [...]ActionInfo{
 	{Action: InstallBackupJob, Name: "install-backup-job", Legend: "backup job", One: "backup job change", Many: "backup job changes",
 		After: GateAll, Timeout: TimeoutBackupRun},
 	{Action: Compact, Name: "compact", Legend: "compact", One: "compaction", Many: "compactions",
-		Risky: true, After: GateAll, Maintenance: true},
+		After: GateAll, Maintenance: true},
 	{Action: Defrag, Name: "defrag", Legend: "defragment", One: "defragmentation", Many: "defragmentations",
-		Risky: true, Before: GateOthers, After: GateAll, Tolerance: ToleranceMemberDown, Maintenance: true},
+		Before: GateOthers, After: GateAll, Tolerance: ToleranceMemberDown, Maintenance: true},
 	{Action: DisarmAlarm, Name: "disarm-alarm", Legend: "disarm alarm", One: "alarm disarm", Many: "alarm disarms",
 		After: GateAll, Maintenance: true},
 	{Action: WriteConfig, Name: "write-config", Legend: "write config", One: "config write", Many: "config writes",

@@ -97,6 +97,13 @@ type Step struct {
 	// Alarm is the alarm type a DisarmAlarm step disarms on MemberID:
 	// "NOSPACE".
 	Alarm string
+	// Quota guards a DisarmAlarm step: the quota_backend_bytes the
+	// members run with when it runs (the raised one when the plan raises
+	// it before the disarm). Apply disarms only when every member's DB
+	// size is at most DisarmLimit of the quota etcd reports for it (this
+	// one when etcd reports none), and otherwise stops before the disarm:
+	// the next writes after it would raise NOSPACE again.
+	Quota int64
 	// Target is the member's host and how etcd is installed and run there
 	// (AddTargets). It is nil for a Snapshot, and for a removal whose host
 	// is down or unknown (apply then leaves the host alone).
@@ -187,3 +194,32 @@ func (p *Plan) HasRefusals() bool { return len(p.Refusals) > 0 }
 
 // HasChanges reports whether the plan has any step.
 func (p *Plan) HasChanges() bool { return len(p.Steps) > 0 }
+
+// QuotaMarginMin and QuotaMarginPercent define the headroom a quota must
+// keep above a DB: the larger of 64 MiB and 10% of the DB's size
+// (QuotaMargin). The planner refuses a quota with less above the largest
+// member's DB, and a NOSPACE disarm needs it (DisarmLimit).
+const (
+	QuotaMarginMin     = 64 << 20
+	QuotaMarginPercent = 10
+)
+
+// QuotaMargin is the headroom a quota must keep above a DB of dbSize bytes.
+func QuotaMargin(dbSize int64) int64 {
+	return max(QuotaMarginMin, dbSize*QuotaMarginPercent/100)
+}
+
+// DisarmLimit is the largest DB size that keeps QuotaMargin under quota:
+// apply disarms NOSPACE only when every member's DB, after the recovery's
+// compaction and defragmentation (and a quota raise planned before it), is
+// at most this. Above it the next writes would raise NOSPACE again.
+func DisarmLimit(quota int64) int64 {
+	if s := quota - QuotaMarginMin; s*QuotaMarginPercent/100 <= QuotaMarginMin {
+		return max(0, s)
+	}
+	s := quota * 100 / (100 + QuotaMarginPercent)
+	for s+1+QuotaMargin(s+1) <= quota { // the integer division's rounding
+		s++
+	}
+	return s
+}

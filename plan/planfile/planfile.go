@@ -20,7 +20,7 @@ import (
 
 // FormatVersion is the version of the file format this package writes and
 // the only one it reads.
-const FormatVersion = 7
+const FormatVersion = 8
 
 // MaxSize bounds the size of a plan file Read accepts.
 const MaxSize = 64 << 20
@@ -294,6 +294,9 @@ type fileStep struct {
 	// alarm type (format version 5).
 	Revision int64  `json:"revision,omitempty"`
 	Alarm    string `json:"alarm,omitempty"`
+	// Quota is the quota a NOSPACE disarm-alarm step checks the DB sizes
+	// against (format version 8).
+	Quota int64 `json:"quota,omitempty"`
 }
 
 type fileJob struct {
@@ -409,7 +412,7 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 		fs := fileStep{
 			Action: a, Cluster: s.Cluster, Member: s.Member, MemberID: encodeID(s.MemberID), PeerURL: s.PeerURL,
 			Reason: s.Reason, Config: string(s.Config), ConfigObserved: string(s.ConfigObserved), Leader: s.Leader, HostDown: s.HostDown,
-			Voters: s.Voters, Tolerated: s.Tolerated, Revision: s.Revision, Alarm: s.Alarm,
+			Voters: s.Voters, Tolerated: s.Tolerated, Revision: s.Revision, Alarm: s.Alarm, Quota: s.Quota,
 		}
 		for _, c := range s.Changes {
 			fs.Changes = append(fs.Changes, fileChange(c))
@@ -513,13 +516,16 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 		s := plan.Step{
 			Action: a, Cluster: fs.Cluster, Member: fs.Member, MemberID: id, PeerURL: fs.PeerURL,
 			Reason: fs.Reason, Leader: fs.Leader, HostDown: fs.HostDown, Voters: fs.Voters, Tolerated: fs.Tolerated,
-			Revision: fs.Revision, Alarm: fs.Alarm,
+			Revision: fs.Revision, Alarm: fs.Alarm, Quota: fs.Quota,
 		}
 		if (s.Action == plan.Compact) != (s.Revision > 0) || fs.Revision < 0 {
 			return nil, fmt.Errorf("step %d: a compact step needs a positive revision, and only it may have one", i+1)
 		}
 		if (s.Action == plan.DisarmAlarm) != (s.Alarm != "") || (s.Action == plan.DisarmAlarm && s.MemberID == 0) {
 			return nil, fmt.Errorf("step %d: a disarm-alarm step needs an alarm and a member ID, and only it may have an alarm", i+1)
+		}
+		if (s.Action == plan.DisarmAlarm && s.Alarm == "NOSPACE") != (s.Quota > 0) || fs.Quota < 0 {
+			return nil, fmt.Errorf("step %d: a disarm-alarm step of NOSPACE needs a positive quota, and only it may have one", i+1)
 		}
 		if fs.Config != "" {
 			s.Config = []byte(fs.Config)

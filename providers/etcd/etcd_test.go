@@ -177,6 +177,27 @@ func TestMoveLeader(t *testing.T) {
 	if err := c.MoveLeader(ctx, 0xdead); !errors.Is(err, ErrMemberNotFound) {
 		t.Errorf("MoveLeader to an unknown member: %v, want ErrMemberNotFound", err)
 	}
+
+	// Under NOSPACE every member's status lists the alarm among its
+	// errors: no member is a transferee, unless the alarm is one the plan
+	// clears (a quota raise restarts the leader before the disarm).
+	mc := etcdserverpb.NewMaintenanceClient(c.Raw().ActiveConnection())
+	if _, err := mc.Alarm(ctx, &etcdserverpb.AlarmRequest{Action: etcdserverpb.AlarmRequest_ACTIVATE, MemberID: to, Alarm: etcdserverpb.AlarmType_NOSPACE}); err != nil {
+		t.Fatal(err)
+	}
+	var pickErr error
+	for pickErr == nil && ctx.Err() == nil { // until every member applied the alarm
+		_, pickErr = c.PickTransferee(ctx, to)
+	}
+	if !errors.Is(pickErr, ErrNoTransferee) {
+		t.Errorf("PickTransferee under NOSPACE: %v, want ErrNoTransferee", pickErr)
+	}
+	if got, err := c.PickTransferee(ctx, to, "NOSPACE"); err != nil || got == to || got == 0 {
+		t.Errorf("PickTransferee tolerating NOSPACE = %x, %v; want a follower", got, err)
+	}
+	if _, err := c.PickTransferee(ctx, to, "CORRUPT"); !errors.Is(err, ErrNoTransferee) {
+		t.Errorf("PickTransferee tolerating only CORRUPT under NOSPACE: %v, want ErrNoTransferee", err)
+	}
 }
 
 func TestGate(t *testing.T) {

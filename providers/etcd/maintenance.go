@@ -78,3 +78,28 @@ func (c *Client) AlarmDisarm(ctx context.Context, id uint64, alarm string) error
 	}
 	return nil
 }
+
+// DBSize is one member's DB size and quota, as its status reports them.
+type DBSize struct {
+	Member Member
+	Size   int64 // dbSize
+	Quota  int64 // dbSizeQuota (etcd 3.6 and later; 0 before)
+}
+
+// DBSizes asks every live member for its status, in parallel, and returns
+// its DB size and quota. Status is a read: it works under NOSPACE. A
+// member that does not answer is an error naming it.
+func (c *Client) DBSizes(ctx context.Context) ([]DBSize, error) {
+	ms, _, err := c.Members(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []DBSize
+	for _, st := range c.statuses(ctx, ms) {
+		if st.Err != nil {
+			return nil, fmt.Errorf("etcd: DB size of %s: %w", st.Member, st.Err)
+		}
+		out = append(out, DBSize{Member: st.Member, Size: st.Status.DbSize, Quota: st.Status.DbSizeQuota})
+	}
+	return out, nil
+}

@@ -50,6 +50,17 @@ func TestMaintenance(t *testing.T) {
 	if err := c.Defragment(ctx, 0xdead); err == nil {
 		t.Error("defragmenting a member not in the list: no error")
 	}
+	// Each member's DB size and the quota it runs with (etcd's default
+	// 2 GiB here), as the NOSPACE disarm's guard reads them.
+	sizes, err := c.DBSizes(ctx)
+	if err != nil || len(sizes) != len(ms) {
+		t.Fatalf("DBSizes: %v, %d entries; want one per member", err, len(sizes))
+	}
+	for _, s := range sizes {
+		if s.Size <= 0 || s.Size > 64<<20 || s.Quota != 2<<30 {
+			t.Errorf("DBSizes: %s: size %d, quota %d; want a few MiB under etcd's default 2 GiB quota", s.Member, s.Size, s.Quota)
+		}
+	}
 
 	// NOSPACE on two members (the second raised after the plan saw the
 	// first) and CORRUPT on a third: disarming the first's NOSPACE clears

@@ -309,9 +309,13 @@ func (c *Client) waitLeader(ctx context.Context, target Member) error {
 }
 
 // PickTransferee returns the healthy voting member, other than exclude,
-// whose raft applied index is closest to the leader's. Errors:
+// whose raft applied index is closest to the leader's. A member whose
+// status reports errors is not healthy, except for the raised alarms of
+// the types tolerate names (as the health gate's GateOptions.Tolerate:
+// the alarms the plan being applied clears; never CORRUPT). Errors:
 // ErrNoTransferee when none answers.
-func (c *Client) PickTransferee(ctx context.Context, exclude uint64) (uint64, error) {
+func (c *Client) PickTransferee(ctx context.Context, exclude uint64, tolerate ...string) (uint64, error) {
+	gate := GateOptions{Tolerate: tolerate}
 	ms, _, err := c.Members(ctx)
 	if err != nil {
 		return 0, err
@@ -344,7 +348,7 @@ func (c *Client) PickTransferee(ctx context.Context, exclude uint64) (uint64, er
 		case s.Err != nil:
 			why = append(why, s.Err)
 			continue
-		case len(s.Status.Errors) > 0:
+		case len(gate.statusErrors(s.Status.Errors)) > 0:
 			why = append(why, fmt.Errorf("%s reports errors: %v", s.Member, s.Status.Errors))
 			continue
 		case s.Status.Leader == 0 || (leader != 0 && s.Status.Leader != leader):

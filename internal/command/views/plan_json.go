@@ -11,7 +11,7 @@ import (
 
 // PlanJSONVersion is the version of the JSON document PlanJSON writes; see
 // docs/plan-json.md. Fields are only ever added within a major version.
-const PlanJSONVersion = "2.3"
+const PlanJSONVersion = "2.4"
 
 // PlanJSON renders the stable JSON document described in docs/plan-json.md.
 type PlanJSON struct{}
@@ -65,6 +65,9 @@ type jsonStep struct {
 	// alarm type.
 	Revision int64  `json:"revision,omitempty"`
 	Alarm    string `json:"alarm,omitempty"`
+	// Quota is the quota a NOSPACE disarm-alarm step checks the DB sizes
+	// against before it disarms (version 2.4).
+	Quota int64 `json:"quota,omitempty"`
 }
 
 // jsonJob is what an install-backup-job step does to the job's files.
@@ -145,7 +148,7 @@ func (v *PlanJSON) Plan(w io.Writer, p *plan.Plan) error {
 			Member: s.Member, PeerURL: s.PeerURL, Leader: s.Leader, HostDown: s.HostDown, Reason: s.Reason,
 			Changes: []jsonChange{}, Config: string(s.Config), ConfigObserved: string(s.ConfigObserved),
 			Voters: s.Voters, Quorum: s.Voters/2 + 1, Tolerated: s.Tolerated, Refused: refused[i+1],
-			Revision: s.Revision, Alarm: s.Alarm,
+			Revision: s.Revision, Alarm: s.Alarm, Quota: s.Quota,
 		}
 		if s.MemberID != 0 {
 			js.MemberID = fmt.Sprintf("%x", s.MemberID)
