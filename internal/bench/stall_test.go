@@ -14,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/peer"
 
 	"github.com/etcdform/etcdform/apply"
 	"github.com/etcdform/etcdform/internal/connect"
@@ -97,8 +100,33 @@ type request struct {
 	client     int
 	write      bool
 	start, end time.Duration
-	member     uint64 // the member that answered (response header); 0 on error
+	addr       string // the client URL's host:port the request went to ("" when it was never sent)
 	err        string
+}
+
+// peerKV is the KV client clientv3 uses (with its retries), recording the
+// address each request was sent to, answered or not. One client loop
+// uses it at a time.
+type peerKV struct {
+	etcdserverpb.KVClient
+	last peer.Peer
+}
+
+func (k *peerKV) Range(ctx context.Context, in *etcdserverpb.RangeRequest, opts ...grpc.CallOption) (*etcdserverpb.RangeResponse, error) {
+	k.last = peer.Peer{}
+	return k.KVClient.Range(ctx, in, append(opts, grpc.Peer(&k.last))...)
+}
+
+func (k *peerKV) Put(ctx context.Context, in *etcdserverpb.PutRequest, opts ...grpc.CallOption) (*etcdserverpb.PutResponse, error) {
+	k.last = peer.Peer{}
+	return k.KVClient.Put(ctx, in, append(opts, grpc.Peer(&k.last))...)
+}
+
+func (k *peerKV) addr() string {
+	if k.last.Addr == nil {
+		return ""
+	}
+	return k.last.Addr.String()
 }
 
 // tlEvent is one event of the rolling restart, or one line of etcd's log.
@@ -162,6 +190,11 @@ func startStallClients(b *testing.B, tl *timeline, eps []string, prefix string) 
 
 func (sc *stallClients) loop(i int, c *clientv3.Client, period time.Duration) {
 	defer sc.wg.Done()
+	pk := &peerKV{KVClient: clientv3.RetryKVClient(c)}
+	kv := clientv3.NewKVFromKVClient(pk, c)
+	// Spread the eight clients' ticks over their period, and their writes
+	// over every other tick, so that their writes are evenly spaced.
+	time.Sleep(time.Duration(i) * period / 8) // by design: a phase offset, not a wait for a condition
 	tick := time.NewTicker(period)
 	defer tick.Stop()
 	for n := 0; ; n++ {
@@ -170,23 +203,18 @@ func (sc *stallClients) loop(i int, c *clientv3.Client, period time.Duration) {
 			return
 		case <-tick.C:
 		}
-		write := i == 0 || n%2 == 0
+		write := i == 0 || (n+i)%2 == 0
 		key := fmt.Sprintf("%s/%d/%08d", sc.prefix, i, n)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		r := request{client: i, write: write, start: sc.tl.now()}
 		var err error
 		if write {
-			var resp *clientv3.PutResponse
-			if resp, err = c.Put(ctx, key, "v"); err == nil {
-				r.member = resp.Header.MemberId
-			}
+			_, err = kv.Put(ctx, key, "v")
 		} else {
-			var resp *clientv3.GetResponse
-			if resp, err = c.Get(ctx, fmt.Sprintf("%s/%d/%08d", sc.prefix, i, n-1)); err == nil { // linearizable
-				r.member = resp.Header.MemberId
-			}
+			_, err = kv.Get(ctx, fmt.Sprintf("%s/%d/%08d", sc.prefix, i, n-1)) // linearizable
 		}
 		r.end = sc.tl.now()
+		r.addr = pk.addr()
 		cancel()
 		if err != nil {
 			r.err = err.Error()
@@ -283,7 +311,7 @@ func (tl *timeline) analyse(from, to time.Duration) runResult {
 // describe prints one gap with the events it overlaps: the last event of
 // the bench or apply before it began, and every event (etcd's log lines
 // among them) from 100 ms before it to its end.
-func (tl *timeline) describe(g gap, names map[uint64]string) string {
+func (tl *timeline) describe(g gap, names map[string]string) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "    gap %6.0f ms  [%7.3f s .. %7.3f s]", ms(g.len()), g.from.Seconds(), g.to.Seconds())
 	var before *tlEvent
@@ -296,13 +324,22 @@ func (tl *timeline) describe(g gap, names map[uint64]string) string {
 		fmt.Fprintf(&sb, "  during: %s (at %.3f s)", before.what, before.at.Seconds())
 	}
 	sb.WriteString(tl.around(g.from-100*time.Millisecond, g.to))
-	// The requests in flight across the whole gap, by member.
+	// The requests in flight at the gap's start that ended after it, by
+	// member: what the clients were waiting for.
 	stuck := map[string]int{}
 	for _, r := range tl.reqs {
-		if r.start <= g.from && r.end >= g.to {
-			who := names[r.member]
+		if r.start <= g.from && r.end > g.from {
+			op := "get"
+			if r.write {
+				op = "put"
+			}
+			who := fmt.Sprintf("%s sent to %s", op, names[r.addr])
 			if r.err != "" {
-				who = "error: " + r.err
+				who += " failed: " + r.err
+			} else if r.end >= g.to {
+				who += fmt.Sprintf(" answered after the gap (the last at %.3f s)", r.end.Seconds())
+			} else {
+				who += " answered in the gap"
 			}
 			stuck[who]++
 		}
@@ -310,10 +347,10 @@ func (tl *timeline) describe(g gap, names map[uint64]string) string {
 	if len(stuck) > 0 {
 		var parts []string
 		for who, n := range stuck {
-			parts = append(parts, fmt.Sprintf("%d answered by %s", n, who))
+			parts = append(parts, fmt.Sprintf("%d %s", n, who))
 		}
 		slices.Sort(parts)
-		fmt.Fprintf(&sb, "\n        requests in flight across the gap: %s", strings.Join(parts, ", "))
+		fmt.Fprintf(&sb, "\n        in flight when the gap began: %s", strings.Join(parts, "; "))
 	}
 	return sb.String()
 }
@@ -395,8 +432,9 @@ type stallLab struct {
 	st    *lab.State
 	eps   []string
 	etcd  *etcdp.Client
-	names map[uint64]string
-	quota int // the running quota, in GiB (0: the lab's default)
+	names map[uint64]string // member ID -> name
+	addrs map[string]string // client URL host:port -> name
+	quota int               // the running quota, in GiB (0: the lab's default)
 }
 
 // restartPlan plans, through the CLI, a quota change that restarts every
@@ -461,7 +499,10 @@ func BenchmarkRollingRestartStall(b *testing.B) {
 	set := readStallSettings(b)
 	for _, size := range set.sizes {
 		st := labtest.Up(b, lab.Options{Members: size})
-		sl := &stallLab{st: st, eps: endpoints(st), names: map[uint64]string{}}
+		sl := &stallLab{st: st, eps: endpoints(st), names: map[uint64]string{}, addrs: map[string]string{"": "nobody (never sent)"}}
+		for _, h := range st.Members() {
+			sl.addrs[strings.TrimPrefix(h.ClientURL(), "http://")] = h.Name
+		}
 		ec, err := etcdp.New(sl.eps)
 		if err != nil {
 			b.Fatal(err)
@@ -528,14 +569,14 @@ func (sl *stallLab) run(b *testing.B, variant string, i int) runResult {
 	res := tl.analyse(from, to)
 	res.lost, res.wall, res.load = lost, wall, strings.Join(strings.Fields(string(load))[:3], " ")
 	fmt.Printf("%d members, %-8s run %2d: longest gap %6.1f ms, longest request %6.1f ms (%s), p99 write %5.1f ms, %4.0f writes/s, failed %d, lost %d, wall %5.2f s, load %s\n",
-		len(sl.eps), variant, i+1, ms(res.maxGap), ms(res.maxReq.end-res.maxReq.start), reqLabel(res.maxReq, sl.names),
+		len(sl.eps), variant, i+1, ms(res.maxGap), ms(res.maxReq.end-res.maxReq.start), reqLabel(res.maxReq, sl.addrs),
 		ms(res.p99Write), res.writesPerS, res.failed, res.lost, res.wall.Seconds(), res.load)
 	for _, g := range res.gaps {
-		fmt.Println(tl.describe(g, sl.names))
+		fmt.Println(tl.describe(g, sl.addrs))
 	}
 	if d := res.maxReq.end - res.maxReq.start; d > stallGoal {
 		fmt.Printf("    longest request %.0f ms [%7.3f s .. %7.3f s]: %s%s\n", ms(d), res.maxReq.start.Seconds(), res.maxReq.end.Seconds(),
-			reqLabel(res.maxReq, sl.names), tl.around(res.maxReq.start-200*time.Millisecond, res.maxReq.start+300*time.Millisecond))
+			reqLabel(res.maxReq, sl.addrs), tl.around(res.maxReq.start-200*time.Millisecond, res.maxReq.start+300*time.Millisecond))
 	}
 	if lost > 0 {
 		b.Errorf("%s run %d: %d acknowledged writes lost", variant, i+1, lost)
@@ -543,15 +584,15 @@ func (sl *stallLab) run(b *testing.B, variant string, i int) runResult {
 	return res
 }
 
-func reqLabel(r request, names map[uint64]string) string {
+func reqLabel(r request, names map[string]string) string {
 	op := "get"
 	if r.write {
 		op = "put"
 	}
 	if r.err != "" {
-		return fmt.Sprintf("client %d %s at %.3f s failed: %s", r.client, op, r.start.Seconds(), r.err)
+		return fmt.Sprintf("client %d %s at %.3f s sent to %s failed: %s", r.client, op, r.start.Seconds(), names[r.addr], r.err)
 	}
-	return fmt.Sprintf("client %d %s at %.3f s answered by %s", r.client, op, r.start.Seconds(), names[r.member])
+	return fmt.Sprintf("client %d %s at %.3f s answered by %s", r.client, op, r.start.Seconds(), names[r.addr])
 }
 
 // hosts connects to the host of each restart step.

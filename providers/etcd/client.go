@@ -22,7 +22,7 @@ var (
 	ErrMemberNotFound     = errors.New("etcd: member not found")
 	ErrLearnerTarget      = errors.New("etcd: a learner cannot be a leadership target")
 	ErrNoTransferee       = errors.New("etcd: no healthy voting member to transfer leadership to")
-	ErrNotCaughtUp        = errors.New("etcd: learner has not caught up with the leader")
+	ErrNotCaughtUp        = errors.New("etcd: member has not caught up with the leader")
 	ErrInconsistent       = errors.New("etcd: members' HashKV differ")
 	ErrSnapshotHash       = errors.New("etcd: snapshot hash mismatch")
 	ErrSnapshotNoHash     = errors.New("etcd: snapshot has no trailing sha256 (truncated or not an etcd snapshot)")

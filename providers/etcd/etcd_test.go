@@ -200,6 +200,45 @@ func TestMoveLeader(t *testing.T) {
 	}
 }
 
+// Issue 20: MoveLeader sends nothing to the leader until the transferee
+// has applied what the leader committed. A transferee that cannot catch up
+// (here it is down) gets no transfer: the leader keeps leading instead of
+// dropping every proposal while raft waits for it (up to an election
+// timeout, then etcd gives up).
+func TestMoveLeaderWaitsForCaughtUp(t *testing.T) {
+	ec := etcdtest.NewCluster(t, 3)
+	c := newClient(t, ec.Endpoints())
+	ctx := deadline(t, 20*time.Second)
+	leader, ms, err := c.Leader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var down Member
+	for _, m := range ms {
+		if m.ID != leader {
+			down = m
+		}
+	}
+	if err := ec.Member(down.Name).Stop(); err != nil {
+		t.Fatal(err)
+	}
+	mctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err = c.MoveLeader(mctx, down.ID)
+	cancel()
+	if !errors.Is(err, ErrNotCaughtUp) {
+		t.Errorf("MoveLeader to a member that is down: %v, want ErrNotCaughtUp", err)
+	}
+	now, _, err := c.Leader(ctx)
+	if err != nil || now != leader {
+		t.Errorf("leader after the refused transfer: %x (%v), want %x unchanged", now, err, leader)
+	}
+	for _, m := range c.statuses(ctx, ms) {
+		if m.Member.ID != down.ID && m.Status != nil && m.Status.RaftTerm != 0 && m.Status.Leader != leader {
+			t.Errorf("%s sees leader %x, want %x", m.Member, m.Status.Leader, leader)
+		}
+	}
+}
+
 func TestGate(t *testing.T) {
 	ec := etcdtest.NewCluster(t, 3)
 	c := newClient(t, ec.Endpoints())

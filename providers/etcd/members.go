@@ -249,7 +249,12 @@ func (c *Client) Remove(ctx context.Context, id uint64) error {
 	})
 }
 
-// MoveLeader transfers leadership to target. The request goes to the
+// MoveLeader transfers leadership to target. It first waits until target
+// has applied everything the leader had committed (caughtUp), polling
+// every caughtUpPoll: raft itself only waits, before it hands over, for the
+// transferee's log to match, and drops every proposal meanwhile; and a new
+// leader that has not applied what it committed delays every write and
+// read through it until it has. The request goes to the
 // current leader's endpoint (a client pinned to it); it returns once a
 // status from target reports target as leader. A learner target is
 // refused with ErrLearnerTarget. A leader change in flight is retried.
@@ -272,6 +277,9 @@ func (c *Client) MoveLeader(ctx context.Context, target uint64) error {
 			return fmt.Errorf("%w (moving leadership to %s)", rpctypes.ErrNoLeader, tm)
 		}
 		if leader != target {
+			if err := c.waitCaughtUp(ctx, ms, tm); err != nil {
+				return err
+			}
 			var ep string
 			for _, s := range sts {
 				if s.Member.ID == leader && s.Status != nil {
@@ -293,6 +301,25 @@ func (c *Client) MoveLeader(ctx context.Context, target uint64) error {
 		}
 		return c.waitLeader(ctx, tm)
 	})
+}
+
+// caughtUpPoll is how often MoveLeader asks whether the transferee has
+// caught up: a transferee under load is usually a few entries behind at
+// the first look and caught up at the next.
+const caughtUpPoll = 10 * time.Millisecond
+
+// waitCaughtUp waits until m has applied what the leader committed
+// (caughtUp), or ctx ends.
+func (c *Client) waitCaughtUp(ctx context.Context, ms []Member, m Member) error {
+	for {
+		done, err := c.caughtUp(ctx, ms, m)
+		if done {
+			return nil
+		}
+		if werr := wait(ctx, caughtUpPoll); werr != nil {
+			return fmt.Errorf("%w: %s, before moving leadership to it (%w): %w", ErrNotCaughtUp, m, werr, err)
+		}
+	}
 }
 
 // waitLeader polls target's own status until it reports itself leader.
