@@ -182,6 +182,7 @@ func (l *loader) load(dir string, files map[string][]byte) {
 	l.ctx.Variables["var"] = cty.ObjectVal(vars)
 	l.ctx.Variables["local"] = cty.ObjectVal(l.locals(localBlocks))
 	l.clusters(clusterBlocks)
+	l.uses(varBlocks, localBlocks, clusterBlocks)
 	l.validate()
 
 	// The hash covers every file that shaped the configuration.

@@ -55,6 +55,12 @@ type Cluster struct {
 
 	// DeclRange is the range of the `cluster "name"` header.
 	DeclRange hcl.Range
+	// Uses is every local file the cluster depends on, as absolute clean
+	// paths: the file declaring it, those declaring the variables and
+	// locals it references, and the keys, known_hosts files and TLS and
+	// credentials sources its model names. A change to any of them is a
+	// change to this cluster (`etcdform clusters --changed`).
+	Uses []string
 }
 
 // Connection says how to reach a member's host over SSH.

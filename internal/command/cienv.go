@@ -29,7 +29,9 @@ type ciEnv struct {
 type gitlabEnv struct {
 	APIURL  string // CI_API_V4_URL
 	Project string // CI_PROJECT_ID
-	// MergeRequestIID is CI_MERGE_REQUEST_IID as set (checked by its user).
+	// MergeRequestIID is CI_MERGE_REQUEST_IID as set (checked by its user),
+	// or in a child pipeline ETCDFORM_MERGE_REQUEST_IID, which `etcdform
+	// clusters --gitlab-pipeline` writes into it.
 	MergeRequestIID string
 	// TokenVar names the variable the token came from: ETCDFORM_GITLAB_TOKEN
 	// when set, else GITLAB_TOKEN.
@@ -63,7 +65,7 @@ func readCI(getenv func(string) string) ciEnv {
 		Author: first("GITLAB_USER_LOGIN", "GITHUB_ACTOR", "USER"),
 		GitLab: gitlabEnv{
 			APIURL: getenv("CI_API_V4_URL"), Project: getenv("CI_PROJECT_ID"),
-			MergeRequestIID: getenv("CI_MERGE_REQUEST_IID"), TokenVar: "GITLAB_TOKEN",
+			MergeRequestIID: first("CI_MERGE_REQUEST_IID", "ETCDFORM_MERGE_REQUEST_IID"), TokenVar: "GITLAB_TOKEN",
 		},
 		GitHub: githubEnv{
 			APIURL: getenv("GITHUB_API_URL"), Repository: getenv("GITHUB_REPOSITORY"),

@@ -131,3 +131,41 @@ func TestClusterSelection(t *testing.T) {
 		t.Errorf("plan --cluster a --cluster b --cluster a: exit %d, observed %v", code, got)
 	}
 }
+
+// Issue 19 #2: clusters lists the clusters a change affects, by the files
+// each uses, and writes the child pipeline with their jobs alone.
+func TestClustersAffected(t *testing.T) {
+	dir := twoClusters(t)
+	code, stdout, stderr := runEnv(nil, "clusters", dir)
+	if code != 0 || stdout != "a\tno change given (--changed, --since): every cluster\nb\tno change given (--changed, --since): every cluster\n" {
+		t.Errorf("no change given: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	child := filepath.Join(t.TempDir(), "child.yml")
+	code, stdout, _ = runEnv(nil, "clusters", "--changed", filepath.Join(dir, "b.hcl"), "--gitlab-pipeline", child, dir)
+	if code != 0 || stdout != "b\tb.hcl changed\n" {
+		t.Errorf("b.hcl changed: exit %d, stdout %q", code, stdout)
+	}
+	data, err := os.ReadFile(child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"etcdform-apply: b"`) || strings.Contains(string(data), "etcdform-plan: a") {
+		t.Errorf("child pipeline of a change to b:\n%s", data)
+	}
+	// known_hosts is used by both.
+	code, stdout, _ = runEnv(map[string]string{"CI_MERGE_REQUEST_IID": "5"}, "clusters", "--changed", filepath.Join(dir, "known_hosts"), "--gitlab-pipeline", child, dir)
+	if code != 0 || stdout != "a\tknown_hosts changed\nb\tknown_hosts changed\n" {
+		t.Errorf("known_hosts changed: exit %d, stdout %q", code, stdout)
+	}
+	if data, _ := os.ReadFile(child); strings.Contains(string(data), "etcdform-apply") || !strings.Contains(string(data), "comment --section a") {
+		t.Errorf("merge-request child pipeline:\n%s", data)
+	}
+	code, stdout, stderr = runEnv(nil, "clusters", "--changed", filepath.Join(dir, "README.md"), dir)
+	if code != 0 || stdout != "" || !strings.Contains(stderr, "No cluster uses the changed files") {
+		t.Errorf("an unrelated file: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, stdout, _ = runEnv(nil, "clusters", "--since", "0000000000000000000000000000000000000000", dir)
+	if code != 0 || !strings.Contains(stdout, "a\tno earlier commit to compare with") {
+		t.Errorf("all-zero --since: exit %d, stdout %q", code, stdout)
+	}
+}

@@ -46,10 +46,24 @@ func runComment(ctx context.Context, env *Env, args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.Timeout)
 	defer cancel()
-	res, err := comment.Publish(ctx, store, md.String(), comment.Options{Marker: views.PlanMarkerLine, Limit: limit})
+	var res comment.Result
+	if a.Section != "" {
+		too := fmt.Sprintf("### etcdform plan: cluster %s\n\n**%s**\n\nThe plan is too large for this comment: it is in the job's artifacts (etcdform-%s-plan.md).", a.Section, views.SummaryLine(p), a.Section)
+		if u := env.Getenv("CI_JOB_URL"); u != "" {
+			too += " Job: " + u
+		}
+		res, err = comment.PublishSection(ctx, store, a.Section, views.PlanSection(md.String(), a.Section), comment.SectionOptions{
+			Marker: views.PlanSectionsMarkerLine, Title: views.PlanSectionsTitle, Limit: limit, TooLarge: too,
+		})
+	} else {
+		res, err = comment.Publish(ctx, store, md.String(), comment.Options{Marker: views.PlanMarkerLine, Limit: limit})
+	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "Error: posting the plan to %s: %v\n", where, err)
 		return 1
+	}
+	if a.Section != "" {
+		where += ", section " + a.Section
 	}
 	fmt.Fprintf(env.Stdout, "Posted the plan to %s: %s.\n", where, res)
 	return 0

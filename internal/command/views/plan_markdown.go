@@ -12,6 +12,26 @@ import (
 // posts plans finds its earlier comment by it and replaces that comment.
 const PlanMarkerLine = "<!-- etcdform:plan -->"
 
+// PlanSectionsMarkerLine is the first line of the comment per-cluster CI
+// jobs share (`etcdform comment --section`), PlanSectionsTitle the line
+// after it.
+const (
+	PlanSectionsMarkerLine = "<!-- etcdform:plans -->"
+	PlanSectionsTitle      = "## etcdform plans, one section per cluster"
+)
+
+// PlanSection turns a PlanMarkdown rendering into the section of cluster
+// in the shared comment: without the marker line, titled with the
+// cluster.
+func PlanSection(markdown, cluster string) string {
+	md := strings.TrimPrefix(markdown, PlanMarkerLine+"\n")
+	return strings.Replace(md, "### etcdform plan\n", "### etcdform plan: cluster "+cell(cluster)+"\n", 1)
+}
+
+// SummaryLine is the plan's one-line summary ("Plan: 3 config writes, 3
+// restarts; 0 refusals.").
+func SummaryLine(p *plan.Plan) string { return summaryLine(p) }
+
 // PlanMarkdown renders a plan for a merge-request comment: the marker line,
 // a summary table, and a collapsible section per cluster.
 type PlanMarkdown struct{}

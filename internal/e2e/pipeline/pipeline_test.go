@@ -1,9 +1,11 @@
 // Package pipeline runs the GitLab pipeline template (ci/etcdform.gitlab-ci.yml)
-// for real, with gitlab-ci-local and its shell executor, against a lab and
-// a fake GitLab Notes API: a merge-request pipeline posts the plan comment,
-// a default-branch pipeline applies the plan artifact and converges the lab,
-// a tampered or swapped artifact makes apply fail, and a maintenance schedule
-// applies a maintenance-only plan that leaves config work alone.
+// for real, with gitlab-ci-local and its shell executor, against three
+// labs (clusters a, b and c of one repository) and a fake GitLab Notes
+// API: the per-cluster child pipeline plans and applies only the clusters
+// a change touches, the merge-request comment keeps one section per
+// cluster, a tampered or swapped artifact makes apply fail, and a
+// maintenance schedule applies a maintenance-only plan that leaves config
+// work alone.
 //
 // It needs gitlab-ci-local (`make test-pipeline` installs version 4.62.0
 // from npm and sets ETCDFORM_GITLAB_CI_LOCAL to it); without it the test is
@@ -16,9 +18,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,12 +58,19 @@ const (
 	mrIID     = 17
 )
 
-// repo is a git repository that includes the template, as an adopter's would.
+// repo is a git repository that includes the template, as an adopter's
+// would, with one cluster per lab: etcd/NAME.hcl. Clusters a and b take
+// their SSH user from etcd/locals.hcl, a file they share; c does not.
 type repo struct {
-	t   *testing.T
-	dir string
-	st  *lab.State
+	t    *testing.T
+	dir  string
+	labs map[string]*lab.State
 }
+
+// clusters are the repository's clusters, in order.
+var clusters = []string{"a", "b", "c"}
+
+const locals = "locals {\n  ssh_user = \"root\"\n}\n"
 
 func git(t *testing.T, dir string, args ...string) string {
 	t.Helper()
@@ -70,7 +82,7 @@ func git(t *testing.T, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func newRepo(t *testing.T, st *lab.State) *repo {
+func newRepo(t *testing.T, labs map[string]*lab.State) *repo {
 	dir := t.TempDir()
 	template, err := os.ReadFile("../../../ci/etcdform.gitlab-ci.yml")
 	if err != nil {
@@ -84,10 +96,14 @@ variables:
   ETCDFORM_DIR: etcd
   ETCDFORM_BIN: %q
 `, binary))
-	write(t, filepath.Join(dir, ".gitignore"), ".gitlab-ci-local/\n")
+	write(t, filepath.Join(dir, ".gitignore"), ".gitlab-ci-local/\n.gitlab-ci-local-variables.yml\nchild.gitlab-ci.yml\n")
+	write(t, filepath.Join(dir, "etcd", "locals.hcl"), locals)
 	git(t, dir, "init", "-q", "-b", "main")
-	r := &repo{t: t, dir: dir, st: st}
-	r.commit("the lab as it is")
+	r := &repo{t: t, dir: dir, labs: labs}
+	for _, c := range clusters {
+		r.write(c)
+	}
+	r.commit("the labs as they are")
 	return r
 }
 
@@ -101,17 +117,22 @@ func write(t *testing.T, path, s string) {
 	}
 }
 
-// commit writes the lab's configuration with edits into etcd/main.hcl and
-// commits everything; it returns the commit.
-func (r *repo) commit(msg string, edits ...func(string) string) string {
-	cfg := labtest.ConfigDir(r.t, r.st, edits...)
-	data, err := os.ReadFile(filepath.Join(cfg, "main.hcl"))
-	if err != nil {
-		r.t.Fatal(err)
+// write writes cluster's etcd/NAME.hcl: its lab's configuration with
+// edits.
+func (r *repo) write(cluster string, edits ...func(string) string) {
+	edits = append([]func(string) string{labtest.WithName(cluster)}, edits...)
+	if cluster != "c" {
+		edits = append(edits, func(s string) string {
+			return strings.Replace(s, `user             = "root"`, `user             = local.ssh_user`, 1)
+		})
 	}
-	write(r.t, filepath.Join(r.dir, "etcd", "main.hcl"), string(data))
+	write(r.t, filepath.Join(r.dir, "etcd", cluster+".hcl"), labtest.ClusterHCL(r.t, r.labs[cluster], edits...))
+}
+
+// commit commits everything and returns the commit.
+func (r *repo) commit(msg string) string {
 	git(r.t, r.dir, "add", "-A")
-	git(r.t, r.dir, "commit", "-q", "-m", msg)
+	git(r.t, r.dir, "commit", "-q", "--allow-empty", "-m", msg)
 	return git(r.t, r.dir, "rev-parse", "HEAD")
 }
 
@@ -120,9 +141,14 @@ func (r *repo) commit(msg string, edits ...func(string) string) string {
 func (r *repo) pipeline(vars map[string]string, args ...string) (string, bool) {
 	r.t.Helper()
 	full := []string{"--shell-executor-no-image", "--shell-isolation", "--no-artifacts-to-source", "--no-color", "--timestamps"}
-	for k, v := range vars {
-		full = append(full, "--variable", k+"="+v)
+	// The variables go in the project variables file, not --variable:
+	// gitlab-ci-local gives that file, like GitLab's project variables,
+	// to child pipelines too.
+	var file strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		fmt.Fprintf(&file, "%s: %s\n", k, strconv.Quote(vars[k]))
 	}
+	write(r.t, filepath.Join(r.dir, ".gitlab-ci-local-variables.yml"), file.String())
 	full = append(full, args...)
 	cmd := exec.CommandContext(r.t.Context(), os.Getenv("ETCDFORM_GITLAB_CI_LOCAL"), full...)
 	cmd.Dir = r.dir
@@ -142,15 +168,41 @@ func (r *repo) pipeline(vars map[string]string, args ...string) (string, bool) {
 	return out.String(), err == nil
 }
 
-// planExit runs `etcdform plan --detailed-exitcode` on the repository's
-// configuration from outside the pipeline.
-func planExit(t *testing.T, dir string) int {
+// child runs one job of the child pipeline the last pipeline generated,
+// as GitLab would run it again, with the parent's variables.
+func (r *repo) child(vars map[string]string, job string) (string, bool) {
+	r.t.Helper()
+	src, err := os.ReadFile(filepath.Join(r.dir, ".gitlab-ci-local", "includes", "triggers", "etcdform-fleet.yml"))
+	if err != nil {
+		r.t.Fatalf("the child pipeline: %v", err)
+	}
+	write(r.t, filepath.Join(r.dir, "child.gitlab-ci.yml"), string(src))
+	all := map[string]string{"ETCDFORM_DIR": "etcd", "ETCDFORM_BIN": binary, "ETCDFORM_ENVIRONMENT": "etcd"}
+	for k, v := range vars {
+		all[k] = v
+	}
+	return r.pipeline(all, "--file", "child.gitlab-ci.yml", job)
+}
+
+// artifact is the path of a file a job of the child pipeline exported.
+func (r *repo) artifact(name string) string {
+	r.t.Helper()
+	m, err := filepath.Glob(filepath.Join(r.dir, ".gitlab-ci-local", "artifacts", "*", name))
+	if err != nil || len(m) != 1 {
+		r.t.Fatalf("artifact %s: %v %v", name, m, err)
+	}
+	return m[0]
+}
+
+// planExit runs `etcdform plan --detailed-exitcode --cluster NAME` on the
+// repository's configuration from outside the pipeline.
+func planExit(t *testing.T, dir, cluster string) int {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), binary, "plan", "--detailed-exitcode", filepath.Join(dir, "etcd"))
+	cmd := exec.CommandContext(t.Context(), binary, "plan", "--detailed-exitcode", "--cluster", cluster, filepath.Join(dir, "etcd"))
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); ok {
-		t.Logf("plan: exit %d\n%s", ee.ExitCode(), out)
+		t.Logf("plan --cluster %s: exit %d\n%s", cluster, ee.ExitCode(), out)
 		return ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
@@ -158,30 +210,51 @@ func planExit(t *testing.T, dir string) int {
 	return 0
 }
 
-// passed says whether gitlab-ci-local's summary has job as passed.
+// passed says whether gitlab-ci-local's summary has job (a child job
+// too, "[etcdform-fleet] -> etcdform-plan: a") as passed.
 func passed(out, job string) bool {
 	for _, l := range strings.Split(out, "\n") {
-		f := strings.Fields(l)
-		if len(f) > 0 && f[0] == "PASS" && f[len(f)-1] == job {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "PASS ") && (strings.HasSuffix(l, " "+job) || strings.HasSuffix(l, ">"+job)) {
 			return true
 		}
 	}
 	return false
 }
 
-func planNotes(srv *gitlabtest.Server) []gitlabtest.Note {
+// ran says whether job of cluster ran in the pipeline.
+func ran(out, job, cluster string) bool {
+	return strings.Contains(out, job+": "+cluster+" ")
+}
+
+func sectionNotes(srv *gitlabtest.Server) []gitlabtest.Note {
 	var out []gitlabtest.Note
 	for _, n := range srv.Notes() {
-		if strings.HasPrefix(n.Body, "<!-- etcdform:plan -->\n") {
+		if strings.HasPrefix(n.Body, "<!-- etcdform:plans -->\n") {
 			out = append(out, n)
 		}
 	}
 	return out
 }
 
+// sections is the cluster sections of a sectioned note.
+func sections(body string) []string {
+	var out []string
+	for _, l := range strings.Split(body, "\n") {
+		if c, ok := strings.CutPrefix(l, "<!-- etcdform:section "); ok {
+			out = append(out, strings.TrimSuffix(c, " -->"))
+		}
+	}
+	return out
+}
+
 func TestPipelineTemplate(t *testing.T) {
-	st := labtest.Up(t, lab.Options{Members: 3})
-	r := newRepo(t, st)
+	labs := map[string]*lab.State{}
+	for _, c := range clusters {
+		labs[c] = labtest.Up(t, lab.Options{Members: 3})
+	}
+	r := newRepo(t, labs)
+	base := git(t, r.dir, "rev-parse", "HEAD")
 	srv := gitlabtest.NewServer(t, projectID, mrIID, token)
 
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -192,54 +265,85 @@ func TestPipelineTemplate(t *testing.T) {
 		"ETCDFORM_PLAN_SIGNING_KEY": base64.StdEncoding.EncodeToString(priv),
 		"ETCDFORM_PLAN_VERIFY_KEY":  base64.StdEncoding.EncodeToString(pub),
 	}
-	mr := map[string]string{
-		"GITLAB_CI": "true", "CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": fmt.Sprint(mrIID),
-		"CI_API_V4_URL": srv.APIURL, "CI_PROJECT_ID": projectID, "GITLAB_TOKEN": token,
-		// The public key may be set everywhere; the signing key is a
-		// protected variable, absent from merge-request pipelines.
-		"ETCDFORM_PLAN_VERIFY_KEY": signing["ETCDFORM_PLAN_VERIFY_KEY"],
+	mr := func(diffBase string) map[string]string {
+		return map[string]string{
+			"GITLAB_CI": "true", "CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": fmt.Sprint(mrIID),
+			"CI_MERGE_REQUEST_DIFF_BASE_SHA": diffBase,
+			"CI_API_V4_URL":                  srv.APIURL, "CI_PROJECT_ID": projectID, "GITLAB_TOKEN": token,
+			// The public key may be set everywhere; the signing key is a
+			// protected variable, absent from merge-request pipelines.
+			"ETCDFORM_PLAN_VERIFY_KEY": signing["ETCDFORM_PLAN_VERIFY_KEY"],
+		}
 	}
-	push := map[string]string{"GITLAB_CI": "true", "CI_PIPELINE_SOURCE": "push"}
-	for k, v := range signing {
-		push[k] = v
+	push := func(before string) map[string]string {
+		v := map[string]string{"GITLAB_CI": "true", "CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BEFORE_SHA": before}
+		for k, val := range signing {
+			v[k] = val
+		}
+		return v
 	}
 
-	r.commit("quota 3GiB", labtest.WithStorage("3GiB"))
+	r.write("c", labtest.WithStorage("3GiB"))
+	changeC := r.commit("c: quota 3GiB")
 
-	t.Run("merge request pipeline posts one comment, updated in place", func(t *testing.T) {
-		out, ok := r.pipeline(mr)
-		if !ok || !passed(out, "etcdform-validate") || !passed(out, "etcdform-plan") {
+	t.Run("a change to one cluster plans only that cluster", func(t *testing.T) {
+		out, ok := r.pipeline(mr(base))
+		if !ok || !passed(out, "etcdform-validate") || !passed(out, "etcdform-clusters") || !passed(out, "etcdform-plan: c") {
 			t.Fatalf("the merge-request pipeline failed")
 		}
-		if strings.Contains(out, "etcdform-apply") || strings.Contains(out, "etcdform-drift") {
+		for _, c := range []string{"a", "b"} {
+			if ran(out, "etcdform-plan", c) {
+				t.Errorf("cluster %s was planned for a change to c alone", c)
+			}
+		}
+		if ran(out, "etcdform-apply", "c") || strings.Contains(out, "etcdform-drift") {
 			t.Errorf("apply or drift ran in a merge-request pipeline")
 		}
-		notes := planNotes(srv)
-		if len(notes) != 1 || !strings.Contains(notes[0].Body, "quota-backend-bytes") {
+		notes := sectionNotes(srv)
+		if len(notes) != 1 || !slices.Equal(sections(notes[0].Body), []string{"c"}) || !strings.Contains(notes[0].Body, "quota-backend-bytes") {
 			t.Fatalf("plan notes: %+v", notes)
 		}
-		if _, ok := r.pipeline(mr); !ok {
-			t.Fatal("the second merge-request pipeline failed")
-		}
-		again := planNotes(srv)
-		if len(again) != 1 || again[0].ID != notes[0].ID {
-			t.Fatalf("after a second pipeline: %+v, want note %d alone", again, notes[0].ID)
-		}
-		if code := planExit(t, r.dir); code != 2 {
+		if code := planExit(t, r.dir, "c"); code != 2 {
 			t.Fatalf("the lab changed in a merge-request pipeline (plan exit %d)", code)
 		}
 	})
 
-	t.Run("default-branch pipeline applies the plan artifact", func(t *testing.T) {
-		out, ok := r.pipeline(push, "--manual", "etcdform-apply")
-		if !ok || !passed(out, "etcdform-apply") {
+	t.Run("the default branch applies only the changed cluster", func(t *testing.T) {
+		out, ok := r.pipeline(push(base), "--manual", "etcdform-apply: c")
+		if !ok || !passed(out, "etcdform-plan: c") || !passed(out, "etcdform-apply: c") {
 			t.Fatalf("the default-branch pipeline failed")
 		}
-		if code := planExit(t, r.dir); code != 0 {
-			t.Fatalf("the lab did not converge: plan exit %d", code)
+		for _, c := range []string{"a", "b"} {
+			if ran(out, "etcdform-plan", c) || ran(out, "etcdform-apply", c) {
+				t.Errorf("cluster %s has a job in the pipeline of a change to c alone", c)
+			}
 		}
-		if n := len(planNotes(srv)); n != 1 {
+		if code := planExit(t, r.dir, "c"); code != 0 {
+			t.Fatalf("cluster c did not converge: plan exit %d", code)
+		}
+		if n := len(sectionNotes(srv)); n != 1 {
 			t.Errorf("a default-branch pipeline changed the comments: %d", n)
+		}
+	})
+
+	write(t, filepath.Join(r.dir, "etcd", "locals.hcl"), "# SSH as root on every host.\n"+locals)
+	shared := r.commit("locals: a comment")
+
+	t.Run("a shared file plans the clusters that use it; each updates its own section", func(t *testing.T) {
+		before := sectionNotes(srv)
+		out, ok := r.pipeline(mr(changeC))
+		if !ok || !passed(out, "etcdform-plan: a") || !passed(out, "etcdform-plan: b") {
+			t.Fatalf("the merge-request pipeline failed")
+		}
+		if ran(out, "etcdform-plan", "c") {
+			t.Errorf("cluster c, which does not use locals.hcl, was planned")
+		}
+		notes := sectionNotes(srv)
+		if len(notes) != 1 || notes[0].ID != before[0].ID || !slices.Equal(sections(notes[0].Body), []string{"a", "b", "c"}) {
+			t.Fatalf("after the second pipeline: %+v, want note %d alone with sections a, b, c", notes, before[0].ID)
+		}
+		if !strings.Contains(notes[0].Body, "No changes. The selected clusters (a) match") {
+			t.Errorf("section a does not say a has no changes:\n%s", notes[0].Body)
 		}
 	})
 
@@ -247,9 +351,9 @@ func TestPipelineTemplate(t *testing.T) {
 	t.Run("scheduled pipeline without drift passes", func(t *testing.T) {
 		out, ok := r.pipeline(schedule)
 		if !ok || !passed(out, "etcdform-drift") {
-			t.Fatal("the scheduled pipeline failed on a converged lab")
+			t.Fatal("the scheduled pipeline failed on converged labs")
 		}
-		if strings.Contains(out, "etcdform-plan ") || strings.Contains(out, "etcdform-apply") || strings.Contains(out, "etcdform-maintenance") {
+		if strings.Contains(out, "etcdform-clusters") || strings.Contains(out, "etcdform-fleet") || strings.Contains(out, "etcdform-maintenance") {
 			t.Error("plan, apply or maintenance ran in a scheduled pipeline")
 		}
 	})
@@ -261,23 +365,29 @@ func TestPipelineTemplate(t *testing.T) {
 	t.Run("maintenance schedule applies a maintenance-only plan", func(t *testing.T) {
 		out, ok := r.pipeline(maintenance)
 		if !ok || !passed(out, "etcdform-maintenance") {
-			t.Fatal("the maintenance schedule failed on a converged lab")
+			t.Fatal("the maintenance schedule failed on converged labs")
 		}
-		if strings.Contains(out, "etcdform-drift") || strings.Contains(out, "etcdform-apply") {
+		if strings.Contains(out, "etcdform-drift") || strings.Contains(out, "etcdform-fleet") {
 			t.Error("drift or apply ran in a maintenance schedule")
 		}
-		if code := planExit(t, r.dir); code != 0 {
+		if code := planExit(t, r.dir, "c"); code != 0 {
 			t.Fatalf("the maintenance schedule changed a converged lab: plan exit %d", code)
 		}
 	})
 
-	r.commit("quota 4GiB", labtest.WithStorage("4GiB"))
-	artifact := filepath.Join(r.dir, ".gitlab-ci-local", "artifacts", "etcdform-plan", "etcdform.plan")
+	r.write("c", labtest.WithStorage("4GiB"))
+	r.commit("c: quota 4GiB")
+	childVars := func() map[string]string {
+		v := push(shared)
+		v["CI_COMMIT_SHA"] = git(t, r.dir, "rev-parse", "HEAD")
+		return v
+	}
 
 	t.Run("a modified artifact is refused", func(t *testing.T) {
-		if _, ok := r.pipeline(push, "etcdform-plan"); !ok {
+		if out, ok := r.pipeline(push(shared)); !ok || !passed(out, "etcdform-plan: c") {
 			t.Fatal("the plan job failed")
 		}
+		artifact := r.artifact("etcdform-c.plan")
 		data, err := os.ReadFile(artifact)
 		if err != nil {
 			t.Fatal(err)
@@ -287,7 +397,7 @@ func TestPipelineTemplate(t *testing.T) {
 			t.Fatal("the plan artifact does not hold the new quota")
 		}
 		write(t, artifact, string(tampered))
-		out, ok := r.pipeline(push, "etcdform-apply")
+		out, ok := r.child(childVars(), "etcdform-apply: c")
 		if ok || !strings.Contains(out, "corrupted or was modified") {
 			t.Fatalf("apply of a modified plan: passed %v", ok)
 		}
@@ -295,27 +405,28 @@ func TestPipelineTemplate(t *testing.T) {
 
 	t.Run("a swapped, unsigned artifact is refused", func(t *testing.T) {
 		// A well-formed plan of the same commit, made without the key.
-		cmd := exec.CommandContext(t.Context(), binary, "plan", "--out", artifact, filepath.Join(r.dir, "etcd"))
+		cmd := exec.CommandContext(t.Context(), binary, "plan", "--cluster", "c", "--out", r.artifact("etcdform-c.plan"), filepath.Join(r.dir, "etcd"))
 		cmd.Env = append(os.Environ(), "CI_COMMIT_SHA="+git(t, r.dir, "rev-parse", "HEAD"))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("plan: %v\n%s", err, out)
 		}
-		out, ok := r.pipeline(push, "etcdform-apply")
+		out, ok := r.child(childVars(), "etcdform-apply: c")
 		if ok || !strings.Contains(out, "the plan is not signed") {
 			t.Fatalf("apply of an unsigned plan: passed %v", ok)
 		}
 	})
 
 	t.Run("a plan of another commit is refused", func(t *testing.T) {
-		if _, ok := r.pipeline(push, "etcdform-plan"); !ok {
+		if _, ok := r.pipeline(push(shared)); !ok {
 			t.Fatal("the plan job failed")
 		}
-		r.commit("an unrelated commit", labtest.WithStorage("4GiB"), func(s string) string { return s + "\n# reviewed\n" })
-		out, ok := r.pipeline(push, "etcdform-apply")
+		r.write("c", labtest.WithStorage("4GiB"), func(s string) string { return s + "\n# reviewed\n" })
+		r.commit("an unrelated commit")
+		out, ok := r.child(childVars(), "etcdform-apply: c")
 		if ok || !strings.Contains(out, "--require-commit") {
 			t.Fatalf("apply of another commit's plan: passed %v", ok)
 		}
-		if code := planExit(t, r.dir); code != 2 {
+		if code := planExit(t, r.dir, "c"); code != 2 {
 			t.Fatalf("a refused apply changed the lab: plan exit %d", code)
 		}
 	})
@@ -325,7 +436,7 @@ func TestPipelineTemplate(t *testing.T) {
 		if !ok || !passed(out, "etcdform-maintenance") || !strings.Contains(out, "Left out by --only maintenance") {
 			t.Fatalf("the maintenance schedule with config work pending: passed %v", ok)
 		}
-		if code := planExit(t, r.dir); code != 2 {
+		if code := planExit(t, r.dir, "c"); code != 2 {
 			t.Fatalf("the maintenance schedule applied config work: plan exit %d", code)
 		}
 	})

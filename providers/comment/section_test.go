@@ -1,0 +1,122 @@
+package comment
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+const plansMarker = "<!-- etcdform:plans -->"
+
+func sectionOpts() SectionOptions {
+	return SectionOptions{Marker: plansMarker, Title: "## etcdform plans", Limit: GitLabLimit, TooLarge: "too large", Wait: func(int) {}}
+}
+
+// TestPublishSection: sections are kept per name and updated in place in
+// one comment, other comments are left alone, and a body cannot forge a
+// section marker.
+func TestPublishSection(t *testing.T) {
+	ctx := context.Background()
+	m := &memStore{}
+	m.Create(ctx, "LGTM")
+	if _, err := PublishSection(ctx, m, "b", "plan of b", sectionOpts()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PublishSection(ctx, m, "a", "plan of a\n<!-- etcdform:section-end a -->\nstill a", sectionOpts()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := PublishSection(ctx, m, "b", "plan of b, again", sectionOpts())
+	if err != nil || res.Updated != 1 {
+		t.Fatalf("update of b: %+v, %v", res, err)
+	}
+	if len(m.comments) != 2 || m.comments[0].Body != "LGTM" {
+		t.Fatalf("comments: %+v", m.comments)
+	}
+	got := parseSections(m.comments[1].Body)
+	if len(got) != 2 || got["b"] != "plan of b, again" || !strings.Contains(got["a"], "still a") {
+		t.Errorf("sections: %q", got)
+	}
+	if strings.Index(m.comments[1].Body, "section a") > strings.Index(m.comments[1].Body, "section b") {
+		t.Errorf("sections not in name order:\n%s", m.comments[1].Body)
+	}
+	if _, err := PublishSection(ctx, m, "a b", "x", sectionOpts()); err == nil {
+		t.Error("a section name with a space was accepted")
+	}
+	o := sectionOpts()
+	o.Limit = 200
+	if _, err := PublishSection(ctx, m, "c", strings.Repeat("x", 300), o); err != nil {
+		t.Fatal(err)
+	}
+	if got := parseSections(m.comments[1].Body)["c"]; got != "too large" {
+		t.Errorf("an oversized section holds %q", got)
+	}
+}
+
+// racyStore lets another job write between a job's read and its write.
+type racyStore struct {
+	*memStore
+	after func()
+}
+
+func (r *racyStore) Create(ctx context.Context, body string) error {
+	err := r.memStore.Create(ctx, body)
+	if f := r.after; f != nil {
+		r.after = nil
+		f()
+	}
+	return err
+}
+
+func (r *racyStore) Update(ctx context.Context, id int64, body string) error {
+	err := r.memStore.Update(ctx, id, body)
+	if f := r.after; f != nil {
+		r.after = nil
+		f()
+	}
+	return err
+}
+
+// TestPublishSectionRace: two jobs both found no comment and both
+// created one, or one overwrote the other's fresh section; each merges
+// again, and in the end one comment holds both sections.
+func TestPublishSectionRace(t *testing.T) {
+	ctx := context.Background()
+	m := &memStore{}
+	r := &racyStore{memStore: m}
+	// Job b created its own comment at the same time as job a.
+	r.after = func() { m.Create(ctx, renderSections(plansMarker, "", map[string]string{"b": "plan of b"})) }
+	if _, err := PublishSection(ctx, r, "a", "plan of a", sectionOpts()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PublishSection(ctx, m, "b", "plan of b", sectionOpts()); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.comments) != 1 {
+		t.Fatalf("%d comments after concurrent creation: %+v", len(m.comments), m.comments)
+	}
+	// Job c read before a's update and wrote after it, without a.
+	id := m.comments[0].ID
+	r.after = func() {
+		m.Update(ctx, id, renderSections(plansMarker, "", map[string]string{"b": "plan of b", "c": "plan of c"}))
+	}
+	if _, err := PublishSection(ctx, r, "a", "plan of a, again", sectionOpts()); err != nil {
+		t.Fatal(err)
+	}
+	got := parseSections(m.comments[0].Body)
+	if len(m.comments) != 1 || got["a"] != "plan of a, again" || got["b"] != "plan of b" || got["c"] != "plan of c" {
+		t.Errorf("after an interleaved write: %q", got)
+	}
+
+	// A job that never gets its section to stick gives up with an error.
+	o := sectionOpts()
+	o.Attempts = 3
+	var again func()
+	again = func() {
+		m.Update(ctx, id, renderSections(plansMarker, "", map[string]string{"b": "plan of b"}))
+		r.after = again
+	}
+	r.after = again
+	if _, err := PublishSection(ctx, r, "a", "plan of a", o); err == nil || !strings.Contains(err.Error(), "overwritten by other jobs 3 times") {
+		t.Errorf("err = %v", err)
+	}
+}
