@@ -35,6 +35,10 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 		p        *plan.Plan
 		cfg      *schema.Config
 		planHash string
+		// down is shared by every observation of this run and the
+		// apply's own client: a member that does not answer costs one
+		// endpoint timeout, not one per observation and step.
+		down = connect.NewDown()
 	)
 	st, err := os.Stat(a.Target)
 	if err != nil {
@@ -84,7 +88,7 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 		if cfg, ok = selectClusters(env, cfg, a.Clusters); !ok {
 			return 1
 		}
-		p = makePlan(ctx, env, cfg, false, a.Only, connect.DefaultObserveTimeout)
+		p = makePlan(ctx, env, cfg, false, a.Only, connect.Options{Down: down})
 		p.Meta.Selection = selection(cfg, a.Clusters)
 		planHash = planInThisRun
 	}
@@ -108,7 +112,7 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 		return 0
 	}
 	if planHash != planInThisRun {
-		if msg := verifySteps(ctx, env, cfg, p); msg != "" {
+		if msg := verifySteps(ctx, env, cfg, p, down); msg != "" {
 			fmt.Fprintln(env.Stderr, msg)
 			return 1
 		}
@@ -137,7 +141,7 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 	}
 	audit := apply.NewAudit(auditW, planHash, p.Meta.GitCommit, env.CI.Author)
 	progress := views.NewApplyProgress(env.Stdout, env.StdoutTTY)
-	res, err := apply.Run(ctx, p, connect.Connector{Config: cfg}, apply.Options{
+	res, err := apply.Run(ctx, p, connect.Connector{Config: cfg, Down: down}, apply.Options{
 		LockTimeout: a.LockTimeout, GateTimeout: a.GateTimeout, StepTimeout: a.StepTimeout,
 		SnapshotDir: a.SnapshotDir, Audit: audit, Progress: progress.Event, Backup: preApplyBackup(env, cfg),
 	})
@@ -179,11 +183,11 @@ const planInThisRun = "(planned in this run)"
 // no difference (plan.PinLeaders). It returns "" when the steps match.
 // The stale-plan check under the lock (apply.Run) then binds the world
 // apply acts on to this observation.
-func verifySteps(ctx context.Context, env *Env, cfg *schema.Config, p *plan.Plan) string {
+func verifySteps(ctx context.Context, env *Env, cfg *schema.Config, p *plan.Plan, down *connect.Down) string {
 	if p.Meta.ConfigHash != "" && cfg.Hash != p.Meta.ConfigHash {
 		return fmt.Sprintf("Error: the configuration in %s changed since the plan was made (hash %.12s, planned %.12s). Run plan again.", cfg.Dir, cfg.Hash, p.Meta.ConfigHash)
 	}
-	obs := observe(ctx, env, cfg, connect.DefaultObserveTimeout)
+	obs := observe(ctx, env, cfg, connect.Options{Down: down})
 	if diffs := state.DiffFingerprint(p.Fingerprint, state.FingerprintOf(obs)); len(diffs) > 0 {
 		return fmt.Sprintf("Error: %v. Differences:\n  - %s", apply.ErrStale, strings.Join(diffs, "\n  - "))
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/etcdform/etcdform/internal/connect"
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/plan/planfile"
 	"github.com/etcdform/etcdform/schema"
@@ -98,12 +99,12 @@ func TestVerifyStepsReducesFresh(t *testing.T) {
 	if !ok {
 		t.Fatal("config")
 	}
-	p := makePlan(context.Background(), env, cfg, false, plan.OnlyMaintenance, 0)
-	if msg := verifySteps(context.Background(), env, cfg, p); msg != "" {
+	p := makePlan(context.Background(), env, cfg, false, plan.OnlyMaintenance, connect.Options{})
+	if msg := verifySteps(context.Background(), env, cfg, p, nil); msg != "" {
 		t.Errorf("a maintenance-only plan does not verify:\n%s", msg)
 	}
 	p.Meta.Only = "" // the same steps, claimed to be the whole plan
-	if msg := verifySteps(context.Background(), env, cfg, p); !strings.Contains(msg, "step write-config etcd-2 is missing") {
+	if msg := verifySteps(context.Background(), env, cfg, p, nil); !strings.Contains(msg, "step write-config etcd-2 is missing") {
 		t.Errorf("an empty whole plan verifies against config work: %q", msg)
 	}
 }

@@ -3,7 +3,6 @@ package command
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/etcdform/etcdform/internal/command/arguments"
 	"github.com/etcdform/etcdform/internal/command/views"
@@ -44,7 +43,7 @@ func runPlan(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "Error:", err)
 		return 1
 	}
-	p := makePlan(ctx, env, cfg, a.AllowEven, a.Only, a.Timeout)
+	p := makePlan(ctx, env, cfg, a.AllowEven, a.Only, connect.Options{Timeout: a.Timeout})
 	p.Meta.Selection = selection(cfg, a.Clusters)
 	if a.Out != "" {
 		if err := writePlanFile(a.Out, p, signKey); err != nil {
@@ -122,16 +121,16 @@ func selection(cfg *schema.Config, names []string) []string {
 
 // makePlan observes cfg's clusters and plans against them, reduced to the
 // selection only ("": whole).
-func makePlan(ctx context.Context, env *Env, cfg *schema.Config, allowEven bool, only string, timeout time.Duration) *plan.Plan {
-	return planAgainst(env, cfg, observe(ctx, env, cfg, timeout), allowEven, only)
+func makePlan(ctx context.Context, env *Env, cfg *schema.Config, allowEven bool, only string, opts connect.Options) *plan.Plan {
+	return planAgainst(env, cfg, observe(ctx, env, cfg, opts), allowEven, only)
 }
 
 // observe observes cfg's clusters (env.Observe in tests).
-func observe(ctx context.Context, env *Env, cfg *schema.Config, timeout time.Duration) *state.Observed {
+func observe(ctx context.Context, env *Env, cfg *schema.Config, opts connect.Options) *state.Observed {
 	if env.Observe != nil {
 		return env.Observe(ctx, cfg)
 	}
-	return connect.Observe(ctx, cfg, connect.Options{Timeout: timeout})
+	return connect.Observe(ctx, cfg, opts)
 }
 
 // planAgainst plans cfg against obs, reduced to the selection only.

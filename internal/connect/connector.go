@@ -26,6 +26,10 @@ type Connector struct {
 	// Config is the configuration the plan was checked against; Observe
 	// re-observes its clusters for the stale-plan check.
 	Config *schema.Config
+	// Down, when set, is shared by the re-observation and the etcd client
+	// of the apply (and the command's own observations), so that a member
+	// known to be dead costs one endpoint timeout per apply (etcd.Down).
+	Down *Down
 }
 
 var _ apply.Connector = Connector{}
@@ -45,7 +49,7 @@ func (c Connector) Etcd(ctx context.Context, ct plan.ClusterTarget) (apply.Etcd,
 	}
 	// Gates poll every 100 ms: each step waits on health, so the poll
 	// period is added to every step's time.
-	cli, err := etcdp.New(eps, append(opts, etcdp.WithPollInterval(100*time.Millisecond))...)
+	cli, err := etcdp.New(eps, append(opts, etcdp.WithPollInterval(100*time.Millisecond), etcdp.WithDown(c.Down))...)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +85,7 @@ func (c Connector) Observe(ctx context.Context, cluster string) (*state.Observed
 	}
 	for _, cl := range c.Config.Clusters {
 		if cl.Name == cluster {
-			return Observe(ctx, &schema.Config{Dir: c.Config.Dir, Clusters: []*schema.Cluster{cl}}, Options{}), nil
+			return Observe(ctx, &schema.Config{Dir: c.Config.Dir, Clusters: []*schema.Cluster{cl}}, Options{Down: c.Down}), nil
 		}
 	}
 	return nil, fmt.Errorf("the configuration in %s does not declare cluster %s", c.Config.Dir, cluster)

@@ -37,7 +37,18 @@ type Options struct {
 	// (DefaultObserveTimeout when zero).
 	Timeout time.Duration
 	Now     func() time.Time
+	// Down, when set, is shared with the other observations and the
+	// apply of one run, so that a dead member's endpoint is waited on once
+	// (see etcd.Down).
+	Down *Down
 }
+
+// Down remembers the endpoints that did not answer during one apply (see
+// etcd.Down); NewDown makes one.
+type Down = etcdp.Down
+
+// NewDown returns an empty Down.
+func NewDown() *Down { return etcdp.NewDown() }
 
 // Observe observes every cluster of cfg.
 func Observe(ctx context.Context, cfg *schema.Config, opts Options) *state.Observed {
@@ -56,7 +67,7 @@ func Observe(ctx context.Context, cfg *schema.Config, opts Options) *state.Obser
 			defer wg.Done()
 			cctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 			defer cancel()
-			oc := Cluster(cctx, c)
+			oc := observeCluster(cctx, c, opts.Down)
 			mu.Lock()
 			obs.Clusters[c.Name] = oc
 			mu.Unlock()
@@ -68,6 +79,10 @@ func Observe(ctx context.Context, cfg *schema.Config, opts Options) *state.Obser
 
 // Cluster observes one cluster: etcd and every host at once.
 func Cluster(ctx context.Context, c *schema.Cluster) *state.Cluster {
+	return observeCluster(ctx, c, nil)
+}
+
+func observeCluster(ctx context.Context, c *schema.Cluster, down *Down) *state.Cluster {
 	hosts := make([]*state.Host, len(c.Members))
 	var wg sync.WaitGroup
 	for i, m := range c.Members {
@@ -81,7 +96,7 @@ func Cluster(ctx context.Context, c *schema.Cluster) *state.Cluster {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		oc = etcdSide(ctx, c)
+		oc = etcdSide(ctx, c, down)
 	}()
 	var backups *state.Backups
 	wg.Add(1)
@@ -130,7 +145,7 @@ func removedHosts(ctx context.Context, c *schema.Cluster, oc *state.Cluster) {
 	wg.Wait()
 }
 
-func etcdSide(ctx context.Context, c *schema.Cluster) *state.Cluster {
+func etcdSide(ctx context.Context, c *schema.Cluster, down *Down) *state.Cluster {
 	var eps []string
 	for _, m := range c.Members {
 		eps = append(eps, m.ClientURL)
@@ -139,7 +154,7 @@ func etcdSide(ctx context.Context, c *schema.Cluster) *state.Cluster {
 	if err != nil {
 		return &state.Cluster{Error: err.Error()}
 	}
-	cli, err := etcdp.New(eps, opts...)
+	cli, err := etcdp.New(eps, append(opts, etcdp.WithDown(down))...)
 	if err != nil {
 		return &state.Cluster{Error: err.Error()}
 	}

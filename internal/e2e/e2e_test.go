@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,29 +70,12 @@ func config(t *testing.T, st *lab.State, edit func(string) string) string {
 // withStorage adds a storage block to the cluster.
 var withStorage = labtest.WithStorage
 
-// withMembers adds members on the lab's spare hosts.
-func withMembers(hosts ...lab.Host) func(string) string {
-	return func(s string) string {
-		var add strings.Builder
-		for i, h := range hosts {
-			fmt.Fprintf(&add, "\n  member %q {\n    host       = %q\n    peer_url   = %q\n    client_url = %q\n  }\n",
-				fmt.Sprintf("etcd-%d", 4+i), h.Addr, h.PeerURL(), h.ClientURL())
-		}
-		i := strings.LastIndex(s, "}")
-		return s[:i] + add.String() + s[i:]
-	}
-}
-
+// withMembers adds members etcd-4, etcd-5... on the lab's spare hosts;
 // withoutMembers drops the named member blocks.
-func withoutMembers(names ...string) func(string) string {
-	return func(s string) string {
-		for _, n := range names {
-			re := regexp.MustCompile(`(?s)\n  member "` + regexp.QuoteMeta(n) + `" \{.*?\n  \}\n`)
-			s = re.ReplaceAllString(s, "\n")
-		}
-		return s
-	}
-}
+var (
+	withMembers    = labtest.WithMembers
+	withoutMembers = labtest.WithoutMembers
+)
 
 func etcdClient(t *testing.T, st *lab.State) *clientv3.Client {
 	t.Helper()

@@ -46,6 +46,7 @@ type options struct {
 	pollInterval    time.Duration
 	logger          *zap.Logger
 	holder          string
+	down            *Down                        // WithDown
 	onRetry         func(what string, err error) // test hook
 }
 

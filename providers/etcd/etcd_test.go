@@ -232,7 +232,7 @@ func TestMoveLeaderWaitsForCaughtUp(t *testing.T) {
 	if err != nil || now != leader {
 		t.Errorf("leader after the refused transfer: %x (%v), want %x unchanged", now, err, leader)
 	}
-	for _, m := range c.statuses(ctx, ms) {
+	for _, m := range c.statuses(ctx, ms, true) {
 		if m.Member.ID != down.ID && m.Status != nil && m.Status.RaftTerm != 0 && m.Status.Leader != leader {
 			t.Errorf("%s sees leader %x, want %x", m.Member, m.Status.Leader, leader)
 		}

@@ -263,8 +263,15 @@ func (c *Client) gateMember(ctx context.Context, m Member) GateMember {
 		}
 	}()
 	sctx, cancel := c.probeCtx(ctx)
-	st, err := pc.Status(sctx, gm.Endpoint)
+	err = dialCheck(sctx, gm.Endpoint)
+	var st *clientv3.StatusResponse
+	if err == nil {
+		st, err = pc.Status(sctx, gm.Endpoint)
+	}
 	cancel()
+	if ctx.Err() == nil {
+		c.o.down.record(gm.Endpoint, err)
+	}
 	if err != nil {
 		gm.StatusError = err.Error()
 	} else {
@@ -331,7 +338,7 @@ func (c *Client) learnerCaughtUp(ctx context.Context, id uint64) (bool, error) {
 // committed when asked, just before m: true under a steady write load
 // too, where m is always a few entries behind the leader's newest ones.
 func (c *Client) caughtUp(ctx context.Context, ms []Member, m Member) (bool, error) {
-	ls := c.statuses(ctx, []Member{m})[0]
+	ls := c.statuses(ctx, []Member{m}, true)[0]
 	if ls.Err != nil {
 		return false, ls.Err
 	}
@@ -339,13 +346,13 @@ func (c *Client) caughtUp(ctx context.Context, ms []Member, m Member) (bool, err
 	if !ok {
 		return false, fmt.Errorf("%s: %w", m, ErrNoLeader)
 	}
-	lst := c.statuses(ctx, []Member{leader})[0]
+	lst := c.statuses(ctx, []Member{leader}, true)[0]
 	if lst.Err != nil {
 		return false, lst.Err
 	}
 	// Asked after the leader, the learner must have applied at least what
 	// the leader had committed.
-	ls = c.statuses(ctx, []Member{m})[0]
+	ls = c.statuses(ctx, []Member{m}, true)[0]
 	if ls.Err != nil {
 		return false, ls.Err
 	}

@@ -95,7 +95,7 @@ func (c *Client) DBSizes(ctx context.Context) ([]DBSize, error) {
 		return nil, err
 	}
 	var out []DBSize
-	for _, st := range c.statuses(ctx, ms) {
+	for _, st := range c.statuses(ctx, ms, true) {
 		if st.Err != nil {
 			return nil, fmt.Errorf("etcd: DB size of %s: %w", st.Member, st.Err)
 		}

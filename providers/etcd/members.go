@@ -71,8 +71,10 @@ type memberStatus struct {
 
 // statuses asks every given member for its status, all in parallel, each
 // bounded by the endpoint timeout. A member with several client URLs is
-// asked on each; the first URL (in order) that answers wins.
-func (c *Client) statuses(ctx context.Context, ms []Member) []memberStatus {
+// asked on each; the first URL (in order) that answers wins. With fresh
+// false, endpoints the shared Down knows as down are not asked (see
+// Down).
+func (c *Client) statuses(ctx context.Context, ms []Member, fresh bool) []memberStatus {
 	type probe struct {
 		resp *clientv3.StatusResponse
 		err  error
@@ -85,9 +87,7 @@ func (c *Client) statuses(ctx context.Context, ms []Member) []memberStatus {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				pctx, cancel := c.probeCtx(ctx)
-				defer cancel()
-				probes[i][j].resp, probes[i][j].err = c.cli.Status(pctx, ep)
+				probes[i][j].resp, probes[i][j].err = c.status(ctx, ep, fresh)
 			}()
 		}
 	}
@@ -133,7 +133,7 @@ func (c *Client) Leader(ctx context.Context) (uint64, []Member, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	l := leaderOf(c.statuses(ctx, ms))
+	l := leaderOf(c.statuses(ctx, ms, false))
 	if l == 0 {
 		return 0, ms, ErrNoLeader
 	}
@@ -271,7 +271,7 @@ func (c *Client) MoveLeader(ctx context.Context, target uint64) error {
 		if tm.IsLearner {
 			return fmt.Errorf("%w: %s is a learner", ErrLearnerTarget, tm)
 		}
-		sts := c.statuses(ctx, ms)
+		sts := c.statuses(ctx, ms, false)
 		leader := leaderOf(sts)
 		if leader == 0 {
 			return fmt.Errorf("%w (moving leadership to %s)", rpctypes.ErrNoLeader, tm)
@@ -325,7 +325,7 @@ func (c *Client) waitCaughtUp(ctx context.Context, ms []Member, m Member) error 
 // waitLeader polls target's own status until it reports itself leader.
 func (c *Client) waitLeader(ctx context.Context, target Member) error {
 	for {
-		st := c.statuses(ctx, []Member{target})[0]
+		st := c.statuses(ctx, []Member{target}, true)[0]
 		if st.Status != nil && st.Status.Leader == target.ID {
 			return nil
 		}
@@ -347,7 +347,7 @@ func (c *Client) PickTransferee(ctx context.Context, exclude uint64, tolerate ..
 	if err != nil {
 		return 0, err
 	}
-	sts := c.statuses(ctx, ms)
+	sts := c.statuses(ctx, ms, false)
 	leader := leaderOf(sts)
 	// The reference is the leader's applied index; when the leader does
 	// not answer, the highest one seen.

@@ -39,7 +39,7 @@ func (c *Client) Observe(ctx context.Context) *state.Cluster {
 	var alarmErr error
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); sts = c.statuses(ctx, ms) }()
+	go func() { defer wg.Done(); sts = c.statuses(ctx, ms, false) }()
 	go func() {
 		defer wg.Done()
 		actx, cancel := c.probeCtx(ctx)

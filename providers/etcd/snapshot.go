@@ -104,7 +104,7 @@ func (c *Client) snapshotSource(ctx context.Context) (Member, string, error) {
 		return s.Status.RaftAppliedIndex > best.Status.RaftAppliedIndex
 	}
 	var skipped []string
-	for _, s := range c.statuses(ctx, ms) {
+	for _, s := range c.statuses(ctx, ms, false) {
 		if s.Member.IsLearner {
 			continue
 		}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -160,4 +161,28 @@ func SSHArgs(st *lab.State, addr, cmd string) []string {
 func SSH(st *lab.State, h lab.Host, cmd string) (string, error) {
 	out, err := exec.Command("ssh", SSHArgs(st, h.Addr, cmd)...).CombinedOutput()
 	return string(out), err
+}
+
+// WithMembers adds members etcd-4, etcd-5... on the lab's spare hosts.
+func WithMembers(hosts ...lab.Host) func(string) string {
+	return func(s string) string {
+		var add strings.Builder
+		for i, h := range hosts {
+			fmt.Fprintf(&add, "\n  member %q {\n    host       = %q\n    peer_url   = %q\n    client_url = %q\n  }\n",
+				fmt.Sprintf("etcd-%d", 4+i), h.Addr, h.PeerURL(), h.ClientURL())
+		}
+		i := strings.LastIndex(s, "}")
+		return s[:i] + add.String() + s[i:]
+	}
+}
+
+// WithoutMembers drops the named member blocks.
+func WithoutMembers(names ...string) func(string) string {
+	return func(s string) string {
+		for _, n := range names {
+			re := regexp.MustCompile(`(?s)\n  member "` + regexp.QuoteMeta(n) + `" \{.*?\n  \}\n`)
+			s = re.ReplaceAllString(s, "\n")
+		}
+		return s
+	}
 }

@@ -1,0 +1,179 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/etcdform/etcdform/internal/etcdconf"
+	"github.com/etcdform/etcdform/internal/lab"
+	"github.com/etcdform/etcdform/internal/lab/labtest"
+)
+
+// BenchmarkReplaceDeadMember times, on a 3-member lab under a steady write
+// load, `etcdform apply` of the plan that replaces a killed follower under
+// a new name on a spare host (snapshot, remove-member of the dead one,
+// add-learner, promote), against the physical limit measured on the same
+// lab right after: the same replacement done directly with the etcd API
+// and one SSH command (member remove, add as learner, write its config,
+// start, promote as soon as etcd accepts), through the live endpoints only.
+// The difference is what apply spends on checks, and on the dead member's
+// endpoint (issue 16: one timeout per apply, not one per step).
+func BenchmarkReplaceDeadMember(b *testing.B) {
+	st := labtest.Up(b, lab.Options{Members: 3, Spare: 1})
+	spare := st.Hosts[3]
+	victim := benchFollower(b, st)
+	l := startLoad(b, st, "/bench/replace")
+	if err := st.Fault(context.Background(), lab.FaultKill, victim.Name); err != nil {
+		b.Fatal(err)
+	}
+	dir := labtest.ConfigDir(b, st, labtest.WithMembers(spare), labtest.WithoutMembers(victim.Name))
+	pf := filepath.Join(b.TempDir(), "replace.plan")
+	if _, code := run(b, binary, "plan", "--detailed-exitcode", "--out", pf, dir); code != 2 {
+		b.Fatalf("plan: exit %d", code)
+	}
+	cmd := exec.Command(binary, "apply", "--auto-approve", "--snapshot-dir", b.TempDir(), pf)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	t0 := time.Now()
+	err := cmd.Run()
+	applyT := time.Since(t0)
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "[lab]") {
+			b.Log(strings.TrimSpace(line))
+		}
+	}
+	if err != nil {
+		b.Fatalf("apply: %v\n%s", err, out.String())
+	}
+	maxLat, _, failed, lost := l.finish(b)
+	fmt.Printf("%-22s wall %6.2f s   max write latency %7.1f ms   failed writes %d   lost writes %d\n", "etcdform-apply", applyT.Seconds(), ms(maxLat), failed, lost)
+
+	// The physical limit, on the same lab: the new member (etcd-4 on the
+	// spare) is killed and replaced by a member on the victim's host, which
+	// the apply left removed, stopped, disabled and with its data moved
+	// aside.
+	l = startLoad(b, st, "/bench/physical")
+	if err := st.Fault(context.Background(), lab.FaultKill, spare.Name); err != nil {
+		b.Fatal(err)
+	}
+	physT := replaceByHand(b, st, spare, "etcd-4", victim)
+	maxLat, _, failed, lost = l.finish(b)
+	fmt.Printf("%-22s wall %6.2f s   max write latency %7.1f ms   failed writes %d   lost writes %d\n", "physical-limit", physT.Seconds(), ms(maxLat), failed, lost)
+
+	b.ReportMetric(applyT.Seconds(), "apply-s")
+	b.ReportMetric(physT.Seconds(), "physical-s")
+	b.ReportMetric(float64(applyT)/float64(physT), "apply/physical")
+	fmt.Printf("replace a dead member under a new name: apply %.2f s, physical limit %.2f s, ratio %.2f (goal: apply <= 1.5 s)\n",
+		applyT.Seconds(), physT.Seconds(), float64(applyT)/float64(physT))
+}
+
+// replaceByHand replaces the dead member named dead, on host deadHost, by
+// a learner on host h (its etcd stopped and disabled, its data dir empty but for what was
+// moved aside, its config file still there), promoted as soon as etcd
+// accepts, and returns the time it took. Its clients use the live
+// endpoints only.
+func replaceByHand(b *testing.B, st *lab.State, deadHost lab.Host, dead string, h lab.Host) time.Duration {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var eps []string
+	for _, m := range st.Hosts {
+		if m.Name != deadHost.Name && m.Name != h.Name {
+			eps = append(eps, m.ClientURL())
+		}
+	}
+	c, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 3 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ml, err := c.MemberList(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var deadID uint64
+	for _, m := range ml.Members {
+		if m.Name == dead {
+			deadID = m.ID
+		}
+	}
+	cfgPath := filepath.Join(h.Root, "etc-etcd", "etcd.conf.yml")
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	parsed, err := etcdconf.Parse(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	t0 := time.Now()
+	if _, err := c.MemberRemove(ctx, deadID); err != nil {
+		b.Fatal(err)
+	}
+	added, err := c.MemberAddAsLearner(ctx, []string{h.PeerURL()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	peers := map[string]string{h.Name: h.PeerURL()}
+	for _, m := range added.Members {
+		if m.Name != "" {
+			peers[m.Name] = m.PeerURLs[0]
+		}
+	}
+	f := parsed.File
+	f.InitialCluster, f.InitialClusterState = etcdconf.InitialCluster(peers), "existing"
+	out, err := etcdconf.Marshal(&f)
+	if err == nil {
+		err = os.WriteFile(cfgPath, out, 0o644)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, code := run(b, "ssh", labtest.SSHArgs(st, h.Addr, "rm -f /etc/service/etcd/down && sv up /etc/service/etcd")...); code != 0 {
+		b.Fatalf("starting etcd on %s failed", h.Name)
+	}
+	for {
+		_, err := c.MemberPromote(ctx, added.Member.ID)
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), rpctypes.ErrorDesc(rpctypes.ErrGRPCLearnerNotReady)) {
+			b.Fatalf("promote: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval while the learner catches up
+	}
+	return time.Since(t0)
+}
+
+// benchFollower returns a member that does not lead.
+func benchFollower(b *testing.B, st *lab.State) lab.Host {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints(st), DialTimeout: 3 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	for _, h := range st.Members() {
+		s, err := c.Status(ctx, h.ClientURL())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if s.Leader != s.Header.MemberId {
+			return h
+		}
+	}
+	b.Fatal("no follower")
+	return lab.Host{}
+}

@@ -1,0 +1,138 @@
+package etcd
+
+import (
+	"errors"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etcdform/etcdform/providers/etcd/etcdtest"
+)
+
+// TestDown: a member whose etcd was killed (nothing listens on its client
+// port) fails its status probe with the refused connection, not the
+// endpoint timeout; a member whose endpoint accepts connections but never
+// answers (a hung host) is asked once: a second client sharing the same
+// Down does not ask it again where its answer is not needed (who leads,
+// the snapshot source), and the gate still asks every member afresh.
+func TestDown(t *testing.T) {
+	ec := etcdtest.NewCluster(t, 5) // two down keep a quorum
+	down := NewDown()
+	c1, err := New(ec.Endpoints(), WithEndpointTimeout(time.Second), WithDown(down))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	oc := c1.Observe(deadline(t, 10*time.Second))
+	var killed, hung string
+	for _, m := range oc.Members {
+		if m.ID == oc.LeaderID {
+			continue
+		}
+		if killed == "" {
+			killed = m.Name
+		} else {
+			hung = m.Name
+		}
+	}
+	for _, n := range []string{killed, hung} {
+		if err := ec.Member(n).Kill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The hung member: a listener that accepts and never answers.
+	u, err := url.Parse(ec.Member(hung).ClientURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+
+	oc = c1.Observe(deadline(t, 10*time.Second))
+	if m := oc.Member(killed); m.Status != nil || !strings.Contains(m.StatusError, "connection refused") {
+		t.Errorf("killed %s: status %v, error %q; want the refused connection", killed, m.Status, m.StatusError)
+	}
+	if m := oc.Member(hung); m.Status != nil || strings.Contains(m.StatusError, ErrKnownDown.Error()) {
+		t.Errorf("hung %s, first asked: status %v, error %q; want a timeout", hung, m.Status, m.StatusError)
+	}
+
+	// A second client of the same apply does not ask them again for the
+	// leader or the snapshot source.
+	c2 := newClientWith(t, ec.Endpoints(), WithDown(down))
+	ms, _, err := c2.Members(deadline(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range c2.statuses(deadline(t, 10*time.Second), ms, false) {
+		if st.Member.Name == hung && !errors.Is(st.Err, ErrKnownDown) {
+			t.Errorf("hung %s asked again: %v", hung, st.Err)
+		}
+		if st.Member.Name != hung && st.Member.Name != killed && st.Err != nil {
+			t.Errorf("live %s: %v", st.Member.Name, st.Err)
+		}
+	}
+	if _, _, err := c2.Leader(deadline(t, 10*time.Second)); err != nil {
+		t.Errorf("leader with two members down: %v", err)
+	}
+	// The gate asks afresh: the hung member fails it with a timeout.
+	rep, err := c2.Gate(deadline(t, 10*time.Second), GateOptions{})
+	if err == nil || strings.Contains(rep.String(), ErrKnownDown.Error()) {
+		t.Errorf("gate with %s hung: %v", hung, err)
+	}
+	// An endpoint that answers again is forgotten.
+	ln.Close()
+	if err := ec.Member(hung).Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ec.Member(hung).WaitHealthy(deadline(t, etcdtest.StartTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	m := findMemberNamed(t, ms, hung)
+	if _, err := c2.status(deadline(t, 10*time.Second), m.ClientURLs[0], true); err != nil {
+		t.Fatal(err)
+	}
+	if err := down.known(m.ClientURLs[0]); err != nil {
+		t.Errorf("%s answered but is still known as down: %v", hung, err)
+	}
+}
+
+func newClientWith(t *testing.T, eps []string, opts ...Option) *Client {
+	t.Helper()
+	c, err := New(eps, append([]Option{WithEndpointTimeout(time.Second), WithPollInterval(50 * time.Millisecond)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func findMemberNamed(t *testing.T, ms []Member, name string) Member {
+	t.Helper()
+	for _, m := range ms {
+		if m.Name == name {
+			return m
+		}
+	}
+	t.Fatalf("no member %s", name)
+	return Member{}
+}
