@@ -60,9 +60,13 @@ func PinLeaders(obs *state.Observed, saved []Step) []string {
 // against), so that what a reviewer read is what the configuration gives,
 // except the observed numbers of compact and defrag steps (a saved compact
 // revision may be older than the fresh one, never newer). Reason (prose) and
-// Leader (display: apply moves leadership at run time) are ignored.
+// Leader (display: apply moves leadership at run time) are ignored, and so
+// are fresh disarm-alarm steps that a saved one of the same alarm type
+// covers (dropLaterAlarms: a member that raised its own NOSPACE since the
+// plan).
 func CompareSteps(saved, fresh []Step) []string {
 	var out []string
+	fresh = dropLaterAlarms(saved, fresh)
 	pairs := alignSteps(saved, fresh)
 	for _, pr := range pairs {
 		switch {
@@ -77,6 +81,42 @@ func CompareSteps(saved, fresh []Step) []string {
 				out = append(out, fmt.Sprintf("step %d (%s): %s", pr.A+1, title(saved[pr.A]), d))
 			}
 		}
+	}
+	return out
+}
+
+// dropLaterAlarms returns fresh without the disarm-alarm steps of alarms
+// raised since the plan was made that a saved disarm-alarm step clears
+// anyway: one of the same alarm type in the same cluster, of a member no
+// saved step disarms. Each member raises NOSPACE for itself as it applies
+// the write that failed the quota check, so one may raise it after the
+// plan observed the others; apply's disarm clears the NOSPACE alarms of
+// every member (apply.Etcd.AlarmDisarm), after a recovery that covered
+// every member. That is the only difference a raised alarm makes to the
+// steps, and the only one accepted: an alarm with no saved disarm of its
+// type (the first NOSPACE, a CORRUPT) still differs.
+func dropLaterAlarms(saved, fresh []Step) []Step {
+	type key struct {
+		cluster, alarm string
+	}
+	types := map[key]bool{}
+	members := map[key]map[uint64]bool{}
+	for _, s := range saved {
+		if s.Action == DisarmAlarm {
+			k := key{s.Cluster, s.Alarm}
+			types[k] = true
+			if members[k] == nil {
+				members[k] = map[uint64]bool{}
+			}
+			members[k][s.MemberID] = true
+		}
+	}
+	var out []Step
+	for _, f := range fresh {
+		if k := (key{f.Cluster, f.Alarm}); f.Action == DisarmAlarm && types[k] && !members[k][f.MemberID] {
+			continue
+		}
+		out = append(out, f)
 	}
 	return out
 }

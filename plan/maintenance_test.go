@@ -2,6 +2,7 @@ package plan_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -212,5 +213,46 @@ func TestDisarmLimit(t *testing.T) {
 		if got > 0 && (got+max(QuotaMarginMin, got*QuotaMarginPercent/100) > quota || got+1+max(QuotaMarginMin, (got+1)*QuotaMarginPercent/100) <= quota) {
 			t.Errorf("DisarmLimit(%s) = %d is not the largest size that keeps the margin", FormatSize(quota), got)
 		}
+	}
+}
+
+// TestCompareStepsLaterNospace: a member that raised its own NOSPACE after
+// the plan was made gives the fresh plan one more disarm-alarm step; the
+// saved plan's disarm clears it too, so that alone is no difference. Any
+// other difference still is, and so is a first NOSPACE (no saved disarm)
+// or another alarm type.
+func TestCompareStepsLaterNospace(t *testing.T) {
+	c := testCluster(1, 2, 3)
+	c.Storage.QuotaBackendBytes = 160 << 20
+	// Planned when only etcd-1 had raised NOSPACE.
+	early := nospace()
+	early.Alarms = early.Alarms[:1]
+	saved := Make(config(c), observed(early), Options{})
+	fresh := Make(config(c), observed(nospace()), Options{})
+	if n, m := len(saved.Steps), len(fresh.Steps); m != n+2 {
+		t.Fatalf("fixture: %q vs %q", brief(saved), brief(fresh))
+	}
+	if got := CompareSteps(saved.Steps, fresh.Steps); got != nil {
+		t.Errorf("a later NOSPACE of another member is a difference: %q", got)
+	}
+	// With the saved compact changed, that difference is still found.
+	edited := slices.Clone(saved.Steps)
+	edited[0].Revision++
+	if got := CompareSteps(edited, fresh.Steps); len(got) != 1 || !strings.Contains(got[0], "compact revision") {
+		t.Errorf("an edited compact beside a later NOSPACE: %q, want the compact revision only", got)
+	}
+	// No NOSPACE when planned: the recovery is all new.
+	calm := observe(testCluster(1, 2, 3), 2)
+	for i := range calm.Members {
+		calm.Hosts[calm.Members[i].Name].Config.QuotaBackendBytes = 160 << 20
+	}
+	if got := CompareSteps(Make(config(c), observed(calm), Options{}).Steps, fresh.Steps); len(got) < 5 {
+		t.Errorf("a NOSPACE raised since a plan without one: %q, want the recovery's steps as differences", got)
+	}
+	// A disarm of another alarm type is not covered.
+	other := slices.Clone(fresh.Steps)
+	other[len(other)-1].Alarm = "CORRUPT"
+	if got := CompareSteps(saved.Steps, other); len(got) != 1 {
+		t.Errorf("a disarm of another alarm type: %q, want it as the one difference", got)
 	}
 }

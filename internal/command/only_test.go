@@ -150,3 +150,35 @@ func TestVerifyStepsMaintenanceSteps(t *testing.T) {
 		t.Errorf("apply --only maintenance of a NOSPACE recovery: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
+
+// TestVerifyStepsLaterNospace: a saved NOSPACE recovery planned when one
+// member had raised the alarm still verifies once the others raised theirs
+// (each member raises its own as it applies the failing write): the fresh
+// plan's extra disarm-alarm steps are covered by the saved disarm. apply
+// goes on to ask. Without a saved disarm, the new alarm is a difference.
+func TestVerifyStepsLaterNospace(t *testing.T) {
+	dir := quotaConfig(t)
+	first := func(ctx context.Context, cfg *schema.Config) *state.Observed {
+		obs := nospaceWorld(ctx, cfg)
+		for _, oc := range obs.Clusters {
+			oc.Alarms = oc.Alarms[:1]
+		}
+		return obs
+	}
+	pf := filepath.Join(t.TempDir(), "recovery.plan")
+	if code, _, stderr := runWorld(t, first, "plan", "--out", pf, dir); code != 0 {
+		t.Fatalf("plan: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr := runWorld(t, nospaceWorld, "apply", pf)
+	if code != 1 || !strings.Contains(stderr, "apply needs confirmation") {
+		t.Errorf("apply after two more members raised NOSPACE: exit %d, want it verified and asking\n%s%s", code, stdout, stderr)
+	}
+	// A plan made before any alarm: the recovery is new work.
+	calm := filepath.Join(t.TempDir(), "calm.plan")
+	if code, _, stderr := runWorld(t, quotaWorld(1), "plan", "--out", calm, dir); code != 0 {
+		t.Fatalf("plan: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := runWorld(t, nospaceWorld, "apply", calm); code != 1 || !strings.Contains(stderr, "step disarm-alarm") {
+		t.Errorf("apply of a plan made before NOSPACE: exit %d, want the recovery's steps as differences\n%s", code, stderr)
+	}
+}
