@@ -59,8 +59,18 @@ GITLAB_CI_LOCAL_VERSION := 4.62.0
 GITLAB_CI_LOCAL_DIR     := $(HOME)/.cache/etcdform/gitlab-ci-local-$(GITLAB_CI_LOCAL_VERSION)
 GITLAB_CI_LOCAL         := $(GITLAB_CI_LOCAL_DIR)/node_modules/.bin/gitlab-ci-local
 
-test-pipeline: deps $(GITLAB_CI_LOCAL)
-	ETCDFORM_GITLAB_CI_LOCAL=$(GITLAB_CI_LOCAL) $(GO) test -count=1 -timeout 15m ./internal/e2e/pipeline
+# OPA evaluates the Rego policies of the policy jobs (etcdform policy;
+# examples/policies). It is a separate tool, built from the Go module proxy
+# (about 60 MB, a few minutes on 2 cores the first time), not a library of
+# etcdform.
+OPA_VERSION := v1.22.3
+OPA         := $(HOME)/.cache/etcdform/opa/$(OPA_VERSION)/opa
+
+test-pipeline: deps $(GITLAB_CI_LOCAL) $(OPA)
+	ETCDFORM_OPA=$(OPA) ETCDFORM_GITLAB_CI_LOCAL=$(GITLAB_CI_LOCAL) $(GO) test -count=1 -timeout 15m ./internal/e2e/pipeline
+
+$(OPA):
+	GOBIN=$(dir $(OPA)) $(GO) install github.com/open-policy-agent/opa@$(OPA_VERSION)
 
 $(GITLAB_CI_LOCAL):
 	./internal/e2e/pipeline/install-gitlab-ci-local.sh $(GITLAB_CI_LOCAL_VERSION) $(GITLAB_CI_LOCAL_DIR)

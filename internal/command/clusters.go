@@ -48,6 +48,7 @@ func runClusters(ctx context.Context, env *Env, args []string) int {
 		g := &views.GitLabPipeline{
 			Reasons: map[string]string{}, MergeRequest: env.CI.GitLab.MergeRequestIID,
 			AutoApply: env.Getenv("ETCDFORM_AUTO_APPLY") == "true", Include: env.Getenv("ETCDFORM_CHILD_INCLUDE"),
+			PolicyDir: a.PolicyDir,
 		}
 		for _, c := range list {
 			if c.Affected {

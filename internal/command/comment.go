@@ -2,8 +2,10 @@ package command
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -35,6 +37,18 @@ func runComment(ctx context.Context, env *Env, args []string) int {
 	if err := (&views.PlanMarkdown{}).Plan(&md, p); err != nil {
 		printError(env, "%v", err)
 		return 1
+	}
+	if a.Policy != "" {
+		data, err := os.ReadFile(a.Policy)
+		var res views.PolicyResult
+		if err == nil {
+			err = json.Unmarshal(data, &res)
+		}
+		if err != nil {
+			printError(env, "--policy: %v", err)
+			return 1
+		}
+		md.WriteString("\n" + views.PolicyMarkdown(&res))
 	}
 	store, where, limit, err := commentStore(env, a)
 	if err != nil {

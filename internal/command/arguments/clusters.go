@@ -16,13 +16,16 @@ type Clusters struct {
 	// GitLabPipeline, when set, is where the GitLab child pipeline of
 	// the affected clusters is written.
 	GitLabPipeline string
+	// PolicyDir, when set, adds a policy job per cluster to the child
+	// pipeline, which its apply job needs.
+	PolicyDir string
 	Vars           []string
 	VarFiles       []string
 	Path           string
 }
 
 // ParseClusters parses `etcdform clusters [--changed FILE]... [--since
-// REV] [--json] [--gitlab-pipeline FILE] [--var
+// REV] [--json] [--gitlab-pipeline FILE] [--policy-dir DIR] [--var
 // k=v]... [--var-file F]... [PATH]`.
 func ParseClusters(args []string) (*Clusters, *flag.FlagSet, error) {
 	c := &Clusters{Path: "."}
@@ -31,6 +34,7 @@ func ParseClusters(args []string) (*Clusters, *flag.FlagSet, error) {
 	fs.StringVar(&c.Since, "since", "", "git `REV`: the files changed between it and HEAD are the change (an unknown or all-zero REV affects every cluster)")
 	fs.BoolVar(&c.JSON, "json", false, "print the clusters as JSON")
 	fs.StringVar(&c.GitLabPipeline, "gitlab-pipeline", "", "write the GitLab child pipeline of the affected clusters to `FILE` (ci/etcdform.gitlab-ci.yml)")
+	fs.StringVar(&c.PolicyDir, "policy-dir", "", "with --gitlab-pipeline: a policy job per cluster checks its plan against the Rego policies in `DIR` (etcdform policy), and its apply job waits for it")
 	varFlags(fs, &c.Vars, &c.VarFiles)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {

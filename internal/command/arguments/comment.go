@@ -22,6 +22,8 @@ type Comment struct {
 	// Section, when set, posts the plan as this section (a cluster's
 	// name) of one sectioned comment that per-cluster jobs share.
 	Section string
+	// Policy is an `etcdform policy --out` result shown under the plan.
+	Policy string
 }
 
 // ParseComment parses `etcdform comment [--plan FILE] [--platform
@@ -34,6 +36,7 @@ func ParseComment(args []string) (*Comment, *flag.FlagSet, error) {
 	fs.IntVar(&c.PR, "pr", 0, "GitHub pull request number (default: from GITHUB_REF refs/pull/N/merge or the event)")
 	fs.IntVar(&c.MaxSize, "max-size", 0, "largest comment in bytes; longer plans are split (default: GitLab 1000000, GitHub 65536)")
 	fs.DurationVar(&c.Timeout, "timeout", 2*time.Minute, "bound on posting, retries included")
+	fs.StringVar(&c.Policy, "policy", "", "show the policy check result `FILE` (etcdform policy --out) under the plan")
 	fs.StringVar(&c.Section, "section", "", "post the plan as section `NAME` (a cluster) of one comment shared by per-cluster jobs, leaving the other sections as they are")
 	if err := parse(fs, args); err != nil {
 		return c, fs, err

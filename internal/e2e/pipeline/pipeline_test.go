@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -222,6 +223,17 @@ func passed(out, job string) bool {
 	return false
 }
 
+// failed says whether gitlab-ci-local's summary has job as failed.
+func failed(out, job string) bool {
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "FAIL ") && strings.HasSuffix(l, " "+job) {
+			return true
+		}
+	}
+	return false
+}
+
 // ran says whether job of cluster ran in the pipeline.
 func ran(out, job, cluster string) bool {
 	return strings.Contains(out, job+": "+cluster+" ")
@@ -326,12 +338,57 @@ func TestPipelineTemplate(t *testing.T) {
 		}
 	})
 
+	// The example policies, and a change that lowers c's quota.
+	policies, err := filepath.Glob("../../../examples/policies/*.rego")
+	if err != nil || len(policies) < 4 {
+		t.Fatalf("example policies: %v %v", policies, err)
+	}
+	for _, f := range policies {
+		if !strings.HasSuffix(f, "_test.rego") {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			write(t, filepath.Join(r.dir, "policies", filepath.Base(f)), string(data))
+		}
+	}
+	r.write("c", labtest.WithStorage("2GiB"))
+	r.commit("c: quota 2GiB")
+	withPolicy := func(v map[string]string) map[string]string {
+		v["ETCDFORM_POLICY_DIR"] = "policies"
+		v["ETCDFORM_OPA"] = os.Getenv("ETCDFORM_OPA")
+		return v
+	}
+
+	t.Run("a policy violation is shown in the comment and blocks the apply", func(t *testing.T) {
+		if os.Getenv("ETCDFORM_OPA") == "" {
+			t.Fatal("ETCDFORM_OPA is not set (make test-pipeline installs OPA)")
+		}
+		out, _ := r.pipeline(withPolicy(mr(changeC)))
+		if !passed(out, "etcdform-plan: c") || !failed(out, "etcdform-policy: c") {
+			t.Fatalf("the merge-request pipeline: plan passed %v, policy failed %v", passed(out, "etcdform-plan: c"), failed(out, "etcdform-policy: c"))
+		}
+		notes := sectionNotes(srv)
+		if len(notes) != 1 || !strings.Contains(notes[0].Body, "Policy check failed") || !strings.Contains(notes[0].Body, "lowers the quota of c/") {
+			t.Fatalf("the comment does not show the violation: %+v", notes)
+		}
+		out, _ = r.pipeline(withPolicy(push(changeC)), "--manual", "etcdform-apply: c")
+		if !failed(out, "etcdform-policy: c") || passed(out, "etcdform-apply: c") || strings.Contains(out, "etcdform-apply: c starting") {
+			t.Fatalf("the default-branch pipeline: policy failed %v, apply passed %v", failed(out, "etcdform-policy: c"), passed(out, "etcdform-apply: c"))
+		}
+		if code := planExit(t, r.dir, "c"); code != 2 {
+			t.Fatalf("the quota decrease was applied despite the policy: plan exit %d", code)
+		}
+	})
+
+	r.write("c", labtest.WithStorage("3GiB"))
+	revertC := r.commit("c: quota 3GiB again")
 	write(t, filepath.Join(r.dir, "etcd", "locals.hcl"), "# SSH as root on every host.\n"+locals)
 	shared := r.commit("locals: a comment")
 
 	t.Run("a shared file plans the clusters that use it; each updates its own section", func(t *testing.T) {
 		before := sectionNotes(srv)
-		out, ok := r.pipeline(mr(changeC))
+		out, ok := r.pipeline(mr(revertC))
 		if !ok || !passed(out, "etcdform-plan: a") || !passed(out, "etcdform-plan: b") {
 			t.Fatalf("the merge-request pipeline failed")
 		}
@@ -447,4 +504,40 @@ func TestPipelineTemplate(t *testing.T) {
 			t.Fatalf("the scheduled pipeline on a drifted lab: passed %v", ok)
 		}
 	})
+}
+
+// TestExamplePolicies: OPA's own test runner passes every test of the
+// example policies, and each policy has a test with a plan it passes and
+// one with a plan it fails.
+func TestExamplePolicies(t *testing.T) {
+	opa := os.Getenv("ETCDFORM_OPA")
+	if opa == "" {
+		t.Fatal("ETCDFORM_OPA is not set (make test-pipeline installs OPA)")
+	}
+	out, err := exec.CommandContext(t.Context(), opa, "test", "-v", "../../../examples/policies").CombinedOutput()
+	t.Logf("opa test:\n%s", out)
+	if err != nil {
+		t.Fatalf("opa test: %v", err)
+	}
+	policies, err := filepath.Glob("../../../examples/policies/*.rego")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range policies {
+		if strings.HasSuffix(f, "_test.rego") {
+			continue
+		}
+		n++
+		name := strings.TrimSuffix(filepath.Base(f), ".rego")
+		for _, kind := range []string{"passes", "fails"} {
+			re := regexp.MustCompile(`data\.etcdform_test\.` + name + `\.test_\w*` + kind + `: PASS`)
+			if !re.Match(out) {
+				t.Errorf("policy %s has no passing test_*%s", name, kind)
+			}
+		}
+	}
+	if n < 4 {
+		t.Errorf("%d example policies, want the 4 of issue 19", n)
+	}
 }
