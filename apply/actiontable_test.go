@@ -97,6 +97,31 @@ var fakeHostCases = map[plan.Action]fakeHostCase{
 		},
 		wantCalls: []string{"pregate-except 2", "defrag 2", "gate"},
 	},
+	plan.InstallBinary: {
+		step: func(t *testing.T) plan.Step {
+			src := filepath.Join(t.TempDir(), "sha256-x")
+			data := []byte("an etcd binary")
+			if err := os.WriteFile(src, data, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(data)
+			return plan.Step{Action: plan.InstallBinary, Cluster: "lab", Member: "b", MemberID: 2,
+				Uploads: []plan.Upload{{Role: "etcd-binary", Path: "/usr/local/bin/etcd", Source: src, SHA256: hex.EncodeToString(sum[:]), Mode: 0o755}}}
+		},
+		wantCalls: []string{"install-files b"},
+	},
+	plan.InstallService: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.InstallService, Cluster: "lab", Member: "b", Config: []byte("[Unit]\n")}
+		},
+		wantCalls: []string{"install-service b"},
+	},
+	plan.BootstrapStart: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.BootstrapStart, Cluster: "lab", Member: "b"}
+		},
+		wantCalls: []string{"enable b", "launch b", "gate"},
+	},
 	plan.DisarmAlarm: {
 		step: func(*testing.T) plan.Step {
 			return plan.Step{Action: plan.DisarmAlarm, Cluster: "lab", Member: "b", MemberID: 2, Alarm: "NOSPACE", Quota: 160 << 20}

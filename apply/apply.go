@@ -203,6 +203,22 @@ func clearedAlarms(p *model.Plan, idx []int) []string {
 	return out
 }
 
+// bootstrapping reports whether p creates cluster: it observed no
+// cluster there (no cluster ID) and bootstraps one.
+func bootstrapping(p *model.Plan, cluster string) bool {
+	for _, cf := range p.Fingerprint.Clusters {
+		if cf.Name == cluster && cf.ClusterID != 0 {
+			return false
+		}
+	}
+	for _, s := range p.Steps {
+		if s.Cluster == cluster && s.Action == model.BootstrapStart {
+			return true
+		}
+	}
+	return false
+}
+
 // runCluster locks one cluster, checks the plan is fresh, and runs its
 // steps one at a time, each followed by the health gate.
 func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx []int, res *Result, conn Connector, opts Options) error {
@@ -223,35 +239,49 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 	x := &executor{c: c, etcd: etcd, conn: conn, opts: opts, hosts: map[string]Host{}}
 	defer x.closeHosts()
 
-	ev(0, "", 0, "locking", nil)
-	lctx, cancel := context.WithTimeout(ctx, opts.LockTimeout)
-	lock, err := etcd.Lock(lctx, c.Name)
-	cancel()
-	var hosts *hostLocks // the host locks standing in for lock, under NOSPACE
-	if errors.Is(err, ErrLockNoLease) {
+	var lock Lock
+	var hosts *hostLocks // the host locks standing in for lock: under NOSPACE, or before a bootstrap
+	onHosts := func(why, note string) error {
 		ev(0, "", 0, "locking hosts", nil)
+		var err error
 		if hosts, err = x.lockHosts(ctx, p, idx); err != nil {
-			return fmt.Errorf("apply: cluster %s: could not take the apply lock: the cluster grants no lease (NOSPACE), and %w", c.Name, err)
+			return fmt.Errorf("apply: cluster %s: could not take the apply lock: %s, and %w", c.Name, why, err)
 		}
 		lock = hosts
 		opts.Audit.Record(AuditEntry{Kind: "lock", Cluster: c.Name, Time: opts.Now(),
-			Outcome: "acquired on the hosts of " + strings.Join(hosts.hosts, ", ") + " (the cluster grants no lease)"})
-	} else if errors.Is(err, ErrLockHeld) {
-		return fmt.Errorf("apply: cluster %s: could not take the apply lock within %s: %w", c.Name, opts.LockTimeout, err)
+			Outcome: "acquired on the hosts of " + strings.Join(hosts.hosts, ", ") + " (" + note + ")"})
+		return nil
 	}
-	if err != nil {
-		// Not a holder: the cluster refused (NOSPACE, no leader, auth)
-		// or did not answer, and the error says which.
-		return fmt.Errorf("apply: cluster %s: could not take the apply lock: %w", c.Name, err)
+	if bootstrapping(p, c.Name) {
+		// No cluster runs yet that could hold a lock.
+		if err := onHosts("the cluster does not run yet", "a new cluster"); err != nil {
+			return err
+		}
+	} else {
+		ev(0, "", 0, "locking", nil)
+		lctx, cancel := context.WithTimeout(ctx, opts.LockTimeout)
+		lock, err = etcd.Lock(lctx, c.Name)
+		cancel()
+		switch {
+		case errors.Is(err, ErrLockNoLease):
+			if err := onHosts("the cluster grants no lease (NOSPACE)", "the cluster grants no lease"); err != nil {
+				return err
+			}
+		case errors.Is(err, ErrLockHeld):
+			return fmt.Errorf("apply: cluster %s: could not take the apply lock within %s: %w", c.Name, opts.LockTimeout, err)
+		case err != nil:
+			// Not a holder: the cluster refused (NOSPACE, no leader, auth)
+			// or did not answer, and the error says which.
+			return fmt.Errorf("apply: cluster %s: could not take the apply lock: %w", c.Name, err)
+		default:
+			opts.Audit.Record(AuditEntry{Kind: "lock", Cluster: c.Name, Time: opts.Now(), Outcome: "acquired"})
+		}
 	}
 	defer func() {
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		_ = lock.Unlock(uctx)
 	}()
-	if hosts == nil {
-		opts.Audit.Record(AuditEntry{Kind: "lock", Cluster: c.Name, Time: opts.Now(), Outcome: "acquired"})
-	}
 
 	// Stale-plan check, under the lock so nobody changes it behind us.
 	ev(0, "", 0, "checking plan", nil)
@@ -292,7 +322,10 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 			err = x.run(ctx, step)
 		}
 		etcd.TolerateAlarms(clearedAlarms(p, idx[n+1:]))
-		if err == nil && step.Action.Info().After != model.GateNone {
+		// A batch (the starts of a new cluster's members) is gated once,
+		// after its last step.
+		batched := step.Action.Info().Batch && n+1 < len(idx) && p.Steps[idx[n+1]].Action == step.Action
+		if err == nil && step.Action.Info().After != model.GateNone && !batched {
 			x.ev("waiting for health")
 			gctx, cancel := context.WithTimeout(ctx, opts.GateTimeout)
 			err = etcd.WaitHealthy(gctx, 0)

@@ -138,12 +138,13 @@ func (l fakeLock) Unlock(ctx context.Context) error { return l.w.call("unlock") 
 type op struct {
 	Host      string
 	Op        string
-	Preflight *Preflight `json:",omitempty"`
-	From      string     `json:",omitempty"`
-	Aside     string     `json:",omitempty"`
-	Files     []File     `json:",omitempty"`
-	Job       *Job       `json:",omitempty"`
-	Run       *JobRun    `json:",omitempty"`
+	Preflight *Preflight      `json:",omitempty"`
+	From      string          `json:",omitempty"`
+	Aside     string          `json:",omitempty"`
+	Files     []File          `json:",omitempty"`
+	Job       *Job            `json:",omitempty"`
+	Run       *JobRun         `json:",omitempty"`
+	Service   *ServiceInstall `json:",omitempty"`
 }
 
 // do records o and makes the call "OP HOST" in the call sequence.
@@ -171,6 +172,10 @@ func (h fakeHost) InstallJob(ctx context.Context, j Job) error {
 func (h fakeHost) RunJob(ctx context.Context, r JobRun) error {
 	return h.do(op{Op: "run-job", Run: &r})
 }
+func (h fakeHost) InstallService(ctx context.Context, s ServiceInstall) error {
+	return h.do(op{Op: "install-service", Service: &s})
+}
+func (h fakeHost) Launch(ctx context.Context) error  { return h.do(op{Op: "launch"}) }
 func (h fakeHost) Start(ctx context.Context) error   { return h.do(op{Op: "start"}) }
 func (h fakeHost) Stop(ctx context.Context) error    { return h.do(op{Op: "stop"}) }
 func (h fakeHost) Restart(ctx context.Context) error { return h.do(op{Op: "restart"}) }

@@ -107,6 +107,12 @@ type Host interface {
 	// RunJob runs an installed job once; a failed run's error carries
 	// its output and the job's status and log tail.
 	RunJob(ctx context.Context, r JobRun) error
+	// InstallService installs etcd's service for a new member, stopped:
+	// the user (created when missing), the data dir and the definition.
+	InstallService(ctx context.Context, s ServiceInstall) error
+	// Launch starts the service without waiting for it to report ready
+	// (a new cluster's member is ready only once a quorum runs).
+	Launch(ctx context.Context) error
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
 	Restart(ctx context.Context) error
@@ -135,6 +141,19 @@ type Preflight struct {
 	// (AsidePrefix: what an earlier removal moved aside).
 	Ignore   []string
 	PeerPort int // must have no listener
+}
+
+// ServiceInstall is etcd's service on a new member's host: Definition (a
+// systemd unit or a runit run script, whole) at Path, for Manager's service
+// Name, running etcd as User ("root": no dedicated user, none created),
+// with DataDir created mode 0700 and owned by User.
+type ServiceInstall struct {
+	Manager    string
+	Name       string
+	Path       string
+	Definition []byte
+	User       string
+	DataDir    string
 }
 
 // File is one whole file to install on a host.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/etcdform/etcdform/internal/etcdconf"
+	"github.com/etcdform/etcdform/internal/servicedef"
 	"github.com/etcdform/etcdform/plan/model"
 )
 
@@ -101,6 +102,9 @@ var handlers = map[model.Action]handler{
 	model.Compact:          (*executor).compact,
 	model.Defrag:           (*executor).defrag,
 	model.DisarmAlarm:      (*executor).disarmAlarm,
+	model.InstallBinary:    (*executor).upload,
+	model.InstallService:   (*executor).installService,
+	model.BootstrapStart:   (*executor).bootstrapStart,
 }
 
 // HasHandler reports whether apply can carry out steps of action a.
@@ -132,6 +136,39 @@ func (x *executor) writeConfig(ctx context.Context, s model.Step) error {
 	}
 	x.ev("writing config")
 	return h.InstallFiles(ctx, []File{{Path: s.Target.ConfigFile, Data: s.Config, Mode: 0o644}})
+}
+
+// installService installs the service definition the step carries, with
+// its user and data dir, on a new member's host; the service stays
+// stopped until bootstrap-start.
+func (x *executor) installService(ctx context.Context, s model.Step) error {
+	if len(s.Config) == 0 || s.Target == nil {
+		return fmt.Errorf("install-service %s: the step carries no service definition (plan again with this etcdform)", s.Member)
+	}
+	h, err := x.host(ctx, s)
+	if err != nil {
+		return err
+	}
+	t := s.Target
+	x.ev("installing service")
+	return h.InstallService(ctx, ServiceInstall{Manager: t.Service.Manager, Name: t.Service.Name,
+		Path: servicedef.Path(t.Service.Manager, t.Service.Name), Definition: s.Config, User: t.Service.User, DataDir: t.DataDir})
+}
+
+// bootstrapStart enables and starts one member of a new cluster without
+// waiting for it: the others start right after it, and the gate after
+// the last start (the action's Batch) waits for the whole cluster.
+func (x *executor) bootstrapStart(ctx context.Context, s model.Step) error {
+	h, err := x.host(ctx, s)
+	if err != nil {
+		return err
+	}
+	x.ev("enabling service")
+	if err := h.Enable(ctx); err != nil {
+		return err
+	}
+	x.ev("starting")
+	return h.Launch(ctx)
 }
 
 func (x *executor) start(ctx context.Context, s model.Step) error {

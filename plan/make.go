@@ -12,7 +12,9 @@ import (
 // order. Each reads what earlier phases left and appends steps, messages
 // or work; none removes what another phase recorded.
 //
-//   - observable: refuses a cluster that was not observed or not reached.
+//   - observable: refuses a cluster that was not observed; unreachable
+//     (bootstrap.go) plans a cluster no endpoint answered: the bootstrap of
+//     a new cluster on bare hosts, or a refusal, and nothing else.
 //   - observeMembership (membership.go): pairs desired and live members
 //     and sets up the simulated voter set.
 //   - dataDirs (datadir.go): what each member's data dir holds against the
@@ -62,6 +64,11 @@ type Options struct {
 	// recovery whose quota raise the selection leaves out disarms under
 	// the quota the members run with, right after the defrags.
 	Only string
+	// Tokens are the initial-cluster-tokens of the clusters a plan
+	// bootstraps, by cluster name; a cluster without one gets
+	// BootstrapToken's. Apply's re-check pins the saved plan's
+	// (PinTokens).
+	Tokens map[string]string
 }
 
 // QuotaMarginMin and QuotaMarginPercent define the headroom a quota must
@@ -224,7 +231,14 @@ func (cp *clusterPlanner) emit(s Step, check bool) {
 
 // plan runs the phases listed at the top of this file.
 func (cp *clusterPlanner) plan() {
-	if !cp.observable() || !cp.observeMembership() {
+	if !cp.observable() {
+		return
+	}
+	if !cp.oc.Reachable {
+		cp.unreachable()
+		return
+	}
+	if !cp.observeMembership() {
 		return
 	}
 	cp.dataDirs()
@@ -250,18 +264,13 @@ func (cp *clusterPlanner) plan() {
 	cp.faultToleranceCheck()
 }
 
-// observable refuses a cluster that was not observed or whose etcd did not
-// answer; it reports whether planning can go on.
+// observable refuses a cluster that was not observed; it reports whether
+// planning can go on.
 func (cp *clusterPlanner) observable() bool {
 	c, oc := cp.c, cp.oc
 	if oc == nil {
 		cp.refuse("", 0, "Cluster not observed",
-			"Cluster %s was not observed, so nothing can be planned for it. Bootstrapping a new cluster is not supported yet; check that its members are listed and reachable, and plan again.", c.Name)
-		return false
-	}
-	if !oc.Reachable {
-		cp.refuse("", 0, "Cluster not reachable",
-			"No endpoint of cluster %s answered the etcd client (%s). Check the client URLs, TLS settings and network, and plan again.", c.Name, orNone(oc.Error))
+			"Cluster %s was not observed, so nothing can be planned for it; check that its members are listed and reachable, and plan again.", c.Name)
 		return false
 	}
 	return true

@@ -43,6 +43,9 @@ const (
 	Compact             = model.Compact
 	Defrag              = model.Defrag
 	DisarmAlarm         = model.DisarmAlarm
+	InstallBinary       = model.InstallBinary
+	InstallService      = model.InstallService
+	BootstrapStart      = model.BootstrapStart
 	EffectOther         = model.EffectOther
 	EffectAdd           = model.EffectAdd
 	EffectRemove        = model.EffectRemove

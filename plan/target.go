@@ -26,7 +26,7 @@ func TargetOf(c *schema.Cluster, m *schema.Member) *Target {
 	return &Target{
 		Host: HostAddrOf(m),
 		Service: Service{Manager: svc.Manager, Name: svc.Name, StartCommand: svc.StartCommand, StopCommand: svc.StopCommand,
-			StatusCommand: svc.StatusCommand, RestartCommand: svc.RestartCommand, StopTimeout: svc.StopTimeout},
+			StatusCommand: svc.StatusCommand, RestartCommand: svc.RestartCommand, StopTimeout: svc.StopTimeout, User: svc.User},
 		ConfigFile: svc.ConfigFile, DataDir: svc.DataDir, Binary: svc.Binary, Version: c.EtcdVersion,
 	}
 }

@@ -51,7 +51,7 @@ func TestTargets(t *testing.T) {
 	}
 	svc := want.Service
 	for name, host := range map[string]string{"etcd-4": "10.0.0.4", "etcd-3": "10.0.0.3"} {
-		wantT := &Target{Host: addr(host), Service: Service{Manager: "runit", Name: svc.Name, StopTimeout: 20 * time.Second},
+		wantT := &Target{Host: addr(host), Service: Service{Manager: "runit", Name: svc.Name, StopTimeout: 20 * time.Second, User: svc.User},
 			ConfigFile: svc.ConfigFile, DataDir: svc.DataDir, Binary: svc.Binary, Version: "3.6.16"}
 		if diff := cmp.Diff(wantT, byMember[name]); diff != "" {
 			t.Errorf("target of %s (-want +got):\n%s", name, diff)

@@ -20,7 +20,7 @@ var (
 		Attributes: []hcl.AttributeSchema{{Name: "etcd_version"}, {Name: "fault_tolerance"}, {Name: "allow_even"}},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "connection"}, {Type: "service"}, {Type: "storage"}, {Type: "compaction"},
-			{Type: "raft"}, {Type: "tls"}, {Type: "backup"}, {Type: "maintenance"}, {Type: "member", LabelNames: []string{"name"}},
+			{Type: "raft"}, {Type: "tls"}, {Type: "backup"}, {Type: "maintenance"}, {Type: "install"}, {Type: "member", LabelNames: []string{"name"}},
 		},
 	}
 	connectionSchema = &hcl.BodySchema{
@@ -29,7 +29,7 @@ var (
 	}
 	bastionSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "host", Required: true}, {Name: "port"}, {Name: "user"}, {Name: "private_key_file"}}}
 	serviceSchema = &hcl.BodySchema{Attributes: attrs("manager", "name", "binary", "config_file", "data_dir",
-		"start_command", "stop_command", "status_command", "restart_command", "stop_timeout")}
+		"start_command", "stop_command", "status_command", "restart_command", "stop_timeout", "user")}
 	storageSchema     = &hcl.BodySchema{Attributes: attrs("quota_backend_bytes", "snapshot_count", "max_request_bytes")}
 	compactionSchema  = &hcl.BodySchema{Attributes: attrs("mode", "retention")}
 	maintenanceSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "defrag"}}}
@@ -320,6 +320,9 @@ func (l *loader) cluster(b *hcl.Block) *Cluster {
 	if blk := l.single(content, "maintenance"); blk != nil {
 		c.Maintenance = l.maintenance(ctx, blk)
 	}
+	if blk := l.single(content, "install"); blk != nil {
+		c.Install = l.install(blk, c)
+	}
 	tlsBlock := l.single(content, "tls")
 	var tlsContent *hcl.BodyContent
 	if tlsBlock != nil {
@@ -384,6 +387,9 @@ func (l *loader) service(ctx *hcl.EvalContext, blk *hcl.Block, s *Service) {
 	}
 	if a := l.str(ctx, as, "name", &s.Name); a != nil {
 		l.checkValue(a, "Invalid service name", "service name", s.Name, serviceNameProblem(s.Manager, s.Name))
+	}
+	if a := l.str(ctx, as, "user", &s.User); a != nil {
+		l.checkValue(a, "Invalid service user", "service user", s.User, systemUserProblem(s.User))
 	}
 	l.hostPath(l.str(ctx, as, "binary", &s.Binary), "binary", s.Binary)
 	l.hostPath(l.str(ctx, as, "config_file", &s.ConfigFile), "config_file", s.ConfigFile)

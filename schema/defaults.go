@@ -20,6 +20,7 @@ const (
 	DefaultBinary            = "/usr/local/bin/etcd"
 	DefaultConfigFile        = "/etc/etcd/etcd.conf.yml"
 	DefaultDataDir           = "/var/lib/etcd"
+	DefaultServiceUser       = "etcd"
 	DefaultQuotaBackendBytes = int64(2 << 30)
 	DefaultSnapshotCount     = uint64(10000)
 	DefaultMaxRequestBytes   = int64(1572864)
@@ -61,7 +62,7 @@ func NewCluster(name string) *Cluster {
 		Name:           name,
 		FaultTolerance: -1,
 		Service: Service{Manager: DefaultManager, Name: DefaultServiceName, Binary: DefaultBinary,
-			ConfigFile: DefaultConfigFile, DataDir: DefaultDataDir},
+			ConfigFile: DefaultConfigFile, DataDir: DefaultDataDir, User: DefaultServiceUser},
 		Storage:    Storage{QuotaBackendBytes: DefaultQuotaBackendBytes, SnapshotCount: DefaultSnapshotCount, MaxRequestBytes: DefaultMaxRequestBytes},
 		Compaction: Compaction{Mode: DefaultCompactionMode, Retention: DefaultRetention},
 		Raft:       Raft{HeartbeatInterval: DefaultHeartbeat, ElectionTimeout: DefaultElection},

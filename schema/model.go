@@ -51,7 +51,10 @@ type Cluster struct {
 	// Maintenance is the routine upkeep the planner proposes; nil: none
 	// (an alarm's recovery is planned without it).
 	Maintenance *Maintenance
-	Members     []*Member
+	// Install says where etcd's binaries come from (the `install` block);
+	// nil: etcdform installs no binary.
+	Install *Install
+	Members []*Member
 
 	// DeclRange is the range of the `cluster "name"` header.
 	DeclRange hcl.Range
@@ -90,6 +93,10 @@ type Service struct {
 	Binary     string // default "/usr/local/bin/etcd"
 	ConfigFile string // default "/etc/etcd/etcd.conf.yml"
 	DataDir    string // default "/var/lib/etcd"
+	// User is the system user etcd runs as when etcdform installs the
+	// service (a bootstrap): created when missing, owner of the data dir.
+	// "root" runs etcd as root. Default "etcd".
+	User string
 	// Commands used when Manager == "command". Each is run through sh -c.
 	StartCommand   string
 	StopCommand    string

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -165,6 +166,17 @@ func userProblem(s string) string {
 	}
 	return ""
 }
+
+// systemUserProblem checks the name of the system user etcd runs as, as
+// useradd accepts it by default.
+func systemUserProblem(s string) string {
+	if !systemUserRe.MatchString(s) {
+		return "is not a system user name: a lower-case letter or '_', then at most 31 lower-case letters, digits, '_' and '-'"
+	}
+	return ""
+}
+
+var systemUserRe = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
 
 // destinationProblem checks a backup destination: file:///absolute/dir or
 // s3://bucket[/prefix].

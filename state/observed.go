@@ -34,6 +34,10 @@ type Cluster struct {
 	// cluster (tls.tool or ETCDFORM_ETCD_CERT), read locally; nil when the
 	// tool presents none. Its key is never read into the model.
 	ToolCert *CertInfo
+	// Release is the install block's artifact for etcd_version, fetched
+	// and checked where etcdform runs; nil when it was not needed (no
+	// install block, or every reachable host has that version).
+	Release *Release
 	// Backups is what the backup destination held; nil when the cluster
 	// has no backup block or it was not observed. See plan/backup.go.
 	Backups *Backups
@@ -42,6 +46,28 @@ type Cluster struct {
 	// none or it cannot be read (CredentialsError says why).
 	CredentialsSHA256 string
 	CredentialsError  string
+}
+
+// Release is a release tarball fetched from a cluster's install source
+// and checked against its sha256, with the binaries extracted from it
+// into the local cache; Error says why it cannot be installed (unreadable,
+// a sha256 mismatch), the other fields are then empty.
+type Release struct {
+	Version string
+	Source  string // the expanded source: a local path or an https URL
+	SHA256  string // the tarball's, checked
+	SumFrom string // where the expected sum came from
+	Etcd    ReleaseBinary
+	Etcdutl ReleaseBinary
+	Error   string
+}
+
+// ReleaseBinary is one binary extracted from a release, on the machine
+// running etcdform.
+type ReleaseBinary struct {
+	Path   string
+	SHA256 string
+	Size   int64
 }
 
 // Backups is what a cluster's backup destination held when it was
@@ -119,6 +145,19 @@ type Host struct {
 	// Data is the identity the data dir holds, from its write-ahead log
 	// (with etcd running or not); nil when it was not read.
 	Data *DataDir
+	// DataDirExists and DataDirMode (permission bits) describe the data
+	// dir itself; a bootstrap creates it mode 0700.
+	DataDirExists bool
+	DataDirMode   uint32
+	// PeerPortInUse says something listens on the member's peer port on
+	// the host (ss(8)); PeerPortError why that could not be checked.
+	PeerPortInUse bool
+	PeerPortError string
+	// ServiceDef is the service definition etcdform installs for a new
+	// member (internal/servicedef.Path: the systemd unit or the runit run
+	// script), nil when absent; only hosts of a systemd or runit service
+	// are asked.
+	ServiceDef []byte
 
 	// ProcessStart is when the process the service manager runs started,
 	// and ConfigModTime when the config file was last modified, both on

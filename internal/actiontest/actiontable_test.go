@@ -31,6 +31,13 @@ var stepFields = map[plan.Action]func(s *plan.Step){
 	plan.InstallBackupJob: func(s *plan.Step) {
 		s.Job = &plan.JobInstall{Remove: []string{"/etc/cron.d/etcdform-backup-lab"}}
 	},
+	plan.InstallBinary: func(s *plan.Step) {
+		s.Uploads = []plan.Upload{{Role: "etcd-binary", Path: "/usr/local/bin/etcd", Source: "/tmp/sha256-ab", SHA256: "ab", Mode: 0o755}}
+	},
+	plan.InstallService: func(s *plan.Step) {
+		s.Config = []byte("[Unit]\n")
+		s.Target = &plan.Target{Service: plan.Service{Manager: "systemd", Name: "etcd", User: "etcd"}, DataDir: "/var/lib/etcd"}
+	},
 	plan.Compact:     func(s *plan.Step) { s.Revision = 4711 },
 	plan.DisarmAlarm: func(s *plan.Step) { s.Alarm, s.Quota = "NOSPACE", 160<<20 },
 }

@@ -192,7 +192,7 @@ func verifySteps(ctx context.Context, env *Env, cfg *schema.Config, p *plan.Plan
 		return fmt.Sprintf("Error: %v. Differences:\n  - %s", apply.ErrStale, strings.Join(diffs, "\n  - "))
 	}
 	diffs := plan.PinLeaders(obs, p.Steps)
-	fresh := planAgainst(env, cfg, obs, true, p.Meta.Only) // a reduced plan is compared with the same reduction
+	fresh := planAgainst(env, cfg, obs, true, p.Meta.Only, plan.PinTokens(p.Steps)) // a reduced plan is compared with the same reduction
 	diffs = append(diffs, plan.CompareSteps(p.Steps, fresh.Steps)...)
 	diffs = append(diffs, plan.CompareTargets(p.Targets, fresh.Targets)...)
 	if len(diffs) == 0 {

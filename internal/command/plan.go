@@ -122,7 +122,7 @@ func selection(cfg *schema.Config, names []string) []string {
 // makePlan observes cfg's clusters and plans against them, reduced to the
 // selection only ("": whole).
 func makePlan(ctx context.Context, env *Env, cfg *schema.Config, allowEven bool, only string, opts connect.Options) *plan.Plan {
-	return planAgainst(env, cfg, observe(ctx, env, cfg, opts), allowEven, only)
+	return planAgainst(env, cfg, observe(ctx, env, cfg, opts), allowEven, only, nil)
 }
 
 // observe observes cfg's clusters (env.Observe in tests).
@@ -133,9 +133,11 @@ func observe(ctx context.Context, env *Env, cfg *schema.Config, opts connect.Opt
 	return connect.Observe(ctx, cfg, opts)
 }
 
-// planAgainst plans cfg against obs, reduced to the selection only.
-func planAgainst(env *Env, cfg *schema.Config, obs *state.Observed, allowEven bool, only string) *plan.Plan {
-	return plan.Make(cfg, obs, plan.Options{AllowEven: allowEven, Tool: backupTool(cfg), Only: only, Meta: plan.Meta{
+// planAgainst plans cfg against obs, reduced to the selection only;
+// tokens pins the initial-cluster-tokens of the clusters it bootstraps
+// (nil: each gets the plan's own).
+func planAgainst(env *Env, cfg *schema.Config, obs *state.Observed, allowEven bool, only string, tokens map[string]string) *plan.Plan {
+	return plan.Make(cfg, obs, plan.Options{AllowEven: allowEven, Tool: backupTool(cfg), Only: only, Tokens: tokens, Meta: plan.Meta{
 		ToolVersion: version.Version,
 		Time:        obs.Time,
 		GitCommit:   env.CI.gitCommit(cfg.Dir),

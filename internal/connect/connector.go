@@ -111,6 +111,10 @@ func (h *hostAdapter) InstallJob(ctx context.Context, j apply.Job) error {
 func (h *hostAdapter) RunJob(ctx context.Context, r apply.JobRun) error {
 	return h.cli.RunJob(ctx, sshp.JobRun(r))
 }
+func (h *hostAdapter) InstallService(ctx context.Context, s apply.ServiceInstall) error {
+	return h.cli.InstallService(ctx, sshp.ServiceInstall(s))
+}
+func (h *hostAdapter) Launch(ctx context.Context) error  { return h.mgr.Launch(ctx) }
 func (h *hostAdapter) Start(ctx context.Context) error   { return h.mgr.Start(ctx) }
 func (h *hostAdapter) Stop(ctx context.Context) error    { return h.mgr.Stop(ctx) }
 func (h *hostAdapter) Restart(ctx context.Context) error { return h.mgr.Restart(ctx) }

@@ -114,6 +114,7 @@ func observeCluster(ctx context.Context, c *schema.Cluster, down *Down) *state.C
 		oc.Hosts[m.Name] = hosts[i]
 	}
 	removedHosts(ctx, c, oc)
+	oc.Release = Release(ctx, c, oc)
 	return oc
 }
 
@@ -239,6 +240,7 @@ func Host(ctx context.Context, c *schema.Cluster, m *schema.Member) *state.Host 
 		h.DataDirBytes, h.DataDirEmpty = n, empty
 	}
 	h.Data = dataDir(ctx, cli, svc.DataDir)
+	bootstrapFacts(ctx, cli, c, m, h)
 	h.Certs, h.Sources = hostCerts(ctx, cli, m), sourceCerts(m)
 	hb := backupJob(ctx, cli, c, m)
 	h.BackupJob, h.Init, h.BackupTimer, h.BackupEnvSHA256 = hb.files, hb.init, hb.timer, hb.envSHA256

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/etcdform/etcdform/internal/release"
 )
 
 // DefaultVersion is the etcd version pinned in internal/etcdbuild/go.mod.
@@ -52,6 +54,16 @@ func CacheDir(v string) (string, error) {
 	if err := CheckVersion(v); err != nil {
 		return "", err
 	}
+	base, err := CacheBase()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(base, "etcd", "v"+strings.TrimPrefix(v, "v")), nil
+}
+
+// CacheBase returns etcdform's cache directory: $ETCDFORM_CACHE or
+// $XDG_CACHE_HOME/etcdform or ~/.cache/etcdform.
+func CacheBase() (string, error) {
 	base := os.Getenv("ETCDFORM_CACHE")
 	if base == "" {
 		c, err := os.UserCacheDir()
@@ -60,7 +72,80 @@ func CacheDir(v string) (string, error) {
 		}
 		base = filepath.Join(c, "etcdform")
 	}
-	return filepath.Join(base, "etcd", "v"+strings.TrimPrefix(v, "v")), nil
+	return base, nil
+}
+
+// Built lists the versions whose binaries are in the cache, in no
+// particular order.
+func Built() []string {
+	base, err := CacheBase()
+	if err != nil {
+		return nil
+	}
+	entries, _ := os.ReadDir(filepath.Join(base, "etcd"))
+	var out []string
+	for _, e := range entries {
+		v := strings.TrimPrefix(e.Name(), "v")
+		dir := filepath.Join(base, "etcd", e.Name())
+		if e.IsDir() && CheckVersion(v) == nil && exists(filepath.Join(dir, "etcd")) && exists(filepath.Join(dir, "etcdutl")) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// ReleaseSource is the install source template (schema.Install.Source)
+// that serves the releases Publish writes: a path under the cache,
+// RELEASES/v{version}/etcd-v{version}-{os}-{arch}.tar.gz, with a
+// SHA256SUMS beside each tarball.
+func ReleaseSource() (string, error) {
+	base, err := CacheBase()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(base, "releases", "v{version}", "etcd-v{version}-{os}-{arch}.tar.gz"), nil
+}
+
+// Publish writes the release tarball of every built version for this
+// machine's OS and architecture into the cache (once per version, under
+// the version's build lock), so that ReleaseSource serves each.
+func Publish() error {
+	base, err := CacheBase()
+	if err != nil {
+		return err
+	}
+	for _, v := range Built() {
+		dir := filepath.Join(base, "releases", "v"+v)
+		tarball := filepath.Join(dir, release.Dir(v, runtime.GOOS, runtime.GOARCH)+".tar.gz")
+		if exists(tarball) && exists(filepath.Join(dir, "SHA256SUMS")) {
+			continue
+		}
+		bin := filepath.Join(base, "etcd", "v"+v)
+		if err := withLock(bin, func() error {
+			if exists(tarball) && exists(filepath.Join(dir, "SHA256SUMS")) {
+				return nil
+			}
+			_, err := release.Publish(dir, v, runtime.GOOS, runtime.GOARCH, filepath.Join(bin, "etcd"), filepath.Join(bin, "etcdutl"))
+			return err
+		}); err != nil {
+			return fmt.Errorf("etcdbin: publishing etcd %s: %w", v, err)
+		}
+	}
+	return nil
+}
+
+// withLock runs f holding the build lock of the version directory dir.
+func withLock(dir string, f func() error) error {
+	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	return f()
 }
 
 // Ensure returns binaries of version v ("" means DefaultVersion), building

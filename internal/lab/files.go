@@ -50,7 +50,7 @@ func (s *State) writeKeysAndFiles(bins *etcdbin.Binaries) error {
 	}
 	var known strings.Builder
 	for _, h := range s.Hosts {
-		line, err := writeHostFiles(h, bins, authorized)
+		line, err := writeHostFiles(h, bins, authorized, s.Bare())
 		if err != nil {
 			return err
 		}
@@ -79,8 +79,9 @@ func (s *State) writeKeysAndFiles(bins *etcdbin.Binaries) error {
 }
 
 // writeHostFiles makes host h's directories and writes its SSH host key,
-// sshd config and etcd binaries. It returns h's known_hosts line.
-func writeHostFiles(h Host, bins *etcdbin.Binaries, authorized string) (string, error) {
+// sshd config and etcd binaries (none on a bare host). It returns h's
+// known_hosts line.
+func writeHostFiles(h Host, bins *etcdbin.Binaries, authorized string, bare bool) (string, error) {
 	for _, b := range hostBinds {
 		if err := os.MkdirAll(filepath.Join(h.Root, b[0]), 0o755); err != nil {
 			return "", err
@@ -123,6 +124,9 @@ Subsystem sftp internal-sftp
 		return "", err
 	}
 	for src, dst := range map[string]string{bins.Etcd: "etcd", bins.Etcdutl: "etcdutl"} {
+		if bare {
+			break
+		}
 		if err := linkOrCopy(src, filepath.Join(h.Root, "bin", dst)); err != nil {
 			return "", err
 		}
@@ -138,7 +142,7 @@ func (s *State) writeHostServices(h Host, cluster *schema.Cluster, peers map[str
 	if s.systemd() {
 		err = s.writeUnits(h, cluster)
 	} else {
-		err = runitServices(h)
+		err = runitServices(h, s.Bare())
 	}
 	if err != nil || !h.Member {
 		return err
@@ -153,9 +157,13 @@ func (s *State) writeHostServices(h Host, cluster *schema.Cluster, peers map[str
 }
 
 // runitServices writes the host's runit service dirs: sshd, etcd (down on
-// a spare host, until a member is added to it) and cron when installed.
-func runitServices(h Host) error {
+// a spare host, until a member is added to it; none on a bare host, where
+// etcdform installs it) and cron when installed.
+func runitServices(h Host, bare bool) error {
 	for _, d := range []string{"service/etcd", "service/sshd"} {
+		if bare && d == "service/etcd" {
+			continue
+		}
 		if err := os.MkdirAll(filepath.Join(h.Root, d), 0o755); err != nil {
 			return err
 		}
@@ -163,6 +171,9 @@ func runitServices(h Host) error {
 	if err := os.WriteFile(filepath.Join(h.Root, "service", "sshd", "run"), []byte(fmt.Sprintf(
 		"#!/bin/sh\nexec /usr/sbin/sshd -D -e -f %s 2>>%s\n", filepath.Join(h.Root, "ssh", "sshd_config"), filepath.Join(h.Root, "ssh", "sshd.log"))), 0o755); err != nil {
 		return err
+	}
+	if bare {
+		return cronService(h)
 	}
 	// etcd runs under runit the way a production host would run it.
 	if err := os.WriteFile(filepath.Join(h.Root, "service", "etcd", "run"), []byte(fmt.Sprintf(

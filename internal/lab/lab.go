@@ -59,8 +59,12 @@ var ErrNotUp = errors.New("lab: no lab in this directory (run `etcdform lab up` 
 
 // Options configure Up.
 type Options struct {
-	Dir         string // default ".lab"
-	Members     int    // default 3
+	Dir string // default ".lab"
+	// Members is the number of members (default 3); 0 with Spare > 0
+	// makes a bare lab: Spare hosts with sshd and no etcd at all (no
+	// binary, no service), and a lab.hcl whose cluster has one member per
+	// host, for etcdform to bootstrap.
+	Members     int
 	Spare       int    // hosts with sshd and the etcd binary but no member
 	EtcdVersion string // default etcdbin.DefaultVersion
 	Subnet      string // an IPv4 /24 (or larger); default derived from Dir
@@ -81,9 +85,16 @@ type State struct {
 	TLS         bool   `json:"tls,omitempty"`
 	// Init is InitRunit or InitSystemd; empty (a state.json of an older
 	// lab) means InitRunit.
-	Init  string `json:"init,omitempty"`
-	Hosts []Host `json:"hosts"`
+	Init string `json:"init,omitempty"`
+	// ReleaseSource is lab.hcl's install source: the release tarballs
+	// etcdbin.Publish serves for every version built on this machine.
+	ReleaseSource string `json:"release_source,omitempty"`
+	Hosts         []Host `json:"hosts"`
 }
+
+// Bare reports whether the lab has hosts and no member: hosts with sshd
+// and no etcd, for a bootstrap.
+func (s *State) Bare() bool { return len(s.Members()) == 0 && len(s.Hosts) > 0 }
 
 // systemd reports whether the hosts' init is systemd.
 func (s *State) systemd() bool { return s.Init == InitSystemd }

@@ -34,7 +34,12 @@ func (s *State) hcl() string {
 			spares = append(spares, fmt.Sprintf("%s (%s)", h.Name, h.Addr))
 		}
 	}
-	if len(spares) > 0 {
+	members := s.Members()
+	switch {
+	case s.Bare():
+		fmt.Fprintf(&b, "# Bare hosts (sshd, no etcd): %s. No member runs yet: `etcdform plan` plans\n# the bootstrap of this cluster on them, installing etcd from the install source.\n", strings.Join(spares, ", "))
+		members = s.Hosts
+	case len(spares) > 0:
 		fmt.Fprintf(&b, "# Spare hosts (sshd and the etcd binary, no member yet): %s\n", strings.Join(spares, ", "))
 	}
 	fmt.Fprintf(&b, `
@@ -53,12 +58,22 @@ cluster %q {
     binary      = %q
     config_file = %q
     data_dir    = %q
+    user        = "root" # the lab's hosts share this machine's users
   }
 `, ClusterName, s.EtcdVersion, s.manager(), ServiceName, EtcdBinary, EtcdConfigFile, EtcdDataDir)
+	if s.ReleaseSource != "" {
+		fmt.Fprintf(&b, `
+  # Every etcd version built on this machine, as release tarballs with a
+  # SHA256SUMS beside each (etcdbin.Publish).
+  install {
+    source = %q
+  }
+`, s.ReleaseSource)
+	}
 	if s.TLS {
 		b.WriteString(tlsHCL())
 	}
-	for _, h := range s.Members() {
+	for _, h := range members {
 		fmt.Fprintf(&b, `
   member %q {
     host       = %q

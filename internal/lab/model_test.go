@@ -46,7 +46,7 @@ func TestModelIsLabHCL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := schema.Service{Manager: tc.init, Name: ServiceName, Binary: EtcdBinary, ConfigFile: EtcdConfigFile, DataDir: EtcdDataDir}
+			want := schema.Service{Manager: tc.init, Name: ServiceName, Binary: EtcdBinary, ConfigFile: EtcdConfigFile, DataDir: EtcdDataDir, User: "root"}
 			got := c.Service
 			got.StopTimeout = 0 // derived by the schema from the raft timings
 			if d := cmp.Diff(want, got); d != "" {

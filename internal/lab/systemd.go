@@ -155,6 +155,9 @@ TimeoutStopSec=%d
 WantedBy=lab.target
 `, h.Name, EtcdBinary, EtcdConfigFile, int(cluster.Service.StopTimeout.Seconds())),
 	}
+	if s.Bare() {
+		delete(units, ServiceName+".service") // etcdform installs it
+	}
 	for name, text := range units {
 		if err := os.WriteFile(filepath.Join(h.Root, "etc-systemd", name), []byte(text), 0o644); err != nil {
 			return err

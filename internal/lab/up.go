@@ -69,11 +69,14 @@ func Up(ctx context.Context, opts Options, progress func(string)) (st *State, er
 	if opts.Dir == "" {
 		opts.Dir = ".lab"
 	}
-	if opts.Members == 0 {
+	// No members with spare hosts is a bare lab: hosts with sshd and no
+	// etcd, for a bootstrap.
+	bare := opts.Members == 0 && opts.Spare > 0
+	if opts.Members == 0 && !bare {
 		opts.Members = 3
 	}
-	if opts.Members < 1 || opts.Members > MaxMembers {
-		return nil, fmt.Errorf("lab: --members must be between 1 and %d, not %d", MaxMembers, opts.Members)
+	if (opts.Members < 1 && !bare) || opts.Members > MaxMembers {
+		return nil, fmt.Errorf("lab: --members must be between 1 and %d (or 0 with --spare), not %d", MaxMembers, opts.Members)
 	}
 	if opts.Spare < 0 || opts.Spare > MaxSpare {
 		return nil, fmt.Errorf("lab: --spare must be between 0 and %d, not %d", MaxSpare, opts.Spare)
@@ -117,6 +120,14 @@ func Up(ctx context.Context, opts Options, progress func(string)) (st *State, er
 	if err != nil {
 		return nil, err
 	}
+	// lab.hcl's install block serves every version built here.
+	if err := etcdbin.Publish(); err != nil {
+		return nil, err
+	}
+	releases, err := etcdbin.ReleaseSource()
+	if err != nil {
+		return nil, err
+	}
 	// Choosing a subnet and claiming it with the bridge's address is one
 	// critical section across processes, so two labs started at once
 	// cannot take the same subnet.
@@ -149,7 +160,7 @@ func Up(ctx context.Context, opts Options, progress func(string)) (st *State, er
 	st = &State{
 		Dir: dir, Prefix: prefix, Subnet: subnet.String(),
 		Bridge: prefix + "br", BridgeAddr: addr(1), EtcdVersion: bins.Version, TLS: opts.TLS,
-		Init: opts.Init,
+		Init: opts.Init, ReleaseSource: releases,
 	}
 	for i := 0; i < opts.Members+opts.Spare; i++ {
 		h := Host{

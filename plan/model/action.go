@@ -51,6 +51,24 @@ const (
 	// DisarmAlarm disarms one raised alarm (Step.Alarm) of one member
 	// (Step.MemberID). Only NOSPACE is ever planned; CORRUPT never is.
 	DisarmAlarm Action = 'A'
+	// InstallBinary installs etcd and etcdutl on a member's host from the
+	// checked release artifact (Step.Uploads: the extracted binaries,
+	// read and checked against their sha256 at apply time), staged next
+	// to their targets, checked there, and swapped in together, the
+	// previous binaries kept as PATH.bak for rollback. It does not
+	// restart.
+	InstallBinary Action = 'I'
+	// InstallService installs etcd's service on a new member's host: the
+	// dedicated user (when not root), the data dir (mode 0700, owned by
+	// that user) and the service definition (Step.Config: a systemd unit
+	// or a runit run script, whole; Target.Service says which), left
+	// stopped. See internal/servicedef.
+	InstallService Action = 'V'
+	// BootstrapStart enables and starts one member of a new cluster
+	// without waiting for it to be ready (it cannot be before a quorum
+	// of its peers runs). The starts of one cluster's members run as one
+	// batch; the health gate follows the last.
+	BootstrapStart Action = '*'
 )
 
 // ActionInfo is one row of the actions table: what every part of etcdform
@@ -93,6 +111,10 @@ type ActionInfo struct {
 	Tolerance Tolerance
 	// Timeout is the time bound apply puts on the step's own work.
 	Timeout Timeout
+	// Batch: consecutive steps of this action in one cluster work only
+	// together (the starts of a new cluster's members: none is healthy
+	// alone), so apply runs the After gate once, after the last of them.
+	Batch bool
 }
 
 // Effect is what a step does to the cluster, in broad strokes.
@@ -176,10 +198,14 @@ var actions = [...]ActionInfo{
 		Before: GateOthers, After: GateAll, Tolerance: ToleranceMemberDown, Maintenance: true},
 	{Action: DisarmAlarm, Name: "disarm-alarm", Legend: "disarm alarm", One: "alarm disarm", Many: "alarm disarms",
 		After: GateAll, Maintenance: true},
+	{Action: InstallBinary, Name: "install-binary", Legend: "install binary", One: "binary install", Many: "binary installs"},
+	{Action: InstallService, Name: "install-service", Legend: "install service", One: "service install", Many: "service installs"},
 	{Action: WriteConfig, Name: "write-config", Legend: "write config", One: "config write", Many: "config writes",
 		Effect: EffectConfig},
 	{Action: Restart, Name: "restart", Legend: "restart", One: "restart", Many: "restarts",
 		Effect: EffectRestart, Risky: true, Before: GateOthers, After: GateAll, Tolerance: ToleranceMemberDown},
+	{Action: BootstrapStart, Name: "bootstrap-start", Legend: "start new cluster member", One: "new cluster member start", Many: "new cluster member starts",
+		Effect: EffectAdd, After: GateAll, Batch: true},
 }
 
 // Actions returns the table of actions, one row per action, in summary

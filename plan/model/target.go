@@ -52,6 +52,9 @@ type Service struct {
 	StatusCommand  string
 	RestartCommand string
 	StopTimeout    time.Duration
+	// User is the system user etcd runs as when etcdform installs the
+	// service ("root": no dedicated user).
+	User string
 }
 
 // ClusterTarget is how apply reaches one cluster's etcd: its client

@@ -20,7 +20,7 @@ import (
 
 // FormatVersion is the version of the file format this package writes and
 // the only one it reads.
-const FormatVersion = 8
+const FormatVersion = 9
 
 // MaxSize bounds the size of a plan file Read accepts.
 const MaxSize = 64 << 20
@@ -537,8 +537,12 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 		for _, u := range fs.Uploads {
 			s.Uploads = append(s.Uploads, plan.Upload(u))
 		}
-		if (s.Action == plan.UploadFile && len(s.Uploads) == 0) || (len(s.Uploads) > 0 && s.Action != plan.UploadFile && s.Action != plan.InstallBackupJob) {
-			return nil, fmt.Errorf("step %d: an upload-file step needs uploads, and only it and install-backup-job may have them", i+1)
+		uploads := s.Action == plan.UploadFile || s.Action == plan.InstallBinary
+		if (uploads && len(s.Uploads) == 0) || (len(s.Uploads) > 0 && !uploads && s.Action != plan.InstallBackupJob) {
+			return nil, fmt.Errorf("step %d: an upload-file or install-binary step needs uploads, and only they and install-backup-job may have them", i+1)
+		}
+		if s.Action == plan.InstallService && (len(s.Config) == 0 || fs.Target == nil) {
+			return nil, fmt.Errorf("step %d: an install-service step needs the service definition and a target", i+1)
 		}
 		if fj := fs.Job; fj != nil {
 			j := &plan.JobInstall{Scheduler: fj.Scheduler, StopTimers: fj.StopTimers, Remove: fj.Remove, Timer: fj.Timer, Run: fj.Run}

@@ -47,6 +47,8 @@ type fileService struct {
 	StatusCommand  string `json:"status_command,omitempty"`
 	RestartCommand string `json:"restart_command,omitempty"`
 	StopTimeout    string `json:"stop_timeout,omitempty"`
+	// User is the user an installed service runs etcd as (format 9).
+	User string `json:"user,omitempty"`
 }
 
 type fileClusterTarget struct {
@@ -67,7 +69,7 @@ func toTarget(t *plan.Target) *fileTarget {
 		Host: fileHost{Host: h.Host, Port: h.Port, User: h.User, PrivateKeyFile: h.PrivateKeyFile, Agent: h.Agent,
 			KnownHostsFile: h.KnownHostsFile, Sudo: h.Sudo, Timeout: encodeDuration(h.Timeout)},
 		Service: fileService{Manager: svc.Manager, Name: svc.Name, StartCommand: svc.StartCommand, StopCommand: svc.StopCommand,
-			StatusCommand: svc.StatusCommand, RestartCommand: svc.RestartCommand, StopTimeout: encodeDuration(svc.StopTimeout)},
+			StatusCommand: svc.StatusCommand, RestartCommand: svc.RestartCommand, StopTimeout: encodeDuration(svc.StopTimeout), User: svc.User},
 		ConfigFile: t.ConfigFile, DataDir: t.DataDir, Binary: t.Binary, Version: t.Version,
 	}
 	if b := h.Bastion; b != nil {
@@ -93,7 +95,7 @@ func fromTarget(ft *fileTarget) (*plan.Target, error) {
 		Host: plan.HostAddr{Host: h.Host, Port: h.Port, User: h.User, PrivateKeyFile: h.PrivateKeyFile, Agent: h.Agent,
 			KnownHostsFile: h.KnownHostsFile, Sudo: h.Sudo, Timeout: timeout},
 		Service: plan.Service{Manager: svc.Manager, Name: svc.Name, StartCommand: svc.StartCommand, StopCommand: svc.StopCommand,
-			StatusCommand: svc.StatusCommand, RestartCommand: svc.RestartCommand, StopTimeout: stop},
+			StatusCommand: svc.StatusCommand, RestartCommand: svc.RestartCommand, StopTimeout: stop, User: svc.User},
 		ConfigFile: ft.ConfigFile, DataDir: ft.DataDir, Binary: ft.Binary, Version: ft.Version,
 	}
 	if b := h.Bastion; b != nil {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -47,8 +46,7 @@ func (c *Client) Preflight(ctx context.Context, p Preflight) error {
 		return fmt.Errorf("data dir %s is not empty: a new member must start from an empty data dir", p.DataDir)
 	}
 	if p.PeerPort != 0 {
-		out, _, code, err := c.script(ctx, `ss -Hltn "sport = :$1" 2>/dev/null | head -1`, nil, strconv.Itoa(p.PeerPort))
-		if err == nil && code == 0 && strings.TrimSpace(string(out)) != "" {
+		if used, err := c.PeerPortInUse(ctx, p.PeerPort); err == nil && used {
 			return fmt.Errorf("peer port %d is already in use on %s", p.PeerPort, c.addr)
 		}
 	}

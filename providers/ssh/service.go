@@ -45,6 +45,8 @@ type ServiceManager interface {
 	// manager has no such notion: both do nothing.
 	Disable(ctx context.Context) error
 	Enable(ctx context.Context) error
+	// Launch starts the service without waiting for it to report ready.
+	Launch(ctx context.Context) error
 }
 
 // Runner runs a command on a host. *Client is the implementation; the

@@ -62,8 +62,8 @@ func ParseLab(args []string) (*Lab, *flag.FlagSet, error) {
 	fs.StringVar(&a.Dir, "dir", ".lab", "the lab `DIR`, which holds state.json, lab.hcl, SSH key, known_hosts")
 	switch a.Sub {
 	case "up":
-		fs.IntVar(&a.Members, "members", 3, "number of etcd members (1-7)")
-		fs.IntVar(&a.Spare, "spare", 0, "extra hosts with sshd and the etcd binary but no member")
+		fs.IntVar(&a.Members, "members", 3, "number of etcd members (1-7; 0 with --spare: bare hosts to bootstrap a cluster on)")
+		fs.IntVar(&a.Spare, "spare", 0, "extra hosts with sshd and the etcd binary but no member (with --members 0: sshd and no etcd)")
 		fs.StringVar(&a.EtcdVersion, "etcd-version", "", "etcd `VERSION` to build and run, x.y.z or x.y.z-pre (default: the pinned 3.6.x)")
 		fs.StringVar(&a.Subnet, "subnet", "", "IPv4 `CIDR` for the lab bridge (default: the first free /24 in 10.213.0.0/16, searching from one derived from --dir)")
 		fs.BoolVar(&a.TLS, "tls", false, "mutual TLS on client and peer URLs, with a generated CA and certificates in DIR/pki")
@@ -78,8 +78,8 @@ func ParseLab(args []string) (*Lab, *flag.FlagSet, error) {
 		return a, fs, err
 	}
 	if a.Sub == "up" {
-		if a.Members < 1 || a.Members > lab.MaxMembers {
-			return a, fs, fmt.Errorf("lab up: --members must be between 1 and %d, not %d (a lab without members is not supported)", lab.MaxMembers, a.Members)
+		if (a.Members < 1 && !(a.Members == 0 && a.Spare > 0)) || a.Members > lab.MaxMembers {
+			return a, fs, fmt.Errorf("lab up: --members must be between 1 and %d, or 0 with --spare (bare hosts), not %d", lab.MaxMembers, a.Members)
 		}
 		if a.Spare < 0 || a.Spare > lab.MaxSpare {
 			return a, fs, fmt.Errorf("lab up: --spare must be between 0 and %d, not %d", lab.MaxSpare, a.Spare)

@@ -20,6 +20,7 @@ func TestParseLab(t *testing.T) {
 		// outside the build cache.
 		"zero members":         {args: []string{"up", "--members", "0"}, wantErr: true},
 		"negative members":     {args: []string{"up", "--members", "-1"}, wantErr: true},
+		"bare hosts":           {args: []string{"up", "--members", "0", "--spare", "3"}, want: &Lab{Sub: "up", Dir: ".lab", Members: 0, Spare: 3, Init: "runit"}},
 		"too many spares":      {args: []string{"up", "--spare", "5"}, wantErr: true},
 		"version is a path":    {args: []string{"up", "--etcd-version", "../../../tmp"}, wantErr: true},
 		"version with a slash": {args: []string{"up", "--etcd-version", "3.6.0/x"}, wantErr: true},

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/etcdform/etcdform/internal/lcs"
+	"github.com/etcdform/etcdform/internal/servicedef"
 	"github.com/etcdform/etcdform/plan"
 )
 
@@ -26,7 +27,11 @@ type fileWrite struct {
 // uploads by source and hash (never their bytes).
 func stepFiles(s plan.Step) (writes []fileWrite, other []string) {
 	if s.Config != nil {
-		w := contentWrite("config file", s.Config, s.ConfigObserved, s.ConfigObserved == nil)
+		title := "config file"
+		if s.Action == plan.InstallService && s.Target != nil {
+			title = "service definition " + servicedef.Path(s.Target.Service.Manager, s.Target.Service.Name)
+		}
+		w := contentWrite(title, s.Config, s.ConfigObserved, s.ConfigObserved == nil)
 		if s.Action == plan.AddLearner {
 			w.Note = "new member: in full; apply fills in initial-cluster from the live member list"
 		}
