@@ -28,6 +28,13 @@ type Options struct {
 	Progress    func(Event)
 	Now         func() time.Time
 
+	// ClientsBackTimeout bounds how long a restart waits, after its gate,
+	// for the member's clients to come back (as many remote client
+	// connections as before the restart) before the apply goes on; default
+	// 15 seconds. The wait ends sooner when every client with gRPC's
+	// default reconnect backoff has retried.
+	ClientsBackTimeout time.Duration
+
 	// Backup, when non-nil, takes the pre-change snapshot of a cluster
 	// that has a backup block through the backup job's own code path
 	// (checked, encrypted, uploaded to its destination, recorded) instead
@@ -68,10 +75,11 @@ const (
 	ServiceStopping                      // the restart was sent to the service manager
 	ServiceRunning                       // the service manager says the service runs again
 	GatePassed                           // the gate after the step passed
+	ClientsBack                          // the restarted member has its clients back, or every client has retried
 	StepDone                             // the step is done
 )
 
-var milestoneNames = [...]string{"", "step start", "pre-gate passed", "MoveLeader sent", "leader moved", "restart sent", "service running", "gate passed", "step done"}
+var milestoneNames = [...]string{"", "step start", "pre-gate passed", "MoveLeader sent", "leader moved", "restart sent", "service running", "gate passed", "clients back", "step done"}
 
 // String names the milestone for a timeline: "MoveLeader sent".
 func (m Milestone) String() string {
@@ -142,6 +150,9 @@ func Run(ctx context.Context, p *model.Plan, conn Connector, opts Options) (res 
 	}
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = time.Minute
+	}
+	if opts.ClientsBackTimeout == 0 {
+		opts.ClientsBackTimeout = 15 * time.Second
 	}
 	res = &Result{}
 	for _, s := range p.Steps {
@@ -336,6 +347,10 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 				x.mark(GatePassed, "healthy", 0)
 			}
 		}
+		if err == nil && x.afterGate != nil {
+			err = x.afterGate(ctx)
+		}
+		x.afterGate = nil
 		r.End = opts.Now()
 		entry := AuditEntry{Kind: "step", Cluster: c.Name, Step: n + 1, Action: step.Action.String(), Member: step.Member,
 			Start: r.Start, End: r.End, Outcome: "done"}

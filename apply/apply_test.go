@@ -47,6 +47,9 @@ type fakeWorld struct {
 	hostHeld map[string]bool
 	// dbs is what DBSizes reports.
 	dbs []MemberDB
+	// conns is each host's count of client connections, one per call
+	// (the last repeats); none is 0.
+	conns map[string][]int
 }
 
 type fakeEtcd struct{ w *fakeWorld }
@@ -102,6 +105,9 @@ func (e fakeEtcd) Remove(ctx context.Context, id uint64) error {
 }
 func (e fakeEtcd) MemberID(ctx context.Context, name, peer string) (uint64, error) {
 	return map[string]uint64{"a": 1, "b": 2, "c": 3}[name], nil
+}
+func (e fakeEtcd) ClientURLs(ctx context.Context, id uint64) ([]string, error) {
+	return []string{"http://h:2379", "http://h2:2379"}, nil
 }
 func (e fakeEtcd) WaitHealthy(ctx context.Context, except uint64) error {
 	name := "gate"
@@ -183,6 +189,17 @@ func (h fakeHost) Disable(ctx context.Context) error { return h.do(op{Op: "disab
 func (h fakeHost) Enable(ctx context.Context) error  { return h.do(op{Op: "enable"}) }
 func (h fakeHost) Status(ctx context.Context) (string, error) {
 	return "running", h.do(op{Op: "status"})
+}
+func (h fakeHost) ClientConnections(ctx context.Context, ports []int) (int, error) {
+	c := h.w.conns[h.name]
+	if len(c) == 0 {
+		return 0, nil
+	}
+	n := c[0]
+	if len(c) > 1 {
+		h.w.conns[h.name] = c[1:]
+	}
+	return n, h.w.call(fmt.Sprintf("conns %s %v = %d", h.name, ports, n))
 }
 func (h fakeHost) Close() error { return nil }
 func (h fakeHost) Lock(ctx context.Context, owner string) (Lock, error) {
@@ -567,7 +584,7 @@ func newMemberStep(t *testing.T) plan.Step {
 // order they happen: the leader's restart step hands leadership over (to
 // the transferee named in Peer) before the service goes down.
 func TestRunMilestones(t *testing.T) {
-	w := &fakeWorld{leader: 1, obs: testObserved("h1")}
+	w := &fakeWorld{leader: 1, obs: testObserved("h1"), conns: map[string][]int{"a": {3, 3}}}
 	var got []string
 	_, err := Run(context.Background(), withTargets(testConfig(), rollingPlan(testObserved("h1"))), fakeConn{w}, Options{
 		SnapshotDir: t.TempDir(),
@@ -584,9 +601,75 @@ func TestRunMilestones(t *testing.T) {
 		fmt.Sprintf("%d peer=0", StepStarted), fmt.Sprintf("%d peer=0", PreGatePassed),
 		fmt.Sprintf("%d peer=99", LeaderMoveSent), fmt.Sprintf("%d peer=99", LeaderMoved),
 		fmt.Sprintf("%d peer=0", ServiceStopping), fmt.Sprintf("%d peer=0", ServiceRunning),
-		fmt.Sprintf("%d peer=0", GatePassed), fmt.Sprintf("%d peer=0", StepDone),
+		fmt.Sprintf("%d peer=0", GatePassed), fmt.Sprintf("%d peer=0", ClientsBack), fmt.Sprintf("%d peer=0", StepDone),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("milestones of the leader's restart (-want +got):\n%s", diff)
+	}
+}
+
+// Issue 20: a restart waits until the member has as many client
+// connections as before it (counted on its client ports), so that the
+// next member goes down only once the clients can fail over to this one;
+// clients that do not come back within ClientsBackTimeout do not stop the
+// apply.
+func TestRestartWaitsForClients(t *testing.T) {
+	for name, tc := range map[string]struct {
+		conns   []int
+		timeout time.Duration
+		want    []string
+		phase   string
+	}{
+		"clients come back": {
+			conns: []int{4, 0, 2, 5}, timeout: time.Minute,
+			want:  []string{"conns b [2379] = 4", "restart b", "gate", "conns b [2379] = 0", "conns b [2379] = 2", "conns b [2379] = 5", "hashkv"},
+			phase: "clients back (5 connections, 4 before the restart)",
+		},
+		"some never do": {
+			conns: []int{4, 1}, timeout: time.Nanosecond,
+			want:  []string{"conns b [2379] = 4", "restart b", "gate", "conns b [2379] = 1", "hashkv"},
+			phase: "1 of 4 client connections back",
+		},
+		"no clients, no wait": {
+			conns: []int{0}, timeout: time.Minute,
+			want: []string{"conns b [2379] = 0", "restart b", "gate", "hashkv"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := &fakeWorld{leader: 1, obs: testObserved("h1"), conns: map[string][]int{"b": tc.conns}}
+			p := rollingPlan(testObserved("h1"))
+			p.Steps = p.Steps[:3] // snapshot, write-config b, restart b
+			var phases []string
+			_, err := Run(context.Background(), withTargets(testConfig(), p), fakeConn{w}, Options{
+				SnapshotDir: t.TempDir(), ClientsBackTimeout: tc.timeout,
+				Progress: func(e Event) { phases = append(phases, e.Phase) },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := w.calls[slices.Index(w.calls, "pregate-except 2")+1:]
+			got = got[:slices.Index(got, "hashkv")+1]
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("calls after the pre-gate (-want +got):\n%s", diff)
+			}
+			if tc.phase != "" && !slices.ContainsFunc(phases, func(p string) bool { return strings.HasPrefix(p, tc.phase) }) {
+				t.Errorf("progress %q lacks %q", phases, tc.phase)
+			}
+		})
+	}
+}
+
+// reconnectBy covers the latest first retry after the server is back.
+func TestReconnectBy(t *testing.T) {
+	for down, want := range map[time.Duration]time.Duration{
+		0:                       1200 * time.Millisecond, // the first retry, 1 s +20%
+		time.Second:             time.Second + 1920*time.Millisecond,
+		1300 * time.Millisecond: 1300*time.Millisecond + 1920*time.Millisecond,
+		3 * time.Second:         3*time.Second + 3072*time.Millisecond,
+		time.Hour:               time.Hour + 144*time.Second, // capped at 120 s +20%
+	} {
+		if got := reconnectBy(down); got != want {
+			t.Errorf("reconnectBy(%s) = %s, want %s", down, got, want)
+		}
 	}
 }

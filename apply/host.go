@@ -31,6 +31,9 @@ type Etcd interface {
 	Promote(ctx context.Context, id uint64) error
 	Remove(ctx context.Context, id uint64) error
 	MemberID(ctx context.Context, name, peerURL string) (uint64, error)
+	// ClientURLs returns member id's client URLs from the live member
+	// list.
+	ClientURLs(ctx context.Context, id uint64) ([]string, error)
 	// WaitHealthy waits for the health gate to pass (fresh checks each
 	// time) or ctx to end, returning the last failing report. A non-zero
 	// except is a member the gate does not require (the subject of the
@@ -123,6 +126,9 @@ type Host interface {
 	// Status is the service manager's word on the service: "running",
 	// "stopped" or "unknown".
 	Status(ctx context.Context) (string, error)
+	// ClientConnections counts the established TCP connections to the
+	// given local ports on the host: the clients of its etcd.
+	ClientConnections(ctx context.Context, ports []int) (int, error)
 	// Lock takes the host's apply lock for owner without waiting (a lock
 	// file held for as long as the lock, released when the connection
 	// drops); a lock another apply holds is an error wrapping

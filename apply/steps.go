@@ -3,8 +3,11 @@ package apply
 import (
 	"context"
 	"fmt"
+	"math"
 	"path"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/etcdform/etcdform/internal/etcdconf"
 	"github.com/etcdform/etcdform/internal/servicedef"
@@ -31,6 +34,8 @@ type executor struct {
 	ev      func(phase string)
 	mark    func(m Milestone, phase string, peer uint64) // an event that is a Milestone
 	learner uint64                                       // ID returned by the last AddLearner, for its Promote
+	// afterGate, when a step sets it, runs after the step's gate passed.
+	afterGate func(ctx context.Context) error
 }
 
 // host connects to the host of the step's member (once per member).
@@ -180,20 +185,110 @@ func (x *executor) start(ctx context.Context, s model.Step) error {
 	return h.Start(ctx)
 }
 
+// restart moves leadership away if the member leads and restarts it;
+// after the gate, runCluster waits for its clients to come back
+// (waitClientsBack).
 func (x *executor) restart(ctx context.Context, s model.Step) error {
 	h, err := x.host(ctx, s)
 	if err != nil {
 		return err
 	}
-	if _, err := x.handOver(ctx, s); err != nil {
+	id, err := x.handOver(ctx, s)
+	if err != nil {
 		return err
 	}
+	ports := x.clientPorts(ctx, id)
+	before := 0
+	if len(ports) > 0 {
+		if before, err = h.ClientConnections(ctx, ports); err != nil {
+			x.ev(fmt.Sprintf("not waiting for the clients after the restart: %v", err))
+			before = 0
+		}
+	}
 	x.mark(ServiceStopping, "restarting", 0)
+	stopped := time.Now()
 	if err := h.Restart(ctx); err != nil {
 		return err
 	}
 	x.mark(ServiceRunning, "running again", 0)
+	if before > 0 {
+		x.afterGate = func(ctx context.Context) error { return x.waitClientsBack(ctx, h, ports, before, stopped) }
+	}
 	return nil
+}
+
+// clientPorts returns the ports of member id's client URLs; none when they
+// cannot be read (then restart does not wait for the clients).
+func (x *executor) clientPorts(ctx context.Context, id uint64) []int {
+	urls, err := x.etcd.ClientURLs(ctx, id)
+	if err != nil {
+		return nil
+	}
+	var ports []int
+	for _, u := range urls {
+		if p, err := strconv.Atoi(portOf(u)); err == nil && p > 0 && !slices.Contains(ports, p) {
+			ports = append(ports, p)
+		}
+	}
+	return ports
+}
+
+// clientsPoll is how often waitClientsBack counts the connections.
+const clientsPoll = 100 * time.Millisecond
+
+// waitClientsBack waits, once a restarted member serves again (its gate
+// passed), until its host has at least before remote client connections
+// again. A client's gRPC connection to a member that went down comes back
+// only when its reconnect backoff next fires, well after the member serves
+// again; until then the client has one endpoint fewer, and restarting the
+// next member leaves it two fewer (with 3 members, none: every request
+// waits for a reconnect). An idle client may reconnect only at its next
+// request, so the wait also ends once a client with gRPC's default backoff
+// has certainly retried (reconnectBy), or after ClientsBackTimeout; the
+// apply then goes on.
+func (x *executor) waitClientsBack(ctx context.Context, h Host, ports []int, before int, stopped time.Time) error {
+	x.ev(fmt.Sprintf("waiting for the clients (%d connections before the restart)", before))
+	by := reconnectBy(time.Since(stopped))
+	deadline := stopped.Add(by)
+	if limit := time.Now().Add(x.opts.ClientsBackTimeout); limit.Before(deadline) {
+		deadline = limit
+	}
+	for {
+		n, err := h.ClientConnections(ctx, ports)
+		if err == nil && n >= before {
+			x.mark(ClientsBack, fmt.Sprintf("clients back (%d connections, %d before the restart)", n, before), 0)
+			return nil
+		}
+		if !time.Now().Before(deadline) {
+			x.mark(ClientsBack, fmt.Sprintf("%d of %d client connections back %s after the stop, when every client with gRPC's default backoff has retried; going on", n, before, by.Round(time.Millisecond)), 0)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the clients after the restart: %w", ctx.Err())
+		case <-time.After(clientsPoll):
+		}
+	}
+}
+
+// reconnectBy bounds the time after a connection loss by which a gRPC
+// client with the default connection backoff (1 s, 1.6 times longer each
+// try, up to 120 s, each with up to 20% jitter either way) has tried to
+// reconnect after a server that was down for down: the latest try before
+// down may come as early as 0.8 times the sum of the backoffs before it,
+// and the next one as late as 1.2 times its own backoff after down.
+func reconnectBy(down time.Duration) time.Duration {
+	backoff := func(k int) time.Duration {
+		return min(time.Duration(float64(time.Second)*math.Pow(1.6, float64(k))), 120*time.Second)
+	}
+	earliest, k := time.Duration(0), 0
+	for {
+		next := earliest + backoff(k)*8/10
+		if next > down {
+			return down + backoff(k)*12/10
+		}
+		earliest, k = next, k+1
+	}
 }
 
 func (x *executor) promote(ctx context.Context, s model.Step) error {

@@ -355,6 +355,32 @@ func (tl *timeline) describe(g gap, names map[string]string) string {
 	return sb.String()
 }
 
+// spread says, for the second after each member's restart was sent, how
+// many requests each member answered: where the clients went while it was
+// down (a member restarted just before that has no share yet while the
+// clients' gRPC connections to it wait out their reconnect backoff).
+func (tl *timeline) spread(names map[string]string) string {
+	var sb strings.Builder
+	for _, e := range tl.events {
+		if e.log || !strings.HasPrefix(e.what, "restart sent") {
+			continue
+		}
+		n := map[string]int{}
+		for _, r := range tl.reqs {
+			if r.err == "" && r.end > e.at && r.end <= e.at+time.Second {
+				n[names[r.addr]]++
+			}
+		}
+		var parts []string
+		for who, k := range n {
+			parts = append(parts, fmt.Sprintf("%s %d", who, k))
+		}
+		slices.Sort(parts)
+		fmt.Fprintf(&sb, "    answered in the second after %s at %.3f s: %s\n", e.what, e.at.Seconds(), strings.Join(parts, ", "))
+	}
+	return strings.TrimSuffix(sb.String(), "\n")
+}
+
 // around lists the events between from and to.
 func (tl *timeline) around(from, to time.Duration) string {
 	var sb strings.Builder
@@ -573,6 +599,12 @@ func (sl *stallLab) run(b *testing.B, variant string, i int) runResult {
 		ms(res.p99Write), res.writesPerS, res.failed, res.lost, res.wall.Seconds(), res.load)
 	for _, g := range res.gaps {
 		fmt.Println(tl.describe(g, sl.addrs))
+	}
+	fmt.Println(tl.spread(sl.addrs))
+	for _, r := range tl.reqs {
+		if r.end-r.start > time.Second && r != res.maxReq {
+			fmt.Printf("    request over 1 s: %.0f ms [%7.3f s .. %7.3f s]: %s\n", ms(r.end-r.start), r.start.Seconds(), r.end.Seconds(), reqLabel(r, sl.addrs))
+		}
 	}
 	if d := res.maxReq.end - res.maxReq.start; d > stallGoal {
 		fmt.Printf("    longest request %.0f ms [%7.3f s .. %7.3f s]: %s%s\n", ms(d), res.maxReq.start.Seconds(), res.maxReq.end.Seconds(),

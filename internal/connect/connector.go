@@ -114,7 +114,10 @@ func (h *hostAdapter) RunJob(ctx context.Context, r apply.JobRun) error {
 func (h *hostAdapter) InstallService(ctx context.Context, s apply.ServiceInstall) error {
 	return h.cli.InstallService(ctx, sshp.ServiceInstall(s))
 }
-func (h *hostAdapter) Launch(ctx context.Context) error  { return h.mgr.Launch(ctx) }
+func (h *hostAdapter) Launch(ctx context.Context) error { return h.mgr.Launch(ctx) }
+func (h *hostAdapter) ClientConnections(ctx context.Context, ports []int) (int, error) {
+	return h.cli.ClientConnections(ctx, ports)
+}
 func (h *hostAdapter) Start(ctx context.Context) error   { return h.mgr.Start(ctx) }
 func (h *hostAdapter) Stop(ctx context.Context) error    { return h.mgr.Stop(ctx) }
 func (h *hostAdapter) Restart(ctx context.Context) error { return h.mgr.Restart(ctx) }
@@ -245,6 +248,19 @@ func (e *etcdAdapter) MemberID(ctx context.Context, name, peerURL string) (uint6
 		}
 	}
 	return 0, fmt.Errorf("member %s (%s) is not in the live member list", name, peerURL)
+}
+
+func (e *etcdAdapter) ClientURLs(ctx context.Context, id uint64) ([]string, error) {
+	ms, _, err := e.cli.Members(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		if m.ID == id {
+			return m.ClientURLs, nil
+		}
+	}
+	return nil, fmt.Errorf("member %x is not in the live member list", id)
 }
 
 func (e *etcdAdapter) WaitHealthy(ctx context.Context, except uint64) error {
