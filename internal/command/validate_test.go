@@ -27,7 +27,9 @@ func TestValidateExamples(t *testing.T) {
 	}
 	var dirs []string
 	for _, m := range matches {
-		if st, err := os.Stat(m); err == nil && st.IsDir() {
+		// Directories of other files (examples/policies: Rego) are not
+		// configurations.
+		if hcl, _ := filepath.Glob(filepath.Join(m, "*.hcl")); len(hcl) > 0 {
 			dirs = append(dirs, m)
 		}
 	}
