@@ -19,9 +19,9 @@ type Clusters struct {
 	// PolicyDir, when set, adds a policy job per cluster to the child
 	// pipeline, which its apply job needs.
 	PolicyDir string
-	Vars           []string
-	VarFiles       []string
-	Path           string
+	Vars      []string
+	VarFiles  []string
+	Path      string
 }
 
 // ParseClusters parses `etcdform clusters [--changed FILE]... [--since
