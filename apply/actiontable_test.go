@@ -22,6 +22,11 @@ import (
 type fakeHostCase struct {
 	step      func(t *testing.T) plan.Step
 	wantCalls []string
+	// obs, when set, is the observed cluster (testObserved("h1")
+	// otherwise); lockCalls, when set, replace the in-cluster lock's
+	// "lock" before wantCalls and "unlock" after them.
+	obs       func() *state.Observed
+	lockCalls [2][]string
 }
 
 // fakeHostCases holds one case per row of the actions table; a new action
@@ -122,6 +127,20 @@ var fakeHostCases = map[plan.Action]fakeHostCase{
 		},
 		wantCalls: []string{"enable b", "launch b", "gate"},
 	},
+	plan.StopMember: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.StopMember, Cluster: "lab", Member: "b", MemberID: 2}
+		},
+		wantCalls: []string{"stop b", "disable b", "move-aside b"},
+	},
+	// The recovery from a survivor takes the host locks (a cluster without
+	// quorum grants no lease), and the in-cluster lock once it is done.
+	plan.RecoverSurvivor: {
+		step:      survivorStep,
+		obs:       func() *state.Observed { return survivorObserved() },
+		lockCalls: [2][]string{{"host-lock a"}, {"unlock", "host-unlock a"}},
+		wantCalls: []string{"stop a", "move-aside a", "restore a", "install-files a", "enable a", "start a", "gate", "lock"},
+	},
 	plan.DisarmAlarm: {
 		step: func(*testing.T) plan.Step {
 			return plan.Step{Action: plan.DisarmAlarm, Cluster: "lab", Member: "b", MemberID: 2, Alarm: "NOSPACE", Quota: 160 << 20}
@@ -144,8 +163,12 @@ func TestActionTableFakeHost(t *testing.T) {
 			if !ok {
 				t.Fatalf("action %s has no fake-host case in apply/actiontable_test.go (fakeHostCases)", info.Name)
 			}
-			w := &fakeWorld{leader: 1, obs: testObserved("h1")}
-			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(testObserved("h1")),
+			obs := func() *state.Observed { return testObserved("h1") }
+			if tc.obs != nil {
+				obs = tc.obs
+			}
+			w := &fakeWorld{leader: 1, obs: obs()}
+			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(obs()),
 				Steps: []plan.Step{tc.step(t)}}
 			phases := map[string]bool{}
 			res, err := Run(t.Context(), withTargets(testConfig(), p), fakeConn{w}, Options{
@@ -155,7 +178,11 @@ func TestActionTableFakeHost(t *testing.T) {
 			if err != nil || res.Steps[0].Outcome != "done" {
 				t.Fatalf("outcome %s, err %v", res.Steps[0].Outcome, err)
 			}
-			want := append(append([]string{"lock"}, tc.wantCalls...), "hashkv", "put-audit", "unlock")
+			lock, unlock := []string{"lock"}, []string{"unlock"}
+			if tc.lockCalls[0] != nil {
+				lock, unlock = tc.lockCalls[0], tc.lockCalls[1]
+			}
+			want := append(append(append(lock, tc.wantCalls...), "hashkv", "put-audit"), unlock...)
 			if diff := cmp.Diff(want, w.calls); diff != "" {
 				t.Errorf("calls (-want +got):\n%s", diff)
 			}

@@ -199,6 +199,16 @@ func Run(ctx context.Context, p *model.Plan, conn Connector, opts Options) (res 
 	return res, nil
 }
 
+// hasAction reports whether a step among idx of p is of action a.
+func hasAction(p *model.Plan, idx []int, a model.Action) bool {
+	for _, i := range idx {
+		if p.Steps[i].Action == a {
+			return true
+		}
+	}
+	return false
+}
+
 // clearedAlarms is the alarm types ("NOSPACE") that the disarm-alarm
 // steps among idx of p clear: the health gates before them report such an
 // alarm but do not stop for it (issue 15: a plan that recovers from
@@ -251,7 +261,7 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 	defer x.closeHosts()
 
 	var lock Lock
-	var hosts *hostLocks // the host locks standing in for lock: under NOSPACE, or before a bootstrap
+	var hosts *hostLocks // the host locks standing in for lock: under NOSPACE, without quorum, or before a bootstrap
 	onHosts := func(why, note string) error {
 		ev(0, "", 0, "locking hosts", nil)
 		var err error
@@ -263,12 +273,18 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 			Outcome: "acquired on the hosts of " + strings.Join(hosts.hosts, ", ") + " (" + note + ")"})
 		return nil
 	}
-	if bootstrapping(p, c.Name) {
+	switch {
+	case bootstrapping(p, c.Name):
 		// No cluster runs yet that could hold a lock.
 		if err := onHosts("the cluster does not run yet", "a new cluster"); err != nil {
 			return err
 		}
-	} else {
+	case hasAction(p, idx, model.RecoverSurvivor):
+		// A cluster that lost its quorum grants no lease either.
+		if err := onHosts("the cluster has no quorum", "the cluster has no quorum"); err != nil {
+			return err
+		}
+	default:
 		ev(0, "", 0, "locking", nil)
 		lctx, cancel := context.WithTimeout(ctx, opts.LockTimeout)
 		lock, err = etcd.Lock(lctx, c.Name)
@@ -371,9 +387,11 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 		r.Outcome = "done"
 		opts.Audit.Record(entry)
 		x.mark(StepDone, "done", 0)
-		// The last disarm makes the cluster take writes again: from here
+		// The last disarm, or the recovery from the survivor, makes the
+		// cluster take writes again: from here
 		// the in-cluster lock is held too, beside the host locks.
-		if hosts != nil && hosts.inCluster == nil && step.Action == model.DisarmAlarm && len(clearedAlarms(p, idx[n+1:])) == 0 {
+		if hosts != nil && hosts.inCluster == nil && (step.Action == model.RecoverSurvivor ||
+			step.Action == model.DisarmAlarm && len(clearedAlarms(p, idx[n+1:])) == 0) {
 			ev(n+1, step.Member, step.Action, "locking", nil)
 			lctx, cancel := context.WithTimeout(ctx, opts.LockTimeout)
 			l, err := etcd.Lock(lctx, c.Name)

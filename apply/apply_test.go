@@ -181,7 +181,10 @@ func (h fakeHost) RunJob(ctx context.Context, r JobRun) error {
 func (h fakeHost) InstallService(ctx context.Context, s ServiceInstall) error {
 	return h.do(op{Op: "install-service", Service: &s})
 }
-func (h fakeHost) Launch(ctx context.Context) error  { return h.do(op{Op: "launch"}) }
+func (h fakeHost) Launch(ctx context.Context) error { return h.do(op{Op: "launch"}) }
+func (h fakeHost) Restore(ctx context.Context, r Restore) error {
+	return h.do(op{Op: "restore", From: r.From, Aside: r.Token})
+}
 func (h fakeHost) Start(ctx context.Context) error   { return h.do(op{Op: "start"}) }
 func (h fakeHost) Stop(ctx context.Context) error    { return h.do(op{Op: "stop"}) }
 func (h fakeHost) Restart(ctx context.Context) error { return h.do(op{Op: "restart"}) }
@@ -567,6 +570,26 @@ func TestAddLearnerEnablesService(t *testing.T) {
 func withTargets(cfg *schema.Config, p *plan.Plan) *plan.Plan {
 	plan.AddTargets(cfg, p)
 	return p
+}
+
+// survivorStep is the recovery of member a, the survivor of a lost
+// quorum, with its config as the planner renders it.
+func survivorStep(t *testing.T) plan.Step {
+	c := testConfig().Clusters[0]
+	f, err := etcdconf.Marshal(render.Member(c, c.Member("a"), etcdconf.Bootstrap{InitialCluster: "a=http://a:2380", Token: "lab-after-2a", State: "new"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan.Step{Action: plan.RecoverSurvivor, Cluster: "lab", Member: "a", MemberID: 1, PeerURL: "http://a:2380", Config: f}
+}
+
+// survivorObserved is a cluster whose only answering voter is a.
+func survivorObserved() *state.Observed {
+	return &state.Observed{Clusters: map[string]*state.Cluster{"lab": {
+		Name: "lab", ClusterID: 42, Reachable: true,
+		Members: []state.Member{{ID: 1, Name: "a", Status: &state.EndpointStatus{RaftAppliedIndex: 77}}},
+		Hosts:   map[string]*state.Host{"a": {Reachable: true, ConfigHash: "h1"}},
+	}}}
 }
 
 // newMemberStep is the step that adds member d, with its config as the

@@ -116,6 +116,10 @@ type Host interface {
 	// Launch starts the service without waiting for it to report ready
 	// (a new cluster's member is ready only once a quorum runs).
 	Launch(ctx context.Context) error
+	// Restore restores an etcd backend file into a fresh data dir with
+	// etcdutl snapshot restore (Restore says how), then moves its member/
+	// into Restore.DataDir, which must have none. It deletes nothing.
+	Restore(ctx context.Context, r Restore) error
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
 	Restart(ctx context.Context) error
@@ -160,6 +164,22 @@ type ServiceInstall struct {
 	Definition []byte
 	User       string
 	DataDir    string
+}
+
+// Restore is a restore of an etcd backend file (bbolt) on a host, for
+// the recovery from a lost quorum (recover-survivor): etcdutl snapshot
+// restore FROM --skip-hash-check (a data dir's backend carries no
+// snapshot hash) with a new cluster of one member (Name at PeerURL) and
+// token, the revision bumped by BumpRevision and the history marked
+// compacted, so that clients' watches and caches see the jump.
+type Restore struct {
+	Etcdutl      string // the etcdutl binary
+	From         string // the backend file: OLD_MEMBER/snap/db
+	DataDir      string // where member/ goes; it must have none
+	Name         string
+	PeerURL      string
+	Token        string
+	BumpRevision int64
 }
 
 // File is one whole file to install on a host.

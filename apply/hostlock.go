@@ -15,6 +15,10 @@ import (
 // takes no writes (NOSPACE) and so grants no lease.
 var ErrLockNoLease = errors.New("the cluster grants no lease")
 
+// ErrLockNoQuorum: the cluster lost its quorum (a recovery plan), so it
+// grants no lease; apply takes the host locks instead.
+var ErrLockNoQuorum = errors.New("the cluster has no quorum")
+
 // hostLocks stands in for the in-cluster lock while the cluster grants no
 // lease (issue 15): the apply lock file of the hosts of a majority of the
 // voting members, each held by its own SSH session. Two applies cannot

@@ -110,6 +110,8 @@ var handlers = map[model.Action]handler{
 	model.InstallBinary:    (*executor).upload,
 	model.InstallService:   (*executor).installService,
 	model.BootstrapStart:   (*executor).bootstrapStart,
+	model.StopMember:       (*executor).stopMember,
+	model.RecoverSurvivor:  (*executor).recoverSurvivor,
 }
 
 // HasHandler reports whether apply can carry out steps of action a.
@@ -435,16 +437,13 @@ func (x *executor) remove(ctx context.Context, s model.Step) error {
 	// dir (one file system, so a rename), to a timestamped name that a
 	// later add-learner on this host ignores.
 	dd := s.Target.DataDir
-	aside := path.Join(dd, AsidePrefix+x.opts.Now().UTC().Format("20060102T150405Z"))
 	x.ev("moving data dir aside")
-	if err := h.MoveAside(ctx, path.Join(dd, "member"), aside); err != nil {
+	if err := h.MoveAside(ctx, path.Join(dd, "member"), x.aside(dd)); err != nil {
 		return fmt.Errorf("member %s was removed, stopped and disabled, but its data dir's member/ was not moved aside (move it by hand before adding a member on this host): %w", s.Member, err)
 	}
 	return nil
 }
 
-// AsidePrefix starts the name under which remove-member moves a removed
-// member's data (DATA_DIR/member) aside, inside the data dir; a timestamp
-// follows ("member.removed-20261202T061000Z"). Entries with this prefix do
-// not make a data dir count as in use for a new member.
-const AsidePrefix = "member.removed-"
+// AsidePrefix starts the name under which remove-member, stop-member and
+// recover-survivor move a data dir's member/ aside (model.AsidePrefix).
+const AsidePrefix = model.AsidePrefix

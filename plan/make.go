@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/etcdform/etcdform/plan/model"
 	"github.com/etcdform/etcdform/schema"
@@ -20,6 +21,10 @@ import (
 //   - dataDirs (datadir.go): what each member's data dir holds against the
 //     member list: a down member with no WAL is rebuilt (replaced under the
 //     same name), another member's or cluster's data is refused.
+//   - lostQuorum and recoverQuorum (recover.go): a cluster that lost its
+//     quorum for good is refused naming its survivor, or with
+//     Options.Recover gets only the recovery from it (and the snapshot
+//     before it).
 //   - checks (checks.go) and checkServices (service.go): alarms, quota,
 //     missing services.
 //   - maintenance (maintenance.go): a CORRUPT alarm's refusal (and no
@@ -53,6 +58,10 @@ type Options struct {
 	// cluster (the --allow-even flag); a cluster's allow_even does the
 	// same for that cluster.
 	AllowEven bool
+	// Recover plans the recovery of a cluster that lost its quorum
+	// (`plan --recover`, recover.go) where a refusal is planned
+	// otherwise. It is recorded in Meta.Recover.
+	Recover bool
 	// Meta is copied into the plan. Its ConfigHash and ConfigDir default
 	// to the configuration's.
 	Meta Meta
@@ -138,6 +147,8 @@ func Make(cfg *schema.Config, obs *state.Observed, opts Options) *Plan {
 	if p.Meta.ConfigDir == "" {
 		p.Meta.ConfigDir = cfg.Dir
 	}
+	p.Meta.Recover = p.Meta.Recover || opts.Recover
+	opts.Recover = p.Meta.Recover
 	if obs == nil {
 		obs = &state.Observed{}
 	}
@@ -145,6 +156,7 @@ func Make(cfg *schema.Config, obs *state.Observed, opts Options) *Plan {
 	for _, c := range cfg.Clusters {
 		p.Clusters = append(p.Clusters, c.Name)
 		cp := newClusterPlanner(c, obs.Clusters[c.Name], opts)
+		cp.now = obs.Time
 		cp.plan()
 		cp.backupJobs()
 		cp.backupFreshness(obs.Time)
@@ -176,6 +188,7 @@ type clusterPlanner struct {
 	oc     *state.Cluster
 	opts   Options
 	budget int
+	now    time.Time // when the cluster was observed
 
 	kept    []*member // desired and live
 	added   []*member // desired, not live
@@ -242,6 +255,11 @@ func (cp *clusterPlanner) plan() {
 		return
 	}
 	cp.dataDirs()
+	if cp.lostQuorum() {
+		cp.recoverQuorum()
+		cp.snapshotFirst()
+		return
+	}
 	cp.checks()
 	cp.checkServices()
 	if !cp.maintenance() {

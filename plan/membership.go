@@ -25,6 +25,10 @@ type member struct {
 	// rebuilt: a down voter whose data dir holds no WAL (dataDirs); it is
 	// removed and added again under the same name.
 	rebuilt bool
+	// cleared: a member to add whose data dir's member/ an earlier step
+	// moves aside (the recovery from a lost quorum), so that what its
+	// data dir holds now does not matter.
+	cleared bool
 }
 
 // label names a member in messages.
@@ -193,34 +197,40 @@ func (cp *clusterPlanner) promoteLearners() {
 }
 
 // addMembers adds the members of cp.added, one learner at a time, in
-// configuration order: each member's uploads from the work list (the new
-// member starts with its files in place), then AddLearner with the
-// rendered config template, then Promote. It refuses a member whose host is
-// unreachable or whose data dir is not empty.
+// configuration order (addMember).
 func (cp *clusterPlanner) addMembers() {
-	c := cp.c
 	for _, m := range cp.added {
-		if m.hostDown {
-			cp.refuse(m.name, 0, "New member's host unreachable",
-				"Member %s is to be added, but its host %s cannot be reached over SSH (%s). Restore access to the host and plan again.", m.name, m.desired.Host, hostError(m.host))
-			continue
-		}
-		if m.host != nil && !m.host.DataDirEmpty && m.host.DataDirBytes > 0 {
-			cp.refuse(m.name, 0, "New member's data dir not empty",
-				"Member %s is to be added, but its data dir %s on %s is not empty (%d bytes). A new member must start empty; move the directory aside on the host and plan again.", m.name, c.Service.DataDir, m.desired.Host, m.host.DataDirBytes)
-		}
-		cp.emitUploads(cp.work.take(m))
-		tmpl, err := etcdconf.Marshal(render.Member(c, m.desired, etcdconf.Bootstrap{Token: c.Name, State: "existing"}))
-		if err != nil {
-			cp.refuseRender(m.name, err)
-		}
-		v, a := cp.counts()
-		cp.emit(Step{Action: AddLearner, Cluster: c.Name, Member: m.name, PeerURL: m.desired.PeerURL,
-			Reason:  "New member: add it as a learner, write its config, start it and wait until it has caught up",
-			Changes: []Change{{Attr: "peer-url", After: m.desired.PeerURL}},
-			Config:  tmpl, Voters: v, Tolerated: a - quorum(v)}, true)
-		cp.emit(cp.promoteStep(m, "Promote the new member to a voter once it has caught up"), true)
+		cp.addMember(m, true)
 	}
+}
+
+// addMember adds m: its uploads from the work list (the new member starts
+// with its files in place), then AddLearner with the rendered config
+// template, then Promote; check says whether the two must keep the
+// fault-tolerance budget. It refuses a member whose host is unreachable
+// or whose data dir is not empty (unless cleared).
+func (cp *clusterPlanner) addMember(m *member, check bool) {
+	c := cp.c
+	if m.hostDown {
+		cp.refuse(m.name, 0, "New member's host unreachable",
+			"Member %s is to be added, but its host %s cannot be reached over SSH (%s). Restore access to the host and plan again.", m.name, m.desired.Host, hostError(m.host))
+		return
+	}
+	if m.host != nil && !m.cleared && !m.host.DataDirEmpty && m.host.DataDirBytes > 0 {
+		cp.refuse(m.name, 0, "New member's data dir not empty",
+			"Member %s is to be added, but its data dir %s on %s is not empty (%d bytes). A new member must start empty; move the directory aside on the host and plan again.", m.name, c.Service.DataDir, m.desired.Host, m.host.DataDirBytes)
+	}
+	cp.emitUploads(cp.work.take(m))
+	tmpl, err := etcdconf.Marshal(render.Member(c, m.desired, etcdconf.Bootstrap{Token: c.Name, State: "existing"}))
+	if err != nil {
+		cp.refuseRender(m.name, err)
+	}
+	v, a := cp.counts()
+	cp.emit(Step{Action: AddLearner, Cluster: c.Name, Member: m.name, PeerURL: m.desired.PeerURL,
+		Reason:  "New member: add it as a learner, write its config, start it and wait until it has caught up",
+		Changes: []Change{{Attr: "peer-url", After: m.desired.PeerURL}},
+		Config:  tmpl, Voters: v, Tolerated: a - quorum(v)}, check)
+	cp.emit(cp.promoteStep(m, "Promote the new member to a voter once it has caught up"), check)
 }
 
 // removeLive removes the live members that are not in the configuration,

@@ -46,6 +46,8 @@ const (
 	InstallBinary       = model.InstallBinary
 	InstallService      = model.InstallService
 	BootstrapStart      = model.BootstrapStart
+	StopMember          = model.StopMember
+	RecoverSurvivor     = model.RecoverSurvivor
 	EffectOther         = model.EffectOther
 	EffectAdd           = model.EffectAdd
 	EffectRemove        = model.EffectRemove
@@ -59,6 +61,12 @@ const (
 	ToleranceMembership = model.ToleranceMembership
 	TimeoutStep         = model.TimeoutStep
 	TimeoutBackupRun    = model.TimeoutBackupRun
+)
+
+// AsidePrefix and RecoverBumpRevision: see plan/model.
+const (
+	AsidePrefix         = model.AsidePrefix
+	RecoverBumpRevision = model.RecoverBumpRevision
 )
 
 // DisarmLimit is the largest DB size at which a NOSPACE disarm goes ahead

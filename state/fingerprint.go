@@ -17,7 +17,14 @@ type Fingerprint struct {
 type ClusterFingerprint struct {
 	Name      string
 	ClusterID uint64
-	Members   []MemberFingerprint // sorted by name
+	// Leaderless is set when no member reported a leader: the raft
+	// applied index of every member that answered ("etcd-1=1234
+	// etcd-3=1240"), which cannot move without a quorum. A plan made for
+	// a cluster that lost its quorum (plan --recover picks its survivor by
+	// these indexes) goes stale when a leader comes back or any index
+	// moves.
+	Leaderless string
+	Members    []MemberFingerprint // sorted by name
 }
 
 // MemberFingerprint identifies one member's observed state.
@@ -51,7 +58,7 @@ func FingerprintOf(obs *Observed) Fingerprint {
 	}
 	for _, name := range sortedKeys(obs.Clusters) {
 		oc := obs.Clusters[name]
-		cf := ClusterFingerprint{Name: name, ClusterID: oc.ClusterID}
+		cf := ClusterFingerprint{Name: name, ClusterID: oc.ClusterID, Leaderless: leaderless(oc)}
 		seen := map[string]bool{}
 		for _, lm := range oc.Members {
 			mf := MemberFingerprint{
@@ -83,6 +90,22 @@ func FingerprintOf(obs *Observed) Fingerprint {
 		fp.Clusters = append(fp.Clusters, cf)
 	}
 	return fp
+}
+
+// leaderless is ClusterFingerprint.Leaderless of oc: "" when a member
+// reports a leader or none answered.
+func leaderless(oc *Cluster) string {
+	if oc.LeaderID != 0 {
+		return ""
+	}
+	var parts []string
+	for _, m := range oc.Members {
+		if m.Status != nil {
+			parts = append(parts, fmt.Sprintf("%s=%d", m.Name, m.Status.RaftAppliedIndex))
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
 }
 
 func hostFacts(mf *MemberFingerprint, h *Host) {
@@ -124,6 +147,9 @@ func DiffFingerprint(planned, now Fingerprint) []string {
 		}
 		if a.ClusterID != b.ClusterID {
 			out = append(out, fmt.Sprintf("cluster %s: cluster ID changed (%x -> %x)", name, a.ClusterID, b.ClusterID))
+		}
+		if a.Leaderless != b.Leaderless {
+			out = append(out, fmt.Sprintf("cluster %s: applied indexes without a leader changed (%s -> %s)", name, orDash(a.Leaderless), orDash(b.Leaderless)))
 		}
 		pm, nm := memberIndex(a), memberIndex(b)
 		for _, key := range unionKeys(pm, nm) {

@@ -88,7 +88,7 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 		if cfg, ok = selectClusters(env, cfg, a.Clusters); !ok {
 			return 1
 		}
-		p = makePlan(ctx, env, cfg, false, a.Only, connect.Options{Down: down})
+		p = makePlan(ctx, env, cfg, plan.Options{Only: a.Only}, connect.Options{Down: down})
 		p.Meta.Selection = selection(cfg, a.Clusters)
 		planHash = planInThisRun
 	}
@@ -192,7 +192,9 @@ func verifySteps(ctx context.Context, env *Env, cfg *schema.Config, p *plan.Plan
 		return fmt.Sprintf("Error: %v. Differences:\n  - %s", apply.ErrStale, strings.Join(diffs, "\n  - "))
 	}
 	diffs := plan.PinLeaders(obs, p.Steps)
-	fresh := planAgainst(env, cfg, obs, true, p.Meta.Only, plan.PinTokens(p.Steps)) // a reduced plan is compared with the same reduction
+	// A reduced plan is compared with the same reduction, a recovery plan
+	// with the recovery, a bootstrap with its tokens.
+	fresh := planAgainst(env, cfg, obs, plan.Options{AllowEven: true, Only: p.Meta.Only, Recover: p.Meta.Recover, Tokens: plan.PinTokens(p.Steps)})
 	diffs = append(diffs, plan.CompareSteps(p.Steps, fresh.Steps)...)
 	diffs = append(diffs, plan.CompareTargets(p.Targets, fresh.Targets)...)
 	if len(diffs) == 0 {

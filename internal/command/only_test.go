@@ -99,7 +99,7 @@ func TestVerifyStepsReducesFresh(t *testing.T) {
 	if !ok {
 		t.Fatal("config")
 	}
-	p := makePlan(context.Background(), env, cfg, false, plan.OnlyMaintenance, connect.Options{})
+	p := makePlan(context.Background(), env, cfg, plan.Options{Only: plan.OnlyMaintenance}, connect.Options{})
 	if msg := verifySteps(context.Background(), env, cfg, p, nil); msg != "" {
 		t.Errorf("a maintenance-only plan does not verify:\n%s", msg)
 	}

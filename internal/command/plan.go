@@ -43,7 +43,7 @@ func runPlan(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "Error:", err)
 		return 1
 	}
-	p := makePlan(ctx, env, cfg, a.AllowEven, a.Only, connect.Options{Timeout: a.Timeout})
+	p := makePlan(ctx, env, cfg, plan.Options{AllowEven: a.AllowEven, Only: a.Only, Recover: a.Recover}, connect.Options{Timeout: a.Timeout})
 	p.Meta.Selection = selection(cfg, a.Clusters)
 	if a.Out != "" {
 		if err := writePlanFile(a.Out, p, signKey); err != nil {
@@ -119,10 +119,10 @@ func selection(cfg *schema.Config, names []string) []string {
 	return out
 }
 
-// makePlan observes cfg's clusters and plans against them, reduced to the
-// selection only ("": whole).
-func makePlan(ctx context.Context, env *Env, cfg *schema.Config, allowEven bool, only string, opts connect.Options) *plan.Plan {
-	return planAgainst(env, cfg, observe(ctx, env, cfg, opts), allowEven, only, nil)
+// makePlan observes cfg's clusters and plans against them with po
+// (AllowEven, Only, Recover).
+func makePlan(ctx context.Context, env *Env, cfg *schema.Config, po plan.Options, opts connect.Options) *plan.Plan {
+	return planAgainst(env, cfg, observe(ctx, env, cfg, opts), po)
 }
 
 // observe observes cfg's clusters (env.Observe in tests).
@@ -133,16 +133,18 @@ func observe(ctx context.Context, env *Env, cfg *schema.Config, opts connect.Opt
 	return connect.Observe(ctx, cfg, opts)
 }
 
-// planAgainst plans cfg against obs, reduced to the selection only;
-// tokens pins the initial-cluster-tokens of the clusters it bootstraps
-// (nil: each gets the plan's own).
-func planAgainst(env *Env, cfg *schema.Config, obs *state.Observed, allowEven bool, only string, tokens map[string]string) *plan.Plan {
-	return plan.Make(cfg, obs, plan.Options{AllowEven: allowEven, Tool: backupTool(cfg), Only: only, Tokens: tokens, Meta: plan.Meta{
+// planAgainst plans cfg against obs with po (AllowEven, Only, Recover,
+// Tokens: the initial-cluster-tokens of the clusters it bootstraps, nil
+// for the plan's own), adding the backup tool and the plan's metadata.
+func planAgainst(env *Env, cfg *schema.Config, obs *state.Observed, po plan.Options) *plan.Plan {
+	po.Tool = backupTool(cfg)
+	po.Meta = plan.Meta{
 		ToolVersion: version.Version,
 		Time:        obs.Time,
 		GitCommit:   env.CI.gitCommit(cfg.Dir),
 		Author:      env.CI.Author,
-	}})
+	}
+	return plan.Make(cfg, obs, po)
 }
 
 func color(env *Env) bool { return env.StdoutTTY && env.Getenv("NO_COLOR") == "" }

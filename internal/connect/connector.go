@@ -118,6 +118,9 @@ func (h *hostAdapter) Launch(ctx context.Context) error { return h.mgr.Launch(ct
 func (h *hostAdapter) ClientConnections(ctx context.Context, ports []int) (int, error) {
 	return h.cli.ClientConnections(ctx, ports)
 }
+func (h *hostAdapter) Restore(ctx context.Context, r apply.Restore) error {
+	return h.cli.Restore(ctx, sshp.Restore(r))
+}
 func (h *hostAdapter) Start(ctx context.Context) error   { return h.mgr.Start(ctx) }
 func (h *hostAdapter) Stop(ctx context.Context) error    { return h.mgr.Stop(ctx) }
 func (h *hostAdapter) Restart(ctx context.Context) error { return h.mgr.Restart(ctx) }

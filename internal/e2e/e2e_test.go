@@ -261,13 +261,13 @@ func (l loop) halt() {
 	<-l.done
 }
 
-// verify checks that every acknowledged write is readable.
-func (w *writer) verify(t *testing.T) {
+// missing counts the keys (under /load/) that cli does not find, and
+// returns the revision it read at.
+func missing(t *testing.T, cli *clientv3.Client, keys []string) (lost int, rev int64) {
 	t.Helper()
-	w.halt()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	resp, err := w.cli.Get(ctx, "/load/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	resp, err := cli.Get(ctx, "/load/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,12 +275,19 @@ func (w *writer) verify(t *testing.T) {
 	for _, kv := range resp.Kvs {
 		have[string(kv.Key)] = true
 	}
-	lost := 0
-	for _, k := range w.acked {
+	for _, k := range keys {
 		if !have[k] {
 			lost++
 		}
 	}
+	return lost, resp.Header.Revision
+}
+
+// verify checks that every acknowledged write is readable.
+func (w *writer) verify(t *testing.T) {
+	t.Helper()
+	w.halt()
+	lost, _ := missing(t, w.cli, w.acked)
 	t.Logf("writes: %d acknowledged, %d failed (retried by the client or refused), %d lost, max latency %s", len(w.acked), w.failed.Load(), lost, w.maxLat)
 	if lost != 0 {
 		t.Fatalf("%d acknowledged writes are lost", lost)

@@ -69,6 +69,17 @@ const (
 	// of its peers runs). The starts of one cluster's members run as one
 	// batch; the health gate follows the last.
 	BootstrapStart Action = '*'
+	// StopMember stops a member's service, disables it and moves its data
+	// dir's member/ aside (kept): the first part of the recovery from a
+	// lost quorum (`plan --recover`), for every member but the survivor.
+	StopMember Action = 'x'
+	// RecoverSurvivor makes the survivor of a lost quorum a one-member
+	// cluster with a new cluster ID: it stops the member, moves its data
+	// dir's member/ aside (kept), restores the backend of that copy with
+	// etcdutl snapshot restore (a new cluster token, the revision bumped,
+	// history marked compacted), writes its config (Step.Config) and
+	// starts it. The other members are then added back as learners.
+	RecoverSurvivor Action = '!'
 )
 
 // ActionInfo is one row of the actions table: what every part of etcdform
@@ -200,6 +211,10 @@ var actions = [...]ActionInfo{
 		After: GateAll, Maintenance: true},
 	{Action: InstallBinary, Name: "install-binary", Legend: "install binary", One: "binary install", Many: "binary installs"},
 	{Action: InstallService, Name: "install-service", Legend: "install service", One: "service install", Many: "service installs"},
+	{Action: StopMember, Name: "stop-member", Legend: "stop and move data aside", One: "member stop", Many: "member stops",
+		Effect: EffectRemove},
+	{Action: RecoverSurvivor, Name: "recover-survivor", Legend: "recover from the survivor", One: "recovery from a survivor", Many: "recoveries from a survivor",
+		Effect: EffectAdd, Risky: true, After: GateAll},
 	{Action: WriteConfig, Name: "write-config", Legend: "write config", One: "config write", Many: "config writes",
 		Effect: EffectConfig},
 	{Action: Restart, Name: "restart", Legend: "restart", One: "restart", Many: "restarts",
@@ -257,3 +272,17 @@ func (a Action) IsRisky() bool { return a.Info().Risky }
 // IsMaintenance reports whether a step of this kind is routine upkeep that
 // a maintenance-only plan may hold (its row's Maintenance).
 func (a Action) IsMaintenance() bool { return a.Info().Maintenance }
+
+// AsidePrefix starts the name under which a step moves a data dir's
+// member/ aside, inside the data dir, never deleting it; a timestamp
+// follows ("member.removed-20261202T061000Z"). Entries with this prefix do
+// not make a data dir count as in use for a new member.
+const AsidePrefix = "member.removed-"
+
+// RecoverBumpRevision is how far recover-survivor moves the keyspace's
+// revision forward (etcdutl snapshot restore --bump-revision), as etcd's
+// disaster recovery guide advises: far beyond what the lost entries can
+// have used, so that no revision a client saw is reused; with the history
+// marked compacted, watchers resume with a compaction error instead of
+// silently missing events.
+const RecoverBumpRevision = 1_000_000_000

@@ -187,6 +187,12 @@ type Meta struct {
 	// is the same set), and apply loads only these from the
 	// configuration, so it contacts no other cluster's members.
 	Selection []string
+	// Recover says the plan was made with `plan --recover`: a cluster
+	// that lost its quorum gets the recovery from its survivor
+	// (StopMember, RecoverSurvivor, then add-learner and promote per
+	// member) instead of a refusal. Apply re-derives the steps with the
+	// same option; nothing else implies it.
+	Recover bool
 }
 
 // HasRefusals reports whether apply must reject the plan.

@@ -248,12 +248,17 @@ type fileMeta struct {
 	// Selection is the clusters of a plan --cluster plan (format
 	// version 7).
 	Selection []string `json:"selection,omitempty"`
+	// Recover: a plan --recover plan (issue 16).
+	Recover bool `json:"recover,omitempty"`
 }
 
 type fileCluster struct {
-	Name      string       `json:"name"`
-	ClusterID string       `json:"cluster_id"`
-	Members   []fileMember `json:"members,omitempty"`
+	Name      string `json:"name"`
+	ClusterID string `json:"cluster_id"`
+	// Leaderless is what binds a plan to a cluster without a leader
+	// (state.ClusterFingerprint.Leaderless).
+	Leaderless string       `json:"leaderless,omitempty"`
+	Members    []fileMember `json:"members,omitempty"`
 }
 
 type fileMember struct {
@@ -383,7 +388,7 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 		Meta: fileMeta{
 			ToolVersion: p.Meta.ToolVersion, Time: p.Meta.Time, GitCommit: p.Meta.GitCommit,
 			Author: p.Meta.Author, ConfigHash: p.Meta.ConfigHash, ConfigDir: p.Meta.ConfigDir, Only: p.Meta.Only,
-			Selection: p.Meta.Selection,
+			Selection: p.Meta.Selection, Recover: p.Meta.Recover,
 		},
 		Clusters: p.Clusters,
 	}
@@ -394,7 +399,7 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 		return nil, fmt.Errorf("planfile: cannot write the plan: %w", err)
 	}
 	for _, c := range p.Fingerprint.Clusters {
-		fc := fileCluster{Name: c.Name, ClusterID: strconv.FormatUint(c.ClusterID, 16)}
+		fc := fileCluster{Name: c.Name, ClusterID: strconv.FormatUint(c.ClusterID, 16), Leaderless: c.Leaderless}
 		for _, m := range c.Members {
 			fc.Members = append(fc.Members, fileMember{
 				Name: m.Name, ID: encodeID(m.ID), PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs,
@@ -475,7 +480,7 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 		Meta: plan.Meta{
 			ToolVersion: f.Meta.ToolVersion, Time: f.Meta.Time, GitCommit: f.Meta.GitCommit,
 			Author: f.Meta.Author, ConfigHash: f.Meta.ConfigHash, ConfigDir: f.Meta.ConfigDir, Only: f.Meta.Only,
-			Selection: f.Meta.Selection,
+			Selection: f.Meta.Selection, Recover: f.Meta.Recover,
 		},
 		Clusters: f.Clusters,
 	}
@@ -490,7 +495,7 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cluster %s: bad cluster ID %q", fc.Name, fc.ClusterID)
 		}
-		c := state.ClusterFingerprint{Name: fc.Name, ClusterID: id}
+		c := state.ClusterFingerprint{Name: fc.Name, ClusterID: id, Leaderless: fc.Leaderless}
 		for _, fm := range fc.Members {
 			mid, err := decodeID(fm.ID)
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -88,7 +89,10 @@ func (c *Client) Snapshot(ctx context.Context, endpoint string, w io.Writer) (Sn
 // busy enough, and under recovery more so), and among those the one with
 // the highest applied index.
 func (c *Client) snapshotSource(ctx context.Context) (Member, string, error) {
-	ms, _, err := c.Members(ctx)
+	// A member's own view of the list when there is no quorum: a
+	// snapshot is a local read, and the recovery from a lost quorum
+	// takes one from its survivor first.
+	ms, _, err := c.observeMembers(ctx)
 	if err != nil {
 		return Member{}, "", err
 	}
@@ -127,11 +131,16 @@ func (c *Client) snapshotSource(ctx context.Context) (Member, string, error) {
 }
 
 // snapshotErrors is the status errors that keep a member from serving a
-// snapshot: all but raised alarms other than CORRUPT.
+// snapshot: all but raised alarms other than CORRUPT and "no leader".
 func snapshotErrors(errs []string) []string {
 	var out []string
 	for _, e := range errs {
 		if t, ok := statusAlarm(e); ok && t != etcdserverpb.AlarmType_CORRUPT {
+			continue
+		}
+		// A member without a leader still serves its own backend: the
+		// recovery from a lost quorum snapshots its survivor first.
+		if strings.Contains(e, rpctypes.ErrorDesc(rpctypes.ErrGRPCNoLeader)) {
 			continue
 		}
 		out = append(out, e)

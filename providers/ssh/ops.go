@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -338,4 +340,69 @@ func tail(out string) string {
 		return ""
 	}
 	return ":\n" + out
+}
+
+// Restore is an etcd backend restore on the host (see Client.Restore).
+type Restore struct {
+	Etcdutl      string // the etcdutl binary
+	From         string // the backend file (a data dir's member/snap/db)
+	DataDir      string // where member/ goes; it must have none
+	Name         string
+	PeerURL      string
+	Token        string
+	BumpRevision int64
+}
+
+// check refuses a value a restore must not carry: relative paths, an
+// empty or odd name or token, a peer URL that is not http(s).
+func (r Restore) check() error {
+	for _, p := range []string{r.Etcdutl, r.From, r.DataDir} {
+		if !path.IsAbs(p) || strings.ContainsAny(p, "\x00\n\r") {
+			return fmt.Errorf("restore: %q is not an absolute path", p)
+		}
+	}
+	for what, v := range map[string]string{"name": r.Name, "token": r.Token} {
+		if v == "" || strings.HasPrefix(v, "-") || strings.ContainsAny(v, "\x00\n\r=,") {
+			return fmt.Errorf("restore: bad member %s %q", what, v)
+		}
+	}
+	if u, err := url.Parse(r.PeerURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(r.PeerURL, ",\n") {
+		return fmt.Errorf("restore: bad peer URL %q", r.PeerURL)
+	}
+	if r.BumpRevision <= 0 {
+		return fmt.Errorf("restore: the revision bump must be positive, not %d", r.BumpRevision)
+	}
+	return nil
+}
+
+// Restore runs `etcdutl snapshot restore` of r.From on the host into a
+// temporary directory inside r.DataDir, a one-member cluster (r.Name at
+// r.PeerURL, token r.Token) with the revision bumped and the history
+// marked compacted, then moves the result's member/ to r.DataDir/member
+// (which must not exist), owned like the data dir. It deletes nothing: a
+// failed restore leaves its temporary directory (named restore.tmp-PID)
+// for a look.
+func (c *Client) Restore(ctx context.Context, r Restore) error {
+	if err := r.check(); err != nil {
+		return fmt.Errorf("ssh %s: %w", c.addr, err)
+	}
+	const s = `set -e
+etcdutl=$1 from=$2 dd=$3 name=$4 peer=$5 token=$6 bump=$7
+[ -f "$from" ] || { echo "no backend file $from" >&2; exit 1; }
+[ ! -e "$dd/member" ] || { echo "$dd/member exists" >&2; exit 1; }
+tmp="$dd/restore.tmp-$$"
+"$etcdutl" snapshot restore "$from" --skip-hash-check --data-dir="$tmp" --name="$name" \
+  --initial-cluster="$name=$peer" --initial-cluster-token="$token" --initial-advertise-peer-urls="$peer" \
+  --bump-revision="$bump" --mark-compacted >&2
+chown -R "$(stat -c %u:%g "$dd")" "$tmp/member"
+mv -- "$tmp/member" "$dd/member"
+rmdir -- "$tmp" 2>/dev/null || true`
+	_, errb, code, err := c.script(ctx, s, nil, r.Etcdutl, r.From, r.DataDir, r.Name, r.PeerURL, r.Token, strconv.FormatInt(r.BumpRevision, 10))
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return c.cmdError("restoring "+r.From+" into "+r.DataDir, code, errb)
+	}
+	return nil
 }

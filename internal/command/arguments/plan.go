@@ -17,9 +17,12 @@ type Plan struct {
 	Markdown         bool
 	DetailedExitcode bool
 	AllowEven        bool
-	Vars             []string
-	VarFiles         []string
-	Timeout          time.Duration
+	// Recover plans the recovery of a cluster that lost its quorum
+	// (never implied).
+	Recover  bool
+	Vars     []string
+	VarFiles []string
+	Timeout  time.Duration
 	// Only is the --only selection ("maintenance"), or "" for the whole
 	// plan.
 	Only string
@@ -30,7 +33,7 @@ type Plan struct {
 }
 
 // ParsePlan parses `etcdform plan [--out FILE] [--json|--markdown]
-// [--detailed-exitcode] [--allow-even] [--var k=v]... [--var-file F]... [PATH]`.
+// [--detailed-exitcode] [--allow-even] [--recover] [--var k=v]... [--var-file F]... [PATH]`.
 func ParsePlan(args []string) (*Plan, *flag.FlagSet, error) {
 	p := &Plan{Path: "."}
 	fs := newFlagSet("plan", "plan [flags] [PATH]", "")
@@ -39,6 +42,7 @@ func ParsePlan(args []string) (*Plan, *flag.FlagSet, error) {
 	fs.BoolVar(&p.Markdown, "markdown", false, "print the plan as Markdown for a merge-request comment")
 	fs.BoolVar(&p.DetailedExitcode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
 	fs.BoolVar(&p.AllowEven, "allow-even", false, "allow a plan that leaves an even number of voters")
+	fs.BoolVar(&p.Recover, "recover", false, "plan the recovery of a cluster that lost its quorum from its survivor (the member with the highest applied index): the others stopped with their data moved aside, the survivor made a one-member cluster with a new cluster ID, the others added back; entries the survivor has not applied are lost")
 	fs.DurationVar(&p.Timeout, "timeout", connect.DefaultObserveTimeout, "bound on observing each cluster")
 	onlyFlag(fs, &p.Only, "keep only the steps of `SELECTION` (maintenance: compact, defrag, disarm-alarm) and list the others as left out")
 	clusterFlag(fs, &p.Clusters, "observe and plan only the cluster `NAME` (repeatable); the plan file records the selection")
