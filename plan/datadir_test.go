@@ -75,6 +75,16 @@ func TestMakeDataDirs(t *testing.T) {
 			steps:    []string{"snapshot  3/0", "start-member etcd-2 3/0"},
 			warnings: []string{"Data dir unreadable (etcd-2)", "Member down (etcd-2)"},
 		},
+		"a learner left down with its data: removed (data moved aside) and added again": {
+			live: func() *state.Cluster {
+				oc := downWith(&state.DataDir{HasWAL: true, MemberID: 0x102, ClusterID: 0xc1}, false)
+				liveMember(oc, "etcd-2").IsLearner = true
+				oc.Hosts["etcd-2"].DataDirBytes = 1 << 20
+				return oc
+			}(),
+			steps:    []string{"snapshot  2/0", "remove-member etcd-2 2/0", "add-learner etcd-2 2/0", "promote etcd-2 3/0"},
+			warnings: []string{"Learner not caught up (etcd-2)"},
+		},
 		"a running member with no WAL is left alone": {
 			live: func() *state.Cluster {
 				oc := observe(testCluster(1, 2, 3), 1)

@@ -176,7 +176,7 @@ func (cp *clusterPlanner) removeDeadAndStale() {
 		default:
 			continue
 		}
-		a := &member{name: m.name, desired: m.desired, host: m.host, hostDown: m.hostDown}
+		a := &member{name: m.name, desired: m.desired, host: m.host, hostDown: m.hostDown, cleared: !m.hostDown}
 		cp.work.handOver(m, a)
 		again = append(again, a)
 	}

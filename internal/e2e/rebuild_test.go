@@ -209,3 +209,72 @@ func etcdClientAt(t *testing.T, endpoints ...string) *clientv3.Client {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// TestRebuiltMemberFaultE2E (issue 16: a fault mid-apply): the rebuilt
+// host's etcd never comes up as a learner (its binary answers --version
+// and then hangs, as a broken install does), under a client writing. The
+// apply removes the old member and adds the learner, then stops at the
+// promotion when the learner does not catch up: no half-applied
+// membership change (two voters with their quorum, one learner never
+// promoted), and no acknowledged write lost. With the binary repaired, the
+// next plan removes the learner and adds it again; applied, the cluster
+// has three voters, and a plan after that is empty.
+func TestRebuiltMemberFaultE2E(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3})
+	victim := follower(t, st)
+	dir := config(t, st, nil)
+	w := startWriter(t, st)
+	w.waitAcked(t, 50)
+	wipe(t, st, victim)
+
+	bin := victim.Path("/usr/local/bin/etcd")
+	good := bin + ".good"
+	if err := os.Rename(bin, good); err != nil {
+		t.Fatal(err)
+	}
+	version, err := exec.Command(good, "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hang := fmt.Sprintf("#!/bin/sh\nif [ \"$1\" = --version ]; then cat <<'EOF'\n%sEOF\nexit 0; fi\nexec sleep 100000\n", version)
+	if err := os.WriteFile(bin, []byte(hang), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	pf := planFile(t, dir)
+	if _, _, code := cli(t, applyArgs(t, "--step-timeout", "15s", pf)...); code == 0 {
+		t.Fatal("apply with a learner that never catches up: exit 0, want a failure")
+	}
+	var voters, learners []string
+	for _, m := range memberList(t, st) {
+		if m.IsLearner {
+			learners = append(learners, m.Name)
+		} else {
+			voters = append(voters, m.Name)
+		}
+	}
+	if len(voters) != 2 || len(learners) != 1 {
+		t.Fatalf("after the failed apply: voters %v, learners %v; want the two healthy voters and one learner", voters, learners)
+	}
+	for _, v := range voters {
+		if v == victim.Name {
+			t.Errorf("%s became a voter although it never caught up", victim.Name)
+		}
+	}
+
+	if err := os.Rename(good, bin); err != nil {
+		t.Fatal(err)
+	}
+	p, code := planAsJSON(t, dir)
+	want := []string{"snapshot", "remove-member " + victim.Name, "add-learner " + victim.Name, "promote " + victim.Name}
+	if diff := cmp.Diff(want, actions(p)); diff != "" || code != 2 {
+		t.Fatalf("plan after the failed apply: exit %d, steps (-want +got):\n%s", code, diff)
+	}
+	if _, _, code := cli(t, applyArgs(t, planFile(t, dir))...); code != 0 {
+		t.Fatalf("apply after the repair: exit %d", code)
+	}
+	if p, code := planAsJSON(t, dir); code != 0 {
+		t.Errorf("plan after the repair: exit %d, steps %v; want no changes", code, actions(p))
+	}
+	w.verify(t)
+}
