@@ -40,6 +40,8 @@ deps:
 	$(GO) mod download
 	cd internal/etcdbuild && $(GO) mod download
 	$(GO) run ./internal/etcdbin/cmd/etcdbuild
+	# the release the upgrade e2e starts from (TestUpgradeE2E): about 1 min on 2 idle cores
+	$(GO) run ./internal/etcdbin/cmd/etcdbuild -version 3.5.35
 
 test: deps
 	$(GO) test -count=1 -timeout 40m $(PKGS)

@@ -121,6 +121,18 @@ var fakeHostCases = map[plan.Action]fakeHostCase{
 		},
 		wantCalls: []string{"install-service b"},
 	},
+	plan.UpgradeMember: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.UpgradeMember, Cluster: "lab", Member: "a", MemberID: 1}
+		},
+		wantCalls: []string{"pregate-except 1", "move-leader-from 1", "restart a", "member-version 1", "gate"},
+	},
+	plan.CheckV2Store: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.CheckV2Store, Cluster: "lab", Member: "b", MemberID: 2}
+		},
+		wantCalls: []string{"check-v2store b"},
+	},
 	plan.BootstrapStart: {
 		step: func(*testing.T) plan.Step {
 			return plan.Step{Action: plan.BootstrapStart, Cluster: "lab", Member: "b"}

@@ -122,6 +122,9 @@ func (e fakeEtcd) WaitHealthy(ctx context.Context, except uint64) error {
 }
 func (e fakeEtcd) TolerateAlarms(types []string)                            { e.w.tolerate = types }
 func (e fakeEtcd) WaitLearnerCaughtUp(ctx context.Context, id uint64) error { return nil }
+func (e fakeEtcd) MemberVersion(ctx context.Context, id uint64) (string, error) {
+	return "3.6.16", e.w.call(fmt.Sprintf("member-version %d", id))
+}
 func (e fakeEtcd) Snapshot(ctx context.Context, w io.Writer) (int64, string, error) {
 	n, _ := w.Write([]byte("snap"))
 	return int64(n), "x", e.w.call("snapshot")
@@ -184,6 +187,9 @@ func (h fakeHost) InstallService(ctx context.Context, s ServiceInstall) error {
 func (h fakeHost) Launch(ctx context.Context) error { return h.do(op{Op: "launch"}) }
 func (h fakeHost) Restore(ctx context.Context, r Restore) error {
 	return h.do(op{Op: "restore", From: r.From, Aside: r.Token})
+}
+func (h fakeHost) CheckV2Store(ctx context.Context, etcdutl, dataDir string) error {
+	return h.do(op{Op: "check-v2store", From: etcdutl, Aside: dataDir})
 }
 func (h fakeHost) Start(ctx context.Context) error   { return h.do(op{Op: "start"}) }
 func (h fakeHost) Stop(ctx context.Context) error    { return h.do(op{Op: "stop"}) }

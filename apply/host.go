@@ -44,6 +44,8 @@ type Etcd interface {
 	// A CORRUPT alarm always fails the gate.
 	TolerateAlarms(types []string)
 	WaitLearnerCaughtUp(ctx context.Context, id uint64) error
+	// MemberVersion is the server version member id reports now.
+	MemberVersion(ctx context.Context, id uint64) (string, error)
 	// Snapshot streams a snapshot to w and verifies its trailing hash.
 	Snapshot(ctx context.Context, w io.Writer) (size int64, sha string, err error)
 	// CheckConsistent compares HashKV at one revision on every member.
@@ -113,6 +115,10 @@ type Host interface {
 	// InstallService installs etcd's service for a new member, stopped:
 	// the user (created when missing), the data dir and the definition.
 	InstallService(ctx context.Context, s ServiceInstall) error
+	// CheckV2Store runs etcdutl check v2store on a copy of the member's
+	// WAL and v2 snapshots; an error says the v2 store holds custom
+	// content (or the check could not run).
+	CheckV2Store(ctx context.Context, etcdutl, dataDir string) error
 	// Launch starts the service without waiting for it to report ready
 	// (a new cluster's member is ready only once a quorum runs).
 	Launch(ctx context.Context) error

@@ -112,6 +112,8 @@ var handlers = map[model.Action]handler{
 	model.BootstrapStart:   (*executor).bootstrapStart,
 	model.StopMember:       (*executor).stopMember,
 	model.RecoverSurvivor:  (*executor).recoverSurvivor,
+	model.UpgradeMember:    (*executor).upgradeMember,
+	model.CheckV2Store:     (*executor).checkV2Store,
 }
 
 // HasHandler reports whether apply can carry out steps of action a.
@@ -176,6 +178,57 @@ func (x *executor) bootstrapStart(ctx context.Context, s model.Step) error {
 	}
 	x.ev("starting")
 	return h.Launch(ctx)
+}
+
+// checkV2Store runs etcdutl check v2store, beside the member's etcd
+// binary, on a copy of the member's WAL and v2 snapshots.
+func (x *executor) checkV2Store(ctx context.Context, s model.Step) error {
+	if s.Target == nil {
+		return fmt.Errorf("check-v2store %s: the step names no host (plan again with this etcdform)", s.Member)
+	}
+	h, err := x.host(ctx, s)
+	if err != nil {
+		return err
+	}
+	x.ev("checking the v2 store")
+	if err := h.CheckV2Store(ctx, path.Join(path.Dir(s.Target.Binary), "etcdutl"), s.Target.DataDir); err != nil {
+		return fmt.Errorf("the v2 store of %s may hold custom content, which etcd 3.6 no longer reads (see etcd's 3.6 upgrade guide); nothing was installed: %w", s.Member, err)
+	}
+	return nil
+}
+
+// upgradeMember restarts the member on its new binary (a restart, with
+// leadership moved away first) and waits, within the step's time, until it
+// reports the version the step's target names.
+func (x *executor) upgradeMember(ctx context.Context, s model.Step) error {
+	if s.Target == nil || s.Target.Version == "" {
+		return fmt.Errorf("upgrade %s: the step names no version (plan again with this etcdform)", s.Member)
+	}
+	if err := x.restart(ctx, s); err != nil {
+		return err
+	}
+	id, err := x.memberID(ctx, s)
+	if err != nil {
+		return err
+	}
+	want := s.Target.Version
+	x.ev("waiting for etcd " + want)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		got, err := x.etcd.MemberVersion(ctx, id)
+		if err == nil && got == want {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = fmt.Errorf("it reports etcd %s", got)
+			}
+			return fmt.Errorf("member %s did not report etcd %s after its restart: %w", s.Member, want, err)
+		case <-tick.C:
+		}
+	}
 }
 
 func (x *executor) start(ctx context.Context, s model.Step) error {

@@ -31,10 +31,11 @@ import (
 //     step at all); NOSPACE's recovery (compact, defrag each member,
 //     disarm, or the disarm after a quota raise) before any other step;
 //     or the routine defrag.
-//   - configWork, restartPendingWork (memberwork.go) and tlsPlan (tls.go):
-//     fill the per-member work list: a config file to write, a process
-//     older than its file, TLS uploads and the CA bundles that need a
-//     restart.
+//   - configWork, upgradeWork (upgrade.go), restartPendingWork
+//     (memberwork.go) and tlsPlan (tls.go): fill the per-member work list:
+//     a config file to write, a binary to install and restart on (an
+//     upgrade, by the rules of upgrade_rules.go), a process older than its
+//     file, TLS uploads and the CA bundles that need a restart.
 //   - recoverDown (memberwork.go): a down member's work, then its start.
 //   - removeDeadAndStale, promoteLearners, addMembers, removeLive
 //     (membership.go): membership changes, one at a time; an added member's
@@ -267,6 +268,7 @@ func (cp *clusterPlanner) plan() {
 	}
 
 	cp.configWork()
+	cp.upgradeWork()
 	cp.restartPendingWork()
 	cp.tlsPlan()
 

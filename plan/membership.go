@@ -140,9 +140,6 @@ func (cp *clusterPlanner) classify(m *member) {
 	if m.unhealthy {
 		cp.warn(m.name, "Member reports errors", "Member %s reports: %s. It is restarted first in a rolling change.", m.label(), strings.Join(errs, "; "))
 	}
-	if m.host != nil && m.host.Reachable && m.desired != nil && cp.c.EtcdVersion != "" && m.host.BinaryVersion != "" && m.host.BinaryVersion != cp.c.EtcdVersion {
-		cp.warn(m.name, "Binary version differs", "Member %s runs etcd %s on its host, the configuration wants %s. Upgrades are not planned yet; upgrade the binary by hand, one member at a time.", m.name, m.host.BinaryVersion, cp.c.EtcdVersion)
-	}
 	if m.desired != nil && !m.down && m.hostDown {
 		cp.refuse(m.name, 0, "Host unreachable",
 			"The host of member %s cannot be reached over SSH (%s), so its config file cannot be compared and the plan would be incomplete. Restore SSH access and plan again.", m.name, hostError(m.host))

@@ -23,6 +23,13 @@ type memberWork struct {
 	// pending says the process started before its config file was last
 	// written (state.Host.RestartPending); nil otherwise.
 	pending *Change
+	// binary is the install-binary step of an upgrade (upgradeWork),
+	// from is the version the member runs; the member then restarts as
+	// an upgrade-member step. nil otherwise.
+	binary   *Step
+	from, to string
+	// check is the check-v2store step an upgrade to 3.6 runs first.
+	check *Step
 	// done is set once a step carried the work out: a start of a down
 	// member or an addition loads every file.
 	done bool
@@ -38,7 +45,7 @@ type configWrite struct {
 // needsRestart reports whether the member must restart for its work to
 // take effect.
 func (w *memberWork) needsRestart() bool {
-	return w.config != nil || len(w.caRestart) > 0 || w.pending != nil
+	return w.config != nil || len(w.caRestart) > 0 || w.pending != nil || w.binary != nil
 }
 
 // restartChanges are the changes the restart brings into effect: the
@@ -46,6 +53,9 @@ func (w *memberWork) needsRestart() bool {
 // when no config is written: a written file is why the restart happens).
 func (w *memberWork) restartChanges() []Change {
 	var out []Change
+	if w.binary != nil {
+		out = append(out, Change{Attr: "version", Before: w.from, After: w.to})
+	}
 	if w.config != nil {
 		out = append(out, w.config.changes...)
 	}
@@ -60,6 +70,8 @@ func (w *memberWork) restartChanges() []Change {
 // write, a CA bundle, a pending restart.
 func (w *memberWork) restartReason() string {
 	switch {
+	case w.binary != nil:
+		return "Restart on etcd " + w.to + ", whose binary was installed above, and wait until the member reports it"
 	case w.config != nil:
 		return "Restart so that the new config takes effect"
 	case len(w.caRestart) > 0:
@@ -238,7 +250,11 @@ func (cp *clusterPlanner) restartStep(w *memberWork) Step {
 	} else if m.unhealthy {
 		reason += "; the member reports errors, so it goes first"
 	}
-	return Step{Action: Restart, Cluster: cp.c.Name, Member: m.name, MemberID: m.id(), Reason: reason, Changes: w.restartChanges(), Leader: m.leader, Voters: v, Tolerated: a - quorum(v)}
+	act := Restart
+	if w.binary != nil {
+		act = UpgradeMember
+	}
+	return Step{Action: act, Cluster: cp.c.Name, Member: m.name, MemberID: m.id(), Reason: reason, Changes: w.restartChanges(), Leader: m.leader, Voters: v, Tolerated: a - quorum(v)}
 }
 
 // refuseDataDirMove refuses a new data_dir for a member whose config file

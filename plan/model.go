@@ -48,6 +48,8 @@ const (
 	BootstrapStart      = model.BootstrapStart
 	StopMember          = model.StopMember
 	RecoverSurvivor     = model.RecoverSurvivor
+	UpgradeMember       = model.UpgradeMember
+	CheckV2Store        = model.CheckV2Store
 	EffectOther         = model.EffectOther
 	EffectAdd           = model.EffectAdd
 	EffectRemove        = model.EffectRemove

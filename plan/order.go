@@ -26,6 +26,26 @@ func (cp *clusterPlanner) rollingWork() {
 		}
 		return roll[i].m.name < roll[j].m.name
 	})
+	// An upgrade checks every member's v2 store first when its rule asks
+	// (with the etcdutl the hosts have before the install), then installs
+	// the new binary on every host (it takes effect at each member's
+	// restart, in the rolling order).
+	for _, w := range roll {
+		if w.check != nil {
+			v, a := cp.counts()
+			s := *w.check
+			s.Voters, s.Tolerated = v, a-quorum(v)
+			cp.emit(s, false)
+		}
+	}
+	for _, w := range roll {
+		if w.binary != nil {
+			v, a := cp.counts()
+			s := *w.binary
+			s.Voters, s.Tolerated = v, a-quorum(v)
+			cp.emit(s, false)
+		}
+	}
 	for _, w := range roll {
 		cp.emitUploads(w)
 		if !w.needsRestart() {

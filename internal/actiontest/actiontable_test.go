@@ -151,7 +151,7 @@ func docActions(t *testing.T, path string) map[string]string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	row := regexp.MustCompile("^\\| `([a-z-]+)` \\| `(.)` \\|")
+	row := regexp.MustCompile("^\\| `([a-z0-9-]+)` \\| `(.)` \\|")
 	out := map[string]string{}
 	in := false
 	sc := bufio.NewScanner(f)

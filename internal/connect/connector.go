@@ -121,6 +121,9 @@ func (h *hostAdapter) ClientConnections(ctx context.Context, ports []int) (int, 
 func (h *hostAdapter) Restore(ctx context.Context, r apply.Restore) error {
 	return h.cli.Restore(ctx, sshp.Restore(r))
 }
+func (h *hostAdapter) CheckV2Store(ctx context.Context, etcdutl, dataDir string) error {
+	return h.cli.CheckV2Store(ctx, etcdutl, dataDir)
+}
 func (h *hostAdapter) Start(ctx context.Context) error   { return h.mgr.Start(ctx) }
 func (h *hostAdapter) Stop(ctx context.Context) error    { return h.mgr.Stop(ctx) }
 func (h *hostAdapter) Restart(ctx context.Context) error { return h.mgr.Restart(ctx) }
@@ -304,6 +307,9 @@ func (e *etcdAdapter) Snapshot(ctx context.Context, w io.Writer) (int64, string,
 }
 
 func (e *etcdAdapter) CheckConsistent(ctx context.Context) error { return e.cli.CheckConsistent(ctx) }
+func (e *etcdAdapter) MemberVersion(ctx context.Context, id uint64) (string, error) {
+	return e.cli.MemberVersion(ctx, id)
+}
 
 func (e *etcdAdapter) PutAudit(ctx context.Context, key string, value []byte) error {
 	return e.cli.PutAudit(ctx, key, value)

@@ -80,6 +80,16 @@ const (
 	// history marked compacted), writes its config (Step.Config) and
 	// starts it. The other members are then added back as learners.
 	RecoverSurvivor Action = '!'
+	// UpgradeMember restarts a member on the etcd binary an earlier
+	// install-binary put in place (leadership moved away first, as for a
+	// Restart) and waits until the member reports Target.Version. The
+	// planner orders followers first and the leader last.
+	UpgradeMember Action = 'u'
+	// CheckV2Store runs `etcdutl check v2store` (the host's etcdutl, of
+	// the version the member runs) on a copy of the member's WAL and v2
+	// snapshots, before a 3.5 to 3.6 upgrade installs anything: 3.6 no
+	// longer reads the v2 store, so custom content there stops the apply.
+	CheckV2Store Action = '2'
 )
 
 // ActionInfo is one row of the actions table: what every part of etcdform
@@ -209,6 +219,7 @@ var actions = [...]ActionInfo{
 		Before: GateOthers, After: GateAll, Tolerance: ToleranceMemberDown, Maintenance: true},
 	{Action: DisarmAlarm, Name: "disarm-alarm", Legend: "disarm alarm", One: "alarm disarm", Many: "alarm disarms",
 		After: GateAll, Maintenance: true},
+	{Action: CheckV2Store, Name: "check-v2store", Legend: "check v2 store", One: "v2 store check", Many: "v2 store checks"},
 	{Action: InstallBinary, Name: "install-binary", Legend: "install binary", One: "binary install", Many: "binary installs"},
 	{Action: InstallService, Name: "install-service", Legend: "install service", One: "service install", Many: "service installs"},
 	{Action: StopMember, Name: "stop-member", Legend: "stop and move data aside", One: "member stop", Many: "member stops",
@@ -218,6 +229,8 @@ var actions = [...]ActionInfo{
 	{Action: WriteConfig, Name: "write-config", Legend: "write config", One: "config write", Many: "config writes",
 		Effect: EffectConfig},
 	{Action: Restart, Name: "restart", Legend: "restart", One: "restart", Many: "restarts",
+		Effect: EffectRestart, Risky: true, Before: GateOthers, After: GateAll, Tolerance: ToleranceMemberDown},
+	{Action: UpgradeMember, Name: "upgrade-member", Legend: "restart on the new version", One: "member upgrade", Many: "member upgrades",
 		Effect: EffectRestart, Risky: true, Before: GateOthers, After: GateAll, Tolerance: ToleranceMemberDown},
 	{Action: BootstrapStart, Name: "bootstrap-start", Legend: "start new cluster member", One: "new cluster member start", Many: "new cluster member starts",
 		Effect: EffectAdd, After: GateAll, Batch: true},

@@ -399,3 +399,21 @@ func absDiff(a, b uint64) uint64 {
 	}
 	return b - a
 }
+
+// MemberVersion is the server version member id reports in its status
+// (fresh): "3.6.16".
+func (c *Client) MemberVersion(ctx context.Context, id uint64) (string, error) {
+	ms, _, err := c.Members(ctx)
+	if err != nil {
+		return "", err
+	}
+	m, ok := findMember(ms, id)
+	if !ok {
+		return "", fmt.Errorf("etcd: no member %s in the member list", hexID(id))
+	}
+	st := c.statuses(ctx, []Member{m}, true)[0]
+	if st.Err != nil {
+		return "", st.Err
+	}
+	return st.Status.Version, nil
+}

@@ -89,3 +89,25 @@ func (c *Client) PeerPortInUse(ctx context.Context, port int) (bool, error) {
 	}
 	return strings.TrimSpace(string(out)) != "", nil
 }
+
+// checkV2Store runs etcdutl check v2store on a copy of the data dir's WAL
+// and v2 snapshots (etcdutl wants a data dir etcd does not use; the
+// backend database is not needed), made next to the data dir and removed
+// afterwards.
+const checkV2Store = `set -e
+u=$1 d=$2
+[ -d "$d/member" ] || { echo "no $d/member" >&2; exit 1; }
+t=$(mktemp -d "$d.v2check.XXXXXX")
+trap 'rm -rf -- "$t"' EXIT
+mkdir -p "$t/member/snap"
+cp -a -- "$d/member/wal" "$t/member/"
+for f in "$d"/member/snap/*.snap; do [ -e "$f" ] && cp -a -- "$f" "$t/member/snap/"; done
+"$u" check v2store --data-dir "$t"`
+
+// CheckV2Store checks with etcdutl (a 3.5 etcdutl, which has the check)
+// that the v2 store of the member in dataDir holds no custom content, as
+// etcd's 3.6 upgrade guide requires; it changes nothing on the host but a
+// temporary copy it removes. The error carries etcdutl's output.
+func (c *Client) CheckV2Store(ctx context.Context, etcdutl, dataDir string) error {
+	return c.sh(ctx, "etcdutl check v2store on "+dataDir, checkV2Store, etcdutl, dataDir)
+}

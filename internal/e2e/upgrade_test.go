@@ -1,0 +1,164 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etcdform/etcdform/internal/lab"
+	"github.com/etcdform/etcdform/internal/lab/labtest"
+)
+
+// upgradeFrom is the 3.5 release the upgrade e2e starts from: at least
+// 3.5.32, as etcd's 3.6 upgrade guide requires.
+const upgradeFrom = "3.5.35"
+
+// withVersion sets etcd_version.
+func withVersion(from, to string) func(string) string {
+	return func(s string) string {
+		return strings.Replace(s, fmt.Sprintf("etcd_version = %q", from), fmt.Sprintf("etcd_version = %q", to), 1)
+	}
+}
+
+// clusterVersion is the "etcdcluster" field of a member's /version.
+func clusterVersion(ctx context.Context, clientURL string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, clientURL+"/version", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Cluster string `json:"etcdcluster"`
+	}
+	return v.Cluster, json.NewDecoder(resp.Body).Decode(&v)
+}
+
+// TestUpgradeE2E (issue 17, acceptance Upgrade under load and Refused
+// jumps): a lab at 3.5.35 with etcd_version = "3.7.3" is refused with the
+// chain of applies; with "3.6.16" the plan checks every member's v2 store
+// (etcdutl check v2store), installs the binary on every host and restarts
+// each member on it, the leader last; applied under a
+// client writing as fast as it can, every member reports 3.6.16, the
+// cluster version becomes 3.6, no acknowledged write is lost, and a second
+// plan is empty.
+func TestUpgradeE2E(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3, EtcdVersion: upgradeFrom})
+
+	t.Run("a jump of two minors is refused with the chain", func(t *testing.T) {
+		// The install source must name a 3.7.3 tarball for the
+		// configuration to load; the refusal comes before it is used.
+		rel := filepath.Join(t.TempDir(), "v3.7.3")
+		if err := os.MkdirAll(rel, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(rel, "etcd-v3.7.3-linux-amd64.tar.gz"), []byte("not a release"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		source := filepath.Join(filepath.Dir(rel), "v{version}", "etcd-v{version}-{os}-{arch}.tar.gz")
+		p, code := planAsJSON(t, config(t, st, func(s string) string { return withSource(st, source)(withVersion(upgradeFrom, "3.7.3")(s)) }))
+		found := false
+		for _, r := range p.Refusals {
+			found = found || r.Summary == "Version change not planned" && strings.Contains(r.Detail, "3.5.35 -> 3.6 (at least 3.6.11) -> 3.7.3")
+		}
+		if code != 1 || !found {
+			t.Fatalf("exit %d, refusals %+v: want the jump refused with its chain", code, p.Refusals)
+		}
+	})
+
+	dir := config(t, st, withVersion(upgradeFrom, "3.6.16"))
+	leader := leaderName(t, st)
+	p, code := planAsJSON(t, dir)
+	var want []string
+	var followers []string
+	for _, h := range st.Members() {
+		if h.Name != leader {
+			followers = append(followers, h.Name)
+		}
+	}
+	order := append(append([]string{}, followers...), leader)
+	want = append(want, "snapshot")
+	for _, n := range order {
+		want = append(want, "check-v2store "+n)
+	}
+	for _, n := range order {
+		want = append(want, "install-binary "+n)
+	}
+	for _, n := range order {
+		want = append(want, "upgrade-member "+n)
+	}
+	if code != 2 || strings.Join(actions(p), ",") != strings.Join(want, ",") || len(p.Refusals) != 0 {
+		t.Fatalf("exit %d, steps %v, refusals %+v; want %v", code, actions(p), p.Refusals, want)
+	}
+
+	w := startWriter(t, st)
+	labtest.Eventually(t, 10*time.Second, func() error {
+		if n := func() int { w.mu.Lock(); defer w.mu.Unlock(); return len(w.acked) }(); n < 100 {
+			return fmt.Errorf("%d writes acknowledged", n)
+		}
+		return nil
+	})
+	start := time.Now()
+	planFile := filepath.Join(t.TempDir(), "upgrade.plan")
+	if _, _, code := cli(t, "plan", "--out", planFile, dir); code != 0 {
+		t.Fatalf("plan exit %d", code)
+	}
+	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	if out, errOut, code := cli(t, "apply", "--auto-approve", "--snapshot-dir", t.TempDir(), "--audit-log", audit, planFile); code != 0 {
+		t.Fatalf("apply exit %d:\n%s%s", code, out, errOut)
+	}
+	elapsed := time.Since(start)
+	w.mu.Lock()
+	acked := len(w.acked)
+	w.mu.Unlock()
+	w.verify(t)
+	rate := float64(acked) / time.Since(start).Seconds()
+	t.Logf("upgrade applied in %s; %d writes acknowledged in all (%.0f/s over the apply)", elapsed.Round(time.Millisecond), acked, rate)
+
+	// The audit shows the restarts in order, the leader last.
+	data, err := os.ReadFile(audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var upgraded []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var e struct{ Kind, Action, Member, Outcome string }
+		if json.Unmarshal([]byte(line), &e) == nil && e.Kind == "step" && e.Action == "upgrade-member" && e.Outcome == "done" {
+			upgraded = append(upgraded, e.Member)
+		}
+	}
+	if strings.Join(upgraded, ",") != strings.Join(order, ",") {
+		t.Errorf("members upgraded in the order %v, want %v (the leader %s last)", upgraded, order, leader)
+	}
+
+	cl := etcdClient(t, st)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for _, h := range st.Members() {
+		s, err := cl.Status(ctx, h.ClientURL())
+		if err != nil || s.Version != "3.6.16" {
+			t.Errorf("%s: version %v, %v; want 3.6.16", h.Name, s, err)
+		}
+	}
+	labtest.Eventually(t, 30*time.Second, func() error {
+		for _, h := range st.Members() {
+			v, err := clusterVersion(ctx, h.ClientURL())
+			if err != nil || v != "3.6.0" {
+				return fmt.Errorf("%s: cluster version %q (%v), want 3.6.0", h.Name, v, err)
+			}
+		}
+		return nil
+	})
+	if again, code := planAsJSON(t, dir); code != 0 || len(again.Steps) != 0 || len(again.Refusals) != 0 {
+		t.Fatalf("second plan: exit %d, steps %v, refusals %+v; want empty", code, actions(again), again.Refusals)
+	}
+}

@@ -1,0 +1,98 @@
+package plan_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	. "github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/schema"
+	"github.com/etcdform/etcdform/state"
+)
+
+// upgradeLab is lab at version from (etcd-1 leads) wanting to, with an
+// install block and the release of to fetched.
+func upgradeLab(from, to string) (*schema.Cluster, *state.Cluster) {
+	c := testCluster(1, 2, 3)
+	c.EtcdVersion = to
+	c.Install = &schema.Install{Source: "/rel/v{version}/etcd-v{version}-{os}-{arch}.tar.gz", OS: "linux", Arch: "amd64"}
+	oc := observe(testCluster(1, 2, 3), 1)
+	for _, h := range oc.Hosts {
+		h.BinaryVersion = from
+	}
+	oc.Release = &state.Release{Version: to, Source: "/rel/v" + to + "/etcd.tar.gz", SHA256: "aa",
+		Etcd: state.ReleaseBinary{Path: "/cache/sha256-e1", SHA256: "e1"}, Etcdutl: state.ReleaseBinary{Path: "/cache/sha256-e2", SHA256: "e2"}}
+	return c, oc
+}
+
+// TestUpgradePlan: a change of etcd_version with an install block plans a
+// snapshot, the binary on every host, then an upgrade-member per member,
+// followers first and the leader last; jumps the rules do not allow, and
+// experimental keys before 3.7, are refused with what to do.
+func TestUpgradePlan(t *testing.T) {
+	c, oc := upgradeLab("3.5.35", "3.6.16")
+	p := Make(config(c), observed(oc), Options{})
+	want := []string{"snapshot  3/1",
+		"check-v2store etcd-2 3/1", "check-v2store etcd-3 3/1", "check-v2store etcd-1 3/1 L",
+		"install-binary etcd-2 3/1", "install-binary etcd-3 3/1", "install-binary etcd-1 3/1 L",
+		"upgrade-member etcd-2 3/0", "upgrade-member etcd-3 3/0", "upgrade-member etcd-1 3/0 L"}
+	if diff := cmp.Diff(want, brief(p)); diff != "" {
+		t.Errorf("steps (-want +got):\n%s", diff)
+	}
+	if len(p.Refusals) != 0 || len(p.Warnings) != 0 {
+		t.Errorf("refusals %v, warnings %v", summaries(p.Refusals), summaries(p.Warnings))
+	}
+	last := p.Steps[len(p.Steps)-1]
+	if !last.Leader || last.Target == nil || last.Target.Version != "3.6.16" ||
+		!cmp.Equal(last.Changes, []Change{{Attr: "version", Before: "3.5.35", After: "3.6.16"}}) {
+		t.Errorf("last step %+v", last)
+	}
+
+	// A patch change is free; without an install block it is a warning.
+	c, oc = upgradeLab("3.6.11", "3.6.16")
+	if got := brief(Make(config(c), observed(oc), Options{})); len(got) != 7 {
+		t.Errorf("a patch upgrade: %v", got)
+	}
+	c.Install = nil
+	if p := Make(config(c), observed(oc), Options{}); len(p.Steps) != 0 || len(p.Warnings) != 3 || p.Warnings[0].Summary != "Binary version differs" {
+		t.Errorf("without install: steps %v, warnings %v", brief(p), summaries(p.Warnings))
+	}
+
+	cases := map[string]struct {
+		from, to string
+		mutate   func(oc *state.Cluster)
+		summary  string
+		detail   string
+	}{
+		"two minors":              {"3.5.35", "3.7.3", nil, "Version change not planned", "3.5.35 -> 3.6 (at least 3.6.11) -> 3.7.3"},
+		"a 3.5 below the minimum": {"3.5.20", "3.6.16", nil, "Version change not planned", "3.5.20 -> 3.5 (at least 3.5.32, required before 3.6) -> 3.6.16"},
+		"a downgrade":             {"3.6.16", "3.5.35", nil, "Version change not planned", "a downgrade"},
+		"experimental keys before 3.7": {"3.6.16", "3.7.3", func(oc *state.Cluster) {
+			oc.Hosts["etcd-2"].ConfigUnknown = []string{"experimental-initial-corrupt-check"}
+		}, "Experimental config keys", "experimental-initial-corrupt-check"},
+		"a tampered artifact": {"3.6.16", "3.7.3", func(oc *state.Cluster) { oc.Release = &state.Release{Error: "release: sha256 mismatch"} },
+			"Install artifact refused", "sha256 mismatch"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c, oc := upgradeLab(tc.from, tc.to)
+			if tc.mutate != nil {
+				tc.mutate(oc)
+			}
+			p := Make(config(c), observed(oc), Options{})
+			found := false
+			for _, r := range p.Refusals {
+				found = found || r.Summary == tc.summary && strings.Contains(r.Detail, tc.detail)
+			}
+			if !found {
+				t.Errorf("refusals %+v, want %q saying %q", p.Refusals, tc.summary, tc.detail)
+			}
+			for _, s := range p.Steps {
+				if s.Action == InstallBinary || s.Action == UpgradeMember {
+					t.Errorf("a refused upgrade plans %s %s", s.Action, s.Member)
+				}
+			}
+		})
+	}
+}
