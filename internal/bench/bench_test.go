@@ -28,6 +28,12 @@ var binary string
 
 func TestMain(m *testing.M) {
 	labtest.ExitIfShort("bench")
+	// ETCDFORM_BENCH_BINARY runs the benchmarks against another build
+	// (an older commit's), to compare with this one.
+	if b := os.Getenv("ETCDFORM_BENCH_BINARY"); b != "" {
+		binary = b
+		os.Exit(m.Run())
+	}
 	path, cleanup, err := labtest.BuildBinary()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -107,8 +107,19 @@ func replaceByHand(b *testing.B, st *lab.State, deadHost lab.Host, dead string, 
 			deadID = m.ID
 		}
 	}
-	cfgPath := filepath.Join(h.Root, "etc-etcd", "etcd.conf.yml")
-	data, err := os.ReadFile(cfgPath)
+	cfg := readConfig(b, h)
+
+	t0 := time.Now()
+	if _, err := c.MemberRemove(ctx, deadID); err != nil {
+		b.Fatal(err)
+	}
+	addByHand(ctx, b, st, c, h, cfg)
+	return time.Since(t0)
+}
+
+// readConfig reads and parses the config file on lab host h.
+func readConfig(b *testing.B, h lab.Host) etcdconf.File {
+	data, err := os.ReadFile(filepath.Join(h.Root, "etc-etcd", "etcd.conf.yml"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -116,11 +127,25 @@ func replaceByHand(b *testing.B, st *lab.State, deadHost lab.Host, dead string, 
 	if err != nil {
 		b.Fatal(err)
 	}
+	return parsed.File
+}
 
-	t0 := time.Now()
-	if _, err := c.MemberRemove(ctx, deadID); err != nil {
+// writeConfig writes f as h's config file, with initial-cluster peers.
+func writeConfig(b *testing.B, h lab.Host, f etcdconf.File, peers map[string]string, clusterState string) {
+	f.InitialCluster, f.InitialClusterState = etcdconf.InitialCluster(peers), clusterState
+	out, err := etcdconf.Marshal(&f)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(h.Root, "etc-etcd", "etcd.conf.yml"), out, 0o644)
+	}
+	if err != nil {
 		b.Fatal(err)
 	}
+}
+
+// addByHand adds host h (its etcd stopped, its data dir empty) as a
+// learner through c, writes its config cfg with the live peers, starts
+// it over SSH and promotes it as soon as etcd accepts.
+func addByHand(ctx context.Context, b *testing.B, st *lab.State, c *clientv3.Client, h lab.Host, cfg etcdconf.File) {
 	added, err := c.MemberAddAsLearner(ctx, []string{h.PeerURL()})
 	if err != nil {
 		b.Fatal(err)
@@ -131,29 +156,20 @@ func replaceByHand(b *testing.B, st *lab.State, deadHost lab.Host, dead string, 
 			peers[m.Name] = m.PeerURLs[0]
 		}
 	}
-	f := parsed.File
-	f.InitialCluster, f.InitialClusterState = etcdconf.InitialCluster(peers), "existing"
-	out, err := etcdconf.Marshal(&f)
-	if err == nil {
-		err = os.WriteFile(cfgPath, out, 0o644)
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
+	writeConfig(b, h, cfg, peers, "existing")
 	if _, code := run(b, "ssh", labtest.SSHArgs(st, h.Addr, "rm -f /etc/service/etcd/down && sv up /etc/service/etcd")...); code != 0 {
 		b.Fatalf("starting etcd on %s failed", h.Name)
 	}
 	for {
 		_, err := c.MemberPromote(ctx, added.Member.ID)
 		if err == nil {
-			break
+			return
 		}
 		if !strings.Contains(err.Error(), rpctypes.ErrorDesc(rpctypes.ErrGRPCLearnerNotReady)) {
 			b.Fatalf("promote: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond) // poll interval while the learner catches up
 	}
-	return time.Since(t0)
 }
 
 // benchFollower returns a member that does not lead.
