@@ -71,6 +71,9 @@ func untouched(t *testing.T, st *lab.State) {
 				t.Errorf("host %s has %s: a refused plan touched it", h.Name, p)
 			}
 		}
+		if _, err := os.Stat(filepath.Join(h.Root, "etc-systemd", "etcd.service")); err == nil {
+			t.Errorf("host %s has /etc/systemd/system/etcd.service: a refused plan touched it", h.Name)
+		}
 	}
 }
 
@@ -86,6 +89,19 @@ func untouched(t *testing.T, st *lab.State) {
 // second plan is empty.
 func TestBootstrapE2E(t *testing.T) {
 	st := labtest.Up(t, lab.Options{Members: 0, Spare: 3})
+	bootstrap(t, st)
+}
+
+// TestBootstrapSystemdE2E is TestBootstrapE2E on hosts whose init is
+// systemd: the plan installs a unit (Type=notify, LimitNOFILE, User=root
+// as the lab's lab.hcl says), and apply starts the members with
+// systemctl start --no-block.
+func TestBootstrapSystemdE2E(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 0, Spare: 3, Init: lab.InitSystemd})
+	bootstrap(t, st)
+}
+
+func bootstrap(t *testing.T, st *lab.State) {
 	if len(st.Members()) != 0 || len(st.Hosts) != 3 || !st.Bare() {
 		t.Fatalf("lab: %d members, %d hosts", len(st.Members()), len(st.Hosts))
 	}
@@ -142,10 +158,14 @@ func TestBootstrapE2E(t *testing.T) {
 	if code != 2 {
 		t.Fatalf("plan exit %d, want 2", code)
 	}
-	// Every file apply writes is shown whole: the run script and each
-	// config; the binaries by path, source and sha256.
+	// Every file apply writes is shown whole: the service definition and
+	// each config; the binaries by path, source and sha256.
+	def := "+exec chpst -o 65536 /usr/local/bin/etcd --config-file /etc/etcd/etcd.conf.yml >>/var/log/etcd/etcd.log 2>&1"
+	if st.Init == lab.InitSystemd {
+		def = "+Type=notify"
+	}
 	for _, want := range []string{
-		"+exec chpst -o 65536 /usr/local/bin/etcd --config-file /etc/etcd/etcd.conf.yml >>/var/log/etcd/etcd.log 2>&1",
+		def,
 		"+initial-cluster-state: new", "+initial-cluster-token: lab-",
 		"upload /usr/local/bin/etcd from ", "upload /usr/local/bin/etcdutl from ",
 	} {
