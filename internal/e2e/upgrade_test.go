@@ -75,7 +75,25 @@ func TestUpgradeE2E(t *testing.T) {
 		}
 	})
 
-	dir := config(t, st, withVersion(upgradeFrom, "3.6.16"))
+	upgradeUnderLoad(t, st, upgradeFrom, "3.6.16", "3.6.0", true)
+}
+
+// TestUpgradeNextMinorE2E (issue 17, acceptance Next minor): 3.6.16 to
+// 3.7.3 passes the same checks (no v2 store check: the 3.6 to 3.7 rule
+// asks none).
+func TestUpgradeNextMinorE2E(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3, EtcdVersion: "3.6.16"})
+	upgradeUnderLoad(t, st, "3.6.16", "3.7.3", "3.7.0", false)
+}
+
+// upgradeUnderLoad changes the lab's etcd_version from from to to and
+// checks the plan (a snapshot, check-v2store per member when v2check,
+// install-binary per member, upgrade-member per member, the leader last),
+// then applies it under a client writing as fast as it can: the members
+// upgrade in that order, each reports to, the cluster version becomes
+// cluster, no acknowledged write is lost, and a second plan is empty.
+func upgradeUnderLoad(t *testing.T, st *lab.State, from, to, cluster string, v2check bool) {
+	dir := config(t, st, withVersion(from, to))
 	leader := leaderName(t, st)
 	p, code := planAsJSON(t, dir)
 	var want []string
@@ -88,7 +106,9 @@ func TestUpgradeE2E(t *testing.T) {
 	order := append(append([]string{}, followers...), leader)
 	want = append(want, "snapshot")
 	for _, n := range order {
-		want = append(want, "check-v2store "+n)
+		if v2check {
+			want = append(want, "check-v2store "+n)
+		}
 	}
 	for _, n := range order {
 		want = append(want, "install-binary "+n)
@@ -145,15 +165,15 @@ func TestUpgradeE2E(t *testing.T) {
 	defer cancel()
 	for _, h := range st.Members() {
 		s, err := cl.Status(ctx, h.ClientURL())
-		if err != nil || s.Version != "3.6.16" {
-			t.Errorf("%s: version %v, %v; want 3.6.16", h.Name, s, err)
+		if err != nil || s.Version != to {
+			t.Errorf("%s: version %v, %v; want %s", h.Name, s, err, to)
 		}
 	}
 	labtest.Eventually(t, 30*time.Second, func() error {
 		for _, h := range st.Members() {
 			v, err := clusterVersion(ctx, h.ClientURL())
-			if err != nil || v != "3.6.0" {
-				return fmt.Errorf("%s: cluster version %q (%v), want 3.6.0", h.Name, v, err)
+			if err != nil || v != cluster {
+				return fmt.Errorf("%s: cluster version %q (%v), want %s", h.Name, v, err, cluster)
 			}
 		}
 		return nil
