@@ -25,8 +25,11 @@ type Options struct {
 	// backup destination.
 	SnapshotDir string
 	Audit       *Audit
-	Progress    func(Event)
-	Now         func() time.Time
+	// AuditKeep is how many in-cluster audit records a cluster keeps;
+	// older ones are folded into its summary (default DefaultAuditKeep).
+	AuditKeep int
+	Progress  func(Event)
+	Now       func() time.Time
 
 	// ClientsBackTimeout bounds how long a restart waits, after its gate,
 	// for the member's clients to come back (as many remote client
@@ -242,7 +245,7 @@ func bootstrapping(p *model.Plan, cluster string) bool {
 
 // runCluster locks one cluster, checks the plan is fresh, and runs its
 // steps one at a time, each followed by the health gate.
-func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx []int, res *Result, conn Connector, opts Options) error {
+func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx []int, res *Result, conn Connector, opts Options) (rerr error) {
 	start := opts.Now()
 	report := func(e Event) {
 		e.Cluster, e.Steps, e.Elapsed = c.Name, len(idx), opts.Now().Sub(start)
@@ -308,6 +311,21 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		_ = lock.Unlock(uctx)
+	}()
+	// A failed or interrupted apply is recorded in the cluster too, as far
+	// as the cluster takes writes (the audit file has it in any case).
+	written := false
+	defer func() {
+		if written || rerr == nil {
+			return
+		}
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		outcome := "failed: " + rerr.Error()
+		if interrupted(ctx) {
+			outcome = interruption(ctx) + ": " + rerr.Error()
+		}
+		_ = writeChain(wctx, etcd, c.Name, opts, outcome)
 	}()
 
 	// Stale-plan check, under the lock so nobody changes it behind us.
@@ -409,8 +427,8 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 	if err := etcd.CheckConsistent(cctx); err != nil {
 		return fmt.Errorf("apply: cluster %s: members disagree after the apply: %w", c.Name, err)
 	}
-	summary := opts.Audit.Summary(c.Name)
-	if err := etcd.PutAudit(cctx, AuditKey(c.Name, opts.Now()), summary); err != nil {
+	written = true
+	if err := writeChain(cctx, etcd, c.Name, opts, "success"); err != nil {
 		return fmt.Errorf("apply: cluster %s: writing the in-cluster audit record: %w", c.Name, err)
 	}
 	return nil

@@ -133,7 +133,11 @@ func (e fakeEtcd) CheckConsistent(ctx context.Context) error { return e.w.call("
 func (e fakeEtcd) PutAudit(ctx context.Context, k string, v []byte) error {
 	return e.w.call("put-audit")
 }
-func (e fakeEtcd) Close() error { return nil }
+func (e fakeEtcd) AuditRecords(ctx context.Context, cluster string) ([]AuditKV, error) {
+	return nil, nil
+}
+func (e fakeEtcd) DeleteAudit(ctx context.Context, keys ...string) error { return nil }
+func (e fakeEtcd) Close() error                                          { return nil }
 
 func (l fakeLock) Check(ctx context.Context) error {
 	if l.w.checkErr != nil {
@@ -281,25 +285,25 @@ func TestRun(t *testing.T) {
 		},
 		"stops at the first failure": {
 			mutate:    func(w *fakeWorld, p *plan.Plan) { w.failOn = "restart c" },
-			wantCalls: []string{"lock", "snapshot", "install-files b", "pregate-except 2", "restart b", "gate", "install-files c", "pregate-except 3", "restart c", "unlock"},
+			wantCalls: []string{"lock", "snapshot", "install-files b", "pregate-except 2", "restart b", "gate", "install-files c", "pregate-except 3", "restart c", "put-audit", "unlock"},
 			wantErr:   "step 5/7 (restart c) failed; no further steps were started",
 			wantOut:   []string{"done", "done", "done", "done", "failed", "not started", "not started"},
 		},
 		"failed gate stops": {
 			mutate:    func(w *fakeWorld, p *plan.Plan) { w.failOn = "gate" },
-			wantCalls: []string{"lock", "snapshot", "install-files b", "pregate-except 2", "restart b", "gate", "unlock"},
+			wantCalls: []string{"lock", "snapshot", "install-files b", "pregate-except 2", "restart b", "gate", "put-audit", "unlock"},
 			wantErr:   "health gate after the step did not pass",
 			wantOut:   []string{"done", "done", "failed", "not started", "not started", "not started", "not started"},
 		},
 		"a member that failed since the last gate stops the apply before the next restart": {
 			mutate:    func(w *fakeWorld, p *plan.Plan) { w.failOn = "pregate-except 3" },
-			wantCalls: []string{"lock", "snapshot", "install-files b", "pregate-except 2", "restart b", "gate", "install-files c", "pregate-except 3", "unlock"},
+			wantCalls: []string{"lock", "snapshot", "install-files b", "pregate-except 2", "restart b", "gate", "install-files c", "pregate-except 3", "put-audit", "unlock"},
 			wantErr:   "the cluster was not healthy before the step, so it was not started",
 			wantOut:   []string{"done", "done", "done", "done", "failed", "not started", "not started"},
 		},
 		"stale plan refused before any step": {
 			mutate:    func(w *fakeWorld, p *plan.Plan) { w.obs = testObserved("changed-by-hand") },
-			wantCalls: []string{"lock", "unlock"},
+			wantCalls: []string{"lock", "put-audit", "unlock"},
 			wantErr:   "run plan again",
 			wantOut:   []string{"not started", "not started", "not started", "not started", "not started", "not started", "not started"},
 		},
@@ -311,7 +315,7 @@ func TestRun(t *testing.T) {
 		},
 		"lost lock stops": {
 			mutate:    func(w *fakeWorld, p *plan.Plan) { w.checkErr = errors.New("lease expired") },
-			wantCalls: []string{"lock", "unlock"},
+			wantCalls: []string{"lock", "put-audit", "unlock"},
 			wantErr:   "lost the apply lock before step 1",
 			wantOut:   []string{"not started", "not started", "not started", "not started", "not started", "not started", "not started"},
 		},

@@ -13,19 +13,29 @@ import (
 // AuditEntry is one line of the audit record. It never holds secrets: only
 // names, actions, times and outcomes.
 type AuditEntry struct {
-	Kind      string    `json:"kind"` // apply-start, lock, stale, step, apply-end
+	Kind      string    `json:"kind"` // apply-start, lock, stale, step, record, apply-end
 	Time      time.Time `json:"time,omitzero"`
 	PlanHash  string    `json:"plan_hash,omitempty"`
 	GitCommit string    `json:"git_commit,omitempty"`
 	Author    string    `json:"author,omitempty"`
-	Cluster   string    `json:"cluster,omitempty"`
-	Step      int       `json:"step,omitempty"`
-	Action    string    `json:"action,omitempty"`
-	Member    string    `json:"member,omitempty"`
-	Start     time.Time `json:"start,omitzero"`
-	End       time.Time `json:"end,omitzero"`
-	Outcome   string    `json:"outcome,omitempty"`
-	Error     string    `json:"error,omitempty"`
+	// Approver, PipelineURL and JobURL say who started the apply (in CI:
+	// who pressed the manual apply job) and where (apply-start).
+	Approver    string `json:"approver,omitempty"`
+	PipelineURL string `json:"pipeline_url,omitempty"`
+	JobURL      string `json:"job_url,omitempty"`
+	// Seq, Hash and Prev are those of the cluster's in-cluster chain
+	// record this apply wrote (record): the file holds the link too.
+	Seq     int       `json:"seq,omitempty"`
+	Hash    string    `json:"hash,omitempty"`
+	Prev    *string   `json:"prev,omitempty"`
+	Cluster string    `json:"cluster,omitempty"`
+	Step    int       `json:"step,omitempty"`
+	Action  string    `json:"action,omitempty"`
+	Member  string    `json:"member,omitempty"`
+	Start   time.Time `json:"start,omitzero"`
+	End     time.Time `json:"end,omitzero"`
+	Outcome string    `json:"outcome,omitempty"`
+	Error   string    `json:"error,omitempty"`
 }
 
 // Audit writes JSON lines to a file and keeps what it wrote for the compact
@@ -34,6 +44,10 @@ type Audit struct {
 	PlanHash  string
 	GitCommit string
 	Author    string
+	// Approver, PipelineURL and JobURL: see AuditEntry.
+	Approver    string
+	PipelineURL string
+	JobURL      string
 
 	mu      sync.Mutex
 	w       io.Writer
@@ -55,6 +69,7 @@ func (a *Audit) Record(e AuditEntry) {
 	defer a.mu.Unlock()
 	if e.Kind == "apply-start" {
 		e.PlanHash, e.GitCommit, e.Author = a.PlanHash, a.GitCommit, a.Author
+		e.Approver, e.PipelineURL, e.JobURL = a.Approver, a.PipelineURL, a.JobURL
 	}
 	a.entries = append(a.entries, e)
 	if a.w != nil && a.err == nil {
@@ -106,7 +121,24 @@ type SummaryStep struct {
 	Outcome string    `json:"outcome"`
 }
 
-// Summary renders the compact record for cluster as JSON.
+// ChainRecord is the in-cluster chain record of cluster's apply, with
+// outcome ("success", "failed: ..."); AppendAudit sets Seq and Prev.
+func (a *Audit) ChainRecord(cluster string, t time.Time, outcome string) ChainRecord {
+	r := ChainRecord{Time: t.UTC(), Cluster: cluster, Outcome: outcome, Steps: []SummaryStep{}}
+	if a != nil {
+		r.PlanHash, r.GitCommit, r.Author = a.PlanHash, a.GitCommit, a.Author
+		r.Approver, r.PipelineURL, r.JobURL = a.Approver, a.PipelineURL, a.JobURL
+		for _, e := range a.Entries() {
+			if e.Kind == "step" && e.Cluster == cluster {
+				r.Steps = append(r.Steps, SummaryStep{N: e.Step, Action: e.Action, Member: e.Member, Start: e.Start, End: e.End, Outcome: e.Outcome})
+			}
+		}
+	}
+	return r
+}
+
+// Summary renders the compact record for cluster as JSON (the record of
+// an etcdform before the chain; Chain lists such records as legacy).
 func (a *Audit) Summary(cluster string) []byte {
 	s := Summary{Cluster: cluster}
 	if a != nil {

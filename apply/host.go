@@ -50,7 +50,11 @@ type Etcd interface {
 	Snapshot(ctx context.Context, w io.Writer) (size int64, sha string, err error)
 	// CheckConsistent compares HashKV at one revision on every member.
 	CheckConsistent(ctx context.Context) error
+	// PutAudit, AuditRecords and DeleteAudit keep the cluster's audit
+	// chain (AuditStore).
 	PutAudit(ctx context.Context, key string, value []byte) error
+	AuditRecords(ctx context.Context, cluster string) ([]AuditKV, error)
+	DeleteAudit(ctx context.Context, keys ...string) error
 	// Compact compacts the keyspace history up to rev (physically: the
 	// call returns once the members applied it); a revision already
 	// compacted is no error.

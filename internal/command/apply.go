@@ -139,11 +139,17 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 		defer f.Close()
 		auditW = f
 	}
-	audit := apply.NewAudit(auditW, planHash, p.Meta.GitCommit, env.CI.Author)
+	// The author is who made the plan; the approver who runs this apply.
+	author := p.Meta.Author
+	if author == "" {
+		author = env.CI.Author
+	}
+	audit := apply.NewAudit(auditW, planHash, p.Meta.GitCommit, author)
+	audit.Approver, audit.PipelineURL, audit.JobURL = env.CI.Approver, env.CI.PipelineURL, env.CI.JobURL
 	progress := views.NewApplyProgress(env.Stdout, env.StdoutTTY)
 	res, err := apply.Run(ctx, p, connect.Connector{Config: cfg, Down: down}, apply.Options{
 		LockTimeout: a.LockTimeout, GateTimeout: a.GateTimeout, StepTimeout: a.StepTimeout,
-		SnapshotDir: a.SnapshotDir, Audit: audit, Progress: progress.Event, Backup: preApplyBackup(env, cfg),
+		SnapshotDir: a.SnapshotDir, Audit: audit, AuditKeep: a.AuditKeep, Progress: progress.Event, Backup: preApplyBackup(env, cfg),
 	})
 	progress.Result(res, err)
 	if aerr := audit.Err(); aerr != nil {

@@ -21,8 +21,16 @@ type ciEnv struct {
 	Commit string
 	// Author is GITLAB_USER_LOGIN, GITHUB_ACTOR or USER.
 	Author string
-	GitLab gitlabEnv
-	GitHub githubEnv
+	// Approver is who started this job: in GitLab the user who pressed a
+	// manual job (GITLAB_USER_LOGIN is that user in a manual job), in
+	// GitHub Actions GITHUB_TRIGGERING_ACTOR (who re-ran or approved the
+	// run) or GITHUB_ACTOR; USER outside CI. An apply records it.
+	Approver string
+	// PipelineURL and JobURL locate the CI run: CI_PIPELINE_URL and
+	// CI_JOB_URL, or GitHub's run URL (and its attempt).
+	PipelineURL, JobURL string
+	GitLab              gitlabEnv
+	GitHub              githubEnv
 }
 
 // gitlabEnv is a GitLab merge-request pipeline's view of its API.
@@ -76,8 +84,20 @@ func readCI(getenv func(string) string) ciEnv {
 	switch {
 	case getenv("GITLAB_CI") == "true":
 		ci.Platform = "gitlab"
+		ci.Approver = first("GITLAB_USER_LOGIN", "USER")
+		ci.PipelineURL, ci.JobURL = getenv("CI_PIPELINE_URL"), getenv("CI_JOB_URL")
 	case getenv("GITHUB_ACTIONS") == "true":
 		ci.Platform = "github"
+		ci.Approver = first("GITHUB_TRIGGERING_ACTOR", "GITHUB_ACTOR")
+		if srv, repo, run := getenv("GITHUB_SERVER_URL"), getenv("GITHUB_REPOSITORY"), getenv("GITHUB_RUN_ID"); srv != "" && repo != "" && run != "" {
+			ci.PipelineURL = srv + "/" + repo + "/actions/runs/" + run
+			ci.JobURL = ci.PipelineURL
+			if a := getenv("GITHUB_RUN_ATTEMPT"); a != "" {
+				ci.JobURL += "/attempts/" + a
+			}
+		}
+	default:
+		ci.Approver = getenv("USER")
 	}
 	if getenv("ETCDFORM_GITLAB_TOKEN") != "" {
 		ci.GitLab.TokenVar = "ETCDFORM_GITLAB_TOKEN"

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/etcdform/etcdform/apply"
 	"github.com/etcdform/etcdform/schema"
 	"github.com/etcdform/etcdform/state"
 )
@@ -30,6 +31,9 @@ type Env struct {
 	// Observe replaces live observation in tests of the commands' logic;
 	// nil means the real providers.
 	Observe func(ctx context.Context, cfg *schema.Config) *state.Observed
+	// AuditRecords replaces reading a cluster's audit records in tests;
+	// nil means the cluster's etcd.
+	AuditRecords func(ctx context.Context, cluster string) ([]apply.AuditKV, error)
 }
 
 type commandFunc func(ctx context.Context, env *Env, args []string) int

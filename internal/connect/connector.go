@@ -314,3 +314,16 @@ func (e *etcdAdapter) MemberVersion(ctx context.Context, id uint64) (string, err
 func (e *etcdAdapter) PutAudit(ctx context.Context, key string, value []byte) error {
 	return e.cli.PutAudit(ctx, key, value)
 }
+
+func (e *etcdAdapter) AuditRecords(ctx context.Context, cluster string) ([]apply.AuditKV, error) {
+	kvs, err := e.cli.AuditRecords(ctx, cluster)
+	out := make([]apply.AuditKV, 0, len(kvs))
+	for _, kv := range kvs {
+		out = append(out, apply.AuditKV(kv))
+	}
+	return out, err
+}
+
+func (e *etcdAdapter) DeleteAudit(ctx context.Context, keys ...string) error {
+	return e.cli.DeleteAudit(ctx, keys...)
+}

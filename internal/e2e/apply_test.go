@@ -125,10 +125,11 @@ func TestApplyQuotaUnderLoad(t *testing.T) {
 	if err != nil || len(resp.Kvs) != 1 {
 		t.Fatalf("in-cluster audit records: %v, %v", resp, err)
 	}
-	var sum apply.Summary
-	if err := json.Unmarshal(resp.Kvs[0].Value, &sum); err != nil {
-		t.Fatal(err)
+	entries, _, brk := apply.Chain([]apply.AuditKV{{Key: string(resp.Kvs[0].Key), Value: resp.Kvs[0].Value}})
+	if brk != nil || len(entries) != 1 {
+		t.Fatalf("in-cluster audit chain: %v", brk)
 	}
+	sum := entries[0].Record
 	var fileSteps []string
 	for _, e := range readAudit(t, auditPath) {
 		if e.Kind == "step" {

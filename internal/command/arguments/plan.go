@@ -74,8 +74,11 @@ type Apply struct {
 	StepTimeout time.Duration
 	SnapshotDir string
 	AuditLog    string
-	Vars        []string
-	VarFiles    []string
+	// AuditKeep is how many in-cluster audit records each cluster keeps
+	// (older ones are folded into its summary record).
+	AuditKeep int
+	Vars      []string
+	VarFiles  []string
 	// Target is a plan file, or a configuration directory/file to plan and
 	// apply in one go.
 	Target string
@@ -106,6 +109,7 @@ func ParseApply(args []string) (*Apply, *flag.FlagSet, error) {
 	fs.DurationVar(&a.StepTimeout, "step-timeout", 2*time.Minute, "bound on each step's own work")
 	fs.StringVar(&a.SnapshotDir, "snapshot-dir", "etcdform-snapshots", "`DIR` where the pre-change snapshot goes when no backup destination is set")
 	fs.StringVar(&a.AuditLog, "audit-log", "", "append the audit record (JSON lines) to `FILE`")
+	fs.IntVar(&a.AuditKeep, "audit-keep", 100, "keep the newest `N` in-cluster audit records of each cluster; older ones are folded into its summary record, never dropped unaccounted")
 	fs.StringVar(&a.ConfigDir, "config-dir", "", "load a plan file's configuration from `DIR`, not the directory recorded in the plan (it must not have changed)")
 	onlyFlag(fs, &a.Only, "apply only a plan of `SELECTION` (maintenance): refuse a plan file that holds any other step; reduce a configuration's plan to it")
 	fs.StringVar(&a.RequireCommit, "require-commit", "", "refuse a plan whose recorded git commit is not `SHA` (CI: the pipeline's commit)")
@@ -120,6 +124,9 @@ func ParseApply(args []string) (*Apply, *flag.FlagSet, error) {
 	a.Target = fs.Arg(0)
 	if err := positive(fs, "lock-timeout", "gate-timeout", "step-timeout"); err != nil {
 		return a, fs, err
+	}
+	if a.AuditKeep < 1 {
+		return a, fs, fmt.Errorf("apply: --audit-keep must be at least 1")
 	}
 	return a, fs, nil
 }

@@ -288,7 +288,8 @@ func TestPipelineTemplate(t *testing.T) {
 		}
 	}
 	push := func(before string) map[string]string {
-		v := map[string]string{"GITLAB_CI": "true", "CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BEFORE_SHA": before}
+		// GITLAB_USER_LOGIN is who pressed the manual apply job.
+		v := map[string]string{"GITLAB_CI": "true", "CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BEFORE_SHA": before, "GITLAB_USER_LOGIN": "approver-alice"}
 		for k, val := range signing {
 			v[k] = val
 		}
@@ -332,6 +333,15 @@ func TestPipelineTemplate(t *testing.T) {
 		}
 		if code := planExit(t, r.dir, "c"); code != 0 {
 			t.Fatalf("cluster c did not converge: plan exit %d", code)
+		}
+		audit, err := os.ReadFile(r.artifact("etcdform-c-audit.jsonl"))
+		if err != nil || !strings.Contains(string(audit), `"approver":"approver-alice"`) || !strings.Contains(string(audit), `"job_url":"http`) ||
+			!strings.Contains(string(audit), `"kind":"record"`) || !strings.Contains(string(audit), `"cluster":"c","outcome":"in-cluster record /etcdform/audit/c/`) {
+			t.Errorf("the audit file does not name the approver, the job and the in-cluster record (%v):\n%s", err, audit)
+		}
+		cmd := exec.CommandContext(t.Context(), binary, "audit", "--verify", "--cluster", "c", filepath.Join(r.dir, "etcd"))
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "#1 ") || !strings.Contains(string(out), "approved by approver-alice") {
+			t.Errorf("audit --verify --cluster c: %v\n%s", err, out)
 		}
 		if n := len(sectionNotes(srv)); n != 1 {
 			t.Errorf("a default-branch pipeline changed the comments: %d", n)
