@@ -46,8 +46,9 @@ type options struct {
 	pollInterval    time.Duration
 	logger          *zap.Logger
 	holder          string
-	down            *Down                        // WithDown
-	onRetry         func(what string, err error) // test hook
+	down            *Down                           // WithDown
+	onRetry         func(what string, err error)    // test hook
+	onHashKV        func(member string, start bool) // test hook: a HashKV request begins or ends
 }
 
 // Option tunes New.

@@ -599,9 +599,24 @@ func TestHashKV(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Issue 20: one member at a time (a member hashing stops applying
+	// writes); the hook sees each request begin and end before the next.
+	var seen []string
+	c.o.onHashKV = func(m string, start bool) { seen = append(seen, fmt.Sprintf("%s %v", m, start)) }
 	hashes, rev, err := c.HashKVAll(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	c.o.onHashKV = nil
+	if len(seen) != 6 {
+		t.Errorf("HashKV requests %v, want 3 begun and ended", seen)
+	}
+	for i := 0; i+1 < len(seen); i += 2 {
+		m, _, _ := strings.Cut(seen[i], " ")
+		if seen[i] != m+" true" || seen[i+1] != m+" false" {
+			t.Errorf("HashKV requests overlap: %v", seen)
+			break
+		}
 	}
 	if len(hashes) != 3 || rev < 51 {
 		t.Fatalf("hashes %v at revision %d", hashes, rev)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 )
@@ -14,6 +13,14 @@ import (
 // the cluster's current revision, read linearizably. A member that has not
 // applied that revision yet is asked again until ctx ends. It returns the
 // hashes by member ID and the revision.
+//
+// The members are asked one at a time. While a member hashes its keyspace
+// (every revision since the last compaction) it holds its backend's read
+// transaction, and every write it applies meanwhile waits for it: asked at
+// once, all members stop applying writes together, and every client waits
+// (issue 20 measured 0.9 s on a lab whose history had grown to a few
+// hundred thousand revisions); one at a time, only the requests answered
+// by the member being hashed wait.
 func (c *Client) HashKVAll(ctx context.Context) (map[uint64]uint32, int64, error) {
 	ms, _, err := c.Members(ctx)
 	if err != nil {
@@ -25,31 +32,21 @@ func (c *Client) HashKVAll(ctx context.Context) (map[uint64]uint32, int64, error
 	}
 	rev := resp.Header.Revision
 	hashes := map[uint64]uint32{}
-	errs := make([]error, len(ms))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i, m := range ms {
+	for _, m := range ms {
 		if len(m.ClientURLs) == 0 || m.IsLearner {
 			continue // never started, or a learner (which refuses HashKV)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h, _, err := c.hashKV(ctx, m, rev)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			mu.Lock()
-			hashes[m.ID] = h
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
+		if c.o.onHashKV != nil {
+			c.o.onHashKV(m.Name, true)
+		}
+		h, _, err := c.hashKV(ctx, m, rev)
+		if c.o.onHashKV != nil {
+			c.o.onHashKV(m.Name, false)
+		}
 		if err != nil {
 			return hashes, rev, err
 		}
+		hashes[m.ID] = h
 	}
 	return hashes, rev, nil
 }
