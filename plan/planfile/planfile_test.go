@@ -38,7 +38,11 @@ func TestRoundTrip(t *testing.T) {
 		"maintenance only": {Meta: plan.Meta{ToolVersion: "0.1.0", Only: plan.OnlyMaintenance}, Clusters: []string{"c"},
 			Warnings: []plan.Warning{{Cluster: "c", Summary: "Pending Steps Left Out by --only maintenance", Detail: "Left out by --only maintenance: 1 step of cluster c: restart m1."}}},
 		"cluster selection": {Meta: plan.Meta{ToolVersion: "0.1.0", Selection: []string{"b", "a"}}, Clusters: []string{"a", "b"}},
-		"unstarted member":  {Steps: []plan.Step{{Action: plan.RemoveMember, Cluster: "c", MemberID: 0xffffffffffffffff, HostDown: true, Tolerated: -1}}},
+		"recovery": {Meta: plan.Meta{ToolVersion: "0.1.0", Recover: true}, Clusters: []string{"c"},
+			Fingerprint: state.Fingerprint{Clusters: []state.ClusterFingerprint{{Name: "c", ClusterID: 0xc1, Leaderless: "m3=500",
+				Members: []state.MemberFingerprint{{Name: "m1", ID: 1, DataDir: "no WAL"}, {Name: "m3", ID: 3, DataDir: "member 3 of cluster c1"}}}}},
+			Steps: []plan.Step{{Action: plan.RecoverSurvivor, Cluster: "c", Member: "m3", MemberID: 3, PeerURL: "http://m3:2380", Config: []byte("name: m3\n"), Voters: 1}}},
+		"unstarted member": {Steps: []plan.Step{{Action: plan.RemoveMember, Cluster: "c", MemberID: 0xffffffffffffffff, HostDown: true, Tolerated: -1}}},
 		"backup jobs": {Steps: []plan.Step{
 			{Action: plan.InstallBackupJob, Cluster: "c", Member: "m1", MemberID: 7, Voters: 3, Tolerated: 1,
 				Changes: []plan.Change{{Attr: "scheduler", Before: "cron", After: "systemd"}},
