@@ -100,7 +100,7 @@ var fakeHostCases = map[plan.Action]fakeHostCase{
 		step: func(*testing.T) plan.Step {
 			return plan.Step{Action: plan.Defrag, Cluster: "lab", Member: "b", MemberID: 2}
 		},
-		wantCalls: []string{"pregate-except 2", "defrag 2", "gate"},
+		wantCalls: []string{"pregate-except 2", "db-sizes", "defrag 2", "gate"},
 	},
 	plan.InstallBinary: {
 		step: func(t *testing.T) plan.Step {

@@ -45,6 +45,14 @@ type Options struct {
 	// It is given the cluster's name, and called only for a cluster
 	// whose ClusterTarget says it has a backup block.
 	Backup func(ctx context.Context, cluster string) error
+
+	// Verify, when non-nil, is given each cluster's observation under the
+	// lock, after the stale-plan check, and returns an error when the
+	// plan's steps for the cluster are not the ones derived from it (the
+	// command derives them again from the configuration; apply has
+	// none). Apply then stops before any step of the cluster, with an
+	// error wrapping ErrPlanDiffers.
+	Verify func(ctx context.Context, cluster string, obs *state.Observed) error
 }
 
 // Event is a progress report.
@@ -94,6 +102,10 @@ func (m Milestone) String() string {
 
 // ErrStale is returned when the cluster changed since the plan was made.
 var ErrStale = errors.New("apply: the cluster changed since the plan was made; run plan again")
+
+// ErrPlanDiffers is returned when Options.Verify found the plan's steps
+// are not the ones derived from the clusters under the lock.
+var ErrPlanDiffers = errors.New("apply: the plan differs from the configuration")
 
 // ErrLockHeld is a lock that another apply held until the lock timeout.
 var ErrLockHeld = errors.New("another apply holds the lock")
@@ -265,10 +277,10 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 
 	var lock Lock
 	var hosts *hostLocks // the host locks standing in for lock: under NOSPACE, without quorum, or before a bootstrap
-	onHosts := func(why, note string) error {
+	onHosts := func(why, note string, live bool) error {
 		ev(0, "", 0, "locking hosts", nil)
 		var err error
-		if hosts, err = x.lockHosts(ctx, p, idx); err != nil {
+		if hosts, err = x.lockHosts(ctx, p, idx, live); err != nil {
 			return fmt.Errorf("apply: cluster %s: could not take the apply lock: %s, and %w", c.Name, why, err)
 		}
 		lock = hosts
@@ -279,12 +291,12 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 	switch {
 	case bootstrapping(p, c.Name):
 		// No cluster runs yet that could hold a lock.
-		if err := onHosts("the cluster does not run yet", "a new cluster"); err != nil {
+		if err := onHosts("the cluster does not run yet", "a new cluster", false); err != nil {
 			return err
 		}
 	case hasAction(p, idx, model.RecoverSurvivor):
 		// A cluster that lost its quorum grants no lease either.
-		if err := onHosts("the cluster has no quorum", "the cluster has no quorum"); err != nil {
+		if err := onHosts("the cluster has no quorum", "the cluster has no quorum", false); err != nil {
 			return err
 		}
 	default:
@@ -294,7 +306,7 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 		cancel()
 		switch {
 		case errors.Is(err, ErrLockNoLease):
-			if err := onHosts("the cluster grants no lease (NOSPACE)", "the cluster grants no lease"); err != nil {
+			if err := onHosts("the cluster grants no lease (NOSPACE)", "the cluster grants no lease", true); err != nil {
 				return err
 			}
 		case errors.Is(err, ErrLockHeld):
@@ -343,6 +355,13 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 	if diffs := state.DiffFingerprint(planned, state.FingerprintOf(obs)); len(diffs) > 0 {
 		opts.Audit.Record(AuditEntry{Kind: "stale", Cluster: c.Name, Time: opts.Now(), Outcome: strings.Join(diffs, "; ")})
 		return fmt.Errorf("%w. Differences in cluster %s:\n  - %s", ErrStale, c.Name, strings.Join(diffs, "\n  - "))
+	}
+	if opts.Verify != nil {
+		ev(0, "", 0, "deriving the steps again", nil)
+		if err := opts.Verify(ctx, c.Name, obs); err != nil {
+			opts.Audit.Record(AuditEntry{Kind: "stale", Cluster: c.Name, Time: opts.Now(), Outcome: err.Error()})
+			return fmt.Errorf("%w: cluster %s: %w", ErrPlanDiffers, c.Name, err)
+		}
 	}
 
 	for n, i := range idx {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 // tests in internal/e2e run the same code against real etcd and sshd.
 
 type fakeWorld struct {
+	mu       sync.Mutex // host locks are taken in parallel
 	calls    []string
 	leader   uint64
 	failOn   string // a call that fails
@@ -45,11 +47,15 @@ type fakeWorld struct {
 	// disarm; hostHeld: hosts whose lock another apply holds.
 	noSpace  bool
 	hostHeld map[string]bool
-	// dbs is what DBSizes reports.
-	dbs []MemberDB
 	// conns is each host's count of client connections, one per call
 	// (the last repeats); none is 0.
 	conns map[string][]int
+	// dbs is what DBSizes reports; defragBudget the time the last
+	// Defragment call had.
+	dbs          []MemberDB
+	defragBudget time.Duration
+	// live is the live member list Members reports (nil: obs's).
+	live []LiveMember
 }
 
 type fakeEtcd struct{ w *fakeWorld }
@@ -61,6 +67,8 @@ type fakeHost struct {
 type fakeConn struct{ w *fakeWorld }
 
 func (w *fakeWorld) call(s string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.calls = append(w.calls, s)
 	if w.cancelOn == s {
 		w.cancel(errors.New("interrupt signal received"))
@@ -96,6 +104,16 @@ func (e fakeEtcd) MoveLeader(ctx context.Context, to uint64) error {
 }
 func (e fakeEtcd) AddLearner(ctx context.Context, u string) (uint64, []LiveMember, error) {
 	return 7, []LiveMember{{ID: 1, Name: "a", PeerURL: "http://a:2380"}, {ID: 7, PeerURL: u}}, e.w.call("add-learner " + u)
+}
+func (e fakeEtcd) Members(ctx context.Context) ([]LiveMember, error) {
+	if e.w.live != nil {
+		return e.w.live, nil
+	}
+	var out []LiveMember
+	for _, m := range e.w.obs.Clusters["lab"].Members {
+		out = append(out, LiveMember{ID: m.ID, Name: m.Name, IsLearner: m.IsLearner})
+	}
+	return out, nil
 }
 func (e fakeEtcd) Promote(ctx context.Context, id uint64) error {
 	return e.w.call(fmt.Sprintf("promote %d", id))
@@ -166,7 +184,9 @@ func (h fakeHost) do(o op) error {
 	for i, f := range o.Files {
 		o.Files[i].Data = append([]byte(nil), f.Data...)
 	}
+	h.w.mu.Lock()
 	h.w.ops = append(h.w.ops, o)
+	h.w.mu.Unlock()
 	return h.w.call(o.Op + " " + h.name)
 }
 
@@ -415,9 +435,9 @@ func TestRunUnderNospaceLocksHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"lock refused: no lease", "host-lock b", "host-lock c", "compact 4711", "gate",
-		"pregate-except 2", "defrag 2", "gate", "pregate-except 3", "defrag 3", "gate", "db-sizes", "disarm 2 NOSPACE", "gate", "lock",
+		"pregate-except 2", "db-sizes", "defrag 2", "gate", "pregate-except 3", "db-sizes", "defrag 3", "gate", "db-sizes", "disarm 2 NOSPACE", "gate", "lock",
 		"install-files b", "pregate-except 2", "restart b", "gate", "hashkv", "put-audit", "unlock", "host-unlock b", "host-unlock c"}
-	if diff := cmp.Diff(want, w.calls); diff != "" {
+	if diff := cmp.Diff(want, hostLocksSorted(w.calls)); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 	if !strings.Contains(audit.String(), "acquired on the hosts of b, c (the cluster grants no lease)") {
@@ -432,7 +452,23 @@ func TestRunUnderNospaceLocksHosts(t *testing.T) {
 			t.Errorf("error %v, want it to say %q", err, s)
 		}
 	}
-	if want := []string{"lock refused: no lease", "host-lock b", "host-lock c", "host-unlock b"}; !cmp.Equal(want, w.calls) {
+	if want := []string{"lock refused: no lease", "host-lock b", "host-lock c", "host-unlock b"}; !cmp.Equal(want, hostLocksSorted(w.calls)) {
+		t.Errorf("calls %q, want %q: nothing but the locks", w.calls, want)
+	}
+
+	// The majority is of the live member list, read when locking: two
+	// members were added since the plan, so b and c are 2 of 5, no
+	// majority (the stale-plan check, after the lock, would refuse the
+	// plan anyway; a majority of the old list could overlap nothing that
+	// another apply of a newer plan holds).
+	w = &fakeWorld{leader: 1, obs: obs, noSpace: true, live: []LiveMember{{ID: 1, Name: "a"}, {ID: 2, Name: "b"}, {ID: 3, Name: "c"}, {ID: 4, Name: "d"}, {ID: 5, Name: "e"}}}
+	_, err = Run(context.Background(), withTargets(testConfig(), nospacePlan(obs)), fakeConn{w}, Options{SnapshotDir: t.TempDir()})
+	for _, s := range []string{"3 of 5 voting members' hosts, and 2 were taken", "the plan's steps name the hosts of only 2 of the 5 voting members of the live member list"} {
+		if err == nil || !strings.Contains(err.Error(), s) {
+			t.Errorf("error %v, want it to say %q", err, s)
+		}
+	}
+	if want := []string{"lock refused: no lease", "host-lock b", "host-lock c", "host-unlock b", "host-unlock c"}; !cmp.Equal(want, hostLocksSorted(w.calls)) {
 		t.Errorf("calls %q, want %q: nothing but the locks", w.calls, want)
 	}
 }
@@ -705,4 +741,19 @@ func TestReconnectBy(t *testing.T) {
 			t.Errorf("reconnectBy(%s) = %s, want %s", down, got, want)
 		}
 	}
+}
+
+// hostLocksSorted returns calls with each run of "host-lock" calls sorted:
+// apply takes the host locks in parallel.
+func hostLocksSorted(calls []string) []string {
+	out := slices.Clone(calls)
+	for i := 0; i < len(out); {
+		j := i
+		for j < len(out) && strings.HasPrefix(out[j], "host-lock ") {
+			j++
+		}
+		slices.Sort(out[i:j])
+		i = max(j, i+1)
+	}
+	return out
 }

@@ -28,6 +28,9 @@ type Etcd interface {
 	// AddLearner adds peerURL as a learner and returns its ID and the
 	// live member list (name -> peer URL; the new member has no name yet).
 	AddLearner(ctx context.Context, peerURL string) (uint64, []LiveMember, error)
+	// Members returns the live member list, read fresh (it works under
+	// NOSPACE).
+	Members(ctx context.Context) ([]LiveMember, error)
 	Promote(ctx context.Context, id uint64) error
 	Remove(ctx context.Context, id uint64) error
 	MemberID(ctx context.Context, name, peerURL string) (uint64, error)
@@ -66,9 +69,9 @@ type Etcd interface {
 	// and the same type of alarm of any other member that raised one since
 	// the plan was made (the recovery before it covered every member).
 	AlarmDisarm(ctx context.Context, id uint64, alarm string) error
-	// DBSizes returns every live member's DB size and the quota it runs
-	// with, as each reports them (Quota 0 when etcd reports none: before
-	// 3.6). A member that does not answer is an error naming it.
+	// DBSizes returns the DB size and the quota it runs with of every
+	// live member that answers, as each reports them (Quota 0 when etcd
+	// reports none: before 3.6), and an error naming those that did not.
 	DBSizes(ctx context.Context) ([]MemberDB, error)
 	Close() error
 }
@@ -90,9 +93,10 @@ type Lock interface {
 
 // LiveMember is one entry of the live member list.
 type LiveMember struct {
-	ID      uint64
-	Name    string
-	PeerURL string
+	ID        uint64
+	Name      string
+	PeerURL   string
+	IsLearner bool
 }
 
 // Host is what apply needs of one member's host: typed operations, each

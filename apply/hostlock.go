@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/etcdform/etcdform/plan/model"
@@ -53,42 +54,101 @@ func (h *hostLocks) Unlock(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// lockHosts takes the host apply locks of the cluster's members that the
-// steps idx name, and succeeds when it holds those of a majority of the
-// voting members the plan observed. It does not wait: a host locked by
-// another apply counts against the majority and is named in the error.
-func (x *executor) lockHosts(ctx context.Context, p *model.Plan, idx []int) (*hostLocks, error) {
+// lockHosts takes the host apply locks of the cluster's voting members
+// that the steps idx name, and succeeds when it holds those of a majority
+// of the voting members. With live (a cluster that answers reads: under
+// NOSPACE) the voters are those of the live member list, read now: the
+// stale-plan check comes after the lock, and a majority of an older list
+// could miss the hosts another apply of a newer plan holds. Otherwise (no
+// quorum, no cluster yet) they are the ones the plan observed. It does not
+// wait: a host locked by another apply counts against the majority and is
+// named in the error.
+func (x *executor) lockHosts(ctx context.Context, p *model.Plan, idx []int, live bool) (*hostLocks, error) {
 	voters := map[string]bool{}
-	for _, cf := range p.Fingerprint.Clusters {
-		if cf.Name == x.c.Name {
-			for _, m := range cf.Members {
-				if !m.IsLearner && m.Name != "" {
-					voters[m.Name] = true
+	var ids map[uint64]string // by ID, for the live list
+	nvoters := 0
+	if live {
+		ms, err := x.etcd.Members(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("the live member list, whose majority the host locks that stand in for it need, could not be read: %w", err)
+		}
+		ids = map[uint64]string{}
+		for _, m := range ms {
+			if m.IsLearner {
+				continue
+			}
+			nvoters++
+			if m.Name != "" {
+				voters[m.Name] = true
+				ids[m.ID] = m.Name
+			}
+		}
+	} else {
+		for _, cf := range p.Fingerprint.Clusters {
+			if cf.Name == x.c.Name {
+				for _, m := range cf.Members {
+					if !m.IsLearner && m.Name != "" {
+						voters[m.Name] = true
+					}
 				}
 			}
 		}
+		nvoters = len(voters)
 	}
-	need := len(voters)/2 + 1
+	need := nvoters/2 + 1
 	owner := lockOwner(x.c.Name, x.opts.Now())
 	held := &hostLocks{}
 	var problems []string
 	seen := map[string]bool{}
+	var steps []model.Step
 	for _, i := range idx {
 		s := p.Steps[i]
+		if ids != nil && s.MemberID != 0 && ids[s.MemberID] != s.Member {
+			continue // another member now under that name or ID
+		}
 		if !voters[s.Member] || seen[s.Member] || s.Target == nil {
 			continue
 		}
 		seen[s.Member] = true
-		h, err := x.host(ctx, s)
-		if err == nil {
-			var l Lock
-			if l, err = h.Lock(ctx, owner); err == nil {
-				held.hosts = append(held.hosts, s.Member)
-				held.locks = append(held.locks, l)
-				continue
-			}
+		steps = append(steps, s)
+	}
+	// Every host at once: each lock is its own SSH connection and
+	// session, and the apply waits for the slowest rather than the sum.
+	type taken struct {
+		h    Host
+		lock Lock
+		err  error
+	}
+	got := make([]taken, len(steps))
+	var wg sync.WaitGroup
+	for n, s := range steps {
+		if h, ok := x.hosts[s.Member]; ok {
+			got[n].h = h
 		}
-		problems = append(problems, fmt.Sprintf("%s: %v", s.Member, err))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := &got[n]
+			if t.h == nil {
+				if t.h, t.err = x.dial(ctx, s); t.err != nil {
+					return
+				}
+			}
+			t.lock, t.err = t.h.Lock(ctx, owner)
+		}()
+	}
+	wg.Wait()
+	for n, s := range steps {
+		t := got[n]
+		if t.h != nil {
+			x.hosts[s.Member] = t.h
+		}
+		if t.err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", s.Member, t.err))
+			continue
+		}
+		held.hosts = append(held.hosts, s.Member)
+		held.locks = append(held.locks, t.lock)
 	}
 	if len(held.locks) >= need {
 		return held, nil
@@ -97,10 +157,14 @@ func (x *executor) lockHosts(ctx context.Context, p *model.Plan, idx []int) (*ho
 	defer cancel()
 	_ = held.Unlock(uctx)
 	if len(seen) < need {
-		problems = append(problems, fmt.Sprintf("the plan's steps name the hosts of only %d of the %d voting members", len(seen), len(voters)))
+		of := "voting members"
+		if live {
+			of += " of the live member list"
+		}
+		problems = append(problems, fmt.Sprintf("the plan's steps name the hosts of only %d of the %d %s", len(seen), nvoters, of))
 	}
 	return nil, fmt.Errorf("the host locks that stand in for it need a majority, %d of %d voting members' hosts, and %d were taken:\n  - %s",
-		need, len(voters), len(held.locks), strings.Join(problems, "\n  - "))
+		need, nvoters, len(held.locks), strings.Join(problems, "\n  - "))
 }
 
 // lockOwner names this apply in a host lock file.

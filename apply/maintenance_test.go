@@ -2,11 +2,17 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/state"
 )
 
 func (e fakeEtcd) Compact(ctx context.Context, rev int64) error {
@@ -14,6 +20,9 @@ func (e fakeEtcd) Compact(ctx context.Context, rev int64) error {
 }
 
 func (e fakeEtcd) Defragment(ctx context.Context, id uint64) error {
+	if d, ok := ctx.Deadline(); ok {
+		e.w.defragBudget = time.Until(d)
+	}
 	return e.w.call(fmt.Sprintf("defrag %d", id))
 }
 
@@ -66,5 +75,58 @@ func TestDisarmChecksSpace(t *testing.T) {
 				t.Errorf("calls %q: want the apply to stop at the size check", w.calls)
 			}
 		})
+	}
+}
+
+// Options.Verify is given the observation under the lock, after the
+// stale-plan check; an error stops the apply before any step, as
+// ErrPlanDiffers.
+func TestRunVerifiesUnderTheLock(t *testing.T) {
+	obs := testObserved("h1")
+	for _, fail := range []bool{false, true} {
+		w := &fakeWorld{leader: 1, obs: obs}
+		var got *state.Observed
+		verify := func(_ context.Context, cluster string, o *state.Observed) error {
+			w.calls = append(w.calls, "verify "+cluster)
+			got = o
+			if fail {
+				return errors.New("step 2 (write-config b): the config to write differs")
+			}
+			return nil
+		}
+		_, err := Run(context.Background(), withTargets(testConfig(), rollingPlan(obs)), fakeConn{w}, Options{SnapshotDir: t.TempDir(), Verify: verify})
+		if got != obs {
+			t.Errorf("Verify was given %p, want apply's observation %p", got, obs)
+		}
+		if !fail {
+			if err != nil || len(w.calls) < 3 || !cmp.Equal(w.calls[:3], []string{"lock", "verify lab", "snapshot"}) {
+				t.Errorf("err %v, calls %q: want lock, verify, then the steps", err, w.calls)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrPlanDiffers) || !strings.Contains(err.Error(), "the config to write differs") {
+			t.Errorf("err %v, want ErrPlanDiffers with Verify's reason", err)
+		}
+		steps := slices.DeleteFunc(slices.Clone(w.calls), func(c string) bool { return c == "put-audit" }) // the audit record of a failed apply
+		if want := []string{"lock", "verify lab", "unlock"}; !cmp.Equal(steps, want) {
+			t.Errorf("calls %q, want %q: no step", w.calls, want)
+		}
+	}
+}
+
+// Issue 15 #4: a defrag's time bound is the step timeout plus its
+// member's DB size at 8 MiB/s (a defragmentation rewrites the whole file):
+// 480 MiB add a minute.
+func TestDefragTimeoutScalesWithDBSize(t *testing.T) {
+	for size, want := range map[int64]time.Duration{0: time.Minute, 480 << 20: 2 * time.Minute} {
+		w := &fakeWorld{leader: 1, obs: testObserved("h1"), dbs: []MemberDB{{Name: "b", ID: 2, Size: size}, {Name: "c", ID: 3, Size: 8 << 30}}}
+		p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(w.obs),
+			Steps: []plan.Step{{Action: plan.Defrag, Cluster: "lab", Member: "b", MemberID: 2}}}
+		if _, err := Run(context.Background(), withTargets(testConfig(), p), fakeConn{w}, Options{StepTimeout: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.defragBudget; got > want || got < want-5*time.Second {
+			t.Errorf("a DB of %d bytes: the defrag had %s, want about %s", size, got, want)
+		}
 	}
 }

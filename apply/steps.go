@@ -43,6 +43,16 @@ func (x *executor) host(ctx context.Context, s model.Step) (Host, error) {
 	if h, ok := x.hosts[s.Member]; ok {
 		return h, nil
 	}
+	h, err := x.dial(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	x.hosts[s.Member] = h
+	return h, nil
+}
+
+// dial connects to the host of the step's member, without keeping it.
+func (x *executor) dial(ctx context.Context, s model.Step) (Host, error) {
 	if s.Target == nil {
 		return nil, fmt.Errorf("member %s: the step names no host (plan again with this etcdform)", s.Member)
 	}
@@ -50,7 +60,6 @@ func (x *executor) host(ctx context.Context, s model.Step) (Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("member %s: host %s: %w", s.Member, s.Target.Host.Host, err)
 	}
-	x.hosts[s.Member] = h
 	return h, nil
 }
 
@@ -125,8 +134,13 @@ func (x *executor) run(ctx context.Context, s model.Step) error {
 		return fmt.Errorf("apply: unknown action %q", s.Action)
 	}
 	timeout := x.opts.StepTimeout
-	if s.Action.Info().Timeout == model.TimeoutBackupRun && s.Job != nil && s.Job.Run {
-		timeout += x.opts.BackupRunTimeout
+	switch s.Action.Info().Timeout {
+	case model.TimeoutBackupRun:
+		if s.Job != nil && s.Job.Run {
+			timeout += x.opts.BackupRunTimeout
+		}
+	case model.TimeoutDBSize:
+		timeout += x.dbTime(ctx, s)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -500,3 +514,19 @@ func (x *executor) remove(ctx context.Context, s model.Step) error {
 // AsidePrefix starts the name under which remove-member, stop-member and
 // recover-survivor move a data dir's member/ aside (model.AsidePrefix).
 const AsidePrefix = model.AsidePrefix
+
+// dbTime is the time a TimeoutDBSize step gets beyond the step timeout:
+// its member's DB size, as the member reports it now, at
+// model.DefragBytesPerSecond. A size that cannot be read adds nothing
+// (the step itself then reaches the member, or fails).
+func (x *executor) dbTime(ctx context.Context, s model.Step) time.Duration {
+	sctx, cancel := context.WithTimeout(ctx, x.opts.StepTimeout)
+	defer cancel()
+	sizes, _ := x.etcd.DBSizes(sctx) // those that answered
+	for _, m := range sizes {
+		if m.ID == s.MemberID {
+			return time.Duration(m.Size) * time.Second / model.DefragBytesPerSecond
+		}
+	}
+	return 0
+}

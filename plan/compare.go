@@ -63,13 +63,21 @@ func PinLeaders(obs *state.Observed, saved []Step) []string {
 // Leader (display: apply moves leadership at run time) are ignored, and so
 // are fresh disarm-alarm steps that a saved one of the same alarm type
 // covers (dropLaterAlarms: a member that raised its own NOSPACE since the
-// plan).
+// plan), and a defrag step in only one of the two lists (a member whose
+// fragmentation crossed the maintenance block's threshold since the plan,
+// either way: apply carries out the saved defrags).
 func CompareSteps(saved, fresh []Step) []string {
 	var out []string
 	fresh = dropLaterAlarms(saved, fresh)
 	pairs := alignSteps(saved, fresh)
 	for _, pr := range pairs {
 		switch {
+		case pr.B < 0 && saved[pr.A].Action == Defrag, pr.A < 0 && fresh[pr.B].Action == Defrag:
+			// Which members a routine defrag selects moves with every
+			// write (their free share against fragmentation_above), and
+			// a defrag is maintenance: safe to run unreviewed, touching
+			// no live key. Apply carries out the saved ones.
+			continue
 		case pr.B < 0:
 			s := saved[pr.A]
 			out = append(out, fmt.Sprintf("step %d (%s): in the plan, but the configuration and the clusters now give no such step there", pr.A+1, title(s)))
@@ -300,6 +308,28 @@ func filePaths(fs []File) []string {
 	var out []string
 	for _, f := range fs {
 		out = append(out, f.Path)
+	}
+	return out
+}
+
+// StepsOf returns the steps of the clusters in accepts, in order.
+func StepsOf(steps []Step, in func(cluster string) bool) []Step {
+	var out []Step
+	for _, s := range steps {
+		if in(s.Cluster) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TargetsOf returns the cluster targets of the clusters in accepts.
+func TargetsOf(ts []ClusterTarget, in func(cluster string) bool) []ClusterTarget {
+	var out []ClusterTarget
+	for _, t := range ts {
+		if in(t.Name) {
+			out = append(out, t)
+		}
 	}
 	return out
 }

@@ -246,13 +246,43 @@ func TestCompareStepsLaterNospace(t *testing.T) {
 	for i := range calm.Members {
 		calm.Hosts[calm.Members[i].Name].Config.QuotaBackendBytes = 160 << 20
 	}
-	if got := CompareSteps(Make(config(c), observed(calm), Options{}).Steps, fresh.Steps); len(got) < 5 {
-		t.Errorf("a NOSPACE raised since a plan without one: %q, want the recovery's steps as differences", got)
+	if got := CompareSteps(Make(config(c), observed(calm), Options{}).Steps, fresh.Steps); len(got) != 4 || !strings.Contains(got[0], "step compact lab is missing") {
+		t.Errorf("a NOSPACE raised since a plan without one: %q, want the compaction and the disarms as differences (a defrag alone is none)", got)
 	}
 	// A disarm of another alarm type is not covered.
 	other := slices.Clone(fresh.Steps)
 	other[len(other)-1].Alarm = "CORRUPT"
 	if got := CompareSteps(saved.Steps, other); len(got) != 1 {
 		t.Errorf("a disarm of another alarm type: %q, want it as the one difference", got)
+	}
+}
+
+// TestCompareStepsRoutineDefrag: a saved routine-defrag plan whose member's
+// fragmentation fell below the threshold before apply (the fresh plan has
+// no defrag of it), or one whose other member rose above it, still
+// compares equal; other differences are still found.
+func TestCompareStepsRoutineDefrag(t *testing.T) {
+	c := testCluster(1, 2, 3)
+	c.Maintenance = &schema.Maintenance{Defrag: &schema.DefragPolicy{FragmentationAbove: 30, MinReclaimable: 64 << 20}}
+	obs := func(free map[string]int64) *state.Observed {
+		oc := observe(testCluster(1, 2, 3), 1)
+		for i := range oc.Members {
+			st := oc.Members[i].Status
+			st.DBSize, st.DBSizeInUse = 512<<20, 512<<20-free[oc.Members[i].Name]
+		}
+		return observed(oc)
+	}
+	saved := Make(config(c), obs(map[string]int64{"etcd-2": 400 << 20, "etcd-3": 400 << 20}), Options{})
+	if got := brief(saved); !cmp.Equal(got, []string{"defrag etcd-2 3/0", "defrag etcd-3 3/0"}) {
+		t.Fatalf("fixture: %q", got)
+	}
+	fresh := Make(config(c), obs(map[string]int64{"etcd-1": 400 << 20, "etcd-2": 400 << 20}), Options{})
+	if got := CompareSteps(saved.Steps, fresh.Steps); got != nil {
+		t.Errorf("etcd-3 fell below and etcd-1 rose above the threshold: %q, want no difference", got)
+	}
+	edited := slices.Clone(saved.Steps)
+	edited[0].MemberID = 0xdead
+	if got := CompareSteps(edited, fresh.Steps); len(got) != 1 || !strings.Contains(got[0], "member ID") {
+		t.Errorf("an edited member ID: %q, want it as the one difference", got)
 	}
 }

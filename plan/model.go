@@ -63,6 +63,7 @@ const (
 	ToleranceMembership = model.ToleranceMembership
 	TimeoutStep         = model.TimeoutStep
 	TimeoutBackupRun    = model.TimeoutBackupRun
+	TimeoutDBSize       = model.TimeoutDBSize
 )
 
 // AsidePrefix and RecoverBumpRevision: see plan/model.

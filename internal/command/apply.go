@@ -111,10 +111,29 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintln(env.Stdout, "\nNothing to apply.")
 		return 0
 	}
+	// A saved plan's steps are derived again from the configuration and
+	// the clusters. With --auto-approve that happens once, under the lock,
+	// from the observation apply makes for its stale-plan check (one
+	// observation, not two, before the first step); asked for
+	// confirmation, apply checks before asking too, so that nobody
+	// confirms a plan it would then refuse.
+	var verify func(ctx context.Context, cluster string, obs *state.Observed) error
 	if planHash != planInThisRun {
-		if msg := verifySteps(ctx, env, cfg, p, down); msg != "" {
-			fmt.Fprintln(env.Stderr, msg)
+		if msg := configChanged(cfg, p); msg != "" {
+			fmt.Fprintln(env.Stderr, "Error: "+msg)
 			return 1
+		}
+		if !a.AutoApprove {
+			if msg := verifySteps(ctx, env, cfg, p, down); msg != "" {
+				fmt.Fprintln(env.Stderr, msg)
+				return 1
+			}
+		}
+		verify = func(_ context.Context, cluster string, obs *state.Observed) error {
+			if msg := stepsDiffer(env, cfg, p, obs, cluster); msg != "" {
+				return errors.New(msg)
+			}
+			return nil
 		}
 	}
 	if !a.AutoApprove && !env.StdinTTY {
@@ -147,9 +166,10 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 	audit := apply.NewAudit(auditW, planHash, p.Meta.GitCommit, author)
 	audit.Approver, audit.PipelineURL, audit.JobURL = env.CI.Approver, env.CI.PipelineURL, env.CI.JobURL
 	progress := views.NewApplyProgress(env.Stdout, env.StdoutTTY)
-	res, err := apply.Run(ctx, p, connect.Connector{Config: cfg, Down: down}, apply.Options{
+	res, err := apply.Run(ctx, p, connect.Connector{Config: cfg, Down: down, Hosts: connect.NewHostPool()}, apply.Options{
 		LockTimeout: a.LockTimeout, GateTimeout: a.GateTimeout, StepTimeout: a.StepTimeout,
 		SnapshotDir: a.SnapshotDir, Audit: audit, AuditKeep: a.AuditKeep, Progress: progress.Event, Backup: preApplyBackup(env, cfg),
+		Verify: verify,
 	})
 	progress.Result(res, err)
 	if aerr := audit.Err(); aerr != nil {
@@ -158,7 +178,7 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "\nError: %v\n", err)
-		if errors.Is(err, apply.ErrStale) || errors.Is(err, apply.ErrRefused) {
+		if errors.Is(err, apply.ErrStale) || errors.Is(err, apply.ErrRefused) || errors.Is(err, apply.ErrPlanDiffers) {
 			return 1
 		}
 		if errors.Is(err, apply.ErrInterrupted) {
@@ -190,28 +210,54 @@ const planInThisRun = "(planned in this run)"
 // The stale-plan check under the lock (apply.Run) then binds the world
 // apply acts on to this observation.
 func verifySteps(ctx context.Context, env *Env, cfg *schema.Config, p *plan.Plan, down *connect.Down) string {
-	if p.Meta.ConfigHash != "" && cfg.Hash != p.Meta.ConfigHash {
-		return fmt.Sprintf("Error: the configuration in %s changed since the plan was made (hash %.12s, planned %.12s). Run plan again.", cfg.Dir, cfg.Hash, p.Meta.ConfigHash)
+	if msg := configChanged(cfg, p); msg != "" {
+		return "Error: " + msg
 	}
 	obs := observe(ctx, env, cfg, connect.Options{Down: down})
 	if diffs := state.DiffFingerprint(p.Fingerprint, state.FingerprintOf(obs)); len(diffs) > 0 {
 		return fmt.Sprintf("Error: %v. Differences:\n  - %s", apply.ErrStale, strings.Join(diffs, "\n  - "))
 	}
-	diffs := plan.PinLeaders(obs, p.Steps)
+	if msg := stepsDiffer(env, cfg, p, obs, ""); msg != "" {
+		return "Error: " + msg
+	}
+	return ""
+}
+
+// configChanged returns why p cannot be applied with cfg when cfg is not
+// the configuration p was made from (p.Meta.ConfigHash), else "".
+func configChanged(cfg *schema.Config, p *plan.Plan) string {
+	if p.Meta.ConfigHash != "" && cfg.Hash != p.Meta.ConfigHash {
+		return fmt.Sprintf("the configuration in %s changed since the plan was made (hash %.12s, planned %.12s). Run plan again.", cfg.Dir, cfg.Hash, p.Meta.ConfigHash)
+	}
+	return ""
+}
+
+// stepsDiffer plans cfg again against obs, with the leaders pinned to the
+// saved steps' (plan.PinLeaders), and returns what to print when the steps
+// and targets of cluster ("" for every cluster) differ from p's, else "".
+// Apply calls it under the lock with its stale-plan check's observation of
+// one cluster (apply.Options.Verify); the other clusters, not observed
+// there, are left out of the comparison.
+func stepsDiffer(env *Env, cfg *schema.Config, p *plan.Plan, obs *state.Observed, cluster string) string {
+	in := func(name string) bool { return cluster == "" || name == cluster }
+	saved := plan.StepsOf(p.Steps, in)
+	diffs := plan.PinLeaders(obs, saved)
 	// A reduced plan is compared with the same reduction, a recovery plan
 	// with the recovery, a bootstrap with its tokens.
 	fresh := planAgainst(env, cfg, obs, plan.Options{AllowEven: true, Only: p.Meta.Only, Recover: p.Meta.Recover, Tokens: plan.PinTokens(p.Steps)})
-	diffs = append(diffs, plan.CompareSteps(p.Steps, fresh.Steps)...)
-	diffs = append(diffs, plan.CompareTargets(p.Targets, fresh.Targets)...)
+	diffs = append(diffs, plan.CompareSteps(saved, plan.StepsOf(fresh.Steps, in))...)
+	diffs = append(diffs, plan.CompareTargets(plan.TargetsOf(p.Targets, in), plan.TargetsOf(fresh.Targets, in))...)
 	if len(diffs) == 0 {
 		return ""
 	}
-	msg := fmt.Sprintf("Error: the plan's steps are not the ones the configuration in %s gives for the clusters as they are now, so apply will not carry it out: the plan file was edited after it was made, was made by another etcdform version, or the clusters changed in a way the stale-plan check does not cover. Nothing was applied. Differences:\n  - %s", cfg.Dir, strings.Join(diffs, "\n  - "))
-	if fresh.HasRefusals() {
-		var lines []string
-		for _, r := range fresh.Refusals {
+	msg := fmt.Sprintf("the plan's steps are not the ones the configuration in %s gives for the clusters as they are now, so apply will not carry it out: the plan file was edited after it was made, was made by another etcdform version, or the clusters changed in a way the stale-plan check does not cover. Nothing was applied. Differences:\n  - %s", cfg.Dir, strings.Join(diffs, "\n  - "))
+	var lines []string
+	for _, r := range fresh.Refusals {
+		if in(r.Cluster) {
 			lines = append(lines, fmt.Sprintf("  - %s: %s: %s", r.Cluster, r.Summary, r.Detail))
 		}
+	}
+	if len(lines) > 0 {
 		msg += "\nPlanned now, the configuration is refused:\n" + strings.Join(lines, "\n")
 	}
 	return msg + "\nRun plan again, review it, and apply the new plan file."

@@ -76,6 +76,8 @@ func runWorld(t *testing.T, world func(context.Context, *schema.Config) *state.O
 // Issue 13 #2 at the command level: apply plans a saved plan again and
 // refuses one whose steps were edited (and re-sealed), before asking or
 // running anything; a leader change alone passes to the confirmation.
+// (With --auto-approve the same check runs under the lock, on apply's own
+// observation: apply.Options.Verify, e2e TestApplyRefusesTamperedPlan.)
 func TestApplyComparesSavedSteps(t *testing.T) {
 	dir := quotaConfig(t)
 	pf := filepath.Join(t.TempDir(), "change.plan")
@@ -103,7 +105,7 @@ func TestApplyComparesSavedSteps(t *testing.T) {
 	if err := planfile.WriteFile(pf, p); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := runWorld(t, quotaWorld(1), "apply", "--auto-approve", pf)
+	code, stdout, stderr := runWorld(t, quotaWorld(1), "apply", pf)
 	if code != 1 || !strings.Contains(stderr, `step 2 (write-config etcd-2): the config to write differs: the plan has "enable-pprof: true" instead`) {
 		t.Errorf("tampered plan: exit %d, stderr:\n%s", code, stderr)
 	}

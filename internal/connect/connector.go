@@ -30,6 +30,10 @@ type Connector struct {
 	// of the apply (and the command's own observations), so that a member
 	// known to be dead costs one endpoint timeout per apply (etcd.Down).
 	Down *Down
+	// Hosts, when set, keeps the SSH connections Host opens, so that
+	// Observe (the stale-plan check under the lock) uses them instead of
+	// dialling each host again.
+	Hosts *HostPool
 }
 
 var _ apply.Connector = Connector{}
@@ -74,7 +78,8 @@ func (c Connector) Host(ctx context.Context, t plan.Target) (apply.Host, error) 
 		cli.Close()
 		return nil, err
 	}
-	return &hostAdapter{cli: cli, mgr: mgr}, nil
+	c.Hosts.put(t.Host, cli)
+	return &hostAdapter{cli: cli, mgr: mgr, pool: c.Hosts}, nil
 }
 
 // Observe re-observes the named cluster of c.Config for the stale-plan
@@ -85,15 +90,16 @@ func (c Connector) Observe(ctx context.Context, cluster string) (*state.Observed
 	}
 	for _, cl := range c.Config.Clusters {
 		if cl.Name == cluster {
-			return Observe(ctx, &schema.Config{Dir: c.Config.Dir, Clusters: []*schema.Cluster{cl}}, Options{Down: c.Down}), nil
+			return Observe(ctx, &schema.Config{Dir: c.Config.Dir, Clusters: []*schema.Cluster{cl}}, Options{Down: c.Down, Hosts: c.Hosts}), nil
 		}
 	}
 	return nil, fmt.Errorf("the configuration in %s does not declare cluster %s", c.Config.Dir, cluster)
 }
 
 type hostAdapter struct {
-	cli *sshp.Client
-	mgr sshp.ServiceManager
+	cli  *sshp.Client
+	mgr  sshp.ServiceManager
+	pool *HostPool // where Host put cli, for Observe
 }
 
 func (h *hostAdapter) Preflight(ctx context.Context, p apply.Preflight) error {
@@ -160,7 +166,10 @@ func sshFiles(files []apply.File) []sshp.File {
 	return out
 }
 
-func (h *hostAdapter) Close() error { return h.cli.Close() }
+func (h *hostAdapter) Close() error {
+	h.pool.drop(h.cli)
+	return h.cli.Close()
+}
 
 type etcdAdapter struct {
 	cli      *etcdp.Client
@@ -233,6 +242,22 @@ func (e *etcdAdapter) AddLearner(ctx context.Context, peerURL string) (uint64, [
 		out = append(out, apply.LiveMember{ID: m.ID, Name: m.Name, PeerURL: pu})
 	}
 	return id, out, nil
+}
+
+func (e *etcdAdapter) Members(ctx context.Context) ([]apply.LiveMember, error) {
+	ms, _, err := e.cli.Members(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]apply.LiveMember, 0, len(ms))
+	for _, m := range ms {
+		pu := ""
+		if len(m.PeerURLs) > 0 {
+			pu = m.PeerURLs[0]
+		}
+		out = append(out, apply.LiveMember{ID: m.ID, Name: m.Name, PeerURL: pu, IsLearner: m.IsLearner})
+	}
+	return out, nil
 }
 
 func (e *etcdAdapter) Promote(ctx context.Context, id uint64) error { return e.cli.Promote(ctx, id) }

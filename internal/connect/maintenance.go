@@ -20,12 +20,9 @@ func (e *etcdAdapter) AlarmDisarm(ctx context.Context, id uint64, alarm string) 
 
 func (e *etcdAdapter) DBSizes(ctx context.Context) ([]apply.MemberDB, error) {
 	sizes, err := e.cli.DBSizes(ctx)
-	if err != nil {
-		return nil, err
-	}
 	out := make([]apply.MemberDB, 0, len(sizes))
 	for _, s := range sizes {
 		out = append(out, apply.MemberDB{Name: s.Member.Name, ID: s.Member.ID, Size: s.Size, Quota: s.Quota})
 	}
-	return out, nil
+	return out, err
 }

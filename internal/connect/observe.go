@@ -41,6 +41,76 @@ type Options struct {
 	// apply of one run, so that a dead member's endpoint is waited on once
 	// (see etcd.Down).
 	Down *Down
+	// Hosts, when set, holds SSH connections apply has open (Connector):
+	// a host observed through one of them is not dialled again.
+	Hosts *HostPool
+}
+
+// HostPool holds the SSH connections a Connector opened for apply, by
+// address, so that the observation under the lock (the stale-plan check)
+// uses them instead of dialling the hosts apply has just locked once more.
+// The connections stay apply's: the observation does not close them.
+type HostPool struct {
+	mu      sync.Mutex
+	clients map[poolKey]*sshp.Client
+}
+
+// poolKey is a HostAddr by value, its bastion's too.
+type poolKey struct {
+	addr    plan.HostAddr
+	bastion plan.Bastion
+}
+
+func keyOf(a plan.HostAddr) poolKey {
+	k := poolKey{addr: a}
+	if a.Bastion != nil {
+		k.bastion, k.addr.Bastion = *a.Bastion, nil
+	}
+	return k
+}
+
+// NewHostPool returns an empty pool.
+func NewHostPool() *HostPool { return &HostPool{clients: map[poolKey]*sshp.Client{}} }
+
+func (p *HostPool) put(a plan.HostAddr, cli *sshp.Client) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.clients[keyOf(a)] == nil {
+		p.clients[keyOf(a)] = cli
+	}
+}
+
+func (p *HostPool) drop(cli *sshp.Client) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for a, c := range p.clients {
+		if c == cli {
+			delete(p.clients, a)
+		}
+	}
+}
+
+// dial returns a pooled connection to a (release does nothing), or a new
+// one that release closes.
+func (p *HostPool) dial(ctx context.Context, a plan.HostAddr) (cli *sshp.Client, release func(), err error) {
+	if p != nil {
+		p.mu.Lock()
+		cli = p.clients[keyOf(a)]
+		p.mu.Unlock()
+		if cli != nil {
+			return cli, func() {}, nil
+		}
+	}
+	if cli, err = Dial(ctx, a); err != nil {
+		return nil, nil, err
+	}
+	return cli, func() { cli.Close() }, nil
 }
 
 // Down remembers the endpoints that did not answer during one apply (see
@@ -67,7 +137,7 @@ func Observe(ctx context.Context, cfg *schema.Config, opts Options) *state.Obser
 			defer wg.Done()
 			cctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 			defer cancel()
-			oc := observeCluster(cctx, c, opts.Down)
+			oc := observeCluster(cctx, c, opts.Down, opts.Hosts)
 			mu.Lock()
 			obs.Clusters[c.Name] = oc
 			mu.Unlock()
@@ -79,17 +149,17 @@ func Observe(ctx context.Context, cfg *schema.Config, opts Options) *state.Obser
 
 // Cluster observes one cluster: etcd and every host at once.
 func Cluster(ctx context.Context, c *schema.Cluster) *state.Cluster {
-	return observeCluster(ctx, c, nil)
+	return observeCluster(ctx, c, nil, nil)
 }
 
-func observeCluster(ctx context.Context, c *schema.Cluster, down *Down) *state.Cluster {
+func observeCluster(ctx context.Context, c *schema.Cluster, down *Down, pool *HostPool) *state.Cluster {
 	hosts := make([]*state.Host, len(c.Members))
 	var wg sync.WaitGroup
 	for i, m := range c.Members {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			hosts[i] = Host(ctx, c, m)
+			hosts[i] = observeHost(ctx, c, m, pool)
 		}()
 	}
 	var oc *state.Cluster
@@ -198,13 +268,19 @@ func Dial(ctx context.Context, a plan.HostAddr) (*sshp.Client, error) {
 
 // Host observes one member's host over SSH.
 func Host(ctx context.Context, c *schema.Cluster, m *schema.Member) *state.Host {
+	return observeHost(ctx, c, m, nil)
+}
+
+// observeHost is Host through pool's connection to the host, when it has
+// one.
+func observeHost(ctx context.Context, c *schema.Cluster, m *schema.Member, pool *HostPool) *state.Host {
 	h := &state.Host{Member: m.Name, Address: m.Host, ServiceState: "unknown"}
-	cli, err := DialHost(ctx, m)
+	cli, release, err := pool.dial(ctx, plan.HostAddrOf(m))
 	if err != nil {
 		h.Error = err.Error()
 		return h
 	}
-	defer cli.Close()
+	defer release()
 	h.Reachable = true
 	svc := c.Service
 	if data, err := cli.ReadFile(ctx, svc.ConfigFile); err == nil {

@@ -1,4 +1,5 @@
-// Package etcdbin builds and caches real etcd and etcdutl binaries from the
+// Package etcdbin builds and caches real etcd and etcdutl binaries (and, for
+// the benchmarks' baselines, etcdctl: EnsureEtcdctl) from the
 // go.etcd.io/etcd modules at a pinned version. The build module lives in
 // internal/etcdbuild (a separate Go module, so the product's go.mod stays
 // clean). Binaries are cached per version under the user cache directory;
@@ -216,46 +217,11 @@ func buildModuleDir() (string, error) {
 }
 
 func build(ctx context.Context, v string, b *Binaries) error {
-	if _, err := exec.LookPath("go"); err != nil {
-		return errors.New("etcdbin: the Go toolchain is needed to build etcd: install Go and put it on PATH")
-	}
-	src, err := buildModuleDir()
+	work, cleanup, err := buildModule(ctx, v)
 	if err != nil {
 		return err
 	}
-	work := src
-	if v != DefaultVersion {
-		// Another version: copy the sources into a fresh module and let
-		// the etcd modules of that version choose every dependency (the
-		// pinned go.mod would hold newer etcd-internal modules back).
-		tmp, err := os.MkdirTemp("", "etcdbuild-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		if err := os.WriteFile(filepath.Join(tmp, "go.mod"), []byte("module etcdform.local/etcdbuild\n\ngo 1.24\n"), 0o644); err != nil {
-			return err
-		}
-		for _, f := range []string{"tools.go", "etcd/main.go"} {
-			data, err := os.ReadFile(filepath.Join(src, f))
-			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(filepath.Dir(filepath.Join(tmp, f)), 0o755); err != nil {
-				return err
-			}
-			if err := os.WriteFile(filepath.Join(tmp, f), data, 0o644); err != nil {
-				return err
-			}
-		}
-		work = tmp
-		if err := goCmd(ctx, work, "get", "go.etcd.io/etcd/server/v3@v"+v, "go.etcd.io/etcd/etcdutl/v3@v"+v); err != nil {
-			return err
-		}
-		if err := goCmd(ctx, work, "mod", "tidy"); err != nil {
-			return err
-		}
-	}
+	defer cleanup()
 	tmpEtcd, tmpUtl := b.Etcd+".tmp", b.Etcdutl+".tmp"
 	if err := goCmd(ctx, work, "build", "-trimpath", "-o", tmpEtcd, "./etcd"); err != nil {
 		return err
@@ -267,6 +233,101 @@ func build(ctx context.Context, v string, b *Binaries) error {
 		return err
 	}
 	return os.Rename(tmpUtl, b.Etcdutl)
+}
+
+// buildModule returns the module to build version v in: internal/etcdbuild
+// for DefaultVersion; for another version a fresh copy of its sources in
+// which the etcd modules of that version choose every dependency (the
+// pinned go.mod would hold newer etcd-internal modules back). cleanup
+// removes the copy.
+func buildModule(ctx context.Context, v string) (work string, cleanup func(), err error) {
+	if _, err := exec.LookPath("go"); err != nil {
+		return "", nil, errors.New("etcdbin: the Go toolchain is needed to build etcd: install Go and put it on PATH")
+	}
+	src, err := buildModuleDir()
+	if err != nil {
+		return "", nil, err
+	}
+	if v == DefaultVersion {
+		return src, func() {}, nil
+	}
+	tmp, err := os.MkdirTemp("", "etcdbuild-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(tmp) }
+	if err := os.WriteFile(filepath.Join(tmp, "go.mod"), []byte("module etcdform.local/etcdbuild\n\ngo 1.24\n"), 0o644); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	for _, f := range []string{"tools.go", "etcd/main.go"} {
+		data, err := os.ReadFile(filepath.Join(src, f))
+		if err == nil {
+			err = os.MkdirAll(filepath.Dir(filepath.Join(tmp, f)), 0o755)
+		}
+		if err == nil {
+			err = os.WriteFile(filepath.Join(tmp, f), data, 0o644)
+		}
+		if err != nil {
+			cleanup()
+			return "", nil, err
+		}
+	}
+	err = goCmd(ctx, tmp, "get", "go.etcd.io/etcd/server/v3@v"+v, "go.etcd.io/etcd/etcdutl/v3@v"+v, "go.etcd.io/etcd/etcdctl/v3@v"+v)
+	if err == nil {
+		err = goCmd(ctx, tmp, "mod", "tidy")
+	}
+	if err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return tmp, cleanup, nil
+}
+
+// EnsureEtcdctl returns the path of etcdctl of version v ("" means
+// DefaultVersion), built from go.etcd.io/etcd/etcdctl/v3 into the cache
+// beside etcd and etcdutl if it is not there. Only the benchmarks need it
+// (their baselines run the operator's etcdctl commands), so Ensure does
+// not build it.
+func EnsureEtcdctl(ctx context.Context, v string) (string, error) {
+	if v == "" {
+		v = DefaultVersion
+	}
+	v = strings.TrimPrefix(v, "v")
+	dir, err := CacheDir(v)
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "etcdctl")
+	if exists(bin) {
+		return bin, nil
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("etcdbin: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("etcdbin: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", fmt.Errorf("etcdbin: lock %s: %w", dir, err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if exists(bin) {
+		return bin, nil
+	}
+	work, cleanup, err := buildModule(ctx, v)
+	if err != nil {
+		return "", err
+	}
+	defer cleanup()
+	if err := goCmd(ctx, work, "build", "-trimpath", "-o", bin+".tmp", "go.etcd.io/etcd/etcdctl/v3"); err != nil {
+		return "", err
+	}
+	return bin, os.Rename(bin+".tmp", bin)
 }
 
 func goCmd(ctx context.Context, dir string, args ...string) error {

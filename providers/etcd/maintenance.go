@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -87,19 +88,21 @@ type DBSize struct {
 }
 
 // DBSizes asks every live member for its status, in parallel, and returns
-// its DB size and quota. Status is a read: it works under NOSPACE. A
-// member that does not answer is an error naming it.
+// the DB size and quota of each that answered. Status is a read: it works
+// under NOSPACE. The error names the members that did not answer.
 func (c *Client) DBSizes(ctx context.Context) ([]DBSize, error) {
 	ms, _, err := c.Members(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []DBSize
+	var errs []error
 	for _, st := range c.statuses(ctx, ms, true) {
 		if st.Err != nil {
-			return nil, fmt.Errorf("etcd: DB size of %s: %w", st.Member, st.Err)
+			errs = append(errs, fmt.Errorf("etcd: DB size of %s: %w", st.Member, st.Err))
+			continue
 		}
 		out = append(out, DBSize{Member: st.Member, Size: st.Status.DbSize, Quota: st.Status.DbSizeQuota})
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
