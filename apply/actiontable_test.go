@@ -123,9 +123,23 @@ var fakeHostCases = map[plan.Action]fakeHostCase{
 	},
 	plan.UpgradeMember: {
 		step: func(*testing.T) plan.Step {
-			return plan.Step{Action: plan.UpgradeMember, Cluster: "lab", Member: "a", MemberID: 1}
+			return plan.Step{Action: plan.UpgradeMember, Cluster: "lab", Member: "a", MemberID: 1,
+				Uploads: []plan.Upload{{Role: "etcd-binary", Path: "/usr/local/bin/etcd", Source: "/cache/sha256-ab", SHA256: "ab", Mode: 0o755}}}
 		},
-		wantCalls: []string{"pregate-except 1", "move-leader-from 1", "restart a", "member-version 1", "gate"},
+		wantCalls: []string{"pregate-except 1", "swap-staged a", "move-leader-from 1", "restart a", "member-version 1", "gate"},
+	},
+	plan.StageBinary: {
+		step: func(t *testing.T) plan.Step {
+			src := filepath.Join(t.TempDir(), "sha256-x")
+			data := []byte("an etcd binary")
+			if err := os.WriteFile(src, data, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(data)
+			return plan.Step{Action: plan.StageBinary, Cluster: "lab", Member: "b", MemberID: 2,
+				Uploads: []plan.Upload{{Role: "etcd-binary", Path: "/usr/local/bin/etcd", Source: src, SHA256: hex.EncodeToString(sum[:]), Mode: 0o755}}}
+		},
+		wantCalls: []string{"stage-files b"},
 	},
 	plan.CheckV2Store: {
 		step: func(*testing.T) plan.Step {

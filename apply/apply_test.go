@@ -199,6 +199,12 @@ func (h fakeHost) MoveAside(ctx context.Context, from, aside string) error {
 func (h fakeHost) InstallFiles(ctx context.Context, fs []File) error {
 	return h.do(op{Op: "install-files", Files: append([]File(nil), fs...)})
 }
+func (h fakeHost) StageFiles(ctx context.Context, fs []File) error {
+	return h.do(op{Op: "stage-files", Files: append([]File(nil), fs...)})
+}
+func (h fakeHost) SwapStaged(ctx context.Context, fs []Staged) error {
+	return h.do(op{Op: "swap-staged"})
+}
 func (h fakeHost) InstallJob(ctx context.Context, j Job) error {
 	return h.do(op{Op: "install-job", Job: &j})
 }

@@ -114,6 +114,12 @@ type Host interface {
 	// staged, checked and swapped in atomically (several at once), the
 	// replaced ones kept as PATH.bak unless File.DropPrevious.
 	InstallFiles(ctx context.Context, files []File) error
+	// StageFiles puts files next to their targets (PATH.etcdform-new)
+	// and checks them there; the targets are untouched until SwapStaged.
+	StageFiles(ctx context.Context, files []File) error
+	// SwapStaged checks staged files against their sha256 and swaps
+	// them in together, keeping each replaced file as PATH.bak.
+	SwapStaged(ctx context.Context, files []Staged) error
 	// InstallJob installs a scheduled job's files in the order Job
 	// describes.
 	InstallJob(ctx context.Context, j Job) error
@@ -194,6 +200,13 @@ type Restore struct {
 	PeerURL      string
 	Token        string
 	BumpRevision int64
+}
+
+// Staged is a file StageFiles put next to Path, with the sha256 it must
+// still have when SwapStaged swaps it in.
+type Staged struct {
+	Path   string
+	SHA256 string
 }
 
 // File is one whole file to install on a host.

@@ -122,6 +122,7 @@ var handlers = map[model.Action]handler{
 	model.StopMember:       (*executor).stopMember,
 	model.RecoverSurvivor:  (*executor).recoverSurvivor,
 	model.UpgradeMember:    (*executor).upgradeMember,
+	model.StageBinary:      (*executor).stageBinary,
 	model.CheckV2Store:     (*executor).checkV2Store,
 }
 
@@ -211,12 +212,27 @@ func (x *executor) checkV2Store(ctx context.Context, s model.Step) error {
 	return nil
 }
 
-// upgradeMember restarts the member on its new binary (a restart, with
-// leadership moved away first) and waits, within the step's time, until it
-// reports the version the step's target names.
+// upgradeMember swaps in the binaries a stage-binary step staged (checked
+// against the step's sha256 on the host), restarts the member on them (a
+// restart, with leadership moved away first) and waits, within the step's
+// time, until it reports the version the step's target names.
 func (x *executor) upgradeMember(ctx context.Context, s model.Step) error {
 	if s.Target == nil || s.Target.Version == "" {
 		return fmt.Errorf("upgrade %s: the step names no version (plan again with this etcdform)", s.Member)
+	}
+	if len(s.Uploads) > 0 {
+		h, err := x.host(ctx, s)
+		if err != nil {
+			return err
+		}
+		staged := make([]Staged, len(s.Uploads))
+		for i, u := range s.Uploads {
+			staged[i] = Staged{Path: u.Path, SHA256: u.SHA256}
+		}
+		x.ev("swapping in the staged binaries")
+		if err := h.SwapStaged(ctx, staged); err != nil {
+			return fmt.Errorf("the new binaries of %s were not swapped in; the member still runs its old version: %w", s.Member, err)
+		}
 	}
 	if err := x.restart(ctx, s); err != nil {
 		return err

@@ -24,25 +24,14 @@ var ErrSourceChanged = errors.New("apply: a TLS source file changed since the pl
 // file as PATH.bak, but for the backup job's credentials, of which no
 // copy is kept. Key bytes live only in this call.
 func (x *executor) upload(ctx context.Context, s model.Step) error {
-	if len(s.Uploads) == 0 {
-		return fmt.Errorf("upload step for %s has no file", s.Member)
-	}
-	files := make([]File, len(s.Uploads))
+	files, err := readUploads(s)
 	defer func() {
 		for _, f := range files {
 			clear(f.Data)
 		}
 	}()
-	for i, u := range s.Uploads {
-		d, err := os.ReadFile(u.Source)
-		if err != nil {
-			return fmt.Errorf("reading the source of %s: %w", u.Path, err)
-		}
-		files[i] = File{Path: u.Path, Data: d, Mode: uploadMode(u), DropPrevious: u.Role == "backup-credentials"}
-		sum := sha256.Sum256(d)
-		if got := hex.EncodeToString(sum[:]); got != u.SHA256 {
-			return fmt.Errorf("%w: %s has sha256 %.12s.., the plan recorded %.12s..", ErrSourceChanged, u.Source, got, u.SHA256)
-		}
+	if err != nil {
+		return err
 	}
 	h, err := x.host(ctx, s)
 	if err != nil {
@@ -57,6 +46,48 @@ func (x *executor) upload(ctx context.Context, s model.Step) error {
 		return fmt.Errorf("uploading to %s: %w", s.Member, err)
 	}
 	return nil
+}
+
+// stageBinary uploads the step's binaries next to their targets and
+// checks them there (Host.StageFiles); the member's upgrade-member step
+// swaps them in. Like upload, every source is read and checked against
+// its planned sha256 before the host is touched.
+func (x *executor) stageBinary(ctx context.Context, s model.Step) error {
+	files, err := readUploads(s)
+	if err != nil {
+		return err
+	}
+	h, err := x.host(ctx, s)
+	if err != nil {
+		return err
+	}
+	x.ev(fmt.Sprintf("staging %d files", len(files)))
+	if err := h.StageFiles(ctx, files); err != nil {
+		return fmt.Errorf("staging on %s: %w", s.Member, err)
+	}
+	return nil
+}
+
+// readUploads reads the sources of a step's uploads and checks each
+// against the sha256 the plan recorded; a changed source is
+// ErrSourceChanged, before any host is touched.
+func readUploads(s model.Step) ([]File, error) {
+	if len(s.Uploads) == 0 {
+		return nil, fmt.Errorf("%s step for %s has no file", s.Action, s.Member)
+	}
+	files := make([]File, len(s.Uploads))
+	for i, u := range s.Uploads {
+		d, err := os.ReadFile(u.Source)
+		if err != nil {
+			return files, fmt.Errorf("reading the source of %s: %w", u.Path, err)
+		}
+		files[i] = File{Path: u.Path, Data: d, Mode: uploadMode(u), DropPrevious: u.Role == "backup-credentials"}
+		sum := sha256.Sum256(d)
+		if got := hex.EncodeToString(sum[:]); got != u.SHA256 {
+			return files, fmt.Errorf("%w: %s has sha256 %.12s.., the plan recorded %.12s..", ErrSourceChanged, u.Source, got, u.SHA256)
+		}
+	}
+	return files, nil
 }
 
 func uploadMode(u model.Upload) os.FileMode {

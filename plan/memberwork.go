@@ -71,7 +71,7 @@ func (w *memberWork) restartChanges() []Change {
 func (w *memberWork) restartReason() string {
 	switch {
 	case w.binary != nil:
-		return "Restart on etcd " + w.to + ", whose binary was installed above, and wait until the member reports it"
+		return "Swap in etcd " + w.to + ", staged above, restart on it and wait until the member reports it"
 	case w.config != nil:
 		return "Restart so that the new config takes effect"
 	case len(w.caRestart) > 0:
@@ -250,11 +250,12 @@ func (cp *clusterPlanner) restartStep(w *memberWork) Step {
 	} else if m.unhealthy {
 		reason += "; the member reports errors, so it goes first"
 	}
-	act := Restart
+	s := Step{Action: Restart, Cluster: cp.c.Name, Member: m.name, MemberID: m.id(), Reason: reason, Changes: w.restartChanges(), Leader: m.leader, Voters: v, Tolerated: a - quorum(v)}
 	if w.binary != nil {
-		act = UpgradeMember
+		// The binaries staged by w.binary, swapped in before the restart.
+		s.Action, s.Uploads = UpgradeMember, w.binary.Uploads
 	}
-	return Step{Action: act, Cluster: cp.c.Name, Member: m.name, MemberID: m.id(), Reason: reason, Changes: w.restartChanges(), Leader: m.leader, Voters: v, Tolerated: a - quorum(v)}
+	return s
 }
 
 // refuseDataDirMove refuses a new data_dir for a member whose config file

@@ -49,6 +49,7 @@ const (
 	StopMember          = model.StopMember
 	RecoverSurvivor     = model.RecoverSurvivor
 	UpgradeMember       = model.UpgradeMember
+	StageBinary         = model.StageBinary
 	CheckV2Store        = model.CheckV2Store
 	EffectOther         = model.EffectOther
 	EffectAdd           = model.EffectAdd

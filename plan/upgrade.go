@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 )
@@ -76,8 +77,8 @@ func (cp *clusterPlanner) upgradeWork() {
 	for _, m := range behind {
 		w := cp.work.of(m)
 		s := installBinaryStep(c, m.desired, m.host, rel)
-		s.MemberID, s.Leader = m.id(), m.leader
-		s.Reason += "; the member keeps running the old version until its upgrade-member step restarts it"
+		s.Action, s.MemberID, s.Leader = StageBinary, m.id(), m.leader
+		s.Reason = fmt.Sprintf("Stage etcd %s from %s (sha256 %s, as %s says) next to the binaries on the host, checked there; they are swapped in by the member's upgrade-member step, and the member runs its old version until then", rel.Version, rel.Source, rel.SHA256, rel.SumFrom)
 		w.binary, w.from, w.to = &s, m.host.BinaryVersion, c.EtcdVersion
 		if v2check {
 			w.check = &Step{Action: CheckV2Store, Cluster: c.Name, Member: m.name, MemberID: m.id(), Leader: m.leader,

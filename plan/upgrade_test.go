@@ -35,7 +35,7 @@ func TestUpgradePlan(t *testing.T) {
 	p := Make(config(c), observed(oc), Options{})
 	want := []string{"snapshot  3/1",
 		"check-v2store etcd-2 3/1", "check-v2store etcd-3 3/1", "check-v2store etcd-1 3/1 L",
-		"install-binary etcd-2 3/1", "install-binary etcd-3 3/1", "install-binary etcd-1 3/1 L",
+		"stage-binary etcd-2 3/1", "stage-binary etcd-3 3/1", "stage-binary etcd-1 3/1 L",
 		"upgrade-member etcd-2 3/0", "upgrade-member etcd-3 3/0", "upgrade-member etcd-1 3/0 L"}
 	if diff := cmp.Diff(want, brief(p)); diff != "" {
 		t.Errorf("steps (-want +got):\n%s", diff)
@@ -44,6 +44,9 @@ func TestUpgradePlan(t *testing.T) {
 		t.Errorf("refusals %v, warnings %v", summaries(p.Refusals), summaries(p.Warnings))
 	}
 	last := p.Steps[len(p.Steps)-1]
+	if len(last.Uploads) != 2 || last.Uploads[0].SHA256 != "e1" || last.Uploads[1].Path != "/usr/local/bin/etcdutl" {
+		t.Errorf("the upgrade swaps in %+v, want the staged etcd and etcdutl", last.Uploads)
+	}
 	if !last.Leader || last.Target == nil || last.Target.Version != "3.6.16" ||
 		!cmp.Equal(last.Changes, []Change{{Attr: "version", Before: "3.5.35", After: "3.6.16"}}) {
 		t.Errorf("last step %+v", last)
@@ -89,7 +92,7 @@ func TestUpgradePlan(t *testing.T) {
 				t.Errorf("refusals %+v, want %q saying %q", p.Refusals, tc.summary, tc.detail)
 			}
 			for _, s := range p.Steps {
-				if s.Action == InstallBinary || s.Action == UpgradeMember {
+				if s.Action == StageBinary || s.Action == UpgradeMember {
 					t.Errorf("a refused upgrade plans %s %s", s.Action, s.Member)
 				}
 			}

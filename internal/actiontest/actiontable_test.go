@@ -34,6 +34,9 @@ var stepFields = map[plan.Action]func(s *plan.Step){
 	plan.InstallBinary: func(s *plan.Step) {
 		s.Uploads = []plan.Upload{{Role: "etcd-binary", Path: "/usr/local/bin/etcd", Source: "/tmp/sha256-ab", SHA256: "ab", Mode: 0o755}}
 	},
+	plan.StageBinary: func(s *plan.Step) {
+		s.Uploads = []plan.Upload{{Role: "etcd-binary", Path: "/usr/local/bin/etcd", Source: "/tmp/sha256-ab", SHA256: "ab", Mode: 0o755}}
+	},
 	plan.InstallService: func(s *plan.Step) {
 		s.Config = []byte("[Unit]\n")
 		s.Target = &plan.Target{Service: plan.Service{Manager: "systemd", Name: "etcd", User: "etcd"}, DataDir: "/var/lib/etcd"}

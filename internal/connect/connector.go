@@ -111,6 +111,16 @@ func (h *hostAdapter) MoveAside(ctx context.Context, from, aside string) error {
 func (h *hostAdapter) InstallFiles(ctx context.Context, files []apply.File) error {
 	return h.cli.InstallFiles(ctx, sshFiles(files))
 }
+func (h *hostAdapter) StageFiles(ctx context.Context, files []apply.File) error {
+	return h.cli.StageFiles(ctx, sshFiles(files))
+}
+func (h *hostAdapter) SwapStaged(ctx context.Context, files []apply.Staged) error {
+	out := make([]sshp.Staged, len(files))
+	for i, f := range files {
+		out[i] = sshp.Staged(f)
+	}
+	return h.cli.SwapStaged(ctx, out)
+}
 func (h *hostAdapter) InstallJob(ctx context.Context, j apply.Job) error {
 	return h.cli.InstallJob(ctx, sshp.Job{Files: sshFiles(j.Files), Dirs: j.Dirs, Timer: j.Timer, StopTimers: j.StopTimers, Remove: j.Remove})
 }

@@ -88,7 +88,7 @@ func TestUpgradeNextMinorE2E(t *testing.T) {
 
 // upgradeUnderLoad changes the lab's etcd_version from from to to and
 // checks the plan (a snapshot, check-v2store per member when v2check,
-// install-binary per member, upgrade-member per member, the leader last),
+// stage-binary per member, upgrade-member per member, the leader last),
 // then applies it under a client writing as fast as it can: the members
 // upgrade in that order, each reports to, the cluster version becomes
 // cluster, no acknowledged write is lost, and a second plan is empty.
@@ -111,7 +111,7 @@ func upgradeUnderLoad(t *testing.T, st *lab.State, from, to, cluster string, v2c
 		}
 	}
 	for _, n := range order {
-		want = append(want, "install-binary "+n)
+		want = append(want, "stage-binary "+n)
 	}
 	for _, n := range order {
 		want = append(want, "upgrade-member "+n)
@@ -164,6 +164,13 @@ func upgradeUnderLoad(t *testing.T, st *lab.State, from, to, cluster string, v2c
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	for _, h := range st.Members() {
+		// The previous binary is kept for a rollback; nothing staged is left.
+		if _, err := os.Stat(h.Path(lab.EtcdBinary + ".bak")); err != nil {
+			t.Errorf("%s keeps no previous binary: %v", h.Name, err)
+		}
+		if _, err := os.Stat(h.Path(lab.EtcdBinary + ".etcdform-new")); err == nil {
+			t.Errorf("%s still holds a staged binary", h.Name)
+		}
 		s, err := cl.Status(ctx, h.ClientURL())
 		if err != nil || s.Version != to {
 			t.Errorf("%s: version %v, %v; want %s", h.Name, s, err, to)

@@ -80,11 +80,18 @@ const (
 	// history marked compacted), writes its config (Step.Config) and
 	// starts it. The other members are then added back as learners.
 	RecoverSurvivor Action = '!'
-	// UpgradeMember restarts a member on the etcd binary an earlier
-	// install-binary put in place (leadership moved away first, as for a
-	// Restart) and waits until the member reports Target.Version. The
-	// planner orders followers first and the leader last.
+	// UpgradeMember swaps in the etcd binaries an earlier stage-binary
+	// staged on the member's host (Step.Uploads: paths and sha256, checked
+	// again; the previous kept as PATH.bak), restarts the member on them
+	// (leadership moved away first, as for a Restart) and waits until it
+	// reports Target.Version. The planner orders followers first and the
+	// leader last.
 	UpgradeMember Action = 'u'
+	// StageBinary uploads etcd and etcdutl from the checked release
+	// artifact (Step.Uploads) next to their targets on a member's host
+	// (PATH.etcdform-new) and checks them there; the running binary is
+	// untouched until the member's upgrade-member step swaps them in.
+	StageBinary Action = 'b'
 	// CheckV2Store runs `etcdutl check v2store` (the host's etcdutl, of
 	// the version the member runs) on a copy of the member's WAL and v2
 	// snapshots, before a 3.5 to 3.6 upgrade installs anything: 3.6 no
@@ -229,6 +236,7 @@ var actions = [...]ActionInfo{
 	{Action: DisarmAlarm, Name: "disarm-alarm", Legend: "disarm alarm", One: "alarm disarm", Many: "alarm disarms",
 		After: GateAll, Maintenance: true},
 	{Action: CheckV2Store, Name: "check-v2store", Legend: "check v2 store", One: "v2 store check", Many: "v2 store checks"},
+	{Action: StageBinary, Name: "stage-binary", Legend: "stage binary", One: "binary staged", Many: "binaries staged"},
 	{Action: InstallBinary, Name: "install-binary", Legend: "install binary", One: "binary install", Many: "binary installs"},
 	{Action: InstallService, Name: "install-service", Legend: "install service", One: "service install", Many: "service installs"},
 	{Action: StopMember, Name: "stop-member", Legend: "stop and move data aside", One: "member stop", Many: "member stops",

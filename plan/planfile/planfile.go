@@ -542,9 +542,9 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 		for _, u := range fs.Uploads {
 			s.Uploads = append(s.Uploads, plan.Upload(u))
 		}
-		uploads := s.Action == plan.UploadFile || s.Action == plan.InstallBinary
-		if (uploads && len(s.Uploads) == 0) || (len(s.Uploads) > 0 && !uploads && s.Action != plan.InstallBackupJob) {
-			return nil, fmt.Errorf("step %d: an upload-file or install-binary step needs uploads, and only they and install-backup-job may have them", i+1)
+		uploads := s.Action == plan.UploadFile || s.Action == plan.InstallBinary || s.Action == plan.StageBinary
+		if (uploads && len(s.Uploads) == 0) || (len(s.Uploads) > 0 && !uploads && s.Action != plan.InstallBackupJob && s.Action != plan.UpgradeMember) {
+			return nil, fmt.Errorf("step %d: an upload-file, install-binary or stage-binary step needs uploads, and only they, install-backup-job and upgrade-member may have them", i+1)
 		}
 		if s.Action == plan.InstallService && (len(s.Config) == 0 || fs.Target == nil) {
 			return nil, fmt.Errorf("step %d: an install-service step needs the service definition and a target", i+1)

@@ -145,21 +145,11 @@ func (c *Client) InstallFiles(ctx context.Context, files []File) error {
 			return err
 		}
 	} else {
-		var args []string
-		for _, f := range files {
-			staged := f.Path + stagedSuffix
-			if err := c.WriteFileAtomic(ctx, staged, f.Data, WriteOptions{Mode: f.Mode}); err != nil {
-				return fmt.Errorf("staging %s: %w", f.Path, err)
-			}
-			sum := sha256.Sum256(f.Data)
-			args = append(args, f.Path, staged, hex.EncodeToString(sum[:]))
-		}
-		_, errb, code, err := c.script(ctx, swapScript, nil, args...)
-		if err != nil {
+		if err := c.stage(ctx, files); err != nil {
 			return err
 		}
-		if code != 0 {
-			return c.cmdError("swapping in "+strings.Join(paths, ", "), code, errb)
+		if err := c.SwapStaged(ctx, staged(files)); err != nil {
+			return err
 		}
 	}
 	for _, f := range files {
@@ -168,6 +158,82 @@ func (c *Client) InstallFiles(ctx context.Context, files []File) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// Staged is a file StageFiles put next to Path, with the sha256 it must
+// still have when it is swapped in.
+type Staged struct {
+	Path   string
+	SHA256 string
+}
+
+func staged(files []File) []Staged {
+	out := make([]Staged, len(files))
+	for i, f := range files {
+		sum := sha256.Sum256(f.Data)
+		out[i] = Staged{Path: f.Path, SHA256: hex.EncodeToString(sum[:])}
+	}
+	return out
+}
+
+// stage writes each file next to its target as PATH.etcdform-new, with
+// its mode.
+func (c *Client) stage(ctx context.Context, files []File) error {
+	for _, f := range files {
+		if err := c.WriteFileAtomic(ctx, f.Path+stagedSuffix, f.Data, WriteOptions{Mode: f.Mode}); err != nil {
+			return fmt.Errorf("staging %s: %w", f.Path, err)
+		}
+	}
+	return nil
+}
+
+// StageFiles puts files next to their targets (PATH.etcdform-new,
+// creating directories) and checks them there, without touching the
+// targets: SwapStaged swaps them in later (an upgrade stages the new
+// binary on every host before the first restart).
+func (c *Client) StageFiles(ctx context.Context, files []File) error {
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, f.Path)
+	}
+	if err := c.mkdirs(ctx, dirsOf(paths)); err != nil {
+		return err
+	}
+	if err := c.stage(ctx, files); err != nil {
+		return err
+	}
+	var args []string
+	for _, s := range staged(files) {
+		args = append(args, s.Path, s.Path+stagedSuffix, s.SHA256)
+	}
+	_, errb, code, err := c.script(ctx, `set -e
+while [ $# -gt 0 ]; do echo "$3  $2" | sha256sum -c --status - || { echo "$2 does not hold what was sent" >&2; exit 1; }; shift 3; done`, nil, args...)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return c.cmdError("checking staged "+strings.Join(paths, ", "), code, errb)
+	}
+	return nil
+}
+
+// SwapStaged swaps in files staged next to their targets (StageFiles):
+// each staged copy is checked against its sha256 first, each target is
+// kept as PATH.bak, then all are renamed in a row (swapScript).
+func (c *Client) SwapStaged(ctx context.Context, files []Staged) error {
+	var args, paths []string
+	for _, f := range files {
+		args = append(args, f.Path, f.Path+stagedSuffix, f.SHA256)
+		paths = append(paths, f.Path)
+	}
+	_, errb, code, err := c.script(ctx, swapScript, nil, args...)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return c.cmdError("swapping in "+strings.Join(paths, ", "), code, errb)
 	}
 	return nil
 }

@@ -38,7 +38,14 @@ func stepFiles(s plan.Step) (writes []fileWrite, other []string) {
 		writes = append(writes, w)
 	}
 	for _, u := range s.Uploads {
-		other = append(other, fmt.Sprintf("upload %s from %s (sha256 %s, mode %04o)", u.Path, u.Source, u.SHA256, u.Mode))
+		switch s.Action {
+		case plan.UpgradeMember:
+			other = append(other, fmt.Sprintf("swap in %s%s, staged above (sha256 %s); the old one kept as %s.bak", u.Path, ".etcdform-new", u.SHA256, u.Path))
+		case plan.StageBinary:
+			other = append(other, fmt.Sprintf("stage %s%s from %s (sha256 %s, mode %04o)", u.Path, ".etcdform-new", u.Source, u.SHA256, u.Mode))
+		default:
+			other = append(other, fmt.Sprintf("upload %s from %s (sha256 %s, mode %04o)", u.Path, u.Source, u.SHA256, u.Mode))
+		}
 	}
 	if j := s.Job; j != nil {
 		for _, f := range j.Write {
