@@ -389,6 +389,22 @@ func (tl *timeline) spread(names map[string]string) string {
 	return strings.TrimSuffix(sb.String(), "\n")
 }
 
+// failures counts the failed requests by error and member.
+func (tl *timeline) failures(names map[string]string) string {
+	n := map[string]int{}
+	for _, r := range tl.reqs {
+		if r.err != "" {
+			n[fmt.Sprintf("%q sent to %s", r.err, names[r.addr])]++
+		}
+	}
+	var parts []string
+	for what, k := range n {
+		parts = append(parts, fmt.Sprintf("%d %s", k, what))
+	}
+	slices.Sort(parts)
+	return "    failed requests: " + strings.Join(parts, "; ")
+}
+
 // around lists the events between from and to.
 func (tl *timeline) around(from, to time.Duration) string {
 	var sb strings.Builder
@@ -616,6 +632,9 @@ func (sl *stallLab) run(b *testing.B, variant string, i int) runResult {
 		fmt.Println(tl.describe(g, sl.addrs))
 	}
 	fmt.Println(tl.spread(sl.addrs))
+	if res.failed > 0 {
+		fmt.Println(tl.failures(sl.addrs))
+	}
 	for _, r := range tl.reqs {
 		if r.end-r.start > time.Second && r != res.maxReq {
 			fmt.Printf("    request over 1 s: %.0f ms [%7.3f s .. %7.3f s]: %s\n", ms(r.end-r.start), r.start.Seconds(), r.end.Seconds(), reqLabel(r, sl.addrs))
