@@ -1,0 +1,120 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/etcdform/etcdform/internal/lab"
+	"github.com/etcdform/etcdform/internal/lab/labtest"
+)
+
+// planUsage is one `etcdform plan` run as the kernel accounted it.
+type planUsage struct {
+	wall, cpu time.Duration // cpu: user + system of the etcdform process
+	maxRSS    int64         // bytes
+	changes   bool          // exit 2: a converged lab looked changed (a member slow to answer under load)
+}
+
+func runPlan(b *testing.B, args ...string) planUsage {
+	b.Helper()
+	cmd := exec.Command(binary, append([]string{"plan", "--detailed-exitcode"}, args...)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	t0 := time.Now()
+	err := cmd.Run()
+	wall := time.Since(t0)
+	ee, isExit := err.(*exec.ExitError)
+	if err != nil && (!isExit || ee.ExitCode() != 2) {
+		b.Fatalf("plan %v: %v\n%s", args, err, out.String())
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return planUsage{wall: wall, cpu: cpu, maxRSS: ru.Maxrss * 1024, changes: err != nil}
+}
+
+func medianUsage(us []planUsage) planUsage {
+	pick := func(f func(planUsage) int64) int64 {
+		v := make([]int64, len(us))
+		for i, u := range us {
+			v[i] = f(u)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	return planUsage{
+		wall:   time.Duration(pick(func(u planUsage) int64 { return int64(u.wall) })),
+		cpu:    time.Duration(pick(func(u planUsage) int64 { return int64(u.cpu) })),
+		maxRSS: pick(func(u planUsage) int64 { return u.maxRSS }),
+	}
+}
+
+// BenchmarkFleetPlan (issue 19): `etcdform plan` of 1, 5 and 20 clusters
+// of 3 real members each (labs side by side, one cluster file each), and
+// `plan --cluster` of one cluster among the 20: wall time, etcdform's own
+// CPU time (user + system, from the kernel's accounting of the process)
+// and its peak RSS, medians of 5 runs. The baseline in the same run is the
+// plan of one cluster: the ratios say how the fleet scales against it.
+func BenchmarkFleetPlan(b *testing.B) {
+	const clusters, runs = 20, 5
+	dirs := map[int]string{1: b.TempDir(), 5: b.TempDir(), clusters: b.TempDir()}
+	for i := 1; i <= clusters; i++ {
+		st := labtest.Up(b, lab.Options{Members: 3})
+		name := fmt.Sprintf("c%02d", i)
+		hcl := labtest.ClusterHCL(b, st, labtest.WithName(name))
+		for n, dir := range dirs {
+			if i <= n {
+				if err := os.WriteFile(filepath.Join(dir, name+".hcl"), []byte(hcl), 0o644); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	changed := 0
+	measure := func(args ...string) planUsage {
+		runPlan(b, args...) // warm: page cache, ARP
+		var us []planUsage
+		for range runs {
+			u := runPlan(b, args...)
+			if u.changes {
+				changed++
+			}
+			us = append(us, u)
+		}
+		return medianUsage(us)
+	}
+	res := map[string]planUsage{}
+	for _, n := range []int{1, 5, clusters} {
+		res[fmt.Sprint(n)] = measure(dirs[n])
+	}
+	res["1of20"] = measure("--cluster", "c07", dirs[clusters])
+	base := res["1"]
+	for _, k := range []string{"1", "5", "20", "1of20"} {
+		u := res[k]
+		members := 3
+		switch k {
+		case "5":
+			members = 15
+		case "20":
+			members = 60
+		}
+		b.ReportMetric(ms(u.wall), k+"-wall-ms")
+		b.ReportMetric(ms(u.cpu), k+"-cpu-ms")
+		b.ReportMetric(float64(u.maxRSS)/(1<<20), k+"-rss-MiB")
+		fmt.Printf("plan %-22s wall %6.0f ms (%.2fx of 1 cluster), etcdform CPU %5.0f ms (%.1f ms per member), peak RSS %5.1f MiB\n",
+			map[string]string{"1": "1 cluster", "5": "5 clusters", "20": "20 clusters", "1of20": "--cluster of 1 in 20"}[k]+":",
+			ms(u.wall), float64(u.wall)/float64(base.wall), ms(u.cpu), ms(u.cpu)/float64(members), float64(u.maxRSS)/(1<<20))
+	}
+	b.ReportMetric(float64(changed), "plans-with-changes")
+	fmt.Printf("%d of %d measured plans of the converged labs had changes (a member too slow to answer its status in time: the machine's load)\n", changed, 4*runs)
+	per := float64(res["20"].maxRSS-base.maxRSS) / (1 << 20) / float64(clusters-1)
+	b.ReportMetric(per, "rss-MiB-per-cluster")
+	fmt.Printf("peak RSS grows %.2f MiB per cluster (%.2f MiB per member) from 1 to 20 clusters; goals: 20 clusters within 4x the wall time of one, CPU at most 5 ms per member\n",
+		per, per/3)
+}
