@@ -23,6 +23,11 @@ import (
 type Down struct {
 	mu  sync.Mutex
 	eps map[string]error
+	// noQuorum: the cluster answered no linearizable read (its member
+	// list came from a member's own view); observations of the same apply
+	// then read that view at once and do not wait on the alarm list,
+	// until a linearizable read succeeds again.
+	noQuorum bool
 }
 
 // NewDown returns an empty Down.
@@ -34,6 +39,10 @@ func WithDown(d *Down) Option { return func(o *options) { o.down = d } }
 // ErrKnownDown wraps the error of an endpoint that failed earlier in the
 // same apply and was not asked again.
 var ErrKnownDown = errors.New("not asked again: it did not answer earlier in this apply")
+
+// ErrKnownNoQuorum: a request that needs a quorum was not sent, since the
+// cluster answered no linearizable read earlier in the same apply.
+var ErrKnownNoQuorum = errors.New("the cluster answered no linearizable read earlier in this apply")
 
 func (d *Down) known(ep string) error {
 	if d == nil {
@@ -55,6 +64,24 @@ func (d *Down) record(ep string, err error) {
 	} else {
 		d.eps[ep] = err
 	}
+}
+
+func (d *Down) quorumLost() bool {
+	if d == nil {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.noQuorum
+}
+
+func (d *Down) setQuorumLost(lost bool) {
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.noQuorum = lost
 }
 
 // status asks endpoint ep for its status, bounded by the endpoint timeout.

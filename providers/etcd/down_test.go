@@ -136,3 +136,42 @@ func findMemberNamed(t *testing.T, ms []Member, name string) Member {
 	t.Fatalf("no member %s", name)
 	return Member{}
 }
+
+// TestDownNoQuorum: once an observation found no quorum (no linearizable
+// member list), it and later observations of the same apply read a
+// member's own view at once and do not wait on the alarm list; a passing
+// gate forgets it.
+func TestDownNoQuorum(t *testing.T) {
+	ec := etcdtest.NewCluster(t, 3)
+	down := NewDown()
+	c := newClientWith(t, ec.Endpoints(), WithDown(down))
+	for _, m := range ec.Members[:2] {
+		if err := m.Kill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The member list's linearizable read fails: the alarm list (a raft
+	// request too) is not sent.
+	oc := c.Observe(deadline(t, 20*time.Second))
+	if !oc.Reachable || !strings.Contains(oc.Error, "alarm list") || !down.quorumLost() {
+		t.Fatalf("first observation without quorum: reachable %v, error %q, known %v", oc.Reachable, oc.Error, down.quorumLost())
+	}
+	oc = c.Observe(deadline(t, 20*time.Second))
+	if !oc.Reachable || len(oc.Members) != 3 || !strings.Contains(oc.Error, ErrKnownNoQuorum.Error()) {
+		t.Fatalf("second observation: reachable %v, %d members, error %q; want the alarm list not asked", oc.Reachable, len(oc.Members), oc.Error)
+	}
+	for _, m := range ec.Members[:2] {
+		if err := m.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.WaitHealthy(deadline(t, etcdtest.StartTimeout), GateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if down.quorumLost() {
+		t.Error("a passing gate did not forget the lost quorum")
+	}
+	if oc := c.Observe(deadline(t, 20*time.Second)); oc.Error != "" {
+		t.Errorf("observation after the quorum came back: %q", oc.Error)
+	}
+}

@@ -127,6 +127,9 @@ func (c *Client) Gate(ctx context.Context, opts GateOptions) (*GateReport, error
 	lctx, cancel := c.probeCtx(ctx)
 	resp, err := c.cli.MemberList(lctx) // linearizable
 	cancel()
+	if err == nil {
+		c.o.down.setQuorumLost(false)
+	}
 	if err != nil {
 		problem("member list from %s: %v", strings.Join(c.cli.Endpoints(), ","), err)
 		return rep, fmt.Errorf("%w: %s", ErrUnhealthy, rep)

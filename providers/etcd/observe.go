@@ -3,6 +3,7 @@ package etcd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -42,6 +43,12 @@ func (c *Client) Observe(ctx context.Context) *state.Cluster {
 	go func() { defer wg.Done(); sts = c.statuses(ctx, ms, false) }()
 	go func() {
 		defer wg.Done()
+		if c.o.down.quorumLost() {
+			// Alarm list goes through raft: without a quorum it only
+			// waits out its timeout.
+			alarmErr = fmt.Errorf("not asked: %w", ErrKnownNoQuorum)
+			return
+		}
 		actx, cancel := c.probeCtx(ctx)
 		defer cancel()
 		alarms, alarmErr = c.cli.AlarmList(actx)
@@ -85,18 +92,29 @@ func (c *Client) Observe(ctx context.Context) *state.Cluster {
 
 // observeMembers reads the member list linearizably, falling back to a
 // serializable read (a member's local view) when there is no quorum.
+//
+// When the shared Down knows the cluster answered no linearizable read
+// earlier in this apply, it reads the local view at once.
 func (c *Client) observeMembers(ctx context.Context) ([]Member, uint64, error) {
-	lctx, cancel := c.probeCtx(ctx)
-	resp, err := c.cli.MemberList(lctx)
-	cancel()
-	if err == nil {
-		return toMembers(resp.Members), resp.Header.GetClusterId(), nil
+	err := errors.New("no linearizable read earlier in this apply")
+	if !c.o.down.quorumLost() {
+		lctx, cancel := c.probeCtx(ctx)
+		var resp *clientv3.MemberListResponse
+		resp, err = c.cli.MemberList(lctx)
+		cancel()
+		if err == nil {
+			c.o.down.setQuorumLost(false)
+			return toMembers(resp.Members), resp.Header.GetClusterId(), nil
+		}
 	}
 	sctx, cancel := c.probeCtx(ctx)
 	defer cancel()
 	resp, serr := c.cli.MemberList(sctx, clientv3.WithSerializable())
 	if serr != nil {
 		return nil, 0, fmt.Errorf("etcd: no endpoint of %s answered: member list: %w", strings.Join(c.cli.Endpoints(), ","), err)
+	}
+	if ctx.Err() == nil {
+		c.o.down.setQuorumLost(true)
 	}
 	return toMembers(resp.Members), resp.Header.GetClusterId(), nil
 }
