@@ -26,6 +26,14 @@ func (cp *clusterPlanner) dataDirs() {
 		case !d.HasWAL:
 			if m.down && !m.live.IsLearner {
 				m.rebuilt = true
+				if h.DataDirStray {
+					// The replacement moves member/ aside after the
+					// removal; the learner's start needs the dir empty,
+					// so anything else there would stop the apply with
+					// the member already removed.
+					cp.refuse(m.name, 0, "Rebuilt member's data dir not empty",
+						"Member %s is down and its data dir %s on %s holds no WAL but holds entries besides member/. Its replacement (remove, add again as a learner) needs the data dir empty once member/ is moved aside. Move those entries aside on the host (never delete what you have not read) and plan again.", m.name, dir, on)
+				}
 			}
 		case d.ClusterID != cp.oc.ClusterID:
 			cp.refuse(m.name, 0, "Data dir of another cluster",

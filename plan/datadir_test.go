@@ -48,6 +48,19 @@ func TestMakeDataDirs(t *testing.T) {
 				"remove-member etcd-2 2/0", "add-learner etcd-2 2/0", "promote etcd-2 3/0"},
 			warnings: []string{"Member rebuilt (etcd-2)"},
 		},
+		"rebuilt host whose data dir holds more than member/ is refused before any removal": {
+			live: func() *state.Cluster {
+				oc := downWith(&state.DataDir{}, true)
+				h := oc.Hosts["etcd-2"]
+				h.DataDirEmpty, h.DataDirBytes, h.DataDirStray = false, 4096, true
+				return oc
+			}(),
+			steps: []string{"snapshot  3/0",
+				"remove-member etcd-2 2/0", "add-learner etcd-2 2/0", "promote etcd-2 3/0"},
+			refusals: []string{"Rebuilt member's data dir not empty (etcd-2)"},
+			warnings: []string{"Member rebuilt (etcd-2)"},
+			detail:   []string{"besides member/", "Move those entries aside"},
+		},
 		"rebuilt host below a budget of 1 is refused": {
 			live:   downWith(&state.DataDir{}, true),
 			budget: 1,

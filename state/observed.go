@@ -145,6 +145,11 @@ type Host struct {
 	// Data is the identity the data dir holds, from its write-ahead log
 	// (with etcd running or not); nil when it was not read.
 	Data *DataDir
+	// DataDirStray says the data dir holds entries besides member/ and
+	// moved-aside dirs. It is read only when the data dir is not empty
+	// and holds no WAL (a rebuilt host), where moving member/ aside would
+	// not leave the empty dir a new member needs.
+	DataDirStray bool
 	// DataDirExists and DataDirMode (permission bits) describe the data
 	// dir itself; a bootstrap creates it mode 0700.
 	DataDirExists bool

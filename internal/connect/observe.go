@@ -316,6 +316,12 @@ func observeHost(ctx context.Context, c *schema.Cluster, m *schema.Member, pool 
 		h.DataDirBytes, h.DataDirEmpty = n, empty
 	}
 	h.Data = dataDir(ctx, cli, svc.DataDir)
+	if h.Data != nil && !h.Data.HasWAL && h.Data.Error == "" && !h.DataDirEmpty {
+		// "member" as a prefix also covers the moved-aside names.
+		if _, onlyMember, err := cli.DirSize(ctx, svc.DataDir, apply.AsidePrefix, "member"); err == nil {
+			h.DataDirStray = !onlyMember
+		}
+	}
 	bootstrapFacts(ctx, cli, c, m, h)
 	h.Certs, h.Sources = hostCerts(ctx, cli, m), sourceCerts(m)
 	hb := backupJob(ctx, cli, c, m)
