@@ -283,7 +283,57 @@ func observeHost(ctx context.Context, c *schema.Cluster, m *schema.Member, pool 
 	defer release()
 	h.Reachable = true
 	svc := c.Service
-	if data, err := cli.ReadFile(ctx, svc.ConfigFile); err == nil {
+	// The facts are independent reads, each writing its own fields of h:
+	// up to hostReads at once, each its own SSH session on cli (sshd
+	// allows 10 per connection by default, and apply may hold one for its
+	// host lock), so that a host costs a few round trips, not one per fact.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, hostReads)
+	read := func(f func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			f()
+		}()
+	}
+	read(func() { configFacts(ctx, cli, svc.ConfigFile, h) })
+	read(func() { serviceFacts(ctx, cli, svc, h) })
+	read(func() {
+		if v, err := cli.BinaryVersion(ctx, svc.Binary); err == nil {
+			h.BinaryVersion = v
+		}
+	})
+	read(func() {
+		if n, empty, err := cli.DirSize(ctx, svc.DataDir, apply.AsidePrefix); err == nil {
+			h.DataDirBytes, h.DataDirEmpty = n, empty
+		}
+		h.Data = dataDir(ctx, cli, svc.DataDir)
+		if h.Data != nil && !h.Data.HasWAL && h.Data.Error == "" && !h.DataDirEmpty {
+			// "member" as a prefix also covers the moved-aside names.
+			if _, onlyMember, err := cli.DirSize(ctx, svc.DataDir, apply.AsidePrefix, "member"); err == nil {
+				h.DataDirStray = !onlyMember
+			}
+		}
+	})
+	read(func() { bootstrapFacts(ctx, cli, c, m, h) })
+	read(func() { h.Certs, h.Sources = hostCerts(ctx, cli, m), sourceCerts(m) })
+	read(func() {
+		hb := backupJob(ctx, cli, c, m)
+		h.BackupJob, h.Init, h.BackupTimer, h.BackupEnvSHA256 = hb.files, hb.init, hb.timer, hb.envSHA256
+		h.ToolSHA256, h.ToolVersion = hb.toolSHA256, hb.toolVersion
+	})
+	wg.Wait()
+	return h
+}
+
+// hostReads bounds the SSH sessions one host's observation opens at once.
+const hostReads = 4
+
+// configFacts reads the host's etcd config file into h.
+func configFacts(ctx context.Context, cli *sshp.Client, path string, h *state.Host) {
+	if data, err := cli.ReadFile(ctx, path); err == nil {
 		h.ConfigExists = true
 		sum := sha256.Sum256(data)
 		h.ConfigHash = hex.EncodeToString(sum[:])
@@ -295,8 +345,12 @@ func observeHost(ctx context.Context, c *schema.Cluster, m *schema.Member, pool 
 			h.ConfigUnknown = p.Unknown
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		h.Error = "reading " + svc.ConfigFile + ": " + err.Error()
+		h.Error = "reading " + path + ": " + err.Error()
 	}
+}
+
+// serviceFacts reads the service's state and its process's start into h.
+func serviceFacts(ctx context.Context, cli *sshp.Client, svc schema.Service, h *state.Host) {
 	if mgr, err := sshp.NewServiceManager(cli, svc.Manager, svc.Name, sshp.Commands{
 		Start: svc.StartCommand, Stop: svc.StopCommand, Status: svc.StatusCommand, Restart: svc.RestartCommand,
 	}, svc.StopTimeout); err == nil {
@@ -309,25 +363,6 @@ func observeHost(ctx context.Context, c *schema.Cluster, m *schema.Member, pool 
 			h.ProcessStart, h.ConfigModTime = sp.Start, sp.FileModTime
 		}
 	}
-	if v, err := cli.BinaryVersion(ctx, svc.Binary); err == nil {
-		h.BinaryVersion = v
-	}
-	if n, empty, err := cli.DirSize(ctx, svc.DataDir, apply.AsidePrefix); err == nil {
-		h.DataDirBytes, h.DataDirEmpty = n, empty
-	}
-	h.Data = dataDir(ctx, cli, svc.DataDir)
-	if h.Data != nil && !h.Data.HasWAL && h.Data.Error == "" && !h.DataDirEmpty {
-		// "member" as a prefix also covers the moved-aside names.
-		if _, onlyMember, err := cli.DirSize(ctx, svc.DataDir, apply.AsidePrefix, "member"); err == nil {
-			h.DataDirStray = !onlyMember
-		}
-	}
-	bootstrapFacts(ctx, cli, c, m, h)
-	h.Certs, h.Sources = hostCerts(ctx, cli, m), sourceCerts(m)
-	hb := backupJob(ctx, cli, c, m)
-	h.BackupJob, h.Init, h.BackupTimer, h.BackupEnvSHA256 = hb.files, hb.init, hb.timer, hb.envSHA256
-	h.ToolSHA256, h.ToolVersion = hb.toolSHA256, hb.toolVersion
-	return h
 }
 
 // dataDir reads the identity the data dir holds from its oldest WAL file's
