@@ -381,6 +381,7 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 		// step or a later one clears; the gate after it only those a
 		// later one clears, so a disarm is checked.
 		etcd.TolerateAlarms(clearedAlarms(p, idx[n:]))
+		x.laterDisarms = clearedAlarms(p, idx[n+1:])
 		err := x.preGate(ctx, step)
 		if err == nil {
 			err = x.run(ctx, step)

@@ -130,3 +130,35 @@ func TestDefragTimeoutScalesWithDBSize(t *testing.T) {
 		}
 	}
 }
+
+// A plan that raises the quota disarms twice: right after the defrags
+// (guarded by the running quota) and after the raise. When live keys fill
+// the running quota the first disarm waits for the second instead of
+// failing the apply; the second one disarms.
+func TestEarlyDisarmWaitsForTheRaise(t *testing.T) {
+	const mib = 1 << 20
+	obs := testObserved("h1")
+	p := nospacePlan(obs)
+	late := p.Steps[3]
+	late.Quota = 2048 * mib
+	p.Steps = append(p.Steps, late)
+	w := &fakeWorld{leader: 1, obs: obs, dbs: []MemberDB{{Name: "b", Size: 150 * mib}}}
+	var events []string
+	_, err := Run(context.Background(), withTargets(testConfig(), p), fakeConn{w}, Options{SnapshotDir: t.TempDir(),
+		Progress: func(e Event) { events = append(events, fmt.Sprintf("%d %s", e.Step, e.Phase)) }})
+	if err != nil {
+		t.Fatalf("apply: %v; want the early disarm to wait and the late one to disarm", err)
+	}
+	var disarms []int
+	for i, c := range w.calls {
+		if strings.HasPrefix(c, "disarm ") {
+			disarms = append(disarms, i)
+		}
+	}
+	if len(disarms) != 1 || !slices.Contains(w.calls[disarms[0]:], "hashkv") || !slices.Contains(w.calls[:disarms[0]], "restart b") {
+		t.Errorf("calls %q: want one disarm, after the restart that raises the quota", w.calls)
+	}
+	if !slices.ContainsFunc(events, func(e string) bool { return strings.HasPrefix(e, "4 not disarmed yet") }) {
+		t.Errorf("events %q: want step 4 to say it waits for the disarm after the raise", events)
+	}
+}

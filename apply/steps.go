@@ -36,6 +36,10 @@ type executor struct {
 	learner uint64                                       // ID returned by the last AddLearner, for its Promote
 	// afterGate, when a step sets it, runs after the step's gate passed.
 	afterGate func(ctx context.Context) error
+	// laterDisarms is the alarm types that disarm-alarm steps after the
+	// current one clear (a NOSPACE disarm whose guard fails waits for
+	// them instead of failing).
+	laterDisarms []string
 }
 
 // host connects to the host of the step's member (once per member).

@@ -116,22 +116,31 @@ func (cp *clusterPlanner) nospaceRecovery(alarms []state.Alarm) {
 	}
 	sort.Slice(alarms, func(i, j int) bool { return alarms[i].MemberID < alarms[j].MemberID })
 	running, raised := cp.quotaRaised()
-	quota, reason := running, "Disarm NOSPACE once the space is reclaimed, so that the cluster accepts writes again"
-	if raised {
-		quota = cp.c.Storage.QuotaBackendBytes
-		reason = fmt.Sprintf("Disarm NOSPACE once the quota is raised from %s to %s (the config writes and restarts before this step), so that the cluster accepts writes again whether history or live keys filled the old quota", FormatSize(running), FormatSize(quota))
+	guard := func(quota int64) string {
+		return fmt.Sprintf("Apply disarms only when every member's DB is at most %s then (the %s quota less the margin any quota keeps: the larger of 64 MiB and 10%% of the DB)",
+			FormatSize(DisarmLimit(quota)), FormatSize(quota))
 	}
-	reason += fmt.Sprintf(". Apply disarms only when every member's DB is at most %s then (the %s quota less the margin any quota keeps: the larger of 64 MiB and 10%% of the DB); otherwise it stops before the disarm, because the next writes would raise NOSPACE again: raise storage.quota_backend_bytes, or delete keys, and plan again",
-		FormatSize(DisarmLimit(quota)), FormatSize(quota))
+	reason := "Disarm NOSPACE once the space is reclaimed, so that the cluster accepts writes again. " + guard(running)
+	if raised {
+		// History filled the quota (the common case): the cluster takes
+		// writes again right after the defrags, not after the whole
+		// rolling restart. Live keys filled it: this disarm waits for
+		// the one after the raise (apply skips it, saying so).
+		reason += fmt.Sprintf("; otherwise (live keys, not history, fill the quota) the alarm stays raised until the disarm after the quota raise from %s to %s below", FormatSize(running), FormatSize(cp.c.Storage.QuotaBackendBytes))
+	} else {
+		reason += "; otherwise it stops before the disarm, because the next writes would raise NOSPACE again: raise storage.quota_backend_bytes, or delete keys, and plan again"
+	}
+	later := fmt.Sprintf("Disarm NOSPACE if it is still raised once the quota is raised from %s to %s (the config writes and restarts before this step), so that the cluster accepts writes again even when live keys filled the old quota. %s; otherwise it stops before the disarm, because the next writes would raise NOSPACE again: raise storage.quota_backend_bytes further, or delete keys, and plan again",
+		FormatSize(running), FormatSize(cp.c.Storage.QuotaBackendBytes), guard(cp.c.Storage.QuotaBackendBytes))
 	for _, al := range alarms {
 		s := Step{Action: DisarmAlarm, Cluster: cp.c.Name, Member: cp.alarmName(al.MemberID), MemberID: al.MemberID, Alarm: al.Type,
-			Quota: quota, Reason: reason, Changes: []Change{{Attr: "alarm", Before: al.Type, After: "(disarmed)"}}}
-		if raised {
-			cp.disarmLater = append(cp.disarmLater, s)
-			continue
-		}
+			Quota: running, Reason: reason, Changes: []Change{{Attr: "alarm", Before: al.Type, After: "(disarmed)"}}}
 		s.Voters, s.Tolerated = cp.disarmCounts()
 		cp.emit(s, false)
+		if raised {
+			s.Quota, s.Reason = cp.c.Storage.QuotaBackendBytes, later
+			cp.disarmLater = append(cp.disarmLater, s)
+		}
 	}
 }
 

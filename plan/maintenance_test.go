@@ -27,11 +27,12 @@ func nospace() *state.Cluster {
 	return oc
 }
 
-// TestMaintenanceNoSpace: with a quota raise, the recovery compacts and
-// defragments first, then the snapshot (taken from a follower, under the
-// alarm) and the config writes and restarts that raise the quota, and only
-// then disarms, guarded by the raised quota: a database whose live data
-// fills the old quota then takes writes again. Without a raise the disarms
+// TestMaintenanceNoSpace: with a quota raise, the recovery compacts,
+// defragments and disarms (guarded by the running quota, so that history
+// freed by the recovery gives writes back at once), then the snapshot and
+// the config writes and restarts that raise the quota, then disarms again,
+// guarded by the raised quota: a database whose live data fills the old
+// quota (the early disarm waits) then takes writes again. Without a raise the disarms
 // follow the defrags, guarded by the quota the members run with, and
 // nothing risky follows, so there is no snapshot.
 func TestMaintenanceNoSpace(t *testing.T) {
@@ -43,6 +44,7 @@ func TestMaintenanceNoSpace(t *testing.T) {
 		"quota raised": {2 << 30, []string{
 			"compact  3/1",
 			"defrag etcd-1 3/0", "defrag etcd-3 3/0", "defrag etcd-2 3/0 L",
+			"disarm-alarm etcd-1 3/1", "disarm-alarm etcd-2 3/1", "disarm-alarm etcd-3 3/1",
 			"snapshot  3/1",
 			"write-config etcd-1 3/1", "restart etcd-1 3/0",
 			"write-config etcd-3 3/1", "restart etcd-3 3/0",
@@ -80,8 +82,17 @@ func TestMaintenanceNoSpace(t *testing.T) {
 				t.Errorf("disarm step: %+v; want NOSPACE of 101 guarded by a quota of %d", s, tc.guard)
 			}
 			limit := FormatSize(DisarmLimit(tc.guard))
-			if !strings.Contains(s.Reason, "at most "+limit) || !strings.Contains(s.Reason, "raise storage.quota_backend_bytes, or delete keys") {
+			if !strings.Contains(s.Reason, "at most "+limit) || !strings.Contains(s.Reason, "or delete keys, and plan again") {
 				t.Errorf("disarm reason %q: want the guard (at most %s) and the way out", s.Reason, limit)
+			}
+			if tc.quota > 160<<20 {
+				// The early disarms, right after the defrags, are guarded
+				// by the running quota and wait for the later ones when
+				// live keys fill it.
+				e := p.Steps[4]
+				if e.Action != DisarmAlarm || e.Quota != 160<<20 || !strings.Contains(e.Reason, "until the disarm after the quota raise") {
+					t.Errorf("early disarm step: %+v; want a disarm guarded by the running 160 MiB that defers to the one after the raise", e)
+				}
 			}
 		})
 	}

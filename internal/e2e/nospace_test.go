@@ -18,10 +18,12 @@ import (
 // 3-member lab brought to a 160 MiB quota (by etcdform itself), written
 // until etcd raises NOSPACE, then the quota raised to 2 GiB in the HCL. The
 // plan must be applicable and hold the guide's recovery: compact, a defrag
-// per member with the leader last, then the config writes and restarts
-// that raise the quota (after the snapshot, taken from a follower under
-// the alarm), and the disarm last (quotaRaiseOrder). Applied, it exits 0,
-// no alarm is left, a write succeeds and every acknowledged key is there.
+// per member with the leader last, disarm-alarm, then the config writes
+// and restarts that raise the quota (after the snapshot), and a second
+// disarm for a database whose live keys fill the old quota
+// (quotaRaiseOrder). Applied, it exits 0, the first disarm gives writes
+// back before the restarts, no alarm is left, a write succeeds and every
+// acknowledged key is there.
 func TestNoSpaceRecoveryE2E(t *testing.T) {
 	st := labtest.Up(t, lab.Options{Members: 3})
 	if _, _, code := cli(t, applyArgs(t, planFile(t, config(t, st, withStorage("160MiB"))))...); code != 0 {
@@ -52,8 +54,14 @@ func TestNoSpaceRecoveryE2E(t *testing.T) {
 
 	// Apply: exit 0, no alarm left, a write succeeds, and every key
 	// acknowledged before the alarm is still there.
-	if _, _, code := cli(t, applyArgs(t, planFile(t, config(t, st, withStorage("2GiB"))))...); code != 0 {
+	out, _, code := cli(t, applyArgs(t, planFile(t, config(t, st, withStorage("2GiB"))))...)
+	if code != 0 {
 		t.Fatalf("apply of the NOSPACE recovery and the quota raise: exit %d, want 0", code)
+	}
+	// History filled the quota: the disarm right after the defrags gives
+	// writes back before the rolling restart that raises the quota.
+	if d, w := strings.Index(out, "disarming NOSPACE"), strings.Index(out, "writing config"); d < 0 || w < 0 || d > w || strings.Contains(out, "not disarmed yet") {
+		t.Errorf("apply output:\n%s\nwant NOSPACE disarmed before the first config write", out)
 	}
 	fill.recovered(t, c)
 }
@@ -107,16 +115,23 @@ func TestNoSpaceLiveDataE2E(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	if _, _, code := cli(t, applyArgs(t, planFile(t, config(t, st, withStorage("2GiB"))))...); code != 0 {
+	out, _, code := cli(t, applyArgs(t, planFile(t, config(t, st, withStorage("2GiB"))))...)
+	if code != 0 {
 		t.Fatalf("apply of the quota raise under NOSPACE: exit %d, want 0", code)
+	}
+	// Live keys fill the old quota: the early disarm waits for the one
+	// after the raise.
+	if !strings.Contains(out, "not disarmed yet") {
+		t.Errorf("apply output:\n%s\nwant the disarm after the defrags to wait for the quota raise", out)
 	}
 	fill.recovered(t, c)
 }
 
 // quotaRaiseOrder checks the steps of a NOSPACE recovery with a quota
 // raise: compact, a defrag of each of the 3 members with the leader last,
-// the snapshot, a write-config and a restart of each member, then the
-// disarms.
+// the disarms (guarded by the running quota: they wait for the later ones
+// when live keys fill it), the snapshot, a write-config and a restart of
+// each member, then the disarms after the raise.
 func quotaRaiseOrder(t *testing.T, got []string, leader string) {
 	t.Helper()
 	if len(got) < 10 || got[0] != "compact" {
@@ -130,10 +145,17 @@ func quotaRaiseOrder(t *testing.T, got []string, leader string) {
 	if len(defrags) != 3 || defrags[2] != leader {
 		t.Errorf("steps %v: want a defrag of each of the 3 members, the leader %s last", got, leader)
 	}
+	early := 0
+	for ; i < len(got) && strings.HasPrefix(got[i], "disarm-alarm "); i++ {
+		early++
+	}
+	if early == 0 {
+		t.Errorf("steps %v: no disarm-alarm right after the defrags (writes come back at once when history filled the quota)", got)
+	}
 	if i < len(got) && got[i] == "snapshot" {
 		i++
 	} else {
-		t.Errorf("steps %v: want the snapshot after the defrags", got)
+		t.Errorf("steps %v: want the snapshot after the defrags and the disarms", got)
 	}
 	writes, restarts := 0, 0
 	for ; i < len(got) && !strings.HasPrefix(got[i], "disarm-alarm "); i++ {
