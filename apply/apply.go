@@ -386,7 +386,7 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 		if err == nil {
 			err = x.run(ctx, step)
 		}
-		etcd.TolerateAlarms(clearedAlarms(p, idx[n+1:]))
+		etcd.TolerateAlarms(x.laterDisarms)
 		// A batch (the starts of a new cluster's members) is gated once,
 		// after its last step.
 		batched := step.Action.Info().Batch && n+1 < len(idx) && p.Steps[idx[n+1]].Action == step.Action
@@ -429,7 +429,7 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 		// cluster take writes again: from here
 		// the in-cluster lock is held too, beside the host locks.
 		if hosts != nil && hosts.inCluster == nil && (step.Action == model.RecoverSurvivor ||
-			step.Action == model.DisarmAlarm && len(clearedAlarms(p, idx[n+1:])) == 0) {
+			step.Action == model.DisarmAlarm && len(x.laterDisarms) == 0) {
 			ev(n+1, step.Member, step.Action, "locking", nil)
 			lctx, cancel := context.WithTimeout(ctx, opts.LockTimeout)
 			l, err := etcd.Lock(lctx, c.Name)

@@ -135,7 +135,7 @@ func (cp *clusterPlanner) nospaceRecovery(alarms []state.Alarm) {
 	for _, al := range alarms {
 		s := Step{Action: DisarmAlarm, Cluster: cp.c.Name, Member: cp.alarmName(al.MemberID), MemberID: al.MemberID, Alarm: al.Type,
 			Quota: running, Reason: reason, Changes: []Change{{Attr: "alarm", Before: al.Type, After: "(disarmed)"}}}
-		s.Voters, s.Tolerated = cp.disarmCounts()
+		s.Voters, s.Tolerated = cp.tolerance()
 		cp.emit(s, false)
 		if raised {
 			s.Quota, s.Reason = cp.c.Storage.QuotaBackendBytes, later
@@ -144,8 +144,9 @@ func (cp *clusterPlanner) nospaceRecovery(alarms []state.Alarm) {
 	}
 }
 
-// disarmCounts is a disarm step's voters and failures tolerated.
-func (cp *clusterPlanner) disarmCounts() (int, int) {
+// tolerance is the voters and the failures they tolerate at this point
+// of the plan, for a step that changes neither.
+func (cp *clusterPlanner) tolerance() (voters, tolerated int) {
 	v, a := cp.counts()
 	return v, a - quorum(v)
 }
@@ -154,7 +155,7 @@ func (cp *clusterPlanner) disarmCounts() (int, int) {
 // quota raise (the phase after rollingWork).
 func (cp *clusterPlanner) disarmAfterWork() {
 	for _, s := range cp.disarmLater {
-		s.Voters, s.Tolerated = cp.disarmCounts()
+		s.Voters, s.Tolerated = cp.tolerance()
 		cp.emit(s, false)
 	}
 }

@@ -32,17 +32,15 @@ func (cp *clusterPlanner) rollingWork() {
 	// restart, in the rolling order).
 	for _, w := range roll {
 		if w.check != nil {
-			v, a := cp.counts()
 			s := *w.check
-			s.Voters, s.Tolerated = v, a-quorum(v)
+			s.Voters, s.Tolerated = cp.tolerance()
 			cp.emit(s, false)
 		}
 	}
 	for _, w := range roll {
 		if w.binary != nil {
-			v, a := cp.counts()
 			s := *w.binary
-			s.Voters, s.Tolerated = v, a-quorum(v)
+			s.Voters, s.Tolerated = cp.tolerance()
 			cp.emit(s, false)
 		}
 	}
