@@ -13,6 +13,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // LockPrefix is where apply locks live: LockPrefix + cluster name.
@@ -236,14 +238,22 @@ func (l *Lock) Check(ctx context.Context) error {
 	if lost != nil {
 		return lost
 	}
-	ttl, err := l.cli.TimeToLive(ctx, l.lease)
+	var ttl *clientv3.LeaseTimeToLiveResponse
+	err := askAgainIfGone(ctx, func() (err error) {
+		ttl, err = l.cli.TimeToLive(ctx, l.lease)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("%w: cluster %s: lease %x: %w", ErrLockLost, l.cluster, l.lease, err)
 	}
 	if ttl.TTL <= 0 {
 		return fmt.Errorf("%w: cluster %s: lease %x has expired or was revoked", ErrLockLost, l.cluster, l.lease)
 	}
-	resp, err := l.cli.Txn(ctx).If(l.mu.IsOwner()).Then(clientv3.OpGet(l.mu.Key())).Commit()
+	var resp *clientv3.TxnResponse
+	err = askAgainIfGone(ctx, func() (err error) {
+		resp, err = l.cli.Txn(ctx).If(l.mu.IsOwner()).Then(clientv3.OpGet(l.mu.Key())).Commit()
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("%w: cluster %s: reading %s: %w", ErrLockLost, l.cluster, l.mu.Key(), err)
 	}
@@ -255,6 +265,25 @@ func (l *Lock) Check(ctx context.Context) error {
 		return fmt.Errorf("%w: cluster %s: key %s is no longer bound to lease %x", ErrLockLost, l.cluster, l.mu.Key(), l.lease)
 	}
 	return nil
+}
+
+// askAgainIfGone runs read, asking again (up to 3 times in all, 100 ms
+// apart) while it fails with Unavailable: the member it asked went away
+// (killed mid-apply, say) and the client then picks another. The client
+// does not retry a Txn by itself, and one dead member is not a lost lock.
+func askAgainIfGone(ctx context.Context, read func() error) error {
+	var err error
+	for try := 0; try < 3; try++ {
+		if err = read(); status.Code(err) != codes.Unavailable {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return err
 }
 
 // Unlock deletes the lock key (if it is still ours) and revokes the lease.
