@@ -74,6 +74,7 @@ func TestApplyQuotaUnderLoad(t *testing.T) {
 
 	w := startWriter(t, st)
 	w.waitAcked(t, 50)
+	h := recordHistory(t, st)
 	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
 	start := time.Now()
 	if _, _, code := cli(t, applyArgs(t, "--audit-log", auditPath, pf)...); code != 0 {
@@ -84,6 +85,7 @@ func TestApplyQuotaUnderLoad(t *testing.T) {
 	n := len(w.acked)
 	w.mu.Unlock()
 	w.verify(t)
+	h.Verify(t)
 	rate := float64(n) / elapsed.Seconds()
 	t.Logf("apply took %s; writer sustained %.0f acked writes/s overall", elapsed, rate)
 	if rate < 100 {
