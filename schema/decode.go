@@ -20,7 +20,7 @@ var (
 		Attributes: []hcl.AttributeSchema{{Name: "etcd_version"}, {Name: "fault_tolerance"}, {Name: "allow_even"}},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "connection"}, {Type: "service"}, {Type: "storage"}, {Type: "compaction"},
-			{Type: "raft"}, {Type: "tls"}, {Type: "backup"}, {Type: "maintenance"}, {Type: "install"}, {Type: "member", LabelNames: []string{"name"}},
+			{Type: "raft"}, {Type: "tls"}, {Type: "backup"}, {Type: "maintenance"}, {Type: "install"}, {Type: "auth"}, {Type: "member", LabelNames: []string{"name"}},
 		},
 	}
 	connectionSchema = &hcl.BodySchema{
@@ -346,6 +346,9 @@ func (l *loader) cluster(b *hcl.Block) *Cluster {
 	}
 	if blk := l.single(content, "backup"); blk != nil {
 		c.Backup = l.backup(ctx, blk, c)
+	}
+	if blk := l.single(content, "auth"); blk != nil {
+		c.Auth = l.auth(ctx, blk, c)
 	}
 	l.checkCluster(c, ftAttr, as)
 	return c

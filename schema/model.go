@@ -54,6 +54,9 @@ type Cluster struct {
 	// Install says where etcd's binaries come from (the `install` block);
 	// nil: etcdform installs no binary.
 	Install *Install
+	// Auth is etcd's authentication and role-based access control (the
+	// `auth` block); nil: no auth block, etcdform leaves auth alone.
+	Auth    *Auth
 	Members []*Member
 
 	// DeclRange is the range of the `cluster "name"` header.
@@ -216,6 +219,117 @@ type S3Options struct {
 	// to the hosts of `on` (mode 0600); "" when the operator provisions it.
 	// Only its hash is ever in a plan.
 	CredentialsSource string
+}
+
+// Auth is the `auth` block: whether etcd checks credentials, the roles and
+// users etcdform keeps, and how etcdform itself authenticates. No password
+// is ever in the model: a user names where its password comes from.
+type Auth struct {
+	// Enabled is whether authentication is on (`auth enable`); required.
+	Enabled bool
+	// AllowDisable permits a plan that turns authentication off on a
+	// cluster where it is on; without it such a plan is refused.
+	AllowDisable bool
+	// Tool is how etcdform authenticates; nil only when Enabled is false.
+	Tool *AuthTool
+	// Roles are the declared roles, in declaration order. The built-in
+	// role "root" is never declared.
+	Roles []*Role
+	// Users are the declared users, in declaration order.
+	Users []*User
+
+	DeclRange hcl.Range
+}
+
+// RootName is the name of etcd's superuser and of its built-in role: auth
+// enable needs a user "root" holding the role "root".
+const RootName = "root"
+
+// AuthTool says how etcdform authenticates: as a declared user with a
+// password (User), or by the common name of the client certificate it
+// presents (ClientCert, which needs client TLS with client_cert_auth).
+type AuthTool struct {
+	User       string
+	ClientCert bool
+
+	DeclRange hcl.Range
+}
+
+// Role is one declared role and the key ranges it grants.
+type Role struct {
+	Name        string
+	Permissions []Permission
+
+	DeclRange hcl.Range
+}
+
+// Permission grants one kind of access to one key range.
+type Permission struct {
+	// Type is "read", "write" or "readwrite".
+	Type string
+	// Key is the range's first key. RangeEnd is its end, exclusive: ""
+	// for the single key Key, "\x00" for every key from Key on (a
+	// prefix "" is Key "\x00", RangeEnd "\x00": every key).
+	Key, RangeEnd string
+
+	DeclRange hcl.Range
+}
+
+// User is one declared user: its roles and its password's source.
+type User struct {
+	Name string
+	// Roles are the roles granted to the user, sorted, without duplicates.
+	Roles    []string
+	Password PasswordSource
+
+	DeclRange hcl.Range
+}
+
+// PasswordSource says where a user's password comes from when etcdform
+// needs it (to set it, to check it, to authenticate as the tool user): never
+// the password itself.
+type PasswordSource struct {
+	// Env names an environment variable of the process running etcdform.
+	Env string
+	// File is an absolute local path on the machine running etcdform; a
+	// single trailing newline of its content is not part of the password.
+	File string
+	// None: the user has no password (etcd's --no-password); it can only
+	// authenticate by the common name of a client certificate.
+	None bool
+}
+
+// String describes the source for plans and messages: "env ETCD_ROOT_PW",
+// "file /run/secrets/pw" or "none"; never the password.
+func (p PasswordSource) String() string {
+	switch {
+	case p.Env != "":
+		return "env " + p.Env
+	case p.File != "":
+		return "file " + p.File
+	default:
+		return "none"
+	}
+}
+
+// User returns the declared user of that name, or nil.
+func (a *Auth) User(name string) *User {
+	for _, u := range a.Users {
+		if u.Name == name {
+			return u
+		}
+	}
+	return nil
+}
+
+// Role returns the declared role of that name, or nil.
+func (a *Auth) Role(name string) *Role {
+	for _, r := range a.Roles {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
 }
 
 // Member is one wanted member, with the cluster's connection defaults and

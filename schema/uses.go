@@ -139,5 +139,10 @@ func modelFiles(c *Cluster) []string {
 	if c.Backup != nil && c.Backup.S3 != nil {
 		out = append(out, c.Backup.S3.CredentialsSource)
 	}
+	if c.Auth != nil {
+		for _, u := range c.Auth.Users {
+			out = append(out, u.Password.File)
+		}
+	}
 	return out
 }
