@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -38,6 +39,25 @@ type File struct {
 	AutoCompactionRetention  string `json:"auto-compaction-retention"`
 	Logger                   string `json:"logger"`
 	LogLevel                 string `json:"log-level"`
+	// LogOutputs is where etcd logs ("stderr", "stdout", a file path);
+	// absent: etcd's default.
+	LogOutputs []string `json:"log-outputs,omitempty"`
+	// ListenMetricsURLs are the extra listeners for /metrics and /health,
+	// comma-separated as etcd reads them; Metrics is "basic" or
+	// "extensive". Both absent: etcd's defaults (no extra listener,
+	// basic).
+	ListenMetricsURLs string `json:"listen-metrics-urls,omitempty"`
+	Metrics           string `json:"metrics,omitempty"`
+
+	// The corruption checks. Which of these keys carries a check depends
+	// on the etcd version (keys.go, SetChecks); the others stay empty.
+	// Durations are in nanoseconds: etcd decodes its time.Duration keys
+	// from JSON numbers.
+	FeatureGates                        string `json:"feature-gates,omitempty"`
+	ExperimentalInitialCorruptCheck     bool   `json:"experimental-initial-corrupt-check,omitempty"`
+	ExperimentalCompactHashCheckEnabled bool   `json:"experimental-compact-hash-check-enabled,omitempty"`
+	ExperimentalCompactHashCheckTime    int64  `json:"experimental-compact-hash-check-time,omitempty"`
+	CompactHashCheckTime                int64  `json:"compact-hash-check-time,omitempty"`
 
 	ClientTransportSecurity *Security `json:"client-transport-security,omitempty"`
 	PeerTransportSecurity   *Security `json:"peer-transport-security,omitempty"`
@@ -108,6 +128,10 @@ func (f *File) Check() error {
 		{"initial-cluster-token", f.InitialClusterToken}, {"initial-cluster-state", f.InitialClusterState},
 		{"auto-compaction-mode", f.AutoCompactionMode}, {"auto-compaction-retention", f.AutoCompactionRetention},
 		{"logger", f.Logger}, {"log-level", f.LogLevel},
+		{"listen-metrics-urls", f.ListenMetricsURLs}, {"metrics", f.Metrics}, {"feature-gates", f.FeatureGates},
+	}
+	for _, o := range f.LogOutputs {
+		strs = append(strs, struct{ key, v string }{"log-outputs", o})
 	}
 	for _, side := range []struct {
 		key string
@@ -167,13 +191,14 @@ func Parse(data []byte) (*Parsed, error) {
 	return p, nil
 }
 
+// knownKeys are File's top-level keys, from its JSON tags (a marshalled
+// File would leave out the keys tagged omitempty).
 func knownKeys() map[string]bool {
-	js, _ := json.Marshal(File{ClientTransportSecurity: &Security{}, PeerTransportSecurity: &Security{}})
-	var m map[string]any
-	_ = json.Unmarshal(js, &m)
-	out := make(map[string]bool, len(m))
-	for k := range m {
-		out[k] = true
+	t := reflect.TypeOf(File{})
+	out := make(map[string]bool, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		out[name] = true
 	}
 	return out
 }

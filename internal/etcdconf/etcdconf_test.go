@@ -44,6 +44,8 @@ func TestMarshalRefuses(t *testing.T) {
 		"newline in initial-cluster": {func(f *File) { f.InitialCluster = "etcd-1=http://x:1\nx: y" }, "initial-cluster"},
 		"comma in client URL":        {func(f *File) { f.AdvertiseClientURLs = "http://a:1,http://b:2" }, "advertise-client-urls"},
 		"equals in name":             {func(f *File) { f.Name = "a=b" }, "name"},
+		"newline in log output":      {func(f *File) { f.LogOutputs = []string{"stderr", "/x\nmetrics: extensive"} }, "log-outputs"},
+		"tab in metrics URL":         {func(f *File) { f.ListenMetricsURLs = "http://a:2381\t" }, "listen-metrics-urls"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
