@@ -20,7 +20,8 @@ var (
 		Attributes: []hcl.AttributeSchema{{Name: "etcd_version"}, {Name: "fault_tolerance"}, {Name: "allow_even"}},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "connection"}, {Type: "service"}, {Type: "storage"}, {Type: "compaction"},
-			{Type: "raft"}, {Type: "tls"}, {Type: "backup"}, {Type: "maintenance"}, {Type: "install"}, {Type: "auth"}, {Type: "member", LabelNames: []string{"name"}},
+			{Type: "raft"}, {Type: "tls"}, {Type: "backup"}, {Type: "maintenance"}, {Type: "install"}, {Type: "auth"},
+			{Type: "metrics"}, {Type: "logging"}, {Type: "corruption_check"}, {Type: "member", LabelNames: []string{"name"}},
 		},
 	}
 	connectionSchema = &hcl.BodySchema{
@@ -323,6 +324,16 @@ func (l *loader) cluster(b *hcl.Block) *Cluster {
 	if blk := l.single(content, "install"); blk != nil {
 		c.Install = l.install(blk, c)
 	}
+	var metricsURLs *hcl.Attribute
+	if blk := l.single(content, "metrics"); blk != nil {
+		c.Metrics, metricsURLs = l.metrics(ctx, blk)
+	}
+	if blk := l.single(content, "logging"); blk != nil {
+		l.logging(ctx, blk, &c.Logging)
+	}
+	if blk := l.single(content, "corruption_check"); blk != nil {
+		l.corruptionCheck(ctx, blk, c)
+	}
 	tlsBlock := l.single(content, "tls")
 	var tlsContent *hcl.BodyContent
 	if tlsBlock != nil {
@@ -344,6 +355,7 @@ func (l *loader) cluster(b *hcl.Block) *Cluster {
 		seen[name] = mb
 		c.Members = append(c.Members, l.member(ctx, c, mb, connBlock, tlsContent))
 	}
+	l.memberMetricsURLs(ctx, c, metricsURLs)
 	if blk := l.single(content, "backup"); blk != nil {
 		c.Backup = l.backup(ctx, blk, c)
 	}

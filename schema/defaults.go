@@ -66,5 +66,6 @@ func NewCluster(name string) *Cluster {
 		Storage:    Storage{QuotaBackendBytes: DefaultQuotaBackendBytes, SnapshotCount: DefaultSnapshotCount, MaxRequestBytes: DefaultMaxRequestBytes},
 		Compaction: Compaction{Mode: DefaultCompactionMode, Retention: DefaultRetention},
 		Raft:       Raft{HeartbeatInterval: DefaultHeartbeat, ElectionTimeout: DefaultElection},
+		Logging:    Logging{Level: DefaultLogLevel},
 	}
 }

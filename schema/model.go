@@ -56,8 +56,16 @@ type Cluster struct {
 	Install *Install
 	// Auth is etcd's authentication and role-based access control (the
 	// `auth` block); nil: no auth block, etcdform leaves auth alone.
-	Auth    *Auth
-	Members []*Member
+	Auth *Auth
+	// Metrics is the `metrics` block; nil: etcd's defaults (no metrics
+	// listener, basic metrics).
+	Metrics *Metrics
+	// Logging holds etcd's log level (default "info") and outputs.
+	Logging Logging
+	// CorruptionCheck holds etcd's corruption checks (all off: etcd's
+	// default).
+	CorruptionCheck CorruptionCheck
+	Members         []*Member
 
 	// DeclRange is the range of the `cluster "name"` header.
 	DeclRange hcl.Range
@@ -341,6 +349,9 @@ type Member struct {
 	ClientURL  string
 	Connection Connection
 	TLS        *TLS // the cluster's TLS with this member's file paths; nil when plain
+	// MetricsURLs are the member's metrics listeners, from the cluster's
+	// metrics.listen_urls evaluated for it; nil: none.
+	MetricsURLs []string
 
 	DeclRange hcl.Range
 }

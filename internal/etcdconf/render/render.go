@@ -5,12 +5,32 @@
 package render
 
 import (
+	"strings"
+
 	"github.com/etcdform/etcdform/internal/etcdconf"
 	"github.com/etcdform/etcdform/schema"
 )
 
-// Member returns the config file wanted for member m of cluster c.
+// Member returns the config file wanted for member m of cluster c when it
+// runs c's etcd_version (the newest etcd when c names none): MemberFor
+// that version. The schema refuses a setting that version has no key
+// for, so this cannot fail for a loaded configuration.
 func Member(c *schema.Cluster, m *schema.Member, b etcdconf.Bootstrap) *etcdconf.File {
+	f, err := MemberFor(c, m, b, c.EtcdVersion)
+	if err != nil {
+		panic(err) // the schema checked the settings against EtcdVersion
+	}
+	return f
+}
+
+// MemberFor returns the config file wanted for member m of cluster c when
+// it runs etcd version (a release version, "3.5.35"; "" for the newest):
+// the version-dependent settings (the corruption checks) are written with
+// the keys that version reads (etcdconf.KeyFor), so the file of a member
+// that an upgrade or a downgrade moves to another version is rendered for
+// the version it restarts on. It fails when version has no key for a
+// setting c turns on.
+func MemberFor(c *schema.Cluster, m *schema.Member, b etcdconf.Bootstrap, version string) (*etcdconf.File, error) {
 	f := &etcdconf.File{
 		Name:                     m.Name,
 		DataDir:                  c.Service.DataDir,
@@ -29,7 +49,16 @@ func Member(c *schema.Cluster, m *schema.Member, b etcdconf.Bootstrap) *etcdconf
 		AutoCompactionMode:       c.Compaction.Mode,
 		AutoCompactionRetention:  c.Compaction.Retention,
 		Logger:                   "zap",
-		LogLevel:                 "info",
+		LogLevel:                 c.Logging.Level,
+		LogOutputs:               c.Logging.Outputs,
+	}
+	if c.Metrics != nil {
+		f.Metrics = c.Metrics.Level
+		f.ListenMetricsURLs = strings.Join(m.MetricsURLs, ",")
+	}
+	cc := c.CorruptionCheck
+	if err := f.SetChecks(etcdconf.Checks{Initial: cc.Initial, CompactHash: cc.CompactHash, CompactHashPeriod: cc.CompactHashPeriod}, version); err != nil {
+		return nil, err
 	}
 	if t := m.TLS; t != nil {
 		if t.Client != nil {
@@ -39,7 +68,7 @@ func Member(c *schema.Cluster, m *schema.Member, b etcdconf.Bootstrap) *etcdconf
 			f.PeerTransportSecurity = security(t.Peer)
 		}
 	}
-	return f
+	return f, nil
 }
 
 func security(e *schema.TLSEndpoint) *etcdconf.Security {

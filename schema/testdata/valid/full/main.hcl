@@ -54,6 +54,19 @@ cluster "prod" {
     heartbeat_interval = 50
     election_timeout   = "500ms"
   }
+  metrics {
+    listen_urls = ["http://${member.host}:2381"]
+    level       = "extensive"
+  }
+  logging {
+    level   = "warn"
+    outputs = ["stderr", "/var/log/etcd/${var.quota}.log"]
+  }
+  corruption_check {
+    initial             = true
+    compact_hash        = true
+    compact_hash_period = "5m"
+  }
   tls {
     min_remaining = "30d"
     client {
