@@ -19,18 +19,40 @@ import (
 // difference in them is not drift.
 var bootstrapOnly = cmpopts.IgnoreFields(etcdconf.File{}, "InitialCluster", "InitialClusterToken", "InitialClusterState")
 
-// configDiff compares the config file wanted for member d with the one
-// observed on host h. It returns the file to write, the per-key changes
+// runsVersion is the etcd version member m runs once the plan is applied,
+// the version its config file is rendered for (render.MemberFor): the
+// cluster's etcd_version when the plan moves m there (an install block, m
+// up on a reachable host that reports another version: upgradeWork
+// restarts it on etcd_version right after writing the file); otherwise
+// the version its host reports, or etcd_version ("": the newest etcd) when
+// the host reports none.
+func (cp *clusterPlanner) runsVersion(m *member) string {
+	c := cp.c
+	hv := ""
+	if m.host != nil {
+		hv = m.host.BinaryVersion
+	}
+	if hv == "" || c.EtcdVersion != "" && c.Install != nil && !m.down && !m.hostDown {
+		return c.EtcdVersion
+	}
+	return hv
+}
+
+// configDiff compares the config file wanted for member d, rendered for
+// etcd version (runsVersion), with the one observed on host h. It returns the file to write, the per-key changes
 // (nil when the managed keys agree), and the unmanaged keys a write drops.
 // Unmanaged keys alone never cause a write. The bootstrap-only keys of the
 // observed file are kept as they are. err says why the wanted file cannot
 // be rendered (etcdconf.Marshal refuses it).
-func configDiff(c *schema.Cluster, d *schema.Member, h *state.Host) (file []byte, changes []Change, dropped []string, err error) {
+func configDiff(c *schema.Cluster, d *schema.Member, h *state.Host, version string) (file []byte, changes []Change, dropped []string, err error) {
 	if h == nil || !h.Reachable {
 		return nil, nil, nil, nil
 	}
 	fresh := func(before string) ([]byte, []Change, []string, error) {
-		f := render.Member(c, d, etcdconf.Bootstrap{InitialCluster: d.Name + "=" + d.PeerURL, State: "existing"})
+		f, err := render.MemberFor(c, d, etcdconf.Bootstrap{InitialCluster: d.Name + "=" + d.PeerURL, State: "existing"}, version)
+		if err != nil {
+			return nil, nil, nil, err
+		}
 		b, err := etcdconf.Marshal(f)
 		return b, []Change{{Attr: "config-file", Before: before, After: c.Service.ConfigFile}}, nil, err
 	}
@@ -41,9 +63,13 @@ func configDiff(c *schema.Cluster, d *schema.Member, h *state.Host) (file []byte
 		return fresh(fmt.Sprintf("(unparsable: %s)", orNone(h.ConfigError)))
 	}
 	got := normalize(h.Config)
-	want := normalize(render.Member(c, d, etcdconf.Bootstrap{
+	rendered, err := render.MemberFor(c, d, etcdconf.Bootstrap{
 		InitialCluster: got.InitialCluster, Token: got.InitialClusterToken, State: got.InitialClusterState,
-	}))
+	}, version)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	want := normalize(rendered)
 	if cmp.Equal(want, got, bootstrapOnly) {
 		return nil, nil, nil, nil
 	}

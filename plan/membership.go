@@ -218,7 +218,11 @@ func (cp *clusterPlanner) addMember(m *member, check bool) {
 			"Member %s is to be added, but its data dir %s on %s is not empty (%d bytes). A new member must start empty; move the directory aside on the host and plan again.", m.name, c.Service.DataDir, m.desired.Host, m.host.DataDirBytes)
 	}
 	cp.emitUploads(cp.work.take(m))
-	tmpl, err := etcdconf.Marshal(render.Member(c, m.desired, etcdconf.Bootstrap{Token: c.Name, State: "existing"}))
+	f, err := render.MemberFor(c, m.desired, etcdconf.Bootstrap{Token: c.Name, State: "existing"}, cp.runsVersion(m))
+	var tmpl []byte
+	if err == nil {
+		tmpl, err = etcdconf.Marshal(f)
+	}
 	if err != nil {
 		cp.refuseRender(m.name, err)
 	}

@@ -137,7 +137,7 @@ func (cp *clusterPlanner) configWork() {
 		if m.hostDown {
 			continue
 		}
-		file, changes, dropped, err := configDiff(cp.c, m.desired, m.host)
+		file, changes, dropped, err := configDiff(cp.c, m.desired, m.host, cp.runsVersion(m))
 		if err != nil {
 			cp.refuseRender(m.name, err)
 			continue

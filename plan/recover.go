@@ -145,8 +145,11 @@ func (cp *clusterPlanner) recoverQuorum() {
 
 	// 2. The survivor becomes a one-member cluster from its own data.
 	token := fmt.Sprintf("%s-after-%x", c.Name, cp.oc.ClusterID)
-	f := render.Member(c, s.desired, etcdconf.Bootstrap{InitialCluster: s.name + "=" + s.desired.PeerURL, Token: token, State: "new"})
-	file, err := etcdconf.Marshal(f)
+	f, err := render.MemberFor(c, s.desired, etcdconf.Bootstrap{InitialCluster: s.name + "=" + s.desired.PeerURL, Token: token, State: "new"}, cp.runsVersion(s))
+	var file []byte
+	if err == nil {
+		file, err = etcdconf.Marshal(f)
+	}
 	if err != nil {
 		cp.refuseRender(s.name, err)
 	}

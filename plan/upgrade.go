@@ -15,7 +15,11 @@ import (
 // block the difference is only a warning. A change the rules do not allow
 // in one apply (two minors, a patch below a rule's minimum, a downgrade)
 // is a refusal that says which applies get there; so are experimental-*
-// config keys before 3.7, and an artifact that failed its check.
+// config keys etcdform does not own before 3.7, and an artifact that
+// failed its check. The keys it owns need no refusal: configWork renders
+// each upgraded member's file for the version it restarts on
+// (runsVersion, internal/etcdconf/keys.go), and rollingWork writes it
+// right before that member's upgrade-member step.
 //
 // Members that are down, or whose host cannot be reached, are left to
 // the recovery phases; the next plan upgrades them.
@@ -89,8 +93,9 @@ func (cp *clusterPlanner) upgradeWork() {
 }
 
 // refuseExperimental refuses an upgrade to rule.To while a member's config
-// file holds experimental-* keys, which that version refuses to start
-// with; it reports whether there were none.
+// file holds experimental-* keys etcdform does not manage (ConfigUnknown),
+// which that version drops; it reports whether there were none. The
+// experimental keys it manages are rewritten by the upgrade instead.
 func (cp *clusterPlanner) refuseExperimental(rule *UpgradeRule) bool {
 	ok := true
 	for _, m := range cp.kept {
@@ -105,7 +110,7 @@ func (cp *clusterPlanner) refuseExperimental(rule *UpgradeRule) bool {
 		}
 		if len(keys) > 0 {
 			cp.refuse(m.name, 0, "Experimental config keys",
-				"The config file of %s holds %s. etcd %s refuses to start with experimental-* keys (%s). Move each to its feature gate or new name on etcd %s, apply, and plan the upgrade again.", m.name, strings.Join(keys, ", "), rule.To, rule.Source, rule.From)
+				"The config file of %s holds %s, which etcdform does not manage. etcd %s no longer reads experimental-* keys (%s). Move each to its feature gate or new name on etcd %s, apply, and plan the upgrade again (etcdform rewrites the keys it manages itself: the corruption_check block's).", m.name, strings.Join(keys, ", "), rule.To, rule.Source, rule.From)
 			ok = false
 		}
 	}
