@@ -78,6 +78,7 @@ type Client struct {
 	sudo    bool
 	conn    *ssh.Client
 	bastion *Client // nil without a jump host
+	batch   *Batch  // set on a Batch's Client: commands without stdin wait for its round
 }
 
 // Dial connects to cfg.Host, through cfg.Bastion when set, and verifies
@@ -277,6 +278,9 @@ func (c *Client) Run(ctx context.Context, cmd string) (stdout, stderr []byte, ex
 // signals to root sessions, so the command may live on until it next
 // reads stdin or writes output.
 func (c *Client) RunStdin(ctx context.Context, cmd string, r io.Reader) (stdout, stderr []byte, exitCode int, err error) {
+	if c.batch != nil && r == nil {
+		return c.batch.run(ctx, cmd)
+	}
 	sess, err := c.conn.NewSession()
 	if err != nil {
 		return nil, nil, -1, fmt.Errorf("ssh %s: opening session: %w", c.addr, err)
