@@ -74,7 +74,7 @@ func TestApplyQuotaUnderLoad(t *testing.T) {
 
 	w := startWriter(t, st)
 	w.waitAcked(t, 50)
-	h := recordHistory(t, st)
+	hist := recordHistory(t, st)
 	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
 	start := time.Now()
 	if _, _, code := cli(t, applyArgs(t, "--audit-log", auditPath, pf)...); code != 0 {
@@ -85,7 +85,7 @@ func TestApplyQuotaUnderLoad(t *testing.T) {
 	n := len(w.acked)
 	w.mu.Unlock()
 	w.verify(t)
-	h.Verify(t)
+	hist.Verify(t)
 	rate := float64(n) / elapsed.Seconds()
 	t.Logf("apply took %s; writer sustained %.0f acked writes/s overall", elapsed, rate)
 	if rate < 100 {
@@ -240,6 +240,7 @@ func TestApplyScaleOutAndIn(t *testing.T) {
 	// 3 -> 5 through learners.
 	five := config(t, st, withMembers(spares...))
 	pf := planFile(t, five)
+	hist := recordHistory(t, st) // over both applies
 	s := startSampler(t, st)
 	if _, _, code := cli(t, applyArgs(t, pf)...); code != 0 {
 		t.Fatalf("apply 3->5: exit %d", code)
@@ -267,6 +268,7 @@ func TestApplyScaleOutAndIn(t *testing.T) {
 	if _, _, code := cli(t, "plan", "--detailed-exitcode", three); code != 0 {
 		t.Fatalf("plan after 5->3: exit %d, want 0", code)
 	}
+	hist.Verify(t)
 	members := memberList(t, st)
 	if len(members) != 3 {
 		t.Fatalf("%d members after 5->3, want 3", len(members))

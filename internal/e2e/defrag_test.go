@@ -45,6 +45,7 @@ func TestRoutineDefragE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := startWriter(t, st)
+	hist := recordHistory(t, st)
 
 	// sizes returns each member's dbSize and its free part (dbSize -
 	// dbSizeInUse).
@@ -96,6 +97,7 @@ func TestRoutineDefragE2E(t *testing.T) {
 		t.Fatalf("apply of the defrags: exit %d", code)
 	}
 	w.verify(t)
+	hist.Verify(t)
 	after, _ := sizes()
 	for name, b := range before {
 		if drop := b - after[name]; drop < planned[name]*8/10 {

@@ -31,6 +31,9 @@ func TestNoSpaceRecoveryE2E(t *testing.T) {
 	}
 
 	c := etcdClient(t, st)
+	// The history runs from before the fill, through NOSPACE (puts refused:
+	// unknown outcomes), to after the recovery.
+	hist := recordHistory(t, st)
 	// Fill by overwriting 16 keys of 1 MiB, as churn fills a Kubernetes
 	// etcd: the database grows with history, which the recovery's
 	// compaction and defragmentation free (TestNoSpaceLiveDataE2E fills
@@ -64,6 +67,8 @@ func TestNoSpaceRecoveryE2E(t *testing.T) {
 		t.Errorf("apply output:\n%s\nwant NOSPACE disarmed before the first config write", out)
 	}
 	fill.recovered(t, c)
+	waitHistory(t, hist, 100) // writes come back
+	hist.Verify(t)
 }
 
 // TestNoSpaceLiveDataE2E: live keys, not history, fill the 160 MiB quota,
@@ -79,6 +84,7 @@ func TestNoSpaceLiveDataE2E(t *testing.T) {
 		t.Fatalf("apply of the 160MiB quota: exit %d", code)
 	}
 	c := etcdClient(t, st)
+	hist := recordHistory(t, st) // before the fill, through both applies
 	fill := fillToNoSpace(t, c, func(i int) string { return fmt.Sprintf("live/%03d", i) })
 	leader := leaderName(t, st)
 
@@ -125,6 +131,8 @@ func TestNoSpaceLiveDataE2E(t *testing.T) {
 		t.Errorf("apply output:\n%s\nwant the disarm after the defrags to wait for the quota raise", out)
 	}
 	fill.recovered(t, c)
+	waitHistory(t, hist, 100) // writes come back
+	hist.Verify(t)
 }
 
 // quotaRaiseOrder checks the steps of a NOSPACE recovery with a quota

@@ -77,6 +77,7 @@ func TestRebuiltMemberE2E(t *testing.T) {
 
 	w := startWriter(t, st)
 	w.waitAcked(t, 50)
+	hist := recordHistory(t, st)
 	wipe(t, st, victim)
 	start := time.Now()
 
@@ -115,6 +116,7 @@ func TestRebuiltMemberE2E(t *testing.T) {
 	n := len(w.acked)
 	w.mu.Unlock()
 	w.verify(t)
+	hist.Verify(t)
 	rate := float64(n) / time.Since(start).Seconds()
 	t.Logf("plan + apply took %s; the writer sustained %.0f acked writes/s", elapsed, rate)
 	if rate < 100 {

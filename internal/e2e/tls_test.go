@@ -273,6 +273,7 @@ func TestTLSE2E(t *testing.T) {
 
 		w := startWriter(t, st)
 		w.waitAcked(t, 50)
+		hist := recordHistory(t, st)
 		audit := filepath.Join(t.TempDir(), "audit.jsonl")
 		if _, _, code := cli(t, applyArgs(t, "--audit-log", audit, planPath)...); code != 0 {
 			t.Fatalf("apply: exit %d", code)
@@ -287,6 +288,7 @@ func TestTLSE2E(t *testing.T) {
 			return nil
 		})
 		w.verify(t)
+		hist.Verify(t)
 		if f := w.failed.Load(); f != 0 {
 			t.Fatalf("%d writes failed during the rotation, want 0", f)
 		}
@@ -399,6 +401,7 @@ func TestTLSCARotationE2E(t *testing.T) {
 	}
 	t.Cleanup(func() { ec.Close() })
 	w := startWriterOn(t, ec)
+	hist := recordHistoryOn(t, eps, tlsCfg) // the writer's TLS: both CAs, the swappable client certificate
 	lw := watchLeader(t, ec, eps)
 
 	phase := func(name, wantWarning string, wantRestarts int) {
@@ -479,6 +482,7 @@ func TestTLSCARotationE2E(t *testing.T) {
 
 	lw.halt()
 	w.verify(t)
+	hist.Verify(t)
 	t.Logf("leader watch: %d samples, longest stretch without a leader %s; %d writes failed and were retried", lw.samples, lw.longest, w.failed.Load())
 	if lw.longest > time.Second {
 		t.Fatalf("the cluster had no leader for %s (more than an election timeout)", lw.longest)

@@ -127,6 +127,7 @@ func upgradeUnderLoad(t *testing.T, st *lab.State, from, to, cluster string, v2c
 		}
 		return nil
 	})
+	hist := recordHistory(t, st)
 	start := time.Now()
 	planFile := filepath.Join(t.TempDir(), "upgrade.plan")
 	if _, _, code := cli(t, "plan", "--out", planFile, dir); code != 0 {
@@ -141,6 +142,7 @@ func upgradeUnderLoad(t *testing.T, st *lab.State, from, to, cluster string, v2c
 	acked := len(w.acked)
 	w.mu.Unlock()
 	w.verify(t)
+	hist.Verify(t)
 	rate := float64(acked) / time.Since(start).Seconds()
 	t.Logf("upgrade applied in %s; %d writes acknowledged in all (%.0f/s over the apply)", elapsed.Round(time.Millisecond), acked, rate)
 
