@@ -364,10 +364,26 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 		}
 	}
 
+	// Before the first risky step, every member must hold the same data.
+	hashAt := hashCheckAt(p, idx)
 	for n, i := range idx {
 		step := p.Steps[i]
 		if err := lock.Check(ctx); err != nil {
 			return fmt.Errorf("apply: cluster %s: lost the apply lock before step %d; stopping: %w", c.Name, n+1, err)
+		}
+		if n == hashAt {
+			ev(n+1, step.Member, step.Action, "comparing HashKV", nil)
+			hctx, cancel := context.WithTimeout(ctx, opts.GateTimeout)
+			what, err := compareHashes(hctx, etcd)
+			cancel()
+			if err != nil {
+				opts.Audit.Record(AuditEntry{Kind: "hashkv", Cluster: c.Name, Time: opts.Now(), Step: n + 1, Outcome: "failed", Error: err.Error()})
+				if interrupted(ctx) {
+					return fmt.Errorf("%w (%v) at cluster %s before step %d/%d (%s %s); no further steps were started: %w", ErrInterrupted, context.Cause(ctx), c.Name, n+1, len(idx), step.Action, memberLabel(step), err)
+				}
+				return fmt.Errorf("apply: cluster %s: before step %d/%d (%s %s), ahead of the first risky step; no further steps were started: %w", c.Name, n+1, len(idx), step.Action, memberLabel(step), err)
+			}
+			opts.Audit.Record(AuditEntry{Kind: "hashkv", Cluster: c.Name, Time: opts.Now(), Step: n + 1, Outcome: "agree: " + what})
 		}
 		r := &res.Steps[i]
 		r.Start = opts.Now()

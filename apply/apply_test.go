@@ -56,6 +56,9 @@ type fakeWorld struct {
 	defragBudget time.Duration
 	// live is the live member list Members reports (nil: obs's).
 	live []LiveMember
+	// hashes are MemberHashes' answers, one per call (the last
+	// repeats); none: every member of obs agrees.
+	hashes [][]MemberHash
 }
 
 type fakeEtcd struct{ w *fakeWorld }
@@ -148,6 +151,23 @@ func (e fakeEtcd) Snapshot(ctx context.Context, w io.Writer) (int64, string, err
 	return int64(n), "x", e.w.call("snapshot")
 }
 func (e fakeEtcd) CheckConsistent(ctx context.Context) error { return e.w.call("hashkv") }
+func (e fakeEtcd) MemberHashes(ctx context.Context) (int64, []MemberHash, error) {
+	if err := e.w.call("hashkv-before"); err != nil {
+		return 0, nil, err
+	}
+	if len(e.w.hashes) == 0 {
+		var out []MemberHash
+		for _, m := range e.w.obs.Clusters["lab"].Members {
+			out = append(out, MemberHash{ID: m.ID, Name: m.Name, Hash: 0xabcd, CompactRevision: 5})
+		}
+		return 100, out, nil
+	}
+	hs := e.w.hashes[0]
+	if len(e.w.hashes) > 1 {
+		e.w.hashes = e.w.hashes[1:]
+	}
+	return 100, hs, nil
+}
 func (e fakeEtcd) PutAudit(ctx context.Context, k string, v []byte) error {
 	return e.w.call("put-audit")
 }
@@ -305,25 +325,25 @@ func TestRun(t *testing.T) {
 	}{
 		"rolling restart, leader moved first": {
 			mutate: func(w *fakeWorld, p *plan.Plan) {},
-			wantCalls: []string{"lock", "snapshot", "install-files b", "pregate-except 2", "restart b", "gate", "install-files c", "pregate-except 3", "restart c", "gate",
+			wantCalls: []string{"lock", "hashkv-before", "snapshot", "install-files b", "pregate-except 2", "restart b", "gate", "install-files c", "pregate-except 3", "restart c", "gate",
 				"install-files a", "pregate-except 1", "move-leader-from 1", "restart a", "gate", "hashkv", "put-audit", "unlock"},
 			wantOut: []string{"done", "done", "done", "done", "done", "done", "done"},
 		},
 		"stops at the first failure": {
 			mutate:    func(w *fakeWorld, p *plan.Plan) { w.failOn = "restart c" },
-			wantCalls: []string{"lock", "snapshot", "install-files b", "pregate-except 2", "restart b", "gate", "install-files c", "pregate-except 3", "restart c", "put-audit", "unlock"},
+			wantCalls: []string{"lock", "hashkv-before", "snapshot", "install-files b", "pregate-except 2", "restart b", "gate", "install-files c", "pregate-except 3", "restart c", "put-audit", "unlock"},
 			wantErr:   "step 5/7 (restart c) failed; no further steps were started",
 			wantOut:   []string{"done", "done", "done", "done", "failed", "not started", "not started"},
 		},
 		"failed gate stops": {
 			mutate:    func(w *fakeWorld, p *plan.Plan) { w.failOn = "gate" },
-			wantCalls: []string{"lock", "snapshot", "install-files b", "pregate-except 2", "restart b", "gate", "put-audit", "unlock"},
+			wantCalls: []string{"lock", "hashkv-before", "snapshot", "install-files b", "pregate-except 2", "restart b", "gate", "put-audit", "unlock"},
 			wantErr:   "health gate after the step did not pass",
 			wantOut:   []string{"done", "done", "failed", "not started", "not started", "not started", "not started"},
 		},
 		"a member that failed since the last gate stops the apply before the next restart": {
 			mutate:    func(w *fakeWorld, p *plan.Plan) { w.failOn = "pregate-except 3" },
-			wantCalls: []string{"lock", "snapshot", "install-files b", "pregate-except 2", "restart b", "gate", "install-files c", "pregate-except 3", "put-audit", "unlock"},
+			wantCalls: []string{"lock", "hashkv-before", "snapshot", "install-files b", "pregate-except 2", "restart b", "gate", "install-files c", "pregate-except 3", "put-audit", "unlock"},
 			wantErr:   "the cluster was not healthy before the step, so it was not started",
 			wantOut:   []string{"done", "done", "done", "done", "failed", "not started", "not started"},
 		},
@@ -442,7 +462,7 @@ func TestRunUnderNospaceLocksHosts(t *testing.T) {
 	}
 	want := []string{"lock refused: no lease", "host-lock b", "host-lock c", "compact 4711", "gate",
 		"pregate-except 2", "db-sizes", "defrag 2", "gate", "pregate-except 3", "db-sizes", "defrag 3", "gate", "db-sizes", "disarm 2 NOSPACE", "gate", "lock",
-		"install-files b", "pregate-except 2", "restart b", "gate", "hashkv", "put-audit", "unlock", "host-unlock b", "host-unlock c"}
+		"install-files b", "hashkv-before", "pregate-except 2", "restart b", "gate", "hashkv", "put-audit", "unlock", "host-unlock b", "host-unlock c"}
 	if diff := cmp.Diff(want, hostLocksSorted(w.calls)); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
@@ -555,13 +575,13 @@ func TestRemoveReachableMember(t *testing.T) {
 		wantOps   []op
 	}{
 		"reachable": {
-			wantCalls: []string{"lock", "pregate-except 3", "remove 3", "stop c", "disable c", "move-aside c", "gate", "hashkv", "put-audit", "unlock"},
+			wantCalls: []string{"lock", "hashkv-before", "pregate-except 3", "remove 3", "stop c", "disable c", "move-aside c", "gate", "hashkv", "put-audit", "unlock"},
 			wantOps: []op{{Host: "c", Op: "stop"}, {Host: "c", Op: "disable"},
 				{Host: "c", Op: "move-aside", From: "/var/lib/etcd/member", Aside: "/var/lib/etcd/member.removed-19700101T000000Z"}},
 		},
 		"unreachable": {
 			hostDown:  true,
-			wantCalls: []string{"lock", "pregate-except 3", "remove 3", "gate", "hashkv", "put-audit", "unlock"},
+			wantCalls: []string{"lock", "hashkv-before", "pregate-except 3", "remove 3", "gate", "hashkv", "put-audit", "unlock"},
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -599,7 +619,7 @@ func TestAddLearnerEnablesService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"lock", "gate", "preflight d", "enable d", "add-learner http://d:2380", "install-files d", "start d", "hashkv", "put-audit", "unlock"}
+	want := []string{"lock", "hashkv-before", "gate", "preflight d", "enable d", "add-learner http://d:2380", "install-files d", "start d", "hashkv", "put-audit", "unlock"}
 	if diff := cmp.Diff(want, w.calls); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}

@@ -13,7 +13,7 @@ import (
 // AuditEntry is one line of the audit record. It never holds secrets: only
 // names, actions, times and outcomes.
 type AuditEntry struct {
-	Kind      string    `json:"kind"` // apply-start, lock, stale, step, record, apply-end
+	Kind      string    `json:"kind"` // apply-start, lock, stale, hashkv, step, record, apply-end
 	Time      time.Time `json:"time,omitzero"`
 	PlanHash  string    `json:"plan_hash,omitempty"`
 	GitCommit string    `json:"git_commit,omitempty"`

@@ -53,6 +53,11 @@ type Etcd interface {
 	Snapshot(ctx context.Context, w io.Writer) (size int64, sha string, err error)
 	// CheckConsistent compares HashKV at one revision on every member.
 	CheckConsistent(ctx context.Context) error
+	// MemberHashes asks every started voting member for HashKV at one
+	// revision, the cluster's current one read linearizably, one member
+	// at a time. A member that does not answer is listed with its Err;
+	// err is set when the member list or the revision cannot be read.
+	MemberHashes(ctx context.Context) (rev int64, hashes []MemberHash, err error)
 	// PutAudit, AuditRecords and DeleteAudit keep the cluster's audit
 	// chain (AuditStore).
 	PutAudit(ctx context.Context, key string, value []byte) error
@@ -74,6 +79,17 @@ type Etcd interface {
 	// reports none: before 3.6), and an error naming those that did not.
 	DBSizes(ctx context.Context) ([]MemberDB, error)
 	Close() error
+}
+
+// MemberHash is one member's HashKV at a revision (Etcd.MemberHashes).
+type MemberHash struct {
+	ID   uint64
+	Name string
+	// Hash covers the keyspace from CompactRevision to the revision
+	// asked: two members' hashes compare only at the same CompactRevision.
+	Hash            uint32
+	CompactRevision int64
+	Err             error // the member did not answer; Hash is unset
 }
 
 // MemberDB is one member's DB size and quota, as it reports them.

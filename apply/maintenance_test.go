@@ -99,7 +99,7 @@ func TestRunVerifiesUnderTheLock(t *testing.T) {
 			t.Errorf("Verify was given %p, want apply's observation %p", got, obs)
 		}
 		if !fail {
-			if err != nil || len(w.calls) < 3 || !cmp.Equal(w.calls[:3], []string{"lock", "verify lab", "snapshot"}) {
+			if err != nil || len(w.calls) < 4 || !cmp.Equal(w.calls[:4], []string{"lock", "verify lab", "hashkv-before", "snapshot"}) {
 				t.Errorf("err %v, calls %q: want lock, verify, then the steps", err, w.calls)
 			}
 			continue

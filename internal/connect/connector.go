@@ -342,6 +342,14 @@ func (e *etcdAdapter) Snapshot(ctx context.Context, w io.Writer) (int64, string,
 }
 
 func (e *etcdAdapter) CheckConsistent(ctx context.Context) error { return e.cli.CheckConsistent(ctx) }
+func (e *etcdAdapter) MemberHashes(ctx context.Context) (int64, []apply.MemberHash, error) {
+	rev, hs, err := e.cli.MemberHashes(ctx)
+	out := make([]apply.MemberHash, len(hs))
+	for i, h := range hs {
+		out[i] = apply.MemberHash{ID: h.ID, Name: h.Name, Hash: h.Hash, CompactRevision: h.CompactRevision, Err: h.Err}
+	}
+	return rev, out, err
+}
 func (e *etcdAdapter) MemberVersion(ctx context.Context, id uint64) (string, error) {
 	return e.cli.MemberVersion(ctx, id)
 }

@@ -633,6 +633,17 @@ func TestHashKV(t *testing.T) {
 	if err := c.CheckConsistent(ctx); err != nil {
 		t.Error(err)
 	}
+	// MemberHashes: the same hashes, each with its member and the
+	// compaction revision it hashed from.
+	mrev, mh, err := c.MemberHashes(ctx)
+	if err != nil || len(mh) != 3 || mrev < rev {
+		t.Fatalf("MemberHashes: %v at %d, %v", mh, mrev, err)
+	}
+	for _, h := range mh {
+		if h.Err != nil || h.Name == "" || h.Hash != mh[0].Hash || h.CompactRevision != mh[0].CompactRevision {
+			t.Errorf("MemberHashes: %+v", mh)
+		}
+	}
 
 	if err := c.PutAudit(ctx, "/elsewhere", []byte("x")); !errors.Is(err, ErrAuditKey) {
 		t.Errorf("PutAudit outside the prefix: %v", err)
