@@ -175,6 +175,7 @@ func Make(cfg *schema.Config, obs *state.Observed, opts Options) *Plan {
 			p.Refusals = append(p.Refusals, w)
 		}
 		p.Steps = append(p.Steps, cp.steps...)
+		p.Risks = append(p.Risks, riskNotes(cfg.Dir, c)...)
 	}
 	AddTargets(cfg, p)
 	Only(p, opts.Only)

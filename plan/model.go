@@ -19,6 +19,7 @@ type (
 	JobInstall    = model.JobInstall
 	Meta          = model.Meta
 	Plan          = model.Plan
+	RiskNote      = model.RiskNote
 	Service       = model.Service
 	Step          = model.Step
 	Target        = model.Target

@@ -22,6 +22,7 @@ var (
 			{Type: "connection"}, {Type: "service"}, {Type: "storage"}, {Type: "compaction"},
 			{Type: "raft"}, {Type: "tls"}, {Type: "backup"}, {Type: "maintenance"}, {Type: "install"}, {Type: "auth"},
 			{Type: "metrics"}, {Type: "logging"}, {Type: "corruption_check"}, {Type: "member", LabelNames: []string{"name"}},
+			{Type: "accept_risk", LabelNames: []string{"risk"}},
 		},
 	}
 	connectionSchema = &hcl.BodySchema{
@@ -363,6 +364,8 @@ func (l *loader) cluster(b *hcl.Block) *Cluster {
 		c.Auth = l.auth(ctx, blk, c)
 	}
 	l.checkCluster(c, ftAttr, as)
+	l.acceptRisks(ctx, c, content)
+	l.checkRisks(c, content)
 	return c
 }
 
@@ -574,6 +577,9 @@ func (l *loader) member(ctx *hcl.EvalContext, c *Cluster, mb *hcl.Block, cluster
 				merged[k] = v
 			}
 			ep := l.endpoint(mctx, merged, baseBlk.DefRange, side)
+			if a, ok := merged["client_cert_auth"]; ok {
+				ranges["tls."+side+".client_cert_auth"] = a.Expr.Range()
+			}
 			if side == "client" {
 				m.TLS.Client = ep
 			} else {

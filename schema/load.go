@@ -23,6 +23,10 @@ type LoadOptions struct {
 	// Getenv reads the environment: ETCDFORM_VAR_<name> variables and the
 	// env() function. nil means an empty environment.
 	Getenv func(string) string
+	// Strict reports the safe-default diagnostics (a risk a cluster does
+	// not accept, an accept_risk for a risk it does not carry) as errors
+	// instead of warnings: `validate --strict`, `plan --strict`.
+	Strict bool
 }
 
 // EnvVarPrefix is the prefix of environment variables that set input

@@ -66,6 +66,14 @@ type Cluster struct {
 	// default).
 	CorruptionCheck CorruptionCheck
 	Members         []*Member
+	// AcceptedRisks are the cluster's accept_risk blocks, in source order:
+	// settings the operator guides call dangerous that the cluster keeps on
+	// purpose, each with its reason.
+	AcceptedRisks []AcceptedRisk
+	// Risks are the dangerous settings the cluster carries (schema/risks.go),
+	// in RiskNames order, each with its accept_risk block when accepted. The
+	// plan lists them all, so a reviewer sees what was accepted and why.
+	Risks []RiskFinding
 
 	// DeclRange is the range of the `cluster "name"` header.
 	DeclRange hcl.Range

@@ -8,6 +8,25 @@ cluster "backed-up" {
     known_hosts_file = "known_hosts"
   }
 
+  storage {
+    quota_backend_bytes = "8GiB"
+  }
+
+  compaction {
+    mode      = "periodic"
+    retention = "1h"
+  }
+
+  # Plain http on purpose: this example is about the backup job; TLS is in
+  # examples/three-node, examples/tls-sources and examples/hardened. Each
+  # accepted risk is listed, with its reason, in every plan of this cluster.
+  accept_risk "plaintext-client" {
+    reason = "an example of the backup job; see examples/hardened for TLS"
+  }
+  accept_risk "plaintext-peer" {
+    reason = "an example of the backup job; see examples/hardened for TLS"
+  }
+
   backup {
     schedule    = "0 */6 * * *"
     on          = ["etcd-1"]

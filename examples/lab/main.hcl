@@ -2,6 +2,12 @@
 # network, plain http. `etcdform lab up` writes its own lab.hcl next to the
 # key it generates (private_key_file = "id_ed25519"); this copy uses the
 # SSH agent so that no key is committed.
+#
+# Like the lab, it keeps etcd's risky defaults and accepts none of them: a
+# 2 GiB quota, no auto compaction, plain http on both sides. `etcdform
+# validate` warns about each, and `etcdform validate --strict examples/lab`
+# fails naming each (a test checks it); examples/hardened is the same kind
+# of cluster without them.
 
 cluster "lab" {
   connection {

@@ -15,6 +15,25 @@ cluster "scale" {
     manager = "systemd"
   }
 
+  storage {
+    quota_backend_bytes = "8GiB"
+  }
+
+  compaction {
+    mode      = "periodic"
+    retention = "1h"
+  }
+
+  # Plain http on purpose: this example is about scaling; TLS is in
+  # examples/three-node, examples/tls-sources and examples/hardened. Each
+  # accepted risk is listed, with its reason, in every plan of this cluster.
+  accept_risk "plaintext-client" {
+    reason = "an example of scaling; see examples/hardened for TLS"
+  }
+  accept_risk "plaintext-peer" {
+    reason = "an example of scaling; see examples/hardened for TLS"
+  }
+
   member "etcd-1" {
     host       = "10.0.1.11"
     peer_url   = "http://10.0.1.11:2380"

@@ -18,6 +18,15 @@ cluster "secure" {
     known_hosts_file = "known_hosts"
   }
 
+  storage {
+    quota_backend_bytes = "8GiB"
+  }
+
+  compaction {
+    mode      = "periodic"
+    retention = "1h"
+  }
+
   tls {
     min_remaining = "30d"
 

@@ -17,6 +17,21 @@ cluster "vars" {
     quota_backend_bytes = var.quota
   }
 
+  compaction {
+    mode      = "periodic"
+    retention = "1h"
+  }
+
+  # Plain http on purpose: this example is about variables; TLS is in
+  # examples/three-node, examples/tls-sources and examples/hardened. Each
+  # accepted risk is listed, with its reason, in every plan of this cluster.
+  accept_risk "plaintext-client" {
+    reason = "an example of variables; see examples/hardened for TLS"
+  }
+  accept_risk "plaintext-peer" {
+    reason = "an example of variables; see examples/hardened for TLS"
+  }
+
   backup {
     schedule          = "@daily"
     on                = [var.members[0]]

@@ -274,7 +274,7 @@ variable "dir" {
 		"plan unknown flag":      {config: cfg(nil), args: []string{"plan", "--frobnicate", "{dir}"}, want: []string{"-frobnicate"}},
 		"apply unknown flag":     {config: cfg(nil), args: []string{"apply", "--yes", "{dir}"}, want: []string{"-yes"}},
 		"show unknown flag":      {planFile: truncatedPlan, args: []string{"show", "--yaml", "{plan}"}, want: []string{"-yaml"}},
-		"validate unknown flag":  {config: cfg(nil), args: []string{"validate", "--strict", "{dir}"}, want: []string{"-strict"}},
+		"validate unknown flag":  {config: cfg(nil), args: []string{"validate", "--stritc", "{dir}"}, want: []string{"-stritc"}},
 		"fmt unknown flag":       {config: cfg(nil), args: []string{"fmt", "--diff", "{dir}"}, want: []string{"-diff"}},
 		"backup unknown flag":    {config: cfg(nil), args: []string{"backup", "run", "--now", "{dir}"}, want: []string{"-now"}},
 		"lab up unknown flag":    {args: []string{"lab", "up", "--dir", "{dir}/lab", "--nodes", "3"}, want: []string{"-nodes"}},

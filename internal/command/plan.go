@@ -31,7 +31,7 @@ func runPlan(ctx context.Context, env *Env, args []string) int {
 			return 1
 		}
 	}
-	cfg, ok := loadConfig(env, a.Path, a.Vars, a.VarFiles)
+	cfg, ok := loadConfigOpts(env, a.Path, schema.LoadOptions{Vars: a.Vars, VarFiles: a.VarFiles, Strict: a.Strict})
 	if !ok {
 		return 1
 	}
@@ -88,7 +88,14 @@ func runPlan(ctx context.Context, env *Env, args []string) int {
 // loadConfig loads and validates a configuration, printing diagnostics to
 // stderr. ok is false when it has errors.
 func loadConfig(env *Env, path string, vars, varFiles []string) (*schema.Config, bool) {
-	cfg, diags := schema.Load(path, schema.LoadOptions{Vars: vars, VarFiles: varFiles, Getenv: env.Getenv})
+	return loadConfigOpts(env, path, schema.LoadOptions{Vars: vars, VarFiles: varFiles})
+}
+
+// loadConfigOpts is loadConfig with every load option (plan --strict);
+// env supplies Getenv.
+func loadConfigOpts(env *Env, path string, opts schema.LoadOptions) (*schema.Config, bool) {
+	opts.Getenv = env.Getenv
+	cfg, diags := schema.Load(path, opts)
 	// Only the diagnostics: "Success! The configuration is valid." is
 	// validate's verdict, not plan's.
 	view := &views.DiagnosticsHuman{Err: env.Stderr, Files: cfg.Files, Sensitive: cfg.Sensitive}

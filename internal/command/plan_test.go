@@ -3,11 +3,15 @@ package command
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/etcdform/etcdform/schema"
 	"github.com/etcdform/etcdform/state"
@@ -89,5 +93,82 @@ func TestPlanWarningsAreNotAVerdict(t *testing.T) {
 	}
 	if all := stdout + stderr; strings.Contains(all, "Success!") || strings.Contains(all, "configuration is valid") {
 		t.Errorf("plan printed validate's verdict:\n%s%s", stdout, stderr)
+	}
+}
+
+// TestPlanRisks: plan lists the risks a cluster keeps, the accepted ones
+// with their reasons and where they are accepted, in every rendering (the
+// Markdown one is the merge-request comment); plan --strict refuses a
+// configuration with a risk it does not accept before observing anything.
+func TestPlanRisks(t *testing.T) {
+	dir := configDir(t, `cluster "c" {
+  connection {
+    agent            = true
+    known_hosts_file = "known_hosts"
+  }
+  storage {
+    quota_backend_bytes = "8GiB"
+  }
+  accept_risk "plaintext-client" {
+    reason = "clients on a loopback bridge"
+  }
+  accept_risk "plaintext-peer" {
+    reason = "peers on one machine"
+  }
+  member "etcd-1" {
+    host = "10.0.0.11"
+  }
+}
+`)
+	if err := os.WriteFile(filepath.Join(dir, "known_hosts"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	observed := 0
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		e := &Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" },
+			Observe: func(context.Context, *schema.Config) *state.Observed { observed++; return &state.Observed{} }}
+		code := RunEnv(context.Background(), e, args)
+		return code, out.String(), errb.String()
+	}
+
+	code, _, errOut := run("plan", "--strict", dir)
+	if flat := strings.Join(strings.Fields(errOut), " "); code != 1 || !strings.Contains(flat, "Error: Auto compaction off") ||
+		!strings.Contains(flat, "main.hcl line 1:") || observed != 0 {
+		t.Fatalf("plan --strict: exit %d, observed %d times, stderr:\n%s\nwant 1, no observation and the compaction-off error", code, observed, errOut)
+	}
+
+	_, human, _ := run("plan", dir)
+	for _, want := range []string{
+		"= c: Client traffic without TLS [plaintext-client], accepted at main.hcl:9\n      reason: clients on a loopback bridge",
+		"= c: Peer traffic without TLS [plaintext-peer], accepted at main.hcl:12\n      reason: peers on one machine",
+		"! c: Auto compaction off [compaction-off] at main.hcl:1\n      not accepted",
+	} {
+		if !strings.Contains(human, want) {
+			t.Errorf("human plan lacks %q:\n%s", want, human)
+		}
+	}
+	_, md, _ := run("plan", "--markdown", dir)
+	if !strings.Contains(md, "| c | `plaintext-peer` Peer traffic without TLS | yes | peers on one machine | `main.hcl:12` |") ||
+		!strings.Contains(md, "| c | `compaction-off` Auto compaction off | ⚠️ no") {
+		t.Errorf("markdown plan lacks the risks table:\n%s", md)
+	}
+	_, js, _ := run("plan", "--json", dir)
+	var doc struct {
+		Risks []struct {
+			Cluster, Risk, Summary, Source, Reason string
+			Accepted                               bool
+		} `json:"risks"`
+	}
+	if err := json.Unmarshal([]byte(js), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range doc.Risks {
+		got = append(got, fmt.Sprintf("%s %s %s %v %q", r.Cluster, r.Risk, r.Source, r.Accepted, r.Reason))
+	}
+	want := []string{`c compaction-off main.hcl:1 false ""`, `c plaintext-client main.hcl:9 true "clients on a loopback bridge"`, `c plaintext-peer main.hcl:12 true "peers on one machine"`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("JSON risks (-want +got)\n%s", diff)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/etcdform/etcdform/internal/command/views"
 )
 
 func runCmd(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
@@ -42,10 +44,121 @@ func TestValidateExamples(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("exit %d\n%s%s", code, out, errOut)
 			}
+			if filepath.Base(dir) == "lab" {
+				// The lab's config keeps etcd's risky defaults on purpose
+				// and accepts none (TestValidateStrict).
+				for _, r := range labRisks {
+					if !strings.Contains(errOut, "Warning: "+r.summary) {
+						t.Errorf("no warning %q:\n%s", r.summary, errOut)
+					}
+				}
+				if n := strings.Count(errOut, "Warning: "); n != len(labRisks) {
+					t.Errorf("%d warnings, want %d:\n%s", n, len(labRisks), errOut)
+				}
+				return
+			}
 			if errOut != "" {
 				t.Errorf("unexpected diagnostics:\n%s", errOut)
 			}
 		})
+	}
+}
+
+// labRisks are the risky defaults the lab keeps (examples/lab, and lab.hcl
+// as `etcdform lab up` writes it).
+var labRisks = []struct{ risk, summary string }{
+	{"default-quota", "Storage quota at etcd's 2 GiB default or lower"},
+	{"compaction-off", "Auto compaction off"},
+	{"plaintext-client", "Client traffic without TLS"},
+	{"plaintext-peer", "Peer traffic without TLS"},
+}
+
+// TestValidateStrict: validate --strict fails on the lab's plaintext,
+// compaction-off config naming each risk at the cluster block, and
+// passes on the hardened example and on a config that accepts its risks
+// with reasons (issue 18 #3, acceptance "Strict mode").
+func TestValidateStrict(t *testing.T) {
+	accepted := configDir(t, `cluster "accepted" {
+  connection {
+    agent            = true
+    known_hosts_file = "known_hosts"
+  }
+  storage {
+    quota_backend_bytes = "8GiB"
+  }
+  compaction {
+    retention = "1h"
+  }
+  accept_risk "plaintext-client" {
+    reason = "loopback only"
+  }
+  accept_risk "plaintext-peer" {
+    reason = "one machine"
+  }
+  member "a" {
+    host = "10.0.0.1"
+  }
+}
+`)
+	os.WriteFile(filepath.Join(accepted, "known_hosts"), nil, 0o644)
+	tests := map[string]struct {
+		args     []string
+		wantCode int
+		wantErr  []string // in stderr
+		noStderr bool
+	}{
+		"lab strict": {args: []string{"validate", "--strict", "../../examples/lab"}, wantCode: 1,
+			wantErr: []string{"Error: Storage quota", "Error: Auto compaction off", "Error: Client traffic without TLS", "Error: Peer traffic without TLS",
+				"on ../../examples/lab/main.hcl line 12: 12: cluster \"lab\" {", "001_cefc37ad715bf683.txt", `accept_risk "default-quota"`, `accept_risk "compaction-off"`,
+				`accept_risk "plaintext-client"`, `accept_risk "plaintext-peer"`}},
+		"lab warns":       {args: []string{"validate", "../../examples/lab"}, wantErr: []string{"Warning: Auto compaction off"}},
+		"hardened strict": {args: []string{"validate", "--strict", "../../examples/hardened"}, noStderr: true},
+		"accepted strict": {args: []string{"validate", "--strict", accepted}, noStderr: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			code, out, errOut := runCmd(t, nil, tc.args...)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tc.wantCode, out, errOut)
+			}
+			flat := strings.Join(strings.Fields(errOut), " ") // the view wraps lines
+			for _, w := range tc.wantErr {
+				if !strings.Contains(flat, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut)
+				}
+			}
+			if tc.noStderr && errOut != "" {
+				t.Errorf("unexpected diagnostics:\n%s", errOut)
+			}
+			if (code == 0) != strings.Contains(out, "Success!") {
+				t.Errorf("exit %d with stdout %q", code, out)
+			}
+		})
+	}
+}
+
+// TestValidateStrictJSON: --strict --json gives the same diagnostics as
+// errors, each with the cluster block's range.
+func TestValidateStrictJSON(t *testing.T) {
+	code, out, _ := runCmd(t, nil, "validate", "--strict", "--json", "../../examples/lab")
+	var got views.ValidateResult
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if code != 1 || got.Valid || !got.Strict || len(got.Diagnostics) != len(labRisks) {
+		t.Fatalf("exit %d, %+v; want 1, invalid, strict, %d diagnostics", code, got, len(labRisks))
+	}
+	for i, d := range got.Diagnostics {
+		if d.Severity != "error" || d.Summary != labRisks[i].summary || d.Range == nil || d.Range.Start.Line != 12 ||
+			!strings.HasSuffix(d.Range.Filename, "examples/lab/main.hcl") || !strings.Contains(d.Detail, labRisks[i].risk) {
+			t.Errorf("diagnostic %d: %+v; want the error %q at main.hcl:12 naming %s", i, d, labRisks[i].summary, labRisks[i].risk)
+		}
+	}
+	code, out, _ = runCmd(t, nil, "validate", "--json", "../../examples/lab")
+	got = views.ValidateResult{}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 0 || !got.Valid || got.Strict || len(got.Diagnostics) != len(labRisks) ||
+		got.Diagnostics[0].Severity != "warning" {
+		t.Errorf("without --strict: exit %d, %+v (%v); want 0, valid, the same diagnostics as warnings", code, got, err)
 	}
 }
 
@@ -122,7 +235,9 @@ func TestValidateJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if got.Valid || len(got.Diagnostics) != 1 {
+	// Besides the error, the case keeps etcd's risky defaults: warnings
+	// (TestValidateStrictJSON).
+	if got.Valid || len(got.Diagnostics) != 1+len(labRisks) {
 		t.Fatalf("got %+v", got)
 	}
 	d := got.Diagnostics[0]
@@ -226,6 +341,18 @@ func TestValidateWithoutKnownHosts(t *testing.T) {
 	dir := configDir(t, `cluster "c" {
   connection {
     agent = true
+  }
+  storage {
+    quota_backend_bytes = "8GiB"
+  }
+  compaction {
+    retention = "1h"
+  }
+  accept_risk "plaintext-client" {
+    reason = "a test"
+  }
+  accept_risk "plaintext-peer" {
+    reason = "a test"
   }
   member "etcd-1" {
     host = "10.0.0.11"

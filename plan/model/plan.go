@@ -148,6 +148,12 @@ type Plan struct {
 	// Refusals are reasons the plan cannot be applied; a plan with
 	// refusals is written for review but apply rejects it.
 	Refusals []Warning
+	// Risks are the settings the operator guides call dangerous that the
+	// planned clusters keep (the configuration's safe-default warnings),
+	// in cluster order: those a cluster accepts with an accept_risk block,
+	// with its reason, so a reviewer sees each one, and those it does not.
+	// Display only: apply never reads them.
+	Risks []RiskNote
 	// Clusters lists the names of the clusters that were planned, in
 	// configuration order (also those that need no step).
 	Clusters []string
@@ -165,6 +171,20 @@ type Warning struct {
 	Step    int
 	Summary string // short, title case, no trailing period
 	Detail  string // whole sentences: why, and what to do
+}
+
+// RiskNote is one dangerous setting a planned cluster keeps
+// (schema.RiskFinding).
+type RiskNote struct {
+	Cluster string
+	Risk    string // the accept_risk label: "plaintext-client"
+	Summary string // short, title case: "Client traffic without TLS"
+	// Source is where the configuration says it, as FILE:LINE relative to
+	// the configuration directory: the accept_risk block when accepted,
+	// else the setting.
+	Source   string
+	Accepted bool
+	Reason   string // the accept_risk block's reason; "" when not accepted
 }
 
 // Meta records who planned what, when.

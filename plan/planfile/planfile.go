@@ -20,7 +20,7 @@ import (
 
 // FormatVersion is the version of the file format this package writes and
 // the only one it reads.
-const FormatVersion = 9
+const FormatVersion = 10
 
 // MaxSize bounds the size of a plan file Read accepts.
 const MaxSize = 64 << 20
@@ -234,6 +234,9 @@ type filePlan struct {
 	Refusals    []fileWarning `json:"refusals,omitempty"`
 	// Targets say how apply reaches each cluster (format version 4).
 	Targets []fileClusterTarget `json:"targets,omitempty"`
+	// Risks are the dangerous settings the clusters keep, accepted or not
+	// (format version 10).
+	Risks []fileRisk `json:"risks,omitempty"`
 }
 
 type fileMeta struct {
@@ -341,6 +344,16 @@ type fileWarning struct {
 	Detail  string `json:"detail,omitempty"`
 }
 
+// fileRisk is a plan.RiskNote.
+type fileRisk struct {
+	Cluster  string `json:"cluster"`
+	Risk     string `json:"risk"`
+	Summary  string `json:"summary"`
+	Source   string `json:"source,omitempty"`
+	Accepted bool   `json:"accepted,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+}
+
 // encodeAction and decodeAction write and read an action by its Name in
 // the actions table (plan.Actions).
 func encodeAction(a plan.Action) (string, error) {
@@ -439,6 +452,9 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 	f.Refusals = toWarnings(p.Refusals)
 	for _, t := range p.Targets {
 		f.Targets = append(f.Targets, fileClusterTarget(t))
+	}
+	for _, r := range p.Risks {
+		f.Risks = append(f.Risks, fileRisk(r))
 	}
 	return f, nil
 }
@@ -576,6 +592,12 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 	}
 	for _, t := range f.Targets {
 		p.Targets = append(p.Targets, plan.ClusterTarget(t))
+	}
+	for _, r := range f.Risks {
+		if r.Accepted != (r.Reason != "") {
+			return nil, fmt.Errorf("risk %s of cluster %s: an accepted risk needs its reason, and only an accepted one has one", r.Risk, r.Cluster)
+		}
+		p.Risks = append(p.Risks, plan.RiskNote(r))
 	}
 	for _, ws := range []struct {
 		in  []fileWarning

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/etcdform/etcdform/internal/etcdconf"
 	"github.com/etcdform/etcdform/internal/etcdconf/render"
 	"github.com/etcdform/etcdform/plan"
@@ -119,6 +121,16 @@ func Sample() *plan.Plan {
 	for _, i := range []int{4, 5} {
 		n := fmt.Sprintf("etcd-%d", i)
 		labObs.Hosts[n] = &state.Host{Member: n, Address: fmt.Sprintf("10.0.0.%d", i), Reachable: true, DataDirEmpty: true, ServiceState: "stopped", BinaryVersion: "3.6.16"}
+	}
+
+	// The lab keeps two dangerous settings: one accepted, one not.
+	at := func(line int) hcl.Range {
+		return hcl.Range{Filename: "/cfg/main.hcl", Start: hcl.Pos{Line: line, Column: 1}, End: hcl.Pos{Line: line, Column: 10}}
+	}
+	lab.Risks = []schema.RiskFinding{
+		{Risk: schema.RiskCompactionOff, Summary: "Auto compaction off", Subject: at(1)},
+		{Risk: schema.RiskPlaintextPeer, Summary: "Peer traffic without TLS", Subject: at(1),
+			Accepted: &schema.AcceptedRisk{Risk: schema.RiskPlaintextPeer, Reason: "the members share one rack switch; peer TLS comes with the next certificate rollout", DeclRange: at(40)}},
 	}
 
 	prod := Cluster(1, 2, 3)

@@ -19,7 +19,10 @@ type Plan struct {
 	AllowEven        bool
 	// Recover plans the recovery of a cluster that lost its quorum
 	// (never implied).
-	Recover  bool
+	Recover bool
+	// Strict refuses to plan a configuration with a safe-default warning
+	// (as validate --strict).
+	Strict   bool
 	Vars     []string
 	VarFiles []string
 	Timeout  time.Duration
@@ -33,7 +36,7 @@ type Plan struct {
 }
 
 // ParsePlan parses `etcdform plan [--out FILE] [--json|--markdown]
-// [--detailed-exitcode] [--allow-even] [--recover] [--var k=v]... [--var-file F]... [PATH]`.
+// [--detailed-exitcode] [--allow-even] [--recover] [--strict] [--var k=v]... [--var-file F]... [PATH]`.
 func ParsePlan(args []string) (*Plan, *flag.FlagSet, error) {
 	p := &Plan{Path: "."}
 	fs := newFlagSet("plan", "plan [flags] [PATH]", "")
@@ -44,6 +47,7 @@ func ParsePlan(args []string) (*Plan, *flag.FlagSet, error) {
 	fs.BoolVar(&p.AllowEven, "allow-even", false, "allow a plan that leaves an even number of voters")
 	fs.BoolVar(&p.Recover, "recover", false, "plan the recovery of a cluster that lost its quorum from its survivor (the member with the highest applied index): the others stopped with their data moved aside, the survivor made a one-member cluster with a new cluster ID, the others added back; entries the survivor has not applied are lost")
 	fs.DurationVar(&p.Timeout, "timeout", connect.DefaultObserveTimeout, "bound on observing each cluster")
+	fs.BoolVar(&p.Strict, "strict", false, strictUsage)
 	onlyFlag(fs, &p.Only, "keep only the steps of `SELECTION` (maintenance: compact, defrag, disarm-alarm) and list the others as left out")
 	clusterFlag(fs, &p.Clusters, "observe and plan only the cluster `NAME` (repeatable); the plan file records the selection")
 	varFlags(fs, &p.Vars, &p.VarFiles)

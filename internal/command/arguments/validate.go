@@ -7,18 +7,22 @@ import (
 
 // Validate holds `etcdform validate` arguments.
 type Validate struct {
-	JSON     bool
+	JSON bool
+	// Strict turns the safe-default warnings (a risk a cluster does not
+	// accept with accept_risk) into errors.
+	Strict   bool
 	Vars     []string // raw -var name=value, in order
 	VarFiles []string // -var-file paths, in order
 	Path     string   // directory or file; default "."
 }
 
-// ParseValidate parses `etcdform validate [--json] [--var name=value]...
+// ParseValidate parses `etcdform validate [--json] [--strict] [--var name=value]...
 // [--var-file FILE]... [PATH]`.
 func ParseValidate(args []string) (*Validate, *flag.FlagSet, error) {
 	v := &Validate{Path: "."}
 	fs := newFlagSet("validate", "validate [flags] [PATH]", "")
 	fs.BoolVar(&v.JSON, "json", false, "print the result as JSON")
+	fs.BoolVar(&v.Strict, "strict", false, strictUsage)
 	varFlags(fs, &v.Vars, &v.VarFiles)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -33,6 +37,9 @@ func ParseValidate(args []string) (*Validate, *flag.FlagSet, error) {
 	}
 	return v, fs, nil
 }
+
+// strictUsage documents --strict (validate and plan).
+const strictUsage = "fail on the safe-default warnings (default quota, compaction off, plaintext, peer client-cert auth off) that the cluster does not accept with an accept_risk block and a reason"
 
 // Fmt holds `etcdform fmt` arguments.
 type Fmt struct {

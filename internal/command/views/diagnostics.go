@@ -29,12 +29,16 @@ type DiagnosticsHuman struct {
 	Sensitive []string
 	Color     bool
 	Width     uint
+	// Strict says the safe-default warnings were checked as errors
+	// (validate --strict), for the success line.
+	Strict bool
 }
 
 // DiagnosticsJSON renders diagnostics as one JSON document.
 type DiagnosticsJSON struct {
 	Out       io.Writer
 	Sensitive []string
+	Strict    bool // validate --strict
 }
 
 var (
@@ -49,7 +53,11 @@ func (v *DiagnosticsHuman) Validate(diags hcl.Diagnostics) error {
 		return err
 	}
 	if !diags.HasErrors() {
-		_, err := io.WriteString(v.Out, "Success! The configuration is valid.\n")
+		msg := "Success! The configuration is valid.\n"
+		if v.Strict {
+			msg = "Success! The configuration is valid, and each risky default the operator guides name is changed or accepted with a reason (--strict).\n"
+		}
+		_, err := io.WriteString(v.Out, msg)
 		return err
 	}
 	return nil
@@ -79,7 +87,9 @@ func (v *DiagnosticsHuman) Write(diags hcl.Diagnostics) error {
 
 // ValidateResult is the JSON shape of `etcdform validate --json`.
 type ValidateResult struct {
-	Valid       bool             `json:"valid"`
+	Valid bool `json:"valid"`
+	// Strict: the safe-default warnings were checked as errors.
+	Strict      bool             `json:"strict"`
 	Diagnostics []DiagnosticJSON `json:"diagnostics"`
 }
 
@@ -127,7 +137,9 @@ func NewValidateResult(diags hcl.Diagnostics) ValidateResult {
 
 // Validate writes the JSON document to Out.
 func (v *DiagnosticsJSON) Validate(diags hcl.Diagnostics) error {
-	b, err := json.MarshalIndent(NewValidateResult(diags), "", "  ")
+	res := NewValidateResult(diags)
+	res.Strict = v.Strict
+	b, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return err
 	}

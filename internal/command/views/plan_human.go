@@ -106,6 +106,16 @@ func (v *PlanHuman) Plan(w io.Writer, p *plan.Plan) error {
 			fmt.Fprintf(&b, "  %s %s: %s\n      %s\n", v.paint(ansiYellow, "!"), where(m), m.Summary, m.Detail)
 		}
 	}
+	if len(p.Risks) > 0 {
+		fmt.Fprintf(&b, "\n%s\n", v.paint(ansiBold, "Risks kept (settings the operator guides call dangerous; docs/language.md#accept_risk):"))
+		for _, r := range p.Risks {
+			if r.Accepted {
+				fmt.Fprintf(&b, "  %s %s: %s [%s], accepted at %s\n      reason: %s\n", v.paint(ansiDim, "="), r.Cluster, r.Summary, r.Risk, r.Source, r.Reason)
+				continue
+			}
+			fmt.Fprintf(&b, "  %s %s: %s [%s] at %s\n      not accepted: validate --strict and plan --strict refuse it\n", v.paint(ansiYellow, "!"), r.Cluster, r.Summary, r.Risk, r.Source)
+		}
+	}
 	if len(p.Refusals) > 0 {
 		fmt.Fprintf(&b, "\n%s\n", v.paint(ansiRed+ansiBold, "Refusals (apply will reject this plan):"))
 		for _, m := range p.Refusals {

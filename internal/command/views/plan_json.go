@@ -11,7 +11,7 @@ import (
 
 // PlanJSONVersion is the version of the JSON document PlanJSON writes; see
 // docs/plan-json.md. Fields are only ever added within a major version.
-const PlanJSONVersion = "2.4"
+const PlanJSONVersion = "2.5"
 
 // PlanJSON renders the stable JSON document described in docs/plan-json.md.
 type PlanJSON struct{}
@@ -32,6 +32,17 @@ type jsonPlan struct {
 	Steps         []jsonStep    `json:"steps"`
 	Warnings      []jsonMessage `json:"warnings"`
 	Refusals      []jsonMessage `json:"refusals"`
+	Risks         []jsonRisk    `json:"risks"`
+}
+
+// jsonRisk is a dangerous setting a cluster keeps (plan.RiskNote).
+type jsonRisk struct {
+	Cluster  string `json:"cluster"`
+	Risk     string `json:"risk"`
+	Summary  string `json:"summary"`
+	Source   string `json:"source"`
+	Accepted bool   `json:"accepted"`
+	Reason   string `json:"reason"`
 }
 
 type jsonCluster struct {
@@ -126,6 +137,10 @@ func (v *PlanJSON) Plan(w io.Writer, p *plan.Plan) error {
 		Steps:         []jsonStep{},
 		Warnings:      jsonMessages(p.Warnings),
 		Refusals:      jsonMessages(p.Refusals),
+		Risks:         []jsonRisk{},
+	}
+	for _, r := range p.Risks {
+		doc.Risks = append(doc.Risks, jsonRisk(r))
 	}
 	if !p.Meta.Time.IsZero() {
 		doc.Time = p.Meta.Time.UTC().Format(time.RFC3339)

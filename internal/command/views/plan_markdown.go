@@ -71,6 +71,7 @@ func (v *PlanMarkdown) Plan(w io.Writer, p *plan.Plan) error {
 			lowestTolerance(p, byCluster[n]), len(messagesFor(p.Warnings, n)), len(messagesFor(p.Refusals, n)))
 	}
 	b.WriteString("\n")
+	markdownRisks(&b, p.Risks)
 
 	for _, n := range names {
 		idx := byCluster[n]
@@ -118,6 +119,26 @@ func (v *PlanMarkdown) Plan(w io.Writer, p *plan.Plan) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// markdownRisks renders the dangerous settings the clusters keep as a
+// table outside the collapsed sections, so a reviewer sees each accepted
+// risk and its reason without opening anything.
+func markdownRisks(b *strings.Builder, risks []plan.RiskNote) {
+	if len(risks) == 0 {
+		return
+	}
+	b.WriteString("**Risks kept** (settings the operator guides call dangerous):\n\n")
+	b.WriteString("| Cluster | Risk | Accepted | Reason | Source |\n")
+	b.WriteString("|---|---|---|---|---|\n")
+	for _, r := range risks {
+		acc, reason := "⚠️ no: `--strict` refuses it", "—"
+		if r.Accepted {
+			acc, reason = "yes", cell(r.Reason)
+		}
+		fmt.Fprintf(b, "| %s | `%s` %s | %s | %s | %s |\n", cell(r.Cluster), cell(r.Risk), cell(r.Summary), acc, reason, code(r.Source))
+	}
+	b.WriteString("\n")
 }
 
 // markdownFiles renders what step number n writes and removes on a host

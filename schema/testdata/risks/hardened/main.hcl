@@ -1,0 +1,31 @@
+# Nothing to warn about.
+cluster "hardened" {
+  connection {
+    agent            = true
+    known_hosts_file = "known_hosts"
+  }
+  storage {
+    quota_backend_bytes = "8GiB"
+  }
+  compaction {
+    mode      = "periodic"
+    retention = "1h"
+  }
+  tls {
+    client {
+      ca_file          = "/pki/ca.pem"
+      cert_file        = "/pki/${member.name}.pem"
+      key_file         = "/pki/${member.name}-key.pem"
+      client_cert_auth = true
+    }
+    peer {
+      ca_file          = "/pki/ca.pem"
+      cert_file        = "/pki/${member.name}-peer.pem"
+      key_file         = "/pki/${member.name}-peer-key.pem"
+      client_cert_auth = true
+    }
+  }
+  member "a" {
+    host = "10.0.0.1"
+  }
+}
