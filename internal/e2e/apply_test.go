@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -292,6 +293,51 @@ func TestApplyScaleOutAndIn(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dataDir, "member")); !os.IsNotExist(err) || len(aside) != 1 {
 			t.Errorf("data dir of removed %s: member/ %v, moved aside %v; want member/ gone and one copy aside", r, err, aside)
 		}
+	}
+}
+
+// TestReplaceMemberE2E replaces the leader by a member under a new name on
+// a spare host, in one plan (issue 18 #4: member replacement, new name):
+// the new member is added as a learner and promoted before the old one
+// is removed; the cluster keeps its leader and quorum throughout, a
+// history of puts and linearizable gets recorded during the apply is
+// linearizable, and a second plan is empty.
+func TestReplaceMemberE2E(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3, Spare: 1})
+	leader := leaderName(t, st)
+	dir := config(t, st, func(s string) string { return withoutMembers(leader)(withMembers(st.Hosts[3])(s)) })
+	p, code := planAsJSON(t, dir)
+	if code != 2 || !p.Applicable {
+		t.Fatalf("plan of the replacement: exit %d, applicable %v, refusals %+v", code, p.Applicable, p.Refusals)
+	}
+	steps := strings.Join(actions(p), ",")
+	add, promote, remove := strings.Index(steps, "add-learner etcd-4"), strings.Index(steps, "promote etcd-4"), strings.Index(steps, "remove-member "+leader)
+	if add < 0 || promote < add || remove < promote {
+		t.Fatalf("steps %v: want add-learner etcd-4, promote etcd-4, then remove-member %s", actions(p), leader)
+	}
+	pf := planFile(t, dir)
+
+	hist := recordHistory(t, st)
+	s := startSampler(t, st)
+	if _, _, code := cli(t, applyArgs(t, pf)...); code != 0 {
+		t.Fatalf("apply of the replacement: exit %d", code)
+	}
+	s.check(t)
+	waitHistory(t, hist, 100)
+	hist.Verify(t)
+
+	var names []string
+	for _, m := range memberList(t, st) {
+		if m.IsLearner {
+			t.Errorf("%s is still a learner", m.Name)
+		}
+		names = append(names, m.Name)
+	}
+	if len(names) != 3 || !slices.Contains(names, "etcd-4") || slices.Contains(names, leader) {
+		t.Errorf("members %v after the replacement: want 3 with etcd-4 and without %s", names, leader)
+	}
+	if p, code := planAsJSON(t, dir); code != 0 {
+		t.Errorf("second plan: exit %d, steps %v, want no changes", code, actions(p))
 	}
 }
 
