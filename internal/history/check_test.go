@@ -1,7 +1,9 @@
 package history
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -159,5 +161,45 @@ func TestResultCountsAndVisualization(t *testing.T) {
 	}
 	if !strings.Contains(string(data), "<html") || !strings.Contains(string(data), "put(a, v1)") {
 		t.Errorf("the visualisation lacks the page or the operations (%d bytes)", len(data))
+	}
+}
+
+// fakeTB records what verify reports.
+type fakeTB struct {
+	testing.TB
+	logs, errs []string
+}
+
+func (f *fakeTB) Helper()                        {}
+func (f *fakeTB) Log(args ...any)                { f.logs = append(f.logs, fmt.Sprint(args...)) }
+func (f *fakeTB) Logf(format string, a ...any)   { f.logs = append(f.logs, fmt.Sprintf(format, a...)) }
+func (f *fakeTB) Errorf(format string, a ...any) { f.errs = append(f.errs, fmt.Sprintf(format, a...)) }
+
+func TestVerifyFailsAndKeepsTheVisualization(t *testing.T) {
+	f := &fakeTB{TB: t}
+	verify(f, []Op{put(0, "a", "v1", 0, 1), get(1, "a", "", 2, 3)}, 10*time.Second)
+	if len(f.errs) != 1 || !strings.Contains(f.errs[0], "NOT linearizable") {
+		t.Fatalf("errors %q, want one saying NOT linearizable", f.errs)
+	}
+	var html, js string
+	for _, l := range f.logs {
+		if _, rest, ok := strings.Cut(l, "visualisation in "); ok {
+			html, js, _ = strings.Cut(rest, ", operations in ")
+		}
+	}
+	if html == "" || js == "" {
+		t.Fatalf("logs %q name no files", f.logs)
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(html)) })
+	for _, p := range []string{html, js} {
+		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+
+	f = &fakeTB{TB: t}
+	verify(f, []Op{put(0, "a", "v1", 0, 1), get(1, "a", "v1", 2, 3)}, 10*time.Second)
+	if len(f.errs) != 0 || len(f.logs) != 1 || !strings.Contains(f.logs[0], "linearizable: ok ") {
+		t.Errorf("a linearizable history: errors %q, logs %q; want one line ending in ok", f.errs, f.logs)
 	}
 }

@@ -2,8 +2,12 @@ package history
 
 import (
 	"context"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -289,24 +293,54 @@ func (r *Recorder) closeClients() {
 
 // Verify stops the recorder, checks the history and logs one line:
 //
-//	history: N ops (P puts, G gets, U unknown), linearizable: ok
+//	history: N ops (P puts, G gets, U unknown), linearizable: ok (checked in 12ms)
 //
 // When the history is not linearizable, or the check runs out of time,
-// it writes porcupine's HTML visualisation to the test's artifact
-// directory (kept with `go test -artifacts -outputdir DIR`) and fails the
-// test.
+// it writes porcupine's HTML visualisation and the history as JSON to the
+// test's artifact directory (under -outputdir with `go test -artifacts`;
+// without that flag to a temporary directory that is kept), logs where,
+// and fails the test.
 func (r *Recorder) Verify(t testing.TB) Result {
 	t.Helper()
-	res := Check(r.Stop(), r.opts.CheckTimeout)
+	return verify(t, r.Stop(), r.opts.CheckTimeout)
+}
+
+func verify(t testing.TB, ops []Op, timeout time.Duration) Result {
+	t.Helper()
+	res := Check(ops, timeout)
 	t.Log(res.String())
-	if res.Verdict != Ok {
-		path, err := res.WriteVisualization(t.ArtifactDir())
-		if err != nil {
-			t.Errorf("history: writing the visualisation: %v", err)
-		} else {
-			t.Logf("history: visualisation in %s", path)
-		}
-		t.Errorf("history: the recorded history is %s", res.Verdict)
+	if res.Verdict == Ok {
+		return res
 	}
+	dir, err := artifactDir(t)
+	if err == nil {
+		var path string
+		if path, err = res.WriteVisualization(dir); err == nil {
+			err = writeJSON(filepath.Join(dir, "history.json"), ops)
+			t.Logf("history: visualisation in %s, operations in %s", path, filepath.Join(dir, "history.json"))
+		}
+	}
+	if err != nil {
+		t.Errorf("history: writing the visualisation: %v", err)
+	}
+	t.Errorf("history: the recorded history is %s", res.Verdict)
 	return res
+}
+
+// artifactDir is t.ArtifactDir() under `go test -artifacts`; otherwise
+// ArtifactDir is removed with the test, so a temporary directory that
+// stays is made instead.
+func artifactDir(t testing.TB) (string, error) {
+	if f := flag.Lookup("test.artifacts"); f != nil && f.Value.String() == "true" {
+		return t.ArtifactDir(), nil
+	}
+	return os.MkdirTemp("", "etcdform-history-")
+}
+
+func writeJSON(path string, ops []Op) error {
+	data, err := json.MarshalIndent(ops, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
 }
