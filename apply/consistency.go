@@ -102,10 +102,19 @@ func compareHashes(ctx context.Context, e Etcd) (string, error) {
 		notes += "; not compared: " + strings.Join(other, ", ")
 	}
 	if len(byHash) > 1 {
-		return "", fmt.Errorf("%w at revision %d (from compaction revision %d): %s%s. A member whose keyspace differs from the others' is corrupt: no risky step was started. Find the odd member (`etcdctl endpoint hashkv --cluster`, etcd's CORRUPT alarm), replace it from a healthy member (remove it from the configuration, apply, add it back), and plan again",
-			ErrMembersDiffer, rev, compact, strings.Join(groups, "; "), notes)
+		return "", fmt.Errorf("%w at revision %d (%s): %s%s. A member whose keyspace differs from the others' is corrupt: no risky step was started. Find the odd member (`etcdctl endpoint hashkv --cluster`, etcd's CORRUPT alarm), replace it from a healthy member (remove it from the configuration, apply, add it back), and plan again",
+			ErrMembersDiffer, rev, compactionLabel(compact), strings.Join(groups, "; "), notes)
 	}
 	return fmt.Sprintf("%s at revision %d%s", strings.Join(groups, ""), rev, notes), nil
+}
+
+// compactionLabel says where the hashes start: etcd reports -1 (or 0)
+// when nothing was compacted.
+func compactionLabel(rev int64) string {
+	if rev <= 0 {
+		return "the whole history: nothing compacted"
+	}
+	return fmt.Sprintf("from compaction revision %d", rev)
 }
 
 func hashLabel(h MemberHash) string {
