@@ -240,10 +240,12 @@ func TestMetrics35E2E(t *testing.T) {
 	if code != 2 || len(p.Refusals) != 0 {
 		t.Fatalf("upgrade plan: exit %d, refusals %+v", code, p.Refusals)
 	}
+	upgrades := 0
 	for i, s := range p.Steps {
 		if s.Action != "upgrade-member" {
 			continue
 		}
+		upgrades++
 		prev := p.Steps[i-1]
 		if prev.Action != "write-config" || prev.Member != s.Member {
 			t.Fatalf("steps %v: upgrade-member %s is not right after its write-config", actions(p), s.Member)
@@ -257,6 +259,9 @@ func TestMetrics35E2E(t *testing.T) {
 			got["compact-hash-check-time"] != [2]string{"", "30000000000"} {
 			t.Errorf("write-config %s changes %+v", prev.Member, prev.Changes)
 		}
+	}
+	if upgrades != 3 {
+		t.Fatalf("upgrade plan %v: want an upgrade-member per member", actions(p))
 	}
 	before = logSizes(t, st)
 	if _, _, code := cli(t, applyArgs(t, up)...); code != 0 {
