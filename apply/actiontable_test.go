@@ -32,6 +32,64 @@ type fakeHostCase struct {
 // fakeHostCases holds one case per row of the actions table; a new action
 // needs one here (TestActionTableFakeHost fails until it has).
 var fakeHostCases = map[plan.Action]fakeHostCase{
+	plan.AddRole: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.AddRole, Cluster: "lab", Auth: &plan.AuthChange{Role: "app"}}
+		},
+		wantCalls: []string{"role-add app"},
+	},
+	plan.GrantPermission: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.GrantPermission, Cluster: "lab", Auth: &plan.AuthChange{Role: "app",
+				Permission: &plan.Permission{Type: "read", Key: "/app/", RangeEnd: "/app0"}}}
+		},
+		wantCalls: []string{`role-grant app read "/app/" "/app0"`},
+	},
+	plan.RevokePermission: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.RevokePermission, Cluster: "lab", Auth: &plan.AuthChange{Role: "app",
+				Permission: &plan.Permission{Type: "write", Key: "/x"}}}
+		},
+		wantCalls: []string{`role-revoke app "/x" ""`},
+	},
+	plan.AddUser: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.AddUser, Cluster: "lab", Auth: &plan.AuthChange{User: "reader",
+				Password: &plan.PasswordSource{Env: "READER_PW"}}}
+		},
+		wantCalls: []string{"user-add reader env READER_PW"},
+	},
+	plan.GrantRole: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.GrantRole, Cluster: "lab", Auth: &plan.AuthChange{User: "reader", Role: "app"}}
+		},
+		wantCalls: []string{"user-grant reader app"},
+	},
+	plan.RevokeRole: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.RevokeRole, Cluster: "lab", Auth: &plan.AuthChange{User: "reader", Role: "old"}}
+		},
+		wantCalls: []string{"user-revoke reader old"},
+	},
+	plan.SetPassword: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.SetPassword, Cluster: "lab", Auth: &plan.AuthChange{User: "reader",
+				Password: &plan.PasswordSource{File: "/run/secrets/reader"}}}
+		},
+		wantCalls: []string{"set-password reader file /run/secrets/reader"},
+	},
+	plan.EnableAuth: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.EnableAuth, Cluster: "lab", Auth: &plan.AuthChange{}}
+		},
+		wantCalls: []string{"auth-enable", "gate"},
+	},
+	plan.DisableAuth: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.DisableAuth, Cluster: "lab", Auth: &plan.AuthChange{}}
+		},
+		wantCalls: []string{"auth-disable", "gate"},
+	},
 	plan.Snapshot: {
 		step:      func(*testing.T) plan.Step { return plan.Step{Action: plan.Snapshot, Cluster: "lab"} },
 		wantCalls: []string{"snapshot"},

@@ -78,6 +78,7 @@ type Etcd interface {
 	// live member that answers, as each reports them (Quota 0 when etcd
 	// reports none: before 3.6), and an error naming those that did not.
 	DBSizes(ctx context.Context) ([]MemberDB, error)
+	AuthAdmin
 	Close() error
 }
 

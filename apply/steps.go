@@ -128,6 +128,15 @@ var handlers = map[model.Action]handler{
 	model.UpgradeMember:    (*executor).upgradeMember,
 	model.StageBinary:      (*executor).stageBinary,
 	model.CheckV2Store:     (*executor).checkV2Store,
+	model.AddRole:          (*executor).addRole,
+	model.GrantPermission:  (*executor).grantPermission,
+	model.RevokePermission: (*executor).revokePermission,
+	model.AddUser:          (*executor).addUser,
+	model.GrantRole:        (*executor).grantRole,
+	model.RevokeRole:       (*executor).revokeRole,
+	model.SetPassword:      (*executor).setPassword,
+	model.EnableAuth:       (*executor).enableAuth,
+	model.DisableAuth:      (*executor).disableAuth,
 }
 
 // HasHandler reports whether apply can carry out steps of action a.

@@ -280,6 +280,7 @@ func (cp *clusterPlanner) plan() {
 	cp.removeLive()
 	cp.rollingWork()
 	cp.disarmAfterWork()
+	cp.authWork()
 
 	cp.snapshotFirst()
 	cp.faultToleranceCheck()

@@ -7,26 +7,29 @@ import "github.com/etcdform/etcdform/plan/model"
 // planner and its callers use them under these names.
 
 type (
-	Action        = model.Action
-	ActionInfo    = model.ActionInfo
-	Bastion       = model.Bastion
-	Change        = model.Change
-	ClusterTarget = model.ClusterTarget
-	Effect        = model.Effect
-	File          = model.File
-	Gate          = model.Gate
-	HostAddr      = model.HostAddr
-	JobInstall    = model.JobInstall
-	Meta          = model.Meta
-	Plan          = model.Plan
-	RiskNote      = model.RiskNote
-	Service       = model.Service
-	Step          = model.Step
-	Target        = model.Target
-	Timeout       = model.Timeout
-	Tolerance     = model.Tolerance
-	Upload        = model.Upload
-	Warning       = model.Warning
+	Action         = model.Action
+	ActionInfo     = model.ActionInfo
+	AuthChange     = model.AuthChange
+	Permission     = model.Permission
+	PasswordSource = model.PasswordSource
+	Bastion        = model.Bastion
+	Change         = model.Change
+	ClusterTarget  = model.ClusterTarget
+	Effect         = model.Effect
+	File           = model.File
+	Gate           = model.Gate
+	HostAddr       = model.HostAddr
+	JobInstall     = model.JobInstall
+	Meta           = model.Meta
+	Plan           = model.Plan
+	RiskNote       = model.RiskNote
+	Service        = model.Service
+	Step           = model.Step
+	Target         = model.Target
+	Timeout        = model.Timeout
+	Tolerance      = model.Tolerance
+	Upload         = model.Upload
+	Warning        = model.Warning
 )
 
 // The actions and the values of the actions table (plan/model/action.go).
@@ -52,6 +55,15 @@ const (
 	UpgradeMember       = model.UpgradeMember
 	StageBinary         = model.StageBinary
 	CheckV2Store        = model.CheckV2Store
+	AddRole             = model.AddRole
+	GrantPermission     = model.GrantPermission
+	RevokePermission    = model.RevokePermission
+	AddUser             = model.AddUser
+	GrantRole           = model.GrantRole
+	RevokeRole          = model.RevokeRole
+	SetPassword         = model.SetPassword
+	EnableAuth          = model.EnableAuth
+	DisableAuth         = model.DisableAuth
 	EffectOther         = model.EffectOther
 	EffectAdd           = model.EffectAdd
 	EffectRemove        = model.EffectRemove

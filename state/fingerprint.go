@@ -24,7 +24,11 @@ type ClusterFingerprint struct {
 	// these indexes) goes stale when a leader comes back or any index
 	// moves.
 	Leaderless string
-	Members    []MemberFingerprint // sorted by name
+	// Auth is the digest of the auth store (Auth.Digest): a plan of auth
+	// steps goes stale when auth is switched, a role's permissions or a
+	// user's roles change, or a password is set. "" when not observed.
+	Auth    string
+	Members []MemberFingerprint // sorted by name
 }
 
 // MemberFingerprint identifies one member's observed state.
@@ -58,7 +62,7 @@ func FingerprintOf(obs *Observed) Fingerprint {
 	}
 	for _, name := range sortedKeys(obs.Clusters) {
 		oc := obs.Clusters[name]
-		cf := ClusterFingerprint{Name: name, ClusterID: oc.ClusterID, Leaderless: leaderless(oc)}
+		cf := ClusterFingerprint{Name: name, ClusterID: oc.ClusterID, Leaderless: leaderless(oc), Auth: oc.Auth.Digest()}
 		seen := map[string]bool{}
 		for _, lm := range oc.Members {
 			mf := MemberFingerprint{
@@ -150,6 +154,9 @@ func DiffFingerprint(planned, now Fingerprint) []string {
 		}
 		if a.Leaderless != b.Leaderless {
 			out = append(out, fmt.Sprintf("cluster %s: applied indexes without a leader changed (%s -> %s)", name, orDash(a.Leaderless), orDash(b.Leaderless)))
+		}
+		if a.Auth != b.Auth {
+			out = append(out, fmt.Sprintf("cluster %s: auth (enabled, roles, permissions, users or passwords) changed (%s -> %s)", name, orDash(shortHash(a.Auth)), orDash(shortHash(b.Auth))))
 		}
 		pm, nm := memberIndex(a), memberIndex(b)
 		for _, key := range unionKeys(pm, nm) {

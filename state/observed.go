@@ -46,6 +46,9 @@ type Cluster struct {
 	// none or it cannot be read (CredentialsError says why).
 	CredentialsSHA256 string
 	CredentialsError  string
+	// Auth is etcd's auth store, observed when the cluster has an auth
+	// block; nil otherwise.
+	Auth *Auth
 }
 
 // Release is a release tarball fetched from a cluster's install source

@@ -41,7 +41,24 @@ var stepFields = map[plan.Action]func(s *plan.Step){
 		s.Config = []byte("[Unit]\n")
 		s.Target = &plan.Target{Service: plan.Service{Manager: "systemd", Name: "etcd", User: "etcd"}, DataDir: "/var/lib/etcd"}
 	},
-	plan.Compact:     func(s *plan.Step) { s.Revision = 4711 },
+	plan.Compact: func(s *plan.Step) { s.Revision = 4711 },
+	plan.AddRole: func(s *plan.Step) { s.Member, s.MemberID, s.Auth = "m1", 1, &plan.AuthChange{Role: "app"} },
+	plan.GrantPermission: func(s *plan.Step) {
+		s.Auth = &plan.AuthChange{Role: "app", Permission: &plan.Permission{Type: "read", Key: "/app/", RangeEnd: "/app0"}}
+	},
+	plan.RevokePermission: func(s *plan.Step) {
+		s.Auth = &plan.AuthChange{Role: "app", Permission: &plan.Permission{Type: "read", Key: "\x00", RangeEnd: "\x00"}}
+	},
+	plan.AddUser: func(s *plan.Step) {
+		s.Auth = &plan.AuthChange{User: "u", Password: &plan.PasswordSource{Env: "U_PW"}}
+	},
+	plan.GrantRole:  func(s *plan.Step) { s.Auth = &plan.AuthChange{User: "u", Role: "app"} },
+	plan.RevokeRole: func(s *plan.Step) { s.Auth = &plan.AuthChange{User: "u", Role: "app"} },
+	plan.SetPassword: func(s *plan.Step) {
+		s.Auth = &plan.AuthChange{User: "u", Password: &plan.PasswordSource{File: "/run/secrets/u"}}
+	},
+	plan.EnableAuth:  func(s *plan.Step) { s.Auth = &plan.AuthChange{} },
+	plan.DisableAuth: func(s *plan.Step) { s.Auth = &plan.AuthChange{} },
 	plan.DisarmAlarm: func(s *plan.Step) { s.Alarm, s.Quota = "NOSPACE", 160<<20 },
 }
 

@@ -417,6 +417,11 @@ func backupJob(cl *schema.Cluster, b schema.Backup, endpoint string) (backup.Job
 	if tc != nil {
 		j.EtcdOptions = append(j.EtcdOptions, etcd.WithTLS(tc))
 	}
+	ao, err := connect.AuthOptions(cl)
+	if err != nil {
+		return backup.Job{}, err
+	}
+	j.EtcdOptions = append(j.EtcdOptions, ao...)
 	return j, nil
 }
 

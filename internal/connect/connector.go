@@ -46,6 +46,11 @@ func (c Connector) Etcd(ctx context.Context, ct plan.ClusterTarget) (apply.Etcd,
 	if err != nil {
 		return nil, err
 	}
+	aopts, err := authOptions(clusterNamed(c.Config, ct.Name))
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, aopts...)
 	if cfg, _ := TargetTLS(ct); cfg != nil {
 		if err := ProbeTLS(ctx, eps, cfg); err != nil {
 			return nil, err

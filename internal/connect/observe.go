@@ -225,12 +225,19 @@ func etcdSide(ctx context.Context, c *schema.Cluster, down *Down) *state.Cluster
 	if err != nil {
 		return &state.Cluster{Error: err.Error()}
 	}
-	cli, err := etcdp.New(eps, append(opts, etcdp.WithDown(down))...)
+	// An unreadable tool password connects without credentials: a
+	// cluster with auth off is observed all the same, and the planner
+	// refuses to switch auth on (state.Auth.SourceErrors).
+	aopts, _ := authOptions(c)
+	cli, err := etcdp.New(eps, append(append(opts, aopts...), etcdp.WithDown(down))...)
 	if err != nil {
 		return &state.Cluster{Error: err.Error()}
 	}
 	defer cli.Close()
 	oc := cli.Observe(ctx)
+	if oc.Reachable && c.Auth != nil {
+		oc.Auth = observeAuth(ctx, cli, c)
+	}
 	if !oc.Reachable {
 		// The etcd client reports a TLS failure as a timeout: say which
 		// endpoint refused what.

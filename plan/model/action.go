@@ -97,6 +97,35 @@ const (
 	// snapshots, before a 3.5 to 3.6 upgrade installs anything: 3.6 no
 	// longer reads the v2 store, so custom content there stops the apply.
 	CheckV2Store Action = '2'
+
+	// The auth actions change etcd's auth store, cluster-wide (Member is
+	// ""); Step.Auth names what they change. None takes a member down.
+
+	// AddRole adds the role Step.Auth.Role.
+	AddRole Action = 'r'
+	// GrantPermission grants Step.Auth.Role the permission
+	// Step.Auth.Permission (or changes the type of one on the same range).
+	GrantPermission Action = 'P'
+	// RevokePermission revokes from Step.Auth.Role the permission on the
+	// range of Step.Auth.Permission.
+	RevokePermission Action = 'p'
+	// AddUser adds the user Step.Auth.User with the password apply reads
+	// from Step.Auth.Password (or none, Step.Auth.NoPassword), and records
+	// the password's bcrypt hash under /etcdform/auth/password/.
+	AddUser Action = 'n'
+	// GrantRole grants Step.Auth.Role to Step.Auth.User.
+	GrantRole Action = 'g'
+	// RevokeRole revokes Step.Auth.Role from Step.Auth.User.
+	RevokeRole Action = 'k'
+	// SetPassword sets the password of Step.Auth.User to what its source
+	// Step.Auth.Password holds when apply runs, and records its hash.
+	SetPassword Action = 'w'
+	// EnableAuth switches authentication on, after checking that etcdform's
+	// own credentials will work once it is (the user exists, holds root,
+	// and its password is the one etcdform set).
+	EnableAuth Action = 'E'
+	// DisableAuth switches authentication off (only with allow_disable).
+	DisableAuth Action = 'e'
 )
 
 // ActionInfo is one row of the actions table: what every part of etcdform
@@ -139,6 +168,9 @@ type ActionInfo struct {
 	Tolerance Tolerance
 	// Timeout is the time bound apply puts on the step's own work.
 	Timeout Timeout
+	// Auth: the action changes etcd's auth store, cluster-wide, and its
+	// steps carry Step.Auth (and only they do).
+	Auth bool
 	// Batch: consecutive steps of this action in one cluster work only
 	// together (the starts of a new cluster's members: none is healthy
 	// alone), so apply runs the After gate once, after the last of them.
@@ -249,6 +281,17 @@ var actions = [...]ActionInfo{
 		Effect: EffectRestart, Risky: true, Before: GateOthers, After: GateAll, Tolerance: ToleranceMemberDown},
 	{Action: UpgradeMember, Name: "upgrade-member", Legend: "restart on the new version", One: "member upgrade", Many: "member upgrades",
 		Effect: EffectRestart, Risky: true, Before: GateOthers, After: GateAll, Tolerance: ToleranceMemberDown},
+	{Action: AddRole, Name: "add-role", Legend: "add role", One: "role add", Many: "role adds", Auth: true},
+	{Action: GrantPermission, Name: "grant-permission", Legend: "grant permission", One: "permission grant", Many: "permission grants", Auth: true},
+	{Action: RevokePermission, Name: "revoke-permission", Legend: "revoke permission", One: "permission revoke", Many: "permission revokes", Auth: true},
+	{Action: AddUser, Name: "add-user", Legend: "add user", One: "user add", Many: "user adds", Auth: true},
+	{Action: GrantRole, Name: "grant-role", Legend: "grant role", One: "role grant", Many: "role grants", Auth: true},
+	{Action: RevokeRole, Name: "revoke-role", Legend: "revoke role", One: "role revoke", Many: "role revokes", Auth: true},
+	{Action: SetPassword, Name: "set-password", Legend: "set password", One: "password set", Many: "passwords set", Auth: true},
+	{Action: EnableAuth, Name: "enable-auth", Legend: "enable auth", One: "auth enable", Many: "auth enables",
+		Effect: EffectConfig, After: GateAll, Auth: true},
+	{Action: DisableAuth, Name: "disable-auth", Legend: "disable auth", One: "auth disable", Many: "auth disables",
+		Effect: EffectConfig, After: GateAll, Auth: true},
 	{Action: BootstrapStart, Name: "bootstrap-start", Legend: "start new cluster member", One: "new cluster member start", Many: "new cluster member starts",
 		Effect: EffectAdd, After: GateAll, Batch: true},
 }

@@ -104,10 +104,46 @@ type Step struct {
 	// one when etcd reports none), and otherwise stops before the disarm:
 	// the next writes after it would raise NOSPACE again.
 	Quota int64
+	// Auth is what an auth step (add-role ... disable-auth) changes; nil
+	// for every other action.
+	Auth *AuthChange
 	// Target is the member's host and how etcd is installed and run there
 	// (AddTargets). It is nil for a Snapshot, and for a removal whose host
 	// is down or unknown (apply then leaves the host alone).
 	Target *Target
+}
+
+// AuthChange is what an auth step changes. It never holds a password:
+// Password says where apply reads it when the step runs.
+type AuthChange struct {
+	Role       string
+	User       string
+	Permission *Permission     // grant-permission, revoke-permission
+	Password   *PasswordSource // add-user, set-password
+	NoPassword bool            // add-user of a user without a password
+}
+
+// Permission is a key range and the access a role has to it: Type
+// "read", "write" or "readwrite"; RangeEnd "" for the single key Key,
+// "\x00" for every key from Key on.
+type Permission struct {
+	Type, Key, RangeEnd string
+}
+
+// PasswordSource is where a password comes from on the machine running
+// etcdform: an environment variable (Env) or a file (File, an absolute
+// path; one trailing newline dropped).
+type PasswordSource struct {
+	Env  string
+	File string
+}
+
+// String describes the source: "env NAME" or "file PATH".
+func (s PasswordSource) String() string {
+	if s.Env != "" {
+		return "env " + s.Env
+	}
+	return "file " + s.File
 }
 
 // JobInstall is an InstallBackupJob step's work on the host, in this

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/etcdform/etcdform/internal/backupjob"
@@ -260,8 +261,10 @@ type fileCluster struct {
 	ClusterID string `json:"cluster_id"`
 	// Leaderless is what binds a plan to a cluster without a leader
 	// (state.ClusterFingerprint.Leaderless).
-	Leaderless string       `json:"leaderless,omitempty"`
-	Members    []fileMember `json:"members,omitempty"`
+	Leaderless string `json:"leaderless,omitempty"`
+	// Auth is state.ClusterFingerprint.Auth.
+	Auth    string       `json:"auth,omitempty"`
+	Members []fileMember `json:"members,omitempty"`
 }
 
 type fileMember struct {
@@ -305,6 +308,29 @@ type fileStep struct {
 	// Quota is the quota a NOSPACE disarm-alarm step checks the DB sizes
 	// against (format version 8).
 	Quota int64 `json:"quota,omitempty"`
+	// Auth is what an auth step changes (format version 10).
+	Auth *fileAuth `json:"auth,omitempty"`
+}
+
+// fileAuth is plan.AuthChange: names, a key range and a password's
+// source, never a password.
+type fileAuth struct {
+	Role       string          `json:"role,omitempty"`
+	User       string          `json:"user,omitempty"`
+	Permission *filePermission `json:"permission,omitempty"`
+	Password   *filePassword   `json:"password_source,omitempty"`
+	NoPassword bool            `json:"no_password,omitempty"`
+}
+
+type filePermission struct {
+	Type     string `json:"type"`
+	Key      string `json:"key"`
+	RangeEnd string `json:"range_end,omitempty"`
+}
+
+type filePassword struct {
+	Env  string `json:"env,omitempty"`
+	File string `json:"file,omitempty"`
 }
 
 type fileJob struct {
@@ -412,7 +438,7 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 		return nil, fmt.Errorf("planfile: cannot write the plan: %w", err)
 	}
 	for _, c := range p.Fingerprint.Clusters {
-		fc := fileCluster{Name: c.Name, ClusterID: strconv.FormatUint(c.ClusterID, 16), Leaderless: c.Leaderless}
+		fc := fileCluster{Name: c.Name, ClusterID: strconv.FormatUint(c.ClusterID, 16), Leaderless: c.Leaderless, Auth: c.Auth}
 		for _, m := range c.Members {
 			fc.Members = append(fc.Members, fileMember{
 				Name: m.Name, ID: encodeID(m.ID), PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs,
@@ -446,6 +472,16 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 			fs.Job = fj
 		}
 		fs.Target = toTarget(s.Target)
+		if a := s.Auth; a != nil {
+			fa := &fileAuth{Role: a.Role, User: a.User, NoPassword: a.NoPassword}
+			if a.Permission != nil {
+				fa.Permission = (*filePermission)(a.Permission)
+			}
+			if a.Password != nil {
+				fa.Password = (*filePassword)(a.Password)
+			}
+			fs.Auth = fa
+		}
 		f.Steps = append(f.Steps, fs)
 	}
 	f.Warnings = toWarnings(p.Warnings)
@@ -511,7 +547,7 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cluster %s: bad cluster ID %q", fc.Name, fc.ClusterID)
 		}
-		c := state.ClusterFingerprint{Name: fc.Name, ClusterID: id, Leaderless: fc.Leaderless}
+		c := state.ClusterFingerprint{Name: fc.Name, ClusterID: id, Leaderless: fc.Leaderless, Auth: fc.Auth}
 		for _, fm := range fc.Members {
 			mid, err := decodeID(fm.ID)
 			if err != nil {
@@ -547,6 +583,18 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 		}
 		if (s.Action == plan.DisarmAlarm && s.Alarm == "NOSPACE") != (s.Quota > 0) || fs.Quota < 0 {
 			return nil, fmt.Errorf("step %d: a disarm-alarm step of NOSPACE needs a positive quota, and only it may have one", i+1)
+		}
+		if fa := fs.Auth; fa != nil {
+			s.Auth = &plan.AuthChange{Role: fa.Role, User: fa.User, NoPassword: fa.NoPassword}
+			if fa.Permission != nil {
+				s.Auth.Permission = (*plan.Permission)(fa.Permission)
+			}
+			if fa.Password != nil {
+				s.Auth.Password = (*plan.PasswordSource)(fa.Password)
+			}
+		}
+		if err := checkAuth(s); err != nil {
+			return nil, fmt.Errorf("step %d: %w", i+1, err)
 		}
 		if fs.Config != "" {
 			s.Config = []byte(fs.Config)
@@ -611,4 +659,41 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// checkAuth checks an auth step's fields: only auth steps carry them, and
+// each carries what its action needs; a password source is an environment
+// variable's name or an absolute path, never a value.
+func checkAuth(s plan.Step) error {
+	isAuth := s.Action.Info().Auth
+	if !isAuth {
+		if s.Auth != nil {
+			return fmt.Errorf("a %s step may not carry auth fields", s.Action)
+		}
+		return nil
+	}
+	a := s.Auth
+	if a == nil {
+		a = &plan.AuthChange{}
+	}
+	needRole := s.Action == plan.AddRole || s.Action == plan.GrantPermission || s.Action == plan.RevokePermission ||
+		s.Action == plan.GrantRole || s.Action == plan.RevokeRole
+	needUser := s.Action == plan.AddUser || s.Action == plan.GrantRole || s.Action == plan.RevokeRole || s.Action == plan.SetPassword
+	needPerm := s.Action == plan.GrantPermission || s.Action == plan.RevokePermission
+	needPassword := s.Action == plan.SetPassword || (s.Action == plan.AddUser && !a.NoPassword)
+	switch {
+	case needRole != (a.Role != ""), needUser != (a.User != ""), needPerm != (a.Permission != nil),
+		needPassword != (a.Password != nil), a.NoPassword && s.Action != plan.AddUser:
+		return fmt.Errorf("a %s step has the wrong auth fields", s.Action)
+	case needPerm && (a.Permission.Key == "" || (a.Permission.Type != "read" && a.Permission.Type != "write" && a.Permission.Type != "readwrite")):
+		return fmt.Errorf("a %s step needs a key and a type of read, write or readwrite", s.Action)
+	}
+	if p := a.Password; p != nil {
+		envOK := p.Env != "" && strings.Trim(p.Env, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") == ""
+		fileOK := strings.HasPrefix(p.File, "/")
+		if envOK == fileOK || (p.Env != "" && p.File != "") {
+			return fmt.Errorf("a %s step's password source must be an environment variable's name or an absolute path", s.Action)
+		}
+	}
+	return nil
 }

@@ -49,6 +49,7 @@ type options struct {
 	down            *Down                           // WithDown
 	onRetry         func(what string, err error)    // test hook
 	onHashKV        func(member string, start bool) // test hook: a HashKV request begins or ends
+	user, password  string                          // WithAuth
 }
 
 // Option tunes New.
@@ -103,6 +104,8 @@ func New(endpoints []string, opts ...Option) (*Client, error) {
 		// Keepalive lets the client notice a dead connection quickly.
 		DialKeepAliveTime:    10 * time.Second,
 		DialKeepAliveTimeout: 3 * time.Second,
+		Username:             o.user,
+		Password:             o.password,
 	}
 	cli, err := clientv3.New(base)
 	if err != nil {
@@ -122,6 +125,11 @@ func (c *Client) Raw() *clientv3.Client { return c.cli }
 func (c *Client) pinned(endpoint string) (*clientv3.Client, error) {
 	cfg := c.base
 	cfg.Endpoints = []string{endpoint}
+	if cfg.Username != "" {
+		// With credentials the client authenticates before it returns:
+		// bound that like any other single-endpoint probe.
+		cfg.DialTimeout = c.o.endpointTimeout
+	}
 	cli, err := clientv3.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("etcd: connecting to %s: %w", endpoint, err)

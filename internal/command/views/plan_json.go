@@ -79,6 +79,23 @@ type jsonStep struct {
 	// Quota is the quota a NOSPACE disarm-alarm step checks the DB sizes
 	// against before it disarms (version 2.4).
 	Quota int64 `json:"quota,omitempty"`
+	// Auth is what an auth step changes (version 2.5): names, a key
+	// range and a password's source, never a password.
+	Auth *jsonAuth `json:"auth,omitempty"`
+}
+
+type jsonAuth struct {
+	Role           string          `json:"role,omitempty"`
+	User           string          `json:"user,omitempty"`
+	Permission     *jsonPermission `json:"permission,omitempty"`
+	PasswordSource string          `json:"password_source,omitempty"`
+	NoPassword     bool            `json:"no_password,omitempty"`
+}
+
+type jsonPermission struct {
+	Type     string `json:"type"`
+	Key      string `json:"key"`
+	RangeEnd string `json:"range_end,omitempty"`
 }
 
 // jsonJob is what an install-backup-job step does to the job's files.
@@ -167,6 +184,15 @@ func (v *PlanJSON) Plan(w io.Writer, p *plan.Plan) error {
 		}
 		if s.MemberID != 0 {
 			js.MemberID = fmt.Sprintf("%x", s.MemberID)
+		}
+		if a := s.Auth; a != nil {
+			js.Auth = &jsonAuth{Role: a.Role, User: a.User, NoPassword: a.NoPassword}
+			if a.Permission != nil {
+				js.Auth.Permission = &jsonPermission{Type: a.Permission.Type, Key: a.Permission.Key, RangeEnd: a.Permission.RangeEnd}
+			}
+			if a.Password != nil {
+				js.Auth.PasswordSource = a.Password.String()
+			}
 		}
 		for _, u := range s.Uploads {
 			js.Uploads = append(js.Uploads, jsonUpload{Role: u.Role, Path: u.Path, Source: u.Source, SHA256: u.SHA256, Mode: fmt.Sprintf("%04o", u.Mode)})
