@@ -28,6 +28,13 @@ func (cp *clusterPlanner) authWork() {
 		return
 	}
 	oa := cp.oc.Auth
+	start := len(cp.body)
+	defer func() {
+		v, tol := cp.tolerance()
+		for i := start; i < len(cp.body); i++ {
+			cp.body[i].Voters, cp.body[i].Tolerated = v, tol
+		}
+	}()
 	if oa == nil || oa.Error != "" {
 		why := "it was not observed"
 		if oa != nil {

@@ -1,0 +1,245 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/etcdform/etcdform/internal/lab"
+	"github.com/etcdform/etcdform/internal/lab/labtest"
+)
+
+// authHCL is the auth block of the e2e test: auth on, a read-only role on
+// /app/, the root user and etcdform's user with passwords from the
+// environment, and a reader whose password is in a file on the runner.
+func authHCL(readerFile string) string {
+	return `  auth {
+    enabled = true
+    tool {
+      user = "etcdform"
+    }
+    role "app-read" {
+      permission {
+        type   = "read"
+        key    = "/app/"
+        prefix = true
+      }
+    }
+    user "root" {
+      roles        = ["root"]
+      password_env = "E2E_ROOT_PW"
+    }
+    user "etcdform" {
+      roles        = ["root"]
+      password_env = "E2E_ETCDFORM_PW"
+    }
+    user "reader" {
+      roles         = ["app-read"]
+      password_file = "` + readerFile + `"
+    }
+  }
+
+`
+}
+
+// Issue 18 acceptance "Auth": on a lab, with auth enabled and a read-only
+// role: a plan that would lock etcdform out (its password unset) is
+// refused; the apply enables auth; an anonymous read is then refused; the
+// read-only user reads but cannot write; etcdform plans (a second plan is
+// empty), applies and backs up with its own credentials, and `lab status`
+// still sees healthy members; no password appears in the plan file, the
+// plan, show (human, JSON, Markdown: the comment's body) and apply output,
+// the audit file, the in-cluster audit records or the backup's output.
+func TestAuthE2E(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3})
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	const rootPW, toolPW, readerPW = "r00t-pw-7f3a9c", "etcdform-pw-91c2e8", "reader-pw-44d0b1"
+	secrets := t.TempDir()
+	readerFile := filepath.Join(secrets, "reader.pw")
+	if err := os.WriteFile(readerFile, []byte(readerPW+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := config(t, st, func(s string) string {
+		return strings.Replace(s, "  service {", authHCL(readerFile)+"  service {", 1)
+	})
+	anon := etcdClient(t, st)
+	if _, err := anon.Put(ctx, "/app/k", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"E2E_ROOT_PW=" + rootPW, "E2E_ETCDFORM_PW=" + toolPW}
+	var seen []string // every output and file the passwords must not appear in
+	record := func(what ...string) { seen = append(seen, what...) }
+
+	// Without etcdform's own password, enabling auth would lock it out:
+	// the plan is refused and says how to get out.
+	out, _, _ := cliEnv(t, []string{"E2E_ROOT_PW=" + rootPW}, "plan", "--json", dir)
+	record(out)
+	var refused planJSON
+	if err := json.Unmarshal([]byte(out), &refused); err != nil {
+		t.Fatalf("plan --json: %v", err)
+	}
+	lockout := false
+	for _, r := range refused.Refusals {
+		lockout = lockout || (r.Summary == "Auth would lock etcdform out" && strings.Contains(r.Detail, "E2E_ETCDFORM_PW"))
+	}
+	if refused.Applicable || !lockout {
+		t.Fatalf("a plan without etcdform's password: applicable %v, refusals %+v", refused.Applicable, refused.Refusals)
+	}
+
+	// The plan, its views, the apply.
+	pf := filepath.Join(t.TempDir(), "auth.plan")
+	out, errOut, code := cliEnv(t, env, "plan", "--detailed-exitcode", "--out", pf, dir)
+	record(out, errOut)
+	if code != 2 {
+		t.Fatalf("plan: exit %d", code)
+	}
+	for _, want := range []string{"add-user", "grant-permission", "enable-auth", "(sensitive) from env E2E_ETCDFORM_PW"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the plan does not show %q", want)
+		}
+	}
+	for _, args := range [][]string{{"show", pf}, {"show", "--json", pf}, {"show", "--markdown", pf}} {
+		o, e, code := cliEnv(t, env, args...)
+		record(o, e)
+		if code != 0 {
+			t.Fatalf("%v: exit %d", args, code)
+		}
+	}
+	planBytes, err := os.ReadFile(pf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(string(planBytes))
+	auditLog := filepath.Join(t.TempDir(), "audit.jsonl")
+	out, errOut, code = cliEnv(t, env, append(applyArgs(t, "--audit-log", auditLog), pf)...)
+	record(out, errOut)
+	if code != 0 {
+		t.Fatalf("apply: exit %d", code)
+	}
+
+	// Auth is on: an anonymous read is refused.
+	if _, err := anon.Get(ctx, "/app/k"); err == nil || !strings.Contains(err.Error(), "user name is empty") {
+		t.Errorf("anonymous read after auth enable: %v, want a refusal", err)
+	}
+	// The read-only user reads but cannot write.
+	reader := userClient(t, st, "reader", readerPW)
+	if resp, err := reader.Get(ctx, "/app/k"); err != nil || len(resp.Kvs) != 1 || string(resp.Kvs[0].Value) != "v1" {
+		t.Errorf("reader's read of /app/k: %v, %v", resp, err)
+	}
+	if _, err := reader.Put(ctx, "/app/k", "v2"); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("reader's write: %v, want permission denied", err)
+	}
+	if _, err := reader.Get(ctx, "/etcdform/", clientv3.WithPrefix()); err == nil {
+		t.Errorf("the reader reads etcdform's keys")
+	}
+
+	// etcdform plans with its own credentials: nothing to do.
+	out, errOut, code = cliEnv(t, env, "plan", "--detailed-exitcode", dir)
+	record(out, errOut)
+	if code != 0 {
+		t.Fatalf("second plan: exit %d, want 0 (no changes)", code)
+	}
+	// ... applies (a quota change: restarts, gates, lock, HashKV, audit) ...
+	qdir := config(t, st, func(s string) string {
+		return withStorage("3GiB")(strings.Replace(s, "  service {", authHCL(readerFile)+"  service {", 1))
+	})
+	pf2 := filepath.Join(t.TempDir(), "quota.plan")
+	out, errOut, code = cliEnv(t, env, "plan", "--detailed-exitcode", "--out", pf2, qdir)
+	record(out, errOut)
+	if code != 2 {
+		t.Fatalf("quota plan: exit %d", code)
+	}
+	out, errOut, code = cliEnv(t, env, append(applyArgs(t, "--audit-log", auditLog), pf2)...)
+	record(out, errOut)
+	if code != 0 {
+		t.Fatalf("quota apply on an auth-enabled cluster: exit %d", code)
+	}
+	out, errOut, code = cliEnv(t, env, "plan", "--detailed-exitcode", qdir)
+	record(out, errOut)
+	if code != 0 {
+		t.Fatalf("plan after the quota apply: exit %d, want 0", code)
+	}
+	// ... backs up ...
+	bdir := t.TempDir()
+	out, errOut, code = cliEnv(t, env, "backup", "run", "--destination", "file://"+bdir, "--member", "etcd-1", "--allow-unencrypted", qdir)
+	record(out, errOut)
+	if code != 0 {
+		t.Fatalf("backup run: exit %d", code)
+	}
+	if files, _ := filepath.Glob(filepath.Join(bdir, "*")); len(files) == 0 {
+		t.Errorf("backup run left nothing in %s", bdir)
+	}
+	// ... and reads its audit chain.
+	out, errOut, code = cliEnv(t, env, "audit", "--verify", qdir)
+	record(out, errOut)
+	if code != 0 || !strings.Contains(out, "Verified") {
+		t.Errorf("audit --verify: exit %d", code)
+	}
+	// lab status sees the members healthy under auth.
+	out, errOut, code = cli(t, "lab", "status", "--json", "--dir", st.Dir)
+	record(out, errOut)
+	var rows []lab.MemberStatus
+	if err := json.Unmarshal([]byte(out), &rows); err != nil || code != 0 {
+		t.Fatalf("lab status: exit %d, %v", code, err)
+	}
+	for _, r := range rows {
+		if r.Member && !r.Healthy {
+			t.Errorf("lab status: %s not healthy under auth", r.Name)
+		}
+	}
+
+	// The passwords are nowhere: not in the outputs above, the plan file,
+	// the audit file, or the in-cluster audit records.
+	auditBytes, err := os.ReadFile(auditLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(string(auditBytes))
+	root := userClient(t, st, "root", rootPW)
+	resp, err := root.Get(ctx, "/etcdform/", clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audits int
+	for _, kv := range resp.Kvs {
+		if strings.HasPrefix(string(kv.Key), "/etcdform/audit/") {
+			audits++
+			record(string(kv.Value))
+		}
+	}
+	if audits < 2 {
+		t.Errorf("%d in-cluster audit records, want 2", audits)
+	}
+	for i, s := range seen {
+		for _, pw := range []string{rootPW, toolPW, readerPW} {
+			if strings.Contains(s, pw) {
+				t.Errorf("output %d holds a password:\n%s", i, s)
+			}
+		}
+	}
+}
+
+// userClient connects to the lab as user with password.
+func userClient(t *testing.T, st *lab.State, user, password string) *clientv3.Client {
+	t.Helper()
+	var eps []string
+	for _, h := range st.Members() {
+		eps = append(eps, h.ClientURL())
+	}
+	var c *clientv3.Client
+	labtest.Eventually(t, 10*time.Second, func() error {
+		var err error
+		c, err = clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 3 * time.Second, Username: user, Password: password, Logger: zap.NewNop()})
+		return err
+	})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
