@@ -76,9 +76,24 @@ func (cp *clusterPlanner) authWork() {
 			Reason:  "the auth block has enabled = false and allow_disable = true",
 			Changes: []Change{{Attr: "auth", Before: "enabled", After: "disabled"}}}, false)
 	}
-	if a.Enabled && cp.c.Backup != nil {
-		cp.warn("", "Backup job without credentials",
-			"Cluster %s has auth enabled and a backup block, but the scheduled backup job on the hosts (%v) connects without credentials, and etcd lets only the role root take a snapshot: the job will fail. etcdform's own `backup run` and apply's pre-change snapshot use the tool credentials and work.", cp.c.Name, cp.c.Backup.On)
+}
+
+// authBackupCheck: with auth on, the scheduled backup job on the hosts
+// connects without credentials and cannot take a snapshot (etcd allows it
+// only to root). Warn; and refuse a step that would run the job once after
+// installing it, which would fail the apply.
+func (cp *clusterPlanner) authBackupCheck() {
+	a := cp.c.Auth
+	if a == nil || !a.Enabled || cp.c.Backup == nil {
+		return
+	}
+	cp.warn("", "Backup job without credentials",
+		"Cluster %s has auth enabled and a backup block, but the scheduled backup job on the hosts (%v) connects without credentials, and etcd lets only the role root take a snapshot: the job will fail. etcdform's own `backup run` and apply's pre-change snapshot use the tool credentials and work. See docs/auth.md.", cp.c.Name, cp.c.Backup.On)
+	for i, s := range cp.steps {
+		if s.Action == InstallBackupJob && s.Job != nil && s.Job.Run {
+			cp.refuse(s.Member, i+1, "Backup job cannot authenticate",
+				"This step installs the backup job on %s and runs it once, but with auth enabled the job, which has no credentials, cannot take a snapshot, and the apply would stop there. Remove the backup block (and take backups with `etcdform backup run` where etcdform runs), or leave auth off until the job can authenticate.", s.Member)
+		}
 	}
 }
 

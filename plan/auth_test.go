@@ -198,3 +198,24 @@ func TestAuthFingerprint(t *testing.T) {
 		t.Errorf("a source's password alone changed the fingerprint: %v", d)
 	}
 }
+
+// With auth on, the scheduled backup job has no credentials: the plan
+// warns, and refuses the step that would install the job and run it once.
+func TestAuthBackupJob(t *testing.T) {
+	c := testCluster(1, 2, 3)
+	c.Auth = authBlock()
+	c.Backup = &schema.Backup{Schedule: "@daily", On: []string{"etcd-1"}, Destination: "file:///var/backups/etcd", AllowUnencrypted: true}
+	oc := observe(c, 1)
+	oc.Auth = inSync()
+	p := Make(config(c), observed(oc), Options{Tool: Tool{Path: "/usr/local/bin/etcdform", SHA256: "ab", Version: "1.0.0"}})
+	var warned, refused bool
+	for _, w := range p.Warnings {
+		warned = warned || w.Summary == "Backup job without credentials"
+	}
+	for _, r := range p.Refusals {
+		refused = refused || (r.Summary == "Backup job cannot authenticate" && r.Step > 0 && p.Steps[r.Step-1].Action == InstallBackupJob)
+	}
+	if !warned || !refused {
+		t.Errorf("warned %v, refused the job's step %v: %+v", warned, refused, p.Refusals)
+	}
+}

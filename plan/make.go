@@ -160,6 +160,7 @@ func Make(cfg *schema.Config, obs *state.Observed, opts Options) *Plan {
 		cp.now = obs.Time
 		cp.plan()
 		cp.backupJobs()
+		cp.authBackupCheck()
 		cp.backupFreshness(obs.Time)
 		base := len(p.Steps)
 		for _, w := range cp.warnings {
