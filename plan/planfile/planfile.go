@@ -21,7 +21,7 @@ import (
 
 // FormatVersion is the version of the file format this package writes and
 // the only one it reads.
-const FormatVersion = 10
+const FormatVersion = 11
 
 // MaxSize bounds the size of a plan file Read accepts.
 const MaxSize = 64 << 20
@@ -308,7 +308,7 @@ type fileStep struct {
 	// Quota is the quota a NOSPACE disarm-alarm step checks the DB sizes
 	// against (format version 8).
 	Quota int64 `json:"quota,omitempty"`
-	// Auth is what an auth step changes (format version 10).
+	// Auth is what an auth step changes (format version 11).
 	Auth *fileAuth `json:"auth,omitempty"`
 }
 

@@ -11,7 +11,7 @@ import (
 
 // PlanJSONVersion is the version of the JSON document PlanJSON writes; see
 // docs/plan-json.md. Fields are only ever added within a major version.
-const PlanJSONVersion = "2.5"
+const PlanJSONVersion = "2.6"
 
 // PlanJSON renders the stable JSON document described in docs/plan-json.md.
 type PlanJSON struct{}
@@ -79,7 +79,7 @@ type jsonStep struct {
 	// Quota is the quota a NOSPACE disarm-alarm step checks the DB sizes
 	// against before it disarms (version 2.4).
 	Quota int64 `json:"quota,omitempty"`
-	// Auth is what an auth step changes (version 2.5): names, a key
+	// Auth is what an auth step changes (version 2.6): names, a key
 	// range and a password's source, never a password.
 	Auth *jsonAuth `json:"auth,omitempty"`
 }
