@@ -147,9 +147,22 @@ func TestAuthE2E(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("second plan: exit %d, want 0 (no changes)", code)
 	}
-	// ... applies (a quota change: restarts, gates, lock, HashKV, audit) ...
+	// ... applies (a quota change: restarts, gates, lock, HashKV, audit;
+	// and a permission granted, which makes etcdform's token stale
+	// mid-apply) ...
+	grantW := func(s string) string {
+		return strings.Replace(s, `        prefix = true
+      }
+`, `        prefix = true
+      }
+      permission {
+        type = "write"
+        key  = "/app/w"
+      }
+`, 1)
+	}
 	qdir := config(t, st, func(s string) string {
-		return withStorage("3GiB")(strings.Replace(s, "  service {", authHCL(readerFile)+"  service {", 1))
+		return withStorage("3GiB")(strings.Replace(s, "  service {", grantW(authHCL(readerFile))+"  service {", 1))
 	})
 	pf2 := filepath.Join(t.TempDir(), "quota.plan")
 	out, errOut, code = cliEnv(t, env, "plan", "--detailed-exitcode", "--out", pf2, qdir)
@@ -166,6 +179,9 @@ func TestAuthE2E(t *testing.T) {
 	record(out, errOut)
 	if code != 0 {
 		t.Fatalf("plan after the quota apply: exit %d, want 0", code)
+	}
+	if _, err := reader.Put(ctx, "/app/w", "w"); err != nil {
+		t.Errorf("reader's write of /app/w after the grant: %v", err)
 	}
 	// ... backs up ...
 	bdir := t.TempDir()
@@ -196,6 +212,35 @@ func TestAuthE2E(t *testing.T) {
 		}
 	}
 
+	// Turning auth off needs allow_disable: refused without it, applied
+	// with it.
+	off := func(allow string) string {
+		return config(t, st, func(s string) string {
+			a := strings.Replace(grantW(authHCL(readerFile)), "enabled = true", "enabled = false"+allow, 1)
+			return withStorage("3GiB")(strings.Replace(s, "  service {", a+"  service {", 1))
+		})
+	}
+	out, errOut, _ = cliEnv(t, env, "plan", "--json", off(""))
+	record(out, errOut)
+	var noDisable planJSON
+	if err := json.Unmarshal([]byte(out), &noDisable); err != nil || noDisable.Applicable || len(noDisable.Refusals) != 1 || noDisable.Refusals[0].Summary != "Auth disable not allowed" {
+		t.Errorf("a plan turning auth off without allow_disable: %v, %+v", err, noDisable.Refusals)
+	}
+	pf3 := filepath.Join(t.TempDir(), "off.plan")
+	out, errOut, code = cliEnv(t, env, "plan", "--detailed-exitcode", "--out", pf3, off("\n    allow_disable = true"))
+	record(out, errOut)
+	if code != 2 || !strings.Contains(out, "disable-auth") {
+		t.Fatalf("plan with allow_disable: exit %d", code)
+	}
+	out, errOut, code = cliEnv(t, env, append(applyArgs(t, "--audit-log", auditLog), pf3)...)
+	record(out, errOut)
+	if code != 0 {
+		t.Fatalf("apply of disable-auth: exit %d", code)
+	}
+	if _, err := anon.Get(ctx, "/app/k"); err != nil {
+		t.Errorf("anonymous read after auth disable: %v", err)
+	}
+
 	// The passwords are nowhere: not in the outputs above, the plan file,
 	// the audit file, or the in-cluster audit records.
 	auditBytes, err := os.ReadFile(auditLog)
@@ -203,8 +248,7 @@ func TestAuthE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 	record(string(auditBytes))
-	root := userClient(t, st, "root", rootPW)
-	resp, err := root.Get(ctx, "/etcdform/", clientv3.WithPrefix())
+	resp, err := anon.Get(ctx, "/etcdform/", clientv3.WithPrefix())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,8 +259,8 @@ func TestAuthE2E(t *testing.T) {
 			record(string(kv.Value))
 		}
 	}
-	if audits < 2 {
-		t.Errorf("%d in-cluster audit records, want 2", audits)
+	if audits < 3 {
+		t.Errorf("%d in-cluster audit records, want 3", audits)
 	}
 	for i, s := range seen {
 		for _, pw := range []string{rootPW, toolPW, readerPW} {
