@@ -287,3 +287,87 @@ func userClient(t *testing.T, st *lab.State, user, password string) *clientv3.Cl
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// Auth by the tool's client certificate: on a TLS lab, etcdform
+// authenticates by its certificate's common name ("etcdform"), a user
+// without a password. A plan that does not declare that user with the role
+// root would lock etcdform out and is refused; with it, auth is enabled, a
+// second plan is empty, and a quota change applies (restarts, gates, lock,
+// HashKV, audit) under auth.
+func TestAuthClientCertE2E(t *testing.T) {
+	st, _ := upTLSLab(t, lab.Options{Members: 3})
+	const rootPW = "r00t-cert-pw-5e1d"
+	env := []string{"E2E_ROOT_PW=" + rootPW}
+	block := func(tool string) string {
+		return `  auth {
+    enabled = true
+    tool {
+      client_cert = true
+    }
+    user "root" {
+      roles        = ["root"]
+      password_env = "E2E_ROOT_PW"
+    }
+` + tool + `  }
+
+`
+	}
+	withAuth := func(tool string, edits ...func(string) string) string {
+		return config(t, st, func(s string) string {
+			s = withSources(st.PKIPath(""))(strings.Replace(s, "  service {", block(tool)+"  service {", 1))
+			for _, e := range edits {
+				s = e(s)
+			}
+			return s
+		})
+	}
+
+	out, _, _ := cliEnv(t, env, "plan", "--json", withAuth(""))
+	var p planJSON
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatal(err)
+	}
+	lockout := false
+	for _, r := range p.Refusals {
+		lockout = lockout || (r.Summary == "Auth would lock etcdform out" && strings.Contains(r.Detail, `"etcdform"`))
+	}
+	if p.Applicable || !lockout {
+		t.Fatalf("a plan without the certificate's user: applicable %v, refusals %+v", p.Applicable, p.Refusals)
+	}
+
+	certUser := `    user "etcdform" {
+      roles       = ["root"]
+      no_password = true
+    }
+`
+	dir := withAuth(certUser)
+	if _, _, code := cliEnv(t, env, append(applyArgs(t), planFileEnv(t, env, dir))...); code != 0 {
+		t.Fatalf("apply: exit %d", code)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	status, err := etcdClient(t, st).AuthStatus(ctx)
+	if err != nil || !status.Enabled {
+		t.Fatalf("auth status after the apply: %v, %v", status, err)
+	}
+	if _, _, code := cliEnv(t, env, "plan", "--detailed-exitcode", dir); code != 0 {
+		t.Fatalf("second plan: exit %d, want 0", code)
+	}
+	qdir := withAuth(certUser, withStorage("3GiB"))
+	if _, _, code := cliEnv(t, env, append(applyArgs(t), planFileEnv(t, env, qdir))...); code != 0 {
+		t.Fatalf("quota apply under auth by certificate: exit %d", code)
+	}
+	if _, _, code := cliEnv(t, env, "plan", "--detailed-exitcode", qdir); code != 0 {
+		t.Fatalf("plan after the quota apply: exit %d, want 0", code)
+	}
+}
+
+// planFileEnv is planFile with extra environment.
+func planFileEnv(t *testing.T, env []string, dir string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "change.plan")
+	if _, _, code := cliEnv(t, env, "plan", "--detailed-exitcode", "--out", out, dir); code != 2 {
+		t.Fatalf("plan: exit %d, want 2", code)
+	}
+	return out
+}
