@@ -79,6 +79,9 @@ func TestActionTable(t *testing.T) {
 			if info.Name == "" || info.Legend == "" || info.One == "" || info.Many == "" {
 				t.Errorf("row %+v lacks a name, legend or counter word", info)
 			}
+			if !strings.HasSuffix(info.Does, ".") || strings.Contains(info.Does, "m1") {
+				t.Errorf("row %s: Does %q is not one sentence about \"the member\" ending in a full stop (the recovery runbook reads it)", info.Name, info.Does)
+			}
 			if got, ok := plan.ActionNamed(info.Name); !ok || got != info.Action || info.Action.String() != info.Name {
 				t.Errorf("ActionNamed(%q) = %c, %v", info.Name, got, ok)
 			}

@@ -113,6 +113,14 @@ func TestQuorumLossRecoveryE2E(t *testing.T) {
 	if diff := cmp.Diff(want, actions(rp)); diff != "" {
 		t.Fatalf("recovery steps (-want +got):\n%s", diff)
 	}
+	// The runbook for the on-call reader: the data loss in bold, then the
+	// steps in order (issue 16, part 4).
+	md, _, _ := cli(t, "show", "--markdown", pf)
+	_, rb, found := strings.Cut(md, "#### Recovery runbook")
+	if !found || !strings.Contains(rb, "DATA LOSS") ||
+		!strings.Contains(rb, "4. **recover-survivor "+survivor.Name+"**") {
+		t.Errorf("show --markdown of the recovery plan has no runbook with the loss in bold and the steps in order:\n%s", md)
+	}
 	hist.Resume()
 	if _, _, code := cli(t, applyArgs(t, pf)...); code != 0 {
 		t.Fatalf("apply of the recovery: exit %d", code)

@@ -175,6 +175,16 @@ type ActionInfo struct {
 	// together (the starts of a new cluster's members: none is healthy
 	// alone), so apply runs the After gate once, after the last of them.
 	Batch bool
+	// Does says what apply does for a step of this action, in plain words
+	// for someone on call (the runbook `show --markdown` adds to a
+	// recovery plan): one sentence in the present tense about "the
+	// member", without its name, ending with a full stop.
+	Does string
+	// Recovery: the action recovers a cluster from a failure (a lost
+	// quorum, lost data). The Markdown view adds a runbook to a plan
+	// holding one: every step of that cluster in order, in plain words
+	// (Does), with what the recovery loses in bold.
+	Recovery bool
 }
 
 // Effect is what a step does to the cluster, in broad strokes.
@@ -248,51 +258,51 @@ const DefragBytesPerSecond = 8 << 20
 // actions is the table of actions, in the order the plan summary counts
 // them and the legend lists them.
 var actions = [...]ActionInfo{
-	{Action: Snapshot, Name: "snapshot", Legend: "snapshot", One: "snapshot", Many: "snapshots"},
-	{Action: StartMember, Name: "start-member", Legend: "start", One: "member start", Many: "member starts",
+	{Action: Snapshot, Name: "snapshot", Legend: "snapshot", One: "snapshot", Many: "snapshots", Does: "Takes a snapshot of the cluster from a healthy member and verifies it, as the way back before the first risky step."},
+	{Action: StartMember, Name: "start-member", Legend: "start", One: "member start", Many: "member starts", Does: "Starts the member's stopped service and waits until every member is healthy.",
 		Effect: EffectAdd, Risky: true, After: GateAll},
-	{Action: AddLearner, Name: "add-learner", Legend: "add learner", One: "learner add", Many: "learner adds",
+	{Action: AddLearner, Name: "add-learner", Legend: "add learner", One: "learner add", Many: "learner adds", Does: "Adds the member to the member list as a learner (it does not vote), writes its config, starts it and waits until it has caught up with the leader.",
 		Effect: EffectAdd, Risky: true, Before: GateAll, Tolerance: ToleranceMembership},
-	{Action: Promote, Name: "promote", Legend: "promote", One: "promotion", Many: "promotions",
+	{Action: Promote, Name: "promote", Legend: "promote", One: "promotion", Many: "promotions", Does: "Promotes the learner to a voting member once it is in sync, and waits until every member is healthy.",
 		Effect: EffectAdd, Risky: true, Before: GateAll, After: GateAll, Tolerance: ToleranceMembership},
-	{Action: RemoveMember, Name: "remove-member", Legend: "remove", One: "removal", Many: "removals",
+	{Action: RemoveMember, Name: "remove-member", Legend: "remove", One: "removal", Many: "removals", Does: "Moves leadership away if the member leads, removes it from the member list, then stops and disables its service and renames its data dir's member/ to member.removed-<UTC time> (kept on disk).",
 		Effect: EffectRemove, Risky: true, Before: GateOthers, After: GateAll, Tolerance: ToleranceMembership},
-	{Action: UploadFile, Name: "upload-file", Legend: "upload file", One: "file upload", Many: "file uploads",
+	{Action: UploadFile, Name: "upload-file", Legend: "upload file", One: "file upload", Many: "file uploads", Does: "Uploads the member's TLS files from their checked sources (a key and its certificate together); etcd reads them at its next restart.",
 		After: GateAll},
-	{Action: InstallBackupJob, Name: "install-backup-job", Legend: "backup job", One: "backup job change", Many: "backup job changes",
+	{Action: InstallBackupJob, Name: "install-backup-job", Legend: "backup job", One: "backup job change", Many: "backup job changes", Does: "Installs or updates the scheduled backup job on the member's host (and runs it once when it is new or changed).",
 		After: GateAll, Timeout: TimeoutBackupRun},
-	{Action: Compact, Name: "compact", Legend: "compact", One: "compaction", Many: "compactions",
+	{Action: Compact, Name: "compact", Legend: "compact", One: "compaction", Many: "compactions", Does: "Compacts the keyspace history up to the planned revision (old revisions of keys are dropped; current values are kept).",
 		After: GateAll, Maintenance: true},
-	{Action: Defrag, Name: "defrag", Legend: "defragment", One: "defragmentation", Many: "defragmentations",
+	{Action: Defrag, Name: "defrag", Legend: "defragment", One: "defragmentation", Many: "defragmentations", Does: "Defragments the member's database file (the member does not answer while it runs) and waits until every member is healthy.",
 		Before: GateOthers, After: GateAll, Tolerance: ToleranceMemberDown, Maintenance: true, Timeout: TimeoutDBSize},
-	{Action: DisarmAlarm, Name: "disarm-alarm", Legend: "disarm alarm", One: "alarm disarm", Many: "alarm disarms",
+	{Action: DisarmAlarm, Name: "disarm-alarm", Legend: "disarm alarm", One: "alarm disarm", Many: "alarm disarms", Does: "Checks that every member's database is below its quota with a margin, then disarms the alarm so that the cluster takes writes again.",
 		After: GateAll, Maintenance: true},
-	{Action: CheckV2Store, Name: "check-v2store", Legend: "check v2 store", One: "v2 store check", Many: "v2 store checks"},
-	{Action: StageBinary, Name: "stage-binary", Legend: "stage binary", One: "binary staged", Many: "binaries staged"},
-	{Action: InstallBinary, Name: "install-binary", Legend: "install binary", One: "binary install", Many: "binary installs"},
-	{Action: InstallService, Name: "install-service", Legend: "install service", One: "service install", Many: "service installs"},
-	{Action: StopMember, Name: "stop-member", Legend: "stop and move data aside", One: "member stop", Many: "member stops",
+	{Action: CheckV2Store, Name: "check-v2store", Legend: "check v2 store", One: "v2 store check", Many: "v2 store checks", Does: "Checks a copy of the member's v2 store with etcdutl before the upgrade installs anything; custom content stops the apply."},
+	{Action: StageBinary, Name: "stage-binary", Legend: "stage binary", One: "binary staged", Many: "binaries staged", Does: "Uploads the checked etcd and etcdutl binaries next to the member's current ones, without touching what runs."},
+	{Action: InstallBinary, Name: "install-binary", Legend: "install binary", One: "binary install", Many: "binary installs", Does: "Installs the checked etcd and etcdutl binaries on the member's host, keeping the previous ones as .bak; no restart."},
+	{Action: InstallService, Name: "install-service", Legend: "install service", One: "service install", Many: "service installs", Does: "Creates the service user, the data dir (mode 0700) and the service definition on the member's host, left stopped."},
+	{Action: StopMember, Name: "stop-member", Legend: "stop and move data aside", One: "member stop", Many: "member stops", Does: "Stops and disables the member's service and renames its data dir's member/ to member.removed-<UTC time> (kept on disk), so that it can be added back empty.", Recovery: true,
 		Effect: EffectRemove},
-	{Action: RecoverSurvivor, Name: "recover-survivor", Legend: "recover from the survivor", One: "recovery from a survivor", Many: "recoveries from a survivor",
+	{Action: RecoverSurvivor, Name: "recover-survivor", Legend: "recover from the survivor", One: "recovery from a survivor", Many: "recoveries from a survivor", Does: "Makes the member a one-member cluster from its own data: stops it, renames its data dir's member/ aside (kept on disk), restores that copy with etcdutl under a new cluster ID with the revision bumped, writes its config and starts it.", Recovery: true,
 		Effect: EffectAdd, Risky: true, After: GateAll},
-	{Action: WriteConfig, Name: "write-config", Legend: "write config", One: "config write", Many: "config writes",
+	{Action: WriteConfig, Name: "write-config", Legend: "write config", One: "config write", Many: "config writes", Does: "Writes the member's config file (shown in full below); it takes effect at the member's next restart.",
 		Effect: EffectConfig},
-	{Action: Restart, Name: "restart", Legend: "restart", One: "restart", Many: "restarts",
+	{Action: Restart, Name: "restart", Legend: "restart", One: "restart", Many: "restarts", Does: "Moves leadership away if the member leads, restarts the member and waits until every member is healthy and its clients are back.",
 		Effect: EffectRestart, Risky: true, Before: GateOthers, After: GateAll, Tolerance: ToleranceMemberDown},
-	{Action: UpgradeMember, Name: "upgrade-member", Legend: "restart on the new version", One: "member upgrade", Many: "member upgrades",
+	{Action: UpgradeMember, Name: "upgrade-member", Legend: "restart on the new version", One: "member upgrade", Many: "member upgrades", Does: "Moves leadership away if the member leads, swaps in the staged binaries (the old ones kept as .bak), restarts the member and waits until it reports the new version.",
 		Effect: EffectRestart, Risky: true, Before: GateOthers, After: GateAll, Tolerance: ToleranceMemberDown},
-	{Action: AddRole, Name: "add-role", Legend: "add role", One: "role add", Many: "role adds", Auth: true},
-	{Action: GrantPermission, Name: "grant-permission", Legend: "grant permission", One: "permission grant", Many: "permission grants", Auth: true},
-	{Action: RevokePermission, Name: "revoke-permission", Legend: "revoke permission", One: "permission revoke", Many: "permission revokes", Auth: true},
-	{Action: AddUser, Name: "add-user", Legend: "add user", One: "user add", Many: "user adds", Auth: true},
-	{Action: GrantRole, Name: "grant-role", Legend: "grant role", One: "role grant", Many: "role grants", Auth: true},
-	{Action: RevokeRole, Name: "revoke-role", Legend: "revoke role", One: "role revoke", Many: "role revokes", Auth: true},
-	{Action: SetPassword, Name: "set-password", Legend: "set password", One: "password set", Many: "passwords set", Auth: true},
-	{Action: EnableAuth, Name: "enable-auth", Legend: "enable auth", One: "auth enable", Many: "auth enables",
+	{Action: AddRole, Name: "add-role", Legend: "add role", One: "role add", Many: "role adds", Does: "Creates the role in etcd's auth store.", Auth: true},
+	{Action: GrantPermission, Name: "grant-permission", Legend: "grant permission", One: "permission grant", Many: "permission grants", Does: "Grants the role the planned permission on a key range.", Auth: true},
+	{Action: RevokePermission, Name: "revoke-permission", Legend: "revoke permission", One: "permission revoke", Many: "permission revokes", Does: "Revokes the role's permission on a key range.", Auth: true},
+	{Action: AddUser, Name: "add-user", Legend: "add user", One: "user add", Many: "user adds", Does: "Creates the user in etcd's auth store, with its password from its source (never shown).", Auth: true},
+	{Action: GrantRole, Name: "grant-role", Legend: "grant role", One: "role grant", Many: "role grants", Does: "Grants the user the role.", Auth: true},
+	{Action: RevokeRole, Name: "revoke-role", Legend: "revoke role", One: "role revoke", Many: "role revokes", Does: "Revokes the role from the user.", Auth: true},
+	{Action: SetPassword, Name: "set-password", Legend: "set password", One: "password set", Many: "passwords set", Does: "Sets the user's password from its source (never shown).", Auth: true},
+	{Action: EnableAuth, Name: "enable-auth", Legend: "enable auth", One: "auth enable", Many: "auth enables", Does: "Turns etcd's authentication on, after checking that etcdform's own credentials will still work.",
 		Effect: EffectConfig, After: GateAll, Auth: true},
-	{Action: DisableAuth, Name: "disable-auth", Legend: "disable auth", One: "auth disable", Many: "auth disables",
+	{Action: DisableAuth, Name: "disable-auth", Legend: "disable auth", One: "auth disable", Many: "auth disables", Does: "Turns etcd's authentication off (allowed by allow_disable).",
 		Effect: EffectConfig, After: GateAll, Auth: true},
-	{Action: BootstrapStart, Name: "bootstrap-start", Legend: "start new cluster member", One: "new cluster member start", Many: "new cluster member starts",
+	{Action: BootstrapStart, Name: "bootstrap-start", Legend: "start new cluster member", One: "new cluster member start", Many: "new cluster member starts", Does: "Starts the member of the new cluster; the health check waits for the last member of the batch.",
 		Effect: EffectAdd, After: GateAll, Batch: true},
 }
 

@@ -11,7 +11,7 @@ import (
 
 // PlanJSONVersion is the version of the JSON document PlanJSON writes; see
 // docs/plan-json.md. Fields are only ever added within a major version.
-const PlanJSONVersion = "2.6"
+const PlanJSONVersion = "2.7"
 
 // PlanJSON renders the stable JSON document described in docs/plan-json.md.
 type PlanJSON struct{}
@@ -25,6 +25,7 @@ type jsonPlan struct {
 	ConfigHash    string        `json:"config_hash,omitempty"`
 	Only          string        `json:"only,omitempty"`
 	Selection     []string      `json:"selection,omitempty"`
+	Recover       bool          `json:"recover,omitempty"` // version 2.7
 	Changes       bool          `json:"changes"`
 	Applicable    bool          `json:"applicable"`
 	Summary       string        `json:"summary"`
@@ -147,6 +148,7 @@ func (v *PlanJSON) Plan(w io.Writer, p *plan.Plan) error {
 		ConfigHash:    p.Meta.ConfigHash,
 		Only:          p.Meta.Only,
 		Selection:     p.Meta.Selection,
+		Recover:       p.Meta.Recover,
 		Changes:       p.HasChanges(),
 		Applicable:    !p.HasRefusals(),
 		Summary:       summaryLine(p),

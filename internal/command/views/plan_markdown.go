@@ -74,6 +74,9 @@ func (v *PlanMarkdown) Plan(w io.Writer, p *plan.Plan) error {
 	markdownRisks(&b, p.Risks)
 
 	for _, n := range names {
+		runbook(&b, p, n, byCluster[n])
+	}
+	for _, n := range names {
 		idx := byCluster[n]
 		fmt.Fprintf(&b, "<details><summary>Cluster <b>%s</b>: %s</summary>\n\n", htmlEscape(n), plural(len(idx), "step", "steps"))
 		if len(idx) > 0 {
