@@ -70,6 +70,19 @@ func configDiff(c *schema.Cluster, d *schema.Member, h *state.Host, version stri
 		return nil, nil, nil, err
 	}
 	want := normalize(rendered)
+	if c.CorruptionCheck == nil {
+		// No corruption_check block: the checks stay as the host's file
+		// has them, moved to the keys of the version the member restarts
+		// on when that is another one (3.7 would ignore a 3.6 file's
+		// experimental keys, 3.5 its gates).
+		if version == "" || version == h.BinaryVersion {
+			want.CopyChecks(got)
+		} else if err := want.SetChecks(got.Checks(), version); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	// Gates set by hand that carry no setting of etcdform's stay.
+	want.KeepOtherGates(got.FeatureGates)
 	if cmp.Equal(want, got, bootstrapOnly) {
 		return nil, nil, nil, nil
 	}

@@ -16,7 +16,7 @@ import (
 
 // withChecks turns both corruption checks on in c.
 func withChecks(c *schema.Cluster) {
-	c.CorruptionCheck = schema.CorruptionCheck{Initial: true, CompactHash: true, CompactHashPeriod: time.Minute}
+	c.CorruptionCheck = &schema.CorruptionCheck{Initial: true, CompactHash: true, CompactHashPeriod: time.Minute}
 }
 
 // hostsRenderedFor makes oc's hosts report version and hold the config
@@ -112,7 +112,7 @@ func TestUpgradeRewritesVersionKeys(t *testing.T) {
 // not own is still a refusal.
 func TestUpgradeTo37RewritesOwnedExperimentalKeys(t *testing.T) {
 	c, oc := upgradeLab("3.6.16", "3.7.3")
-	c.CorruptionCheck = schema.CorruptionCheck{Initial: true}
+	c.CorruptionCheck = &schema.CorruptionCheck{Initial: true}
 	hostsRenderedFor(t, c, oc, "3.6.16")
 	// etcd-2's file was written by hand with the deprecated key, which
 	// 3.6 still reads.
@@ -155,5 +155,45 @@ func TestCheckWithoutKeyRefused(t *testing.T) {
 	p := Make(config(c), observed(oc), Options{})
 	if len(p.Refusals) == 0 || !strings.Contains(p.Refusals[0].Detail, "etcd 3.5.4 has no config key for the compact hash check") {
 		t.Errorf("refusals %+v", p.Refusals)
+	}
+}
+
+// Without a corruption_check block etcdform leaves the checks as each
+// file has them (a check turned on by hand is not turned off), and only
+// moves them to the keys of the version a member restarts on; a gate set
+// by hand that carries no setting of etcdform's survives every write.
+func TestChecksWithoutBlockKept(t *testing.T) {
+	c, oc := upgradeLab("3.5.35", "3.5.35")
+	hostsRenderedFor(t, c, oc, "3.5.35")
+	for _, h := range oc.Hosts {
+		h.Config.ExperimentalInitialCorruptCheck = true // turned on by hand
+	}
+	if p := Make(config(c), observed(oc), Options{}); len(p.Steps) != 0 || len(p.Refusals) != 0 {
+		t.Fatalf("a hand-set check on 3.5: %v, refusals %v", brief(p), summaries(p.Refusals))
+	}
+
+	c, oc = upgradeLab("3.6.16", "3.7.3")
+	hostsRenderedFor(t, c, oc, "3.6.16")
+	for _, h := range oc.Hosts {
+		h.Config.ExperimentalInitialCorruptCheck = true
+		h.Config.FeatureGates = "StopGRPCServiceOnDefrag=true"
+	}
+	p := Make(config(c), observed(oc), Options{})
+	if len(p.Refusals) != 0 {
+		t.Fatalf("refusals %+v", p.Refusals)
+	}
+	writes := 0
+	for _, s := range p.Steps {
+		if s.Action != WriteConfig {
+			continue
+		}
+		writes++
+		if strings.Contains(string(s.Config), "experimental-") ||
+			!strings.Contains(string(s.Config), "feature-gates: InitialCorruptCheck=true,StopGRPCServiceOnDefrag=true\n") {
+			t.Errorf("file for 3.7 of %s:\n%s", s.Member, s.Config)
+		}
+	}
+	if writes != 3 {
+		t.Errorf("steps %v: want a write per member", brief(p))
 	}
 }

@@ -76,7 +76,7 @@ func TestLoadValid(t *testing.T) {
 				Raft:            Raft{HeartbeatInterval: 50 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond},
 				Metrics:         &Metrics{Level: "extensive"},
 				Logging:         Logging{Level: "warn", Outputs: []string{"stderr", "/var/log/etcd/6GiB.log"}},
-				CorruptionCheck: CorruptionCheck{Initial: true, CompactHash: true, CompactHashPeriod: 5 * time.Minute},
+				CorruptionCheck: &CorruptionCheck{Initial: true, CompactHash: true, CompactHashPeriod: 5 * time.Minute},
 				TLS:             &TLS{Client: &TLSEndpoint{ClientCertAuth: true}, Peer: &TLSEndpoint{ClientCertAuth: true}, MinRemaining: 720 * time.Hour},
 				Backup: &Backup{Schedule: "0 */6 * * *", On: []string{"etcd-1"}, Destination: "s3://backups/etcd", KeepLast: 28,
 					MaxAge: 720 * time.Hour, Recipient: "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",

@@ -62,9 +62,11 @@ type Cluster struct {
 	Metrics *Metrics
 	// Logging holds etcd's log level (default "info") and outputs.
 	Logging Logging
-	// CorruptionCheck holds etcd's corruption checks (all off: etcd's
-	// default).
-	CorruptionCheck CorruptionCheck
+	// CorruptionCheck is the `corruption_check` block: etcd's corruption
+	// checks. nil: no block, etcdform leaves the checks as each member's
+	// file has them (and only moves their keys to another etcd version's
+	// in an upgrade or a downgrade).
+	CorruptionCheck *CorruptionCheck
 	Members         []*Member
 	// AcceptedRisks are the cluster's accept_risk blocks, in source order:
 	// settings the operator guides call dangerous that the cluster keeps on

@@ -30,8 +30,8 @@ type Logging struct {
 
 // CorruptionCheck is the `corruption_check` block: etcd's corruption
 // checks, which the renderer writes with the keys the member's etcd
-// version reads (internal/etcdconf/keys.go). All off by default, as in
-// etcd.
+// version reads (internal/etcdconf/keys.go). Each is off unless set, as
+// in etcd.
 type CorruptionCheck struct {
 	// Initial: a starting member compares its hash with its peers' before
 	// it serves.
@@ -204,7 +204,8 @@ func (l *loader) logging(ctx *hcl.EvalContext, blk *hcl.Block, lg *Logging) {
 
 func (l *loader) corruptionCheck(ctx *hcl.EvalContext, blk *hcl.Block, c *Cluster) {
 	as := l.content(blk.Body, corruptionSchema).Attributes
-	cc := &c.CorruptionCheck
+	cc := &CorruptionCheck{}
+	c.CorruptionCheck = cc
 	ia := l.boolean(ctx, as, "initial", &cc.Initial)
 	ca := l.boolean(ctx, as, "compact_hash", &cc.CompactHash)
 	if pa := l.duration(ctx, as, "compact_hash_period", time.Second, &cc.CompactHashPeriod); pa != nil {

@@ -191,3 +191,74 @@ func sinceOf(s Setting) string {
 	}
 	return "it has one from " + oldest
 }
+
+// ownsGate reports whether feature gate name carries a setting of the
+// table.
+func ownsGate(name string) bool {
+	for _, r := range keyVersions {
+		if r.Gate == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Checks returns the corruption checks f turns on, from whichever of the
+// table's keys it holds (an experimental key, a gate, a period under
+// either name), as etcd would read them; a period is reported only with
+// the compact hash check.
+func (f *File) Checks() Checks {
+	c := Checks{Initial: f.ExperimentalInitialCorruptCheck, CompactHash: f.ExperimentalCompactHashCheckEnabled}
+	for _, g := range splitGates(f.FeatureGates) {
+		name, val, _ := strings.Cut(g, "=")
+		on := strings.EqualFold(strings.TrimSpace(val), "true")
+		switch strings.TrimSpace(name) {
+		case "InitialCorruptCheck":
+			c.Initial = on
+		case "CompactHashCheck":
+			c.CompactHash = on
+		}
+	}
+	if c.CompactHash {
+		c.CompactHashPeriod = time.Duration(f.CompactHashCheckTime)
+		if c.CompactHashPeriod == 0 {
+			c.CompactHashPeriod = time.Duration(f.ExperimentalCompactHashCheckTime)
+		}
+	}
+	return c
+}
+
+// CopyChecks sets f's version-dependent keys to src's, verbatim.
+func (f *File) CopyChecks(src *File) {
+	f.FeatureGates = src.FeatureGates
+	f.ExperimentalInitialCorruptCheck = src.ExperimentalInitialCorruptCheck
+	f.ExperimentalCompactHashCheckEnabled = src.ExperimentalCompactHashCheckEnabled
+	f.ExperimentalCompactHashCheckTime = src.ExperimentalCompactHashCheckTime
+	f.CompactHashCheckTime = src.CompactHashCheckTime
+}
+
+// KeepOtherGates adds to f's feature-gates the gates of observed (a
+// feature-gates value read from a host) that carry no setting of the table:
+// gates set by hand, which etcdform has no setting for, are kept as they
+// are. The result is sorted.
+func (f *File) KeepOtherGates(observed string) {
+	gates := splitGates(f.FeatureGates)
+	for _, g := range splitGates(observed) {
+		name, _, _ := strings.Cut(g, "=")
+		if !ownsGate(strings.TrimSpace(name)) {
+			gates = append(gates, g)
+		}
+	}
+	sort.Strings(gates)
+	f.FeatureGates = strings.Join(gates, ",")
+}
+
+func splitGates(s string) []string {
+	var out []string
+	for _, g := range strings.Split(s, ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			out = append(out, g)
+		}
+	}
+	return out
+}

@@ -129,3 +129,31 @@ func TestParseKnowsVersionKeys(t *testing.T) {
 		t.Fatalf("%+v", p.File)
 	}
 }
+
+// Checks reads back what SetChecks wrote, for every version; gates set by
+// hand survive KeepOtherGates, the table's own do not.
+func TestChecksRoundTrip(t *testing.T) {
+	all := Checks{Initial: true, CompactHash: true, CompactHashPeriod: 2 * time.Minute}
+	for _, v := range []string{"3.5.35", "3.6.16", "3.7.3", ""} {
+		f := goodFile()
+		if err := f.SetChecks(all, v); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Checks(); got != all {
+			t.Errorf("%q: Checks() = %+v, want %+v", v, got, all)
+		}
+	}
+	f := goodFile()
+	if err := f.SetChecks(Checks{Initial: true}, "3.6.16"); err != nil {
+		t.Fatal(err)
+	}
+	f.KeepOtherGates("StopGRPCServiceOnDefrag=true, CompactHashCheck=true,InitialCorruptCheck=false")
+	if want := "InitialCorruptCheck=true,StopGRPCServiceOnDefrag=true"; f.FeatureGates != want {
+		t.Errorf("feature-gates %q, want %q", f.FeatureGates, want)
+	}
+	var g File
+	g.CopyChecks(f)
+	if g.FeatureGates != f.FeatureGates || g.Checks() != (Checks{Initial: true}) {
+		t.Errorf("CopyChecks: %+v", g)
+	}
+}

@@ -56,9 +56,10 @@ func MemberFor(c *schema.Cluster, m *schema.Member, b etcdconf.Bootstrap, versio
 		f.Metrics = c.Metrics.Level
 		f.ListenMetricsURLs = strings.Join(m.MetricsURLs, ",")
 	}
-	cc := c.CorruptionCheck
-	if err := f.SetChecks(etcdconf.Checks{Initial: cc.Initial, CompactHash: cc.CompactHash, CompactHashPeriod: cc.CompactHashPeriod}, version); err != nil {
-		return nil, err
+	if cc := c.CorruptionCheck; cc != nil {
+		if err := f.SetChecks(etcdconf.Checks{Initial: cc.Initial, CompactHash: cc.CompactHash, CompactHashPeriod: cc.CompactHashPeriod}, version); err != nil {
+			return nil, err
+		}
 	}
 	if t := m.TLS; t != nil {
 		if t.Client != nil {
