@@ -224,7 +224,7 @@ func (cp *clusterPlanner) userWork(u *schema.User, ou *state.User) {
 			cp.refuse("", 0, "Password source not readable",
 				"The password of user %s of cluster %s comes from %s, which cannot be read: %s. Set it and plan again.", u.Name, cp.c.Name, src, srcErr)
 		default:
-			why := "its source holds another password than the one etcdform set"
+			why := "the password its source holds is not the user's (the source changed, or the password was changed by hand)"
 			before := Sensitive
 			if ou.PasswordRecord == "" {
 				why, before = "etcdform has not set this user's password before", "(not set by etcdform)"

@@ -101,8 +101,19 @@ func observeAuth(ctx context.Context, cli *etcdp.Client, c *schema.Cluster) *sta
 			a.SourceErrors[u.Name] = err.Error()
 			continue
 		}
-		if ou := a.User(u.Name); ou != nil {
-			ou.PasswordCurrent = etcdp.PasswordMatches(records[u.Name], pw)
+		ou := a.User(u.Name)
+		if ou == nil {
+			continue
+		}
+		ou.PasswordCurrent = etcdp.PasswordMatches(records[u.Name], pw)
+		// With auth on etcd can say whether the password works: that
+		// also finds a password changed by hand (the record still
+		// matches the source then). etcdform's own user authenticated
+		// to read all this already.
+		if a.Enabled && ou.PasswordCurrent && (c.Auth.Tool == nil || c.Auth.Tool.User != u.Name) {
+			if ok, err := cli.Authenticates(ctx, u.Name, pw); err == nil && !ok {
+				ou.PasswordCurrent = false
+			}
 		}
 	}
 	return a

@@ -212,6 +212,24 @@ func TestAuthE2E(t *testing.T) {
 		}
 	}
 
+	// A password changed by hand shows: the plan sets the declared one again.
+	root := userClient(t, st, "root", rootPW)
+	if _, err := root.UserChangePassword(ctx, "reader", "changed-by-hand"); err != nil {
+		t.Fatal(err)
+	}
+	p4, code := planAsJSONEnv(t, env, qdir)
+	if code != 2 || len(p4.Steps) != 1 || p4.Steps[0].Action != "set-password" {
+		t.Fatalf("plan after a hand change of a password: exit %d, steps %v", code, actions(p4))
+	}
+	out, errOut, code = cliEnv(t, env, append(applyArgs(t, "--audit-log", auditLog), planFileEnv(t, env, qdir))...)
+	record(out, errOut)
+	if code != 0 {
+		t.Fatalf("apply of set-password: exit %d", code)
+	}
+	if resp, err := userClient(t, st, "reader", readerPW).Get(ctx, "/app/k"); err != nil || len(resp.Kvs) != 1 {
+		t.Errorf("reader with the declared password after set-password: %v", err)
+	}
+
 	// Turning auth off needs allow_disable: refused without it, applied
 	// with it.
 	off := func(allow string) string {
@@ -259,8 +277,8 @@ func TestAuthE2E(t *testing.T) {
 			record(string(kv.Value))
 		}
 	}
-	if audits < 3 {
-		t.Errorf("%d in-cluster audit records, want 3", audits)
+	if audits < 4 {
+		t.Errorf("%d in-cluster audit records, want 4", audits)
 	}
 	for i, s := range seen {
 		for _, pw := range []string{rootPW, toolPW, readerPW} {
@@ -370,4 +388,15 @@ func planFileEnv(t *testing.T, env []string, dir string) string {
 		t.Fatalf("plan: exit %d, want 2", code)
 	}
 	return out
+}
+
+// planAsJSONEnv is planAsJSON with extra environment.
+func planAsJSONEnv(t *testing.T, env []string, dir string) (planJSON, int) {
+	t.Helper()
+	out, _, code := cliEnv(t, env, "plan", "--json", "--detailed-exitcode", dir)
+	var p planJSON
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatalf("plan --json output is not JSON: %v\n%s", err, out)
+	}
+	return p, code
 }

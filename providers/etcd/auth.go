@@ -46,6 +46,20 @@ func PasswordMatches(record []byte, password string) bool {
 	return len(record) > 0 && bcrypt.CompareHashAndPassword(record, []byte(password)) == nil
 }
 
+// Authenticates reports whether user can authenticate with password (a
+// request that goes through raft, and a bcrypt check on the member).
+// Errors: auth is off (etcd cannot tell then), or the request failed.
+func (c *Client) Authenticates(ctx context.Context, user, password string) (bool, error) {
+	_, err := c.cli.Authenticate(ctx, user, password)
+	switch {
+	case err == nil:
+		return true, nil
+	case isEtcdErr(err, rpctypes.ErrAuthFailed):
+		return false, nil
+	}
+	return false, fmt.Errorf("etcd: authenticating as %s: %w", user, err)
+}
+
 // ObserveAuth reads whether auth is on, every role with its permissions
 // (the built-in root role has none to show) and every user with its roles,
 // and the password records, as raw records by user name (the caller
