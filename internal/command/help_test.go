@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/etcdform/etcdform/internal/lab"
 )
 
 // flagLine is a flag's line in a usage message: the flag and at most one
@@ -53,7 +55,7 @@ func TestHelp(t *testing.T) {
 		})
 	}
 	stdout, _, code := run(t, "lab", "fault", "-h")
-	for _, kind := range []string{"stop", "start", "kill", "partition", "heal"} {
+	for _, kind := range lab.FaultKinds {
 		if code != 0 || !strings.Contains(stdout, "  "+kind+" ") {
 			t.Errorf("lab fault -h does not list the fault %s:\n%s", kind, stdout)
 		}

@@ -208,6 +208,141 @@ func TestLabE2E(t *testing.T) {
 		})
 	})
 
+	dark := st.Members()[1]
+	t.Run("blackhole cuts a host off the others but not off the runner, heal brings it back", func(t *testing.T) {
+		if err := st.Fault(ctx, lab.FaultBlackhole, dark.Name); err != nil {
+			t.Fatal(err)
+		}
+		healed := false
+		defer func() {
+			if !healed {
+				st.Fault(context.Background(), lab.FaultHeal, dark.Name)
+			}
+		}()
+		// The runner still reaches it: SSH and its status answer, and
+		// it sees no leader (it hears no peer); the others elect or keep
+		// one among themselves and take a quorum write.
+		if c, err := sshClient(t, st, dark.Addr); err != nil {
+			t.Fatalf("ssh to the blackholed host: %v", err)
+		} else {
+			c.Close()
+		}
+		c := etcdClient(t, endpoints...)
+		labtest.Eventually(t, 30*time.Second, func() error {
+			s, err := c.Status(ctx, dark.ClientURL())
+			if err != nil {
+				return fmt.Errorf("status of the blackholed %s: %w", dark.Name, err)
+			}
+			if s.Leader != 0 {
+				return fmt.Errorf("blackholed %s still reports leader %x", dark.Name, s.Leader)
+			}
+			return nil
+		})
+		others := etcdClient(t, endpoints[0], endpoints[2])
+		labtest.Eventually(t, 30*time.Second, func() error {
+			_, err := others.Put(ctx, "lab-test", "blackhole")
+			return err
+		})
+		// Peer to peer, the frames go nowhere: a connection from another
+		// host to its peer port gets no answer at all (no reset).
+		out, err := exec.CommandContext(ctx, "ip", "netns", "exec", st.Members()[0].Netns, "timeout", "2",
+			"bash", "-c", "exec 3<>/dev/tcp/"+dark.Addr+"/2380").CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 124 {
+			t.Errorf("connecting from %s to the blackholed peer port: %v %s, want a timeout (exit 124)", st.Members()[0].Name, err, out)
+		}
+		if err := st.Fault(ctx, lab.FaultHeal, dark.Name); err != nil {
+			t.Fatal(err)
+		}
+		healed = true
+		labtest.Eventually(t, 30*time.Second, func() error {
+			var leaders []uint64
+			for _, ep := range endpoints {
+				s, err := c.Status(ctx, ep)
+				if err != nil {
+					return err
+				}
+				leaders = append(leaders, s.Leader)
+			}
+			if leaders[0] == 0 || leaders[0] != leaders[1] || leaders[1] != leaders[2] {
+				return fmt.Errorf("leaders disagree after heal: %v", leaders)
+			}
+			return nil
+		})
+	})
+
+	t.Run("cut-ssh resets an open SSH session, and a new one works", func(t *testing.T) {
+		h := st.Members()[0]
+		c, err := sshClient(t, st, h.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		sess, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sess.Start("echo started; exec sleep 60"); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Fault(ctx, lab.FaultCutSSH, h.Name); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- sess.Wait() }()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Fatal("the session ended cleanly after cut-ssh")
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the session still runs 30s after cut-ssh")
+		}
+		c2, err := sshClient(t, st, h.Addr)
+		if err != nil {
+			t.Fatalf("a new connection after cut-ssh: %v", err)
+		}
+		c2.Close()
+	})
+
+	t.Run("HoldStop holds a stop open until released", func(t *testing.T) {
+		h := st.Members()[2]
+		hold, err := st.HoldStop(h.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stopped := make(chan error, 1)
+		go func() { stopped <- st.Fault(ctx, lab.FaultStop, h.Name) }()
+		labtest.Eventually(t, 30*time.Second, func() error {
+			if !hold.Held() {
+				return fmt.Errorf("the stop of %s is not held yet", h.Name)
+			}
+			return nil
+		})
+		if lab.Healthy(ctx, h.ClientURL()) {
+			t.Errorf("%s answers /health while its stop is held", h.Name)
+		}
+		select {
+		case err := <-stopped:
+			t.Fatalf("sv down returned (%v) while the stop was held", err)
+		default:
+		}
+		if err := hold.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-stopped; err != nil {
+			t.Fatalf("stop after the release: %v", err)
+		}
+		if err := st.Fault(ctx, lab.FaultStart, h.Name); err != nil {
+			t.Fatal(err)
+		}
+		labtest.Eventually(t, 30*time.Second, func() error {
+			if !lab.Healthy(ctx, h.ClientURL()) {
+				return fmt.Errorf("%s not healthy after start", h.Name)
+			}
+			return nil
+		})
+	})
+
 	t.Run("up twice is refused", func(t *testing.T) {
 		_, err := lab.Up(ctx, lab.Options{Dir: st.Dir}, nil)
 		if !errors.Is(err, lab.ErrAlreadyUp) {

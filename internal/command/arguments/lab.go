@@ -3,6 +3,8 @@ package arguments
 import (
 	"flag"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/etcdform/etcdform/internal/etcdbin"
 	"github.com/etcdform/etcdform/internal/lab"
@@ -19,7 +21,7 @@ type Lab struct {
 	TLS         bool   // with Sub == "up": mutual TLS on client and peer URLs
 	Init        string // with Sub == "up": the hosts' init, runit or systemd
 	JSON        bool
-	Fault       string // with Sub == "fault": stop|start|kill|partition|heal
+	Fault       string // with Sub == "fault": one of lab.FaultKinds
 	Target      string // with Sub == "fault": the member or host name
 }
 
@@ -35,8 +37,11 @@ const faultAbout = `KIND is one of:
   stop       stop the member's etcd through the host's init (runit or systemd)
   start      start it again (also after kill)
   kill       SIGKILL etcd, and keep the init from restarting it until start
-  partition  take the host's veth off the bridge: it reaches no other host
-  heal       put the veth back
+  partition  take the host's veth off the bridge: it reaches no other host, nor the runner
+  blackhole  drop every packet between the host and the other hosts, silently, both ways;
+             the runner still reaches it (SSH, client URL)
+  cut-ssh    reset the host's open SSH connections (ss -K in its namespace); new ones work
+  heal       undo partition and blackhole
 
 MEMBER is a member or host name of the lab (etcd-1, spare-1...).
 `
@@ -93,13 +98,11 @@ func ParseLab(args []string) (*Lab, *flag.FlagSet, error) {
 	rest := fs.Args()
 	if a.Sub == "fault" {
 		if len(rest) != 2 {
-			return a, fs, fmt.Errorf("lab fault: want KIND MEMBER (KIND is stop, start, kill, partition or heal)")
+			return a, fs, fmt.Errorf("lab fault: want KIND MEMBER (KIND is %s)", strings.Join(lab.FaultKinds, ", "))
 		}
 		a.Fault, a.Target = rest[0], rest[1]
-		switch a.Fault {
-		case "stop", "start", "kill", "partition", "heal":
-		default:
-			return a, fs, fmt.Errorf("lab fault: unknown fault %q (want stop, start, kill, partition or heal)", a.Fault)
+		if !slices.Contains(lab.FaultKinds, a.Fault) {
+			return a, fs, fmt.Errorf("lab fault: unknown fault %q (want %s)", a.Fault, strings.Join(lab.FaultKinds, ", "))
 		}
 		return a, fs, nil
 	}
