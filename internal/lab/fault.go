@@ -299,3 +299,22 @@ func waitFor(ctx context.Context, d time.Duration, cond func() bool, msg string)
 	}
 	return nil
 }
+
+// Commands returns the command lines of the live processes in the named
+// host (its network namespace), for a test that waits until a command it
+// cut off from its SSH client has ended.
+func (s *State) Commands(name string) ([]string, error) {
+	h, err := s.Host(name)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, pid := range netnsPIDs(h.Netns) {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || len(data) == 0 {
+			continue // gone, or a kernel thread
+		}
+		out = append(out, strings.TrimSpace(strings.ReplaceAll(string(data), "\x00", " ")))
+	}
+	return out, nil
+}
