@@ -157,7 +157,10 @@ func TestFaultLearnerBlackholed(t *testing.T) {
 	st := labtest.Up(t, lab.Options{Members: 3, Spare: 1})
 	ctx := t.Context()
 	spare := st.Hosts[len(st.Hosts)-1]
-	dir := config(t, st, withMembers(spare))
+	// Four voters (allow_even) keep the scale-out to one learner.
+	dir := labtest.ConfigDir(t, st, withMembers(spare), func(s string) string {
+		return strings.Replace(s, "etcd_version", "allow_even   = true\n  etcd_version", 1)
+	})
 	pf := planFile(t, dir)
 	mon := startQuorumMonitor(t, st, "")
 	w := startWriter(t, st)
@@ -193,6 +196,15 @@ func TestFaultLearnerBlackholed(t *testing.T) {
 	if err := st.Fault(ctx, lab.FaultHeal, spare.Name); err != nil {
 		t.Fatal(err)
 	}
+	// Healed, the learner (restarted by runit) joins: plan once it has.
+	labtest.Eventually(t, time.Minute, func() error {
+		for _, m := range memberList(t, st) {
+			if m.Name == "etcd-4" && len(m.ClientURLs) > 0 {
+				return nil
+			}
+		}
+		return fmt.Errorf("the learner etcd-4 has not started yet")
+	})
 	converge(t, dir)
 	voters := 0
 	for _, m := range memberList(t, st) {
