@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -510,7 +511,10 @@ func (a *applyProc) wait(t *testing.T) (code int, stdout, stderr string) {
 	select {
 	case <-a.exited:
 	case <-time.After(4 * time.Minute):
-		t.Fatal("apply did not end within 4 minutes")
+		// Its goroutines show where it hangs.
+		a.cmd.Process.Signal(syscall.SIGQUIT)
+		<-a.exited
+		t.Errorf("apply did not end within 4 minutes; SIGQUIT sent")
 	}
 	var b strings.Builder
 	for _, l := range a.lines {

@@ -281,19 +281,18 @@ func (c *Client) RunStdin(ctx context.Context, cmd string, r io.Reader) (stdout,
 	if c.batch != nil && r == nil {
 		return c.batch.run(ctx, cmd)
 	}
-	sess, err := c.conn.NewSession()
+	var out, errb bytes.Buffer
+	sess, err := c.start(ctx, cmd, func(sess *ssh.Session) error {
+		sess.Stdout, sess.Stderr = &out, &errb
+		if r != nil {
+			sess.Stdin = r
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, nil, -1, fmt.Errorf("ssh %s: opening session: %w", c.addr, err)
+		return nil, nil, -1, err
 	}
 	defer sess.Close()
-	var out, errb bytes.Buffer
-	sess.Stdout, sess.Stderr = &out, &errb
-	if r != nil {
-		sess.Stdin = r
-	}
-	if err := sess.Start(c.command(cmd)); err != nil {
-		return nil, nil, -1, fmt.Errorf("ssh %s: starting %s: %w", c.addr, abbrev(cmd), err)
-	}
 	done := make(chan error, 1)
 	go func() { done <- sess.Wait() }()
 	select {
@@ -315,6 +314,52 @@ func (c *Client) RunStdin(ctx context.Context, cmd string, r io.Reader) (stdout,
 		return out.Bytes(), errb.Bytes(), -1, fmt.Errorf("ssh %s: %s killed by signal %s", c.addr, abbrev(cmd), exit.Signal())
 	}
 	return out.Bytes(), errb.Bytes(), -1, fmt.Errorf("ssh %s: running %s: %w", c.addr, abbrev(cmd), err)
+}
+
+// start opens a session, lets setup attach its input and output, and
+// starts cmd on it, giving up when ctx ends. x/crypto/ssh waits for the
+// server's answer to the session open and to the exec request without a
+// deadline, and a host cut off mid-connection (a partition, a dead path)
+// never answers: the wait would last until TCP gives up, a quarter of an
+// hour. Given up, the opening goes on in the background until the
+// connection ends (Close); a session the server opens after all is
+// killed and closed.
+func (c *Client) start(ctx context.Context, cmd string, setup func(*ssh.Session) error) (*ssh.Session, error) {
+	type started struct {
+		sess *ssh.Session
+		err  error
+	}
+	ch := make(chan started, 1)
+	go func() {
+		sess, err := c.conn.NewSession()
+		if err != nil {
+			ch <- started{err: fmt.Errorf("ssh %s: opening session: %w", c.addr, err)}
+			return
+		}
+		if err := setup(sess); err != nil {
+			sess.Close()
+			ch <- started{err: fmt.Errorf("ssh %s: %w", c.addr, err)}
+			return
+		}
+		if err := sess.Start(c.command(cmd)); err != nil {
+			sess.Close()
+			ch <- started{err: fmt.Errorf("ssh %s: starting %s: %w", c.addr, abbrev(cmd), err)}
+			return
+		}
+		ch <- started{sess: sess}
+	}()
+	select {
+	case s := <-ch:
+		return s.sess, s.err
+	case <-ctx.Done():
+		go func() {
+			if s := <-ch; s.sess != nil {
+				_ = s.sess.Signal(ssh.SIGKILL)
+				s.sess.Close()
+			}
+		}()
+		return nil, fmt.Errorf("ssh %s: starting %s: the host did not answer: %w", c.addr, abbrev(cmd), ctx.Err())
+	}
 }
 
 // command is what is sent to the server for cmd.

@@ -53,25 +53,21 @@ func (c *Client) Lock(ctx context.Context, path, owner string) (*HostLock, error
 		path = DefaultLockFile
 	}
 	owner = strings.ReplaceAll(owner, "\n", " ")
-	sess, err := c.conn.NewSession()
-	if err != nil {
-		return nil, fmt.Errorf("ssh %s: opening a session for the lock: %w", c.addr, err)
-	}
-	stdin, err := sess.StdinPipe()
-	if err != nil {
-		sess.Close()
-		return nil, fmt.Errorf("ssh %s: lock: %w", c.addr, err)
-	}
-	stdout, err := sess.StdoutPipe()
-	if err != nil {
-		sess.Close()
-		return nil, fmt.Errorf("ssh %s: lock: %w", c.addr, err)
-	}
+	var stdin io.WriteCloser
+	var stdout io.Reader
 	var errb bytes.Buffer
-	sess.Stderr = &errb
-	if err := sess.Start(c.command(scriptCommand(lockScript, path, owner))); err != nil {
-		sess.Close()
-		return nil, fmt.Errorf("ssh %s: starting the lock command: %w", c.addr, err)
+	sess, err := c.start(ctx, scriptCommand(lockScript, path, owner), func(sess *ssh.Session) (err error) {
+		if stdin, err = sess.StdinPipe(); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		if stdout, err = sess.StdoutPipe(); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		sess.Stderr = &errb
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("taking the lock %s: %w", path, err)
 	}
 	type first struct {
 		line, rest string

@@ -142,6 +142,48 @@ func TestRunCancelled(t *testing.T) {
 	}
 }
 
+// TestRunGivesUpOnASilentHost: a host that stops answering mid-connection
+// (a partition; here its sshd processes are frozen, the TCP connection
+// stays open) must not hold a command past its context. x/crypto/ssh
+// waits for the server's answer to a session open and to the exec request
+// without a deadline: an apply whose leader was partitioned during
+// MoveLeader hung there for minutes (TestFaultLeaderPartitionedDuringMoveLeader).
+// The host lock's command is bounded the same way.
+func TestRunGivesUpOnASilentHost(t *testing.T) {
+	t.Parallel()
+	h := newHost(t, sshtest.Options{})
+	c := dial(t, h.cfg)
+	h.srv.Freeze(t)
+	for name, run := range map[string]func(ctx context.Context) error{
+		"run": func(ctx context.Context) error {
+			_, _, _, err := c.Run(ctx, "true")
+			return err
+		},
+		"lock": func(ctx context.Context) error {
+			_, err := c.Lock(ctx, filepath.Join(t.TempDir(), "lock"), "test")
+			return err
+		},
+	} {
+		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+		done := make(chan error, 1)
+		go func() { done <- run(ctx) }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), c.Addr()) {
+				t.Errorf("%s on a silent host: %v, want the deadline, naming %s", name, err, c.Addr())
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("%s on a silent host still waits a minute after its 500ms deadline", name)
+		}
+		cancel()
+	}
+	// Once the host answers again, the connection works.
+	h.srv.Thaw()
+	if out, _, _, err := c.Run(ctxFor(t), "echo ok"); err != nil || string(out) != "ok\n" {
+		t.Fatalf("after the host answers again: %q, %v", out, err)
+	}
+}
+
 // waitFor polls cond until it holds, failing the test after 10s.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()

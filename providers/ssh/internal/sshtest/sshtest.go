@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,6 +77,7 @@ type Server struct {
 	Port    int
 	HostKey ssh.PublicKey
 	Dir     string // holds its config, keys and pid file
+	pid     int    // the listening sshd
 }
 
 // Addr is host:port.
@@ -181,6 +183,7 @@ func (s *Server) run(t testing.TB, config string) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	s.pid = cmd.Process.Pid
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	kill := func() {
@@ -238,4 +241,63 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Freeze stops (SIGSTOP) the processes serving the server's open
+// connections, not the listener: to a connected client the host has gone
+// silent mid-connection, as behind a partition, with its TCP connection
+// still open. Thaw, or the test's end, lets them go on.
+func (s *Server) Freeze(t testing.TB) {
+	t.Helper()
+	pids := descendants(s.pid)
+	if len(pids) == 0 {
+		t.Fatal("sshtest: Freeze: the server has no connection")
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Fatalf("sshtest: Freeze: %v", err)
+		}
+	}
+	t.Cleanup(func() { s.Thaw() })
+}
+
+// Thaw resumes what Freeze stopped.
+func (s *Server) Thaw() {
+	for _, pid := range descendants(s.pid) {
+		_ = syscall.Kill(pid, syscall.SIGCONT)
+	}
+}
+
+// descendants lists the processes below pid, from /proc.
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// "pid (comm) state ppid ...": comm may hold spaces.
+		f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		if pp, err := strconv.Atoi(f[1]); err == nil {
+			children[pp] = append(children[pp], p)
+		}
+	}
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		for _, c := range children[queue[0]] {
+			out = append(out, c)
+			queue = append(queue, c)
+		}
+		queue = queue[1:]
+	}
+	return out
 }
