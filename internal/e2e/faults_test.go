@@ -308,7 +308,9 @@ func TestFaultApplyKilled(t *testing.T) {
 		t.Fatalf("lock lease %x: granted TTL %ds, %ds left; want 15s granted", lease, ttl.GrantedTTL, ttl.TTL)
 	}
 	labtest.Eventually(t, time.Duration(ttl.GrantedTTL+5)*time.Second, func() error {
-		r, err := c.Get(lctx, key)
+		gctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		r, err := c.Get(gctx, key)
 		if err != nil {
 			return err
 		}
