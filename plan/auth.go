@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/etcdform/etcdform/schema"
 	"github.com/etcdform/etcdform/state"
@@ -260,7 +261,7 @@ func passwordSource(p schema.PasswordSource) *PasswordSource {
 // "/k" for one key; keys are quoted when they hold spaces or quotes.
 func RangeText(key, end string) string {
 	q := func(s string) string {
-		if s == "" || strconv.Quote(s) != `"`+s+`"` || containsAny(s, " \"'[](),*") {
+		if s == "" || strconv.Quote(s) != `"`+s+`"` || strings.ContainsAny(s, " \"'[](),*") {
 			return strconv.Quote(s)
 		}
 		return s
@@ -276,13 +277,4 @@ func RangeText(key, end string) string {
 		return q(key) + "*"
 	}
 	return "[" + q(key) + ", " + q(end) + ")"
-}
-
-func containsAny(s, chars string) bool {
-	for _, c := range chars {
-		if slices.Contains([]rune(s), c) {
-			return true
-		}
-	}
-	return false
 }

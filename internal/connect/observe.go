@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io/fs"
+	"strings"
 	"sync"
 	"time"
 
@@ -237,6 +238,9 @@ func etcdSide(ctx context.Context, c *schema.Cluster, down *Down) *state.Cluster
 	oc := cli.Observe(ctx)
 	if oc.Reachable && c.Auth != nil {
 		oc.Auth = observeAuth(ctx, cli, c)
+	}
+	if c.Auth == nil && strings.Contains(oc.Error, "user name is empty") {
+		oc.Error += " (the cluster has auth enabled: give it an auth block with a tool block, so that etcdform authenticates; see docs/auth.md)"
 	}
 	if !oc.Reachable {
 		// The etcd client reports a TLS failure as a timeout: say which
