@@ -20,8 +20,12 @@ type UpgradeRule struct {
 	// check v2store, with the new version's etcdutl, on each member's
 	// data dir) before any member runs To.
 	CheckV2Store bool
-	// NoExperimentalKeys: To refuses to start with a config key that
-	// starts with "experimental-".
+	// NoExperimentalKeys: To no longer reads the experimental-* keys: as
+	// flags it refuses them; in a config file it ignores them (etcd
+	// 3.7.3 started with experimental-initial-corrupt-check: true and
+	// reported the InitialCorruptCheck gate off), so the setting would be
+	// silently lost. The keys etcdform manages are rewritten for To
+	// (internal/etcdconf/keys.go); any other is a refusal.
 	NoExperimentalKeys bool
 	// Source is where the rule comes from.
 	Source string
@@ -35,7 +39,7 @@ var upgradeRules = []UpgradeRule{
 	{From: "3.5", To: "3.6", MinFrom: "3.5.32", CheckV2Store: true,
 		Source: "https://etcd.io/docs/v3.6/upgrades/upgrade_3_6/ (upgrade from the latest 3.5 patch, 3.5.32 when last checked, after etcdutl check v2store: 3.6 no longer reads the v2 store, and earlier 3.5 patches have the learner, zombie-member and v2-store bugs the guide names)"},
 	{From: "3.6", To: "3.7", MinFrom: "3.6.11", NoExperimentalKeys: true,
-		Source: "https://etcd.io/docs/v3.7/upgrades/upgrade_3_7/ (from 3.6.11 or later; 3.7 removed the experimental-* flags that 3.6 turned into feature gates and new names, and refuses to start with them)"},
+		Source: "https://etcd.io/docs/v3.7/upgrades/upgrade_3_7/ (from 3.6.11 or later; 3.7 removed the experimental-* flags that 3.6 turned into feature gates and new names: it refuses them as flags and ignores them in a config file)"},
 }
 
 // version is a release version x.y.z.
