@@ -24,6 +24,7 @@ const (
 	RiskPlaintextClient Risk = "plaintext-client"   // client URLs without TLS
 	RiskPlaintextPeer   Risk = "plaintext-peer"     // peer URLs without TLS
 	RiskPeerCertAuthOff Risk = "peer-cert-auth-off" // peer TLS without client-certificate checks
+	RiskAuthOff         Risk = "auth-off"           // no auth block, or auth.enabled = false
 )
 
 // riskInfo is one row of the risk table: what the warning says and the
@@ -73,6 +74,12 @@ var riskTable = []riskInfo{
 		Guide: guideProduction, About: "production guide",
 		Quote: "In cloud environments, configure security groups to restrict etcd port access and always use TLS with mutual authentication for both client and peer connections.",
 		Fix:   "Remove client_cert_auth = false from the peer block (it defaults to true), so a member accepts peer connections only with a certificate its CA signed.",
+	},
+	{
+		Risk: RiskAuthOff, Summary: "Authentication off",
+		Guide: guideTLS, About: "TLS deployment guide",
+		Quote: "Enable mutual TLS on both client and peer ports; never expose etcd without authentication",
+		Fix:   "Declare auth with enabled = true, a root user and the roles clients need (docs/auth.md).",
 	},
 }
 
@@ -245,6 +252,14 @@ func (l *loader) checkRisks(c *Cluster, content *hcl.BodyContent) {
 		}
 	}
 
+	switch {
+	case c.Auth == nil:
+		finds[RiskAuthOff] = found{c.DeclRange, fmt.Sprintf("The cluster %s has no auth block: etcdform does not turn etcd's authentication on, and any client that connects may read and write every key unless auth was turned on by hand.", c.Name)}
+	case !c.Auth.Enabled:
+		rng := blockAttrRange(content, "auth", authSchema, "enabled", c.Auth.DeclRange)
+		finds[RiskAuthOff] = found{rng, fmt.Sprintf("The cluster %s turns etcd's authentication off (auth.enabled = false): any client that connects may read and write every key.", c.Name)}
+	}
+
 	accepted := map[Risk]*AcceptedRisk{}
 	for i := range c.AcceptedRisks {
 		accepted[c.AcceptedRisks[i].Risk] = &c.AcceptedRisks[i]
@@ -254,8 +269,12 @@ func (l *loader) checkRisks(c *Cluster, content *hcl.BodyContent) {
 		if !ok {
 			continue
 		}
-		detail := fmt.Sprintf("%s The %s (operator guide %s) says: \"%s\" %s Or keep it on purpose with accept_risk %q { reason = \"...\" } in the cluster block.",
-			f.what, info.About, info.Guide, info.Quote, info.Fix, info.Risk)
+		end := "" // a quote that is not a whole sentence gets the full stop outside
+		if !strings.HasSuffix(info.Quote, ".") {
+			end = "."
+		}
+		detail := fmt.Sprintf("%s The %s (operator guide %s) says: \"%s\"%s %s Or keep it on purpose with accept_risk %q { reason = \"...\" } in the cluster block.",
+			f.what, info.About, info.Guide, info.Quote, end, info.Fix, info.Risk)
 		finding := RiskFinding{Risk: info.Risk, Summary: info.Summary, Detail: detail, Subject: f.subject, Accepted: accepted[info.Risk]}
 		c.Risks = append(c.Risks, finding)
 		if finding.Accepted == nil {

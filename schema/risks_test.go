@@ -74,15 +74,16 @@ func TestRisksModel(t *testing.T) {
 		want    []finding
 		members string // peer-cert-auth-off detail names these
 	}{
-		"plain":            {want: []finding{{RiskDefaultQuota, 2, ""}, {RiskCompactionOff, 2, ""}, {RiskPlaintextClient, 2, ""}, {RiskPlaintextPeer, 2, ""}}},
-		"settings_written": {want: []finding{{RiskDefaultQuota, 8, ""}, {RiskCompactionOff, 12, ""}, {RiskPlaintextPeer, 14, ""}}},
-		"peer_cert_auth_off": {want: []finding{{RiskDefaultQuota, 8, ""}, {RiskPeerCertAuthOff, 33, ""}},
+		"plain":            {want: []finding{{RiskDefaultQuota, 2, ""}, {RiskCompactionOff, 2, ""}, {RiskPlaintextClient, 2, ""}, {RiskPlaintextPeer, 2, ""}, {RiskAuthOff, 2, ""}}},
+		"settings_written": {want: []finding{{RiskDefaultQuota, 8, ""}, {RiskCompactionOff, 12, ""}, {RiskPlaintextPeer, 14, ""}, {RiskAuthOff, 22, ""}}},
+		"peer_cert_auth_off": {want: []finding{{RiskDefaultQuota, 8, ""}, {RiskPeerCertAuthOff, 36, ""}, {RiskAuthOff, 3, "only the peer side is tested here"}},
 			members: "the member b accepts peer connections without a client certificate"},
 		"accepted": {want: []finding{
 			{RiskDefaultQuota, 4, "a test bed; its data fits in megabytes"},
 			{RiskCompactionOff, 4, "the tests read old revisions"},
 			{RiskPlaintextClient, 4, "clients reach it over a loopback bridge only"},
 			{RiskPlaintextPeer, 4, "peers share a bridge on one machine"},
+			{RiskAuthOff, 4, "the tests connect without credentials"},
 		}},
 		"hardened": {},
 	}

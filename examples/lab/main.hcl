@@ -4,10 +4,10 @@
 # SSH agent so that no key is committed.
 #
 # Like the lab, it keeps etcd's risky defaults and accepts none of them: a
-# 2 GiB quota, no auto compaction, plain http on both sides. `etcdform
-# validate` warns about each, and `etcdform validate --strict examples/lab`
-# fails naming each (a test checks it); examples/hardened is the same kind
-# of cluster without them.
+# 2 GiB quota, no auto compaction, plain http on both sides, no auth.
+# `etcdform validate` warns about each, and `etcdform validate --strict
+# examples/lab` fails naming each (a test checks it); examples/hardened is
+# the same kind of cluster without them.
 
 cluster "lab" {
   connection {

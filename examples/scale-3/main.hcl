@@ -34,6 +34,12 @@ cluster "scale" {
     reason = "an example of scaling; see examples/hardened for TLS"
   }
 
+  # Authentication off on purpose: this example is about scaling; auth and
+  # RBAC are in examples/hardened and docs/auth.md.
+  accept_risk "auth-off" {
+    reason = "an example of scaling; see examples/hardened for auth"
+  }
+
   member "etcd-1" {
     host       = "10.0.1.11"
     peer_url   = "http://10.0.1.11:2380"

@@ -39,6 +39,12 @@ cluster "prod" {
     }
   }
 
+  # Authentication off on purpose: this example is about TLS on the hosts; auth and
+  # RBAC are in examples/hardened and docs/auth.md.
+  accept_risk "auth-off" {
+    reason = "an example of TLS on the hosts; see examples/hardened for auth"
+  }
+
   # URLs default to https://HOST:2380 (peer) and https://HOST:2379 (client).
   member "etcd-1" {
     host = "10.0.0.11"

@@ -43,6 +43,12 @@ cluster "secure" {
     }
   }
 
+  # Authentication off on purpose: this example is about TLS sources; auth and
+  # RBAC are in examples/hardened and docs/auth.md.
+  accept_risk "auth-off" {
+    reason = "an example of TLS sources; see examples/hardened for auth"
+  }
+
   # Host paths default to /etc/etcd/pki/<base name of the source>.
   member "etcd-1" {
     host = "10.0.0.11"

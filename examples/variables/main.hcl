@@ -32,6 +32,12 @@ cluster "vars" {
     reason = "an example of variables; see examples/hardened for TLS"
   }
 
+  # Authentication off on purpose: this example is about variables; auth and
+  # RBAC are in examples/hardened and docs/auth.md.
+  accept_risk "auth-off" {
+    reason = "an example of variables; see examples/hardened for auth"
+  }
+
   backup {
     schedule          = "@daily"
     on                = [var.members[0]]

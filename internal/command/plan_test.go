@@ -167,7 +167,8 @@ func TestPlanRisks(t *testing.T) {
 	for _, r := range doc.Risks {
 		got = append(got, fmt.Sprintf("%s %s %s %v %q", r.Cluster, r.Risk, r.Source, r.Accepted, r.Reason))
 	}
-	want := []string{`c compaction-off main.hcl:1 false ""`, `c plaintext-client main.hcl:9 true "clients on a loopback bridge"`, `c plaintext-peer main.hcl:12 true "peers on one machine"`}
+	want := []string{`c compaction-off main.hcl:1 false ""`, `c plaintext-client main.hcl:9 true "clients on a loopback bridge"`, `c plaintext-peer main.hcl:12 true "peers on one machine"`,
+		`c auth-off main.hcl:1 false ""`}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("JSON risks (-want +got)\n%s", diff)
 	}

@@ -71,6 +71,7 @@ var labRisks = []struct{ risk, summary string }{
 	{"compaction-off", "Auto compaction off"},
 	{"plaintext-client", "Client traffic without TLS"},
 	{"plaintext-peer", "Peer traffic without TLS"},
+	{"auth-off", "Authentication off"},
 }
 
 // TestValidateStrict: validate --strict fails on the lab's plaintext,
@@ -95,6 +96,9 @@ func TestValidateStrict(t *testing.T) {
   accept_risk "plaintext-peer" {
     reason = "one machine"
   }
+  accept_risk "auth-off" {
+    reason = "a test"
+  }
   member "a" {
     host = "10.0.0.1"
   }
@@ -110,7 +114,7 @@ func TestValidateStrict(t *testing.T) {
 		"lab strict": {args: []string{"validate", "--strict", "../../examples/lab"}, wantCode: 1,
 			wantErr: []string{"Error: Storage quota", "Error: Auto compaction off", "Error: Client traffic without TLS", "Error: Peer traffic without TLS",
 				"on ../../examples/lab/main.hcl line 12: 12: cluster \"lab\" {", "001_cefc37ad715bf683.txt", `accept_risk "default-quota"`, `accept_risk "compaction-off"`,
-				`accept_risk "plaintext-client"`, `accept_risk "plaintext-peer"`}},
+				`accept_risk "plaintext-client"`, `accept_risk "plaintext-peer"`, "Error: Authentication off", "003_a756930241e04525.txt", `accept_risk "auth-off"`}},
 		"lab warns":       {args: []string{"validate", "../../examples/lab"}, wantErr: []string{"Warning: Auto compaction off"}},
 		"hardened strict": {args: []string{"validate", "--strict", "../../examples/hardened"}, noStderr: true},
 		"accepted strict": {args: []string{"validate", "--strict", accepted}, noStderr: true},
@@ -352,6 +356,9 @@ func TestValidateWithoutKnownHosts(t *testing.T) {
     reason = "a test"
   }
   accept_risk "plaintext-peer" {
+    reason = "a test"
+  }
+  accept_risk "auth-off" {
     reason = "a test"
   }
   member "etcd-1" {

@@ -73,15 +73,15 @@ func TestModelIsLabHCL(t *testing.T) {
 // TestLabHCLFailsStrict: lab.hcl as `lab up` writes it keeps etcd's risky
 // defaults and accepts none, so `validate --strict` refuses it naming each
 // risk (issue 18 #3, acceptance "Strict mode"): a plain lab is plaintext on
-// both sides with compaction off and the default quota; a --tls lab keeps
-// the quota and compaction risks.
+// both sides with compaction off, the default quota and no auth; a --tls
+// lab keeps the quota, compaction and auth risks.
 func TestLabHCLFailsStrict(t *testing.T) {
 	tests := map[string]struct {
 		tls  bool
 		want []schema.Risk
 	}{
-		"plain": {want: []schema.Risk{schema.RiskDefaultQuota, schema.RiskCompactionOff, schema.RiskPlaintextClient, schema.RiskPlaintextPeer}},
-		"tls":   {tls: true, want: []schema.Risk{schema.RiskDefaultQuota, schema.RiskCompactionOff}},
+		"plain": {want: []schema.Risk{schema.RiskDefaultQuota, schema.RiskCompactionOff, schema.RiskPlaintextClient, schema.RiskPlaintextPeer, schema.RiskAuthOff}},
+		"tls":   {tls: true, want: []schema.Risk{schema.RiskDefaultQuota, schema.RiskCompactionOff, schema.RiskAuthOff}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -39,7 +39,7 @@ func ParseValidate(args []string) (*Validate, *flag.FlagSet, error) {
 }
 
 // strictUsage documents --strict (validate and plan).
-const strictUsage = "fail on the safe-default warnings (default quota, compaction off, plaintext, peer client-cert auth off) that the cluster does not accept with an accept_risk block and a reason"
+const strictUsage = "fail on the safe-default warnings (default quota, compaction off, plaintext, peer client-cert auth off, auth off) that the cluster does not accept with an accept_risk block and a reason"
 
 // Fmt holds `etcdform fmt` arguments.
 type Fmt struct {

@@ -25,6 +25,20 @@ cluster "hardened" {
       client_cert_auth = true
     }
   }
+  auth {
+    enabled = true
+    tool {
+      client_cert = true
+    }
+    user "root" {
+      roles        = ["root"]
+      password_env = "ETCD_ROOT_PASSWORD"
+    }
+    user "etcdform" {
+      roles       = ["root"]
+      no_password = true
+    }
+  }
   member "a" {
     host = "10.0.0.1"
   }

@@ -18,6 +18,9 @@ cluster "written" {
       key_file  = "/pki/${member.name}-key.pem"
     }
   }
+  auth {
+    enabled = false
+  }
   member "a" {
     host = "10.0.0.1"
   }
