@@ -21,9 +21,10 @@ type AuthAdmin interface {
 	UserGrant(ctx context.Context, user, role string) error
 	UserRevoke(ctx context.Context, user, role string) error
 	SetPassword(ctx context.Context, user string, src model.PasswordSource) error
-	// AuthEnable checks that etcdform's own credentials will work once
-	// auth is on (the user exists, holds root, and has the password
-	// etcdform authenticates with), switches auth on and checks they do.
+	// AuthEnable makes sure etcdform's own credentials will work once
+	// auth is on (the user exists and holds root; its password is set to
+	// the one etcdform authenticates with), switches auth on and checks
+	// they do.
 	AuthEnable(ctx context.Context) error
 	AuthDisable(ctx context.Context) error
 }

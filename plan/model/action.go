@@ -120,9 +120,9 @@ const (
 	// SetPassword sets the password of Step.Auth.User to what its source
 	// Step.Auth.Password holds when apply runs, and records its hash.
 	SetPassword Action = 'w'
-	// EnableAuth switches authentication on, after checking that etcdform's
-	// own credentials will work once it is (the user exists, holds root,
-	// and its password is the one etcdform set).
+	// EnableAuth switches authentication on, after making sure etcdform's
+	// own credentials will work once it is (the user exists and holds
+	// root; with a password, it is set to the one etcdform uses).
 	EnableAuth Action = 'E'
 	// DisableAuth switches authentication off (only with allow_disable).
 	DisableAuth Action = 'e'

@@ -232,14 +232,16 @@ func (c *Client) UserRevoke(ctx context.Context, user, role string) error {
 	return nil
 }
 
-// AuthEnable switches authentication on, after checking that the
+// AuthEnable switches authentication on, after making sure that the
 // credentials this client uses will work once it is: the user it
 // authenticates as (WithAuth, else the common name of its TLS client
-// certificate) exists and holds the role root, and with a password, the
-// password hash etcdform recorded for that user matches it. A failed check
-// wraps ErrLockout and changes nothing. Afterwards a new client
-// authenticates with the same credentials and reads a key under /etcdform/; if
-// that fails the error says so (and wraps ErrLockout).
+// certificate) must exist and hold the role root (else an error wrapping
+// ErrLockout, and nothing changes); with a password, that user's password
+// is set to it first (and its hash recorded), since etcd cannot check a
+// password while auth is off and a password changed by hand since the
+// last plan would lock etcdform out. Afterwards a new client
+// authenticates with the same credentials and reads a key under
+// /etcdform/; if that fails the error says so (and wraps ErrLockout).
 func (c *Client) AuthEnable(ctx context.Context) error {
 	user, how := c.o.user, "the user it authenticates as"
 	if user == "" {
@@ -256,12 +258,8 @@ func (c *Client) AuthEnable(ctx context.Context) error {
 		return fmt.Errorf("%w: %s, %q, does not hold the role root (it holds %v)", ErrLockout, how, user, ug.Roles)
 	}
 	if c.o.user != "" {
-		resp, err := c.cli.Get(ctx, PasswordPrefix+user)
-		if err != nil {
-			return fmt.Errorf("%w: reading the password record of %q: %v", ErrLockout, user, err)
-		}
-		if len(resp.Kvs) == 0 || !PasswordMatches(resp.Kvs[0].Value, c.o.password) {
-			return fmt.Errorf("%w: the password etcdform authenticates with is not the one it set for user %q", ErrLockout, user)
+		if err := c.SetPassword(ctx, user, c.o.password); err != nil {
+			return fmt.Errorf("%w: setting the password etcdform authenticates with: %v", ErrLockout, err)
 		}
 	}
 	if _, err := c.cli.AuthEnable(ctx); err != nil {
