@@ -27,6 +27,10 @@ type fakeHostCase struct {
 	// "lock" before wantCalls and "unlock" after them.
 	obs       func() *state.Observed
 	lockCalls [2][]string
+	// prelude, when set, are steps the plan holds before the action's
+	// (restore-member needs the fetch-backup before it); their calls
+	// are among wantCalls.
+	prelude func(t *testing.T) []plan.Step
 }
 
 // fakeHostCases holds one case per row of the actions table; a new action
@@ -225,6 +229,23 @@ var fakeHostCases = map[plan.Action]fakeHostCase{
 		lockCalls: [2][]string{{"host-lock a"}, {"unlock", "host-unlock a"}},
 		wantCalls: []string{"stop a", "move-aside a", "restore a", "install-files a", "enable a", "start a", "gate", "lock"},
 	},
+	// A fetch-backup touches no host.
+	plan.FetchBackup: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.FetchBackup, Cluster: "lab", Backup: testBackup()}
+		},
+	},
+	// A restore takes the host locks (no quorum); the snapshot is
+	// streamed to the host's restore, then the config written.
+	plan.RestoreMember: {
+		prelude: func(*testing.T) []plan.Step {
+			return []plan.Step{{Action: plan.FetchBackup, Cluster: "lab", Backup: testBackup()}}
+		},
+		step:      restoreStep,
+		obs:       func() *state.Observed { return survivorObserved() },
+		lockCalls: [2][]string{{"host-lock a"}, {"host-unlock a"}},
+		wantCalls: []string{"restore a", "install-files a"},
+	},
 	plan.DisarmAlarm: {
 		step: func(*testing.T) plan.Step {
 			return plan.Step{Action: plan.DisarmAlarm, Cluster: "lab", Member: "b", MemberID: 2, Alarm: "NOSPACE", Quota: 160 << 20}
@@ -252,15 +273,21 @@ func TestActionTableFakeHost(t *testing.T) {
 				obs = tc.obs
 			}
 			w := &fakeWorld{leader: 1, obs: obs()}
+			var steps []plan.Step
+			if tc.prelude != nil {
+				steps = tc.prelude(t)
+			}
+			steps = append(steps, tc.step(t))
 			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(obs()),
-				Steps: []plan.Step{tc.step(t)}}
+				Steps: steps}
 			phases := map[string]bool{}
 			res, err := Run(t.Context(), withTargets(testConfig(), p), fakeConn{w}, Options{
 				Progress:    func(e Event) { phases[e.Phase] = true },
 				SnapshotDir: t.TempDir(), Audit: NewAudit(io.Discard, "planhash", "abc", "me"), Now: func() time.Time { return time.Unix(0, 0) },
+				FetchBackup: fakeFetch,
 			})
-			if err != nil || res.Steps[0].Outcome != "done" {
-				t.Fatalf("outcome %s, err %v", res.Steps[0].Outcome, err)
+			if last := res.Steps[len(res.Steps)-1]; err != nil || last.Outcome != "done" {
+				t.Fatalf("outcome %s, err %v", last.Outcome, err)
 			}
 			lock, unlock := []string{"lock"}, []string{"unlock"}
 			if tc.lockCalls[0] != nil {

@@ -53,6 +53,12 @@ type Options struct {
 	// none). Apply then stops before any step of the cluster, with an
 	// error wrapping ErrPlanDiffers.
 	Verify func(ctx context.Context, cluster string, obs *state.Observed) error
+
+	// FetchBackup fetches backup b of cluster from its destination into a
+	// new file at path (mode 0600): decrypted (the command holds the age
+	// identity; the plan never does) and checked against b's size,
+	// sha256 and trailing hash. A fetch-backup step fails without it.
+	FetchBackup func(ctx context.Context, cluster string, b model.BackupSnapshot, path string) error
 }
 
 // Event is a progress report.
@@ -274,6 +280,7 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 
 	x := &executor{c: c, etcd: etcd, conn: conn, opts: opts, hosts: map[string]Host{}}
 	defer x.closeHosts()
+	defer x.removeFetched()
 
 	var lock Lock
 	var hosts *hostLocks // the host locks standing in for lock: under NOSPACE, without quorum, or before a bootstrap
@@ -294,8 +301,9 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 		if err := onHosts("the cluster does not run yet", "a new cluster", false); err != nil {
 			return err
 		}
-	case hasAction(p, idx, model.RecoverSurvivor):
-		// A cluster that lost its quorum grants no lease either.
+	case hasAction(p, idx, model.RecoverSurvivor) || hasAction(p, idx, model.RestoreMember):
+		// A cluster that lost its quorum (or is restored from a backup,
+		// which needs it lost) grants no lease either.
 		if err := onHosts("the cluster has no quorum", "the cluster has no quorum", false); err != nil {
 			return err
 		}

@@ -3,10 +3,13 @@ package apply
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -236,6 +239,15 @@ func (h fakeHost) InstallService(ctx context.Context, s ServiceInstall) error {
 }
 func (h fakeHost) Launch(ctx context.Context) error { return h.do(op{Op: "launch"}) }
 func (h fakeHost) Restore(ctx context.Context, r Restore) error {
+	if r.Snapshot != nil {
+		b, err := io.ReadAll(r.Snapshot)
+		if err != nil {
+			return err
+		}
+		if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != r.SnapshotSHA256 {
+			return fmt.Errorf("fake %s: the snapshot streamed does not have sha256 %s", h.name, r.SnapshotSHA256)
+		}
+	}
 	return h.do(op{Op: "restore", From: r.From, Aside: r.Token})
 }
 func (h fakeHost) CheckV2Store(ctx context.Context, etcdutl, dataDir string) error {
@@ -653,6 +665,32 @@ func survivorStep(t *testing.T) plan.Step {
 		t.Fatal(err)
 	}
 	return plan.Step{Action: plan.RecoverSurvivor, Cluster: "lab", Member: "a", MemberID: 1, PeerURL: "http://a:2380", Config: f}
+}
+
+// fakeSnapshot is the content of the backup testBackup describes.
+var fakeSnapshot = []byte("a snapshot with its trailing hash")
+
+// testBackup is a backup record of fakeSnapshot.
+func testBackup() *plan.BackupSnapshot {
+	sum := sha256.Sum256(fakeSnapshot)
+	return &plan.BackupSnapshot{Destination: "s3://backups/lab", ID: "lab-20261202T100000Z", Object: "lab-20261202T100000Z.snap.age",
+		SHA256: hex.EncodeToString(sum[:]), Size: int64(len(fakeSnapshot)), Encrypted: true, Recipient: "age1xyz",
+		Time: time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC), Revision: 40, KeyCount: 12}
+}
+
+// fakeFetch is Options.FetchBackup writing fakeSnapshot.
+func fakeFetch(_ context.Context, _ string, _ plan.BackupSnapshot, path string) error {
+	return os.WriteFile(path, fakeSnapshot, 0o600)
+}
+
+// restoreStep restores testBackup on member a of a new cluster a, b, c.
+func restoreStep(t *testing.T) plan.Step {
+	c := testConfig().Clusters[0]
+	f, err := etcdconf.Marshal(render.Member(c, c.Member("a"), etcdconf.Bootstrap{InitialCluster: "a=http://a:2380,b=http://b:2380,c=http://c:2380", Token: "lab-restored", State: "new"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan.Step{Action: plan.RestoreMember, Cluster: "lab", Member: "a", PeerURL: "http://a:2380", Config: f, Backup: testBackup()}
 }
 
 // survivorObserved is a cluster whose only answering voter is a.

@@ -203,20 +203,27 @@ type ServiceInstall struct {
 	DataDir    string
 }
 
-// Restore is a restore of an etcd backend file (bbolt) on a host, for
-// the recovery from a lost quorum (recover-survivor): etcdutl snapshot
-// restore FROM --skip-hash-check (a data dir's backend carries no
-// snapshot hash) with a new cluster of one member (Name at PeerURL) and
-// token, the revision bumped by BumpRevision and the history marked
-// compacted, so that clients' watches and caches see the jump.
+// Restore is a restore of an etcd backend file (bbolt) on a host:
+// etcdutl snapshot restore FROM as member Name at PeerURL of a new cluster
+// (InitialCluster, "" for Name alone; Token), the revision bumped by
+// BumpRevision and the history marked compacted, so that clients' watches
+// and caches see the jump. For the recovery from a lost quorum
+// (recover-survivor) FROM is a data dir's backend, which carries no
+// snapshot hash (--skip-hash-check). For a restore from a backup
+// (restore-member) Snapshot is streamed to the host into FROM first
+// (which must not exist), checked there against SnapshotSHA256, restored
+// with its trailing hash checked by etcdutl, and removed after.
 type Restore struct {
-	Etcdutl      string // the etcdutl binary
-	From         string // the backend file: OLD_MEMBER/snap/db
-	DataDir      string // where member/ goes; it must have none
-	Name         string
-	PeerURL      string
-	Token        string
-	BumpRevision int64
+	Etcdutl        string // the etcdutl binary
+	From           string // the backend file: OLD_MEMBER/snap/db, or where Snapshot goes
+	DataDir        string // where member/ goes; it must have none
+	Name           string
+	PeerURL        string
+	Token          string
+	InitialCluster string
+	BumpRevision   int64
+	Snapshot       io.Reader
+	SnapshotSHA256 string
 }
 
 // Staged is a file StageFiles put next to Path, with the sha256 it must

@@ -40,6 +40,9 @@ type executor struct {
 	// current one clear (a NOSPACE disarm whose guard fails waits for
 	// them instead of failing).
 	laterDisarms []string
+	// fetched is the backup snapshot a fetch-backup step fetched and
+	// checked for this run's restore-member steps (restore.go).
+	fetched *fetchedBackup
 }
 
 // host connects to the host of the step's member (once per member).
@@ -137,6 +140,8 @@ var handlers = map[model.Action]handler{
 	model.SetPassword:      (*executor).setPassword,
 	model.EnableAuth:       (*executor).enableAuth,
 	model.DisableAuth:      (*executor).disableAuth,
+	model.FetchBackup:      (*executor).fetchBackup,
+	model.RestoreMember:    (*executor).restoreMember,
 }
 
 // HasHandler reports whether apply can carry out steps of action a.
@@ -150,7 +155,7 @@ func (x *executor) run(ctx context.Context, s model.Step) error {
 	timeout := x.opts.StepTimeout
 	switch s.Action.Info().Timeout {
 	case model.TimeoutBackupRun:
-		if s.Job != nil && s.Job.Run {
+		if s.Job != nil && s.Job.Run || s.Backup != nil {
 			timeout += x.opts.BackupRunTimeout
 		}
 	case model.TimeoutDBSize:

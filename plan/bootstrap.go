@@ -8,6 +8,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/etcdform/etcdform/internal/etcdconf"
 	"github.com/etcdform/etcdform/internal/etcdconf/render"
@@ -49,6 +50,13 @@ func (cp *clusterPlanner) unreachable() {
 		traces = append(traces, t...)
 	}
 	if len(unknown) == 0 && len(traces) == 0 {
+		if ob := oc.Backups; ob != nil && len(ob.Snapshots) > 0 {
+			newest := ob.Snapshots[len(ob.Snapshots)-1]
+			cp.refuse("", 0, "Backups of this cluster exist",
+				"No endpoint of cluster %s answered, and none of its hosts holds a data dir in use, listens on its peer port or runs etcd, so a plan would create it as a new, EMPTY cluster. But its backup destination %s holds %d snapshots of cluster %s, the newest %s (revision %d, %d keys, taken at %s): the cluster existed and lost its data. Run `etcdform plan --restore-from latest` to restore it from the newest (or name a snapshot ID). To create an empty cluster under this name anyway, point backup.destination elsewhere or move the old snapshots away first.",
+				c.Name, ob.Destination, len(ob.Snapshots), c.Name, newest.ID, newest.Revision, newest.KeyCount, newest.Time.UTC().Format(time.RFC3339))
+			return
+		}
 		cp.bootstrap()
 		return
 	}
@@ -95,7 +103,7 @@ func BootstrapToken(cluster string, meta Meta) string {
 func PinTokens(saved []Step) map[string]string {
 	out := map[string]string{}
 	for _, s := range saved {
-		if s.Action != WriteConfig {
+		if s.Action != WriteConfig && s.Action != RestoreMember {
 			continue
 		}
 		if f, err := etcdconf.Parse(s.Config); err == nil && f.File.InitialClusterState == "new" && f.File.InitialClusterToken != "" {

@@ -188,10 +188,20 @@ func diffStep(s, f Step) []string {
 		out = append(out, fmt.Sprintf("the uploads differ: %s in the plan, %s now", uploadList(s.Uploads), uploadList(f.Uploads)))
 	}
 	out = append(out, diffJob(s.Job, f.Job)...)
+	if !reflect.DeepEqual(s.Backup, f.Backup) {
+		out = append(out, fmt.Sprintf("the backup differs: %s in the plan, %s now", backupLabel(s.Backup), backupLabel(f.Backup)))
+	}
 	if !reflect.DeepEqual(s.Target, f.Target) {
 		out = append(out, fmt.Sprintf("the target differs: %s in the plan, %s now", targetLabel(s.Target), targetLabel(f.Target)))
 	}
 	return out
+}
+
+func backupLabel(b *BackupSnapshot) string {
+	if b == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%s (sha256 %s, revision %d)", b.ID, b.SHA256, b.Revision)
 }
 
 func diffJob(s, f *JobInstall) []string {

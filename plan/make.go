@@ -63,6 +63,14 @@ type Options struct {
 	// (`plan --recover`, recover.go) where a refusal is planned
 	// otherwise. It is recorded in Meta.Recover.
 	Recover bool
+	// RestoreFrom plans the restore of the cluster from a backup
+	// (`plan --restore-from`, restore.go): RestoreLatest or a snapshot ID
+	// or object name; "" plans no restore. The plan must cover one
+	// cluster. Meta.RestoreFrom records the ID of the snapshot chosen.
+	RestoreFrom string
+	// RestoreOverData allows the restore when data dirs hold data
+	// (moved aside). Recorded in Meta.RestoreOverData.
+	RestoreOverData bool
 	// Meta is copied into the plan. Its ConfigHash and ConfigDir default
 	// to the configuration's.
 	Meta Meta
@@ -150,6 +158,21 @@ func Make(cfg *schema.Config, obs *state.Observed, opts Options) *Plan {
 	}
 	p.Meta.Recover = p.Meta.Recover || opts.Recover
 	opts.Recover = p.Meta.Recover
+	if opts.RestoreFrom == "" {
+		opts.RestoreFrom = p.Meta.RestoreFrom
+	}
+	p.Meta.RestoreFrom = ""
+	p.Meta.RestoreOverData = p.Meta.RestoreOverData || opts.RestoreOverData
+	opts.RestoreOverData = p.Meta.RestoreOverData
+	if opts.RestoreFrom != "" && len(cfg.Clusters) != 1 {
+		var names []string
+		for _, c := range cfg.Clusters {
+			names = append(names, c.Name)
+		}
+		p.Refusals = append(p.Refusals, Warning{Summary: "Restore needs one cluster",
+			Detail: fmt.Sprintf("--restore-from restores one cluster, and this plan covers %d (%v). Select the cluster to restore with --cluster NAME.", len(names), names)})
+		opts.RestoreFrom = ""
+	}
 	if obs == nil {
 		obs = &state.Observed{}
 	}
@@ -158,7 +181,13 @@ func Make(cfg *schema.Config, obs *state.Observed, opts Options) *Plan {
 		p.Clusters = append(p.Clusters, c.Name)
 		cp := newClusterPlanner(c, obs.Clusters[c.Name], opts)
 		cp.now = obs.Time
-		cp.plan()
+		if opts.RestoreFrom != "" {
+			if cp.observable() {
+				p.Meta.RestoreFrom = cp.restore()
+			}
+		} else {
+			cp.plan()
+		}
 		cp.backupJobs()
 		cp.authBackupCheck()
 		cp.backupFreshness(obs.Time)

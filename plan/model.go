@@ -23,6 +23,7 @@ type (
 	Meta           = model.Meta
 	Plan           = model.Plan
 	RiskNote       = model.RiskNote
+	BackupSnapshot = model.BackupSnapshot
 	Service        = model.Service
 	Step           = model.Step
 	Target         = model.Target
@@ -64,6 +65,8 @@ const (
 	SetPassword         = model.SetPassword
 	EnableAuth          = model.EnableAuth
 	DisableAuth         = model.DisableAuth
+	FetchBackup         = model.FetchBackup
+	RestoreMember       = model.RestoreMember
 	EffectOther         = model.EffectOther
 	EffectAdd           = model.EffectAdd
 	EffectRemove        = model.EffectRemove

@@ -108,7 +108,7 @@ func (cp *clusterPlanner) recoverQuorum() {
 	s := cp.survivor()
 	if s == nil {
 		cp.refuse("", 0, "Quorum lost, no survivor",
-			"Cluster %s has lost its quorum (%d voters, need %d; gone: %s) and no voter whose host can be reached answers. Nothing can be recovered from a member; a restore from a backup (plan --restore-from) is not implemented yet.",
+			"Cluster %s has lost its quorum (%d voters, need %d; gone: %s) and no voter whose host can be reached answers. Nothing can be recovered from a member: `etcdform plan --restore-from latest` plans the restore from the newest backup (docs/recovery.md).",
 			c.Name, v, quorum(v), strings.Join(goneList, "; "))
 		return
 	}

@@ -79,9 +79,27 @@ type Backups struct {
 	Destination string
 	Count       int       // complete snapshots of this cluster
 	Newest      time.Time // zero when Count is 0
+	// Snapshots are the records of this cluster's complete snapshots,
+	// oldest first (what `plan --restore-from` chooses from).
+	Snapshots []BackupRecord
 	// Error says why the destination could not be listed (no
 	// credentials, unreachable); the other fields are then unknown.
 	Error string
+}
+
+// BackupRecord is what `etcdform backup run` recorded of one snapshot (its
+// sidecar): facts only, no secret.
+type BackupRecord struct {
+	ID          string
+	Object      string // the object's name at the destination
+	Time        time.Time
+	Revision    int64
+	KeyCount    int64
+	SHA256      string // of the plaintext snapshot, trailing hash included
+	Size        int64  // plaintext bytes
+	Encrypted   bool
+	Recipient   string // age public key
+	EtcdVersion string
 }
 
 // Member is one entry of the live member list, joined with that

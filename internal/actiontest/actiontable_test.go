@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -41,6 +42,11 @@ var stepFields = map[plan.Action]func(s *plan.Step){
 		s.Config = []byte("[Unit]\n")
 		s.Target = &plan.Target{Service: plan.Service{Manager: "systemd", Name: "etcd", User: "etcd"}, DataDir: "/var/lib/etcd"}
 	},
+	plan.FetchBackup: func(s *plan.Step) { s.Member, s.MemberID, s.Backup = "m1", 0, testBackup() },
+	plan.RestoreMember: func(s *plan.Step) {
+		s.Backup, s.PeerURL, s.Config = testBackup(), "http://m1:2380", []byte("name: m1\n")
+		s.Target = &plan.Target{Service: plan.Service{Manager: "systemd", Name: "etcd", User: "etcd"}, DataDir: "/var/lib/etcd"}
+	},
 	plan.Compact: func(s *plan.Step) { s.Revision = 4711 },
 	plan.AddRole: func(s *plan.Step) { s.Member, s.MemberID, s.Auth = "m1", 1, &plan.AuthChange{Role: "app"} },
 	plan.GrantPermission: func(s *plan.Step) {
@@ -60,6 +66,12 @@ var stepFields = map[plan.Action]func(s *plan.Step){
 	plan.EnableAuth:  func(s *plan.Step) { s.Auth = &plan.AuthChange{} },
 	plan.DisableAuth: func(s *plan.Step) { s.Auth = &plan.AuthChange{} },
 	plan.DisarmAlarm: func(s *plan.Step) { s.Alarm, s.Quota = "NOSPACE", 160<<20 },
+}
+
+func testBackup() *plan.BackupSnapshot {
+	return &plan.BackupSnapshot{Destination: "s3://backups/lab", ID: "lab-20261202T100000Z", Object: "lab-20261202T100000Z.snap.age",
+		SHA256: strings.Repeat("ab", 32), Size: 4096, Encrypted: true, Recipient: "age1xyz",
+		Time: time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC), Revision: 40, KeyCount: 12}
 }
 
 // TestActionTable walks every row of the actions table and checks that

@@ -80,7 +80,7 @@ func Verify(ctx context.Context, d Drill) (*DrillReport, error) {
 	}
 	defer os.RemoveAll(work)
 	snap := filepath.Join(work, "snapshot.db")
-	if err := fetch(ctx, d, meta, snap); err != nil {
+	if err := Fetch(ctx, d.Store, meta, d.Identities, snap); err != nil {
 		return rep, err
 	}
 	rep.FetchTime = time.Since(start)
@@ -148,10 +148,14 @@ func pick(ctx context.Context, d Drill) (backupstore.Meta, error) {
 	return backupstore.Meta{}, fmt.Errorf("%w %s", ErrNoBackup, d.Store)
 }
 
-// fetch writes the decrypted snapshot to path (0600) and checks its size,
-// sha256 and trailer against the record.
-func fetch(ctx context.Context, d Drill, meta backupstore.Meta, path string) error {
-	rc, err := d.Store.Get(ctx, meta.Object)
+// Fetch reads snapshot meta.Object from store, decrypts it with ids when
+// meta.Encrypted, writes it to a new file at path (0600) and checks its
+// size, sha256 and etcd's trailing hash against meta. A damaged or cut
+// object is ErrCorrupt; an identity that does not match the recipient
+// says so (never printing the identity).
+func Fetch(ctx context.Context, store backupstore.Store, meta backupstore.Meta, ids []age.Identity, path string) error {
+	d := struct{ Identities []age.Identity }{ids}
+	rc, err := store.Get(ctx, meta.Object)
 	if err != nil {
 		return err
 	}

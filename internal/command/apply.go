@@ -111,6 +111,13 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintln(env.Stdout, "\nNothing to apply.")
 		return 0
 	}
+	// A restore's identity is read before anything else happens, so that
+	// a missing or unreadable one stops the apply before any lock.
+	fetch, err := backupFetcher(env, cfg, p, a.Identity)
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "Error:", err)
+		return 1
+	}
 	// A saved plan's steps are derived again from the configuration and
 	// the clusters. With --auto-approve that happens once, under the lock,
 	// from the observation apply makes for its stale-plan check (one
@@ -169,7 +176,7 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 	res, err := apply.Run(ctx, p, connect.Connector{Config: cfg, Down: down, Hosts: connect.NewHostPool()}, apply.Options{
 		LockTimeout: a.LockTimeout, GateTimeout: a.GateTimeout, StepTimeout: a.StepTimeout,
 		SnapshotDir: a.SnapshotDir, Audit: audit, AuditKeep: a.AuditKeep, Progress: progress.Event, Backup: preApplyBackup(env, cfg),
-		Verify: verify,
+		Verify: verify, FetchBackup: fetch,
 	})
 	progress.Result(res, err)
 	if aerr := audit.Err(); aerr != nil {
@@ -244,7 +251,8 @@ func stepsDiffer(env *Env, cfg *schema.Config, p *plan.Plan, obs *state.Observed
 	diffs := plan.PinLeaders(obs, saved)
 	// A reduced plan is compared with the same reduction, a recovery plan
 	// with the recovery, a bootstrap with its tokens.
-	fresh := planAgainst(env, cfg, obs, plan.Options{AllowEven: true, Only: p.Meta.Only, Recover: p.Meta.Recover, Tokens: plan.PinTokens(p.Steps)})
+	fresh := planAgainst(env, cfg, obs, plan.Options{AllowEven: true, Only: p.Meta.Only, Recover: p.Meta.Recover,
+		RestoreFrom: p.Meta.RestoreFrom, RestoreOverData: p.Meta.RestoreOverData, Tokens: plan.PinTokens(p.Steps)})
 	diffs = append(diffs, plan.CompareSteps(saved, plan.StepsOf(fresh.Steps, in))...)
 	diffs = append(diffs, plan.CompareTargets(plan.TargetsOf(p.Targets, in), plan.TargetsOf(fresh.Targets, in))...)
 	if len(diffs) == 0 {

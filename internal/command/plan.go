@@ -43,7 +43,7 @@ func runPlan(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "Error:", err)
 		return 1
 	}
-	p := makePlan(ctx, env, cfg, plan.Options{AllowEven: a.AllowEven, Only: a.Only, Recover: a.Recover}, connect.Options{Timeout: a.Timeout})
+	p := makePlan(ctx, env, cfg, plan.Options{AllowEven: a.AllowEven, Only: a.Only, Recover: a.Recover, RestoreFrom: a.RestoreFrom, RestoreOverData: a.RestoreOverData}, connect.Options{Timeout: a.Timeout})
 	p.Meta.Selection = selection(cfg, a.Clusters)
 	if a.Out != "" {
 		if err := writePlanFile(a.Out, p, signKey); err != nil {

@@ -52,6 +52,8 @@ func Backups(ctx context.Context, c *schema.Cluster) *state.Backups {
 			continue
 		}
 		ob.Count++
+		ob.Snapshots = append(ob.Snapshots, state.BackupRecord{ID: m.ID, Object: m.Object, Time: m.Time, Revision: m.Revision,
+			KeyCount: m.KeyCount, SHA256: m.SHA256, Size: m.Size, Encrypted: m.Encrypted, Recipient: m.Recipient, EtcdVersion: m.EtcdVersion})
 		if m.Time.After(ob.Newest) {
 			ob.Newest = m.Time
 		}

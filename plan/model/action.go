@@ -71,7 +71,9 @@ const (
 	BootstrapStart Action = '*'
 	// StopMember stops a member's service, disables it and moves its data
 	// dir's member/ aside (kept): the first part of the recovery from a
-	// lost quorum (`plan --recover`), for every member but the survivor.
+	// lost quorum (`plan --recover`), for every member but the survivor,
+	// and of a restore from a backup (`plan --restore-from`), for every
+	// member.
 	StopMember Action = 'x'
 	// RecoverSurvivor makes the survivor of a lost quorum a one-member
 	// cluster with a new cluster ID: it stops the member, moves its data
@@ -126,6 +128,26 @@ const (
 	EnableAuth Action = 'E'
 	// DisableAuth switches authentication off (only with allow_disable).
 	DisableAuth Action = 'e'
+
+	// FetchBackup fetches the snapshot a restore brings back
+	// (Step.Backup) from the cluster's backup destination to where
+	// etcdform runs, decrypts it with the age identity given to apply
+	// (never stored in the plan), and checks its size, sha256 and
+	// trailing hash against the plan's; a cluster-wide step (Member "")
+	// that touches no host: the restore's first step, so that a wrong
+	// identity or a damaged object stops the apply before any member is
+	// stopped. The checked copy is kept for the run's restore-member
+	// steps.
+	FetchBackup Action = 'F'
+	// RestoreMember uploads the snapshot FetchBackup checked (Step.Backup)
+	// to the member's host, checks it there, restores it with etcdutl
+	// snapshot restore into the member's data dir (which must hold no
+	// member/: the StopMember before moved it aside) as a member of a new
+	// cluster (the whole initial cluster and the new token of Step.Config,
+	// the revision bumped, the history marked compacted) and writes its
+	// config (Step.Config). It does not start it: the restored members
+	// are started together by BootstrapStart steps.
+	RestoreMember Action = 'o'
 )
 
 // ActionInfo is one row of the actions table: what every part of etcdform
@@ -241,8 +263,9 @@ const (
 	// TimeoutStep: apply's step timeout.
 	TimeoutStep Timeout = iota
 	// TimeoutBackupRun: the step timeout, plus the backup-run timeout
-	// when the step runs the backup job once (Step.Job.Run): a whole
-	// snapshot, encrypted and uploaded.
+	// when the step runs the backup job once (Step.Job.Run: a whole
+	// snapshot, encrypted and uploaded) or moves a backup
+	// (Step.Backup: fetched and decrypted, or uploaded and restored).
 	TimeoutBackupRun
 	// TimeoutDBSize: the step timeout, plus the time to rewrite the
 	// step's member's DB, as it reports its size when the step starts, at
@@ -281,10 +304,14 @@ var actions = [...]ActionInfo{
 	{Action: StageBinary, Name: "stage-binary", Legend: "stage binary", One: "binary staged", Many: "binaries staged", Does: "Uploads the checked etcd and etcdutl binaries next to the member's current ones, without touching what runs."},
 	{Action: InstallBinary, Name: "install-binary", Legend: "install binary", One: "binary install", Many: "binary installs", Does: "Installs the checked etcd and etcdutl binaries on the member's host, keeping the previous ones as .bak; no restart."},
 	{Action: InstallService, Name: "install-service", Legend: "install service", One: "service install", Many: "service installs", Does: "Creates the service user, the data dir (mode 0700) and the service definition on the member's host, left stopped."},
+	{Action: FetchBackup, Name: "fetch-backup", Legend: "fetch and check a backup", One: "backup fetch", Many: "backup fetches", Does: "Fetches the backup snapshot from the backup destination to where etcdform runs, decrypts it with the age identity given to apply and checks its size, sha256 and trailing hash against the record shown; no host is touched, so a wrong identity or a damaged object stops the apply here.", Recovery: true,
+		Timeout: TimeoutBackupRun},
 	{Action: StopMember, Name: "stop-member", Legend: "stop and move data aside", One: "member stop", Many: "member stops", Does: "Stops and disables the member's service and renames its data dir's member/ to member.removed-<UTC time> (kept on disk), so that it can be added back empty.", Recovery: true,
 		Effect: EffectRemove},
 	{Action: RecoverSurvivor, Name: "recover-survivor", Legend: "recover from the survivor", One: "recovery from a survivor", Many: "recoveries from a survivor", Does: "Makes the member a one-member cluster from its own data: stops it, renames its data dir's member/ aside (kept on disk), restores that copy with etcdutl under a new cluster ID with the revision bumped, writes its config and starts it.", Recovery: true,
 		Effect: EffectAdd, Risky: true, After: GateAll},
+	{Action: RestoreMember, Name: "restore-member", Legend: "restore the backup", One: "member restored from a backup", Many: "members restored from a backup", Does: "Uploads the checked snapshot to the member's host, restores it there with etcdutl as a member of a new cluster (revision bumped, history marked compacted) into the empty data dir, and writes its config; the member is started with the others afterwards.", Recovery: true,
+		Effect: EffectAdd, Timeout: TimeoutBackupRun},
 	{Action: WriteConfig, Name: "write-config", Legend: "write config", One: "config write", Many: "config writes", Does: "Writes the member's config file (shown in full below); it takes effect at the member's next restart.",
 		Effect: EffectConfig},
 	{Action: Restart, Name: "restart", Legend: "restart", One: "restart", Many: "restarts", Does: "Moves leadership away if the member leads, restarts the member and waits until every member is healthy and its clients are back.",

@@ -107,6 +107,9 @@ type Step struct {
 	// Auth is what an auth step (add-role ... disable-auth) changes; nil
 	// for every other action.
 	Auth *AuthChange
+	// Backup is the snapshot a FetchBackup step fetches and checks and a
+	// RestoreMember step restores; nil for every other action.
+	Backup *BackupSnapshot
 	// Target is the member's host and how etcd is installed and run there
 	// (AddTargets). It is nil for a Snapshot, and for a removal whose host
 	// is down or unknown (apply then leaves the host alone).
@@ -160,6 +163,24 @@ type JobInstall struct {
 	StopTimers []string // systemd timers of a job being removed
 	Remove     []string // files of a job being removed or replaced, and stale credentials
 	Run        bool     // run the written job once
+}
+
+// BackupSnapshot is one snapshot at a cluster's backup destination, as its
+// record (the sidecar written by `etcdform backup run`) describes it: what
+// a restore brings back and how apply checks that it got it. It holds no
+// secret: the age identity that decrypts it is given to apply.
+type BackupSnapshot struct {
+	Destination string    // the destination URL, without credentials
+	ID          string    // the snapshot's ID
+	Object      string    // the object's name at the destination
+	SHA256      string    // hex sha256 of the plaintext snapshot, trailing hash included
+	Size        int64     // plaintext bytes
+	Encrypted   bool      // age-encrypted (to Recipient)
+	Recipient   string    // the age public key it is encrypted to
+	Time        time.Time // when it was taken
+	Revision    int64     // the keyspace's revision in it
+	KeyCount    int64     // live keys at Revision
+	EtcdVersion string    // the version of the member it came from; "" when not recorded
 }
 
 // File is a whole file to write on a host. It never holds a secret.
@@ -249,6 +270,14 @@ type Meta struct {
 	// member) instead of a refusal. Apply re-derives the steps with the
 	// same option; nothing else implies it.
 	Recover bool
+	// RestoreFrom is the ID of the backup snapshot a `plan --restore-from`
+	// plan restores (`latest` is resolved to the ID when planning), ""
+	// otherwise. Apply re-derives the steps with the same snapshot;
+	// nothing else implies a restore.
+	RestoreFrom string
+	// RestoreOverData says the restore was asked for even though data
+	// dirs hold data (`plan --restore-over-data`): they are moved aside.
+	RestoreOverData bool
 }
 
 // HasRefusals reports whether apply must reject the plan.

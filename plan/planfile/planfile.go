@@ -16,12 +16,13 @@ import (
 
 	"github.com/etcdform/etcdform/internal/backupjob"
 	"github.com/etcdform/etcdform/plan"
+	"github.com/etcdform/etcdform/providers/backupstore"
 	"github.com/etcdform/etcdform/state"
 )
 
 // FormatVersion is the version of the file format this package writes and
 // the only one it reads.
-const FormatVersion = 11
+const FormatVersion = 12
 
 // MaxSize bounds the size of a plan file Read accepts.
 const MaxSize = 64 << 20
@@ -254,6 +255,10 @@ type fileMeta struct {
 	Selection []string `json:"selection,omitempty"`
 	// Recover: a plan --recover plan (issue 16).
 	Recover bool `json:"recover,omitempty"`
+	// RestoreFrom and RestoreOverData: a plan --restore-from plan
+	// (format version 10).
+	RestoreFrom     string `json:"restore_from,omitempty"`
+	RestoreOverData bool   `json:"restore_over_data,omitempty"`
 }
 
 type fileCluster struct {
@@ -310,6 +315,9 @@ type fileStep struct {
 	Quota int64 `json:"quota,omitempty"`
 	// Auth is what an auth step changes (format version 11).
 	Auth *fileAuth `json:"auth,omitempty"`
+	// Backup is the snapshot of a fetch-backup or restore-member step
+	// (format version 12).
+	Backup *fileBackup `json:"backup,omitempty"`
 }
 
 // fileAuth is plan.AuthChange: names, a key range and a password's
@@ -331,6 +339,20 @@ type filePermission struct {
 type filePassword struct {
 	Env  string `json:"env,omitempty"`
 	File string `json:"file,omitempty"`
+}
+
+type fileBackup struct {
+	Destination string    `json:"destination"`
+	ID          string    `json:"id"`
+	Object      string    `json:"object"`
+	SHA256      string    `json:"sha256"`
+	Size        int64     `json:"size"`
+	Encrypted   bool      `json:"encrypted,omitempty"`
+	Recipient   string    `json:"recipient,omitempty"`
+	Time        time.Time `json:"time"`
+	Revision    int64     `json:"revision"`
+	KeyCount    int64     `json:"key_count"`
+	EtcdVersion string    `json:"etcd_version,omitempty"`
 }
 
 type fileJob struct {
@@ -428,6 +450,7 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 			ToolVersion: p.Meta.ToolVersion, Time: p.Meta.Time, GitCommit: p.Meta.GitCommit,
 			Author: p.Meta.Author, ConfigHash: p.Meta.ConfigHash, ConfigDir: p.Meta.ConfigDir, Only: p.Meta.Only,
 			Selection: p.Meta.Selection, Recover: p.Meta.Recover,
+			RestoreFrom: p.Meta.RestoreFrom, RestoreOverData: p.Meta.RestoreOverData,
 		},
 		Clusters: p.Clusters,
 	}
@@ -471,6 +494,10 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 			}
 			fs.Job = fj
 		}
+		if b := s.Backup; b != nil {
+			fb := fileBackup(*b)
+			fs.Backup = &fb
+		}
 		fs.Target = toTarget(s.Target)
 		if a := s.Auth; a != nil {
 			fa := &fileAuth{Role: a.Role, User: a.User, NoPassword: a.NoPassword}
@@ -493,6 +520,25 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 		f.Risks = append(f.Risks, fileRisk(r))
 	}
 	return f, nil
+}
+
+// checkBackup refuses a backup record whose values apply could not use
+// as they are: an ID or object name that is not a plain name, a sha256 that
+// is not 64 hex digits, a negative size or revision.
+func checkBackup(b plan.BackupSnapshot) error {
+	switch {
+	case !backupstore.ValidID(b.ID):
+		return fmt.Errorf("bad snapshot ID %q", b.ID)
+	case b.Object == "" || strings.ContainsAny(b.Object, "/\\\x00\n") || strings.Contains(b.Object, ".."):
+		return fmt.Errorf("bad object name %q", b.Object)
+	case len(b.SHA256) != 64 || strings.Trim(b.SHA256, "0123456789abcdef") != "":
+		return fmt.Errorf("bad sha256 %q", b.SHA256)
+	case b.Size <= 0 || b.Revision <= 0 || b.KeyCount < 0:
+		return fmt.Errorf("bad size, revision or key count (%d, %d, %d)", b.Size, b.Revision, b.KeyCount)
+	case b.Destination == "":
+		return fmt.Errorf("no destination")
+	}
+	return nil
 }
 
 // checkSelection checks a plan --cluster selection against the clusters
@@ -533,6 +579,7 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 			ToolVersion: f.Meta.ToolVersion, Time: f.Meta.Time, GitCommit: f.Meta.GitCommit,
 			Author: f.Meta.Author, ConfigHash: f.Meta.ConfigHash, ConfigDir: f.Meta.ConfigDir, Only: f.Meta.Only,
 			Selection: f.Meta.Selection, Recover: f.Meta.Recover,
+			RestoreFrom: f.Meta.RestoreFrom, RestoreOverData: f.Meta.RestoreOverData,
 		},
 		Clusters: f.Clusters,
 	}
@@ -630,6 +677,19 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 		}
 		if (s.Action == plan.InstallBackupJob) != (s.Job != nil && (len(s.Job.Write) > 0 || len(s.Job.Remove) > 0)) {
 			return nil, fmt.Errorf("step %d: an install-backup-job step needs a job with files to write or remove, and only it may have one", i+1)
+		}
+		if fb := fs.Backup; fb != nil {
+			b := plan.BackupSnapshot(*fb)
+			if err := checkBackup(b); err != nil {
+				return nil, fmt.Errorf("step %d: backup: %w", i+1, err)
+			}
+			s.Backup = &b
+		}
+		if (s.Action == plan.FetchBackup || s.Action == plan.RestoreMember) != (s.Backup != nil) {
+			return nil, fmt.Errorf("step %d: a fetch-backup or restore-member step needs a backup, and only they may have one", i+1)
+		}
+		if s.Action == plan.RestoreMember && (len(s.Config) == 0 || fs.Target == nil || s.PeerURL == "") {
+			return nil, fmt.Errorf("step %d: a restore-member step needs a config, a peer URL and a target", i+1)
 		}
 		t, err := fromTarget(fs.Target)
 		if err != nil {

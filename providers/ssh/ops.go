@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path"
@@ -410,17 +411,25 @@ func tail(out string) string {
 
 // Restore is an etcd backend restore on the host (see Client.Restore).
 type Restore struct {
-	Etcdutl      string // the etcdutl binary
-	From         string // the backend file (a data dir's member/snap/db)
-	DataDir      string // where member/ goes; it must have none
-	Name         string
-	PeerURL      string
-	Token        string
-	BumpRevision int64
+	Etcdutl string // the etcdutl binary
+	From    string // the backend file (a data dir's member/snap/db), or where Snapshot goes
+	DataDir string // where member/ goes; it must have none
+	Name    string
+	PeerURL string
+	Token   string
+	// InitialCluster is the new cluster's members (name=peerURL,...);
+	// "" means Name alone.
+	InitialCluster string
+	BumpRevision   int64
+	// Snapshot, when set, is a snapshot (with etcd's trailing hash)
+	// streamed into From first, checked there against SnapshotSHA256.
+	Snapshot       io.Reader
+	SnapshotSHA256 string
 }
 
 // check refuses a value a restore must not carry: relative paths, an
-// empty or odd name or token, a peer URL that is not http(s).
+// empty or odd name or token, a peer URL that is not http(s), an initial
+// cluster that does not list the member at its peer URL.
 func (r Restore) check() error {
 	for _, p := range []string{r.Etcdutl, r.From, r.DataDir} {
 		if !path.IsAbs(p) || strings.ContainsAny(p, "\x00\n\r") {
@@ -432,38 +441,75 @@ func (r Restore) check() error {
 			return fmt.Errorf("restore: bad member %s %q", what, v)
 		}
 	}
-	if u, err := url.Parse(r.PeerURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(r.PeerURL, ",\n") {
+	if !peerURL(r.PeerURL) {
 		return fmt.Errorf("restore: bad peer URL %q", r.PeerURL)
+	}
+	if r.InitialCluster != "" {
+		self := false
+		for _, e := range strings.Split(r.InitialCluster, ",") {
+			n, u, ok := strings.Cut(e, "=")
+			if !ok || n == "" || strings.HasPrefix(n, "-") || strings.ContainsAny(n, "\x00\n\r") || !peerURL(u) {
+				return fmt.Errorf("restore: bad initial cluster entry %q", e)
+			}
+			self = self || n == r.Name && u == r.PeerURL
+		}
+		if !self {
+			return fmt.Errorf("restore: the initial cluster %q does not list %s=%s", r.InitialCluster, r.Name, r.PeerURL)
+		}
 	}
 	if r.BumpRevision <= 0 {
 		return fmt.Errorf("restore: the revision bump must be positive, not %d", r.BumpRevision)
 	}
+	if (r.Snapshot != nil) != (r.SnapshotSHA256 != "") || r.Snapshot != nil && (len(r.SnapshotSHA256) != 64 || strings.Trim(r.SnapshotSHA256, "0123456789abcdef") != "") {
+		return fmt.Errorf("restore: a streamed snapshot needs its sha256 (64 hex digits), and only it has one")
+	}
 	return nil
 }
 
+func peerURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && !strings.ContainsAny(s, ",\n")
+}
+
 // Restore runs `etcdutl snapshot restore` of r.From on the host into a
-// temporary directory inside r.DataDir, a one-member cluster (r.Name at
-// r.PeerURL, token r.Token) with the revision bumped and the history
-// marked compacted, then moves the result's member/ to r.DataDir/member
-// (which must not exist), owned like the data dir. It deletes nothing: a
-// failed restore leaves its temporary directory (named restore.tmp-PID)
-// for a look.
+// temporary directory inside r.DataDir, a member (r.Name at r.PeerURL) of
+// a new cluster (r.InitialCluster, or that member alone; token r.Token)
+// with the revision bumped and the history marked compacted, then moves
+// the result's member/ to r.DataDir/member (which must not exist), owned
+// like the data dir. A data dir's backend carries no snapshot hash
+// (--skip-hash-check); a streamed r.Snapshot is first written to r.From
+// (which must not exist; mode 0600, checked against r.SnapshotSHA256),
+// restored with its hash checked, and removed after a successful restore.
+// It deletes nothing else: a failed restore leaves its temporary
+// directory (named restore.tmp-PID) for a look.
 func (c *Client) Restore(ctx context.Context, r Restore) error {
 	if err := r.check(); err != nil {
 		return fmt.Errorf("ssh %s: %w", c.addr, err)
 	}
 	const s = `set -e
-etcdutl=$1 from=$2 dd=$3 name=$4 peer=$5 token=$6 bump=$7
-[ -f "$from" ] || { echo "no backend file $from" >&2; exit 1; }
+etcdutl=$1 from=$2 dd=$3 name=$4 peer=$5 token=$6 bump=$7 initial=$8 sum=$9
+[ -d "$dd" ] || { echo "no data dir $dd" >&2; exit 1; }
 [ ! -e "$dd/member" ] || { echo "$dd/member exists" >&2; exit 1; }
+skip=--skip-hash-check
+if [ -n "$sum" ]; then
+  [ ! -e "$from" ] || { echo "$from exists" >&2; exit 1; }
+  (umask 077 && cat > "$from.part")
+  echo "$sum  $from.part" | sha256sum -c --status - || { rm -f -- "$from.part"; echo "the snapshot uploaded to $from does not hold what was sent (sha256)" >&2; exit 1; }
+  mv -- "$from.part" "$from"
+  skip=
+fi
+[ -f "$from" ] || { echo "no backend file $from" >&2; exit 1; }
+[ -n "$initial" ] || initial="$name=$peer"
 tmp="$dd/restore.tmp-$$"
-"$etcdutl" snapshot restore "$from" --skip-hash-check --data-dir="$tmp" --name="$name" \
-  --initial-cluster="$name=$peer" --initial-cluster-token="$token" --initial-advertise-peer-urls="$peer" \
+"$etcdutl" snapshot restore "$from" $skip --data-dir="$tmp" --name="$name" \
+  --initial-cluster="$initial" --initial-cluster-token="$token" --initial-advertise-peer-urls="$peer" \
   --bump-revision="$bump" --mark-compacted >&2
 chown -R "$(stat -c %u:%g "$dd")" "$tmp/member"
 mv -- "$tmp/member" "$dd/member"
-rmdir -- "$tmp" 2>/dev/null || true`
-	_, errb, code, err := c.script(ctx, s, nil, r.Etcdutl, r.From, r.DataDir, r.Name, r.PeerURL, r.Token, strconv.FormatInt(r.BumpRevision, 10))
+rmdir -- "$tmp" 2>/dev/null || true
+[ -z "$sum" ] || rm -f -- "$from"`
+	cmd := scriptCommand(s, r.Etcdutl, r.From, r.DataDir, r.Name, r.PeerURL, r.Token, strconv.FormatInt(r.BumpRevision, 10), r.InitialCluster, r.SnapshotSHA256)
+	_, errb, code, err := c.RunStdin(ctx, cmd, r.Snapshot)
 	if err != nil {
 		return err
 	}

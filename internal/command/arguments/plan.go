@@ -22,10 +22,15 @@ type Plan struct {
 	Recover bool
 	// Strict refuses to plan a configuration with a safe-default warning
 	// (as validate --strict).
-	Strict   bool
-	Vars     []string
-	VarFiles []string
-	Timeout  time.Duration
+	Strict bool
+	Vars   []string
+	// RestoreFrom plans the restore of the cluster from a backup:
+	// "latest" or a snapshot ID (never implied). RestoreOverData allows
+	// it over data dirs that hold data (moved aside).
+	RestoreFrom     string
+	RestoreOverData bool
+	VarFiles        []string
+	Timeout         time.Duration
 	// Only is the --only selection ("maintenance"), or "" for the whole
 	// plan.
 	Only string
@@ -46,6 +51,8 @@ func ParsePlan(args []string) (*Plan, *flag.FlagSet, error) {
 	fs.BoolVar(&p.DetailedExitcode, "detailed-exitcode", false, "exit 0 with no changes, 2 with changes, 1 on error")
 	fs.BoolVar(&p.AllowEven, "allow-even", false, "allow a plan that leaves an even number of voters")
 	fs.BoolVar(&p.Recover, "recover", false, "plan the recovery of a cluster that lost its quorum from its survivor (the member with the highest applied index): the others stopped with their data moved aside, the survivor made a one-member cluster with a new cluster ID, the others added back; entries the survivor has not applied are lost")
+	fs.StringVar(&p.RestoreFrom, "restore-from", "", "plan the restore of the cluster from the backup `SNAPSHOT` (latest, or a snapshot ID or object name) at its backup destination, when its data is lost: every member stopped, the same snapshot restored on each as a new cluster (revision bumped), started; writes after the backup are lost. Apply needs the age identity (--identity)")
+	fs.BoolVar(&p.RestoreOverData, "restore-over-data", false, "with --restore-from: restore even though data dirs hold data (no quorum left); each member/ is moved aside, never deleted")
 	fs.DurationVar(&p.Timeout, "timeout", connect.DefaultObserveTimeout, "bound on observing each cluster")
 	fs.BoolVar(&p.Strict, "strict", false, strictUsage)
 	onlyFlag(fs, &p.Only, "keep only the steps of `SELECTION` (maintenance: compact, defrag, disarm-alarm) and list the others as left out")
@@ -59,6 +66,14 @@ func ParsePlan(args []string) (*Plan, *flag.FlagSet, error) {
 	}
 	if p.JSON && p.Markdown {
 		return p, fs, fmt.Errorf("plan: --json and --markdown cannot be combined")
+	}
+	switch {
+	case p.RestoreOverData && p.RestoreFrom == "":
+		return p, fs, fmt.Errorf("plan: --restore-over-data goes with --restore-from")
+	case p.RestoreFrom != "" && p.Recover:
+		return p, fs, fmt.Errorf("plan: --restore-from and --recover cannot be combined: the one restores a backup, the other recovers from a surviving member")
+	case p.RestoreFrom != "" && p.Only != "":
+		return p, fs, fmt.Errorf("plan: --restore-from and --only cannot be combined")
 	}
 	switch fs.NArg() {
 	case 0:
@@ -86,6 +101,10 @@ type Apply struct {
 	// Target is a plan file, or a configuration directory/file to plan and
 	// apply in one go.
 	Target string
+
+	// Identity is the age identity file that decrypts the backup a
+	// restore plan fetches (never printed).
+	Identity string
 
 	// RequireCommit, when set, refuses a plan recorded at another commit.
 	RequireCommit string
@@ -116,6 +135,7 @@ func ParseApply(args []string) (*Apply, *flag.FlagSet, error) {
 	fs.IntVar(&a.AuditKeep, "audit-keep", 100, "keep the newest `N` in-cluster audit records of each cluster; older ones are folded into its summary record, never dropped unaccounted")
 	fs.StringVar(&a.ConfigDir, "config-dir", "", "load a plan file's configuration from `DIR`, not the directory recorded in the plan (it must not have changed)")
 	onlyFlag(fs, &a.Only, "apply only a plan of `SELECTION` (maintenance): refuse a plan file that holds any other step; reduce a configuration's plan to it")
+	fs.StringVar(&a.Identity, "identity", "", "age identity `FILE` that decrypts the backup a plan --restore-from plan restores (or set ETCDFORM_BACKUP_IDENTITY to the identity); never printed or stored")
 	fs.StringVar(&a.RequireCommit, "require-commit", "", "refuse a plan whose recorded git commit is not `SHA` (CI: the pipeline's commit)")
 	clusterFlag(fs, &a.Clusters, "apply only to the cluster `NAME` (repeatable): plan a configuration for it alone, or refuse a plan file made for another selection")
 	varFlags(fs, &a.Vars, &a.VarFiles)

@@ -11,29 +11,32 @@ import (
 
 // PlanJSONVersion is the version of the JSON document PlanJSON writes; see
 // docs/plan-json.md. Fields are only ever added within a major version.
-const PlanJSONVersion = "2.7"
+const PlanJSONVersion = "2.8"
 
 // PlanJSON renders the stable JSON document described in docs/plan-json.md.
 type PlanJSON struct{}
 
 type jsonPlan struct {
-	FormatVersion string        `json:"format_version"`
-	ToolVersion   string        `json:"tool_version"`
-	Time          string        `json:"time,omitempty"`
-	GitCommit     string        `json:"git_commit,omitempty"`
-	Author        string        `json:"author,omitempty"`
-	ConfigHash    string        `json:"config_hash,omitempty"`
-	Only          string        `json:"only,omitempty"`
-	Selection     []string      `json:"selection,omitempty"`
-	Recover       bool          `json:"recover,omitempty"` // version 2.7
-	Changes       bool          `json:"changes"`
-	Applicable    bool          `json:"applicable"`
-	Summary       string        `json:"summary"`
-	Clusters      []jsonCluster `json:"clusters"`
-	Steps         []jsonStep    `json:"steps"`
-	Warnings      []jsonMessage `json:"warnings"`
-	Refusals      []jsonMessage `json:"refusals"`
-	Risks         []jsonRisk    `json:"risks"`
+	FormatVersion string   `json:"format_version"`
+	ToolVersion   string   `json:"tool_version"`
+	Time          string   `json:"time,omitempty"`
+	GitCommit     string   `json:"git_commit,omitempty"`
+	Author        string   `json:"author,omitempty"`
+	ConfigHash    string   `json:"config_hash,omitempty"`
+	Only          string   `json:"only,omitempty"`
+	Selection     []string `json:"selection,omitempty"`
+	Recover       bool     `json:"recover,omitempty"` // version 2.7
+	// RestoreFrom is the snapshot ID a plan --restore-from plan restores
+	// (version 2.8).
+	RestoreFrom string        `json:"restore_from,omitempty"`
+	Changes     bool          `json:"changes"`
+	Applicable  bool          `json:"applicable"`
+	Summary     string        `json:"summary"`
+	Clusters    []jsonCluster `json:"clusters"`
+	Steps       []jsonStep    `json:"steps"`
+	Warnings    []jsonMessage `json:"warnings"`
+	Refusals    []jsonMessage `json:"refusals"`
+	Risks       []jsonRisk    `json:"risks"`
 }
 
 // jsonRisk is a dangerous setting a cluster keeps (plan.RiskNote).
@@ -83,6 +86,9 @@ type jsonStep struct {
 	// Auth is what an auth step changes (version 2.6): names, a key
 	// range and a password's source, never a password.
 	Auth *jsonAuth `json:"auth,omitempty"`
+	// Backup is the snapshot of a fetch-backup or restore-member step
+	// (version 2.8).
+	Backup *jsonBackup `json:"backup,omitempty"`
 }
 
 type jsonAuth struct {
@@ -97,6 +103,24 @@ type jsonPermission struct {
 	Type     string `json:"type"`
 	Key      string `json:"key"`
 	RangeEnd string `json:"range_end,omitempty"`
+}
+
+// jsonBackup is the backup snapshot a restore fetches and restores, as
+// its record at the destination describes it.
+type jsonBackup struct {
+	Destination string `json:"destination"`
+	ID          string `json:"id"`
+	Object      string `json:"object"`
+	SHA256      string `json:"sha256"`
+	Size        int64  `json:"size"`
+	Encrypted   bool   `json:"encrypted"`
+	Recipient   string `json:"recipient,omitempty"`
+	Time        string `json:"time"`
+	// AgeSeconds is how old the snapshot was when the plan was made.
+	AgeSeconds  int64  `json:"age_seconds"`
+	Revision    int64  `json:"revision"`
+	KeyCount    int64  `json:"key_count"`
+	EtcdVersion string `json:"etcd_version,omitempty"`
 }
 
 // jsonJob is what an install-backup-job step does to the job's files.
@@ -149,6 +173,7 @@ func (v *PlanJSON) Plan(w io.Writer, p *plan.Plan) error {
 		Only:          p.Meta.Only,
 		Selection:     p.Meta.Selection,
 		Recover:       p.Meta.Recover,
+		RestoreFrom:   p.Meta.RestoreFrom,
 		Changes:       p.HasChanges(),
 		Applicable:    !p.HasRefusals(),
 		Summary:       summaryLine(p),
@@ -203,6 +228,14 @@ func (v *PlanJSON) Plan(w io.Writer, p *plan.Plan) error {
 			js.Job = &jsonJob{Scheduler: j.Scheduler, StopTimers: j.StopTimers, Remove: j.Remove, Timer: j.Timer, Run: j.Run}
 			for _, f := range j.Write {
 				js.Job.Write = append(js.Job.Write, jsonFile{Path: f.Path, Content: string(f.Content), Observed: string(f.Observed)})
+			}
+		}
+		if b := s.Backup; b != nil {
+			js.Backup = &jsonBackup{Destination: b.Destination, ID: b.ID, Object: b.Object, SHA256: b.SHA256, Size: b.Size,
+				Encrypted: b.Encrypted, Recipient: b.Recipient, Time: b.Time.UTC().Format(time.RFC3339), Revision: b.Revision,
+				KeyCount: b.KeyCount, EtcdVersion: b.EtcdVersion}
+			if !p.Meta.Time.IsZero() {
+				js.Backup.AgeSeconds = int64(p.Meta.Time.Sub(b.Time).Seconds())
 			}
 		}
 		for _, c := range s.Changes {
