@@ -332,14 +332,3 @@ func TestTotalLossRestoreE2E(t *testing.T) {
 		t.Errorf("plan after the second restore: exit %d, steps %v, refusals %v; want no changes", code, actions(p), p.Refusals)
 	}
 }
-
-// planAsJSONEnv is planAsJSON with extra environment variables.
-func planAsJSONEnv(t *testing.T, env []string, dir string) (planJSON, int) {
-	t.Helper()
-	out, _, code := cliEnv(t, env, "plan", "--json", "--detailed-exitcode", dir)
-	var p planJSON
-	if err := json.Unmarshal([]byte(out), &p); err != nil {
-		t.Fatalf("plan --json output is not JSON: %v\n%s", err, out)
-	}
-	return p, code
-}
