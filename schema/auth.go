@@ -39,6 +39,7 @@ func (l *loader) auth(ctx *hcl.EvalContext, blk *hcl.Block, c *Cluster) *Auth {
 
 	roles := map[string]*hcl.Block{}
 	users := map[string]*hcl.Block{}
+	rolesAt := map[*User]hcl.Range{} // where each user's roles are listed
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "role":
@@ -60,7 +61,12 @@ func (l *loader) auth(ctx *hcl.EvalContext, blk *hcl.Block, c *Cluster) *Auth {
 				continue
 			}
 			users[name] = b
-			a.Users = append(a.Users, l.user(ctx, b))
+			u, ra := l.user(ctx, b)
+			a.Users = append(a.Users, u)
+			rolesAt[u] = b.DefRange
+			if ra != nil {
+				rolesAt[u] = ra.Expr.Range()
+			}
 		}
 	}
 	// Every role a user holds is declared, or root.
@@ -71,7 +77,7 @@ func (l *loader) auth(ctx *hcl.EvalContext, blk *hcl.Block, c *Cluster) *Auth {
 	for _, u := range a.Users {
 		for _, rn := range u.Roles {
 			if !slices.Contains(declared, rn) {
-				l.diags = append(l.diags, errAt(u.DeclRange, "Unknown role",
+				l.diags = append(l.diags, errAt(rolesAt[u], "Unknown role",
 					fmt.Sprintf("The user %s holds the role %q, which no role block of cluster %s declares (the built-in role \"root\" needs none).%s", u.Name, rn, c.Name, suggestion(rn, declared)))...)
 			}
 		}
@@ -244,10 +250,12 @@ func PrefixEnd(prefix string) string {
 }
 
 // user decodes `user "NAME" { roles = [...]  password_env | password_file | no_password }`.
-func (l *loader) user(ctx *hcl.EvalContext, b *hcl.Block) *User {
+// It returns the roles attribute too (nil when absent), for messages.
+func (l *loader) user(ctx *hcl.EvalContext, b *hcl.Block) (*User, *hcl.Attribute) {
 	u := &User{Name: b.Labels[0], DeclRange: b.DefRange}
 	l.checkAuthName(b.LabelRanges[0], "user", u.Name)
 	as := l.content(b.Body, userSchema).Attributes
+	rolesAttr := as["roles"]
 	if v, a, ok := l.value(ctx, as, "roles", cty.List(cty.String)); ok {
 		for it := v.ElementIterator(); it.Next(); {
 			_, e := it.Element()
@@ -304,7 +312,7 @@ func (l *loader) user(ctx *hcl.EvalContext, b *hcl.Block) *User {
 		l.diags = append(l.diags, errAt(b.DefRange, "Missing password source",
 			fmt.Sprintf("The user %s needs password_env (an environment variable of the process running etcdform), password_file (a file on the machine running etcdform) or no_password = true (client certificate only). A password is never written in the configuration.", u.Name))...)
 	}
-	return u
+	return u, rolesAttr
 }
 
 // envNameProblem says why s is not a portable environment variable name, or "".
