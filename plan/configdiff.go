@@ -83,6 +83,14 @@ func configDiff(c *schema.Cluster, d *schema.Member, h *state.Host, version stri
 	}
 	// Gates set by hand that carry no setting of etcdform's stay.
 	want.KeepOtherGates(got.FeatureGates)
+	// Without a metrics block, or logging outputs, those keys stay as the
+	// host's file has them.
+	if c.Metrics == nil {
+		want.Metrics, want.ListenMetricsURLs = got.Metrics, got.ListenMetricsURLs
+	}
+	if c.Logging.Outputs == nil {
+		want.LogOutputs = got.LogOutputs
+	}
 	if cmp.Equal(want, got, bootstrapOnly) {
 		return nil, nil, nil, nil
 	}

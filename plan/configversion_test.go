@@ -197,3 +197,25 @@ func TestChecksWithoutBlockKept(t *testing.T) {
 		t.Errorf("steps %v: want a write per member", brief(p))
 	}
 }
+
+// Without a metrics block or logging outputs, the host's metrics and
+// log-outputs keys stay; with them, they are etcdform's.
+func TestMetricsWithoutBlockKept(t *testing.T) {
+	c, oc := upgradeLab("3.6.16", "3.6.16")
+	for _, h := range oc.Hosts {
+		h.Config.Metrics, h.Config.ListenMetricsURLs, h.Config.LogOutputs = "extensive", "http://127.0.0.1:2381", []string{"stdout"}
+	}
+	if p := Make(config(c), observed(oc), Options{}); len(p.Steps) != 0 || len(p.Refusals) != 0 {
+		t.Fatalf("hand-set metrics without a block: %v, refusals %v", brief(p), summaries(p.Refusals))
+	}
+	c.Metrics = &schema.Metrics{Level: "basic"}
+	c.Logging.Outputs = []string{"stderr"}
+	p := Make(config(c), observed(oc), Options{})
+	var attrs []string
+	for _, ch := range p.Steps[1].Changes {
+		attrs = append(attrs, ch.Attr)
+	}
+	if p.Steps[1].Action != WriteConfig || !cmp.Equal(attrs, []string{"listen-metrics-urls", "log-outputs", "metrics"}) {
+		t.Errorf("with the blocks: %v, changes %v", brief(p), attrs)
+	}
+}
