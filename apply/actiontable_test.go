@@ -190,6 +190,31 @@ var fakeHostCases = map[plan.Action]fakeHostCase{
 		},
 		wantCalls: []string{"pregate-except 1", "swap-staged a", "move-leader-from 1", "restart a", "member-version 1", "gate"},
 	},
+	plan.DowngradeMember: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.DowngradeMember, Cluster: "lab", Member: "a", MemberID: 1,
+				Uploads: []plan.Upload{{Role: "etcd-binary", Path: "/usr/local/bin/etcd", Source: "/cache/sha256-ab", SHA256: "ab", Mode: 0o755}}}
+		},
+		wantCalls: []string{"pregate-except 1", "swap-staged a", "move-leader-from 1", "restart a", "member-version 1", "gate"},
+	},
+	plan.DowngradeValidate: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.DowngradeValidate, Cluster: "lab", Version: "3.5.35"}
+		},
+		wantCalls: []string{"gate", "downgrade validate 3.5"},
+	},
+	plan.DowngradeEnable: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.DowngradeEnable, Cluster: "lab", Version: "3.5.35"}
+		},
+		wantCalls: []string{"gate", "downgrade enable 3.5", "versions", "gate"},
+	},
+	plan.WaitClusterVersion: {
+		step: func(*testing.T) plan.Step {
+			return plan.Step{Action: plan.WaitClusterVersion, Cluster: "lab", Version: "3.6.16", Voters: 3}
+		},
+		wantCalls: []string{"versions", "gate"},
+	},
 	plan.StageBinary: {
 		step: func(t *testing.T) plan.Step {
 			src := filepath.Join(t.TempDir(), "sha256-x")

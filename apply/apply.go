@@ -437,14 +437,14 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 			entry.Outcome, entry.Error = "interrupted", interruption(ctx)+": "+err.Error()
 			opts.Audit.Record(entry)
 			ev(n+1, step.Member, step.Action, "interrupted", context.Cause(ctx))
-			return fmt.Errorf("%w (%v) at cluster %s step %d/%d (%s %s); no further steps were started: %w", ErrInterrupted, context.Cause(ctx), c.Name, n+1, len(idx), step.Action, memberLabel(step), err)
+			return fmt.Errorf("%w (%v) at cluster %s step %d/%d (%s %s); no further steps were started%s: %w", ErrInterrupted, context.Cause(ctx), c.Name, n+1, len(idx), step.Action, memberLabel(step), x.cancelDowngrade(ctx, c.Name), err)
 		}
 		if err != nil {
 			r.Outcome, r.Err = "failed", err.Error()
 			entry.Outcome, entry.Error = "failed", err.Error()
 			opts.Audit.Record(entry)
 			ev(n+1, step.Member, step.Action, "failed", err)
-			return fmt.Errorf("apply: cluster %s: step %d/%d (%s %s) failed; no further steps were started: %w", c.Name, n+1, len(idx), step.Action, memberLabel(step), err)
+			return fmt.Errorf("apply: cluster %s: step %d/%d (%s %s) failed; no further steps were started%s: %w", c.Name, n+1, len(idx), step.Action, memberLabel(step), x.cancelDowngrade(ctx, c.Name), err)
 		}
 		r.Outcome = "done"
 		opts.Audit.Record(entry)

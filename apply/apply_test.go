@@ -62,6 +62,17 @@ type fakeWorld struct {
 	// hashes are MemberHashes' answers, one per call (the last
 	// repeats); none: every member of obs agrees.
 	hashes [][]MemberHash
+	// server is the version every member reports in Versions ("3.6.16"
+	// when ""), and downgraded the members that run downgradeTo after
+	// their restart; storage is set by a downgrade enable.
+	server      string
+	downgradeTo string
+	storage     string
+	downgraded  map[string]bool
+	// noStorage: members whose storage version never follows an enable.
+	noStorage bool
+	// refuse is a downgrade request etcd refuses ("downgrade enable 3.5").
+	refuse string
 }
 
 type fakeEtcd struct{ w *fakeWorld }
@@ -76,6 +87,12 @@ func (w *fakeWorld) call(s string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.calls = append(w.calls, s)
+	if name, ok := strings.CutPrefix(s, "restart "); ok && w.downgradeTo != "" && w.failOn != s {
+		if w.downgraded == nil {
+			w.downgraded = map[string]bool{}
+		}
+		w.downgraded[name] = true
+	}
 	if w.cancelOn == s {
 		w.cancel(errors.New("interrupt signal received"))
 		return context.Canceled
@@ -148,6 +165,44 @@ func (e fakeEtcd) TolerateAlarms(types []string)                            { e.
 func (e fakeEtcd) WaitLearnerCaughtUp(ctx context.Context, id uint64) error { return nil }
 func (e fakeEtcd) MemberVersion(ctx context.Context, id uint64) (string, error) {
 	return "3.6.16", e.w.call(fmt.Sprintf("member-version %d", id))
+}
+func (e fakeEtcd) Versions(ctx context.Context) (ClusterVersions, error) {
+	ms, _ := e.Members(ctx)
+	server := e.w.server
+	if server == "" {
+		server = "3.6.16"
+	}
+	storage, cluster := "3.6.0", "3.6.0"
+	if e.w.storage != "" {
+		cluster = e.w.storage
+		if !e.w.noStorage {
+			storage = e.w.storage
+		}
+	}
+	out := ClusterVersions{Cluster: cluster}
+	for _, m := range ms {
+		v := MemberVersions{ID: m.ID, Name: m.Name, IsLearner: m.IsLearner, Server: server, Storage: storage}
+		if e.w.downgraded[m.Name] {
+			v.Server, v.Storage = e.w.downgradeTo, ""
+		}
+		out.Members = append(out.Members, v)
+	}
+	return out, e.w.call("versions")
+}
+func (e fakeEtcd) Downgrade(ctx context.Context, op DowngradeOp, target string) error {
+	if err := e.w.call(op.String() + " " + target); err != nil {
+		return err
+	}
+	if e.w.refuse == op.String()+" "+target {
+		return fmt.Errorf("%w: etcdserver: cluster has a downgrade job in progress", ErrDowngradeRefused)
+	}
+	switch op {
+	case DowngradeEnable:
+		e.w.storage = target + ".0"
+	case DowngradeCancel:
+		e.w.storage = ""
+	}
+	return nil
 }
 func (e fakeEtcd) Snapshot(ctx context.Context, w io.Writer) (int64, string, error) {
 	n, _ := w.Write([]byte("snap"))

@@ -2,6 +2,8 @@ package apply
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 
@@ -49,6 +51,17 @@ type Etcd interface {
 	WaitLearnerCaughtUp(ctx context.Context, id uint64) error
 	// MemberVersion is the server version member id reports now.
 	MemberVersion(ctx context.Context, id uint64) (string, error)
+	// Versions reads, fresh, the cluster version and every live member's
+	// server and storage versions; a member that does not answer has Err
+	// set. It fails when the member list or the cluster version cannot be
+	// read.
+	Versions(ctx context.Context) (ClusterVersions, error)
+	// Downgrade sends etcd's downgrade request op for target ("3.5":
+	// etcd's downgrades name a minor), as `etcdctl downgrade` does. When
+	// etcd refuses it (it did not take effect) the error wraps
+	// ErrDowngradeRefused with etcd's reason; any other error leaves it
+	// unknown whether it took effect.
+	Downgrade(ctx context.Context, op DowngradeOp, target string) error
 	// Snapshot streams a snapshot to w and verifies its trailing hash.
 	Snapshot(ctx context.Context, w io.Writer) (size int64, sha string, err error)
 	// CheckConsistent compares HashKV at one revision on every member.
@@ -91,6 +104,53 @@ type MemberHash struct {
 	Hash            uint32
 	CompactRevision int64
 	Err             error // the member did not answer; Hash is unset
+}
+
+// ClusterVersions is a cluster's versions as its members report them.
+type ClusterVersions struct {
+	// Cluster is the cluster version ("3.6.0"), the "etcdcluster" field of
+	// the leader's /version: it lags the binaries in an upgrade and drops
+	// to the target as soon as a downgrade is enabled.
+	Cluster string
+	Members []MemberVersions
+}
+
+// MemberVersions is one live member's versions.
+type MemberVersions struct {
+	ID        uint64
+	Name      string
+	IsLearner bool
+	// Server is the version its binary reports ("3.6.16"), Storage its
+	// backend's storage version ("3.5.0"; "" from etcd 3.5, which reports
+	// none).
+	Server, Storage string
+	Err             string // why it did not answer; the versions are then ""
+}
+
+// ErrDowngradeRefused is etcd's refusal of a downgrade request: it did not
+// take effect.
+var ErrDowngradeRefused = errors.New("etcd refused the downgrade request")
+
+// DowngradeOp is one of etcd's downgrade requests.
+type DowngradeOp int
+
+const (
+	DowngradeValidate DowngradeOp = iota + 1 // `etcdctl downgrade validate`: changes nothing
+	DowngradeEnable                          // `etcdctl downgrade enable`: the cluster version drops to the target
+	DowngradeCancel                          // `etcdctl downgrade cancel`
+)
+
+// String is the request as etcdctl names it: "downgrade cancel".
+func (o DowngradeOp) String() string {
+	switch o {
+	case DowngradeValidate:
+		return "downgrade validate"
+	case DowngradeEnable:
+		return "downgrade enable"
+	case DowngradeCancel:
+		return "downgrade cancel"
+	}
+	return fmt.Sprintf("DowngradeOp(%d)", int(o))
 }
 
 // MemberDB is one member's DB size and quota, as it reports them.

@@ -43,6 +43,10 @@ type executor struct {
 	// fetched is the backup snapshot a fetch-backup step fetched and
 	// checked for this run's restore-member steps (restore.go).
 	fetched *fetchedBackup
+	// downgrade is the minor ("3.5") of the downgrade a downgrade-enable
+	// step of this apply requested; "" before. A failed step then cancels
+	// it while versions are mixed (cancelDowngrade).
+	downgrade string
 }
 
 // host connects to the host of the step's member (once per member).
@@ -111,37 +115,41 @@ type handler func(x *executor, ctx context.Context, s model.Step) error
 // handlers holds the handler of every action in the actions table
 // (model.Actions); TestActionTable checks that none is missing.
 var handlers = map[model.Action]handler{
-	model.Snapshot:         (*executor).snapshotStep,
-	model.StartMember:      (*executor).start,
-	model.AddLearner:       (*executor).addLearner,
-	model.Promote:          (*executor).promote,
-	model.RemoveMember:     (*executor).remove,
-	model.UploadFile:       (*executor).upload,
-	model.InstallBackupJob: (*executor).backupJob,
-	model.WriteConfig:      (*executor).writeConfig,
-	model.Restart:          (*executor).restart,
-	model.Compact:          (*executor).compact,
-	model.Defrag:           (*executor).defrag,
-	model.DisarmAlarm:      (*executor).disarmAlarm,
-	model.InstallBinary:    (*executor).upload,
-	model.InstallService:   (*executor).installService,
-	model.BootstrapStart:   (*executor).bootstrapStart,
-	model.StopMember:       (*executor).stopMember,
-	model.RecoverSurvivor:  (*executor).recoverSurvivor,
-	model.UpgradeMember:    (*executor).upgradeMember,
-	model.StageBinary:      (*executor).stageBinary,
-	model.CheckV2Store:     (*executor).checkV2Store,
-	model.AddRole:          (*executor).addRole,
-	model.GrantPermission:  (*executor).grantPermission,
-	model.RevokePermission: (*executor).revokePermission,
-	model.AddUser:          (*executor).addUser,
-	model.GrantRole:        (*executor).grantRole,
-	model.RevokeRole:       (*executor).revokeRole,
-	model.SetPassword:      (*executor).setPassword,
-	model.EnableAuth:       (*executor).enableAuth,
-	model.DisableAuth:      (*executor).disableAuth,
-	model.FetchBackup:      (*executor).fetchBackup,
-	model.RestoreMember:    (*executor).restoreMember,
+	model.Snapshot:           (*executor).snapshotStep,
+	model.StartMember:        (*executor).start,
+	model.AddLearner:         (*executor).addLearner,
+	model.Promote:            (*executor).promote,
+	model.RemoveMember:       (*executor).remove,
+	model.UploadFile:         (*executor).upload,
+	model.InstallBackupJob:   (*executor).backupJob,
+	model.WriteConfig:        (*executor).writeConfig,
+	model.Restart:            (*executor).restart,
+	model.Compact:            (*executor).compact,
+	model.Defrag:             (*executor).defrag,
+	model.DisarmAlarm:        (*executor).disarmAlarm,
+	model.InstallBinary:      (*executor).upload,
+	model.InstallService:     (*executor).installService,
+	model.BootstrapStart:     (*executor).bootstrapStart,
+	model.StopMember:         (*executor).stopMember,
+	model.RecoverSurvivor:    (*executor).recoverSurvivor,
+	model.UpgradeMember:      (*executor).upgradeMember,
+	model.StageBinary:        (*executor).stageBinary,
+	model.CheckV2Store:       (*executor).checkV2Store,
+	model.AddRole:            (*executor).addRole,
+	model.GrantPermission:    (*executor).grantPermission,
+	model.RevokePermission:   (*executor).revokePermission,
+	model.AddUser:            (*executor).addUser,
+	model.GrantRole:          (*executor).grantRole,
+	model.RevokeRole:         (*executor).revokeRole,
+	model.SetPassword:        (*executor).setPassword,
+	model.EnableAuth:         (*executor).enableAuth,
+	model.DisableAuth:        (*executor).disableAuth,
+	model.FetchBackup:        (*executor).fetchBackup,
+	model.RestoreMember:      (*executor).restoreMember,
+	model.DowngradeValidate:  (*executor).downgradeValidate,
+	model.DowngradeEnable:    (*executor).downgradeEnable,
+	model.DowngradeMember:    (*executor).upgradeMember,
+	model.WaitClusterVersion: (*executor).waitClusterVersion,
 }
 
 // HasHandler reports whether apply can carry out steps of action a.
@@ -233,10 +241,23 @@ func (x *executor) checkV2Store(ctx context.Context, s model.Step) error {
 // upgradeMember swaps in the binaries a stage-binary step staged (checked
 // against the step's sha256 on the host), restarts the member on them (a
 // restart, with leadership moved away first) and waits, within the step's
-// time, until it reports the version the step's target names.
+// time, until it reports the version the step's target names. It serves
+// downgrade-member too. A member the live member list shows as a learner
+// is not touched: no learner is swapped.
 func (x *executor) upgradeMember(ctx context.Context, s model.Step) error {
 	if s.Target == nil || s.Target.Version == "" {
-		return fmt.Errorf("upgrade %s: the step names no version (plan again with this etcdform)", s.Member)
+		return fmt.Errorf("%s %s: the step names no version (plan again with this etcdform)", s.Action, s.Member)
+	}
+	if id, err := x.memberID(ctx, s); err == nil {
+		ms, err := x.etcd.Members(ctx)
+		if err != nil {
+			return fmt.Errorf("reading the member list before the version change of %s: %w", s.Member, err)
+		}
+		for _, m := range ms {
+			if m.ID == id && m.IsLearner {
+				return fmt.Errorf("%s is a learner in the live member list, and the plan had it as a voter: a learner's version is not changed; nothing was done to it", s.Member)
+			}
+		}
 	}
 	if len(s.Uploads) > 0 {
 		h, err := x.host(ctx, s)

@@ -174,6 +174,7 @@ func diffStep(s, f Step) []string {
 		out = append(out, "the config file shown as on the host differs from the one there now: "+d)
 	}
 	field("the alarm", quoted(s.Alarm), quoted(f.Alarm))
+	field("the version", quoted(s.Version), quoted(f.Version))
 	// A compact step's revision and the sizes a compact or defrag step
 	// shows are observations that move with every write: apply compacts
 	// to the saved revision, which is safe as long as it is not past the

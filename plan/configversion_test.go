@@ -52,7 +52,8 @@ func TestUpgradeRewritesVersionKeys(t *testing.T) {
 		"stage-binary etcd-2 3/1", "stage-binary etcd-3 3/1", "stage-binary etcd-1 3/1 L",
 		"write-config etcd-2 3/1", "upgrade-member etcd-2 3/0",
 		"write-config etcd-3 3/1", "upgrade-member etcd-3 3/0",
-		"write-config etcd-1 3/1 L", "upgrade-member etcd-1 3/0 L"}
+		"write-config etcd-1 3/1 L", "upgrade-member etcd-1 3/0 L",
+		"wait-cluster-version  3/1"}
 	if diff := cmp.Diff(want, brief(p)); diff != "" {
 		t.Fatalf("steps (-want +got):\n%s", diff)
 	}

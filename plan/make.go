@@ -232,6 +232,12 @@ type clusterPlanner struct {
 	// config writes and restarts.
 	work workList
 
+	// downgrade is the rule of the minor downgrade the plan carries out
+	// (upgradeWork), nil for none; versionTo is the etcd version of a
+	// version change, "" for none.
+	downgrade *DowngradeRule
+	versionTo string
+
 	// disarmLater holds the NOSPACE disarms that wait for the quota raise
 	// (nospaceRecovery, disarmAfterWork).
 	disarmLater []Step

@@ -28,6 +28,9 @@ type memberWork struct {
 	// an upgrade-member step. nil otherwise.
 	binary   *Step
 	from, to string
+	// older: to is older than from (a downgrade; the restart is a
+	// downgrade-member).
+	older bool
 	// check is the check-v2store step an upgrade to 3.6 runs first.
 	check *Step
 	// done is set once a step carried the work out: a start of a down
@@ -70,6 +73,8 @@ func (w *memberWork) restartChanges() []Change {
 // write, a CA bundle, a pending restart.
 func (w *memberWork) restartReason() string {
 	switch {
+	case w.binary != nil && w.older:
+		return "Swap in etcd " + w.to + " (older than " + w.from + "), staged above, restart on it and wait until the member reports it"
 	case w.binary != nil:
 		return "Swap in etcd " + w.to + ", staged above, restart on it and wait until the member reports it"
 	case w.config != nil:
@@ -254,6 +259,9 @@ func (cp *clusterPlanner) restartStep(w *memberWork) Step {
 	if w.binary != nil {
 		// The binaries staged by w.binary, swapped in before the restart.
 		s.Action, s.Uploads = UpgradeMember, w.binary.Uploads
+		if w.older {
+			s.Action = DowngradeMember
+		}
 	}
 	return s
 }

@@ -67,6 +67,10 @@ const (
 	DisableAuth         = model.DisableAuth
 	FetchBackup         = model.FetchBackup
 	RestoreMember       = model.RestoreMember
+	DowngradeValidate   = model.DowngradeValidate
+	DowngradeEnable     = model.DowngradeEnable
+	DowngradeMember     = model.DowngradeMember
+	WaitClusterVersion  = model.WaitClusterVersion
 	EffectOther         = model.EffectOther
 	EffectAdd           = model.EffectAdd
 	EffectRemove        = model.EffectRemove

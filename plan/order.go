@@ -44,6 +44,10 @@ func (cp *clusterPlanner) rollingWork() {
 			cp.emit(s, false)
 		}
 	}
+	if cp.downgrade != nil {
+		cp.downgradeSteps()
+	}
+	changed := false
 	for _, w := range roll {
 		cp.emitUploads(w)
 		if !w.needsRestart() {
@@ -53,7 +57,45 @@ func (cp *clusterPlanner) rollingWork() {
 			cp.emit(cp.writeConfigStep(w, false), false)
 		}
 		cp.emit(cp.restartStep(w), !w.m.live.IsLearner)
+		changed = changed || w.binary != nil
 	}
+	if changed {
+		cp.waitClusterVersion()
+	}
+}
+
+// downgradeSteps emits etcd's requests before a minor downgrade's first
+// member is replaced: downgrade-validate, then downgrade-enable (which
+// waits until every member reports the target's storage version).
+func (cp *clusterPlanner) downgradeSteps() {
+	r, to := cp.downgrade, cp.versionTo
+	v, t := cp.tolerance()
+	cv := Change{Attr: "cluster-version", Before: orParen(cp.oc.ClusterVersion), After: r.To + ".0"}
+	cp.emit(Step{Action: DowngradeValidate, Cluster: cp.c.Name, Version: to, Voters: v, Tolerated: t,
+		Reason:  fmt.Sprintf("Ask etcd whether the cluster can be downgraded to %s (etcdctl downgrade validate %s); it changes nothing. %s", r.To, r.To, r.Source),
+		Changes: []Change{cv}}, false)
+	cp.emit(Step{Action: DowngradeEnable, Cluster: cp.c.Name, Version: to, Voters: v, Tolerated: t,
+		Reason:  fmt.Sprintf("Enable the downgrade to %s (etcdctl downgrade enable %s): the cluster runs the %s protocol from here, and every member migrates its storage; wait until each reports storage version %s.0 before the first binary is replaced. If a later step fails while a member still runs %s, apply sends downgrade cancel", r.To, r.To, r.To, r.To, r.From),
+		Changes: []Change{cv, {Attr: "storage-version", Before: r.From + ".0", After: r.To + ".0"}}}, false)
+}
+
+// waitClusterVersion emits the wait after a version change's last member:
+// the cluster version reaches the target's minor, every member reports the
+// target, and the member list is checked against the plan's voters.
+func (cp *clusterPlanner) waitClusterVersion() {
+	to, _ := parseVersion(cp.versionTo)
+	v, t := cp.tolerance()
+	cp.emit(Step{Action: WaitClusterVersion, Cluster: cp.c.Name, Version: cp.versionTo, Voters: v, Tolerated: t,
+		Reason:  fmt.Sprintf("Wait until the cluster version is %s.0 and every member reports %s, then check the member list: %d voters, no learner", to.series(), cp.versionTo, v),
+		Changes: []Change{{Attr: "cluster-version", Before: orParen(cp.oc.ClusterVersion), After: to.series() + ".0"}}}, false)
+}
+
+// orParen is s, or "(unknown)" for "".
+func orParen(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
 }
 
 // rollRank orders a rolling change: members reporting errors, followers,

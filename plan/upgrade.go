@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -51,8 +52,23 @@ func (cp *clusterPlanner) upgradeWork() {
 		versions = append(versions, v)
 	}
 	sort.Strings(versions)
-	ok, v2check := true, false
+	ok, v2check := cp.refuseLearners(behind), false
+	older := map[string]bool{} // from-versions the change goes down from
+	var down *DowngradeRule
 	for _, v := range versions {
+		if olderVersion(c.EtcdVersion, v) {
+			older[v] = true
+			rule, refusal := DowngradePath(v, c.EtcdVersion)
+			if refusal != "" {
+				cp.refuse("", 0, "Version change not planned",
+					"Members %s run etcd %s, the configuration wants %s, and %s.", strings.Join(from[v], ", "), v, c.EtcdVersion, refusal)
+				ok = false
+			}
+			if rule != nil {
+				down = rule
+			}
+			continue
+		}
 		rule, refusal := UpgradePath(v, c.EtcdVersion)
 		if refusal != "" {
 			cp.refuse("", 0, "Version change not planned",
@@ -64,6 +80,9 @@ func (cp *clusterPlanner) upgradeWork() {
 		if rule != nil && rule.NoExperimentalKeys {
 			ok = cp.refuseExperimental(rule) && ok
 		}
+	}
+	if down != nil {
+		ok = cp.refuseDowngrade(down, behind, from) && ok
 	}
 	if !ok {
 		return
@@ -78,18 +97,98 @@ func (cp *clusterPlanner) upgradeWork() {
 			"Members %s need etcd %s, and the install source %s cannot be installed: %s. Nothing is installed on any host.", memberNames(behind), c.EtcdVersion, c.Install.Expand(c.EtcdVersion), why)
 		return
 	}
+	cp.downgrade, cp.versionTo = down, c.EtcdVersion
 	for _, m := range behind {
 		w := cp.work.of(m)
 		s := installBinaryStep(c, m.desired, m.host, rel)
 		s.Action, s.MemberID, s.Leader = StageBinary, m.id(), m.leader
 		s.Reason = fmt.Sprintf("Stage etcd %s from %s (sha256 %s, as %s says) next to the binaries on the host, checked there; they are swapped in by the member's upgrade-member step, and the member runs its old version until then", rel.Version, rel.Source, rel.SHA256, rel.SumFrom)
 		w.binary, w.from, w.to = &s, m.host.BinaryVersion, c.EtcdVersion
+		w.older = older[m.host.BinaryVersion]
 		if v2check {
 			w.check = &Step{Action: CheckV2Store, Cluster: c.Name, Member: m.name, MemberID: m.id(), Leader: m.leader,
 				Reason:  "etcd 3.6 no longer reads the v2 store: check that it holds no custom content (etcdutl check v2store, on a copy of the WAL and v2 snapshots) before anything is installed",
 				Changes: []Change{{Attr: "v2store", Before: "unchecked", After: "no custom content"}}}
 		}
 	}
+}
+
+// olderVersion reports whether release version a is older than b; false
+// when either is no release version (UpgradePath refuses those).
+func olderVersion(a, b string) bool {
+	va, ok1 := parseVersion(a)
+	vb, ok2 := parseVersion(b)
+	return ok1 && ok2 && va.less(vb)
+}
+
+// refuseLearners refuses a version change while the live member list holds
+// a learner, and reports whether it holds none. A learner is a membership
+// change under way (an apply that stopped between add-learner and promote,
+// or a member added by hand): finished first, in an apply of its own, it
+// is gated and audited alone, and no learner is ever swapped to another
+// version. etcd's 3.5 patches below the 3.6 guide's minimum are below it
+// for learner bugs; mixing the two changes is what those bugs needed.
+func (cp *clusterPlanner) refuseLearners(behind []*member) bool {
+	var learners []string
+	for _, lm := range cp.oc.Members {
+		if lm.IsLearner {
+			name := lm.Name
+			if name == "" {
+				name = fmt.Sprintf("%x", lm.ID)
+			}
+			learners = append(learners, name)
+		}
+	}
+	if len(learners) == 0 {
+		return true
+	}
+	cp.refuse("", 0, "Learner during a version change",
+		"The member list holds the learner %s while members %s need etcd %s. A version change runs on voters only: apply the configuration with etcd_version unchanged first (the plan promotes the learner, or removes and adds it again), then change etcd_version.", strings.Join(learners, ", "), memberNames(behind), cp.c.EtcdVersion)
+	return false
+}
+
+// refuseDowngrade refuses a minor downgrade that etcd's downgrade guide
+// does not start from: every member of the cluster up and running one
+// version (rule.From), the cluster version at that minor (no downgrade
+// enabled yet), and no membership change in the same plan. It reports
+// whether there was nothing to refuse.
+func (cp *clusterPlanner) refuseDowngrade(rule *DowngradeRule, behind []*member, from map[string][]string) bool {
+	c := cp.c
+	ok := true
+	var left []string
+	for _, m := range cp.kept {
+		if !slices.Contains(behind, m) && !(m.host != nil && m.host.BinaryVersion == c.EtcdVersion) {
+			left = append(left, m.name)
+		}
+	}
+	if len(from) > 1 || len(behind) < len(cp.kept) {
+		var runs []string
+		for v, ms := range from {
+			runs = append(runs, strings.Join(ms, ", ")+" run "+v)
+		}
+		sort.Strings(runs)
+		detail := strings.Join(runs, "; ")
+		if n := len(cp.kept) - len(behind) - len(left); n > 0 {
+			detail += fmt.Sprintf("; %d already run%s %s", n, map[bool]string{true: "s", false: ""}[n == 1], c.EtcdVersion)
+		}
+		if len(left) > 0 {
+			detail += "; " + strings.Join(left, ", ") + " are down or their hosts could not be read"
+		}
+		cp.refuse("", 0, "Downgrade of a mixed cluster",
+			"A downgrade to %s starts from a healthy cluster whose members all run one %s version (%s), and %s. Bring every member up on one version (an interrupted upgrade or downgrade: finish it or run etcdctl downgrade cancel and put the previous binaries back), then plan again.", c.EtcdVersion, rule.From, rule.Source, detail)
+		ok = false
+	}
+	if cv, okv := parseVersion(cp.oc.ClusterVersion); okv && cv.series() != rule.From {
+		cp.refuse("", 0, "Downgrade already enabled",
+			"The cluster version is %s while the members run %s: a downgrade was enabled already (by an apply that stopped, or by hand). etcdform starts a downgrade only from a cluster at %s: run etcdctl downgrade cancel (or finish the downgrade by hand) and plan again.", cp.oc.ClusterVersion, rule.From, rule.From)
+		ok = false
+	}
+	if len(cp.added) > 0 || len(cp.removed) > 0 {
+		cp.refuse("", 0, "Downgrade with membership changes",
+			"The plan would add or remove members and downgrade to %s. Once a downgrade is enabled only members of the target version may join, and a member added before it runs the newer version: change the membership and the version in two applies.", c.EtcdVersion)
+		ok = false
+	}
+	return ok
 }
 
 // refuseExperimental refuses an upgrade to rule.To while a member's config

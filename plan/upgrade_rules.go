@@ -97,7 +97,7 @@ func UpgradePath(from, to string) (rule *UpgradeRule, refusal string) {
 	case f.major == t.major && f.minor == t.minor:
 		return nil, "" // a patch change: free
 	case t.less(f):
-		return nil, fmt.Sprintf("%s is older than %s: a downgrade, which etcdform does not plan (etcd's downgrade needs `etcdctl downgrade validate` and `downgrade enable` first; see its downgrade guide)", to, from)
+		return nil, fmt.Sprintf("%s is older than %s: a downgrade, which follows etcd's downgrade rules (DowngradePath), not its upgrade rules", to, from)
 	case f.major != t.major:
 		return nil, fmt.Sprintf("%s to %s changes the major version, which etcd has no upgrade path for", from, to)
 	}
@@ -139,6 +139,90 @@ func UpgradePath(from, to string) (rule *UpgradeRule, refusal string) {
 func knownSteps() string {
 	var out []string
 	for _, r := range upgradeRules {
+		out = append(out, r.From+" -> "+r.To)
+	}
+	return strings.Join(out, ", ")
+}
+
+// DowngradeRule is etcd's documented downgrade of one minor version to the
+// one below it: `etcdctl downgrade validate` and `downgrade enable` for
+// To (the cluster version drops to To at once, and every member migrates
+// its storage to To), then each member's binary replaced, the leader
+// last; `downgrade cancel` while a member still runs From undoes it. A
+// downgrade within a minor (a patch) needs no rule: etcd compares server
+// and cluster versions by major.minor only (MustDetectDowngrade in
+// server/etcdserver/version/downgrade.go keeps "only major.minor ... for
+// comparison against cluster version"), and the storage version is a
+// minor's, so a patch downgrade is a rolling swap of binaries, as a patch
+// upgrade is.
+type DowngradeRule struct {
+	From, To string // minor versions: "3.6", "3.5"
+	Source   string
+}
+
+// downgradeRules are the minor downgrades etcd's downgrade API does, one
+// row per step, each with its source. etcd's downgrade API
+// (Maintenance.Downgrade) arrived with 3.6 servers: 3.5 cannot carry out
+// `downgrade enable`, and etcd's 3.5 to 3.4 guide is a different procedure
+// (plain binary swaps, with auth disabled first) that etcdform does not
+// plan. TestDowngradeRules checks each.
+var downgradeRules = []DowngradeRule{
+	{From: "3.6", To: "3.5",
+		Source: "https://etcd.io/docs/v3.6/downgrades/downgrade_3_6/ (downgrade validate 3.5, downgrade enable 3.5, wait until every member's storage version is 3.5.0, then replace one member at a time, the leader last; downgrade cancel while the cluster is mixed)"},
+	{From: "3.7", To: "3.6",
+		Source: "https://etcd.io/docs/v3.7/downgrades/downgrade_3_7/ (the same procedure; v3.7 adds no flag v3.6 lacks)"},
+}
+
+// downgradeRuleFrom returns the rule of the minor downgrade out of minor,
+// or nil.
+func downgradeRuleFrom(minor string) *DowngradeRule {
+	for i := range downgradeRules {
+		if downgradeRules[i].From == minor {
+			return &downgradeRules[i]
+		}
+	}
+	return nil
+}
+
+// downgradeOneMinor is etcd's rule that a downgrade goes one minor at a
+// time, and where it says so.
+const downgradeOneMinor = "etcd downgrades one minor version at a time (\"We only support downgrading one minor version at a time\", https://etcd.io/docs/v3.6/downgrades/downgrade_3_6/, step 3; its server accepts only the minor below the cluster version, AllowedDowngradeVersion in server/etcdserver/version/downgrade.go)"
+
+// DowngradePath says how to move a cluster from version from down to the
+// older version to. It returns the rule of a one-minor downgrade, nil
+// with no refusal for a patch downgrade (a rolling swap of binaries), or
+// why etcd cannot do it: two minors at once (with the chain of applies
+// that gets there), below 3.5, a major change.
+func DowngradePath(from, to string) (rule *DowngradeRule, refusal string) {
+	f, ok1 := parseVersion(from)
+	t, ok2 := parseVersion(to)
+	switch {
+	case !ok1 || !ok2:
+		return nil, fmt.Sprintf("the versions %q and %q are not release versions", from, to)
+	case !t.less(f):
+		return nil, fmt.Sprintf("%s is not older than %s: not a downgrade", to, from)
+	case f.major == t.major && f.minor == t.minor:
+		return nil, "" // a patch: a rolling swap of binaries
+	case f.major != t.major:
+		return nil, fmt.Sprintf("%s to %s changes the major version, which etcd cannot downgrade", from, to)
+	case t.minor < f.minor-1:
+		steps := []string{from}
+		for m := f.minor - 1; m > t.minor; m-- {
+			steps = append(steps, fmt.Sprintf("%d.%d", f.major, m))
+		}
+		steps = append(steps, to)
+		return nil, fmt.Sprintf("%s: apply these one after the other, setting etcd_version to each in turn: %s", downgradeOneMinor, strings.Join(steps, " -> "))
+	}
+	r := downgradeRuleFrom(f.series())
+	if r == nil {
+		return nil, fmt.Sprintf("etcd's downgrade API (downgrade validate and enable) needs the cluster at 3.6 or later, and etcdform plans downgrades only through it (its rules cover %s; https://etcd.io/docs/v3.6/downgrades/downgrade_3_6/); a %s to %s downgrade follows etcd's %s guide by hand, from a snapshot", knownDowngrades(), f.series(), t.series(), f.series())
+	}
+	return r, ""
+}
+
+func knownDowngrades() string {
+	var out []string
+	for _, r := range downgradeRules {
 		out = append(out, r.From+" -> "+r.To)
 	}
 	return strings.Join(out, ", ")

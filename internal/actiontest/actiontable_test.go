@@ -63,9 +63,12 @@ var stepFields = map[plan.Action]func(s *plan.Step){
 	plan.SetPassword: func(s *plan.Step) {
 		s.Auth = &plan.AuthChange{User: "u", Password: &plan.PasswordSource{File: "/run/secrets/u"}}
 	},
-	plan.EnableAuth:  func(s *plan.Step) { s.Auth = &plan.AuthChange{} },
-	plan.DisableAuth: func(s *plan.Step) { s.Auth = &plan.AuthChange{} },
-	plan.DisarmAlarm: func(s *plan.Step) { s.Alarm, s.Quota = "NOSPACE", 160<<20 },
+	plan.EnableAuth:         func(s *plan.Step) { s.Auth = &plan.AuthChange{} },
+	plan.DisableAuth:        func(s *plan.Step) { s.Auth = &plan.AuthChange{} },
+	plan.DisarmAlarm:        func(s *plan.Step) { s.Alarm, s.Quota = "NOSPACE", 160<<20 },
+	plan.DowngradeValidate:  func(s *plan.Step) { s.Version = "3.5.35" },
+	plan.DowngradeEnable:    func(s *plan.Step) { s.Version = "3.5.35" },
+	plan.WaitClusterVersion: func(s *plan.Step) { s.Version = "3.6.16" },
 }
 
 func testBackup() *plan.BackupSnapshot {

@@ -359,6 +359,38 @@ func (e *etcdAdapter) MemberVersion(ctx context.Context, id uint64) (string, err
 	return e.cli.MemberVersion(ctx, id)
 }
 
+func (e *etcdAdapter) Versions(ctx context.Context) (apply.ClusterVersions, error) {
+	v, err := e.cli.Versions(ctx)
+	out := apply.ClusterVersions{Cluster: v.Cluster}
+	for _, m := range v.Members {
+		mv := apply.MemberVersions{ID: m.Member.ID, Name: m.Member.Name, IsLearner: m.Member.IsLearner, Server: m.Server, Storage: m.Storage}
+		if m.Err != nil {
+			mv.Err = m.Err.Error()
+		}
+		out.Members = append(out.Members, mv)
+	}
+	return out, err
+}
+
+func (e *etcdAdapter) Downgrade(ctx context.Context, op apply.DowngradeOp, target string) error {
+	var o etcdp.DowngradeOp
+	switch op {
+	case apply.DowngradeValidate:
+		o = etcdp.DowngradeValidate
+	case apply.DowngradeEnable:
+		o = etcdp.DowngradeEnable
+	case apply.DowngradeCancel:
+		o = etcdp.DowngradeCancel
+	default:
+		return fmt.Errorf("unknown downgrade request %v", op)
+	}
+	_, err := e.cli.Downgrade(ctx, o, target)
+	if errors.Is(err, etcdp.ErrDowngradeRefused) {
+		return fmt.Errorf("%w: %w", apply.ErrDowngradeRefused, err)
+	}
+	return err
+}
+
 func (e *etcdAdapter) PutAudit(ctx context.Context, key string, value []byte) error {
 	return e.cli.PutAudit(ctx, key, value)
 }

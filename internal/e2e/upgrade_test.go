@@ -88,15 +88,42 @@ func TestUpgradeNextMinorE2E(t *testing.T) {
 
 // upgradeUnderLoad changes the lab's etcd_version from from to to and
 // checks the plan (a snapshot, check-v2store per member when v2check,
-// stage-binary per member, upgrade-member per member, the leader last),
-// then applies it under a client writing as fast as it can: the members
-// upgrade in that order, each reports to, the cluster version becomes
-// cluster, no acknowledged write is lost, and a second plan is empty.
+// stage-binary per member, upgrade-member per member, the leader last,
+// the wait for the cluster version), then applies it under a client
+// writing as fast as it can: the members upgrade in that order, each
+// reports to, the cluster version becomes cluster, no acknowledged write
+// is lost, and a second plan is empty.
 func upgradeUnderLoad(t *testing.T, st *lab.State, from, to, cluster string, v2check bool) {
+	changeVersionUnderLoad(t, st, from, to, cluster, func(order []string) []string {
+		want := []string{"snapshot"}
+		for _, n := range order {
+			if v2check {
+				want = append(want, "check-v2store "+n)
+			}
+		}
+		for _, n := range order {
+			want = append(want, "stage-binary "+n)
+		}
+		for _, n := range order {
+			want = append(want, "upgrade-member "+n)
+		}
+		return append(want, "wait-cluster-version")
+	}, "upgrade-member")
+}
+
+// changeVersionUnderLoad changes the lab's etcd_version from from to to,
+// checks the plan's steps against want (given the members in the rolling
+// order, followers first and the leader last), applies it under a client
+// writing as fast as it can, and checks: the members' perMember steps
+// (upgrade-member or downgrade-member) ran in that order, each member
+// reports to and keeps its previous binary as .bak, the cluster version
+// becomes cluster, no acknowledged write is lost, the history a second
+// set of clients recorded is linearizable, and a second plan is empty. It
+// returns apply's output.
+func changeVersionUnderLoad(t *testing.T, st *lab.State, from, to, cluster string, want func(order []string) []string, perMember string) string {
 	dir := config(t, st, withVersion(from, to))
 	leader := leaderName(t, st)
 	p, code := planAsJSON(t, dir)
-	var want []string
 	var followers []string
 	for _, h := range st.Members() {
 		if h.Name != leader {
@@ -104,37 +131,24 @@ func upgradeUnderLoad(t *testing.T, st *lab.State, from, to, cluster string, v2c
 		}
 	}
 	order := append(append([]string{}, followers...), leader)
-	want = append(want, "snapshot")
-	for _, n := range order {
-		if v2check {
-			want = append(want, "check-v2store "+n)
-		}
-	}
-	for _, n := range order {
-		want = append(want, "stage-binary "+n)
-	}
-	for _, n := range order {
-		want = append(want, "upgrade-member "+n)
-	}
-	if code != 2 || strings.Join(actions(p), ",") != strings.Join(want, ",") || len(p.Refusals) != 0 {
-		t.Fatalf("exit %d, steps %v, refusals %+v; want %v", code, actions(p), p.Refusals, want)
+	if w := want(order); code != 2 || strings.Join(actions(p), ",") != strings.Join(w, ",") || len(p.Refusals) != 0 {
+		t.Fatalf("exit %d, steps %v, refusals %+v; want %v", code, actions(p), p.Refusals, w)
 	}
 
 	w := startWriter(t, st)
-	labtest.Eventually(t, 10*time.Second, func() error {
-		if n := func() int { w.mu.Lock(); defer w.mu.Unlock(); return len(w.acked) }(); n < 100 {
-			return fmt.Errorf("%d writes acknowledged", n)
-		}
-		return nil
-	})
+	w.waitAcked(t, 100)
+	// Beside the writer, a history of puts and linearizable gets
+	// (internal/history), checked with porcupine after the apply: mixed
+	// versions must not break linearizability.
 	hist := recordHistory(t, st)
 	start := time.Now()
-	planFile := filepath.Join(t.TempDir(), "upgrade.plan")
+	planFile := filepath.Join(t.TempDir(), "version.plan")
 	if _, _, code := cli(t, "plan", "--out", planFile, dir); code != 0 {
 		t.Fatalf("plan exit %d", code)
 	}
 	audit := filepath.Join(t.TempDir(), "audit.jsonl")
-	if out, errOut, code := cli(t, "apply", "--auto-approve", "--snapshot-dir", t.TempDir(), "--audit-log", audit, planFile); code != 0 {
+	out, errOut, code := cli(t, "apply", "--auto-approve", "--snapshot-dir", t.TempDir(), "--audit-log", audit, planFile)
+	if code != 0 {
 		t.Fatalf("apply exit %d:\n%s%s", code, out, errOut)
 	}
 	elapsed := time.Since(start)
@@ -144,22 +158,27 @@ func upgradeUnderLoad(t *testing.T, st *lab.State, from, to, cluster string, v2c
 	w.verify(t)
 	hist.Verify(t)
 	rate := float64(acked) / time.Since(start).Seconds()
-	t.Logf("upgrade applied in %s; %d writes acknowledged in all (%.0f/s over the apply)", elapsed.Round(time.Millisecond), acked, rate)
+	t.Logf("%s -> %s applied in %s; %d writes acknowledged in all (%.0f/s over the apply)", from, to, elapsed.Round(time.Millisecond), acked, rate)
+	if rate < 100 {
+		// The writer writes as fast as it can: its rate is the machine's,
+		// not etcdform's, so it is reported, not asserted.
+		t.Logf("NOTE: the writer acknowledged %.0f writes/s over the apply, below the 100/s the acceptance names (a loaded machine)", rate)
+	}
 
 	// The audit shows the restarts in order, the leader last.
 	data, err := os.ReadFile(audit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var upgraded []string
+	var changed []string
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		var e struct{ Kind, Action, Member, Outcome string }
-		if json.Unmarshal([]byte(line), &e) == nil && e.Kind == "step" && e.Action == "upgrade-member" && e.Outcome == "done" {
-			upgraded = append(upgraded, e.Member)
+		if json.Unmarshal([]byte(line), &e) == nil && e.Kind == "step" && e.Action == perMember && e.Outcome == "done" {
+			changed = append(changed, e.Member)
 		}
 	}
-	if strings.Join(upgraded, ",") != strings.Join(order, ",") {
-		t.Errorf("members upgraded in the order %v, want %v (the leader %s last)", upgraded, order, leader)
+	if strings.Join(changed, ",") != strings.Join(order, ",") {
+		t.Errorf("members changed version in the order %v, want %v (the leader %s last)", changed, order, leader)
 	}
 
 	cl := etcdClient(t, st)
@@ -178,7 +197,9 @@ func upgradeUnderLoad(t *testing.T, st *lab.State, from, to, cluster string, v2c
 			t.Errorf("%s: version %v, %v; want %s", h.Name, s, err, to)
 		}
 	}
-	labtest.Eventually(t, 30*time.Second, func() error {
+	// apply's wait-cluster-version step waited for it on the leader; every
+	// member applies the same raft entry.
+	labtest.Eventually(t, 10*time.Second, func() error {
 		for _, h := range st.Members() {
 			v, err := clusterVersion(ctx, h.ClientURL())
 			if err != nil || v != cluster {
@@ -190,4 +211,5 @@ func upgradeUnderLoad(t *testing.T, st *lab.State, from, to, cluster string, v2c
 	if again, code := planAsJSON(t, dir); code != 0 || len(again.Steps) != 0 || len(again.Refusals) != 0 {
 		t.Fatalf("second plan: exit %d, steps %v, refusals %+v; want empty", code, actions(again), again.Refusals)
 	}
+	return out
 }

@@ -148,6 +148,27 @@ const (
 	// config (Step.Config). It does not start it: the restored members
 	// are started together by BootstrapStart steps.
 	RestoreMember Action = 'o'
+	// DowngradeValidate asks etcd whether the cluster can be downgraded
+	// to Step.Version's minor (`etcdctl downgrade validate`; a cluster-wide
+	// step: Member is ""). It changes nothing.
+	DowngradeValidate Action = '?'
+	// DowngradeEnable enables etcd's downgrade to Step.Version's minor
+	// (`etcdctl downgrade enable`): the cluster version drops to it at
+	// once, and the step waits until every member reports that storage
+	// version, as etcd's downgrade guide asks before the first binary is
+	// replaced. A cluster-wide step. When a later step of the apply fails
+	// while members still run the newer version, apply sends `downgrade
+	// cancel`.
+	DowngradeEnable Action = '<'
+	// DowngradeMember is an UpgradeMember to an older version (the same
+	// work: swap in the staged binaries, restart, wait until the member
+	// reports Target.Version), after DowngradeEnable.
+	DowngradeMember Action = 'd'
+	// WaitClusterVersion waits, after the last member changed version,
+	// until the cluster version is Step.Version's minor and every member
+	// reports Step.Version, then checks the member list against the
+	// plan's: Step.Voters voters and no learner. A cluster-wide step.
+	WaitClusterVersion Action = '='
 )
 
 // ActionInfo is one row of the actions table: what every part of etcdform
@@ -329,6 +350,14 @@ var actions = [...]ActionInfo{
 		Effect: EffectConfig, After: GateAll, Auth: true},
 	{Action: DisableAuth, Name: "disable-auth", Legend: "disable auth", One: "auth disable", Many: "auth disables", Does: "Turns etcd's authentication off (allowed by allow_disable).",
 		Effect: EffectConfig, After: GateAll, Auth: true},
+	{Action: DowngradeValidate, Name: "downgrade-validate", Legend: "validate downgrade", One: "downgrade validation", Many: "downgrade validations", Does: "Asks etcd whether the cluster can be downgraded to the target minor (etcdctl downgrade validate); it changes nothing.",
+		Before: GateAll},
+	{Action: DowngradeEnable, Name: "downgrade-enable", Legend: "enable downgrade", One: "downgrade enable", Many: "downgrade enables", Does: "Enables etcd's downgrade to the target minor (etcdctl downgrade enable), which drops the cluster version at once, and waits until every member reports that storage version.",
+		Effect: EffectConfig, Risky: true, Before: GateAll, After: GateAll},
+	{Action: DowngradeMember, Name: "downgrade-member", Legend: "restart on the older version", One: "member downgrade", Many: "member downgrades", Does: "Swaps in the older etcd binaries staged on the member's host, restarts the member on them (moving leadership away first if it leads) and waits until it reports that version.",
+		Effect: EffectRestart, Risky: true, Before: GateOthers, After: GateAll, Tolerance: ToleranceMemberDown},
+	{Action: WaitClusterVersion, Name: "wait-cluster-version", Legend: "wait for the cluster version", One: "cluster version wait", Many: "cluster version waits", Does: "Waits until the cluster version reaches the target minor and every member reports the target version, then checks that the member list holds the planned voters and no learner.",
+		After: GateAll},
 	{Action: BootstrapStart, Name: "bootstrap-start", Legend: "start new cluster member", One: "new cluster member start", Many: "new cluster member starts", Does: "Starts the member of the new cluster; the health check waits for the last member of the batch.",
 		Effect: EffectAdd, After: GateAll, Batch: true},
 }

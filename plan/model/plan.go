@@ -104,6 +104,12 @@ type Step struct {
 	// one when etcd reports none), and otherwise stops before the disarm:
 	// the next writes after it would raise NOSPACE again.
 	Quota int64
+	// Version is the etcd version a cluster-wide version step works
+	// toward ("3.5.35"): the target of a DowngradeValidate and a
+	// DowngradeEnable (etcd is asked for its minor), the version every
+	// member must report after a WaitClusterVersion (and whose minor the
+	// cluster version must reach). "" for every other action.
+	Version string
 	// Auth is what an auth step (add-role ... disable-auth) changes; nil
 	// for every other action.
 	Auth *AuthChange

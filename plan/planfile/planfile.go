@@ -22,7 +22,7 @@ import (
 
 // FormatVersion is the version of the file format this package writes and
 // the only one it reads.
-const FormatVersion = 12
+const FormatVersion = 13
 
 // MaxSize bounds the size of a plan file Read accepts.
 const MaxSize = 64 << 20
@@ -313,6 +313,9 @@ type fileStep struct {
 	// Quota is the quota a NOSPACE disarm-alarm step checks the DB sizes
 	// against (format version 8).
 	Quota int64 `json:"quota,omitempty"`
+	// Version is the etcd version of a downgrade-validate,
+	// downgrade-enable or wait-cluster-version step (format version 13).
+	Version string `json:"version,omitempty"`
 	// Auth is what an auth step changes (format version 11).
 	Auth *fileAuth `json:"auth,omitempty"`
 	// Backup is the snapshot of a fetch-backup or restore-member step
@@ -479,7 +482,7 @@ func toFile(p *plan.Plan) (*filePlan, error) {
 		fs := fileStep{
 			Action: a, Cluster: s.Cluster, Member: s.Member, MemberID: encodeID(s.MemberID), PeerURL: s.PeerURL,
 			Reason: s.Reason, Config: string(s.Config), ConfigObserved: string(s.ConfigObserved), Leader: s.Leader, HostDown: s.HostDown,
-			Voters: s.Voters, Tolerated: s.Tolerated, Revision: s.Revision, Alarm: s.Alarm, Quota: s.Quota,
+			Voters: s.Voters, Tolerated: s.Tolerated, Revision: s.Revision, Alarm: s.Alarm, Quota: s.Quota, Version: s.Version,
 		}
 		for _, c := range s.Changes {
 			fs.Changes = append(fs.Changes, fileChange(c))
@@ -620,7 +623,11 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 		s := plan.Step{
 			Action: a, Cluster: fs.Cluster, Member: fs.Member, MemberID: id, PeerURL: fs.PeerURL,
 			Reason: fs.Reason, Leader: fs.Leader, HostDown: fs.HostDown, Voters: fs.Voters, Tolerated: fs.Tolerated,
-			Revision: fs.Revision, Alarm: fs.Alarm, Quota: fs.Quota,
+			Revision: fs.Revision, Alarm: fs.Alarm, Quota: fs.Quota, Version: fs.Version,
+		}
+		versioned := s.Action == plan.DowngradeValidate || s.Action == plan.DowngradeEnable || s.Action == plan.WaitClusterVersion
+		if versioned != (s.Version != "") || (versioned && !releaseVersion(s.Version)) {
+			return nil, fmt.Errorf("step %d: a downgrade-validate, downgrade-enable or wait-cluster-version step needs a release version (x.y.z), and only they may have one", i+1)
 		}
 		if (s.Action == plan.Compact) != (s.Revision > 0) || fs.Revision < 0 {
 			return nil, fmt.Errorf("step %d: a compact step needs a positive revision, and only it may have one", i+1)
@@ -654,8 +661,8 @@ func fromFile(f *filePlan) (*plan.Plan, error) {
 			s.Uploads = append(s.Uploads, plan.Upload(u))
 		}
 		uploads := s.Action == plan.UploadFile || s.Action == plan.InstallBinary || s.Action == plan.StageBinary
-		if (uploads && len(s.Uploads) == 0) || (len(s.Uploads) > 0 && !uploads && s.Action != plan.InstallBackupJob && s.Action != plan.UpgradeMember) {
-			return nil, fmt.Errorf("step %d: an upload-file, install-binary or stage-binary step needs uploads, and only they, install-backup-job and upgrade-member may have them", i+1)
+		if (uploads && len(s.Uploads) == 0) || (len(s.Uploads) > 0 && !uploads && s.Action != plan.InstallBackupJob && s.Action != plan.UpgradeMember && s.Action != plan.DowngradeMember) {
+			return nil, fmt.Errorf("step %d: an upload-file, install-binary or stage-binary step needs uploads, and only they, install-backup-job, upgrade-member and downgrade-member may have them", i+1)
 		}
 		if s.Action == plan.InstallService && (len(s.Config) == 0 || fs.Target == nil) {
 			return nil, fmt.Errorf("step %d: an install-service step needs the service definition and a target", i+1)
@@ -756,4 +763,18 @@ func checkAuth(s plan.Step) error {
 		}
 	}
 	return nil
+}
+
+// releaseVersion reports whether v is a release version x.y.z of digits.
+func releaseVersion(v string) bool {
+	p := strings.Split(v, ".")
+	if len(p) != 3 {
+		return false
+	}
+	for _, x := range p {
+		if x == "" || strings.Trim(x, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
 }

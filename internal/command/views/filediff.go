@@ -39,7 +39,7 @@ func stepFiles(s plan.Step) (writes []fileWrite, other []string) {
 	}
 	for _, u := range s.Uploads {
 		switch s.Action {
-		case plan.UpgradeMember:
+		case plan.UpgradeMember, plan.DowngradeMember:
 			other = append(other, fmt.Sprintf("swap in %s%s, staged above (sha256 %s); the old one kept as %s.bak", u.Path, ".etcdform-new", u.SHA256, u.Path))
 		case plan.StageBinary:
 			other = append(other, fmt.Sprintf("stage %s%s from %s (sha256 %s, mode %04o)", u.Path, ".etcdform-new", u.Source, u.SHA256, u.Mode))

@@ -11,7 +11,7 @@ import (
 
 // PlanJSONVersion is the version of the JSON document PlanJSON writes; see
 // docs/plan-json.md. Fields are only ever added within a major version.
-const PlanJSONVersion = "2.8"
+const PlanJSONVersion = "2.9"
 
 // PlanJSON renders the stable JSON document described in docs/plan-json.md.
 type PlanJSON struct{}
@@ -83,6 +83,9 @@ type jsonStep struct {
 	// Quota is the quota a NOSPACE disarm-alarm step checks the DB sizes
 	// against before it disarms (version 2.4).
 	Quota int64 `json:"quota,omitempty"`
+	// Version is the etcd version of a downgrade-validate,
+	// downgrade-enable or wait-cluster-version step (version 2.9).
+	Version string `json:"version,omitempty"`
 	// Auth is what an auth step changes (version 2.6): names, a key
 	// range and a password's source, never a password.
 	Auth *jsonAuth `json:"auth,omitempty"`
@@ -207,7 +210,7 @@ func (v *PlanJSON) Plan(w io.Writer, p *plan.Plan) error {
 			Member: s.Member, PeerURL: s.PeerURL, Leader: s.Leader, HostDown: s.HostDown, Reason: s.Reason,
 			Changes: []jsonChange{}, Config: string(s.Config), ConfigObserved: string(s.ConfigObserved),
 			Voters: s.Voters, Quorum: s.Voters/2 + 1, Tolerated: s.Tolerated, Refused: refused[i+1],
-			Revision: s.Revision, Alarm: s.Alarm, Quota: s.Quota,
+			Revision: s.Revision, Alarm: s.Alarm, Quota: s.Quota, Version: s.Version,
 		}
 		if s.MemberID != 0 {
 			js.MemberID = fmt.Sprintf("%x", s.MemberID)
