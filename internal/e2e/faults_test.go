@@ -3,8 +3,10 @@ package e2e
 // Faults injected during apply (issue 18, "Faults"): one test per fault.
 // Each shows that the apply stops safe (exit 1, naming the step and the
 // member), that quorum is never lost (quorumMonitor), that no acknowledged
-// write is lost (writer), and that once the fault is healed a re-plan and
-// its apply converge and a further plan is empty. Every fault is injected
+// write is lost (writer), that the history of concurrent puts and
+// linearizable gets through the fault, the heal and the re-apply is
+// linearizable (internal/history), and that once the fault is healed a
+// re-plan and its apply converge and a further plan is empty. Every fault is injected
 // on a condition the apply reports (its progress lines) or the lab shows
 // (a held stop), never after a sleep. Related tests elsewhere: a member
 // killed between steps (TestApplyStopsOnMidApplyFault), SIGINT
@@ -54,6 +56,7 @@ func TestFaultSSHCutMidRestart(t *testing.T) {
 	mon := startQuorumMonitor(t, st, victim)
 	w := startWriter(t, st)
 	w.waitAcked(t, 20)
+	hist := recordHistory(t, st)
 
 	hold, err := st.HoldStop(victim)
 	if err != nil {
@@ -84,6 +87,7 @@ func TestFaultSSHCutMidRestart(t *testing.T) {
 	mon.noFailures(t)
 	converge(t, dir)
 	w.verify(t)
+	hist.Verify(t)
 }
 
 // TestFaultMemberKilledInOwnGate: a member is killed while apply waits
@@ -102,6 +106,7 @@ func TestFaultMemberKilledInOwnGate(t *testing.T) {
 	mon := startQuorumMonitor(t, st, victim)
 	w := startWriter(t, st)
 	w.waitAcked(t, 20)
+	hist := recordHistory(t, st)
 
 	hold, err := st.HoldStop(victim)
 	if err != nil {
@@ -147,6 +152,7 @@ func TestFaultMemberKilledInOwnGate(t *testing.T) {
 	waitHealthy(t, st)
 	converge(t, dir)
 	w.verify(t)
+	hist.Verify(t)
 }
 
 // TestFaultLearnerBlackholed: a scale-out whose new member's peer traffic
@@ -166,6 +172,7 @@ func TestFaultLearnerBlackholed(t *testing.T) {
 	mon := startQuorumMonitor(t, st, "")
 	w := startWriter(t, st)
 	w.waitAcked(t, 20)
+	hist := recordHistory(t, st)
 
 	if err := st.Fault(ctx, lab.FaultBlackhole, spare.Name); err != nil {
 		t.Fatal(err)
@@ -217,6 +224,7 @@ func TestFaultLearnerBlackholed(t *testing.T) {
 		t.Errorf("%d voters after the re-plan's apply, want 4", voters)
 	}
 	w.verify(t)
+	hist.Verify(t)
 }
 
 // TestFaultLeaderPartitionedDuringMoveLeader: the leader's host is
@@ -235,6 +243,7 @@ func TestFaultLeaderPartitionedDuringMoveLeader(t *testing.T) {
 	mon := startQuorumMonitor(t, st, leader)
 	w := startWriter(t, st)
 	w.waitAcked(t, 20)
+	hist := recordHistory(t, st)
 
 	a := startApply(t, applyArgs(t, "--step-timeout", faultStepTimeout, pf)...)
 	a.waitFor(t, stepLine("restart", leader, "moving leadership to"))
@@ -264,6 +273,7 @@ func TestFaultLeaderPartitionedDuringMoveLeader(t *testing.T) {
 	waitHealthy(t, st)
 	converge(t, dir)
 	w.verify(t)
+	hist.Verify(t)
 }
 
 // TestFaultApplyKilled: the etcdform process is killed (SIGKILL) while a
@@ -279,6 +289,7 @@ func TestFaultApplyKilled(t *testing.T) {
 	mon := startQuorumMonitor(t, st, victim)
 	w := startWriter(t, st)
 	w.waitAcked(t, 20)
+	hist := recordHistory(t, st)
 
 	a := startApply(t, applyArgs(t, "--step-timeout", faultStepTimeout, pf)...)
 	a.waitFor(t, stepLine("restart", victim, "restarting"))
@@ -326,6 +337,7 @@ func TestFaultApplyKilled(t *testing.T) {
 	// The next apply takes the lock at once (a 5 s lock timeout).
 	converge(t, dir, "--lock-timeout", "5s")
 	w.verify(t)
+	hist.Verify(t)
 }
 
 // firstRestart returns the member of the plan's first restart step.
