@@ -165,6 +165,12 @@ func TestTotalLossRestoreE2E(t *testing.T) {
 	if code != 2 {
 		t.Fatalf("plan --restore-from latest: exit %d, want 2", code)
 	}
+	// The runbook for the person on call (show --markdown): the data
+	// loss in bold, then every step.
+	if md, _, code := cli(t, "show", "--markdown", pf); code != 0 || !strings.Contains(md, "Recovery runbook: cluster lab") ||
+		!strings.Contains(md, fmt.Sprintf("keys written after revision %d", rec.Revision)) || !strings.Contains(md, "fetch-backup") {
+		t.Errorf("show --markdown of the restore plan: exit %d, no runbook with the data loss and the steps", code)
+	}
 	o, _, _ = cli(t, "show", "--json", pf)
 	var rp restorePlanJSON
 	if err := json.Unmarshal([]byte(o), &rp); err != nil {
