@@ -15,7 +15,7 @@ import (
 func riskNotes(dir string, c *schema.Cluster) []RiskNote {
 	var out []RiskNote
 	for _, f := range c.Risks {
-		n := RiskNote{Cluster: c.Name, Risk: string(f.Risk), Summary: f.Summary, Source: sourceOf(dir, f.Subject)}
+		n := RiskNote{Cluster: c.Name, Risk: string(f.Risk), Summary: f.Summary, Source: sourceOf(dir, f.Subject), Detail: f.Detail}
 		if a := f.Accepted; a != nil {
 			n.Accepted, n.Reason, n.Source = true, a.Reason, sourceOf(dir, a.DeclRange)
 		}

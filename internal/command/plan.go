@@ -3,6 +3,9 @@ package command
 import (
 	"context"
 	"fmt"
+	"slices"
+
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/etcdform/etcdform/internal/command/arguments"
 	"github.com/etcdform/etcdform/internal/command/views"
@@ -31,7 +34,10 @@ func runPlan(ctx context.Context, env *Env, args []string) int {
 			return 1
 		}
 	}
-	cfg, ok := loadConfigOpts(env, a.Path, schema.LoadOptions{Vars: a.Vars, VarFiles: a.VarFiles, Strict: a.Strict})
+	// The plan lists every risk a cluster keeps ("Risks kept", with the
+	// guide's reason), so their warnings are not printed twice; under
+	// --strict they are errors and stop here.
+	cfg, ok := loadConfigOpts(env, a.Path, schema.LoadOptions{Vars: a.Vars, VarFiles: a.VarFiles, Strict: a.Strict}, true)
 	if !ok {
 		return 1
 	}
@@ -88,14 +94,21 @@ func runPlan(ctx context.Context, env *Env, args []string) int {
 // loadConfig loads and validates a configuration, printing diagnostics to
 // stderr. ok is false when it has errors.
 func loadConfig(env *Env, path string, vars, varFiles []string) (*schema.Config, bool) {
-	return loadConfigOpts(env, path, schema.LoadOptions{Vars: vars, VarFiles: varFiles})
+	return loadConfigOpts(env, path, schema.LoadOptions{Vars: vars, VarFiles: varFiles}, false)
 }
 
 // loadConfigOpts is loadConfig with every load option (plan --strict);
-// env supplies Getenv.
-func loadConfigOpts(env *Env, path string, opts schema.LoadOptions) (*schema.Config, bool) {
+// env supplies Getenv. With risksInPlan the safe-default warnings are not
+// printed: the plan shows them.
+func loadConfigOpts(env *Env, path string, opts schema.LoadOptions, risksInPlan bool) (*schema.Config, bool) {
 	opts.Getenv = env.Getenv
 	cfg, diags := schema.Load(path, opts)
+	if risksInPlan {
+		diags = slices.DeleteFunc(diags, func(d *hcl.Diagnostic) bool {
+			_, risk := schema.RiskOf(d)
+			return risk && d.Severity == hcl.DiagWarning
+		})
+	}
 	// Only the diagnostics: "Success! The configuration is valid." is
 	// validate's verdict, not plan's.
 	view := &views.DiagnosticsHuman{Err: env.Stderr, Files: cfg.Files, Sensitive: cfg.Sensitive}

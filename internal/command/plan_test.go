@@ -173,3 +173,22 @@ func TestPlanRisks(t *testing.T) {
 		t.Errorf("JSON risks (-want +got)\n%s", diff)
 	}
 }
+
+// TestPlanRisksOnce: plan shows a risk it does not accept once, in the
+// plan with the guide's reason, not also as a warning on stderr.
+func TestPlanRisksOnce(t *testing.T) {
+	var out, errb bytes.Buffer
+	e := &Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" },
+		Observe: func(context.Context, *schema.Config) *state.Observed { return &state.Observed{} }}
+	RunEnv(context.Background(), e, []string{"plan", "--markdown", "../../examples/lab"})
+	if strings.Contains(errb.String(), "Warning: Auto compaction off") {
+		t.Errorf("the risk is printed on stderr too:\n%s", errb.String())
+	}
+	for _, want := range []string{"- ⚠️ **Auto compaction off** (lab, `compaction-off`): The cluster lab has no auto compaction",
+		`says: "Without periodic compaction, the database will grow until it hits quota and locks the cluster into read-only mode."`,
+		"| lab | `auth-off` Authentication off | ⚠️ no"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the Markdown plan (the merge-request comment) lacks %q:\n%s", want, out.String())
+		}
+	}
+}

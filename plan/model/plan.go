@@ -248,6 +248,9 @@ type RiskNote struct {
 	Source   string
 	Accepted bool
 	Reason   string // the accept_risk block's reason; "" when not accepted
+	// Detail is the warning's text: what carries the risk, the operator
+	// guide's reason quoted, and how to fix or accept it.
+	Detail string
 }
 
 // Meta records who planned what, when.

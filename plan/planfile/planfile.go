@@ -22,7 +22,7 @@ import (
 
 // FormatVersion is the version of the file format this package writes and
 // the only one it reads.
-const FormatVersion = 13
+const FormatVersion = 14
 
 // MaxSize bounds the size of a plan file Read accepts.
 const MaxSize = 64 << 20
@@ -403,6 +403,8 @@ type fileRisk struct {
 	Source   string `json:"source,omitempty"`
 	Accepted bool   `json:"accepted,omitempty"`
 	Reason   string `json:"reason,omitempty"`
+	// Detail quotes the operator guide (format version 14).
+	Detail string `json:"detail,omitempty"`
 }
 
 // encodeAction and decodeAction write and read an action by its Name in

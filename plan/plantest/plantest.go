@@ -128,7 +128,8 @@ func Sample() *plan.Plan {
 		return hcl.Range{Filename: "/cfg/main.hcl", Start: hcl.Pos{Line: line, Column: 1}, End: hcl.Pos{Line: line, Column: 10}}
 	}
 	lab.Risks = []schema.RiskFinding{
-		{Risk: schema.RiskCompactionOff, Summary: "Auto compaction off", Subject: at(1)},
+		{Risk: schema.RiskCompactionOff, Summary: "Auto compaction off", Subject: at(1),
+			Detail: `The cluster lab has no auto compaction. The production guide says: "Without periodic compaction, the database will grow until it hits quota and locks the cluster into read-only mode."`},
 		{Risk: schema.RiskPlaintextPeer, Summary: "Peer traffic without TLS", Subject: at(1),
 			Accepted: &schema.AcceptedRisk{Risk: schema.RiskPlaintextPeer, Reason: "the members share one rack switch; peer TLS comes with the next certificate rollout", DeclRange: at(40)}},
 	}

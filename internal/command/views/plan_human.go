@@ -113,7 +113,7 @@ func (v *PlanHuman) Plan(w io.Writer, p *plan.Plan) error {
 				fmt.Fprintf(&b, "  %s %s: %s [%s], accepted at %s\n      reason: %s\n", v.paint(ansiDim, "="), r.Cluster, r.Summary, r.Risk, r.Source, r.Reason)
 				continue
 			}
-			fmt.Fprintf(&b, "  %s %s: %s [%s] at %s\n      not accepted: validate --strict and plan --strict refuse it\n", v.paint(ansiYellow, "!"), r.Cluster, r.Summary, r.Risk, r.Source)
+			fmt.Fprintf(&b, "  %s %s: %s [%s] at %s\n      not accepted: validate --strict and plan --strict refuse it. %s\n", v.paint(ansiYellow, "!"), r.Cluster, r.Summary, r.Risk, r.Source, r.Detail)
 		}
 	}
 	if len(p.Refusals) > 0 {

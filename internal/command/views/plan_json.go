@@ -11,7 +11,7 @@ import (
 
 // PlanJSONVersion is the version of the JSON document PlanJSON writes; see
 // docs/plan-json.md. Fields are only ever added within a major version.
-const PlanJSONVersion = "2.9"
+const PlanJSONVersion = "2.10"
 
 // PlanJSON renders the stable JSON document described in docs/plan-json.md.
 type PlanJSON struct{}
@@ -47,6 +47,7 @@ type jsonRisk struct {
 	Source   string `json:"source"`
 	Accepted bool   `json:"accepted"`
 	Reason   string `json:"reason"`
+	Detail   string `json:"detail"`
 }
 
 type jsonCluster struct {

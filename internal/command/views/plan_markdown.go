@@ -3,6 +3,7 @@ package views
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/etcdform/etcdform/plan"
@@ -142,6 +143,14 @@ func markdownRisks(b *strings.Builder, risks []plan.RiskNote) {
 		fmt.Fprintf(b, "| %s | `%s` %s | %s | %s | %s |\n", cell(r.Cluster), cell(r.Risk), cell(r.Summary), acc, reason, code(r.Source))
 	}
 	b.WriteString("\n")
+	for _, r := range risks {
+		if !r.Accepted && r.Detail != "" {
+			fmt.Fprintf(b, "- ⚠️ **%s** (%s, `%s`): %s\n", cell(r.Summary), cell(r.Cluster), cell(r.Risk), cell(r.Detail))
+		}
+	}
+	if slices.ContainsFunc(risks, func(r plan.RiskNote) bool { return !r.Accepted && r.Detail != "" }) {
+		b.WriteString("\n")
+	}
 }
 
 // markdownFiles renders what step number n writes and removes on a host
