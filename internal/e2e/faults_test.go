@@ -6,10 +6,10 @@ package e2e
 // write is lost (writer), that the history of concurrent puts and
 // linearizable gets through the fault, the heal and the re-apply is
 // linearizable (internal/history), and that once the fault is healed a
-// re-plan and its apply converge and a further plan is empty. Every fault is injected
-// on a condition the apply reports (its progress lines) or the lab shows
-// (a held stop), never after a sleep. Related tests elsewhere: a member
-// killed between steps (TestApplyStopsOnMidApplyFault), SIGINT
+// re-plan and its apply converge and a further plan is empty. Every fault
+// is injected on a condition the apply reports (its progress lines) or the
+// lab shows (a held stop), never after a sleep. Related tests elsewhere: a
+// member killed between steps (TestApplyStopsOnMidApplyFault), SIGINT
 // (TestApplyInterrupted), a learner whose binary hangs
 // (TestRebuiltMemberFaultE2E).
 
