@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -83,14 +84,16 @@ func BenchmarkRollingUpgrade(b *testing.B) {
 			b.Fatalf("plan: exit %d", code)
 		}
 		la := loadAvg()
+		audit := filepath.Join(b.TempDir(), "audit.jsonl")
 		l := startStallLoad(b, st, "/bench/upgrade-apply")
-		wall, code := run(b, binary, "apply", "--auto-approve", "--snapshot-dir", b.TempDir(), pf)
+		wall, code := run(b, binary, "apply", "--auto-approve", "--snapshot-dir", b.TempDir(), "--audit-log", audit, pf)
 		gap, p99, rate, failed := l.finish()
 		if code != 0 {
 			b.Fatalf("apply: exit %d", code)
 		}
 		apply = wall
 		report(b, "etcdform-apply", wall, gap, p99, rate, failed, la)
+		printSteps(b, audit, wall)
 	})
 	if physical > 0 && apply > 0 {
 		r := float64(apply) / float64(physical)
@@ -98,6 +101,31 @@ func BenchmarkRollingUpgrade(b *testing.B) {
 		fmt.Printf("rolling upgrade %s -> %s, 3 members: apply %.1f s / physical limit %.1f s = %.2f (goal <= 1.2); load average now %s\n",
 			upgradeBenchFrom, upgradeBenchTo, apply.Seconds(), physical.Seconds(), r, loadAvg())
 	}
+}
+
+// printSteps prints where the apply's time went: each step's duration
+// from the audit file, and the time outside the steps (lock, re-observe,
+// the plan's re-derivation, HashKV, the audit record).
+func printSteps(b *testing.B, audit string, wall time.Duration) {
+	data, err := os.ReadFile(audit)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var inSteps time.Duration
+	var parts []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var e struct {
+			Kind, Action, Member string
+			Start, End           time.Time
+		}
+		if json.Unmarshal([]byte(line), &e) != nil || e.Kind != "step" {
+			continue
+		}
+		d := e.End.Sub(e.Start)
+		inSteps += d
+		parts = append(parts, fmt.Sprintf("%s %s %.1fs", e.Action, e.Member, d.Seconds()))
+	}
+	fmt.Printf("  apply's steps: %s; outside the steps %.1f s\n", strings.Join(parts, ", "), (wall - inSteps).Seconds())
 }
 
 // report prints and reports one part's figures.
