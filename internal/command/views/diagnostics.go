@@ -3,6 +3,7 @@ package views
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 
@@ -68,18 +69,36 @@ func (v *DiagnosticsHuman) Write(diags hcl.Diagnostics) error {
 	if len(diags) == 0 {
 		return nil
 	}
-	files := make(map[string]*hcl.File, len(v.Files))
-	for name, src := range v.Files {
-		files[name] = &hcl.File{Bytes: src}
-	}
 	width := v.Width
 	if width == 0 {
 		width = 100
 	}
 	var buf bytes.Buffer
-	w := hcl.NewDiagnosticTextWriter(&buf, files, width, v.Color)
-	if err := w.WriteDiagnostics(diags); err != nil {
-		return err
+	for _, d := range condense(diags) {
+		// hcl's text writer scans the whole file for each snippet: give it
+		// the file only up to the end of the line where the diagnostic's
+		// ranges end, which is all the snippet shows.
+		files := map[string]*hcl.File{}
+		for _, r := range []*hcl.Range{d.Subject, d.Context} {
+			if r == nil {
+				continue
+			}
+			if src, ok := v.Files[r.Filename]; ok {
+				end := min(max(r.End.Byte, 0), len(src))
+				if nl := bytes.IndexByte(src[end:], '\n'); nl >= 0 {
+					end += nl + 1
+				} else {
+					end = len(src)
+				}
+				if f := files[r.Filename]; f == nil || len(f.Bytes) < end {
+					files[r.Filename] = &hcl.File{Bytes: src[:end]}
+				}
+			}
+		}
+		w := hcl.NewDiagnosticTextWriter(&buf, files, width, v.Color)
+		if err := w.WriteDiagnostic(d); err != nil {
+			return err
+		}
 	}
 	_, err := io.WriteString(v.Err, schema.RedactString(buf.String(), v.Sensitive))
 	return err
@@ -155,4 +174,61 @@ func (v *DiagnosticsJSON) Validate(diags hcl.Diagnostics) error {
 	out := schema.RedactString(string(b), vals)
 	_, err = io.WriteString(v.Out, out)
 	return err
+}
+
+// SnippetsPerSummary is how many diagnostics of one severity and summary
+// the human view shows in full, with their source snippet. The others are
+// listed by position in one closing diagnostic: the text writer scans the
+// file from its start for each snippet, so a file of 35,000 clusters with
+// a warning each took minutes to report, and a reader learns nothing from
+// the 35,000th copy.
+const SnippetsPerSummary = 5
+
+// condense keeps the first SnippetsPerSummary diagnostics of each severity
+// and summary and replaces the rest by one diagnostic per such group,
+// without a subject, that lists where they are.
+func condense(diags hcl.Diagnostics) hcl.Diagnostics {
+	type key struct {
+		sev     hcl.DiagnosticSeverity
+		summary string
+	}
+	seen := map[key]int{}
+	more := map[key][]string{}
+	var order []key
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		k := key{d.Severity, d.Summary}
+		seen[k]++
+		if seen[k] <= SnippetsPerSummary {
+			out = append(out, d)
+			continue
+		}
+		if len(more[k]) == 0 {
+			order = append(order, k)
+		}
+		at := "(no position)"
+		if d.Subject != nil {
+			at = fmt.Sprintf("%s:%d", d.Subject.Filename, d.Subject.Start.Line)
+		}
+		more[k] = append(more[k], at)
+	}
+	for _, k := range order {
+		at := more[k]
+		const listed = 20
+		list := strings.Join(at[:min(len(at), listed)], ", ")
+		if len(at) > listed {
+			list += fmt.Sprintf(" and %d more", len(at)-listed)
+		}
+		out = append(out, &hcl.Diagnostic{Severity: k.sev,
+			Summary: fmt.Sprintf("%s (%d more)", k.summary, len(at)),
+			Detail:  fmt.Sprintf("The same %s as above, %d more times, not shown in full: at %s.", severityWord(k.sev), len(at), list)})
+	}
+	return out
+}
+
+func severityWord(s hcl.DiagnosticSeverity) string {
+	if s == hcl.DiagError {
+		return "error"
+	}
+	return "warning"
 }
