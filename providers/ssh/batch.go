@@ -45,7 +45,6 @@ type Batch struct {
 	wg      sync.WaitGroup
 
 	sessions int // sessions opened (rounds sent, plus fallbacks), for tests and benchmarks
-	commands int // commands run: the sessions it would have taken without a Batch
 }
 
 type batchCall struct {
@@ -101,19 +100,10 @@ func (b *Batch) Sessions() int {
 	return b.sessions
 }
 
-// Commands is the number of commands run through the Batch so far: the
-// sessions they would have taken without it.
-func (b *Batch) Commands() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.commands
-}
-
 // run queues cmd for the next round and waits for its answer.
 func (b *Batch) run(ctx context.Context, cmd string) ([]byte, []byte, int, error) {
 	call := &batchCall{ctx: ctx, cmd: cmd, done: make(chan batchResult, 1)}
 	b.mu.Lock()
-	b.commands++
 	b.waiting = append(b.waiting, call)
 	b.sendIfReadyLocked()
 	b.mu.Unlock()
