@@ -294,14 +294,21 @@ func observeHost(ctx context.Context, c *schema.Cluster, m *schema.Member, pool 
 	defer release()
 	h.Reachable = true
 	svc := c.Service
-	// The facts are independent reads, each writing its own fields of h.
-	// They read through one Batch: the commands each asks first go to the
-	// host as one script in one SSH session, those asked after reading
-	// the first answers in the next, so a host costs a few sessions, not
-	// one per command (providers/ssh.Batch).
-	batch := cli.NewBatch()
-	read := batch.Go
-	cli = batch.Client()
+	// The facts are independent reads, each writing its own fields of h:
+	// up to hostReads at once, each its own SSH session on cli (sshd
+	// allows 10 per connection by default, and apply may hold one for its
+	// host lock), so that a host costs a few round trips, not one per fact.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, hostReads)
+	read := func(f func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			f()
+		}()
+	}
 	read(func() { configFacts(ctx, cli, svc.ConfigFile, h) })
 	read(func() { serviceFacts(ctx, cli, svc, h) })
 	read(func() {
@@ -328,9 +335,12 @@ func observeHost(ctx context.Context, c *schema.Cluster, m *schema.Member, pool 
 		h.BackupJob, h.Init, h.BackupTimer, h.BackupEnvSHA256 = hb.files, hb.init, hb.timer, hb.envSHA256
 		h.ToolSHA256, h.ToolVersion = hb.toolSHA256, hb.toolVersion
 	})
-	batch.Wait()
+	wg.Wait()
 	return h
 }
+
+// hostReads bounds the SSH sessions one host's observation opens at once.
+const hostReads = 4
 
 // configFacts reads the host's etcd config file into h.
 func configFacts(ctx context.Context, cli *sshp.Client, path string, h *state.Host) {

@@ -78,7 +78,6 @@ type Client struct {
 	sudo    bool
 	conn    *ssh.Client
 	bastion *Client // nil without a jump host
-	batch   *Batch  // set on a Batch's Client: commands without stdin wait for its round
 }
 
 // Dial connects to cfg.Host, through cfg.Bastion when set, and verifies
@@ -278,9 +277,6 @@ func (c *Client) Run(ctx context.Context, cmd string) (stdout, stderr []byte, ex
 // signals to root sessions, so the command may live on until it next
 // reads stdin or writes output.
 func (c *Client) RunStdin(ctx context.Context, cmd string, r io.Reader) (stdout, stderr []byte, exitCode int, err error) {
-	if c.batch != nil && r == nil {
-		return c.batch.run(ctx, cmd)
-	}
 	var out, errb bytes.Buffer
 	sess, err := c.start(ctx, cmd, func(sess *ssh.Session) error {
 		sess.Stdout, sess.Stderr = &out, &errb

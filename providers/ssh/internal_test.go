@@ -336,27 +336,3 @@ func TestPIDCommand(t *testing.T) {
 		})
 	}
 }
-
-// TestParseBatch: the batch script's output parses back, and an output
-// that ends early or is not base64 is an error (the round then falls back
-// to one session per command).
-func TestParseBatch(t *testing.T) {
-	out := "0 0\naGk=\n\n1 5\n\nb29wcw==\n"
-	res, err := parseBatch([]byte(out), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(res[0].stdout) != "hi" || res[0].code != 0 || string(res[1].stderr) != "oops" || res[1].code != 5 {
-		t.Errorf("parsed %+v", res)
-	}
-	for name, bad := range map[string]string{
-		"ends early":   "0 0\naGk=\n",
-		"not base64":   "0 0\n!!\n\n",
-		"wrong index":  "1 0\n\n\n",
-		"no exit code": "0 x\n\n\n",
-	} {
-		if _, err := parseBatch([]byte(bad), 1); err == nil {
-			t.Errorf("%s: no error", name)
-		}
-	}
-}
