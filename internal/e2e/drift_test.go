@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/etcdform/etcdform/apply"
 	"github.com/etcdform/etcdform/internal/lab"
 	"github.com/etcdform/etcdform/internal/lab/labtest"
+	"github.com/etcdform/etcdform/state"
 )
 
 // runningQuota is the quota the member's etcd process runs with, from its
@@ -290,7 +292,20 @@ func TestSystemdRestartPending(t *testing.T) {
 		t.Fatalf("plan on a fresh systemd lab: exit %d, steps %v, want no changes", code, actions(p))
 	}
 	h := st.Members()[0]
-	// Rewritten by hand with the same bytes: newer than the process.
+	// Once etcd has run for longer than state.ClockSlack (a rewrite within
+	// it counts as the file the process started with; CI once rewrote it
+	// 1 s after a fresh lab's start), rewritten by hand with the same
+	// bytes: newer than the process.
+	labtest.Eventually(t, 30*time.Second, func() error {
+		out, err := labtest.SSH(st, h, "ps -o etimes= -p $(systemctl show -p MainPID --value etcd)")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		if s, _ := strconv.Atoi(strings.TrimSpace(out)); time.Duration(s)*time.Second <= 2*state.ClockSlack {
+			return fmt.Errorf("etcd on %s has run %ss", h.Name, strings.TrimSpace(out))
+		}
+		return nil
+	})
 	if out, err := labtest.SSH(st, h, "cp -p /etc/etcd/etcd.conf.yml /tmp/c && cat /tmp/c > /etc/etcd/etcd.conf.yml"); err != nil {
 		t.Fatalf("rewriting %s's config: %v\n%s", h.Name, err, out)
 	}
