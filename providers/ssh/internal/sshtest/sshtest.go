@@ -180,14 +180,24 @@ func (s *Server) run(t testing.TB, config string) error {
 	log := new(syncBuffer)
 	cmd := exec.Command(SSHD, "-D", "-e", "-f", config)
 	cmd.Stdout, cmd.Stderr = log, log
+	// The connection processes inherit the log pipe; Wait must not wait
+	// on one that outlives the listener.
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		return err
 	}
 	s.pid = cmd.Process.Pid
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	// kill ends the listener and every process below it: the connection
+	// processes would otherwise live as long as their clients (or forever,
+	// when frozen), holding the log pipe open.
 	kill := func() {
+		pids := descendants(s.pid)
 		_ = cmd.Process.Kill()
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
 		<-exited
 	}
 	deadline := time.NewTimer(startTimeout)
@@ -249,16 +259,26 @@ func (b *syncBuffer) String() string {
 // still open. Thaw, or the test's end, lets them go on.
 func (s *Server) Freeze(t testing.TB) {
 	t.Helper()
+	// Registered first: a Fatal below must not leave stopped processes
+	// behind, which would hold the server's log pipe open and its cleanup
+	// waiting forever (CI hung 40 minutes on it).
+	t.Cleanup(func() { s.Thaw() })
 	pids := descendants(s.pid)
-	if len(pids) == 0 {
-		t.Fatal("sshtest: Freeze: the server has no connection")
-	}
+	stopped := 0
 	for _, pid := range pids {
-		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		// A process may have exited since it was listed (sshd's
+		// pre-authentication child does, once the login is done).
+		err := syscall.Kill(pid, syscall.SIGSTOP)
+		switch {
+		case err == nil:
+			stopped++
+		case !errors.Is(err, syscall.ESRCH):
 			t.Fatalf("sshtest: Freeze: %v", err)
 		}
 	}
-	t.Cleanup(func() { s.Thaw() })
+	if stopped == 0 {
+		t.Fatal("sshtest: Freeze: the server has no connection")
+	}
 }
 
 // Thaw resumes what Freeze stopped.
