@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"runtime"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -24,6 +25,11 @@ func ParseConfig(src []byte, filename string) (*hcl.File, hcl.Diagnostics) {
 		toks, _ := hclsyntax.LexConfig(src, filename, hcl.InitialPos)
 		if diags := checkNesting(toks); diags != nil {
 			return nil, diags
+		}
+	}
+	if len(src) >= parallelParseMin && runtime.GOMAXPROCS(0) > 1 {
+		if f, ok := parseParallel(src, filename, parseChunk); ok {
+			return f, nil
 		}
 	}
 	return hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
