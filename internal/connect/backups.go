@@ -70,23 +70,31 @@ type hostBackup struct {
 	envSHA256   string
 }
 
-// backupJob reads the installed files of cluster c's backup job (under
-// either scheduler: apply may be moving it from one to the other), whether
-// systemd runs the host and the state of the job's timer (when the
+// backupJobPaths are the paths of cluster c's backup job files under
+// either scheduler (apply may be moving it from one to the other).
+func backupJobPaths(c *schema.Cluster) []string {
+	var paths []string
+	for _, sch := range []backupjob.Scheduler{backupjob.Cron, backupjob.Systemd} {
+		paths = append(paths, backupjob.Paths(c.Name, sch)...)
+	}
+	return paths
+}
+
+// backupJob takes the installed files of cluster c's backup job from
+// files (read with the host's other files: see fileFacts) and reads
+// whether systemd runs the host and the state of the job's timer (when the
 // cluster's manager is systemd or its units are there), and the hashes of
 // the etcdform binary the job runs and of its credentials file (on the
 // hosts of backup.on, or holding a job). Unreadable files count as
 // absent: plan then proposes to install them.
-func backupJob(ctx context.Context, cli *sshp.Client, c *schema.Cluster, m *schema.Member) hostBackup {
+func backupJob(ctx context.Context, cli *sshp.Client, c *schema.Cluster, m *schema.Member, files map[string][]byte) hostBackup {
 	var hb hostBackup
-	for _, sch := range []backupjob.Scheduler{backupjob.Cron, backupjob.Systemd} {
-		for _, p := range backupjob.Paths(c.Name, sch) {
-			if b, err := cli.ReadFile(ctx, p); err == nil {
-				if hb.files == nil {
-					hb.files = map[string][]byte{}
-				}
-				hb.files[p] = b
+	for _, p := range backupJobPaths(c) {
+		if b, ok := files[p]; ok {
+			if hb.files == nil {
+				hb.files = map[string][]byte{}
 			}
+			hb.files[p] = b
 		}
 	}
 	units := backupjob.Paths(c.Name, backupjob.Systemd)

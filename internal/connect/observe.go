@@ -22,6 +22,7 @@ import (
 	"github.com/etcdform/etcdform/apply"
 	"github.com/etcdform/etcdform/internal/etcdconf"
 	"github.com/etcdform/etcdform/internal/etcdwal"
+	"github.com/etcdform/etcdform/internal/servicedef"
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/schema"
 	"github.com/etcdform/etcdform/state"
@@ -309,7 +310,7 @@ func observeHost(ctx context.Context, c *schema.Cluster, m *schema.Member, pool 
 			f()
 		}()
 	}
-	read(func() { configFacts(ctx, cli, svc.ConfigFile, h) })
+	read(func() { fileFacts(ctx, cli, c, m, h) })
 	read(func() { serviceFacts(ctx, cli, svc, h) })
 	read(func() {
 		if v, err := cli.BinaryVersion(ctx, svc.Binary); err == nil {
@@ -330,11 +331,6 @@ func observeHost(ctx context.Context, c *schema.Cluster, m *schema.Member, pool 
 	})
 	read(func() { bootstrapFacts(ctx, cli, c, m, h) })
 	read(func() { h.Certs, h.Sources = hostCerts(ctx, cli, m), sourceCerts(m) })
-	read(func() {
-		hb := backupJob(ctx, cli, c, m)
-		h.BackupJob, h.Init, h.BackupTimer, h.BackupEnvSHA256 = hb.files, hb.init, hb.timer, hb.envSHA256
-		h.ToolSHA256, h.ToolVersion = hb.toolSHA256, hb.toolVersion
-	})
 	wg.Wait()
 	return h
 }
@@ -342,9 +338,40 @@ func observeHost(ctx context.Context, c *schema.Cluster, m *schema.Member, pool 
 // hostReads bounds the SSH sessions one host's observation opens at once.
 const hostReads = 4
 
-// configFacts reads the host's etcd config file into h.
-func configFacts(ctx context.Context, cli *sshp.Client, path string, h *state.Host) {
-	if data, err := cli.ReadFile(ctx, path); err == nil {
+// fileFacts reads the host's small files in one SSH session (the etcd
+// config file, the service definition etcdform installs and the backup
+// job's files) into h, then the backup job's other facts.
+func fileFacts(ctx context.Context, cli *sshp.Client, c *schema.Cluster, m *schema.Member, h *state.Host) {
+	svc := c.Service
+	paths := []string{svc.ConfigFile}
+	def := ""
+	if servicedef.Supported(svc.Manager) {
+		def = servicedef.Path(svc.Manager, svc.Name)
+		paths = append(paths, def)
+	}
+	paths = append(paths, backupJobPaths(c)...)
+	files, errs, err := cli.ReadFiles(ctx, paths...)
+	if err == nil {
+		err = errs[svc.ConfigFile]
+	}
+	data, exists := files[svc.ConfigFile]
+	configFacts(svc.ConfigFile, data, exists, err, h)
+	if def != "" {
+		h.ServiceDef = files[def]
+	}
+	hb := backupJob(ctx, cli, c, m, files)
+	h.BackupJob, h.Init, h.BackupTimer, h.BackupEnvSHA256 = hb.files, hb.init, hb.timer, hb.envSHA256
+	h.ToolSHA256, h.ToolVersion = hb.toolSHA256, hb.toolVersion
+}
+
+// configFacts records the host's etcd config file at path in h: its
+// content when it exists, else the error that kept it from being read
+// (none when it is missing).
+func configFacts(path string, data []byte, exists bool, err error, h *state.Host) {
+	switch {
+	case err != nil:
+		h.Error = "reading " + path + ": " + err.Error()
+	case exists:
 		h.ConfigExists = true
 		sum := sha256.Sum256(data)
 		h.ConfigHash = hex.EncodeToString(sum[:])
@@ -355,8 +382,6 @@ func configFacts(ctx context.Context, cli *sshp.Client, path string, h *state.Ho
 			h.Config = &p.File
 			h.ConfigUnknown = p.Unknown
 		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		h.Error = "reading " + path + ": " + err.Error()
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 
 	"github.com/etcdform/etcdform/internal/etcdbin"
 	"github.com/etcdform/etcdform/internal/release"
-	"github.com/etcdform/etcdform/internal/servicedef"
 	sshp "github.com/etcdform/etcdform/providers/ssh"
 	"github.com/etcdform/etcdform/schema"
 	"github.com/etcdform/etcdform/state"
@@ -51,7 +50,8 @@ func Release(ctx context.Context, c *schema.Cluster, oc *state.Cluster) *state.R
 
 // bootstrapFacts observes what a bootstrap must know of a member's host:
 // the data dir's mode, whether something listens on the member's peer
-// port, and the service definition etcdform would install.
+// port (the service definition etcdform would install is read by
+// fileFacts).
 func bootstrapFacts(ctx context.Context, cli *sshp.Client, c *schema.Cluster, m *schema.Member, h *state.Host) {
 	svc := c.Service
 	if st, err := cli.FileInfo(ctx, svc.DataDir); err == nil && st.Exists {
@@ -62,11 +62,6 @@ func bootstrapFacts(ctx context.Context, cli *sshp.Client, c *schema.Cluster, m 
 			if h.PeerPortInUse, err = cli.PeerPortInUse(ctx, port); err != nil {
 				h.PeerPortError = err.Error()
 			}
-		}
-	}
-	if servicedef.Supported(svc.Manager) {
-		if b, err := cli.ReadFile(ctx, servicedef.Path(svc.Manager, svc.Name)); err == nil {
-			h.ServiceDef = b
 		}
 	}
 }

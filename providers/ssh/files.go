@@ -3,6 +3,7 @@ package ssh
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -53,6 +54,80 @@ func (c *Client) ReadFile(ctx context.Context, path string) ([]byte, error) {
 		return nil, c.cmdError("reading "+path, code, errb)
 	}
 	return out, nil
+}
+
+// readFilesScript prints, for each path argument in order, "M" (missing),
+// "E" (not readable) or "F SIZE" and then exactly SIZE bytes of content.
+const readFilesScript = `for f; do
+  [ -e "$f" ] || { echo M; continue; }
+  n=$(wc -c < "$f" 2>/dev/null) || { echo E; continue; }
+  echo "F $((n))"; head -c "$((n))" -- "$f"
+done`
+
+// ReadFiles reads several small files in one SSH session (one round trip
+// rather than one per file). files holds the content of each path that
+// exists; missing paths are in neither map. A path that cannot be read,
+// and every path when a file changed size while it was read, is read
+// again alone with ReadFile, and errs holds its error. err is a transport
+// failure: then nothing was read.
+func (c *Client) ReadFiles(ctx context.Context, paths ...string) (files map[string][]byte, errs map[string]error, err error) {
+	files, errs = map[string][]byte{}, map[string]error{}
+	if len(paths) == 0 {
+		return files, errs, nil
+	}
+	stdout, _, code, err := c.script(ctx, readFilesScript, nil, paths...)
+	if err != nil {
+		return nil, nil, err
+	}
+	var again []string
+	rest := stdout
+	ok := code == 0
+	for _, p := range paths {
+		if !ok {
+			break
+		}
+		line, tail, found := bytes.Cut(rest, []byte("\n"))
+		switch {
+		case !found:
+			ok = false
+		case string(line) == "M":
+		case string(line) == "E":
+			again = append(again, p)
+		case bytes.HasPrefix(line, []byte("F ")):
+			n, perr := strconv.Atoi(string(line[2:]))
+			if perr != nil || n < 0 || n > len(tail) {
+				ok = false
+				break
+			}
+			var b []byte // as ReadFile: an empty file's content is nil
+			if n > 0 {
+				b = bytes.Clone(tail[:n])
+			}
+			files[p], tail = b, tail[n:]
+		default:
+			ok = false
+		}
+		rest = tail
+	}
+	if !ok || len(rest) != 0 {
+		// A file that shrank or grew between its size and its read; or
+		// the script did not run (a shell without wc or head).
+		files, again = map[string][]byte{}, paths
+	}
+	for _, p := range again {
+		b, err := c.ReadFile(ctx, p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			if ctx.Err() != nil {
+				return nil, nil, err
+			}
+			errs[p] = err
+		default:
+			files[p] = b
+		}
+	}
+	return files, errs, nil
 }
 
 // FileStat describes a file on a host (following symbolic links).

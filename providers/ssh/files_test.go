@@ -376,3 +376,38 @@ func TestWALHead(t *testing.T) {
 		t.Errorf("WALHead = %q, %v; want the oldest .wal file's first 10 bytes", got, err)
 	}
 }
+
+// TestReadFiles reads present, missing, empty and awkward files in one
+// call; a path that cannot be read (a directory) is an error for it alone.
+func TestReadFiles(t *testing.T) {
+	t.Parallel()
+	c := dial(t, newHost(t, sshtest.Options{}).cfg)
+	dir := t.TempDir()
+	files := map[string]string{
+		"a":     "name: etcd-1\n",
+		"empty": "",
+		"odd":   "F 3\nM\nE\n\x00no newline at the end",
+	}
+	for name, content := range files {
+		writeLocal(t, filepath.Join(dir, name), &localFile{Content: content, Mode: 0o644})
+	}
+	p := func(name string) string { return filepath.Join(dir, name) }
+	got, errs, err := c.ReadFiles(ctxFor(t), p("missing"), p("a"), p("empty"), p("odd"), p("missing2"))
+	if err != nil || len(errs) != 0 {
+		t.Fatal(err, errs)
+	}
+	want := map[string][]byte{p("a"): []byte(files["a"]), p("empty"): nil, p("odd"): []byte(files["odd"])}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	got, errs, err = c.ReadFiles(ctxFor(t), p("a"), dir, p("missing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) != 1 || errs[dir] == nil {
+		t.Errorf("errors = %v, want one for the directory %s", errs, dir)
+	}
+	if diff := cmp.Diff(map[string][]byte{p("a"): []byte(files["a"])}, got); diff != "" {
+		t.Errorf("with a directory among them (-want +got):\n%s", diff)
+	}
+}
