@@ -337,9 +337,16 @@ func dialOK(ctx context.Context, addr string) bool {
 }
 
 // Healthy reports whether clientURL/health answers {"health":"true"}.
+// The connection is closed after the answer, as HealthyTLS's is: an idle
+// keep-alive connection left to a member would count as one of its clients,
+// and one that comes back only at its next request (apply's wait for a
+// restarted member's clients would wait for it until its bound).
 func Healthy(ctx context.Context, clientURL string) bool {
-	return healthy(ctx, http.DefaultClient, clientURL)
+	return healthy(ctx, healthClient, clientURL)
 }
+
+// healthClient is Healthy's HTTP client: no keep-alive.
+var healthClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 
 func healthy(ctx context.Context, c *http.Client, clientURL string) bool {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
