@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/etcdform/etcdform/plan/model"
@@ -28,8 +29,12 @@ type Options struct {
 	// AuditKeep is how many in-cluster audit records a cluster keeps;
 	// older ones are folded into its summary (default DefaultAuditKeep).
 	AuditKeep int
-	Progress  func(Event)
-	Now       func() time.Time
+	// Progress is given every progress event, from one goroutine at a
+	// time (the steps of a concurrent group run in their own).
+	Progress func(Event)
+	// Now is the clock of the audit and the results (time.Now when nil);
+	// the steps of a concurrent group call it from their goroutines.
+	Now func() time.Time
 
 	// ClientsBackTimeout bounds how long a restart waits, after its gate,
 	// for the member's clients to come back (as many remote client
@@ -262,10 +267,14 @@ func bootstrapping(p *model.Plan, cluster string) bool {
 }
 
 // runCluster locks one cluster, checks the plan is fresh, and runs its
-// steps one at a time, each followed by the health gate.
+// steps one at a time, each followed by the health gate (consecutive
+// steps of a Concurrent action, which have no gates, together: runGroup).
 func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx []int, res *Result, conn Connector, opts Options) (rerr error) {
 	start := opts.Now()
+	var progress sync.Mutex // the steps of a concurrent group report from their own goroutines
 	report := func(e Event) {
+		progress.Lock()
+		defer progress.Unlock()
 		e.Cluster, e.Steps, e.Elapsed = c.Name, len(idx), opts.Now().Sub(start)
 		opts.Progress(e)
 	}
@@ -278,7 +287,7 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 	}
 	defer etcd.Close()
 
-	x := &executor{c: c, etcd: etcd, conn: conn, opts: opts, hosts: map[string]Host{}}
+	x := &executor{c: c, etcd: etcd, conn: conn, opts: opts, hosts: map[string]Host{}, stamps: &stagedStamps{}}
 	defer x.closeHosts()
 	defer x.removeFetched()
 
@@ -374,7 +383,11 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 
 	// Before the first risky step, every member must hold the same data.
 	hashAt := hashCheckAt(p, idx)
+	next := 0 // the steps before it ran in a concurrent group
 	for n, i := range idx {
+		if n < next {
+			continue
+		}
 		step := p.Steps[i]
 		if err := lock.Check(ctx); err != nil {
 			return fmt.Errorf("apply: cluster %s: lost the apply lock before step %d; stopping: %w", c.Name, n+1, err)
@@ -392,6 +405,13 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 				return fmt.Errorf("apply: cluster %s: before step %d/%d (%s %s), ahead of the first risky step; no further steps were started: %w", c.Name, n+1, len(idx), step.Action, memberLabel(step), err)
 			}
 			opts.Audit.Record(AuditEntry{Kind: "hashkv", Cluster: c.Name, Time: opts.Now(), Step: n + 1, Outcome: "agree: " + what})
+		}
+		if end := groupEnd(p, idx, n); end > n+1 {
+			if err := x.runGroup(ctx, p, idx, n, end, res, report); err != nil {
+				return err
+			}
+			next = end
+			continue
 		}
 		r := &res.Steps[i]
 		r.Start = opts.Now()

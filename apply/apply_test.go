@@ -73,6 +73,9 @@ type fakeWorld struct {
 	noStorage bool
 	// refuse is a downgrade request etcd refuses ("downgrade enable 3.5").
 	refuse string
+	// onStage, when set, runs at the start of every StageFiles call,
+	// from the call's goroutine.
+	onStage func(ctx context.Context) error
 }
 
 type fakeEtcd struct{ w *fakeWorld }
@@ -277,11 +280,25 @@ func (h fakeHost) MoveAside(ctx context.Context, from, aside string) error {
 func (h fakeHost) InstallFiles(ctx context.Context, fs []File) error {
 	return h.do(op{Op: "install-files", Files: append([]File(nil), fs...)})
 }
-func (h fakeHost) StageFiles(ctx context.Context, fs []File) error {
-	return h.do(op{Op: "stage-files", Files: append([]File(nil), fs...)})
+func (h fakeHost) StageFiles(ctx context.Context, fs []File) ([]Staged, error) {
+	if h.w.onStage != nil {
+		if err := h.w.onStage(ctx); err != nil {
+			return nil, err
+		}
+	}
+	var out []Staged
+	for _, f := range fs {
+		sum := sha256.Sum256(f.Data)
+		out = append(out, Staged{Path: f.Path, SHA256: hex.EncodeToString(sum[:]), Stamp: "staged on " + h.name})
+	}
+	return out, h.do(op{Op: "stage-files", Files: append([]File(nil), fs...)})
 }
 func (h fakeHost) SwapStaged(ctx context.Context, fs []Staged) error {
-	return h.do(op{Op: "swap-staged"})
+	var stamps []string
+	for _, f := range fs {
+		stamps = append(stamps, f.Stamp)
+	}
+	return h.do(op{Op: "swap-staged", From: strings.Join(stamps, ",")})
 }
 func (h fakeHost) InstallJob(ctx context.Context, j Job) error {
 	return h.do(op{Op: "install-job", Job: &j})

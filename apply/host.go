@@ -193,9 +193,11 @@ type Host interface {
 	InstallFiles(ctx context.Context, files []File) error
 	// StageFiles puts files next to their targets (PATH.etcdform-new)
 	// and checks them there; the targets are untouched until SwapStaged.
-	StageFiles(ctx context.Context, files []File) error
-	// SwapStaged checks staged files against their sha256 and swaps
-	// them in together, keeping each replaced file as PATH.bak.
+	// It returns each staged copy with the stamp it had when checked.
+	StageFiles(ctx context.Context, files []File) ([]Staged, error)
+	// SwapStaged checks staged files against their sha256 (a copy that
+	// still has the stamp StageFiles returned is not hashed again) and
+	// swaps them in together, keeping each replaced file as PATH.bak.
 	SwapStaged(ctx context.Context, files []Staged) error
 	// InstallJob installs a scheduled job's files in the order Job
 	// describes.
@@ -291,6 +293,10 @@ type Restore struct {
 type Staged struct {
 	Path   string
 	SHA256 string
+	// Stamp is the staged copy's device, inode, size and times when
+	// StageFiles checked its sha256 ("" for none): SwapStaged hashes the
+	// copy again only when they changed since.
+	Stamp string
 }
 
 // File is one whole file to install on a host.

@@ -43,6 +43,10 @@ type executor struct {
 	// fetched is the backup snapshot a fetch-backup step fetched and
 	// checked for this run's restore-member steps (restore.go).
 	fetched *fetchedBackup
+	// stamps are the copies this apply's stage-binary steps staged and
+	// checked, for the upgrade-member steps' swaps (shared by the steps
+	// of a concurrent group).
+	stamps *stagedStamps
 	// downgrade is the minor ("3.5") of the downgrade a downgrade-enable
 	// step of this apply requested; "" before. A failed step then cancels
 	// it while versions are mixed (cancelDowngrade).
@@ -239,7 +243,8 @@ func (x *executor) checkV2Store(ctx context.Context, s model.Step) error {
 }
 
 // upgradeMember swaps in the binaries a stage-binary step staged (checked
-// against the step's sha256 on the host), restarts the member on them (a
+// against the step's sha256 on the host, unless they are unchanged since
+// this apply's stage-binary step checked them), restarts the member on them (a
 // restart, with leadership moved away first) and waits, within the step's
 // time, until it reports the version the step's target names. It serves
 // downgrade-member too. A member the live member list shows as a learner
@@ -266,7 +271,7 @@ func (x *executor) upgradeMember(ctx context.Context, s model.Step) error {
 		}
 		staged := make([]Staged, len(s.Uploads))
 		for i, u := range s.Uploads {
-			staged[i] = Staged{Path: u.Path, SHA256: u.SHA256}
+			staged[i] = Staged{Path: u.Path, SHA256: u.SHA256, Stamp: x.stamps.get(s.Member, u.Path, u.SHA256)}
 		}
 		x.ev("swapping in the staged binaries")
 		if err := h.SwapStaged(ctx, staged); err != nil {

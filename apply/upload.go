@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/etcdform/etcdform/plan/model"
 )
@@ -62,10 +63,43 @@ func (x *executor) stageBinary(ctx context.Context, s model.Step) error {
 		return err
 	}
 	x.ev(fmt.Sprintf("staging %d files", len(files)))
-	if err := h.StageFiles(ctx, files); err != nil {
+	staged, err := h.StageFiles(ctx, files)
+	if err != nil {
 		return fmt.Errorf("staging on %s: %w", s.Member, err)
 	}
+	for _, f := range staged {
+		x.stamps.put(s.Member, f)
+	}
 	return nil
+}
+
+// stagedStamps are the stamps (Staged.Stamp) of the copies this apply's
+// stage-binary steps staged and checked, by member, path and sha256: a
+// swap of the same file by the member's upgrade-member step hashes the
+// copy again only when it changed since. Safe for concurrent use.
+type stagedStamps struct {
+	mu sync.Mutex
+	m  map[[3]string]string
+}
+
+func (st *stagedStamps) put(member string, f Staged) {
+	if f.Stamp == "" {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.m == nil {
+		st.m = map[[3]string]string{}
+	}
+	st.m[[3]string{member, f.Path, f.SHA256}] = f.Stamp
+}
+
+// get returns the stamp of the copy of path with sha256 staged on
+// member's host; "" when this apply staged none.
+func (st *stagedStamps) get(member, path, sha256 string) string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.m[[3]string{member, path, sha256}]
 }
 
 // readUploads reads the sources of a step's uploads and checks each

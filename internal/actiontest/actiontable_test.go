@@ -100,6 +100,11 @@ func TestActionTable(t *testing.T) {
 			if got, ok := plan.ActionNamed(info.Name); !ok || got != info.Action || info.Action.String() != info.Name {
 				t.Errorf("ActionNamed(%q) = %c, %v", info.Name, got, ok)
 			}
+			// Steps that run at the same time touch nothing that runs.
+			if info.Concurrent && (info.Before != plan.GateNone || info.After != plan.GateNone || info.Tolerance != plan.ToleranceKept ||
+				info.Risky || info.Batch || info.Auth || info.Effect != plan.EffectOther) {
+				t.Errorf("row %s is Concurrent, so it must have no gate, keep the fault tolerance, and be neither risky, a batch, an auth change nor an effect on etcd: %+v", info.Name, info)
+			}
 
 			s := plan.Step{Action: info.Action, Cluster: "lab", Member: "m1", MemberID: 1, Voters: 3, Tolerated: 1}
 			if f := stepFields[info.Action]; f != nil {

@@ -116,8 +116,13 @@ func (h *hostAdapter) MoveAside(ctx context.Context, from, aside string) error {
 func (h *hostAdapter) InstallFiles(ctx context.Context, files []apply.File) error {
 	return h.cli.InstallFiles(ctx, sshFiles(files))
 }
-func (h *hostAdapter) StageFiles(ctx context.Context, files []apply.File) error {
-	return h.cli.StageFiles(ctx, sshFiles(files))
+func (h *hostAdapter) StageFiles(ctx context.Context, files []apply.File) ([]apply.Staged, error) {
+	staged, err := h.cli.StageFiles(ctx, sshFiles(files))
+	out := make([]apply.Staged, len(staged))
+	for i, f := range staged {
+		out[i] = apply.Staged(f)
+	}
+	return out, err
 }
 func (h *hostAdapter) SwapStaged(ctx context.Context, files []apply.Staged) error {
 	out := make([]sshp.Staged, len(files))

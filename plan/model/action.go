@@ -93,6 +93,7 @@ const (
 	// artifact (Step.Uploads) next to their targets on a member's host
 	// (PATH.etcdform-new) and checks them there; the running binary is
 	// untouched until the member's upgrade-member step swaps them in.
+	// Consecutive stage-binary steps run at the same time (Concurrent).
 	StageBinary Action = 'b'
 	// CheckV2Store runs `etcdutl check v2store` (the host's etcdutl, of
 	// the version the member runs) on a copy of the member's WAL and v2
@@ -218,6 +219,15 @@ type ActionInfo struct {
 	// together (the starts of a new cluster's members: none is healthy
 	// alone), so apply runs the After gate once, after the last of them.
 	Batch bool
+	// Concurrent: consecutive steps of this action in one cluster may run
+	// at the same time, each on its own member's host. Only an action
+	// whose steps touch nothing that runs and need nothing of each other
+	// may be (staging a binary): no gate before or after, no fault
+	// tolerance used, not risky (TestActionTable checks). Each step keeps
+	// its own outcome and audit entry; apply starts the group's steps
+	// together, waits for all of them, and stops after the group when one
+	// failed.
+	Concurrent bool
 	// Does says what apply does for a step of this action, in plain words
 	// for someone on call (the runbook `show --markdown` adds to a
 	// recovery plan): one sentence in the present tense about "the
@@ -322,7 +332,8 @@ var actions = [...]ActionInfo{
 	{Action: DisarmAlarm, Name: "disarm-alarm", Legend: "disarm alarm", One: "alarm disarm", Many: "alarm disarms", Does: "Checks that every member's database is below its quota with a margin, then disarms the alarm so that the cluster takes writes again.",
 		After: GateAll, Maintenance: true},
 	{Action: CheckV2Store, Name: "check-v2store", Legend: "check v2 store", One: "v2 store check", Many: "v2 store checks", Does: "Checks a copy of the member's v2 store with etcdutl before the upgrade installs anything; custom content stops the apply."},
-	{Action: StageBinary, Name: "stage-binary", Legend: "stage binary", One: "binary staged", Many: "binaries staged", Does: "Uploads the checked etcd and etcdutl binaries next to the member's current ones, without touching what runs."},
+	{Action: StageBinary, Name: "stage-binary", Legend: "stage binary", One: "binary staged", Many: "binaries staged", Does: "Uploads the checked etcd and etcdutl binaries next to the member's current ones, without touching what runs.",
+		Concurrent: true},
 	{Action: InstallBinary, Name: "install-binary", Legend: "install binary", One: "binary install", Many: "binary installs", Does: "Installs the checked etcd and etcdutl binaries on the member's host, keeping the previous ones as .bak; no restart."},
 	{Action: InstallService, Name: "install-service", Legend: "install service", One: "service install", Many: "service installs", Does: "Creates the service user, the data dir (mode 0700) and the service definition on the member's host, left stopped."},
 	{Action: FetchBackup, Name: "fetch-backup", Legend: "fetch and check a backup", One: "backup fetch", Many: "backup fetches", Does: "Fetches the backup snapshot from the backup destination to where etcdform runs, decrypts it with the age identity given to apply and checks its size, sha256 and trailing hash against the record shown; no host is touched, so a wrong identity or a damaged object stops the apply here.", Recovery: true,

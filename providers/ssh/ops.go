@@ -104,17 +104,28 @@ type File struct {
 // stagedSuffix names the staged copy of an installed file next to it.
 const stagedSuffix = ".etcdform-new"
 
+// stampFormat is stat's format of a staged copy's stamp: its device,
+// inode, size, and modification and change times (to the nanosecond where
+// the file system keeps them). A write to the file, a chmod or a chown, or
+// another file renamed in its place changes it; only a rewrite of the same
+// size within one tick of the file system's clock would not.
+const stampFormat = "%d %i %s %y %z"
+
 // swapScript moves staged files over their targets. Its arguments are
-// triples: target, staged copy, its expected sha256. Every staged copy is
-// checked first, then each target's owner goes to its replacement and
-// the target is kept as TARGET.bak, then all are renamed in a row.
+// quadruples: target, staged copy, its expected sha256, and its stamp
+// when StageFiles checked it ("" for none). Every staged copy is checked
+// first: hashed again, unless it still has the stamp it had when its hash
+// was checked; then each target's owner goes to its replacement and the
+// target is kept as TARGET.bak, then all are renamed in a row.
 const swapScript = `set -e
 pass() {
   what=$1; shift
   while [ $# -gt 0 ]; do
-    p=$1 s=$2 h=$3; shift 3
+    p=$1 s=$2 h=$3 st=$4; shift 4
     case $what in
-    check) echo "$h  $s" | sha256sum -c --status - || { echo "$s does not hold what was sent" >&2; exit 1; } ;;
+    check) if [ -z "$st" ] || [ "$(stat -c '` + stampFormat + `' -- "$s" 2>/dev/null)" != "$st" ]; then
+        echo "$h  $s" | sha256sum -c --status - || { echo "$s does not hold what was sent" >&2; exit 1; }
+      fi ;;
     keep) if [ -e "$p" ]; then chown --reference="$p" "$s" && ln -f -- "$p" "$p.bak"; fi ;;
     swap) mv -f -- "$s" "$p" ;;
     esac
@@ -168,6 +179,10 @@ func (c *Client) InstallFiles(ctx context.Context, files []File) error {
 type Staged struct {
 	Path   string
 	SHA256 string
+	// Stamp is the staged copy's stamp (stampFormat) when StageFiles
+	// checked its sha256; "" for none. SwapStaged hashes a copy again
+	// only when its stamp changed since.
+	Stamp string
 }
 
 func staged(files []File) []Staged {
@@ -193,40 +208,54 @@ func (c *Client) stage(ctx context.Context, files []File) error {
 // StageFiles puts files next to their targets (PATH.etcdform-new,
 // creating directories) and checks them there, without touching the
 // targets: SwapStaged swaps them in later (an upgrade stages the new
-// binary on every host before the first restart).
-func (c *Client) StageFiles(ctx context.Context, files []File) error {
+// binary on every host before the first restart). It returns what
+// SwapStaged needs, with each copy's stamp as it was checked.
+func (c *Client) StageFiles(ctx context.Context, files []File) ([]Staged, error) {
 	var paths []string
 	for _, f := range files {
 		paths = append(paths, f.Path)
 	}
 	if err := c.mkdirs(ctx, dirsOf(paths)); err != nil {
-		return err
+		return nil, err
 	}
 	if err := c.stage(ctx, files); err != nil {
-		return err
+		return nil, err
 	}
+	out := staged(files)
 	var args []string
-	for _, s := range staged(files) {
-		args = append(args, s.Path, s.Path+stagedSuffix, s.SHA256)
+	for _, s := range out {
+		args = append(args, s.Path+stagedSuffix, s.SHA256)
 	}
-	_, errb, code, err := c.script(ctx, `set -e
-while [ $# -gt 0 ]; do echo "$3  $2" | sha256sum -c --status - || { echo "$2 does not hold what was sent" >&2; exit 1; }; shift 3; done`, nil, args...)
+	// The stamp is read before the hash: a write after it changes it.
+	stdout, errb, code, err := c.script(ctx, `set -e
+while [ $# -gt 0 ]; do
+  st=$(stat -c '`+stampFormat+`' -- "$1" 2>/dev/null) || st=""
+  echo "$2  $1" | sha256sum -c --status - || { echo "$1 does not hold what was sent" >&2; exit 1; }
+  echo "$st"; shift 2
+done`, nil, args...)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if code != 0 {
-		return c.cmdError("checking staged "+strings.Join(paths, ", "), code, errb)
+		return nil, c.cmdError("checking staged "+strings.Join(paths, ", "), code, errb)
 	}
-	return nil
+	// Without a stamp for every copy, SwapStaged hashes them all again.
+	if stamps := strings.Split(strings.TrimSuffix(string(stdout), "\n"), "\n"); len(stamps) == len(out) {
+		for i := range out {
+			out[i].Stamp = stamps[i]
+		}
+	}
+	return out, nil
 }
 
 // SwapStaged swaps in files staged next to their targets (StageFiles):
-// each staged copy is checked against its sha256 first, each target is
-// kept as PATH.bak, then all are renamed in a row (swapScript).
+// each staged copy is checked against its sha256 first (unless it still
+// has the stamp StageFiles returned for it), each target is kept as
+// PATH.bak, then all are renamed in a row (swapScript).
 func (c *Client) SwapStaged(ctx context.Context, files []Staged) error {
 	var args, paths []string
 	for _, f := range files {
-		args = append(args, f.Path, f.Path+stagedSuffix, f.SHA256)
+		args = append(args, f.Path, f.Path+stagedSuffix, f.SHA256, f.Stamp)
 		paths = append(paths, f.Path)
 	}
 	_, errb, code, err := c.script(ctx, swapScript, nil, args...)

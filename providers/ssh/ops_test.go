@@ -180,3 +180,78 @@ func TestRunJob(t *testing.T) {
 		}
 	}
 }
+
+// Issue 17 bench: StageFiles checks the staged copies and returns their
+// stamps; SwapStaged hashes a copy again only when its stamp changed since
+// (a write, a file renamed in its place), and always without a stamp.
+func TestStageAndSwap(t *testing.T) {
+	t.Parallel()
+	c := dial(t, newHost(t, sshtest.Options{}).cfg)
+	const wrongSHA = "0000000000000000000000000000000000000000000000000000000000000000"
+	for name, tc := range map[string]struct {
+		mutate  func(t *testing.T, staged []sshp.Staged) // between staging and the swap
+		wantErr string
+	}{
+		"unchanged since it was checked": {mutate: func(*testing.T, []sshp.Staged) {}},
+		// The apply layer pairs a stamp only with the sha256 it was checked
+		// against: here a wrong one shows the copy is not hashed again.
+		"unchanged, not hashed again": {mutate: func(t *testing.T, s []sshp.Staged) { s[0].SHA256 = wrongSHA }},
+		"rewritten since": {
+			mutate: func(t *testing.T, s []sshp.Staged) {
+				if err := os.WriteFile(s[0].Path+".etcdform-new", []byte("another etcd binary"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantErr: "does not hold what was sent",
+		},
+		"replaced since": {
+			mutate: func(t *testing.T, s []sshp.Staged) {
+				p := s[0].Path + ".etcdform-new"
+				if err := os.WriteFile(p+".tmp", []byte("new etcd"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(p+".tmp", p); err != nil {
+					t.Fatal(err)
+				}
+				s[0].SHA256 = wrongSHA
+			},
+			wantErr: "does not hold what was sent",
+		},
+		"no stamp: hashed": {
+			mutate:  func(t *testing.T, s []sshp.Staged) { s[0].Stamp, s[0].SHA256 = "", wrongSHA },
+			wantErr: "does not hold what was sent",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeLocal(t, filepath.Join(dir, "etcd"), &localFile{Content: "old etcd", Mode: 0o755})
+			files := []sshp.File{{Path: filepath.Join(dir, "etcd"), Data: []byte("new etcd"), Mode: 0o755},
+				{Path: filepath.Join(dir, "etcdutl"), Data: []byte("new etcdutl"), Mode: 0o755}}
+			staged, err := c.StageFiles(ctxFor(t), files)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(staged) != 2 || staged[0].Stamp == "" || staged[1].Stamp == "" || staged[0].Path != files[0].Path {
+				t.Fatalf("staged %+v, want both files with their stamps", staged)
+			}
+			if got := readLocal(t, files[0].Path); got.Content != "old etcd" {
+				t.Fatalf("staging changed the target: %+v", got)
+			}
+			tc.mutate(t, staged)
+			err = c.SwapStaged(ctxFor(t), staged)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("swap: err %v, want %q", err, tc.wantErr)
+			}
+			want, wantDir := "new etcd", []string{"etcd", "etcd.bak", "etcdutl"}
+			if tc.wantErr != "" {
+				want, wantDir = "old etcd", []string{"etcd", "etcd.etcdform-new", "etcdutl.etcdform-new"}
+			}
+			if got := readLocal(t, files[0].Path); got.Content != want {
+				t.Errorf("etcd holds %q, want %q", got.Content, want)
+			}
+			if diff := cmp.Diff(wantDir, entries(t, dir)); diff != "" {
+				t.Errorf("directory (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
