@@ -357,6 +357,7 @@ type stallLoad struct {
 	lat    []time.Duration
 	failed int
 	start  time.Time
+	end    time.Time // set by finish
 	stop   chan struct{}
 	wg     sync.WaitGroup
 }
@@ -400,25 +401,44 @@ func startStallLoad(b *testing.B, st *lab.State, prefix string) *stallLoad {
 // and the rate of acknowledged writes, and the failed writes.
 func (l *stallLoad) finish() (maxGap, p99 time.Duration, rate float64, failed int) {
 	end := time.Now()
+	l.end = end
 	close(l.stop)
 	l.wg.Wait()
-	acks := slices.Clone(l.acks)
-	slices.SortFunc(acks, func(a, b time.Time) int { return a.Compare(b) })
-	prev := l.start
-	for _, a := range acks {
-		if a.After(end) {
-			break
-		}
-		maxGap = max(maxGap, a.Sub(prev))
-		prev = a
+	for _, g := range l.gaps(0) {
+		maxGap = max(maxGap, g.len)
 	}
-	maxGap = max(maxGap, end.Sub(prev))
 	lat := slices.Clone(l.lat)
 	slices.Sort(lat)
 	if len(lat) > 0 {
 		p99 = lat[len(lat)*99/100]
 	}
-	return maxGap, p99, float64(len(acks)) / end.Sub(l.start).Seconds(), l.failed
+	return maxGap, p99, float64(len(l.acks)) / end.Sub(l.start).Seconds(), l.failed
+}
+
+// loadGap is a time without an acknowledged write, from the start of the
+// load to the end finish saw.
+type loadGap struct {
+	from time.Time
+	len  time.Duration
+}
+
+// gaps returns the times without an acknowledged write longer than over,
+// in order, once finish has stopped the writers.
+func (l *stallLoad) gaps(over time.Duration) []loadGap {
+	acks := slices.Clone(l.acks)
+	slices.SortFunc(acks, func(a, b time.Time) int { return a.Compare(b) })
+	var out []loadGap
+	prev := l.start
+	for _, a := range append(acks, l.end) {
+		if a.After(l.end) {
+			a = l.end
+		}
+		if g := a.Sub(prev); g > over {
+			out = append(out, loadGap{prev, g})
+		}
+		prev = a
+	}
+	return out
 }
 
 // fragment writes about 100 MiB, deletes and compacts it, and waits until

@@ -1,12 +1,17 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +19,10 @@ import (
 	"github.com/etcdform/etcdform/internal/etcdbin"
 	"github.com/etcdform/etcdform/internal/lab"
 	"github.com/etcdform/etcdform/internal/lab/labtest"
+	"github.com/etcdform/etcdform/plan/model"
+	"github.com/etcdform/etcdform/plan/planfile"
 	etcdp "github.com/etcdform/etcdform/providers/etcd"
+	"github.com/etcdform/etcdform/schema"
 )
 
 // upgradeBenchFrom and upgradeBenchTo are the rolling upgrade the bench
@@ -24,23 +32,32 @@ const (
 	upgradeBenchTo   = "3.7.3"
 )
 
+// upgradeGapReport is the shortest gap between acknowledged writes the
+// bench prints with where it fell.
+const upgradeGapReport = 300 * time.Millisecond
+
 // BenchmarkRollingUpgrade (issue 17 bench) upgrades a 3-member lab from
 // 3.6.16 to 3.7.3 under a steady write load (one writer per endpoint, up
 // to 200 writes/s offered each), twice, each on a fresh lab:
 //
-//   - physical-limit: by hand, one member at a time (leadership moved away
-//     first, untimed): put the new binary in place (a copy next to it and a
-//     rename), restart the service and wait until the member answers
-//     /health; the sum of those times;
+//   - physical-limit: by hand, one member at a time, in the order apply
+//     takes them (followers first, the leader last; leadership moved away
+//     first, untimed): put the new etcd and etcdutl in place (a copy next
+//     to each and a rename), restart the service through the same service
+//     manager call apply makes (over a kept SSH connection), and wait until
+//     the member answers /health; the sum of those times;
 //   - etcdform-apply: `etcdform apply` of the plan for etcd_version =
 //     "3.7.3", from start to exit (lock, checks, snapshot, staging over
 //     SSH, the rolling upgrade-member steps with their gates, the wait for
 //     the cluster version, HashKV, the audit record).
 //
 // It prints, with units: both wall times, their ratio (goal <= 1.2), the
-// longest time without an acknowledged write in each (goal < 1 s), p99
-// write latency, rates, failed writes, and the load average before and
-// after each part (the machine may be shared: read the ratio with it).
+// longest time without an acknowledged write in each (goal < 1 s) and every
+// gap over upgradeGapReport with what ran then, p99 write latency, rates,
+// failed writes, the load average before and after each part (the machine
+// may be shared: read the ratio with it), each member's part of the limit,
+// and where apply's time went (its steps, and the phases of each member's
+// upgrade from its progress).
 func BenchmarkRollingUpgrade(b *testing.B) {
 	var physical, apply time.Duration
 	b.Run("physical-limit", func(b *testing.B) {
@@ -54,46 +71,67 @@ func BenchmarkRollingUpgrade(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer ec.Close()
+		ctx := context.Background()
+		p, cfg := upgradePlan(b, st, filepath.Join(b.TempDir(), "upgrade.plan"))
+		var steps []model.Step
+		for _, s := range p.Steps {
+			if s.Action == model.UpgradeMember {
+				steps = append(steps, s)
+			}
+		}
+		hosts := hostsOf(b, ctx, cfg, steps)
 		la := loadAvg()
 		l := startStallLoad(b, st, "/bench/upgrade-physical")
-		var per []time.Duration
-		for _, h := range st.Members() {
+		var per []string
+		var spans []auditStep // what ran when, for the gaps
+		for i, s := range steps {
+			h, err := st.Host(s.Member)
+			if err != nil {
+				b.Fatal(err)
+			}
+			tm := time.Now()
 			moveLeaderFrom(b, ec, h.Name)
 			t0 := time.Now()
+			spans = append(spans, auditStep{Action: "move-leader-away-from", Member: h.Name, Start: tm, End: t0})
 			swapBinary(b, bins.Etcd, h.Path(lab.EtcdBinary))
-			if _, code := run(b, "ssh", labtest.SSHArgs(st, h.Addr, "sv -w 60 restart etcd")...); code != 0 {
-				b.Fatalf("restart %s failed", h.Name)
+			swapBinary(b, bins.Etcdutl, h.Path(filepath.Join(filepath.Dir(lab.EtcdBinary), "etcdutl")))
+			t1 := time.Now()
+			if err := hosts[i].Restart(ctx); err != nil {
+				b.Fatalf("restart %s: %v", h.Name, err)
 			}
-			waitHealthy(b, h)
+			t2 := time.Now()
+			waitHealthy(b, *h)
 			d := time.Since(t0)
-			per = append(per, d)
 			physical += d
+			per = append(per, fmt.Sprintf("%s %.2f s (swap %.2f, restart %.2f, /health %.2f)", h.Name, d.Seconds(), t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), time.Since(t2).Seconds()))
+			spans = append(spans, auditStep{Action: "swap-restart-healthy", Member: h.Name, Start: t0, End: time.Now()})
+			tg := time.Now()
 			waitGate(b, st)
+			spans = append(spans, auditStep{Action: "wait-all-healthy", Member: "(untimed)", Start: tg, End: time.Now()})
 		}
 		gap, p99, rate, failed := l.finish()
 		report(b, "physical-limit", physical, gap, p99, rate, failed, la)
-		fmt.Printf("  per member (swap, restart, healthy): %v\n", roundAll(per))
+		fmt.Printf("  per member (swap, restart, healthy), in apply's order: %s\n", strings.Join(per, "; "))
+		printGaps(l, spans)
 	})
 	b.Run("etcdform-apply", func(b *testing.B) {
 		st := labtest.Up(b, lab.Options{Members: 3, EtcdVersion: upgradeBenchFrom})
 		pf := filepath.Join(b.TempDir(), "upgrade.plan")
-		dir := labtest.ConfigDir(b, st, func(s string) string {
-			return strings.Replace(s, fmt.Sprintf("etcd_version = %q", upgradeBenchFrom), fmt.Sprintf("etcd_version = %q", upgradeBenchTo), 1)
-		})
-		if _, code := run(b, binary, "plan", "--detailed-exitcode", "--out", pf, dir); code != 2 {
-			b.Fatalf("plan: exit %d", code)
-		}
+		upgradePlan(b, st, pf)
 		la := loadAvg()
 		audit := filepath.Join(b.TempDir(), "audit.jsonl")
 		l := startStallLoad(b, st, "/bench/upgrade-apply")
-		wall, code := run(b, binary, "apply", "--auto-approve", "--snapshot-dir", b.TempDir(), "--audit-log", audit, pf)
+		wall, code, out := runOutput(b, binary, "apply", "--auto-approve", "--snapshot-dir", b.TempDir(), "--audit-log", audit, pf)
 		gap, p99, rate, failed := l.finish()
 		if code != 0 {
-			b.Fatalf("apply: exit %d", code)
+			b.Fatalf("apply: exit %d\n%s", code, out)
 		}
 		apply = wall
 		report(b, "etcdform-apply", wall, gap, p99, rate, failed, la)
-		printSteps(b, audit, wall)
+		steps := auditSteps(b, audit)
+		printSteps(steps, wall)
+		printPhases(out, "stage-binary", "upgrade-member", "wait-cluster-version")
+		printGaps(l, steps)
 	})
 	if physical > 0 && apply > 0 {
 		r := float64(apply) / float64(physical)
@@ -103,29 +141,187 @@ func BenchmarkRollingUpgrade(b *testing.B) {
 	}
 }
 
-// printSteps prints where the apply's time went: each step's duration
-// from the audit file, and the time outside the steps (lock, re-observe,
-// the plan's re-derivation, HashKV, the audit record).
-func printSteps(b *testing.B, audit string, wall time.Duration) {
+// upgradePlan plans, through the CLI, the upgrade of st to upgradeBenchTo
+// into the plan file pf (untimed), and returns the plan with its
+// configuration.
+func upgradePlan(b *testing.B, st *lab.State, pf string) (*model.Plan, *schema.Config) {
+	dir := labtest.ConfigDir(b, st, func(s string) string {
+		return strings.Replace(s, fmt.Sprintf("etcd_version = %q", upgradeBenchFrom), fmt.Sprintf("etcd_version = %q", upgradeBenchTo), 1)
+	})
+	if _, code := run(b, binary, "plan", "--detailed-exitcode", "--out", pf, dir); code != 2 {
+		b.Fatalf("plan: exit %d", code)
+	}
+	p, err := planfile.ReadFile(pf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, diags := schema.Load(dir, schema.LoadOptions{Getenv: os.Getenv})
+	if diags.HasErrors() {
+		b.Fatal(diags)
+	}
+	return p, cfg
+}
+
+// runOutput is run, returning the command's output too.
+func runOutput(b *testing.B, name string, args ...string) (time.Duration, int, string) {
+	b.Helper()
+	cmd := exec.Command(name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	t0 := time.Now()
+	err := cmd.Run()
+	d := time.Since(t0)
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		b.Fatalf("%s: %v", name, err)
+	}
+	return d, code, out.String()
+}
+
+// auditStep is one step's entry in apply's audit file.
+type auditStep struct {
+	Kind, Action, Member string
+	Start, End           time.Time
+}
+
+func auditSteps(b *testing.B, audit string) []auditStep {
 	data, err := os.ReadFile(audit)
 	if err != nil {
 		b.Fatal(err)
 	}
-	var inSteps time.Duration
-	var parts []string
+	var out []auditStep
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		var e struct {
-			Kind, Action, Member string
-			Start, End           time.Time
+		var e auditStep
+		if json.Unmarshal([]byte(line), &e) == nil && e.Kind == "step" {
+			out = append(out, e)
 		}
-		if json.Unmarshal([]byte(line), &e) != nil || e.Kind != "step" {
-			continue
+	}
+	return out
+}
+
+// printSteps prints where the apply's time went: each step's duration
+// from the audit file, and the time outside the steps (lock, re-observe,
+// the plan's re-derivation, HashKV, the audit record). Steps that ran at
+// the same time count once.
+func printSteps(steps []auditStep, wall time.Duration) {
+	var inSteps time.Duration
+	var last time.Time
+	var parts []string
+	for _, e := range steps {
+		parts = append(parts, fmt.Sprintf("%s %s %.1fs", e.Action, e.Member, e.End.Sub(e.Start).Seconds()))
+		from := e.Start
+		if from.Before(last) {
+			from = last
 		}
-		d := e.End.Sub(e.Start)
-		inSteps += d
-		parts = append(parts, fmt.Sprintf("%s %s %.1fs", e.Action, e.Member, d.Seconds()))
+		if e.End.After(from) {
+			inSteps += e.End.Sub(from)
+			last = e.End
+		}
 	}
 	fmt.Printf("  apply's steps: %s; outside the steps %.1f s\n", strings.Join(parts, ", "), (wall - inSteps).Seconds())
+}
+
+// progressLine is a line of apply's progress: "[lab] step 5/8
+// upgrade-member etcd-2: restarting (12.3s)", or "[lab] checking plan
+// (0.1s)" before the steps.
+var progressLine = regexp.MustCompile(`^\[[^]]+\] (?:step (\d+)/\d+ (\S+) (\S+): )?(.*) \(([0-9.hmsµ]+)\)`)
+
+// printPhases prints, before the first step and for each step of one of
+// actions, the time from each of its progress events to its next one
+// (at the progress' 100 ms resolution; phases under 0.1 s are left out).
+func printPhases(out string, actions ...string) {
+	type event struct {
+		step         int // 0 before the steps
+		action, what string
+		member       string
+		at           time.Duration
+	}
+	var evs []event
+	for _, line := range strings.Split(out, "\n") {
+		m := progressLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		at, err := time.ParseDuration(m[5])
+		if err != nil {
+			continue
+		}
+		n, _ := strconv.Atoi(m[1])
+		evs = append(evs, event{n, m[2], phaseName(m[4]), m[3], at})
+	}
+	var order []int
+	parts := map[int][]string{}
+	for i, e := range evs {
+		if e.step != 0 && !slices.Contains(actions, e.action) {
+			continue
+		}
+		// The step's next event (a step's wait for its clients comes
+		// during the next one's); before the steps, the next of apply.
+		next := slices.IndexFunc(evs[i+1:], func(f event) bool { return f.step == e.step })
+		if next < 0 && e.step == 0 && i+1 < len(evs) {
+			next = 0
+		}
+		if next < 0 {
+			continue
+		}
+		if d := evs[i+1+next].at - e.at; d > 0 {
+			if _, ok := parts[e.step]; !ok {
+				order = append(order, e.step)
+			}
+			parts[e.step] = append(parts[e.step], fmt.Sprintf("%s %.1f", e.what, d.Seconds()))
+		}
+	}
+	for _, n := range order {
+		what := "before the steps"
+		for _, e := range evs {
+			if e.step == n && n != 0 {
+				what = fmt.Sprintf("step %d %s %s", n, e.action, e.member)
+				break
+			}
+		}
+		fmt.Printf("  %s, s from each phase to the next: %s\n", what, strings.Join(parts[n], ", "))
+	}
+}
+
+// phaseName is a progress phase without its figures: "clients back" of
+// "clients back (3 connections, 3 before the restart)", "moving
+// leadership to" of "moving leadership to 8e9e05c52164694d".
+func phaseName(p string) string {
+	if i := strings.IndexAny(p, "(,;"); i >= 0 {
+		p = p[:i]
+	}
+	var words []string
+	for _, w := range strings.Fields(p) {
+		if !strings.ContainsAny(w, "0123456789") {
+			words = append(words, w)
+		}
+	}
+	if len(words) > 0 && words[0] == "of" { // "2 of 3 client connections back ...; going on"
+		return "not every client back"
+	}
+	return strings.Join(words, " ")
+}
+
+// printGaps prints every gap between acknowledged writes over
+// upgradeGapReport, from the start of the load, with the steps (of apply,
+// or of the physical limit) it overlapped.
+func printGaps(l *stallLoad, steps []auditStep) {
+	for _, g := range l.gaps(upgradeGapReport) {
+		to := g.from.Add(g.len)
+		var during []string
+		for _, e := range steps {
+			if e.Start.Before(to) && e.End.After(g.from) {
+				during = append(during, e.Action+" "+e.Member)
+			}
+		}
+		where := ", outside the steps"
+		if len(during) > 0 {
+			where = ", during " + strings.Join(during, ", ")
+		}
+		fmt.Printf("  gap %.0f ms at %.1f s%s\n", ms(g.len), g.from.Sub(l.start).Seconds(), where)
+	}
 }
 
 // report prints and reports one part's figures.
@@ -160,12 +356,4 @@ func swapBinary(b *testing.B, src, dst string) {
 	if err := os.Rename(tmp, dst); err != nil {
 		b.Fatal(err)
 	}
-}
-
-func roundAll(ds []time.Duration) []time.Duration {
-	out := make([]time.Duration, len(ds))
-	for i, d := range ds {
-		out[i] = d.Round(time.Millisecond)
-	}
-	return out
 }
