@@ -189,19 +189,67 @@ func (r *Runit) ServiceDir() string {
 	return path.Join(dir, r.Name)
 }
 
-func (r *Runit) sv(ctx context.Context, verb string) error {
+// svScript is a shell script that brings the service to each of the
+// states in turn ("down" or "run"), in one round trip, polling runit's
+// status every 50 ms for up to the stop timeout per state.
+//
+// It does not rely on `sv -w up|down` alone. sv sends a command only when
+// the service's recorded want (byte 17 of supervise/status) differs from
+// it, and counts a service as down when it has no process, whatever it
+// wants. runsv reads one control byte per turn of its loop and sleeps a
+// second after a process that ran for less than one exits. A removed
+// etcd exits by itself and runit restarts it over and over, so a stop
+// sent in that sleep was judged done while runsv still wanted the service
+// up: runsv then started it once more before it read the stop, and a
+// start sent meanwhile was skipped by sv (want already up) and undone by
+// the stop read after it, leaving the service down (CI, TestRemoveReachable
+// MemberAndAddBack/runit: "sv up: timeout: down: 20s, normally up"). So a
+// state is reached only when the status shows it and runit wants it, and
+// the command is sent (sv sends it, since the want differs) when runit
+// wants otherwise, again at most once a second.
+func (r *Runit) svScript(states ...string) string {
 	t := r.StopTimeout
 	if t <= 0 {
 		t = DefaultStopTimeout
 	}
-	secs := int(math.Ceil(t.Seconds()))
-	_, err := run(ctx, r.Client, "sv "+verb+" "+r.ServiceDir(),
-		fmt.Sprintf("sv -w %d %s %s", secs, verb, Quote(r.ServiceDir())))
+	polls := int(math.Ceil(t.Seconds())) * 20
+	var b strings.Builder
+	fmt.Fprintf(&b, `d=%s
+want() { od -An -c -j17 -N1 "$d/supervise/status" 2>/dev/null | tr -d ' \n'; }
+reach() {
+  i=0; sent=-20
+  while :; do
+    s=$(sv status "$d") || { echo "$s"; exit 1; }
+    w=$(want)
+    case "$s" in "$1:"*) [ "$w" = "$2" ] && return 0;; esac
+    if [ "$w" != "$2" ] && [ $((i - sent)) -ge 20 ]; then sv "$3" "$d" >/dev/null || exit 1; sent=$i; fi
+    i=$((i+1))
+    if [ $i -gt %d ]; then echo "timeout: $s"; exit 1; fi
+    sleep 0.05
+  done
+}
+`, Quote(r.ServiceDir()), polls)
+	for _, st := range states {
+		switch st {
+		case "down":
+			b.WriteString("reach down d down\n")
+		case "run":
+			b.WriteString("reach run u up\n")
+		}
+	}
+	b.WriteString(`sv status "$d"` + "\n")
+	return b.String()
+}
+
+func (r *Runit) Start(ctx context.Context) error {
+	_, err := run(ctx, r.Client, "sv up "+r.ServiceDir(), r.svScript("run"))
 	return err
 }
 
-func (r *Runit) Start(ctx context.Context) error { return r.sv(ctx, "up") }
-func (r *Runit) Stop(ctx context.Context) error  { return r.sv(ctx, "down") }
+func (r *Runit) Stop(ctx context.Context) error {
+	_, err := run(ctx, r.Client, "sv down "+r.ServiceDir(), r.svScript("down"))
+	return err
+}
 
 // Disable creates the service's down file: runsv then leaves the service
 // down when it starts (at boot). Enable removes it.
@@ -218,20 +266,12 @@ func (r *Runit) Enable(ctx context.Context) error {
 }
 
 // Restart stops the service, waits until it is down, starts it and waits
-// until it runs, in one round trip. It does not use `sv restart`, which
-// judges success at one-second granularity and can report a restart that
-// has not happened yet, nor `sv -w`, which polls in 420 ms steps: the shell
-// loop polls runit's status every 50 ms, bounded by the stop timeout.
+// until it runs, in one round trip (svScript). It does not use `sv
+// restart`, which judges success at one-second granularity and can report
+// a restart that has not happened yet, nor `sv -w`, which polls in 420 ms
+// steps.
 func (r *Runit) Restart(ctx context.Context) error {
-	t := r.StopTimeout
-	if t <= 0 {
-		t = DefaultStopTimeout
-	}
-	dir := Quote(r.ServiceDir())
-	polls := int(math.Ceil(t.Seconds())) * 20
-	script := fmt.Sprintf(`wait_for() { i=0; until sv status %[1]s | grep -q "^$1:"; do i=$((i+1)); if [ $i -gt %[2]d ]; then echo "timeout: $(sv status %[1]s)"; exit 1; fi; sleep 0.05; done; }
-sv down %[1]s >/dev/null && wait_for down && sv up %[1]s >/dev/null && wait_for run && sv status %[1]s`, dir, polls)
-	_, err := run(ctx, r.Client, "sv restart "+r.ServiceDir(), script)
+	_, err := run(ctx, r.Client, "sv restart "+r.ServiceDir(), r.svScript("down", "run"))
 	return err
 }
 

@@ -144,6 +144,65 @@ func TestRunit(t *testing.T) {
 	wantState(t, s, sshp.StateRunning)
 }
 
+// TestRunitStopAndStartACrashLoop stops a service that runit restarts over
+// and over (as it does a removed etcd, which exits by itself), then starts
+// it with a good run script, five times. runsv sleeps a second after each
+// short-lived process and reads control bytes one per turn: Stop must
+// leave runit wanting the service down (not only without a process), and
+// Start must bring it up even when a stop sent in that sleep is read after
+// it (CI: "sv up: timeout: down: 20s, normally up").
+func TestRunitStopAndStartACrashLoop(t *testing.T) {
+	t.Parallel()
+	c := dial(t, newHost(t, sshtest.Options{}).cfg)
+	const crash = "#!/bin/sh\necho x >>starts\nsleep 0.1\nexit 1\n"
+	svdir := runsvdir(t, map[string]string{"flappy": crash})
+	dir := filepath.Join(svdir, "flappy")
+	m := &sshp.Runit{Client: c, Dir: svdir, Name: "flappy", StopTimeout: 5 * time.Second}
+	waitFor(t, func() bool { _, err := m.State(ctxFor(t)); return err == nil })
+	starts := func() int {
+		b, _ := os.ReadFile(filepath.Join(dir, "starts"))
+		return strings.Count(string(b), "x")
+	}
+	for round := range 3 {
+		if err := os.WriteFile(filepath.Join(dir, "run"), []byte(crash), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := exec.Command("sv", "up", dir).Run(); err != nil {
+			t.Fatal(err)
+		}
+		// Crash-looping: started at least twice since this round began.
+		n := starts()
+		waitFor(t, func() bool { return starts() >= n+2 })
+		// Stop in runsv's second of sleep after a crash.
+		waitFor(t, func() bool {
+			out, _ := exec.Command("sv", "status", dir).Output()
+			return strings.HasPrefix(string(out), "down:") && strings.Contains(string(out), "want up")
+		})
+		if err := m.Stop(ctxFor(t)); err != nil {
+			t.Fatalf("round %d: Stop: %v", round, err)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "supervise", "status"))
+		if err != nil || len(b) < 20 {
+			t.Fatalf("round %d: supervise/status: %q, %v", round, b, err)
+		}
+		if b[17] != 'd' {
+			out, _ := exec.Command("sv", "status", dir).CombinedOutput()
+			t.Fatalf("round %d: after Stop runit wants the service %q (%s), want down", round, b[17], out)
+		}
+		wantState(t, m, sshp.StateStopped)
+		if err := os.WriteFile(filepath.Join(dir, "run"), []byte("#!/bin/sh\nexec sleep 1000\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Start(ctxFor(t)); err != nil {
+			t.Fatalf("round %d: Start after stopping a crash loop: %v", round, err)
+		}
+		wantState(t, m, sshp.StateRunning)
+		if err := m.Stop(ctxFor(t)); err != nil {
+			t.Fatalf("round %d: Stop of the running service: %v", round, err)
+		}
+	}
+}
+
 func TestRunitNotSupervised(t *testing.T) {
 	t.Parallel()
 	c := dial(t, newHost(t, sshtest.Options{}).cfg)
