@@ -243,9 +243,9 @@ func (cp *clusterPlanner) addJobStep(member string, job *JobInstall, uploads []U
 	if lm := cp.oc.Member(member); lm != nil {
 		id = lm.ID
 	}
-	v, a := cp.counts()
+	v, t := cp.tolerance()
 	cp.steps = append(cp.steps, Step{Action: InstallBackupJob, Cluster: cp.c.Name, Member: member, MemberID: id,
-		Reason: reason, Changes: changes, Job: job, Uploads: uploads, Voters: v, Tolerated: a - quorum(v)})
+		Reason: reason, Changes: changes, Job: job, Uploads: uploads, Voters: v, Tolerated: t})
 }
 
 func hasAttr(cs []Change, attr string) bool {

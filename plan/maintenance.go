@@ -105,11 +105,11 @@ func (cp *clusterPlanner) routineDefrag() {
 func (cp *clusterPlanner) nospaceRecovery(alarms []state.Alarm) {
 	cur := cp.currentRevision()
 	if rev, why := compactRevision(cp.c.Compaction, cur, true); rev > 0 {
-		v, a := cp.counts()
+		v, t := cp.tolerance()
 		cp.emit(Step{Action: Compact, Cluster: cp.c.Name, Revision: rev,
 			Reason:  "NOSPACE is raised: compact the history so that defragmentation can reclaim its space (" + why + ")",
 			Changes: []Change{{Attr: "revision", Before: strconv.FormatInt(cur, 10), After: strconv.FormatInt(rev, 10)}},
-			Voters:  v, Tolerated: a - quorum(v)}, false)
+			Voters:  v, Tolerated: t}, false)
 	}
 	for _, m := range cp.defragOrder(func(*member) bool { return true }) {
 		cp.emit(cp.defragStep(m, "NOSPACE is raised: defragment to give the freed space back"), !m.live.IsLearner)

@@ -226,11 +226,11 @@ func (cp *clusterPlanner) addMember(m *member, check bool) {
 	if err != nil {
 		cp.refuseRender(m.name, err)
 	}
-	v, a := cp.counts()
+	v, t := cp.tolerance()
 	cp.emit(Step{Action: AddLearner, Cluster: c.Name, Member: m.name, PeerURL: m.desired.PeerURL,
 		Reason:  "New member: add it as a learner, write its config, start it and wait until it has caught up",
 		Changes: []Change{{Attr: "peer-url", After: m.desired.PeerURL}},
-		Config:  tmpl, Voters: v, Tolerated: a - quorum(v)}, check)
+		Config:  tmpl, Voters: v, Tolerated: t}, check)
 	cp.emit(cp.promoteStep(m, "Promote the new member to a voter once it has caught up"), check)
 }
 

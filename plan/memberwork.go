@@ -201,14 +201,14 @@ func (cp *clusterPlanner) recoverDown() {
 				cp.emit(cp.writeConfigStep(w, true), false)
 			}
 		}
-		v, a := cp.counts()
+		v, t := cp.tolerance()
 		act, reason := StartMember, "The member is down: start its service"
 		changes := []Change{{Attr: "service", Before: svc, After: "running"}}
 		if svc == "running" {
 			act, reason = Restart, "The service runs but the endpoint does not answer: restart it"
 			changes = nil
 		}
-		cp.emit(Step{Action: act, Cluster: cp.c.Name, Member: m.name, MemberID: m.id(), Reason: reason, Changes: changes, Voters: v, Tolerated: a - quorum(v)}, false)
+		cp.emit(Step{Action: act, Cluster: cp.c.Name, Member: m.name, MemberID: m.id(), Reason: reason, Changes: changes, Voters: v, Tolerated: t}, false)
 		cp.voters[m] = true
 		m.down = false
 	}
@@ -220,9 +220,9 @@ func (cp *clusterPlanner) emitUploads(w *memberWork) {
 	if w == nil {
 		return
 	}
-	v, a := cp.counts()
+	v, t := cp.tolerance()
 	for _, s := range w.uploads {
-		s.Voters, s.Tolerated = v, a-quorum(v)
+		s.Voters, s.Tolerated = v, t
 		cp.emit(s, false)
 	}
 }
@@ -232,9 +232,9 @@ func (cp *clusterPlanner) emitUploads(w *memberWork) {
 // restarted; such a step does not carry the leader flag.
 func (cp *clusterPlanner) writeConfigStep(w *memberWork, down bool) Step {
 	m := w.m
-	v, a := cp.counts()
+	v, t := cp.tolerance()
 	s := Step{Action: WriteConfig, Cluster: cp.c.Name, Member: m.name, MemberID: m.id(), Reason: writeReason(m, w.config.dropped, down),
-		Changes: w.config.changes, Config: w.config.file, ConfigObserved: observedConfig(m.host), Voters: v, Tolerated: a - quorum(v)}
+		Changes: w.config.changes, Config: w.config.file, ConfigObserved: observedConfig(m.host), Voters: v, Tolerated: t}
 	if !down {
 		s.Leader = m.leader
 	}
