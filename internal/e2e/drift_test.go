@@ -72,6 +72,22 @@ func fileQuota(t *testing.T, h lab.Host) string {
 // apply every process runs the value its file holds.
 func TestApplyKilledBetweenWriteAndRestartConverges(t *testing.T) {
 	st := labtest.Up(t, lab.Options{Members: 3})
+	// A config written within state.ClockSlack of its process's start
+	// counts as the file the process started with: on a fresh lab the
+	// killed apply wrote one 1 s after the start and the next plan rightly
+	// saw nothing to restart (CI). Wait until every etcd has run longer.
+	for _, m := range st.Members() {
+		labtest.Eventually(t, 30*time.Second, func() error {
+			out, err := labtest.SSH(st, m, "ps -o etimes= -p $(cat /etc/service/etcd/supervise/pid)")
+			if err != nil {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			if s, _ := strconv.Atoi(strings.TrimSpace(out)); time.Duration(s)*time.Second <= 2*state.ClockSlack {
+				return fmt.Errorf("etcd on %s has run %ss", m.Name, strings.TrimSpace(out))
+			}
+			return nil
+		})
+	}
 	dir := config(t, st, withStorage("3GiB"))
 	pf := planFile(t, dir)
 	const want = "3221225472"
