@@ -321,6 +321,18 @@ func TestPipelineTemplate(t *testing.T) {
 		}
 	})
 
+	t.Run("ETCDFORM_STRICT fails validate on a risky default", func(t *testing.T) {
+		strict := mr(base)
+		strict["ETCDFORM_STRICT"] = "true"
+		out, ok := r.pipeline(strict, "etcdform-validate")
+		if ok || passed(out, "etcdform-validate") {
+			t.Fatal("validate passed under ETCDFORM_STRICT on labs that keep etcd's risky defaults without accept_risk")
+		}
+		if !strings.Contains(out, "accept_risk") || !strings.Contains(out, "--strict") {
+			t.Errorf("the failing validate job does not name the risk and its accept_risk way out")
+		}
+	})
+
 	t.Run("the default branch applies only the changed cluster", func(t *testing.T) {
 		out, ok := r.pipeline(push(base), "--manual", "etcdform-apply: c")
 		if !ok || !passed(out, "etcdform-plan: c") || !passed(out, "etcdform-apply: c") {
