@@ -179,3 +179,26 @@ func TestCompareStepsIgnoresTime(t *testing.T) {
 		t.Errorf("differences a day later: %q", got)
 	}
 }
+
+// A running-config restart shows the process start derived from the
+// host's clock and uptime, which moves by milliseconds between two
+// observations and can flip its second: the re-derivation must not
+// refuse the plan for that (CI, TestFaultLeaderPartitionedDuringMoveLeader).
+func TestCompareStepsRunningConfigTimes(t *testing.T) {
+	restart := func(started string) Step {
+		return Step{Action: Restart, Cluster: "lab", Member: "etcd-3", Voters: 3,
+			Changes: []Change{{Attr: "running-config", Before: "process started " + started, After: "config file of 2026-12-03T07:10:27Z"}}}
+	}
+	saved := []Step{restart("2026-12-03T07:10:19Z")}
+	if got := CompareSteps(saved, []Step{restart("2026-12-03T07:10:18Z")}); got != nil {
+		t.Errorf("a process start one second off refused the plan: %q", got)
+	}
+	other := restart("2026-12-03T07:10:19Z")
+	other.Changes = append(other.Changes, Change{Attr: "quota-backend-bytes", Before: "1", After: "2"})
+	if got := CompareSteps(saved, []Step{other}); got == nil {
+		t.Error("an added change was not reported")
+	}
+	if got := CompareSteps(saved, nil); got == nil {
+		t.Error("a restart no longer needed was not reported")
+	}
+}
