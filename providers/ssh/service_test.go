@@ -146,7 +146,7 @@ func TestRunit(t *testing.T) {
 
 // TestRunitStopAndStartACrashLoop stops a service that runit restarts over
 // and over (as it does a removed etcd, which exits by itself), then starts
-// it with a good run script, five times. runsv sleeps a second after each
+// it with a good run script, three times. runsv sleeps a second after each
 // short-lived process and reads control bytes one per turn: Stop must
 // leave runit wanting the service down (not only without a process), and
 // Start must bring it up even when a stop sent in that sleep is read after
