@@ -306,3 +306,71 @@ func waitGate(b *testing.B, st *lab.State) {
 		waitHealthy(b, h)
 	}
 }
+
+// etcdHealthInterval is etcd's etcdserver.HealthInterval: a member refuses
+// to add a member ("unhealthy cluster", its strict reconfiguration check)
+// until it has been connected to every voter for that long.
+const etcdHealthInterval = 5 * time.Second
+
+// waitSettled waits until the etcd of every host in hs has run longer
+// than etcdHealthInterval (with a second to spare for the peers to
+// connect), so that a member change is not refused for a cluster that
+// has only just started. A lab is that young right after labtest.Up; a
+// production cluster is not, and the limits these benchmarks compare
+// with are measured on a lab that has run for a while: without the wait
+// the apply alone paid up to 5 s for the lab's youth.
+func waitSettled(b *testing.B, st *lab.State, hs ...lab.Host) {
+	b.Helper()
+	for _, h := range hs {
+		labtest.Eventually(b, time.Minute, func() error {
+			out, err := labtest.SSH(st, h, "ps -o etimes= -p $(cat /etc/service/etcd/supervise/pid)")
+			if err != nil {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			var s int
+			if _, err := fmt.Sscan(strings.TrimSpace(out), &s); err != nil {
+				return fmt.Errorf("etcd run time on %s: %q", h.Name, out)
+			}
+			if time.Duration(s)*time.Second <= etcdHealthInterval+time.Second {
+				return fmt.Errorf("etcd on %s has run %d s", h.Name, s)
+			}
+			return nil
+		})
+	}
+}
+
+// publishRetries counts the times the etcd on lab host h logged that it
+// failed to publish itself to the cluster through raft: a member that
+// joins and loses that proposal (it was in flight when the leader's
+// snapshot arrived and etcd reset its peers) does not serve its clients
+// until etcd retries it, one request timeout (7 s with the lab's 1 s
+// election timeout) later.
+func publishRetries(b *testing.B, h lab.Host) int {
+	data, err := os.ReadFile(filepath.Join(h.Root, "var-log", "etcd", "etcd.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return strings.Count(string(data), "failed to publish local member to cluster through raft")
+}
+
+// applyTimed runs `etcdform apply` with args, logs its progress lines
+// ("[cluster] step ...", with the time since its start), and returns its
+// wall time; a failing apply fails the benchmark with its output.
+func applyTimed(b *testing.B, args ...string) time.Duration {
+	b.Helper()
+	cmd := exec.Command(binary, append([]string{"apply"}, args...)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	t0 := time.Now()
+	err := cmd.Run()
+	d := time.Since(t0)
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "[") {
+			b.Log(strings.TrimSpace(line))
+		}
+	}
+	if err != nil {
+		b.Fatalf("apply: %v\n%s", err, out.String())
+	}
+	return d
+}

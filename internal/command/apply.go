@@ -76,6 +76,15 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 		if cfg, ok = selectClusters(env, cfg, p.Meta.Selection); !ok {
 			return 1
 		}
+		// A cluster that had no leader when it was planned (a recovery)
+		// is first read from a member's own view: a linearizable read
+		// would only wait out its timeout. Should the quorum be back, the
+		// stale-plan check sees the leader and refuses the plan.
+		for _, cf := range p.Fingerprint.Clusters {
+			if cf.Leaderless != "" {
+				down.Cluster(cf.Name).AssumeQuorumLost()
+			}
+		}
 	} else {
 		if env.Getenv(envVerifyKey) != "" {
 			fmt.Fprintf(env.Stderr, "Error: %s is set, so apply carries out only a signed plan file, and %s is a configuration. Run `etcdform plan --out FILE` with %s set, then apply FILE.\n", envVerifyKey, a.Target, envSigningKey)

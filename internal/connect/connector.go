@@ -58,7 +58,7 @@ func (c Connector) Etcd(ctx context.Context, ct plan.ClusterTarget) (apply.Etcd,
 	}
 	// Gates poll every 100 ms: each step waits on health, so the poll
 	// period is added to every step's time.
-	cli, err := etcdp.New(eps, append(opts, etcdp.WithPollInterval(100*time.Millisecond), etcdp.WithDown(c.Down))...)
+	cli, err := etcdp.New(eps, append(opts, etcdp.WithPollInterval(100*time.Millisecond), etcdp.WithDown(c.Down.Cluster(ct.Name)))...)
 	if err != nil {
 		return nil, err
 	}

@@ -115,12 +115,34 @@ func (p *HostPool) dial(ctx context.Context, a plan.HostAddr) (cli *sshp.Client,
 	return cli, func() { cli.Close() }, nil
 }
 
-// Down remembers the endpoints that did not answer during one apply (see
-// etcd.Down); NewDown makes one.
-type Down = etcdp.Down
+// Down remembers, cluster by cluster, the endpoints that did not answer
+// during one apply and whether the cluster answered a linearizable read
+// (etcd.Down); NewDown makes one. Each cluster has its own: a cluster
+// without a quorum must not make the observations of another cluster of
+// the same apply skip their linearizable reads and alarm lists. Safe for
+// concurrent use; a nil Down remembers nothing.
+type Down struct {
+	mu       sync.Mutex
+	clusters map[string]*etcdp.Down
+}
 
 // NewDown returns an empty Down.
-func NewDown() *Down { return etcdp.NewDown() }
+func NewDown() *Down { return &Down{clusters: map[string]*etcdp.Down{}} }
+
+// Cluster returns the etcd.Down of the named cluster (nil for a nil d).
+func (d *Down) Cluster(name string) *etcdp.Down {
+	if d == nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cd := d.clusters[name]
+	if cd == nil {
+		cd = etcdp.NewDown()
+		d.clusters[name] = cd
+	}
+	return cd
+}
 
 // Observe observes every cluster of cfg.
 func Observe(ctx context.Context, cfg *schema.Config, opts Options) *state.Observed {
@@ -231,7 +253,7 @@ func etcdSide(ctx context.Context, c *schema.Cluster, down *Down) *state.Cluster
 	// cluster with auth off is observed all the same, and the planner
 	// refuses to switch auth on (state.Auth.SourceErrors).
 	aopts, _ := authOptions(c)
-	cli, err := etcdp.New(eps, append(append(opts, aopts...), etcdp.WithDown(down))...)
+	cli, err := etcdp.New(eps, append(append(opts, aopts...), etcdp.WithDown(down.Cluster(c.Name)))...)
 	if err != nil {
 		return &state.Cluster{Error: err.Error()}
 	}

@@ -75,6 +75,15 @@ func (d *Down) quorumLost() bool {
 	return d.noQuorum
 }
 
+// AssumeQuorumLost starts d as if the cluster had answered no
+// linearizable read: for an apply of a plan made when no member reported a
+// leader (state.ClusterFingerprint.Leaderless), whose first observation
+// would otherwise wait out a linearizable read's whole timeout before it
+// reads a member's own view. Should the quorum be back, the statuses of
+// that observation name a leader, so the plan no longer matches the
+// cluster and apply refuses it as stale.
+func (d *Down) AssumeQuorumLost() { d.setQuorumLost(true) }
+
 func (d *Down) setQuorumLost(lost bool) {
 	if d == nil {
 		return

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/etcdform/etcdform/providers/etcd/etcdtest"
+	"github.com/etcdform/etcdform/state"
 )
 
 // TestDown: a member whose etcd was killed (nothing listens on its client
@@ -173,5 +174,28 @@ func TestDownNoQuorum(t *testing.T) {
 	}
 	if oc := c.Observe(deadline(t, 20*time.Second)); oc.Error != "" {
 		t.Errorf("observation after the quorum came back: %q", oc.Error)
+	}
+}
+
+// TestAssumeQuorumLostSeesALeader: an apply of a plan made without a
+// leader starts from a member's own view (AssumeQuorumLost). On a cluster
+// whose quorum is back, that observation still names the leader, so its
+// fingerprint has no Leaderless and the plan made without a leader no
+// longer matches it (apply refuses it as stale).
+func TestAssumeQuorumLostSeesALeader(t *testing.T) {
+	ec := etcdtest.NewCluster(t, 3)
+	down := NewDown()
+	down.AssumeQuorumLost()
+	c := newClientWith(t, ec.Endpoints(), WithDown(down))
+	oc := c.Observe(deadline(t, 20*time.Second))
+	if !oc.Reachable || !strings.Contains(oc.Error, ErrKnownNoQuorum.Error()) {
+		t.Fatalf("observation assuming no quorum: reachable %v, error %q; want the alarm list not asked", oc.Reachable, oc.Error)
+	}
+	if oc.LeaderID == 0 {
+		t.Fatal("no leader in the observation of a healthy cluster")
+	}
+	obs := &state.Observed{Clusters: map[string]*state.Cluster{"c": oc}}
+	if fp := state.FingerprintOf(obs); fp.Clusters[0].Leaderless != "" {
+		t.Errorf("fingerprint of a cluster with a leader is leaderless: %q", fp.Clusters[0].Leaderless)
 	}
 }
