@@ -491,3 +491,48 @@ func TestTLSNewMemberGetsItsFilesBeforeItIsAdded(t *testing.T) {
 		t.Fatalf("steps\n %q\nwant\n %q", got, want4)
 	}
 }
+
+// TestTLSRebuiltHost: a member whose host was rebuilt (down, no WAL, no
+// config, none of its TLS files) is removed, its files are uploaded, then
+// it is added back as a learner and promoted: etcd would not start
+// without them.
+func TestTLSRebuiltHost(t *testing.T) {
+	l := newTLSLab(t)
+	m := l.oc.Members[1]
+	if m.Name != "etcd-2" {
+		t.Fatalf("member 1 is %s", m.Name)
+	}
+	l.oc.Members[1].Status, l.oc.Members[1].StatusError = nil, "connection refused"
+	h := l.oc.Hosts["etcd-2"]
+	h.ServiceState, h.Data, h.DataDirEmpty = "stopped", &state.DataDir{}, true
+	h.ConfigExists, h.ConfigContent, h.Config, h.ConfigHash = false, nil, nil, ""
+	h.Certs = nil
+	p := l.plan()
+	if len(p.Refusals) != 0 {
+		t.Fatalf("refusals:\n%s", messages(p.Refusals))
+	}
+	pos := map[string]int{}
+	uploaded := map[string]int{} // host path -> step index
+	for i, st := range p.Steps {
+		if st.Member != "etcd-2" {
+			continue
+		}
+		pos[st.Action.String()] = i
+		for _, u := range st.Uploads {
+			uploaded[u.Path] = i
+		}
+	}
+	remove, okR := pos["remove-member"]
+	add, okA := pos["add-learner"]
+	if !okR || !okA || remove > add {
+		t.Fatalf("no removal then addition of etcd-2: %s", stepList(p))
+	}
+	for _, side := range []string{"client", "peer"} {
+		ep := l.endpoint("etcd-2", side)
+		for _, f := range []string{ep.CA.Path, ep.Cert.Path, ep.Key.Path} {
+			if i, ok := uploaded[f]; !ok || i < remove || i > add {
+				t.Errorf("etcd-2's %s file %s is not uploaded between its removal and its addition: %s", side, f, stepList(p))
+			}
+		}
+	}
+}

@@ -535,3 +535,48 @@ func TestTLSAddMemberE2E(t *testing.T) {
 		t.Fatalf("uploaded key has mode %v, want 0600", fi.Mode().Perm())
 	}
 }
+
+// TestTLSRebuiltMemberE2E: on a TLS lab a follower's host is rebuilt: its
+// etcd killed, its data dir and /etc/etcd emptied, certificates included.
+// The plan removes the old member, uploads the member's certificates and
+// keys from their sources, adds it back as a learner under the same name
+// and promotes it; apply exits 0 and a second plan is empty.
+func TestTLSRebuiltMemberE2E(t *testing.T) {
+	st, _ := upTLSLab(t, lab.Options{Members: 3})
+	victim := follower(t, st)
+	dir := tlsSources(t, st)
+	cfg := config(t, st, withSources(dir))
+	wipe(t, st, victim)
+	if _, err := os.Stat(victim.HostPKIPath("")); !os.IsNotExist(err) {
+		t.Fatalf("%s still has its pki dir after the wipe: %v", victim.Name, err)
+	}
+	p, code := planAsJSON(t, cfg)
+	if code != 2 || len(p.Refusals) != 0 {
+		t.Fatalf("plan of the rebuilt %s: exit %d, refusals %+v", victim.Name, code, p.Refusals)
+	}
+	got := strings.Join(actions(p), "; ")
+	uploads := strings.Count(got, "upload-file "+victim.Name)
+	want := "snapshot; remove-member " + victim.Name + "; " + strings.Repeat("upload-file "+victim.Name+"; ", uploads) +
+		"add-learner " + victim.Name + "; promote " + victim.Name
+	if uploads == 0 || got != want {
+		t.Fatalf("steps %q, want the removal, the uploads of its files, then the addition: %q", got, want)
+	}
+	if _, _, code := cli(t, applyArgs(t, cfg)...); code != 0 {
+		t.Fatalf("apply: exit %d", code)
+	}
+	if p, code := planAsJSON(t, cfg); code != 0 {
+		t.Fatalf("second plan: exit %d, steps %v, refusals %+v", code, actions(p), p.Refusals)
+	}
+	for _, m := range memberList(t, st) {
+		if m.IsLearner {
+			t.Errorf("member %s is still a learner", m.Name)
+		}
+	}
+	fi, err := os.Stat(victim.HostPKIPath(victim.Name + "-peer-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("uploaded key has mode %v, want 0600", fi.Mode().Perm())
+	}
+}
