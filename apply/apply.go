@@ -426,7 +426,15 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 		// later one clears, so a disarm is checked.
 		etcd.TolerateAlarms(clearedAlarms(p, idx[n:]))
 		x.laterDisarms = clearedAlarms(p, idx[n+1:])
-		err := x.preGate(ctx, step)
+		// Before the members of a new or restored cluster start, there is
+		// no cluster to gate on: the steps that prepare the hosts (files,
+		// binaries, configs) run without gates; the starts are gated once,
+		// after the last.
+		prestart := step.Action != model.BootstrapStart && hasAction(p, idx[n+1:], model.BootstrapStart)
+		var err error
+		if !prestart {
+			err = x.preGate(ctx, step)
+		}
 		if err == nil {
 			err = x.run(ctx, step)
 		}
@@ -434,7 +442,7 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 		// A batch (the starts of a new cluster's members) is gated once,
 		// after its last step.
 		batched := step.Action.Info().Batch && n+1 < len(idx) && p.Steps[idx[n+1]].Action == step.Action
-		if err == nil && step.Action.Info().After != model.GateNone && !batched {
+		if err == nil && step.Action.Info().After != model.GateNone && !batched && !prestart {
 			x.ev("waiting for health")
 			gctx, cancel := context.WithTimeout(ctx, opts.GateTimeout)
 			err = etcd.WaitHealthy(gctx, 0)

@@ -29,6 +29,7 @@ func (x *executor) defrag(ctx context.Context, s model.Step) error {
 	if err := x.etcd.Defragment(ctx, id); err != nil {
 		return fmt.Errorf("defragmenting %s: %w", memberLabel(s), err)
 	}
+	x.ev("defragmented")
 	return nil
 }
 

@@ -276,5 +276,11 @@ func BackupJobSpec(c *schema.Cluster, member *schema.Member, binarySHA256 string
 	if b.S3 != nil {
 		s.S3Endpoint, s.S3Region, s.S3PathStyle = b.S3.Endpoint, b.S3.Region, b.S3.PathStyle
 	}
+	// On an https endpoint the job verifies and authenticates with the
+	// member's own client-side files on the host (the runner's tls.tool
+	// files are not there).
+	if t := member.TLS; t != nil && t.Client != nil && strings.HasPrefix(member.ClientURL, "https://") {
+		s.EtcdCA, s.EtcdCert, s.EtcdKey = t.Client.CA.Path, t.Client.Cert.Path, t.Client.Key.Path
+	}
 	return s
 }

@@ -154,6 +154,9 @@ func (cp *clusterPlanner) bootstrap() {
 			cp.refuseRender(m.Name, err)
 			return
 		}
+		for _, u := range cp.startUploads(m, h) {
+			cp.emit(u, false)
+		}
 		if !h.ConfigExists || !bytes.Equal(h.ConfigContent, f) {
 			cp.emit(Step{Action: WriteConfig, Cluster: c.Name, Member: m.Name,
 				Reason: "New cluster: write the member's config (initial-cluster-state new, every member in initial-cluster, the plan's token)",

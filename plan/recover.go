@@ -172,6 +172,12 @@ func (cp *clusterPlanner) recoverQuorum() {
 		cp.added = append(cp.added, &member{name: m.name, desired: m.desired, host: m.host, cleared: true})
 	}
 	for _, m := range cp.added {
+		// tlsPlan does not run in a recovery: the TLS files of a host
+		// that lost them go up before its member is added.
+		if ups := cp.startUploads(m.desired, m.host); len(ups) > 0 {
+			w := cp.work.of(m)
+			w.uploads = append(w.uploads, ups...)
+		}
 		cp.addMember(m, false)
 	}
 }

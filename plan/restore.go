@@ -242,6 +242,9 @@ func (cp *clusterPlanner) restore() string {
 			cp.refuseRender(m.Name, err)
 			return ""
 		}
+		// Its TLS files first: a host that lost its data may have lost
+		// them too.
+		steps = append(steps, cp.startUploads(m, h)...)
 		steps = append(steps, Step{Action: RestoreMember, Cluster: c.Name, Member: m.Name, PeerURL: m.PeerURL, Backup: b,
 			Reason: fmt.Sprintf("Restore from a backup: upload snapshot %s (checked: sha256 %s) to the host and restore it into %s with etcdutl snapshot restore as member %s of a new cluster (initial cluster %s, token %s), the revision bumped by %d from %d and the history marked compacted; write its config (initial-cluster-state new). It is started with the others below", rec.ID, rec.SHA256, c.Service.DataDir, m.Name, initial, token, RecoverBumpRevision, rec.Revision),
 			Changes: []Change{

@@ -145,6 +145,20 @@ func sides(t *schema.TLS) []struct {
 	}{{"client", t.Client}, {"peer", t.Peer}}
 }
 
+// startUploads returns the uploads of member m's TLS files to its host h
+// for a member that starts from what the plan puts on the host (a
+// bootstrap, a restore, a member added back in a recovery), where tlsPlan
+// does not run: every file whose source differs from the host's copy, as
+// tlsUploads plans them. A host rebuilt with its data has lost these too,
+// and etcd does not start without them.
+func (cp *clusterPlanner) startUploads(m *schema.Member, h *state.Host) []Step {
+	if m == nil || m.TLS == nil || h == nil || !h.Reachable {
+		return nil
+	}
+	uploads, _ := cp.tlsUploads(&member{name: m.Name, desired: m, host: h})
+	return uploads
+}
+
 // tlsUploads plans the uploads of member m's files whose source differs
 // from the host's copy (by sha256), each host path once: per side, the CA
 // bundle in a step of its own (first: trust widens before anything

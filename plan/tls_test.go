@@ -536,3 +536,49 @@ func TestTLSRebuiltHost(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSQuorumLossRecovery: a TLS cluster lost etcd-1 and etcd-2 with
+// their data and their TLS files; the recovery uploads each one's files
+// before its add-learner (tlsPlan does not run in a recovery).
+func TestTLSQuorumLossRecovery(t *testing.T) {
+	l := newTLSLab(t)
+	l.oc.LeaderID = 0
+	for i, m := range l.oc.Members {
+		if m.Name == "etcd-3" {
+			l.oc.Members[i].Status.Leader, l.oc.Members[i].Status.RaftAppliedIndex = 0, 500
+			continue
+		}
+		l.oc.Members[i].Status, l.oc.Members[i].StatusError = nil, "connection refused"
+		h := l.oc.Hosts[m.Name]
+		h.ServiceState, h.Data, h.DataDirEmpty, h.Certs = "stopped", &state.DataDir{}, true, nil
+	}
+	p := plan.Make(plantest.Config(l.c), plantest.Observed(l.oc), plan.Options{Recover: true, Meta: plan.Meta{Time: tlsNow}})
+	if len(p.Refusals) != 0 {
+		t.Fatalf("refusals:\n%s", messages(p.Refusals))
+	}
+	for _, name := range []string{"etcd-1", "etcd-2"} {
+		add, uploads := -1, map[string]int{}
+		for i, st := range p.Steps {
+			if st.Member != name {
+				continue
+			}
+			if st.Action == plan.AddLearner {
+				add = i
+			}
+			for _, u := range st.Uploads {
+				uploads[u.Path] = i
+			}
+		}
+		if add < 0 {
+			t.Fatalf("%s is not added back: %s", name, stepList(p))
+		}
+		for _, side := range []string{"client", "peer"} {
+			ep := l.endpoint(name, side)
+			for _, f := range []string{ep.CA.Path, ep.Cert.Path, ep.Key.Path} {
+				if i, ok := uploads[f]; !ok || i > add {
+					t.Errorf("%s's %s file %s is not uploaded before its add-learner: %s", name, side, f, stepList(p))
+				}
+			}
+		}
+	}
+}

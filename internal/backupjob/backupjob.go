@@ -212,6 +212,14 @@ type JobSpec struct {
 	Textfile         string        `json:"textfile"`
 	EnvFile          string        `json:"env_file"`
 	WorkDir          string        `json:"work_dir,omitempty"`
+	// EtcdCA, EtcdCert and EtcdKey are files on the host the job's etcd
+	// client uses on an https endpoint: the CA bundle that verifies the
+	// member, and the client certificate and key it authenticates with
+	// (the member's own client-side files; they need the clientAuth
+	// usage, as etcd's peer certificates have).
+	EtcdCA   string `json:"etcd_ca,omitempty"`
+	EtcdCert string `json:"etcd_cert,omitempty"`
+	EtcdKey  string `json:"etcd_key,omitempty"`
 }
 
 // Args is the job's command line after the binary.
@@ -243,6 +251,11 @@ func (s JobSpec) Args() []string {
 	}
 	if s.WorkDir != "" {
 		a = append(a, "--work-dir", s.WorkDir)
+	}
+	for _, f := range []struct{ flag, v string }{{"--etcd-ca", s.EtcdCA}, {"--etcd-cert", s.EtcdCert}, {"--etcd-key", s.EtcdKey}} {
+		if f.v != "" {
+			a = append(a, f.flag, f.v)
+		}
 	}
 	return a
 }
@@ -276,6 +289,7 @@ func (s JobSpec) Encodable() error {
 		{"binary_sha256", s.BinarySHA256}, {"endpoint", s.Endpoint}, {"destination", s.Destination},
 		{"s3.endpoint", s.S3Endpoint}, {"s3.region", s.S3Region}, {"recipient", s.Recipient},
 		{"textfile", s.Textfile}, {"env_file", s.EnvFile}, {"work_dir", s.WorkDir},
+		{"etcd_ca", s.EtcdCA}, {"etcd_cert", s.EtcdCert}, {"etcd_key", s.EtcdKey},
 	}
 	for _, f := range fields {
 		if r, _, ok := textcheck.ControlRune(f.v); ok {
@@ -284,6 +298,11 @@ func (s JobSpec) Encodable() error {
 	}
 	if strings.Trim(s.Schedule, "0123456789*/,- @abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" || s.Schedule == "" {
 		return fmt.Errorf("backup job: the schedule %q is not a cron expression", s.Schedule)
+	}
+	for _, f := range []struct{ name, v string }{{"etcd_ca", s.EtcdCA}, {"etcd_cert", s.EtcdCert}, {"etcd_key", s.EtcdKey}} {
+		if f.v != "" && !strings.HasPrefix(f.v, "/") {
+			return fmt.Errorf("backup job: the %s %q is not an absolute path", f.name, f.v)
+		}
 	}
 	for _, f := range []struct{ name, v string }{{"binary", s.Binary}, {"env_file", s.EnvFile}} {
 		if !strings.HasPrefix(f.v, "/") {

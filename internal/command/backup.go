@@ -198,7 +198,7 @@ func runBackupRun(ctx context.Context, env *Env, args []string) int {
 		}
 		endpoint = m.ClientURL
 	}
-	j, err := backupJob(cl, b, endpoint)
+	j, err := backupJob(cl, b, endpoint, schema.ToolTLS{CAFile: a.EtcdCA, CertFile: a.EtcdCert, KeyFile: a.EtcdKey})
 	if err != nil {
 		printError(env, "backup run: %v", err)
 		return 1
@@ -390,7 +390,7 @@ func preApplyBackup(env *Env, cfg *schema.Config) func(ctx context.Context, clus
 		if err != nil {
 			return err
 		}
-		j, err := backupJob(c, b, m.ClientURL)
+		j, err := backupJob(c, b, m.ClientURL, schema.ToolTLS{})
 		if err != nil {
 			return err
 		}
@@ -402,15 +402,26 @@ func preApplyBackup(env *Env, cfg *schema.Config) func(ctx context.Context, clus
 
 // backupJob assembles the backup job that snapshots endpoint, with the
 // encryption and retention of b and the client TLS of cl (nil: a bare
-// endpoint, plain or with the system's roots). The caller adds the store.
-func backupJob(cl *schema.Cluster, b schema.Backup, endpoint string) (backup.Job, error) {
+// endpoint, plain or with the system's roots), whose tool files the ones
+// set in files replace (the environment still overrides them). The
+// caller adds the store.
+func backupJob(cl *schema.Cluster, b schema.Backup, endpoint string, files schema.ToolTLS) (backup.Job, error) {
 	j := backup.Job{Endpoint: endpoint, Recipient: b.Recipient, AllowUnencrypted: b.AllowUnencrypted,
 		KeepLast: b.KeepLast, MaxAge: b.MaxAge}
 	tlsCluster := &schema.Cluster{Members: []*schema.Member{{ClientURL: endpoint}}}
 	if cl != nil {
 		j.Cluster, tlsCluster = cl.Name, cl
 	}
-	tc, err := connect.ClientTLS(tlsCluster)
+	ct := plan.ClusterTargetOf(tlsCluster)
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{{&ct.CAFile, files.CAFile}, {&ct.CertFile, files.CertFile}, {&ct.KeyFile, files.KeyFile}} {
+		if f.v != "" {
+			*f.dst = f.v
+		}
+	}
+	tc, err := connect.TargetTLS(ct)
 	if err != nil {
 		return backup.Job{}, err
 	}

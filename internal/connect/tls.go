@@ -130,10 +130,12 @@ func ClientOptions(c *schema.Cluster) []etcdp.Option {
 	return opts
 }
 
-// ProbeTLS makes one TLS handshake with each https endpoint and returns an
-// error naming every endpoint whose handshake failed and why (an unknown
-// authority, a name mismatch, a refused client certificate), or nil when
-// at least one handshake succeeded or no endpoint uses https. The etcd
+// ProbeTLS makes one TLS handshake with each https endpoint that accepts a
+// TCP connection and returns an error naming every endpoint whose
+// handshake failed and why (an unknown authority, a name mismatch, a
+// refused client certificate), or nil when at least one handshake
+// succeeded, none failed (nothing listens: a cluster down, or not started
+// yet by a bootstrap or a restore), or no endpoint uses https. The etcd
 // client itself reports only a timeout for these, so Observe and Connector
 // use this to say what went wrong.
 func ProbeTLS(ctx context.Context, endpoints []string, cfg *tls.Config) error {
@@ -154,11 +156,18 @@ func ProbeTLS(ctx context.Context, endpoints []string, cfg *tls.Config) error {
 			if c.ServerName == "" {
 				c.ServerName = u.Hostname()
 			}
-			d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 3 * time.Second}, Config: c}
 			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			defer cancel()
-			conn, err := d.DialContext(pctx, "tcp", u.Host)
+			// An endpoint where nothing accepts the connection (a member
+			// down, a cluster that a bootstrap or a restore is about to
+			// start) says nothing about TLS: it is left out.
+			raw, err := (&net.Dialer{}).DialContext(pctx, "tcp", u.Host)
 			if err != nil {
+				return
+			}
+			conn := tls.Client(raw, c)
+			if err := conn.HandshakeContext(pctx); err != nil {
+				raw.Close()
 				var rh tls.RecordHeaderError
 				if errors.As(err, &rh) {
 					err = fmt.Errorf("%w (the member serves plain http: moving a running cluster from plaintext to TLS is not automated, see docs/tls.md)", err)

@@ -216,3 +216,56 @@ func bootstrap(t *testing.T, st *lab.State) {
 		t.Fatalf("second plan: exit %d, steps %v, refusals %+v; want empty", code, actions(again), again.Refusals)
 	}
 }
+
+// TestBootstrapTLSE2E: three bare hosts and a TLS cluster: the plan
+// uploads each member's certificates and keys from their sources before
+// its config and its start (no gate runs before the members start: there
+// is no cluster yet), apply gives a healthy cluster over TLS, and a second
+// plan is empty.
+func TestBootstrapTLSE2E(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 0, Spare: 3, TLS: true})
+	src := tlsSources(t, st)
+	dir := config(t, st, withSources(src))
+	p, code := planAsJSON(t, dir)
+	if code != 2 || len(p.Refusals) != 0 {
+		t.Fatalf("plan: exit %d, refusals %+v", code, p.Refusals)
+	}
+	var names []string
+	for _, h := range st.Hosts {
+		names = append(names, h.Name)
+	}
+	uploadsBeforeStarts(t, actions(p), names)
+	if _, _, code := cli(t, applyArgs(t, dir)...); code != 0 {
+		t.Fatalf("apply: exit %d", code)
+	}
+	if p, code := planAsJSON(t, dir); code != 0 {
+		t.Fatalf("second plan: exit %d, steps %v, refusals %+v", code, actions(p), p.Refusals)
+	}
+	if n := len(memberList(t, st)); n != 3 {
+		t.Errorf("%d members after the bootstrap, want 3", n)
+	}
+}
+
+// uploadsBeforeStarts fails t unless every member in names has an
+// upload-file step before its bootstrap-start among steps ("action
+// member", as actions gives them).
+func uploadsBeforeStarts(t *testing.T, steps []string, names []string) {
+	t.Helper()
+	uploaded, started := map[string]int{}, map[string]int{}
+	for i, s := range steps {
+		action, member, _ := strings.Cut(s, " ")
+		switch action {
+		case "upload-file":
+			uploaded[member] = i
+		case "bootstrap-start":
+			started[member] = i
+		}
+	}
+	for _, n := range names {
+		u, okU := uploaded[n]
+		s, okS := started[n]
+		if !okU || !okS || u > s {
+			t.Errorf("%s: no upload of its TLS files before its start, steps %v", n, steps)
+		}
+	}
+}

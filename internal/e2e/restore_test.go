@@ -338,3 +338,87 @@ func TestTotalLossRestoreE2E(t *testing.T) {
 		t.Errorf("plan after the second restore: exit %d, steps %v, refusals %v; want no changes", code, actions(p), p.Refusals)
 	}
 }
+
+// TestTotalLossRestoreTLSSystemdE2E: the total-loss restore of
+// TestTotalLossRestoreE2E on a lab whose members run under systemd and
+// talk TLS, and whose hosts lost their certificates and keys with their
+// data and config: plan --restore-from latest uploads the files from their
+// sources before the members start, and apply gives a healthy 3-member
+// cluster holding the backup's keys, whose second plan is empty.
+func TestTotalLossRestoreTLSSystemdE2E(t *testing.T) {
+	b := upBackupLab(t, lab.Options{Members: 3, TLS: true, Init: lab.InitSystemd})
+	b.startS3(t)
+	st := b.st
+	src := tlsSources(t, st)
+	block := b.block(backupBlock{})
+	dir := config(t, st, func(s string) string { return block(withSources(src)(s)) })
+	env := s3Env
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	if _, _, code := cliEnv(t, env, applyArgs(t, dir)...); code != 0 {
+		t.Fatalf("apply of the backup block: exit %d", code)
+	}
+	c := etcdClient(t, st)
+	for i := range 20 {
+		if _, err := c.Put(ctx, fmt.Sprintf("/registry/pods/p%02d", i), "before-the-backup"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, code := cliEnv(t, env, "backup", "run", dir); code != 0 {
+		t.Fatalf("backup run: exit %d", code)
+	}
+	live, err := c.Get(ctx, "\x00", clientv3.WithFromKey(), clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	for _, h := range st.Members() {
+		wipe(t, st, h)
+		if _, err := os.Stat(h.HostPKIPath("")); !os.IsNotExist(err) {
+			t.Fatalf("%s still has its pki dir after the wipe: %v", h.Name, err)
+		}
+	}
+
+	pf := filepath.Join(t.TempDir(), "restore.plan")
+	if o, e, code := cliEnv(t, env, "plan", "--restore-from", "latest", "--detailed-exitcode", "--out", pf, dir); code != 2 {
+		t.Fatalf("plan --restore-from latest: exit %d\n%s%s", code, o, e)
+	}
+	o, _, _ := cli(t, "show", "--json", pf)
+	var rp restorePlanJSON
+	if err := json.Unmarshal([]byte(o), &rp); err != nil {
+		t.Fatal(err)
+	}
+	// Each member's files go up before that member starts.
+	var steps, names []string
+	for _, s := range rp.Steps {
+		steps = append(steps, strings.TrimSpace(s.Action+" "+s.Member))
+	}
+	for _, h := range st.Members() {
+		names = append(names, h.Name)
+	}
+	uploadsBeforeStarts(t, steps, names)
+	if t.Failed() {
+		t.FailNow()
+	}
+	if _, e, code := cliEnv(t, append(env, plan.IdentityEnv+"="+b.id.String()), applyArgs(t, pf)...); code != 0 {
+		t.Fatalf("apply of the restore: exit %d\n%s", code, e)
+	}
+	c = etcdClient(t, st)
+	ml, err := c.MemberList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ml.Members) != 3 {
+		t.Errorf("%d members after the restore, want 3", len(ml.Members))
+	}
+	got, err := c.Get(ctx, "/registry/pods/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Count != 20 || live.Count < 20 {
+		t.Errorf("%d pods after the restore, want the backup's 20 (the cluster held %d keys at the backup)", got.Count, live.Count)
+	}
+	if p, code := planAsJSONEnv(t, env, dir); code != 0 {
+		t.Errorf("plan after the restore: exit %d, steps %v, refusals %v; want no changes", code, actions(p), p.Refusals)
+	}
+}

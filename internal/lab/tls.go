@@ -57,8 +57,9 @@ func (s *State) LoadCA() (*pki.CA, error) {
 	return pki.LoadCA(s.PKIPath("ca.pem"), s.PKIPath("ca-key.pem"))
 }
 
-// writePKI makes the lab's CA, every member's server and peer certificate,
-// and the tool's client certificate.
+// writePKI makes the lab's CA, every host's server and peer certificate
+// (on a member's host and in the local pki dir; a spare host's only in the
+// local dir), and the tool's client certificate.
 func (s *State) writePKI() error {
 	if err := os.MkdirAll(s.PKIPath(""), 0o700); err != nil {
 		return err
@@ -73,7 +74,13 @@ func (s *State) writePKI() error {
 		return err
 	}
 	local["client.pem"], local["client-key.pem"] = tool.CertPEM, tool.KeyPEM
+	members := map[string]bool{}
 	for _, h := range s.Members() {
+		members[h.Name] = true
+	}
+	// Spare hosts get theirs as local sources only: a bare host has
+	// nothing until a plan uploads it (a bootstrap, a member added).
+	for _, h := range s.Hosts {
 		host := map[string][]byte{"ca.pem": ca.CertPEM}
 		for _, kind := range []string{"", "-peer"} {
 			leaf, err := ca.Issue(MemberCertRequest(h.Name, h.Addr))
@@ -83,6 +90,9 @@ func (s *State) writePKI() error {
 			cert, key := h.Name+kind+".pem", h.Name+kind+"-key.pem"
 			local[cert], local[key] = leaf.CertPEM, leaf.KeyPEM
 			host[cert], host[key] = leaf.CertPEM, leaf.KeyPEM
+		}
+		if !members[h.Name] {
+			continue
 		}
 		dir := filepath.Join(h.Root, "etc-etcd", "pki")
 		if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -61,6 +61,10 @@ type BackupRun struct {
 	Textfile         string
 	WorkDir          string
 	Timeout          time.Duration
+	// EtcdCA, EtcdCert and EtcdKey are the etcd client's TLS files, in
+	// place of the configuration's tls.tool (the scheduled job on a host
+	// passes the member's own).
+	EtcdCA, EtcdCert, EtcdKey string
 	// Set records which flags were given, so they override the
 	// configuration only then.
 	Set map[string]bool
@@ -80,6 +84,9 @@ func ParseBackupRun(args []string) (*BackupRun, *flag.FlagSet, error) {
 	fs.StringVar(&r.Textfile, "textfile", "", "update the Prometheus textfile `FILE` (node_exporter's textfile collector)")
 	fs.StringVar(&r.WorkDir, "work-dir", "", "`DIR` where the plaintext snapshot is held while it is checked and encrypted (default: $TMPDIR)")
 	fs.DurationVar(&r.Timeout, "timeout", time.Hour, "bound on the whole run")
+	fs.StringVar(&r.EtcdCA, "etcd-ca", "", "CA bundle `FILE` that verifies an https endpoint (default: tls.tool.ca_file; "+"ETCDFORM_ETCD_CA overrides both)")
+	fs.StringVar(&r.EtcdCert, "etcd-cert", "", "client certificate `FILE` for an https endpoint, with --etcd-key (ETCDFORM_ETCD_CERT overrides it)")
+	fs.StringVar(&r.EtcdKey, "etcd-key", "", "client key `FILE` for --etcd-cert (ETCDFORM_ETCD_KEY overrides it)")
 	if err := parse(fs, args); err != nil {
 		return r, fs, err
 	}
@@ -96,6 +103,9 @@ func ParseBackupRun(args []string) (*BackupRun, *flag.FlagSet, error) {
 	if backup.IsIdentity(r.Recipient) {
 		// Never echo it: it is a secret.
 		return r, fs, errors.New("backup run: --recipient holds an age identity (AGE-SECRET-KEY-...), a secret key, not a recipient: pass its public key (age1..., which age-keygen -y prints) and keep the identity off the command line")
+	}
+	if (r.EtcdCert == "") != (r.EtcdKey == "") {
+		return r, fs, errors.New("backup run: --etcd-cert and --etcd-key go together")
 	}
 	if r.KeepLast < 0 || r.MaxAge < 0 {
 		return r, fs, errors.New("backup run: --keep-last and --max-age cannot be negative")
