@@ -248,3 +248,20 @@ func withBak(paths []string) []string {
 	}
 	return out
 }
+
+// TestBackupJobSpecTLS: the job of a member with an https client URL
+// names that member's client-side files on the host; a plain member's
+// names none.
+func TestBackupJobSpecTLS(t *testing.T) {
+	tlsm := &schema.Member{Name: "etcd-1", ClientURL: "https://10.0.0.1:2379", TLS: &schema.TLS{Client: &schema.TLSEndpoint{
+		CA: schema.TLSFile{Path: "/etc/etcd/pki/ca.pem"}, Cert: schema.TLSFile{Path: "/etc/etcd/pki/etcd-1.pem"}, Key: schema.TLSFile{Path: "/etc/etcd/pki/etcd-1-key.pem"}}}}
+	c := &schema.Cluster{Name: "main", Backup: &schema.Backup{Schedule: "0 */6 * * *", On: []string{"etcd-1"}, Destination: "s3://b/main"}}
+	s := BackupJobSpec(c, tlsm, "")
+	if s.EtcdCA != "/etc/etcd/pki/ca.pem" || s.EtcdCert != "/etc/etcd/pki/etcd-1.pem" || s.EtcdKey != "/etc/etcd/pki/etcd-1-key.pem" {
+		t.Errorf("https member's job: ca %q cert %q key %q", s.EtcdCA, s.EtcdCert, s.EtcdKey)
+	}
+	plain := &schema.Member{Name: "etcd-1", ClientURL: "http://10.0.0.1:2379"}
+	if s := BackupJobSpec(c, plain, ""); s.EtcdCA != "" || s.EtcdCert != "" || s.EtcdKey != "" {
+		t.Errorf("plain member's job names TLS files: %+v", s)
+	}
+}

@@ -173,3 +173,31 @@ func TestRenderRefusesLineBreaks(t *testing.T) {
 		})
 	}
 }
+
+// TestTLSFiles: on an https endpoint the job names the member's client
+// files; they are flags of its command line, kept by a round trip, and
+// must be absolute paths.
+func TestTLSFiles(t *testing.T) {
+	s := testSpec()
+	s.Endpoint = "https://10.0.2.11:2379"
+	s.EtcdCA, s.EtcdCert, s.EtcdKey = "/etc/etcd/pki/ca.pem", "/etc/etcd/pki/etcd-1.pem", "/etc/etcd/pki/etcd-1-key.pem"
+	args := strings.Join(s.Args(), " ")
+	if !strings.Contains(args, "--etcd-ca /etc/etcd/pki/ca.pem --etcd-cert /etc/etcd/pki/etcd-1.pem --etcd-key /etc/etcd/pki/etcd-1-key.pem") {
+		t.Errorf("args %q do not pass the TLS files", args)
+	}
+	b, err := RenderCron(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseCron(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(s, got); diff != "" {
+		t.Errorf("(-rendered +parsed)\n%s", diff)
+	}
+	s.EtcdKey = "pki/etcd-1-key.pem"
+	if _, err := RenderCron(s); err == nil || !strings.Contains(err.Error(), "etcd_key") {
+		t.Errorf("a relative key path rendered: %v", err)
+	}
+}

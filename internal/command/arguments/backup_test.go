@@ -31,6 +31,12 @@ func TestParseBackup(t *testing.T) {
 		},
 		"run without config or endpoint": {args: []string{"--destination", "file:///b"}, parse: anyRun, wantErr: true},
 		"run negative keep":              {args: []string{"--keep-last", "-1"}, parse: anyRun, wantErr: true},
+		"run tls files": {
+			args: []string{"--etcd-ca", "/etc/etcd/pki/ca.pem", "--etcd-cert", "/etc/etcd/pki/c.pem", "--etcd-key", "/etc/etcd/pki/c-key.pem", "dir"}, parse: anyRun,
+			want: &BackupRun{BackupTarget: BackupTarget{Path: "dir", FromConfig: true}, EtcdCA: "/etc/etcd/pki/ca.pem", EtcdCert: "/etc/etcd/pki/c.pem", EtcdKey: "/etc/etcd/pki/c-key.pem",
+				Timeout: time.Hour, Set: map[string]bool{"etcd-ca": true, "etcd-cert": true, "etcd-key": true}},
+		},
+		"run cert without key": {args: []string{"--etcd-cert", "/c.pem"}, parse: anyRun, wantErr: true},
 		"list json":                      {args: []string{"--json", "dir"}, parse: anyList, want: &BackupList{BackupTarget: BackupTarget{Path: "dir", FromConfig: true}, JSON: true}},
 		"list two paths":                 {args: []string{"a", "b"}, parse: anyList, wantErr: true},
 		"verify snapshot": {
