@@ -37,8 +37,8 @@ func TestParseBackup(t *testing.T) {
 				Timeout: time.Hour, Set: map[string]bool{"etcd-ca": true, "etcd-cert": true, "etcd-key": true}},
 		},
 		"run cert without key": {args: []string{"--etcd-cert", "/c.pem"}, parse: anyRun, wantErr: true},
-		"list json":                      {args: []string{"--json", "dir"}, parse: anyList, want: &BackupList{BackupTarget: BackupTarget{Path: "dir", FromConfig: true}, JSON: true}},
-		"list two paths":                 {args: []string{"a", "b"}, parse: anyList, wantErr: true},
+		"list json":            {args: []string{"--json", "dir"}, parse: anyList, want: &BackupList{BackupTarget: BackupTarget{Path: "dir", FromConfig: true}, JSON: true}},
+		"list two paths":       {args: []string{"a", "b"}, parse: anyList, wantErr: true},
 		"verify snapshot": {
 			args: []string{"--snapshot", "x-1", "--identity", "k.txt", "dir"}, parse: anyVerify,
 			want: &BackupVerify{BackupTarget: BackupTarget{Path: "dir", FromConfig: true}, Snapshot: "x-1", Identity: "k.txt", Timeout: 30 * time.Minute},
