@@ -299,12 +299,14 @@ func (s JobSpec) Encodable() error {
 	if strings.Trim(s.Schedule, "0123456789*/,- @abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" || s.Schedule == "" {
 		return fmt.Errorf("backup job: the schedule %q is not a cron expression", s.Schedule)
 	}
-	for _, f := range []struct{ name, v string }{{"etcd_ca", s.EtcdCA}, {"etcd_cert", s.EtcdCert}, {"etcd_key", s.EtcdKey}} {
-		if f.v != "" && !strings.HasPrefix(f.v, "/") {
-			return fmt.Errorf("backup job: the %s %q is not an absolute path", f.name, f.v)
+	for _, f := range []struct {
+		name, v  string
+		optional bool // the TLS files: only on an https endpoint
+	}{{"binary", s.Binary, false}, {"env_file", s.EnvFile, false},
+		{"etcd_ca", s.EtcdCA, true}, {"etcd_cert", s.EtcdCert, true}, {"etcd_key", s.EtcdKey, true}} {
+		if f.optional && f.v == "" {
+			continue
 		}
-	}
-	for _, f := range []struct{ name, v string }{{"binary", s.Binary}, {"env_file", s.EnvFile}} {
 		if !strings.HasPrefix(f.v, "/") {
 			return fmt.Errorf("backup job: the %s %q is not an absolute path", f.name, f.v)
 		}

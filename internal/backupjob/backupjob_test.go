@@ -20,8 +20,10 @@ func testSpec() JobSpec {
 		Textfile: DefaultTextfile, EnvFile: DefaultEnvFile, WorkDir: DefaultWorkDir}
 }
 
-func TestCronRoundTrip(t *testing.T) {
-	s := testSpec()
+// cronRoundTrip renders s as a cron.d file, parses it back, and fails t
+// unless the spec read back is s.
+func cronRoundTrip(t *testing.T, s JobSpec) ([]byte, JobSpec) {
+	t.Helper()
 	b, err := RenderCron(s)
 	if err != nil {
 		t.Fatal(err)
@@ -33,6 +35,12 @@ func TestCronRoundTrip(t *testing.T) {
 	if diff := cmp.Diff(s, got); diff != "" {
 		t.Fatalf("(-rendered +parsed)\n%s", diff)
 	}
+	return b, got
+}
+
+func TestCronRoundTrip(t *testing.T) {
+	s := testSpec()
+	b, got := cronRoundTrip(t, s)
 	if len(DiffJob(s, &got)) != 0 {
 		t.Fatalf("DiffJob of a round trip: %v", DiffJob(s, &got))
 	}
@@ -185,17 +193,7 @@ func TestTLSFiles(t *testing.T) {
 	if !strings.Contains(args, "--etcd-ca /etc/etcd/pki/ca.pem --etcd-cert /etc/etcd/pki/etcd-1.pem --etcd-key /etc/etcd/pki/etcd-1-key.pem") {
 		t.Errorf("args %q do not pass the TLS files", args)
 	}
-	b, err := RenderCron(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := ParseCron(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(s, got); diff != "" {
-		t.Errorf("(-rendered +parsed)\n%s", diff)
-	}
+	cronRoundTrip(t, s)
 	s.EtcdKey = "pki/etcd-1-key.pem"
 	if _, err := RenderCron(s); err == nil || !strings.Contains(err.Error(), "etcd_key") {
 		t.Errorf("a relative key path rendered: %v", err)

@@ -322,20 +322,7 @@ const etcdHealthInterval = 5 * time.Second
 func waitSettled(b *testing.B, st *lab.State, hs ...lab.Host) {
 	b.Helper()
 	for _, h := range hs {
-		labtest.Eventually(b, time.Minute, func() error {
-			out, err := labtest.SSH(st, h, "ps -o etimes= -p $(cat /etc/service/etcd/supervise/pid)")
-			if err != nil {
-				return fmt.Errorf("%v: %s", err, out)
-			}
-			var s int
-			if _, err := fmt.Sscan(strings.TrimSpace(out), &s); err != nil {
-				return fmt.Errorf("etcd run time on %s: %q", h.Name, out)
-			}
-			if time.Duration(s)*time.Second <= etcdHealthInterval+time.Second {
-				return fmt.Errorf("etcd on %s has run %d s", h.Name, s)
-			}
-			return nil
-		})
+		labtest.WaitEtcdRunLonger(b, st, h, etcdHealthInterval+time.Second)
 	}
 }
 

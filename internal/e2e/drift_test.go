@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -65,28 +64,6 @@ func fileQuota(t *testing.T, h lab.Host) string {
 	return string(m[1])
 }
 
-// waitRunLongerThanClockSlack waits until h's etcd process, as its
-// service manager runs it, has run for more than twice state.ClockSlack:
-// a config written within the slack of the process start counts as the
-// file the process started with.
-func waitRunLongerThanClockSlack(t *testing.T, st *lab.State, h lab.Host) {
-	t.Helper()
-	pid := "cat /etc/service/etcd/supervise/pid"
-	if st.Init == lab.InitSystemd {
-		pid = "systemctl show -p MainPID --value etcd"
-	}
-	labtest.Eventually(t, 30*time.Second, func() error {
-		out, err := labtest.SSH(st, h, "ps -o etimes= -p $("+pid+")")
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, out)
-		}
-		if s, _ := strconv.Atoi(strings.TrimSpace(out)); time.Duration(s)*time.Second <= 2*state.ClockSlack {
-			return fmt.Errorf("etcd on %s has run %ss", h.Name, strings.TrimSpace(out))
-		}
-		return nil
-	})
-}
-
 // TestApplyKilledBetweenWriteAndRestartConverges covers issue 13 #3: apply
 // is SIGKILLed right after it wrote a member's config file, before that
 // member's restart. The process then runs the old quota while the file
@@ -99,7 +76,7 @@ func TestApplyKilledBetweenWriteAndRestartConverges(t *testing.T) {
 	// killed apply wrote one 1 s after the start and the next plan rightly
 	// saw nothing to restart (CI). Wait until every etcd has run longer.
 	for _, m := range st.Members() {
-		waitRunLongerThanClockSlack(t, st, m)
+		labtest.WaitEtcdRunLonger(t, st, m, 2*state.ClockSlack)
 	}
 	dir := config(t, st, withStorage("3GiB"))
 	pf := planFile(t, dir)
@@ -325,7 +302,7 @@ func TestSystemdRestartPending(t *testing.T) {
 	// it counts as the file the process started with; CI once rewrote it
 	// 1 s after a fresh lab's start), rewritten by hand with the same
 	// bytes: newer than the process.
-	waitRunLongerThanClockSlack(t, st, h)
+	labtest.WaitEtcdRunLonger(t, st, h, 2*state.ClockSlack)
 	if out, err := labtest.SSH(st, h, "cp -p /etc/etcd/etcd.conf.yml /tmp/c && cat /tmp/c > /etc/etcd/etcd.conf.yml"); err != nil {
 		t.Fatalf("rewriting %s's config: %v\n%s", h.Name, err, out)
 	}

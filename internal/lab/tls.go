@@ -74,10 +74,6 @@ func (s *State) writePKI() error {
 		return err
 	}
 	local["client.pem"], local["client-key.pem"] = tool.CertPEM, tool.KeyPEM
-	members := map[string]bool{}
-	for _, h := range s.Members() {
-		members[h.Name] = true
-	}
 	// Spare hosts get theirs as local sources only: a bare host has
 	// nothing until a plan uploads it (a bootstrap, a member added).
 	for _, h := range s.Hosts {
@@ -91,7 +87,7 @@ func (s *State) writePKI() error {
 			local[cert], local[key] = leaf.CertPEM, leaf.KeyPEM
 			host[cert], host[key] = leaf.CertPEM, leaf.KeyPEM
 		}
-		if !members[h.Name] {
+		if !h.Member {
 			continue
 		}
 		dir := filepath.Join(h.Root, "etc-etcd", "pki")

@@ -84,7 +84,7 @@ func ParseBackupRun(args []string) (*BackupRun, *flag.FlagSet, error) {
 	fs.StringVar(&r.Textfile, "textfile", "", "update the Prometheus textfile `FILE` (node_exporter's textfile collector)")
 	fs.StringVar(&r.WorkDir, "work-dir", "", "`DIR` where the plaintext snapshot is held while it is checked and encrypted (default: $TMPDIR)")
 	fs.DurationVar(&r.Timeout, "timeout", time.Hour, "bound on the whole run")
-	fs.StringVar(&r.EtcdCA, "etcd-ca", "", "CA bundle `FILE` that verifies an https endpoint (default: tls.tool.ca_file; "+"ETCDFORM_ETCD_CA overrides both)")
+	fs.StringVar(&r.EtcdCA, "etcd-ca", "", "CA bundle `FILE` that verifies an https endpoint (default: tls.tool.ca_file; ETCDFORM_ETCD_CA overrides both)")
 	fs.StringVar(&r.EtcdCert, "etcd-cert", "", "client certificate `FILE` for an https endpoint, with --etcd-key (ETCDFORM_ETCD_CERT overrides it)")
 	fs.StringVar(&r.EtcdKey, "etcd-key", "", "client key `FILE` for --etcd-cert (ETCDFORM_ETCD_KEY overrides it)")
 	if err := parse(fs, args); err != nil {

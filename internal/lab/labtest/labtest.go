@@ -163,6 +163,33 @@ func SSH(st *lab.State, h lab.Host, cmd string) (string, error) {
 	return string(out), err
 }
 
+// WaitEtcdRunLonger waits (up to a minute) until the etcd process on host
+// h, as its service manager (runit or systemd) runs it, has run for longer
+// than d: for a test whose next step depends on etcd's own age (a config
+// written within state.ClockSlack of the start counts as the one it started
+// with; a member is refused for etcd's health interval after the start).
+func WaitEtcdRunLonger(t testing.TB, st *lab.State, h lab.Host, d time.Duration) {
+	t.Helper()
+	pid := "cat /etc/service/etcd/supervise/pid"
+	if st.Init == lab.InitSystemd {
+		pid = "systemctl show -p MainPID --value etcd"
+	}
+	Eventually(t, time.Minute, func() error {
+		out, err := SSH(st, h, "ps -o etimes= -p $("+pid+")")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		var s int
+		if _, err := fmt.Sscan(strings.TrimSpace(out), &s); err != nil {
+			return fmt.Errorf("etcd run time on %s: %q", h.Name, out)
+		}
+		if time.Duration(s)*time.Second <= d {
+			return fmt.Errorf("etcd on %s has run %d s", h.Name, s)
+		}
+		return nil
+	})
+}
+
 // WithMembers adds members etcd-4, etcd-5... on the lab's spare hosts.
 func WithMembers(hosts ...lab.Host) func(string) string {
 	return func(s string) string {
