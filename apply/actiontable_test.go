@@ -150,7 +150,7 @@ var fakeHostCases = map[plan.Action]fakeHostCase{
 		step: func(*testing.T) plan.Step {
 			return plan.Step{Action: plan.Restart, Cluster: "lab", Member: "a", MemberID: 1}
 		},
-		wantCalls: []string{"pregate-except 1", "move-leader-from 1", "restart a", "gate"},
+		wantCalls: []string{"pregate-except 1", "move-leader-from 1", "pregate-except 1", "restart a", "gate"},
 	},
 	plan.Compact: {
 		step: func(*testing.T) plan.Step {
@@ -188,14 +188,14 @@ var fakeHostCases = map[plan.Action]fakeHostCase{
 			return plan.Step{Action: plan.UpgradeMember, Cluster: "lab", Member: "a", MemberID: 1,
 				Uploads: []plan.Upload{{Role: "etcd-binary", Path: "/usr/local/bin/etcd", Source: "/cache/sha256-ab", SHA256: "ab", Mode: 0o755}}}
 		},
-		wantCalls: []string{"pregate-except 1", "swap-staged a", "move-leader-from 1", "restart a", "member-version 1", "gate"},
+		wantCalls: []string{"pregate-except 1", "swap-staged a", "move-leader-from 1", "pregate-except 1", "restart a", "member-version 1", "gate"},
 	},
 	plan.DowngradeMember: {
 		step: func(*testing.T) plan.Step {
 			return plan.Step{Action: plan.DowngradeMember, Cluster: "lab", Member: "a", MemberID: 1,
 				Uploads: []plan.Upload{{Role: "etcd-binary", Path: "/usr/local/bin/etcd", Source: "/cache/sha256-ab", SHA256: "ab", Mode: 0o755}}}
 		},
-		wantCalls: []string{"pregate-except 1", "swap-staged a", "move-leader-from 1", "restart a", "member-version 1", "gate"},
+		wantCalls: []string{"pregate-except 1", "swap-staged a", "move-leader-from 1", "pregate-except 1", "restart a", "member-version 1", "gate"},
 	},
 	plan.DowngradeValidate: {
 		step: func(*testing.T) plan.Step {
@@ -275,6 +275,10 @@ var fakeHostCases = map[plan.Action]fakeHostCase{
 		step: func(*testing.T) plan.Step {
 			return plan.Step{Action: plan.DisarmAlarm, Cluster: "lab", Member: "b", MemberID: 2, Alarm: "NOSPACE", Quota: 160 << 20}
 		},
+		// A plan made under NOSPACE tries the host locks beside the
+		// in-cluster lock; b's alone is no majority of 3, and the
+		// in-cluster lock is held.
+		lockCalls: [2][]string{{"lock", "host-lock b", "host-unlock b"}, {"unlock"}},
 		wantCalls: []string{"db-sizes", "disarm 2 NOSPACE", "gate"},
 	},
 }
@@ -325,7 +329,8 @@ func TestActionTableFakeHost(t *testing.T) {
 				pre = []string{"hashkv-before"}
 			}
 			want := append(append(append(append(lock, pre...), tc.wantCalls...), "hashkv", "put-audit"), unlock...)
-			if diff := cmp.Diff(want, w.calls); diff != "" {
+			calls := hostLocksSorted(w.calls)
+			if diff := cmp.Diff(want, calls); diff != "" {
 				t.Errorf("calls (-want +got):\n%s", diff)
 			}
 			// The gates come from the row.
@@ -333,7 +338,7 @@ func TestActionTableFakeHost(t *testing.T) {
 			if (info.Before != plan.GateNone) != before {
 				t.Errorf("row's before gate is %v; apply gated before the step: %v", info.Before, before)
 			}
-			gateCall := w.calls[len(lock)+len(pre)]
+			gateCall := calls[len(lock)+len(pre)]
 			if others := gateCall == fmt.Sprintf("pregate-except %d", p.Steps[0].MemberID); before && (info.Before == plan.GateOthers) != others {
 				t.Errorf("row's before gate is %v, the gate's call is %q", info.Before, gateCall)
 			}

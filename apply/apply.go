@@ -94,6 +94,7 @@ const (
 	PreGatePassed                        // the gate before the step passed
 	LeaderMoveSent                       // MoveLeader is about to be sent to the leader (Peer: the transferee)
 	LeaderMoved                          // the transferee reports itself leader
+	StopGatePassed                       // the gate right before a restart's stop passed (after a leadership move, or a slow leadership check)
 	ServiceStopping                      // the restart was sent to the service manager
 	ServiceRunning                       // the service manager says the service runs again
 	GatePassed                           // the gate after the step passed
@@ -101,7 +102,11 @@ const (
 	StepDone                             // the step is done
 )
 
-var milestoneNames = [...]string{"", "step start", "pre-gate passed", "MoveLeader sent", "leader moved", "restart sent", "service running", "gate passed", "clients back", "step done"}
+var milestoneNames = [...]string{"", "step start", "pre-gate passed", "MoveLeader sent", "leader moved", "gate before the stop passed", "restart sent", "service running", "gate passed", "clients back", "step done"}
+
+// One name per milestone: the array's length is StepDone+1, or this fails
+// to compile.
+var _ = [1]struct{}{}[len(milestoneNames)-int(StepDone)-1]
 
 // String names the milestone for a timeline: "MoveLeader sent".
 func (m Milestone) String() string {
@@ -235,6 +240,25 @@ func hasAction(p *model.Plan, idx []int, a model.Action) bool {
 	return false
 }
 
+// plannedUnderNoSpace says the steps idx of p clear a NOSPACE alarm: the
+// plan was made while the cluster refused writes.
+func plannedUnderNoSpace(p *model.Plan, idx []int) bool {
+	return slices.Contains(clearedAlarms(p, idx), "NOSPACE")
+}
+
+// stepTargets is the hosts the steps idx of p name, each once.
+func stepTargets(p *model.Plan, idx []int) []model.Target {
+	var out []model.Target
+	seen := map[string]bool{}
+	for _, i := range idx {
+		if t := p.Steps[i].Target; t != nil && !seen[p.Steps[i].Member] {
+			seen[p.Steps[i].Member] = true
+			out = append(out, *t)
+		}
+	}
+	return out
+}
+
 // clearedAlarms is the alarm types ("NOSPACE") that the disarm-alarm
 // steps among idx of p clear: the health gates before them report such an
 // alarm but do not stop for it (issue 15: a plan that recovers from
@@ -281,6 +305,11 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 	ev := func(step int, m string, a model.Action, phase string, err error) {
 		report(Event{Step: step, Member: m, Action: a, Phase: phase, Err: err})
 	}
+	// The hosts are dialled while the lock is taken: the observation under
+	// it needs every one of them (and under NOSPACE the host locks a
+	// majority), and the steps those they name.
+	release := conn.Warm(ctx, c.Name, stepTargets(p, idx))
+	defer release()
 	etcd, err := conn.Etcd(ctx, c)
 	if err != nil {
 		return fmt.Errorf("apply: cluster %s: %w", c.Name, err)
@@ -293,16 +322,21 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 
 	var lock Lock
 	var hosts *hostLocks // the host locks standing in for lock: under NOSPACE, without quorum, or before a bootstrap
-	onHosts := func(why, note string, live bool) error {
-		ev(0, "", 0, "locking hosts", nil)
-		var err error
-		if hosts, err = x.lockHosts(ctx, p, idx, live); err != nil {
+	// useHosts makes the host locks lockHosts took the apply's lock, or
+	// says why it could not take them.
+	useHosts := func(why, note string, h *hostLocks, err error) error {
+		if err != nil {
 			return fmt.Errorf("apply: cluster %s: could not take the apply lock: %s, and %w", c.Name, why, err)
 		}
-		lock = hosts
+		hosts, lock = h, h
 		opts.Audit.Record(AuditEntry{Kind: "lock", Cluster: c.Name, Time: opts.Now(),
 			Outcome: "acquired on the hosts of " + strings.Join(hosts.hosts, ", ") + " (" + note + ")"})
 		return nil
+	}
+	onHosts := func(why, note string, live bool) error {
+		ev(0, "", 0, "locking hosts", nil)
+		h, err := x.lockHosts(ctx, p, idx, live)
+		return useHosts(why, note, h, err)
 	}
 	switch {
 	case bootstrapping(p, c.Name):
@@ -318,14 +352,48 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 		}
 	default:
 		ev(0, "", 0, "locking", nil)
+		// A plan made under NOSPACE expects the lease to be refused: its
+		// host locks are taken at once, beside the attempt, instead of
+		// after the refusal. Holding them as well when the cluster does
+		// grant the lease only makes the lock stricter.
+		var early *hostLocks
+		var earlyErr error
+		earlyDone := make(chan struct{})
+		if plannedUnderNoSpace(p, idx) {
+			go func() {
+				defer close(earlyDone)
+				early, earlyErr = x.lockHosts(ctx, p, idx, true)
+			}()
+		} else {
+			close(earlyDone)
+		}
 		lctx, cancel := context.WithTimeout(ctx, opts.LockTimeout)
 		lock, err = etcd.Lock(lctx, c.Name)
 		cancel()
+		<-earlyDone
+		if early != nil && err != nil && !errors.Is(err, ErrLockNoLease) {
+			unlockDetached(ctx, early) // refused for another reason (held, no leader)
+		}
 		switch {
+		case errors.Is(err, ErrLockNoLease) && (early != nil || earlyErr != nil):
+			ev(0, "", 0, "locking hosts", nil)
+			if err := useHosts("the cluster grants no lease (NOSPACE)", "the cluster grants no lease", early, earlyErr); err != nil {
+				return err
+			}
 		case errors.Is(err, ErrLockNoLease):
 			if err := onHosts("the cluster grants no lease (NOSPACE)", "the cluster grants no lease", true); err != nil {
 				return err
 			}
+		case err == nil && errors.Is(earlyErr, ErrLockHeld):
+			// The cluster takes writes again, but another apply holds host
+			// locks: it is still recovering, and this apply must not run.
+			unlockDetached(ctx, lock)
+			return fmt.Errorf("apply: cluster %s: could not take the apply lock: %w", c.Name, earlyErr)
+		case err == nil && early != nil:
+			early.inCluster = lock
+			hosts, lock = early, early
+			opts.Audit.Record(AuditEntry{Kind: "lock", Cluster: c.Name, Time: opts.Now(),
+				Outcome: "acquired in the cluster and on the hosts of " + strings.Join(hosts.hosts, ", ") + " (planned under NOSPACE)"})
 		case errors.Is(err, ErrLockHeld):
 			return fmt.Errorf("apply: cluster %s: could not take the apply lock within %s: %w", c.Name, opts.LockTimeout, err)
 		case err != nil:
@@ -333,14 +401,13 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 			// or did not answer, and the error says which.
 			return fmt.Errorf("apply: cluster %s: could not take the apply lock: %w", c.Name, err)
 		default:
+			// A host lock that could not be taken for another reason than
+			// another apply (a host down) does not matter beside the
+			// in-cluster lock, as when none was tried.
 			opts.Audit.Record(AuditEntry{Kind: "lock", Cluster: c.Name, Time: opts.Now(), Outcome: "acquired"})
 		}
 	}
-	defer func() {
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_ = lock.Unlock(uctx)
-	}()
+	defer func() { unlockDetached(ctx, lock) }()
 	// A failed or interrupted apply is recorded in the cluster too, as far
 	// as the cluster takes writes (the audit file has it in any case).
 	written := false
@@ -384,6 +451,10 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 	// Before the first risky step, every member must hold the same data.
 	hashAt := hashCheckAt(p, idx)
 	next := 0 // the steps before it ran in a concurrent group
+	// gated: the gate after the step before passed, and nothing ran since
+	// (no wait after it, no lock, no group): the next step's gate before
+	// it would ask the same members the same question again at once.
+	gated := false
 	for n, i := range idx {
 		if n < next {
 			continue
@@ -405,8 +476,10 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 				return fmt.Errorf("apply: cluster %s: before step %d/%d (%s %s), ahead of the first risky step; no further steps were started: %w", c.Name, n+1, len(idx), step.Action, memberLabel(step), err)
 			}
 			opts.Audit.Record(AuditEntry{Kind: "hashkv", Cluster: c.Name, Time: opts.Now(), Step: n + 1, Outcome: "agree: " + what})
+			gated = false // time passed since the gate
 		}
 		if end := groupEnd(p, idx, n); end > n+1 {
+			gated = false
 			if err := x.runGroup(ctx, p, idx, n, end, res, report); err != nil {
 				return err
 			}
@@ -433,8 +506,9 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 		prestart := step.Action != model.BootstrapStart && hasAction(p, idx[n+1:], model.BootstrapStart)
 		var err error
 		if !prestart {
-			err = x.preGate(ctx, step)
+			err = x.preGate(ctx, step, gated)
 		}
+		gated = false
 		if err == nil {
 			err = x.run(ctx, step)
 		}
@@ -451,10 +525,13 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 				err = fmt.Errorf("health gate after the step did not pass within %s: %w", opts.GateTimeout, err)
 			} else {
 				x.mark(GatePassed, "healthy", 0)
+				x.healthyAt = opts.Now()
+				gated = true
 			}
 		}
 		if err == nil && x.afterGate != nil {
 			err = x.afterGate(ctx)
+			gated = false // time passed since the gate
 		}
 		x.afterGate = nil
 		r.End = opts.Now()
@@ -491,6 +568,7 @@ func runCluster(ctx context.Context, c model.ClusterTarget, p *model.Plan, idx [
 			}
 			hosts.inCluster = l
 			opts.Audit.Record(AuditEntry{Kind: "lock", Cluster: c.Name, Time: opts.Now(), Outcome: "acquired in the cluster, beside the host locks"})
+			gated = false
 		}
 	}
 	// After the last step every member must hold the same data.

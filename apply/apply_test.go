@@ -29,13 +29,17 @@ import (
 // tests in internal/e2e run the same code against real etcd and sshd.
 
 type fakeWorld struct {
-	mu       sync.Mutex // host locks are taken in parallel
-	calls    []string
-	leader   uint64
-	failOn   string // a call that fails
-	lockErr  error
-	checkErr error
-	obs      *state.Observed
+	mu     sync.Mutex // host locks are taken in parallel
+	calls  []string
+	leader uint64
+	failOn string // a call that fails
+	// failNth fails only the nth call (from 1) of a name.
+	failNth map[string]int
+	// onTransferee runs at each Transferee call (a slow leadership check).
+	onTransferee func()
+	lockErr      error
+	checkErr     error
+	obs          *state.Observed
 	// cancelOn is a call during which the apply is interrupted: cancel
 	// runs with the cause a signal gives, and the call fails as I/O on a
 	// cancelled context does.
@@ -103,21 +107,39 @@ func (w *fakeWorld) call(s string) error {
 	if w.failOn == s {
 		return errors.New("injected failure")
 	}
+	if n, ok := w.failNth[s]; ok && n == countOf(w.calls, s) {
+		return errors.New("injected failure")
+	}
 	return nil
+}
+
+func countOf(calls []string, s string) (n int) {
+	for _, c := range calls {
+		if c == s {
+			n++
+		}
+	}
+	return n
 }
 
 func (e fakeEtcd) Lock(ctx context.Context, cluster string) (Lock, error) {
 	if e.w.lockErr != nil {
 		return nil, e.w.lockErr
 	}
+	e.w.mu.Lock() // the host locks of a plan made under NOSPACE are taken meanwhile
 	if e.w.noSpace && !slices.ContainsFunc(e.w.calls, func(c string) bool { return strings.HasPrefix(c, "disarm ") }) {
 		e.w.calls = append(e.w.calls, "lock refused: no lease")
+		e.w.mu.Unlock()
 		return nil, fmt.Errorf("%w: database space exceeded", ErrLockNoLease)
 	}
+	e.w.mu.Unlock()
 	return fakeLock(e), e.w.call("lock")
 }
 func (e fakeEtcd) Leader(ctx context.Context) (uint64, error) { return e.w.leader, nil }
 func (e fakeEtcd) Transferee(ctx context.Context, id uint64) (uint64, error) {
+	if e.w.onTransferee != nil {
+		e.w.onTransferee()
+	}
 	if id == e.w.leader {
 		return 99, nil
 	}
@@ -369,6 +391,7 @@ func (c fakeConn) Host(ctx context.Context, t plan.Target) (Host, error) {
 func (c fakeConn) Observe(ctx context.Context, cluster string) (*state.Observed, error) {
 	return c.w.obs, nil
 }
+func (c fakeConn) Warm(context.Context, string, []plan.Target) func() { return func() {} }
 
 func testConfig() *schema.Config {
 	c := &schema.Cluster{Name: "lab", EtcdVersion: "3.6.16", Service: schema.Service{ConfigFile: "/etc/etcd/etcd.conf.yml", DataDir: "/var/lib/etcd", Binary: "/usr/local/bin/etcd"}}
@@ -410,7 +433,7 @@ func TestRun(t *testing.T) {
 		"rolling restart, leader moved first": {
 			mutate: func(w *fakeWorld, p *plan.Plan) {},
 			wantCalls: []string{"lock", "hashkv-before", "snapshot", "install-files b", "pregate-except 2", "restart b", "gate", "install-files c", "pregate-except 3", "restart c", "gate",
-				"install-files a", "pregate-except 1", "move-leader-from 1", "restart a", "gate", "hashkv", "put-audit", "unlock"},
+				"install-files a", "pregate-except 1", "move-leader-from 1", "pregate-except 1", "restart a", "gate", "hashkv", "put-audit", "unlock"},
 			wantOut: []string{"done", "done", "done", "done", "done", "done", "done"},
 		},
 		"stops at the first failure": {
@@ -467,15 +490,7 @@ func TestRun(t *testing.T) {
 				SnapshotDir: t.TempDir(), Audit: NewAudit(&audit, "planhash", "abc", "me"),
 				Now: func() time.Time { return time.Unix(0, 0) },
 			})
-			if tc.wantErr == "" && err != nil {
-				t.Fatalf("unexpected error: %v", err)
-			}
-			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
-				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
-			}
-			if diff := cmp.Diff(tc.wantCalls, w.calls); diff != "" {
-				t.Errorf("calls (-want +got):\n%s", diff)
-			}
+			checkRun(t, err, tc.wantErr, tc.wantCalls, w.calls)
 			var outs []string
 			for _, s := range res.Steps {
 				outs = append(outs, s.Outcome)
@@ -506,15 +521,16 @@ func TestRunToleratesTheAlarmsThePlanClears(t *testing.T) {
 	if _, err := Run(context.Background(), withTargets(testConfig(), p), fakeConn{w}, Options{SnapshotDir: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
+	// The gate after a step answers for the gate before the next one when
+	// nothing ran between them: it asked every member, tolerating the
+	// alarms the next step or a later one clears.
 	want := []string{
-		"gate [NOSPACE]",             // after compact
-		"pregate-except 2 [NOSPACE]", // before defrag b
-		"gate [NOSPACE]",             // after defrag b
-		"pregate-except 3 [NOSPACE]", // before defrag c
-		"gate [NOSPACE]",             // after defrag c
-		"gate []",                    // after disarm-alarm: the alarm must be gone
-		"pregate-except 2 []",        // before restart b (write-config has no gate)
-		"gate []",                    // after restart b
+		"gate [NOSPACE]",      // after compact, and before defrag b
+		"gate [NOSPACE]",      // after defrag b, and before defrag c
+		"gate [NOSPACE]",      // after defrag c
+		"gate []",             // after disarm-alarm: the alarm must be gone
+		"pregate-except 2 []", // before restart b (write-config has no gate)
+		"gate []",             // after restart b
 	}
 	if diff := cmp.Diff(want, w.gates); diff != "" {
 		t.Errorf("gates and the alarms they tolerated (-want +got):\n%s", diff)
@@ -545,7 +561,7 @@ func TestRunUnderNospaceLocksHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"lock refused: no lease", "host-lock b", "host-lock c", "compact 4711", "gate",
-		"pregate-except 2", "db-sizes", "defrag 2", "gate", "pregate-except 3", "db-sizes", "defrag 3", "gate", "db-sizes", "disarm 2 NOSPACE", "gate", "lock",
+		"db-sizes", "defrag 2", "gate", "db-sizes", "defrag 3", "gate", "db-sizes", "disarm 2 NOSPACE", "gate", "lock",
 		"install-files b", "hashkv-before", "pregate-except 2", "restart b", "gate", "hashkv", "put-audit", "unlock", "host-unlock b", "host-unlock c"}
 	if diff := cmp.Diff(want, hostLocksSorted(w.calls)); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
@@ -580,6 +596,33 @@ func TestRunUnderNospaceLocksHosts(t *testing.T) {
 	}
 	if want := []string{"lock refused: no lease", "host-lock b", "host-lock c", "host-unlock b", "host-unlock c"}; !cmp.Equal(want, hostLocksSorted(w.calls)) {
 		t.Errorf("calls %q, want %q: nothing but the locks", w.calls, want)
+	}
+
+	// Planned under NOSPACE, the host locks are taken beside the lease
+	// attempt. The cluster grants it again (another apply disarmed), but
+	// that apply still holds c's host lock: this one stops, lets go of
+	// the in-cluster lock and of b's, and changes nothing.
+	w = &fakeWorld{leader: 1, obs: obs, hostHeld: map[string]bool{"c": true}}
+	_, err = Run(context.Background(), withTargets(testConfig(), nospacePlan(obs)), fakeConn{w}, Options{SnapshotDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "could not take the apply lock: the host locks") || !strings.Contains(err.Error(), "c is held by the other apply") {
+		t.Errorf("error %v, want it to name the host lock another apply holds", err)
+	}
+	if want := []string{"lock", "host-lock b", "host-lock c", "host-unlock b", "unlock"}; !cmp.Equal(want, hostLocksSorted(w.calls)) {
+		t.Errorf("calls %q, want %q: nothing but the locks", w.calls, want)
+	}
+
+	// It grants it and no other apply holds a host lock: both locks are
+	// held to the end.
+	w = &fakeWorld{leader: 1, obs: obs}
+	if _, err := Run(context.Background(), withTargets(testConfig(), nospacePlan(obs)), fakeConn{w}, Options{SnapshotDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	calls := hostLocksSorted(w.calls)
+	if want := []string{"lock", "host-lock b", "host-lock c", "compact 4711"}; !cmp.Equal(want, calls[:4]) {
+		t.Errorf("calls %q, want them to start %q", calls, want)
+	}
+	if want := []string{"unlock", "host-unlock b", "host-unlock c"}; !cmp.Equal(want, calls[len(calls)-3:]) {
+		t.Errorf("calls %q, want them to end %q", calls, want)
 	}
 }
 
@@ -805,7 +848,7 @@ func TestRunMilestones(t *testing.T) {
 	want := []string{
 		fmt.Sprintf("%d peer=0", StepStarted), fmt.Sprintf("%d peer=0", PreGatePassed),
 		fmt.Sprintf("%d peer=99", LeaderMoveSent), fmt.Sprintf("%d peer=99", LeaderMoved),
-		fmt.Sprintf("%d peer=0", ServiceStopping), fmt.Sprintf("%d peer=0", ServiceRunning),
+		fmt.Sprintf("%d peer=0", StopGatePassed), fmt.Sprintf("%d peer=0", ServiceStopping), fmt.Sprintf("%d peer=0", ServiceRunning),
 		fmt.Sprintf("%d peer=0", GatePassed), fmt.Sprintf("%d peer=0", ClientsBack), fmt.Sprintf("%d peer=0", StepDone),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -879,11 +922,37 @@ func TestReconnectBy(t *testing.T) {
 	}
 }
 
-// hostLocksSorted returns calls with each run of "host-lock" calls sorted:
-// apply takes the host locks in parallel.
+// hostLocksSorted returns calls with each run of "host-lock" calls sorted
+// (the hosts are locked at once), and the leading calls that take the
+// locks, which run at once for a plan made under NOSPACE (the in-cluster
+// attempt beside the host locks), in a fixed order: the in-cluster lock's
+// calls, the host locks sorted, then the host unlocks sorted.
 func hostLocksSorted(calls []string) []string {
 	out := slices.Clone(calls)
-	for i := 0; i < len(out); {
+	lead := 0
+	for lead < len(out) && (out[lead] == "lock" || strings.HasPrefix(out[lead], "lock refused") ||
+		strings.HasPrefix(out[lead], "host-lock ") || strings.HasPrefix(out[lead], "host-unlock ")) {
+		lead++
+	}
+	rank := func(c string) int {
+		switch {
+		case strings.HasPrefix(c, "host-lock "):
+			return 1
+		case strings.HasPrefix(c, "host-unlock "):
+			return 2
+		}
+		return 0
+	}
+	slices.SortStableFunc(out[:lead], func(a, b string) int {
+		if ra, rb := rank(a), rank(b); ra != rb {
+			return ra - rb
+		}
+		if rank(a) == 0 {
+			return 0
+		}
+		return strings.Compare(a, b)
+	})
+	for i := lead; i < len(out); {
 		j := i
 		for j < len(out) && strings.HasPrefix(out[j], "host-lock ") {
 			j++
@@ -892,4 +961,105 @@ func hostLocksSorted(calls []string) []string {
 		i = max(j, i+1)
 	}
 	return out
+}
+
+// A member that dies between the gate before a restart and the restart's
+// stop must stop the apply before a second member goes down: after a
+// leadership move, or a leadership check slower than stopGateAfter, the
+// restart asks the cluster again right before the stop, and a failing
+// answer leaves the member running.
+func TestRestartGatesAgainBeforeStop(t *testing.T) {
+	for name, tc := range map[string]struct {
+		mutate    func(w *fakeWorld, clock *time.Time)
+		wantCalls []string
+		wantErr   string
+	}{
+		"the leader's restart, a member down after the move": {
+			mutate: func(w *fakeWorld, _ *time.Time) { w.failNth = map[string]int{"pregate-except 1": 2} },
+			wantCalls: []string{"lock", "hashkv-before", "snapshot", "install-files b", "pregate-except 2", "restart b", "gate", "install-files c", "pregate-except 3", "restart c", "gate",
+				"install-files a", "pregate-except 1", "move-leader-from 1", "pregate-except 1", "put-audit", "unlock"},
+			wantErr: "not healthy right before a was to stop, so it was not stopped",
+		},
+		"a follower's slow leadership check, a member down meanwhile": {
+			mutate: func(w *fakeWorld, clock *time.Time) {
+				w.onTransferee = func() { *clock = clock.Add(time.Second) }
+				w.failNth = map[string]int{"pregate-except 2": 2}
+			},
+			wantCalls: []string{"lock", "hashkv-before", "snapshot", "install-files b", "pregate-except 2", "pregate-except 2", "put-audit", "unlock"},
+			wantErr:   "not healthy right before b was to stop, so it was not stopped",
+		},
+		"a follower's slow leadership check, all healthy": {
+			mutate: func(w *fakeWorld, clock *time.Time) {
+				w.onTransferee = func() { *clock = clock.Add(time.Second) }
+			},
+			wantCalls: []string{"lock", "hashkv-before", "snapshot", "install-files b", "pregate-except 2", "pregate-except 2", "restart b", "gate",
+				"install-files c", "pregate-except 3", "pregate-except 3", "restart c", "gate",
+				"install-files a", "pregate-except 1", "move-leader-from 1", "pregate-except 1", "restart a", "gate", "hashkv", "put-audit", "unlock"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := &fakeWorld{leader: 1, obs: testObserved("h1")}
+			clock := time.Unix(0, 0)
+			tc.mutate(w, &clock)
+			var audit bytes.Buffer
+			_, err := Run(context.Background(), withTargets(testConfig(), rollingPlan(testObserved("h1"))), fakeConn{w}, Options{
+				SnapshotDir: t.TempDir(), Audit: NewAudit(&audit, "planhash", "abc", "me"),
+				Now: func() time.Time { return clock },
+			})
+			checkRun(t, err, tc.wantErr, tc.wantCalls, w.calls)
+		})
+	}
+}
+
+// checkRun fails t when err is not what wantErr asks for ("": none) or
+// the calls are not want.
+func checkRun(t *testing.T, err error, wantErr string, want, calls []string) {
+	t.Helper()
+	if wantErr == "" && err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)) {
+		t.Fatalf("error %v, want one containing %q", err, wantErr)
+	}
+	if diff := cmp.Diff(want, calls); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}
+
+// An upgrade whose gate before the stop fails has swapped its binaries in
+// already: the error says the member runs the old version and starts the
+// new one at its next restart.
+func TestUpgradeNotStoppedSaysBinariesSwapped(t *testing.T) {
+	w := &fakeWorld{leader: 1, obs: testObserved("h1"), failNth: map[string]int{"pregate-except 1": 2}}
+	p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(testObserved("h1")),
+		Steps: []plan.Step{{Action: plan.UpgradeMember, Cluster: "lab", Member: "a", MemberID: 1,
+			Uploads: []plan.Upload{{Role: "etcd-binary", Path: "/usr/local/bin/etcd", Source: "/cache/sha256-ab", SHA256: "ab", Mode: 0o755}}}}}
+	_, err := Run(t.Context(), withTargets(testConfig(), p), fakeConn{w}, Options{
+		SnapshotDir: t.TempDir(), Audit: NewAudit(io.Discard, "planhash", "abc", "me"), Now: func() time.Time { return time.Unix(0, 0) },
+	})
+	if err == nil || !strings.Contains(err.Error(), "the new binaries of a are swapped in") || !strings.Contains(err.Error(), "so it was not stopped") {
+		t.Fatalf("err = %v", err)
+	}
+	if slices.Contains(w.calls, "restart a") {
+		t.Errorf("a was restarted: %v", w.calls)
+	}
+}
+
+// A removal of the member that leads moves leadership first and asks the
+// cluster again before the removal: a member down since leaves the
+// member list as it was.
+func TestRemoveGatesAgainAfterMove(t *testing.T) {
+	w := &fakeWorld{leader: 1, obs: testObserved("h1"), failNth: map[string]int{"pregate-except 1": 2}}
+	p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(testObserved("h1")),
+		Steps: []plan.Step{{Action: plan.RemoveMember, Cluster: "lab", Member: "a", MemberID: 1, PeerURL: "http://a:2380"}}}
+	phases := map[string]bool{}
+	_, err := Run(t.Context(), withTargets(testConfig(), p), fakeConn{w}, Options{
+		SnapshotDir: t.TempDir(), Audit: NewAudit(io.Discard, "planhash", "abc", "me"), Now: func() time.Time { return time.Unix(0, 0) },
+		Progress: func(e Event) { phases[e.Phase] = true },
+	})
+	checkRun(t, err, "right before a was to be removed, so it was not removed",
+		[]string{"lock", "hashkv-before", "pregate-except 1", "move-leader-from 1", "pregate-except 1", "put-audit", "unlock"}, hostLocksSorted(w.calls))
+	if !phases["checking health before the removal"] {
+		t.Errorf("no phase \"checking health before the removal\" in %v", phases)
+	}
 }

@@ -338,4 +338,11 @@ type Connector interface {
 	Host(ctx context.Context, t model.Target) (Host, error)
 	// Observe re-observes the named cluster for the stale-plan check.
 	Observe(ctx context.Context, cluster string) (*state.Observed, error)
+	// Warm starts connecting, in the background, to the named cluster's
+	// hosts and to the targets' (those its steps name), so that the locks,
+	// the observation under the lock and the steps find them connected. It
+	// does not wait and reports nothing: Host and Observe report a host
+	// that cannot be reached. release closes the cluster's connections
+	// when its apply ends.
+	Warm(ctx context.Context, cluster string, targets []model.Target) (release func())
 }

@@ -62,8 +62,12 @@ func (h *hostLocks) Unlock(ctx context.Context) error {
 // could miss the hosts another apply of a newer plan holds. Otherwise (no
 // quorum, no cluster yet) they are the ones the plan observed. It does not
 // wait: a host locked by another apply counts against the majority and is
-// named in the error.
+// named in the error. It takes at most --lock-timeout, like the lease
+// attempt: a host that takes the connection and then stops answering must
+// not hold the apply (a lock taken outlives this bound).
 func (x *executor) lockHosts(ctx context.Context, p *model.Plan, idx []int, live bool) (*hostLocks, error) {
+	ctx, cancel := context.WithTimeout(ctx, x.opts.LockTimeout)
+	defer cancel()
 	voters := map[string]bool{}
 	var ids map[uint64]string // by ID, for the live list
 	nvoters := 0
@@ -112,8 +116,9 @@ func (x *executor) lockHosts(ctx context.Context, p *model.Plan, idx []int, live
 		seen[s.Member] = true
 		steps = append(steps, s)
 	}
-	// Every host at once: each lock is its own SSH connection and
-	// session, and the apply waits for the slowest rather than the sum.
+	// Every host at once: each lock is its own SSH session (on the apply's
+	// connection to the host), and the apply waits for the slowest rather
+	// than the sum.
 	type taken struct {
 		h    Host
 		lock Lock
@@ -138,6 +143,7 @@ func (x *executor) lockHosts(ctx context.Context, p *model.Plan, idx []int, live
 		}()
 	}
 	wg.Wait()
+	heldByOther := false
 	for n, s := range steps {
 		t := got[n]
 		if t.h != nil {
@@ -145,6 +151,7 @@ func (x *executor) lockHosts(ctx context.Context, p *model.Plan, idx []int, live
 		}
 		if t.err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", s.Member, t.err))
+			heldByOther = heldByOther || errors.Is(t.err, ErrLockHeld)
 			continue
 		}
 		held.hosts = append(held.hosts, s.Member)
@@ -153,9 +160,7 @@ func (x *executor) lockHosts(ctx context.Context, p *model.Plan, idx []int, live
 	if len(held.locks) >= need {
 		return held, nil
 	}
-	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	_ = held.Unlock(uctx)
+	unlockDetached(ctx, held)
 	if len(seen) < need {
 		of := "voting members"
 		if live {
@@ -163,8 +168,27 @@ func (x *executor) lockHosts(ctx context.Context, p *model.Plan, idx []int, live
 		}
 		problems = append(problems, fmt.Sprintf("the plan's steps name the hosts of only %d of the %d %s", len(seen), nvoters, of))
 	}
-	return nil, fmt.Errorf("the host locks that stand in for it need a majority, %d of %d voting members' hosts, and %d were taken:\n  - %s",
-		need, nvoters, len(held.locks), strings.Join(problems, "\n  - "))
+	return nil, &hostLockError{held: heldByOther, msg: fmt.Sprintf("the host locks that stand in for it need a majority, %d of %d voting members' hosts, and %d were taken:\n  - %s",
+		need, nvoters, len(held.locks), strings.Join(problems, "\n  - "))}
+}
+
+// hostLockError is lockHosts' failure; it is ErrLockHeld when another
+// apply held a host lock it needed.
+type hostLockError struct {
+	msg  string
+	held bool
+}
+
+func (e *hostLockError) Error() string { return e.msg }
+
+func (e *hostLockError) Is(target error) bool { return e.held && target == ErrLockHeld }
+
+// unlockDetached releases l within 10 s, also when ctx has ended: an
+// interrupted or failed apply still lets go of its locks.
+func unlockDetached(ctx context.Context, l Lock) {
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_ = l.Unlock(uctx)
 }
 
 // lockOwner names this apply in a host lock file.

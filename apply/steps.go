@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"path"
@@ -36,6 +37,8 @@ type executor struct {
 	learner uint64                                       // ID returned by the last AddLearner, for its Promote
 	// afterGate, when a step sets it, runs after the step's gate passed.
 	afterGate func(ctx context.Context) error
+	// healthyAt is when a gate last passed (before or after a step).
+	healthyAt time.Time
 	// laterDisarms is the alarm types that disarm-alarm steps after the
 	// current one clear (a NOSPACE disarm whose guard fails waits for
 	// them instead of failing).
@@ -88,10 +91,17 @@ func (x *executor) closeHosts() {
 // member down or changes membership (the action's Before gate): a member
 // that failed since the last gate (or since the plan) must stop the apply
 // here, not be discovered after a second member is down. With GateOthers
-// the step's own member is not required.
-func (x *executor) preGate(ctx context.Context, s model.Step) error {
+// the step's own member is not required. justGated says the gate after
+// the step before passed an instant ago with nothing run since: that gate
+// asked every member (GateAll), tolerating the same alarms (those this
+// step or a later one clears), so it answers this one too.
+func (x *executor) preGate(ctx context.Context, s model.Step, justGated bool) error {
 	gate := s.Action.Info().Before
 	if gate == model.GateNone {
+		return nil
+	}
+	if justGated {
+		x.mark(PreGatePassed, "healthy before the step (the gate after the step before, just passed)", 0)
 		return nil
 	}
 	var except uint64
@@ -102,13 +112,54 @@ func (x *executor) preGate(ctx context.Context, s model.Step) error {
 		}
 		except = id
 	}
-	x.ev("checking health before the step")
-	gctx, cancel := context.WithTimeout(ctx, x.opts.GateTimeout)
-	defer cancel()
-	if err := x.etcd.WaitHealthy(gctx, except); err != nil {
+	if err := x.gateExcept(ctx, except, "before the step"); err != nil {
 		return fmt.Errorf("the cluster was not healthy before the step, so it was not started (waited %s): %w", x.opts.GateTimeout, err)
 	}
 	x.mark(PreGatePassed, "healthy before the step", 0)
+	return nil
+}
+
+// gateExcept waits, fresh, for the cluster to be healthy (not requiring
+// member except, when not 0) within the gate timeout, and notes when it
+// was.
+func (x *executor) gateExcept(ctx context.Context, except uint64, when string) error {
+	x.ev("checking health " + when)
+	gctx, cancel := context.WithTimeout(ctx, x.opts.GateTimeout)
+	defer cancel()
+	if err := x.etcd.WaitHealthy(gctx, except); err != nil {
+		return err
+	}
+	x.healthyAt = x.opts.Now()
+	return nil
+}
+
+// errNotStopped marks a restart or removal that failed before its member
+// stopped or was removed.
+var errNotStopped = errors.New("not done")
+
+// stopGateAfter is how long after the last passed gate a member is not
+// taken down or removed without asking again (gateBeforeStop).
+const stopGateAfter = 250 * time.Millisecond
+
+// gateBeforeStop asks, right before a restart stops its member (or a
+// removal removes it), again whether every other member is healthy, when
+// leadership moved or more than stopGateAfter passed since the last gate:
+// a member that died in between (a leadership check can spend seconds on
+// one) would otherwise be found only after this one is down too, the
+// quorum gone.
+func (x *executor) gateBeforeStop(ctx context.Context, s model.Step, id uint64, moved, removal bool) error {
+	if s.Action.Info().Before == model.GateNone || !moved && x.opts.Now().Sub(x.healthyAt) <= stopGateAfter {
+		return nil // an action without a gate before it (none restarts or removes today), or just gated
+	}
+	event, outcome := "the stop", "was to stop, so it was not stopped"
+	if removal {
+		event, outcome = "the removal", "was to be removed, so it was not removed"
+	}
+	start := time.Now()
+	if err := x.gateExcept(ctx, id, "before "+event); err != nil {
+		return fmt.Errorf("%w: the cluster was not healthy right before %s %s (waited %s): %w", errNotStopped, s.Member, outcome, time.Since(start).Round(time.Millisecond), err)
+	}
+	x.mark(StopGatePassed, "healthy before "+event, 0)
 	return nil
 }
 
@@ -279,6 +330,9 @@ func (x *executor) upgradeMember(ctx context.Context, s model.Step) error {
 		}
 	}
 	if err := x.restart(ctx, s); err != nil {
+		if len(s.Uploads) > 0 && errors.Is(err, errNotStopped) {
+			return fmt.Errorf("the new binaries of %s are swapped in (each replaced one kept as PATH.bak), but it still runs its old version and starts on the new one at its next restart; plan again: %w", s.Member, err)
+		}
 		return err
 	}
 	id, err := x.memberID(ctx, s)
@@ -322,7 +376,7 @@ func (x *executor) restart(ctx context.Context, s model.Step) error {
 	if err != nil {
 		return err
 	}
-	id, err := x.handOver(ctx, s)
+	id, moved, err := x.handOver(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -333,6 +387,9 @@ func (x *executor) restart(ctx context.Context, s model.Step) error {
 			x.ev(fmt.Sprintf("not waiting for the clients after the restart: %v", err))
 			before = 0
 		}
+	}
+	if err := x.gateBeforeStop(ctx, s, id, moved, false); err != nil {
+		return err
 	}
 	x.mark(ServiceStopping, "restarting", 0)
 	stopped := time.Now()
@@ -509,28 +566,32 @@ func (x *executor) addLearner(ctx context.Context, s model.Step) error {
 }
 
 // handOver finds the step's member and, if it leads now (whoever leads
-// when its turn comes, not who led at plan time), moves leadership away.
-func (x *executor) handOver(ctx context.Context, s model.Step) (uint64, error) {
-	id, err := x.memberID(ctx, s)
+// when its turn comes, not who led at plan time), moves leadership away;
+// moved says it did.
+func (x *executor) handOver(ctx context.Context, s model.Step) (id uint64, moved bool, err error) {
+	id, err = x.memberID(ctx, s)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	x.ev("checking leadership")
 	to, err := x.etcd.Transferee(ctx, id)
 	if err != nil || to == 0 {
-		return id, err
+		return id, false, err
 	}
 	x.mark(LeaderMoveSent, fmt.Sprintf("moving leadership to %x", to), to)
 	if err := x.etcd.MoveLeader(ctx, to); err != nil {
-		return id, err
+		return id, false, err
 	}
 	x.mark(LeaderMoved, fmt.Sprintf("leadership moved to %x", to), to)
-	return id, nil
+	return id, true, nil
 }
 
 func (x *executor) remove(ctx context.Context, s model.Step) error {
-	id, err := x.handOver(ctx, s)
+	id, moved, err := x.handOver(ctx, s)
 	if err != nil {
+		return err
+	}
+	if err := x.gateBeforeStop(ctx, s, id, moved, true); err != nil {
 		return err
 	}
 	x.ev("removing member")

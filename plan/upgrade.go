@@ -164,7 +164,11 @@ func (cp *clusterPlanner) refuseDowngrade(rule *DowngradeRule, behind []*member,
 	if len(from) > 1 || len(behind) < len(cp.kept) {
 		var runs []string
 		for v, ms := range from {
-			runs = append(runs, strings.Join(ms, ", ")+" run "+v)
+			verb := " run "
+			if len(ms) == 1 {
+				verb = " runs "
+			}
+			runs = append(runs, strings.Join(ms, ", ")+verb+v)
 		}
 		sort.Strings(runs)
 		detail := strings.Join(runs, "; ")

@@ -117,6 +117,9 @@ type Member struct {
 
 // EndpointStatus is the Maintenance.Status answer of one endpoint.
 type EndpointStatus struct {
+	// MemberID is the member that answered (its response header): behind
+	// a shared or misadvertised URL, not always the member asked about.
+	MemberID    uint64
 	Version     string
 	DBSize      int64
 	DBSizeInUse int64
@@ -176,7 +179,10 @@ type Host struct {
 	DataDirExists bool
 	DataDirMode   uint32
 	// PeerPortInUse says something listens on the member's peer port on
-	// the host (ss(8)); PeerPortError why that could not be checked.
+	// the host (ss(8)); PeerPortError why that could not be checked. Both
+	// are read only when the service does not run (ServiceState), for
+	// the bootstrap's check that no cluster is there: a running service
+	// is that already.
 	PeerPortInUse bool
 	PeerPortError string
 	// ServiceDef is the service definition etcdform installs for a new

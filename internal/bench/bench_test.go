@@ -65,10 +65,16 @@ func run(b *testing.B, name string, args ...string) (time.Duration, int) {
 	return d, code
 }
 
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
+// median is the middle value of xs (of an even count, the mean of the
+// two middle ones).
+func median[T ~int64 | ~float64](xs []T) T {
+	s := slices.Clone(xs)
 	slices.Sort(s)
-	return s[len(s)/2]
+	n := len(s)
+	if n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[n/2]
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

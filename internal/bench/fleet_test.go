@@ -6,8 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
+	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 type planUsage struct {
 	wall, cpu time.Duration // cpu: user + system of the etcdform process
 	maxRSS    int64         // bytes
+	machine   time.Duration // CPU time every core of the machine spent busy during the plan (etcdform, the labs' sshd and etcd, idle or not, the kernel)
 	changes   bool          // exit 2: a converged lab looked changed (a member slow to answer under load)
 }
 
@@ -28,16 +30,43 @@ func runPlan(b *testing.B, args ...string) planUsage {
 	cmd := exec.Command(binary, append([]string{"plan", "--detailed-exitcode"}, args...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	busy0 := machineBusy(b)
 	t0 := time.Now()
 	err := cmd.Run()
 	wall := time.Since(t0)
+	busy := machineBusy(b) - busy0
 	ee, isExit := err.(*exec.ExitError)
 	if err != nil && (!isExit || ee.ExitCode() != 2) {
 		b.Fatalf("plan %v: %v\n%s", args, err, out.String())
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	return planUsage{wall: wall, cpu: cpu, maxRSS: ru.Maxrss * 1024, changes: err != nil}
+	return planUsage{wall: wall, cpu: cpu, maxRSS: ru.Maxrss * 1024, machine: busy, changes: err != nil}
+}
+
+// machineBusy is the CPU time all cores have spent busy since boot (the
+// first line of /proc/stat: user, nice, system, irq, softirq, steal; in
+// USER_HZ ticks, 100 per second on Linux).
+func machineBusy(b *testing.B) time.Duration {
+	b.Helper()
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 9 || f[0] != "cpu" {
+		b.Fatalf("/proc/stat: unexpected first line %q", line)
+	}
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		n, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			b.Fatalf("/proc/stat: %q: %v", line, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 func medianUsage(us []planUsage) planUsage {
@@ -46,13 +75,13 @@ func medianUsage(us []planUsage) planUsage {
 		for i, u := range us {
 			v[i] = f(u)
 		}
-		slices.Sort(v)
-		return v[len(v)/2]
+		return median(v)
 	}
 	return planUsage{
-		wall:   time.Duration(pick(func(u planUsage) int64 { return int64(u.wall) })),
-		cpu:    time.Duration(pick(func(u planUsage) int64 { return int64(u.cpu) })),
-		maxRSS: pick(func(u planUsage) int64 { return u.maxRSS }),
+		wall:    time.Duration(pick(func(u planUsage) int64 { return int64(u.wall) })),
+		cpu:     time.Duration(pick(func(u planUsage) int64 { return int64(u.cpu) })),
+		maxRSS:  pick(func(u planUsage) int64 { return u.maxRSS }),
+		machine: time.Duration(pick(func(u planUsage) int64 { return int64(u.machine) })),
 	}
 }
 
@@ -98,6 +127,12 @@ func BenchmarkFleetPlan(b *testing.B) {
 			}
 		}
 	}
+	// What the idle labs (heartbeats, runit) keep the machine busy with,
+	// as a number of cores, to tell the plans' own work from it.
+	busy0, t0 := machineBusy(b), time.Now()
+	time.Sleep(3 * time.Second) // a measuring interval, not a wait for a condition
+	idle := float64(machineBusy(b)-busy0) / float64(time.Since(t0))
+	fmt.Printf("the %d idle labs keep %.2f of %d cores busy\n", clusters, idle, runtime.NumCPU())
 	changed := 0
 	measure := func(args ...string) planUsage {
 		runPlan(b, args...) // warm: page cache, ARP
@@ -131,8 +166,13 @@ func BenchmarkFleetPlan(b *testing.B) {
 		b.ReportMetric(ms(u.wall), k+"-wall-ms")
 		b.ReportMetric(ms(u.cpu), k+"-cpu-ms")
 		b.ReportMetric(float64(u.maxRSS)/(1<<20), k+"-rss-MiB")
+		b.ReportMetric(ms(u.machine), k+"-machine-cpu-ms")
 		fmt.Printf("plan %-22s wall %6.0f ms (%.2fx of 1 cluster), etcdform CPU %5.0f ms (%.1f ms per member), peak RSS %5.1f MiB\n",
 			names[k]+":", ms(u.wall), float64(u.wall)/float64(base.wall), ms(u.cpu), ms(u.cpu)/float64(members[k]), float64(u.maxRSS)/(1<<20))
+		own := ms(u.machine) - idle*ms(u.wall) // about: the idle labs get less CPU while a plan competes
+		b.ReportMetric((own-ms(u.cpu))/float64(members[k]), k+"-hosts-cpu-ms-per-member")
+		fmt.Printf("     %-22s machine busy %6.0f ms (%.0f%% of %d cores over the wall); less the idle labs' share, the plan's own about %.0f ms: %.0f ms per member on its host and etcd besides etcdform's\n",
+			"", ms(u.machine), 100*float64(u.machine)/float64(u.wall)/float64(runtime.NumCPU()), runtime.NumCPU(), own, (own-ms(u.cpu))/float64(members[k]))
 	}
 	b.ReportMetric(float64(changed), "plans-with-changes")
 	fmt.Printf("%d of %d measured plans of the converged labs had changes (a member too slow to answer its status in time: the machine's load)\n", changed, len(keys)*runs)

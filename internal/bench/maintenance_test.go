@@ -117,8 +117,11 @@ func firstWrite(c *clientv3.Client, t0 time.Time, failed <-chan struct{}) (time.
 //     connected beforehand (no process starts, no revision lookup): the
 //     floor of the work itself.
 //
-// Each side runs on the lab refilled to NOSPACE. It reports the times, the
-// ratios apply/bare and apply/in-process, and the load average.
+// Each side runs on the lab refilled to NOSPACE; etcdform and bare run in
+// rounds of alternating order (ETCDFORM_BENCH_NOSPACE_ROUNDS, default 3),
+// in-process once after them. It reports each round, the medians, the
+// ratios apply/bare (the median of the rounds') and apply/in-process, and
+// the load average.
 func BenchmarkNoSpaceRecovery(b *testing.B) {
 	etcdctl, err := etcdbin.EnsureEtcdctl(context.Background(), "")
 	if err != nil {
@@ -138,28 +141,49 @@ func BenchmarkNoSpaceRecovery(b *testing.B) {
 	probe := clusterClient(b, eps...)
 	load0 := loadAvg()
 
-	// etcdform apply of the recovery plan (planned untimed).
-	fillToNoSpace(b, c)
-	if _, code := run(b, binary, "plan", "--detailed-exitcode", "--out", pf, dir); code != 2 {
-		b.Fatalf("plan of the NOSPACE recovery: exit %d", code)
+	// etcdform and bare, in rounds of alternating order (the side that
+	// runs first meets a database filled from a different state), each on
+	// the lab refilled to NOSPACE.
+	rounds := 3
+	if v := os.Getenv("ETCDFORM_BENCH_NOSPACE_ROUNDS"); v != "" {
+		if rounds, err = strconv.Atoi(v); err != nil || rounds < 1 {
+			b.Fatalf("ETCDFORM_BENCH_NOSPACE_ROUNDS=%q: want a count of 1 or more", v)
+		}
 	}
-	var timeline []stamp
-	var applyWall time.Duration
-	applyT := timeFirstWrite(b, probe, func(t0 time.Time) error {
-		var err error
-		timeline, err = runTimed(t0, binary, "apply", "--auto-approve", "--snapshot-dir", b.TempDir(), pf)
-		applyWall = time.Since(t0)
-		return err
-	})
-
-	// bare: etcdctl processes.
-	fillToNoSpace(b, c)
-	var bareSteps []stamp
-	bareT := timeFirstWrite(b, probe, func(t0 time.Time) error {
-		var err error
-		bareSteps, err = etcdctlRecovery(t0, etcdctl, eps)
-		return err
-	})
+	var applyTs, applyWalls, bareTs []time.Duration
+	var timeline, bareSteps []stamp
+	applySide := func() {
+		fillToNoSpace(b, c)
+		if _, code := run(b, binary, "plan", "--detailed-exitcode", "--out", pf, dir); code != 2 { // planned untimed
+			b.Fatalf("plan of the NOSPACE recovery: exit %d", code)
+		}
+		var wall time.Duration
+		t := timeFirstWrite(b, probe, func(t0 time.Time) error {
+			var err error
+			timeline, err = runTimed(t0, binary, "apply", "--auto-approve", "--snapshot-dir", b.TempDir(), pf)
+			wall = time.Since(t0)
+			return err
+		})
+		applyTs, applyWalls = append(applyTs, t), append(applyWalls, wall)
+	}
+	bareSide := func() {
+		fillToNoSpace(b, c)
+		bareTs = append(bareTs, timeFirstWrite(b, probe, func(t0 time.Time) error {
+			var err error
+			bareSteps, err = etcdctlRecovery(t0, etcdctl, eps)
+			return err
+		}))
+	}
+	for r := range rounds {
+		if r%2 == 0 {
+			applySide()
+			bareSide()
+		} else {
+			bareSide()
+			applySide()
+		}
+	}
+	applyT, applyWall, bareT := median(applyTs), median(applyWalls), median(bareTs)
 
 	// in-process: one client, connected beforehand.
 	fillToNoSpace(b, c)
@@ -183,7 +207,13 @@ func BenchmarkNoSpaceRecovery(b *testing.B) {
 		return err
 	})
 
-	ratio, inRatio := float64(applyT)/float64(bareT), float64(applyT)/float64(inT)
+	var ratios []float64
+	var sumApply, sumBare time.Duration
+	for r := range rounds {
+		ratios = append(ratios, float64(applyTs[r])/float64(bareTs[r]))
+		sumApply, sumBare = sumApply+applyTs[r], sumBare+bareTs[r]
+	}
+	ratio, inRatio := median(ratios), float64(applyT)/float64(inT)
 	b.ReportMetric(applyT.Seconds(), "apply-first-write-s")
 	b.ReportMetric(applyWall.Seconds(), "apply-wall-s")
 	b.ReportMetric(bareT.Seconds(), "etcdctl-first-write-s")
@@ -191,6 +221,15 @@ func BenchmarkNoSpaceRecovery(b *testing.B) {
 	b.ReportMetric(ratio, "apply/etcdctl")
 	b.ReportMetric(inRatio, "apply/inprocess")
 	fmt.Printf("NOSPACE recovery, 3 members, 160 MiB quota unchanged, time to the first accepted write (load average %s before, %s after):\n", load0, loadAvg())
+	for r := range rounds {
+		first := "etcdform first"
+		if r%2 == 1 {
+			first = "etcdctl first"
+		}
+		fmt.Printf("  round %d (%s): etcdform %.2f s, etcdctl %.2f s, ratio %.2f\n", r+1, first, applyTs[r].Seconds(), bareTs[r].Seconds(), ratios[r])
+	}
+	b.ReportMetric(float64(sumApply)/float64(sumBare), "apply/etcdctl-sums")
+	fmt.Printf("  medians of %d rounds (ratio of the sums %.2f); the timelines are the last round's\n", rounds, float64(sumApply)/float64(sumBare))
 	fmt.Printf("  etcdform apply --auto-approve PLAN  %6.2f s (the process exits after %.2f s)\n", applyT.Seconds(), applyWall.Seconds())
 	for _, st := range timeline {
 		fmt.Printf("      %6.3f s  %s\n", st.at.Seconds(), st.what)
@@ -200,7 +239,7 @@ func BenchmarkNoSpaceRecovery(b *testing.B) {
 		fmt.Printf("      %6.3f s  %s\n", st.at.Seconds(), st.what)
 	}
 	fmt.Printf("  clientv3 in-process, same requests  %6.2f s\n", inT.Seconds())
-	fmt.Printf("  ratio apply/etcdctl %.2f (goal <= 1.3); apply/in-process %.2f\n", ratio, inRatio)
+	fmt.Printf("  ratio apply/etcdctl %.2f, the median of the rounds' (goal <= 1.3); apply/in-process %.2f\n", ratio, inRatio)
 }
 
 // stamp is a moment of a timed recovery, from its start.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,8 +92,8 @@ func BenchmarkRollingUpgrade(b *testing.B) {
 			moveLeaderFrom(b, ec, h.Name)
 			t0 := time.Now()
 			spans = append(spans, auditStep{Action: "move-leader-away-from", Member: h.Name, Start: tm, End: t0})
-			swapBinary(b, bins.Etcd, h.Path(lab.EtcdBinary))
-			swapBinary(b, bins.Etcdutl, h.Path(filepath.Join(filepath.Dir(lab.EtcdBinary), "etcdutl")))
+			labtest.SwapBinary(b, bins.Etcd, h.Path(lab.EtcdBinary))
+			labtest.SwapBinary(b, bins.Etcdutl, h.Path(filepath.Join(filepath.Dir(lab.EtcdBinary), "etcdutl")))
 			t1 := time.Now()
 			if err := hosts[i].Restart(ctx); err != nil {
 				b.Fatalf("restart %s: %v", h.Name, err)
@@ -332,28 +331,4 @@ func report(b *testing.B, name string, wall, gap, p99 time.Duration, rate float6
 	b.ReportMetric(rate, "acked-writes/s")
 	fmt.Printf("%-15s wall %6.1f s   max gap between acknowledged writes %7.1f ms (goal < 1000 ms)   p99 write %6.1f ms   %5.0f acked writes/s   failed writes %d   load average %s before, %s after\n",
 		name, wall.Seconds(), ms(gap), ms(p99), rate, failed, loadBefore, loadAvg())
-}
-
-// swapBinary puts src in place of dst on a lab host's file system: a copy
-// next to dst, then a rename (atomic), as an operator's script would.
-func swapBinary(b *testing.B, src, dst string) {
-	in, err := os.Open(src)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer in.Close()
-	tmp := dst + ".bench-new"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o755)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		b.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		b.Fatal(err)
-	}
 }

@@ -182,7 +182,9 @@ func runApply(ctx context.Context, env *Env, args []string) int {
 	audit := apply.NewAudit(auditW, planHash, p.Meta.GitCommit, author)
 	audit.Approver, audit.PipelineURL, audit.JobURL = env.CI.Approver, env.CI.PipelineURL, env.CI.JobURL
 	progress := views.NewApplyProgress(env.Stdout, env.StdoutTTY)
-	res, err := apply.Run(ctx, p, connect.Connector{Config: cfg, Down: down, Hosts: connect.NewHostPool()}, apply.Options{
+	hosts := connect.NewHostPool()
+	defer hosts.Close()
+	res, err := apply.Run(ctx, p, connect.Connector{Config: cfg, Down: down, Hosts: hosts}, apply.Options{
 		LockTimeout: a.LockTimeout, GateTimeout: a.GateTimeout, StepTimeout: a.StepTimeout,
 		SnapshotDir: a.SnapshotDir, Audit: audit, AuditKeep: a.AuditKeep, Progress: progress.Event, Backup: preApplyBackup(env, cfg),
 		Verify: verify, FetchBackup: fetch,

@@ -65,6 +65,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		StdoutTTY: isTTY(stdout),
 		StdinTTY:  term.IsTerminal(int(os.Stdin.Fd())),
 	}
+	defer startingHeap(os.Getenv, startingHeapGoal)()
+	defer startProfile(os.Getenv, stderr)()
 	return RunEnv(ctx, env, args)
 }
 

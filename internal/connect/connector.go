@@ -30,9 +30,11 @@ type Connector struct {
 	// of the apply (and the command's own observations), so that a member
 	// known to be dead costs one endpoint timeout per apply (etcd.Down).
 	Down *Down
-	// Hosts, when set, keeps the SSH connections Host opens, so that
-	// Observe (the stale-plan check under the lock) uses them instead of
-	// dialling each host again.
+	// Hosts, when set, holds the apply's SSH connections, one per host:
+	// Warm, Host and Observe (the stale-plan check under the lock) share
+	// them; the release Warm returns closes them at the end of each
+	// cluster's apply, and the caller closes the pool (HostPool.Close)
+	// after the apply.
 	Hosts *HostPool
 }
 
@@ -69,9 +71,34 @@ func (c Connector) Etcd(ctx context.Context, ct plan.ClusterTarget) (apply.Etcd,
 	return &etcdAdapter{cli: cli, ttl: ttl}, nil
 }
 
-// Host connects to a step's host and its service manager.
+// Warm starts connecting, in the background, to the hosts of the named
+// cluster's members and to those of the targets: every apply observes
+// every member's host under its lock, so each would be dialled anyway,
+// and a dial started while the in-cluster lock is taken is one the host
+// locks, the observation and the first step do not wait for in full. A
+// failed dial is reported to whoever needs the host, not here. The
+// function it returns closes the pool's connections, at the end of the
+// cluster's apply. Without a pool (Hosts) it does nothing.
+func (c Connector) Warm(_ context.Context, cluster string, targets []plan.Target) (release func()) {
+	if c.Hosts == nil {
+		return func() {}
+	}
+	if cl := clusterNamed(c.Config, cluster); cl != nil {
+		for _, m := range cl.Members {
+			c.Hosts.warm(plan.HostAddrOf(m))
+		}
+	}
+	for _, t := range targets {
+		c.Hosts.warm(t.Host)
+	}
+	return c.Hosts.Release
+}
+
+// Host connects to a step's host and its service manager: through the
+// pool (Hosts) when the connector has one, which then keeps the
+// connection.
 func (c Connector) Host(ctx context.Context, t plan.Target) (apply.Host, error) {
-	cli, err := Dial(ctx, t.Host)
+	cli, release, err := c.Hosts.dial(ctx, t.Host)
 	if err != nil {
 		return nil, err
 	}
@@ -80,11 +107,10 @@ func (c Connector) Host(ctx context.Context, t plan.Target) (apply.Host, error) 
 		Start: svc.StartCommand, Stop: svc.StopCommand, Status: svc.StatusCommand, Restart: svc.RestartCommand,
 	}, svc.StopTimeout)
 	if err != nil {
-		cli.Close()
+		release()
 		return nil, err
 	}
-	c.Hosts.put(t.Host, cli)
-	return &hostAdapter{cli: cli, mgr: mgr, pool: c.Hosts}, nil
+	return &hostAdapter{cli: cli, mgr: mgr, release: release}, nil
 }
 
 // Observe re-observes the named cluster of c.Config for the stale-plan
@@ -102,9 +128,9 @@ func (c Connector) Observe(ctx context.Context, cluster string) (*state.Observed
 }
 
 type hostAdapter struct {
-	cli  *sshp.Client
-	mgr  sshp.ServiceManager
-	pool *HostPool // where Host put cli, for Observe
+	cli     *sshp.Client
+	mgr     sshp.ServiceManager
+	release func() // closes cli, unless the pool keeps it
 }
 
 func (h *hostAdapter) Preflight(ctx context.Context, p apply.Preflight) error {
@@ -187,8 +213,8 @@ func sshFiles(files []apply.File) []sshp.File {
 }
 
 func (h *hostAdapter) Close() error {
-	h.pool.drop(h.cli)
-	return h.cli.Close()
+	h.release()
+	return nil
 }
 
 type etcdAdapter struct {

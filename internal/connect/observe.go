@@ -48,13 +48,33 @@ type Options struct {
 	Hosts *HostPool
 }
 
-// HostPool holds the SSH connections a Connector opened for apply, by
-// address, so that the observation under the lock (the stale-plan check)
-// uses them instead of dialling the hosts apply has just locked once more.
-// The connections stay apply's: the observation does not close them.
+// HostPool holds the SSH connections of one apply, one per host address
+// (its bastion compared by value): a host is dialled once, by whichever
+// asks first of the warm-up at the start of a cluster's apply
+// (Connector.Warm), the host locks, the observation under the lock and
+// the steps; a second asker waits for the dial in flight. The
+// connections stay open until the cluster's apply ends (Release) or the
+// command's (Close): the observation under the lock and the steps no
+// longer dial a host each. A failed dial is not kept, nor a connection
+// that ended (the host closed it, or TCP keepalive found it dead): the
+// next asker dials again.
 type HostPool struct {
 	mu      sync.Mutex
-	clients map[poolKey]*sshp.Client
+	conns   map[poolKey]*pooled
+	closed  bool
+	base    context.Context // the dials', ended by Close
+	cancel  context.CancelFunc
+	dialFn  func(context.Context, plan.HostAddr) (*sshp.Client, error) // Dial; tests replace it
+	closeFn func(*sshp.Client)                                         // (*sshp.Client).Close; tests replace it
+	waitFn  func(*sshp.Client)                                         // returns when the connection ends; tests replace it
+}
+
+// pooled is one address's connection, or its dial in flight (done open).
+type pooled struct {
+	done     chan struct{}
+	cli      *sshp.Client
+	err      error
+	released bool // taken out by Release or Close while its dial was in flight: closed when it ends
 }
 
 // poolKey is a HostAddr by value, its bastion's too.
@@ -71,48 +91,138 @@ func keyOf(a plan.HostAddr) poolKey {
 	return k
 }
 
-// NewHostPool returns an empty pool.
-func NewHostPool() *HostPool { return &HostPool{clients: map[poolKey]*sshp.Client{}} }
-
-func (p *HostPool) put(a plan.HostAddr, cli *sshp.Client) {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.clients[keyOf(a)] == nil {
-		p.clients[keyOf(a)] = cli
-	}
+// NewHostPool returns an empty pool; Close it when the apply ends.
+func NewHostPool() *HostPool {
+	base, cancel := context.WithCancel(context.Background())
+	return &HostPool{conns: map[poolKey]*pooled{}, base: base, cancel: cancel, dialFn: Dial,
+		closeFn: func(c *sshp.Client) { c.Close() },
+		waitFn:  func(c *sshp.Client) { _ = c.Wait() }}
 }
 
-func (p *HostPool) drop(cli *sshp.Client) {
-	if p == nil {
-		return
-	}
+// start begins the dial of a unless the pool has it or dials it; it
+// returns the entry to wait on (nil for a closed pool). The dial runs
+// under the pool's context, not the asker's: another asker may be
+// waiting for it, and a dial has its own timeout (the host's).
+func (p *HostPool) start(a plan.HostAddr) *pooled {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for a, c := range p.clients {
-		if c == cli {
-			delete(p.clients, a)
+	if p.closed {
+		return nil
+	}
+	k := keyOf(a)
+	if e := p.conns[k]; e != nil {
+		return e
+	}
+	e := &pooled{done: make(chan struct{})}
+	p.conns[k] = e
+	go func() {
+		cli, err := p.dialFn(p.base, a)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		e.cli, e.err = cli, err
+		switch {
+		case err != nil:
+			p.forget(k, e) // the next asker tries again
+		case e.released:
+			p.closeFn(cli)
+			e.cli, e.err = nil, errPoolClosed
+		default:
+			go func() {
+				p.waitFn(cli)
+				p.mu.Lock()
+				defer p.mu.Unlock()
+				p.forget(k, e) // ended: the next asker dials again
+			}()
 		}
+		close(e.done)
+	}()
+	return e
+}
+
+// forget takes e out of the pool if it is still k's entry. p.mu is held.
+func (p *HostPool) forget(k poolKey, e *pooled) {
+	if p.conns[k] == e {
+		delete(p.conns, k)
 	}
 }
 
-// dial returns a pooled connection to a (release does nothing), or a new
-// one that release closes.
+var errPoolClosed = errors.New("the apply's SSH connections are closed")
+
+// warm starts dialling a in the background.
+func (p *HostPool) warm(a plan.HostAddr) {
+	if p != nil {
+		p.start(a)
+	}
+}
+
+// get returns the pool's connection to a, dialling it or waiting for the
+// dial in flight until ctx ends. The pool keeps the connection.
+func (p *HostPool) get(ctx context.Context, a plan.HostAddr) (*sshp.Client, error) {
+	e := p.start(a)
+	if e == nil {
+		return nil, errPoolClosed
+	}
+	select {
+	case <-e.done:
+		return e.cli, e.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// dial returns the pool's connection to a (release does nothing), or,
+// without a pool, a new one that release closes.
 func (p *HostPool) dial(ctx context.Context, a plan.HostAddr) (cli *sshp.Client, release func(), err error) {
 	if p != nil {
-		p.mu.Lock()
-		cli = p.clients[keyOf(a)]
-		p.mu.Unlock()
-		if cli != nil {
-			return cli, func() {}, nil
-		}
+		cli, err := p.get(ctx, a)
+		return cli, func() {}, err
 	}
 	if cli, err = Dial(ctx, a); err != nil {
 		return nil, nil, err
 	}
 	return cli, func() { cli.Close() }, nil
+}
+
+// Release closes the pool's connections, and those still being dialled
+// as their dials end; the pool stays open for the next cluster. It is
+// safe to call on a nil pool.
+func (p *HostPool) Release() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.releaseLocked()
+}
+
+func (p *HostPool) releaseLocked() {
+	for k, e := range p.conns {
+		select {
+		case <-e.done:
+			if e.cli != nil {
+				p.closeFn(e.cli)
+			}
+		default:
+			e.released = true // its dial closes it
+		}
+		delete(p.conns, k)
+	}
+}
+
+// Close releases the pool's connections and ends the dials in flight; the
+// pool dials no more. It is safe to call on a nil pool and more than once.
+func (p *HostPool) Close() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	p.closed = true
+	p.cancel()
+	p.releaseLocked()
 }
 
 // Down remembers, cluster by cluster, the endpoints that did not answer
@@ -178,12 +288,13 @@ func Cluster(ctx context.Context, c *schema.Cluster) *state.Cluster {
 
 func observeCluster(ctx context.Context, c *schema.Cluster, down *Down, pool *HostPool) *state.Cluster {
 	hosts := make([]*state.Host, len(c.Members))
+	runsBinary := make([]bool, len(c.Members))
 	var wg sync.WaitGroup
 	for i, m := range c.Members {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			hosts[i] = observeHost(ctx, c, m, pool)
+			hosts[i], runsBinary[i] = observeHost(ctx, c, m, pool, true)
 		}()
 	}
 	var oc *state.Cluster
@@ -207,9 +318,54 @@ func observeCluster(ctx context.Context, c *schema.Cluster, down *Down, pool *Ho
 	for i, m := range c.Members {
 		oc.Hosts[m.Name] = hosts[i]
 	}
+	binaryVersions(ctx, c, oc, runsBinary, pool)
 	removedHosts(ctx, c, oc)
 	oc.Release = Release(ctx, c, oc)
 	return oc
+}
+
+// binaryVersions completes the binary version of each member whose
+// service runs its binary file as it is now (runsBinary, by member index):
+// that is the version the member's process reports in its status. Running
+// `etcd --version` on the host instead is the costliest read of a host's
+// observation (about 18 ms of its CPU, 30% of the rest together). A member
+// that gave no status has its binary asked after all.
+func binaryVersions(ctx context.Context, c *schema.Cluster, oc *state.Cluster, runsBinary []bool, pool *HostPool) {
+	var wg sync.WaitGroup
+	for i, m := range c.Members {
+		h := oc.Hosts[m.Name]
+		if !runsBinary[i] || h == nil || h.BinaryVersion != "" {
+			continue
+		}
+		if v := statusVersion(oc, m.Name); v != "" {
+			h.BinaryVersion = v
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cli, release, err := pool.dial(ctx, plan.HostAddrOf(m))
+			if err != nil {
+				return
+			}
+			defer release()
+			if v, err := cli.BinaryVersion(ctx, c.Service.Binary); err == nil {
+				h.BinaryVersion = v
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// statusVersion is the version the named member reported in its status;
+// "" when it gave none, or when another member answered at its URL.
+func statusVersion(oc *state.Cluster, name string) string {
+	for _, lm := range oc.Members {
+		if lm.Name == name && lm.Status != nil && lm.Status.MemberID == lm.ID {
+			return lm.Status.Version
+		}
+	}
+	return ""
 }
 
 // removedHosts observes the hosts of live members that the configuration
@@ -302,63 +458,73 @@ func Dial(ctx context.Context, a plan.HostAddr) (*sshp.Client, error) {
 
 // Host observes one member's host over SSH.
 func Host(ctx context.Context, c *schema.Cluster, m *schema.Member) *state.Host {
-	return observeHost(ctx, c, m, nil)
+	h, _ := observeHost(ctx, c, m, nil, false)
+	return h
 }
 
 // observeHost is Host through pool's connection to the host, when it has
-// one.
-func observeHost(ctx context.Context, c *schema.Cluster, m *schema.Member, pool *HostPool) *state.Host {
-	h := &state.Host{Member: m.Name, Address: m.Host, ServiceState: "unknown"}
+// one. With versionLater, a binary that the service's process runs as it
+// is now is not asked its version: runsBinary says so, and the caller
+// takes the version from the member's status (binaryVersions).
+func observeHost(ctx context.Context, c *schema.Cluster, m *schema.Member, pool *HostPool, versionLater bool) (h *state.Host, runsBinary bool) {
+	h = &state.Host{Member: m.Name, Address: m.Host, ServiceState: "unknown"}
 	cli, release, err := pool.dial(ctx, plan.HostAddrOf(m))
 	if err != nil {
 		h.Error = err.Error()
-		return h
+		return h, false
 	}
 	defer release()
 	h.Reachable = true
+	var stray bool // a data dir without a WAL holds more than member/ (and moved-aside dirs)
 	svc := c.Service
-	// The facts are independent reads, each writing its own fields of h:
-	// up to hostReads at once, each its own SSH session on cli (sshd
-	// allows 10 per connection by default, and apply may hold one for its
-	// host lock), so that a host costs a few round trips, not one per fact.
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, hostReads)
-	read := func(f func()) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			f()
-		}()
-	}
-	read(func() { fileFacts(ctx, cli, c, m, h) })
-	read(func() { serviceFacts(ctx, cli, svc, h) })
-	read(func() {
+	// The facts are independent reads, each in its own goroutine writing
+	// its own fields of h. Their commands share SSH sessions (a Batch):
+	// every goroutine's first command runs in one session, and a read that
+	// depends on another's answer (the binary's version when the service
+	// does not run it, the backup job's files) in the next, so a host
+	// costs one or two sessions and round trips, not one per fact.
+	b := cli.NewBatch()
+	b.Go(func(cli *sshp.Client) { fileFacts(ctx, cli, c, m, h) })
+	b.Go(func(cli *sshp.Client) {
+		if n, empty, err := cli.DirSize(ctx, svc.DataDir, apply.AsidePrefix); err == nil {
+			h.DataDirBytes, h.DataDirEmpty = n, empty
+		}
+	})
+	b.Go(func(cli *sshp.Client) {
+		h.Data = dataDir(ctx, cli, svc.DataDir)
+		if h.Data != nil && !h.Data.HasWAL && h.Data.Error == "" {
+			// Does the dir hold anything but member/? ("member" as a
+			// prefix also covers the moved-aside names.)
+			if _, onlyMember, err := cli.DirSize(ctx, svc.DataDir, apply.AsidePrefix, "member"); err == nil {
+				stray = !onlyMember
+			}
+		}
+	})
+	b.Go(func(cli *sshp.Client) { dataDirFacts(ctx, cli, c, h) })
+	b.Go(func(cli *sshp.Client) { h.Certs = hostCerts(ctx, cli, m) })
+	// The service manager's commands last in the session: they are the
+	// likeliest to hang (systemctl waiting on D-Bus, a status_command),
+	// and the reads before them keep their results when the context ends.
+	b.Go(func(cli *sshp.Client) {
+		if serviceProcess(ctx, cli, svc, h) && versionLater {
+			runsBinary = true
+			return
+		}
 		if v, err := cli.BinaryVersion(ctx, svc.Binary); err == nil {
 			h.BinaryVersion = v
 		}
 	})
-	read(func() {
-		if n, empty, err := cli.DirSize(ctx, svc.DataDir, apply.AsidePrefix); err == nil {
-			h.DataDirBytes, h.DataDirEmpty = n, empty
-		}
-		h.Data = dataDir(ctx, cli, svc.DataDir)
-		if h.Data != nil && !h.Data.HasWAL && h.Data.Error == "" && !h.DataDirEmpty {
-			// "member" as a prefix also covers the moved-aside names.
-			if _, onlyMember, err := cli.DirSize(ctx, svc.DataDir, apply.AsidePrefix, "member"); err == nil {
-				h.DataDirStray = !onlyMember
-			}
+	b.Go(func(cli *sshp.Client) {
+		serviceState(ctx, cli, svc, h)
+		if h.ServiceState != "running" {
+			peerPortFacts(ctx, cli, m, h)
 		}
 	})
-	read(func() { bootstrapFacts(ctx, cli, c, m, h) })
-	read(func() { h.Certs, h.Sources = hostCerts(ctx, cli, m), sourceCerts(m) })
-	wg.Wait()
-	return h
+	h.Sources = sourceCerts(m)
+	b.Wait()
+	h.DataDirStray = stray && !h.DataDirEmpty
+	return h, runsBinary
 }
-
-// hostReads bounds the SSH sessions one host's observation opens at once.
-const hostReads = 4
 
 // fileFacts reads the host's small files in one SSH session (the etcd
 // config file, the service definition etcdform installs and the backup
@@ -407,20 +573,35 @@ func configFacts(path string, data []byte, exists bool, err error, h *state.Host
 	}
 }
 
-// serviceFacts reads the service's state and its process's start into h.
-func serviceFacts(ctx context.Context, cli *sshp.Client, svc schema.Service, h *state.Host) {
-	if mgr, err := sshp.NewServiceManager(cli, svc.Manager, svc.Name, sshp.Commands{
+// serviceManager is the service's manager on cli's host.
+func serviceManager(cli *sshp.Client, svc schema.Service) (sshp.ServiceManager, error) {
+	return sshp.NewServiceManager(cli, svc.Manager, svc.Name, sshp.Commands{
 		Start: svc.StartCommand, Stop: svc.StopCommand, Status: svc.StatusCommand, Restart: svc.RestartCommand,
-	}, svc.StopTimeout); err == nil {
+	}, svc.StopTimeout)
+}
+
+// serviceState reads the service's state into h.
+func serviceState(ctx context.Context, cli *sshp.Client, svc schema.Service, h *state.Host) {
+	if mgr, err := serviceManager(cli, svc); err == nil {
 		if st, err := mgr.State(ctx); err == nil {
 			h.ServiceState = string(st)
 		} else if errors.Is(err, sshp.ErrServiceNotFound) {
 			h.ServiceMissing = err.Error()
 		}
-		if sp, err := cli.ServiceProcess(ctx, mgr, svc.ConfigFile); err == nil {
+	}
+}
+
+// serviceProcess reads the start of the service's process and the config
+// file's modification time into h; true when that process runs the
+// service's binary file as it is now.
+func serviceProcess(ctx context.Context, cli *sshp.Client, svc schema.Service, h *state.Host) bool {
+	if mgr, err := serviceManager(cli, svc); err == nil {
+		if sp, err := cli.ServiceProcess(ctx, mgr, svc.ConfigFile, svc.Binary); err == nil {
 			h.ProcessStart, h.ConfigModTime = sp.Start, sp.FileModTime
+			return sp.RunsBinary
 		}
 	}
+	return false
 }
 
 // dataDir reads the identity the data dir holds from its oldest WAL file's

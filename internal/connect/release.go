@@ -48,15 +48,18 @@ func Release(ctx context.Context, c *schema.Cluster, oc *state.Cluster) *state.R
 	return r
 }
 
-// bootstrapFacts observes what a bootstrap must know of a member's host:
-// the data dir's mode, whether something listens on the member's peer
-// port (the service definition etcdform would install is read by
-// fileFacts).
-func bootstrapFacts(ctx context.Context, cli *sshp.Client, c *schema.Cluster, m *schema.Member, h *state.Host) {
-	svc := c.Service
-	if st, err := cli.FileInfo(ctx, svc.DataDir); err == nil && st.Exists {
+// dataDirFacts observes what a bootstrap must know of the data dir: does
+// it exist, with what mode.
+func dataDirFacts(ctx context.Context, cli *sshp.Client, c *schema.Cluster, h *state.Host) {
+	if st, err := cli.FileInfo(ctx, c.Service.DataDir); err == nil && st.Exists {
 		h.DataDirExists, h.DataDirMode = true, uint32(st.Mode.Perm())
 	}
+}
+
+// peerPortFacts observes whether something listens on the member's peer
+// port, which a bootstrap must not start beside. (The service definition
+// etcdform would install is read by fileFacts.)
+func peerPortFacts(ctx context.Context, cli *sshp.Client, m *schema.Member, h *state.Host) {
 	if u, err := url.Parse(m.PeerURL); err == nil {
 		if port, err := strconv.Atoi(u.Port()); err == nil {
 			if h.PeerPortInUse, err = cli.PeerPortInUse(ctx, port); err != nil {

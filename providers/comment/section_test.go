@@ -4,12 +4,13 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 const plansMarker = "<!-- etcdform:plans -->"
 
 func sectionOpts() SectionOptions {
-	return SectionOptions{Marker: plansMarker, Title: "## etcdform plans", Limit: GitLabLimit, TooLarge: "too large", Wait: func(int) {}}
+	return SectionOptions{Marker: plansMarker, Title: "## etcdform plans", Limit: GitLabLimit, TooLarge: "too large", Wait: func(int) {}, Sleep: func(time.Duration) {}}
 }
 
 // TestPublishSection: sections are kept per name and updated in place in
@@ -118,5 +119,74 @@ func TestPublishSectionRace(t *testing.T) {
 	r.after = again
 	if _, err := PublishSection(ctx, r, "a", "plan of a", o); err == nil || !strings.Contains(err.Error(), "overwritten by other jobs 3 times") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestPublishSectionLateOverwrite: job c read before a's write and wrote
+// after a's section read back as written, putting the old comment back.
+// Job a reads again after Settle, sees its section gone and merges
+// again; and a round that took longer than Settle/2 from read to write
+// does not write.
+func TestPublishSectionLateOverwrite(t *testing.T) {
+	ctx := context.Background()
+	m := &memStore{}
+	if _, err := PublishSection(ctx, m, "b", "plan of b", sectionOpts()); err != nil {
+		t.Fatal(err)
+	}
+	id := m.comments[0].ID
+	stale := renderSections(plansMarker, "", map[string]string{"b": "plan of b", "c": "plan of c"})
+	o := sectionOpts()
+	settles := 0
+	o.Sleep = func(d time.Duration) {
+		if d != 2*time.Second {
+			t.Errorf("settled for %v, want the default 2s", d)
+		}
+		if settles++; settles == 1 {
+			m.Update(ctx, id, stale) // c's write lands after a's read-back
+		}
+	}
+	if _, err := PublishSection(ctx, m, "a", "plan of a", o); err != nil {
+		t.Fatal(err)
+	}
+	got := parseSections(m.comments[0].Body)
+	if settles != 2 || got["a"] != "plan of a" || got["b"] != "plan of b" || got["c"] != "plan of c" {
+		t.Errorf("after a late overwrite (%d settles): %q", settles, got)
+	}
+
+	// A slow round: 1.5 s between the read and the write.
+	o = sectionOpts()
+	o.Settle = 2 * time.Second
+	clock := time.Unix(0, 0)
+	ticks := []time.Duration{0, 1500 * time.Millisecond, 0, 10 * time.Millisecond}
+	o.Now = func() time.Time {
+		if len(ticks) > 0 {
+			clock = clock.Add(ticks[0])
+			ticks = ticks[1:]
+		}
+		return clock
+	}
+	updates := func() (n int) {
+		for _, c := range m.calls {
+			if strings.HasPrefix(c, "update") {
+				n++
+			}
+		}
+		return n
+	}
+	before := updates()
+	res, err := PublishSection(ctx, m, "a", "plan of a, again", o)
+	if err != nil || res.Updated != 1 || updates() != before+1 || len(ticks) != 0 {
+		t.Errorf("slow round: %+v, %d writes, %v; want one write, in the second round", res, updates()-before, err)
+	}
+	if got := parseSections(m.comments[0].Body)["a"]; got != "plan of a, again" {
+		t.Errorf("section a after a slow round: %q", got)
+	}
+
+	// Every round slow: the error says so, not that others overwrote it.
+	o = sectionOpts()
+	o.Attempts = 2
+	o.Now = func() time.Time { clock = clock.Add(time.Second); return clock }
+	if _, err := PublishSection(ctx, m, "a", "plan of a, third", o); err == nil || !strings.Contains(err.Error(), "slow or rate-limited") {
+		t.Errorf("every round slow: err = %v", err)
 	}
 }

@@ -121,7 +121,8 @@ func (c *Client) observeMembers(ctx context.Context) ([]Member, uint64, error) {
 
 func toEndpointStatus(s *clientv3.StatusResponse) *state.EndpointStatus {
 	return &state.EndpointStatus{
-		Version: s.Version, DBSize: s.DbSize, DBSizeInUse: s.DbSizeInUse, Revision: s.Header.GetRevision(),
+		MemberID: s.Header.GetMemberId(),
+		Version:  s.Version, DBSize: s.DbSize, DBSizeInUse: s.DbSizeInUse, Revision: s.Header.GetRevision(),
 		Leader: s.Leader, RaftTerm: s.RaftTerm, RaftIndex: s.RaftIndex,
 		RaftAppliedIndex: s.RaftAppliedIndex, IsLearner: s.IsLearner,
 		Errors: append([]string(nil), s.Errors...),

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -78,6 +79,30 @@ type Client struct {
 	sudo    bool
 	conn    *ssh.Client
 	bastion *Client // nil without a jump host
+	batch   *Batch  // set in a Batch's view of the client: commands join its sessions
+	slot    int     // in a Batch's view, which of its goroutines uses it
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writes and reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// Bytes is a copy of what was written (nil for nothing, as a bytes.Buffer's).
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() == 0 {
+		return nil
+	}
+	return bytes.Clone(l.b.Bytes())
 }
 
 // Dial connects to cfg.Host, through cfg.Bastion when set, and verifies
@@ -101,7 +126,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ssh %s: %w: %w", addr, ErrUnreachable, err)
 		}
-		cl, err := handshake(ctx, conn, addr, cfg)
+		cl, err := handshake(ctx, quickAck(conn), addr, cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -254,6 +279,12 @@ func authMethods(cfg Config) ([]ssh.AuthMethod, func(), error) {
 // Addr is the host:port this client is connected to.
 func (c *Client) Addr() string { return c.addr }
 
+// Wait returns when the connection has ended: closed by either side, or
+// found dead by TCP keepalive.
+func (c *Client) Wait() error {
+	return c.conn.Wait()
+}
+
 // Close closes the connection, and the jump host's.
 func (c *Client) Close() error {
 	err := c.conn.Close()
@@ -272,12 +303,16 @@ func (c *Client) Run(ctx context.Context, cmd string) (stdout, stderr []byte, ex
 
 // RunStdin is Run with stdin fed from r (nil for none).
 //
-// When ctx ends first, RunStdin returns ctx's error at once, asks sshd to
-// kill the command and closes the session. OpenSSH before 9.8 refuses
+// When ctx ends first, RunStdin returns ctx's error at once, with what
+// stdout and stderr had received by then, asks sshd to kill the command
+// and closes the session. OpenSSH before 9.8 refuses
 // signals to root sessions, so the command may live on until it next
 // reads stdin or writes output.
 func (c *Client) RunStdin(ctx context.Context, cmd string, r io.Reader) (stdout, stderr []byte, exitCode int, err error) {
-	var out, errb bytes.Buffer
+	if c.batch != nil && r == nil {
+		return c.batch.run(ctx, c.slot, cmd, "")
+	}
+	var out, errb lockedBuffer // written by the session's goroutines, which may outlive a cancelled wait
 	sess, err := c.start(ctx, cmd, func(sess *ssh.Session) error {
 		sess.Stdout, sess.Stderr = &out, &errb
 		if r != nil {
@@ -298,7 +333,7 @@ func (c *Client) RunStdin(ctx context.Context, cmd string, r io.Reader) (stdout,
 		// Wait only returns once sshd reports the command's end.
 		_ = sess.Signal(ssh.SIGKILL)
 		sess.Close()
-		return nil, nil, -1, fmt.Errorf("ssh %s: running %s: %w", c.addr, abbrev(cmd), ctx.Err())
+		return out.Bytes(), errb.Bytes(), -1, fmt.Errorf("ssh %s: running %s: %w", c.addr, abbrev(cmd), ctx.Err())
 	}
 	var exit *ssh.ExitError
 	switch {

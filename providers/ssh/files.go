@@ -17,6 +17,9 @@ const exitMissing = 3
 // script runs a POSIX sh script on the host with args as $1, $2, ...
 func (c *Client) script(ctx context.Context, script string, stdin []byte, args ...string) (stdout, stderr []byte, code int, err error) {
 	cmd := scriptCommand(script, args...)
+	if c.batch != nil && stdin == nil {
+		return c.batch.run(ctx, c.slot, cmd, inlineScript(script, args...))
+	}
 	if stdin == nil {
 		return c.Run(ctx, cmd)
 	}
@@ -318,11 +321,14 @@ func (c *Client) DirSize(ctx context.Context, path string, ignore ...string) (by
 	const s = `[ -e "$1" ] || exit 3
 [ -d "$1" ] || { echo "not a directory" >&2; exit 1; }
 d=$1; shift
-n=$(du -sb -- "$d" | cut -f1)
-used=$(ls -A -- "$d" | while IFS= read -r e; do
+n=$(du -sb -- "$d"); n=${n%%[!0-9]*}
+used=
+for e in "$d"/* "$d"/.[!.]* "$d"/..?*; do
+  case "$e" in "$d/*"|"$d/.[!.]*"|"$d/..?*") [ -e "$e" ] || [ -L "$e" ] || continue ;; esac
+  e=${e##*/}
   skip=; for p in "$@"; do case "$e" in "$p"*) skip=1 ;; esac; done
-  [ -n "$skip" ] || { echo used; break; }
-done)
+  [ -n "$skip" ] || { used=1; break; }
+done
 if [ -z "$used" ]; then echo "$n empty"; else echo "$n full"; fi`
 	out, errb, code, err := c.script(ctx, s, nil, append([]string{path}, ignore...)...)
 	switch {
@@ -388,11 +394,15 @@ func firstLine(s string) string {
 // them). A data dir with no WAL file is an error satisfying
 // errors.Is(err, fs.ErrNotExist).
 func (c *Client) WALHead(ctx context.Context, dataDir string, n int) ([]byte, error) {
+	// The glob lists the names in order, as ls does: etcd names WAL files
+	// by fixed-width hex sequence and index, so the first is the oldest.
 	const s = `w="$1/member/wal"
 [ -d "$w" ] || exit 3
-f=$(ls -- "$w" | grep '\.wal$' | head -n 1)
-[ -n "$f" ] || exit 3
-exec head -c "$2" -- "$w/$f"`
+for f in "$w"/*.wal; do
+  [ -f "$f" ] || exit 3
+  exec head -c "$2" -- "$f"
+done
+exit 3`
 	out, errb, code, err := c.script(ctx, s, nil, dataDir, strconv.Itoa(n))
 	switch {
 	case err != nil:

@@ -276,6 +276,18 @@ func TestDirSize(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(hidden, ".lock"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	dotdot := t.TempDir() // names the globs of ls -A's stand-in must all find
+	if err := os.WriteFile(filepath.Join(dotdot, "..x"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	star := t.TempDir()
+	if err := os.WriteFile(filepath.Join(star, "*"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dangling := t.TempDir()
+	if err := os.Symlink("/nonexistent/etcdform", filepath.Join(dangling, "l")); err != nil {
+		t.Fatal(err)
+	}
 	aside := t.TempDir()
 	if err := os.Mkdir(filepath.Join(aside, "member.removed-20261202T061000Z"), 0o700); err != nil {
 		t.Fatal(err)
@@ -292,6 +304,10 @@ func TestDirSize(t *testing.T) {
 		"empty":                       {empty, nil, result{0, true}},
 		"full":                        {full, nil, result{10000, false}},
 		"only dotfile":                {hidden, nil, result{0, false}},
+		"only a ..name":               {dotdot, nil, result{0, false}},
+		"only a file named *":         {star, nil, result{0, false}},
+		"only a dangling symlink":     {dangling, nil, result{0, false}},
+		"a file named *, ignored":     {star, []string{"*"}, result{0, true}},
 		"missing":                     {filepath.Join(empty, "nope"), nil, result{0, true}},
 		"only an ignored entry":       {aside, []string{"member.removed-"}, result{0, true}},
 		"an entry not ignored":        {full, []string{"member.removed-"}, result{10000, false}},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -40,12 +41,8 @@ func newHostKeyChecker(file, addr string) (*hostKeyChecker, error) {
 // its ECDSA key when we only know its Ed25519 key (which would look like a
 // mismatch). It is nil for an unknown host.
 func (h *hostKeyChecker) knownAlgorithms() []string {
-	pub, _, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		return nil
-	}
-	probe, err := ssh.NewPublicKey(pub)
-	if err != nil {
+	probe := probeKey()
+	if probe == nil {
 		return nil
 	}
 	var keyErr *knownhosts.KeyError
@@ -66,6 +63,20 @@ func (h *hostKeyChecker) knownAlgorithms() []string {
 }
 
 var zeroTCPAddr = &net.TCPAddr{IP: net.IPv4zero}
+
+// probeKey is a key no known_hosts holds, made once per process rather
+// than once per dial; nil if it cannot be made.
+var probeKey = sync.OnceValue(func() ssh.PublicKey {
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return nil
+	}
+	probe, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return nil
+	}
+	return probe
+})
 
 func algorithmsFor(keyType string) []string {
 	switch keyType {

@@ -327,9 +327,13 @@ func TestPIDCommand(t *testing.T) {
 				}
 				return
 			}
-			// Replace the manager's query by its canned output; keep the filter.
-			_, filter, _ := strings.Cut(pc, " | ")
-			got := sh(t, "printf '%s' "+Quote(tc.out)+" | "+filter)
+			// Replace the manager's query by its canned output; keep the
+			// shell's parsing of it.
+			query, filter, ok := strings.Cut(pc, " 2>/dev/null); ")
+			if !ok || !strings.HasPrefix(query, "s=$(") {
+				t.Fatalf("PID command %q: want s=$(QUERY 2>/dev/null); FILTER", pc)
+			}
+			got := sh(t, "s=$(printf '%s' "+Quote(tc.out)+"); "+filter)
 			if got != tc.want {
 				t.Errorf("PID = %q, want %q", got, tc.want)
 			}

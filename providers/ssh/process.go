@@ -21,19 +21,28 @@ type ServiceProcess struct {
 	// FileModTime is the file's modification time; zero when the file is
 	// absent.
 	FileModTime time.Time
+	// RunsBinary: the process runs the binary asked about, the file at
+	// that path as it is now (the same inode: a file replaced since the
+	// process started is another, and a running executable cannot be
+	// written in place). Then its version is the one the process reports.
+	RunsBinary bool
 }
 
-// processScript prints the facts ServiceProcess parses. $1 is the file;
-// the PID command is spliced in (it quotes its own words). The process's
+// processScript prints the facts ServiceProcess parses. $1 is the file,
+// $2 the binary ("" for none); the PID command is spliced in (it quotes
+// its own words). The process's
 // start is read from /proc/PID/stat (clock ticks since boot) and turned
 // into wall-clock time with /proc/uptime and the current time, read back
 // to back, so the boot time's whole-second rounding in /proc/stat does not
 // enter.
 const processScript = `pid=$(%s)
 printf 'pid %%s\n' "$pid"
-case "$pid" in ''|0|*[!0-9]*) ;; *) printf 'stat %%s\n' "$(cat /proc/$pid/stat 2>/dev/null)" ;; esac
+case "$pid" in ''|0|*[!0-9]*) ;; *)
+  st=; read -r st 2>/dev/null </proc/$pid/stat; printf 'stat %%s\n' "$st"
+  if [ -n "$2" ] && [ /proc/$pid/exe -ef "$2" ]; then echo 'exe same'; fi ;;
+esac
 printf 'mtime %%s\n' "$(date -r "$1" +%%s.%%N 2>/dev/null)"
-printf 'uptime %%s\n' "$(cut -d' ' -f1 /proc/uptime)"
+read -r up idle </proc/uptime; printf 'uptime %%s\n' "$up"
 printf 'now %%s\n' "$(date +%%s.%%N)"
 printf 'tck %%s\n' "$(getconf CLK_TCK)"
 `
@@ -44,24 +53,28 @@ printf 'tck %%s\n' "$(getconf CLK_TCK)"
 func pidCommand(mgr ServiceManager) string {
 	switch m := mgr.(type) {
 	case *Systemd:
-		return "systemctl show -p MainPID " + Quote(m.Name) + " 2>/dev/null | sed -n 's/^MainPID=//p'"
+		// "MainPID=123", parsed by the shell rather than sed: an exec less.
+		return `s=$(systemctl show -p MainPID ` + Quote(m.Name) + ` 2>/dev/null); case "$s" in (MainPID=*) echo "${s#MainPID=}" ;; esac`
 	case *Runit:
-		// "run: /etc/service/etcd: (pid 123) 45s; run: log: (pid 9) 50s"
-		return "sv status " + Quote(m.ServiceDir()) + " 2>/dev/null | sed -n 's/^run: [^(]*(pid \\([0-9][0-9]*\\)).*/\\1/p'"
+		// "run: /etc/service/etcd: (pid 123) 45s; run: log: (pid 9) 50s":
+		// the digits after the first "(pid ", when the line starts with
+		// "run: " and no parenthesis opens before it.
+		return `s=$(sv status ` + Quote(m.ServiceDir()) + ` 2>/dev/null); case "$s" in ("run: "*) r=${s#"${s%%(*}"}; case "$r" in ("(pid "*) r=${r#"(pid "}; r=${r%%)*}; case "$r" in (""|*[!0-9]*) ;; (*) echo "$r" ;; esac ;; esac ;; esac`
 	}
 	return ""
 }
 
 // ServiceProcess asks mgr for its main process and returns when it
-// started, with the modification time of file. A manager that cannot name
-// its process gives PID 0 and no error. Errors are transport failures and
+// started, with the modification time of file, and whether it runs binary
+// (not asked when ""). A manager that cannot name its process gives PID 0
+// and no error. Errors are transport failures and
 // output that is not understood.
-func (c *Client) ServiceProcess(ctx context.Context, mgr ServiceManager, file string) (ServiceProcess, error) {
+func (c *Client) ServiceProcess(ctx context.Context, mgr ServiceManager, file, binary string) (ServiceProcess, error) {
 	pc := pidCommand(mgr)
 	if pc == "" {
 		pc = "true"
 	}
-	out, errb, code, err := c.script(ctx, fmt.Sprintf(processScript, pc), nil, file)
+	out, errb, code, err := c.script(ctx, fmt.Sprintf(processScript, pc), nil, file, binary)
 	if err != nil {
 		return ServiceProcess{}, err
 	}
@@ -100,6 +113,7 @@ func parseServiceProcess(out string) (ServiceProcess, error) {
 		return sp, fmt.Errorf("unexpected PID %q", kv["pid"])
 	}
 	sp.PID = pid
+	sp.RunsBinary = kv["exe"] == "same"
 	if kv["stat"] == "" {
 		return sp, nil // the process ended in between
 	}

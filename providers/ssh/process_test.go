@@ -26,7 +26,7 @@ func TestServiceProcess(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "etcd.conf.yml")
 
 	// Down, no file: nothing known.
-	sp, err := c.ServiceProcess(ctxFor(t), m, file)
+	sp, err := c.ServiceProcess(ctxFor(t), m, file, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestServiceProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { st, err := m.State(ctxFor(t)); return err == nil && st == sshp.StateRunning })
-	sp, err = c.ServiceProcess(ctxFor(t), m, file)
+	sp, err = c.ServiceProcess(ctxFor(t), m, file, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +51,34 @@ func TestServiceProcess(t *testing.T) {
 		t.Errorf("Start = %s, now %s", sp.Start, time.Now())
 	}
 
+	// The process runs sleep: its own file, through any path to it, but
+	// not a copy of it.
+	sleep, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(sp.PID), "exe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := filepath.Join(t.TempDir(), "sleep")
+	data, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cp, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "sleep-link")
+	if err := os.Symlink(sleep, link); err != nil {
+		t.Fatal(err)
+	}
+	for bin, want := range map[string]bool{sleep: true, link: true, cp: false, file: false} {
+		got, err := c.ServiceProcess(ctxFor(t), m, file, bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.RunsBinary != want {
+			t.Errorf("RunsBinary for %s = %v, want %v", bin, got.RunsBinary, want)
+		}
+	}
+
 	// A file written later is newer than the process.
 	later := sp.Start.Add(10 * time.Second)
 	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
@@ -59,7 +87,7 @@ func TestServiceProcess(t *testing.T) {
 	if err := os.Chtimes(file, later, later); err != nil {
 		t.Fatal(err)
 	}
-	sp2, err := c.ServiceProcess(ctxFor(t), m, file)
+	sp2, err := c.ServiceProcess(ctxFor(t), m, file, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +110,7 @@ func TestServiceProcess(t *testing.T) {
 	if err := m.Restart(ctxFor(t)); err != nil {
 		t.Fatal(err)
 	}
-	sp3, err := c.ServiceProcess(ctxFor(t), m, file)
+	sp3, err := c.ServiceProcess(ctxFor(t), m, file, "")
 	if err != nil {
 		t.Fatal(err)
 	}

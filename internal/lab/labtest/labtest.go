@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,6 +80,14 @@ func Up(t testing.TB, opts lab.Options) *lab.State {
 // fails the test with cond's last error.
 func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 	t.Helper()
+	EventuallyEvery(t, timeout, 50*time.Millisecond, cond)
+}
+
+// EventuallyEvery is Eventually polling every interval: a test that must
+// act within moments of the condition (a fault injected between two
+// steps of an apply) polls faster than Eventually's 50 ms.
+func EventuallyEvery(t testing.TB, timeout, interval time.Duration, cond func() error) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		err := cond()
@@ -88,7 +97,7 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 		if time.Now().After(deadline) {
 			t.Fatalf("condition not met within %s: %v", timeout, err)
 		}
-		time.Sleep(50 * time.Millisecond) // poll interval, not synchronisation
+		time.Sleep(interval) // poll interval, not synchronisation
 	}
 }
 
@@ -211,5 +220,31 @@ func WithoutMembers(names ...string) func(string) string {
 			s = re.ReplaceAllString(s, "\n")
 		}
 		return s
+	}
+}
+
+// SwapBinary puts src in place of dst on a lab host's file system: a copy
+// next to dst, then a rename (atomic), as an upgrade's swap or an
+// operator's script does. A process running dst keeps its own file.
+func SwapBinary(t testing.TB, src, dst string) {
+	t.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	tmp := dst + ".labtest-new"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -163,6 +163,11 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 AllowTcpForwarding %s
 LogLevel VERBOSE
+# The login shell must not read the test machine's ~/.bashrc (Debian's bash
+# reads it for a command from sshd at SHLVL < 2): root's there runs
+# "pyenv init", whose rehash holds a lock file that a session killed by a
+# test leaves behind, and every later session then waited 60 s for it.
+SetEnv SHLVL=1
 `, port, hostKeyFile, filepath.Join(dir, "sshd.pid"), authFile, forwarding)), 0o600); err != nil {
 			t.Fatal(err)
 		}
