@@ -11,6 +11,7 @@ import (
 
 	"github.com/etcdform/etcdform/internal/command/arguments"
 	"github.com/etcdform/etcdform/internal/command/views"
+	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/plan/planfile"
 	"github.com/etcdform/etcdform/providers/comment"
 	"github.com/etcdform/etcdform/providers/github"
@@ -26,29 +27,27 @@ func runComment(ctx context.Context, env *Env, args []string) int {
 	if code, done := argError(env, fs, err); done {
 		return code
 	}
-	// Only rendered, never applied: no signature is required (merge-request
-	// pipelines have no signing key).
-	p, err := planfile.ReadFile(a.Plan)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "Error: %v\n", err)
-		return 1
-	}
-	var md strings.Builder
-	if err := (&views.PlanMarkdown{}).Plan(&md, p); err != nil {
-		printError(env, "%v", err)
-		return 1
-	}
-	if a.Policy != "" {
-		data, err := os.ReadFile(a.Policy)
-		var res views.PolicyResult
-		if err == nil {
-			err = json.Unmarshal(data, &res)
-		}
-		if err != nil {
-			printError(env, "--policy: %v", err)
+	var md string
+	var secs []comment.Section
+	var names []string
+	if len(a.Sections) == 0 {
+		if md, _, err = commentMarkdown(a.Plan, a.Policy); err != nil {
+			printError(env, "%v", err)
 			return 1
 		}
-		md.WriteString("\n" + views.PolicyMarkdown(&res))
+	}
+	for _, sec := range a.Sections {
+		md, p, err := commentMarkdown(sec.Plan, sec.Policy)
+		if err != nil {
+			printError(env, "section %s: %v", sec.Name, err)
+			return 1
+		}
+		too := fmt.Sprintf("### etcdform plan: cluster %s\n\n**%s**\n\nThe plan is too large for this comment: it is in the job's artifacts (etcdform-%s-plan.md).", sec.Name, views.SummaryLine(p), sec.Name)
+		if u := env.Getenv("CI_JOB_URL"); u != "" {
+			too += " Job: " + u
+		}
+		secs = append(secs, comment.Section{Name: sec.Name, Body: views.PlanSection(md, sec.Name), TooLarge: too})
+		names = append(names, sec.Name)
 	}
 	store, where, limit, err := commentStore(env, a)
 	if err != nil {
@@ -60,27 +59,54 @@ func runComment(ctx context.Context, env *Env, args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.Timeout)
 	defer cancel()
+	what := "the plan"
 	var res comment.Result
-	if a.Section != "" {
-		too := fmt.Sprintf("### etcdform plan: cluster %s\n\n**%s**\n\nThe plan is too large for this comment: it is in the job's artifacts (etcdform-%s-plan.md).", a.Section, views.SummaryLine(p), a.Section)
-		if u := env.Getenv("CI_JOB_URL"); u != "" {
-			too += " Job: " + u
-		}
-		res, err = comment.PublishSection(ctx, store, a.Section, views.PlanSection(md.String(), a.Section), comment.SectionOptions{
-			Marker: views.PlanSectionsMarkerLine, Title: views.PlanSectionsTitle, Limit: limit, TooLarge: too,
-		})
+	if len(secs) == 0 {
+		res, err = comment.Publish(ctx, store, md, comment.Options{Marker: views.PlanMarkerLine, Limit: limit})
 	} else {
-		res, err = comment.Publish(ctx, store, md.String(), comment.Options{Marker: views.PlanMarkerLine, Limit: limit})
+		// One write of every section given: the pipeline's last job
+		// restores any that two per-cluster jobs lost writing at once.
+		res, err = comment.PublishSections(ctx, store, secs, comment.SectionOptions{
+			Marker: views.PlanSectionsMarkerLine, Title: views.PlanSectionsTitle, Limit: limit,
+		})
+		if len(names) > 1 {
+			what, where = "the plans", where+", sections "+strings.Join(names, ", ")
+		} else {
+			where += ", section " + names[0]
+		}
 	}
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "Error: posting the plan to %s: %v\n", where, err)
+		fmt.Fprintf(env.Stderr, "Error: posting %s to %s: %v\n", what, where, err)
 		return 1
 	}
-	if a.Section != "" {
-		where += ", section " + a.Section
-	}
-	fmt.Fprintf(env.Stdout, "Posted the plan to %s: %s.\n", where, res)
+	fmt.Fprintf(env.Stdout, "Posted %s to %s: %s.\n", what, where, res)
 	return 0
+}
+
+// commentMarkdown is a saved plan as Markdown, with the policy check
+// result under it when policy is set. Only rendered, never applied: no
+// signature is required (merge-request pipelines have no signing key).
+func commentMarkdown(planFile, policy string) (string, *plan.Plan, error) {
+	p, err := planfile.ReadFile(planFile)
+	if err != nil {
+		return "", nil, err
+	}
+	var md strings.Builder
+	if err := (&views.PlanMarkdown{}).Plan(&md, p); err != nil {
+		return "", nil, err
+	}
+	if policy != "" {
+		data, err := os.ReadFile(policy)
+		var res views.PolicyResult
+		if err == nil {
+			err = json.Unmarshal(data, &res)
+		}
+		if err != nil {
+			return "", nil, fmt.Errorf("--policy: %v", err)
+		}
+		md.WriteString("\n" + views.PolicyMarkdown(&res))
+	}
+	return md.String(), p, nil
 }
 
 // commentStore builds the platform's comment thread from the CI variables.

@@ -134,3 +134,43 @@ func TestCommentArguments(t *testing.T) {
 		})
 	}
 }
+
+// TestCommentSections: a plan job posts its section; the pipeline's last
+// job posts every section in one write, bringing back a section that was
+// lost and keeping the others.
+func TestCommentSections(t *testing.T) {
+	srv := gitlabtest.NewServer(t, "42", 7, commentToken)
+	file := samplePlanFile(t)
+	env := map[string]string{
+		"GITLAB_CI": "true", "CI_API_V4_URL": srv.APIURL, "CI_PROJECT_ID": "42", "CI_MERGE_REQUEST_IID": "7",
+		"GITLAB_TOKEN": commentToken,
+	}
+	sectionsOf := func() []string {
+		notes := srv.Notes()
+		if len(notes) != 1 {
+			t.Fatalf("%d notes, want 1", len(notes))
+		}
+		var out []string
+		for _, l := range strings.Split(notes[0].Body, "\n") {
+			if c, ok := strings.CutPrefix(l, "<!-- etcdform:section "); ok {
+				out = append(out, strings.TrimSuffix(c, " -->"))
+			}
+		}
+		return out
+	}
+	code, stdout, stderr := runCmd(t, env, "comment", "--section", "c", "--plan", file)
+	if code != 0 || !strings.Contains(stdout, "Posted the plan to merge request !7, section c: 1 comment (1 created).") {
+		t.Fatalf("one section: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCmd(t, env, "comment", "--section", "a", "--plan", file, "--section", "b", "--plan", file)
+	if code != 0 || !strings.Contains(stdout, "Posted the plans to merge request !7, sections a, b: 1 comment (1 updated).") {
+		t.Fatalf("two sections: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if got := sectionsOf(); strings.Join(got, ",") != "a,b,c" {
+		t.Errorf("sections %v, want a, b, c", got)
+	}
+	code, _, stderr = runCmd(t, env, "comment", "--section", "a", "--plan", file, "--section", "b", "--plan", file+".missing")
+	if code != 1 || !strings.Contains(stderr, "section b: ") || !strings.Contains(stderr, "no such file") {
+		t.Errorf("a missing plan: exit %d\n%s", code, stderr)
+	}
+}

@@ -46,6 +46,13 @@ var (
 	sectionEndRE   = regexp.MustCompile(`^<!-- etcdform:section-end ([A-Za-z0-9][A-Za-z0-9._-]*) -->$`)
 )
 
+// Section is one named part of the sectioned comment: a cluster's plan.
+// TooLarge, when set, is its body when Body would not fit in the comment
+// beside the other sections (SectionOptions.TooLarge otherwise).
+type Section struct {
+	Name, Body, TooLarge string
+}
+
 // PublishSection makes the thread's sectioned comment hold body as the
 // section name, keeping every other section as it is; sections are in
 // name order. Jobs of one pipeline run it at once (one per cluster), and
@@ -58,8 +65,37 @@ var (
 // Settle. Surplus sectioned comments are merged into the oldest and
 // deleted.
 func PublishSection(ctx context.Context, s Store, name, body string, o SectionOptions) (Result, error) {
-	if !sectionStartRE.MatchString(sectionStart(name)) {
-		return Result{}, fmt.Errorf("comment: %q cannot name a section", name)
+	return PublishSections(ctx, s, []Section{{Name: name, Body: body}}, o)
+}
+
+// PublishSections is PublishSection of several sections in one write: the
+// pipeline's last job writes every section of the pipeline once more, so
+// that one lost to two jobs writing at once (a write still in flight
+// past the other's Settle) is back when the pipeline ends.
+func PublishSections(ctx context.Context, s Store, secs []Section, o SectionOptions) (Result, error) {
+	if len(secs) == 0 {
+		return Result{}, errors.New("comment: no section to publish")
+	}
+	seen := map[string]bool{}
+	var names []string
+	for i, sec := range secs {
+		if !sectionStartRE.MatchString(sectionStart(sec.Name)) {
+			return Result{}, fmt.Errorf("comment: %q cannot name a section", sec.Name)
+		}
+		if seen[sec.Name] {
+			return Result{}, fmt.Errorf("comment: section %s is given twice", sec.Name)
+		}
+		seen[sec.Name] = true
+		names = append(names, sec.Name)
+		secs[i].Body = quoteMarkers(strings.TrimRight(strings.ReplaceAll(sec.Body, "\r\n", "\n"), "\n"))
+		if secs[i].TooLarge == "" {
+			secs[i].TooLarge = o.TooLarge
+		}
+		secs[i].TooLarge = quoteMarkers(secs[i].TooLarge)
+	}
+	what, were := "section "+names[0], "was"
+	if len(names) > 1 {
+		what, were = "sections "+strings.Join(names, ", "), "were"
 	}
 	if o.Attempts == 0 {
 		o.Attempts = 6
@@ -83,34 +119,33 @@ func PublishSection(ctx context.Context, s Store, name, body string, o SectionOp
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	body = quoteMarkers(strings.TrimRight(strings.ReplaceAll(body, "\r\n", "\n"), "\n"))
 	var res Result
 	for n := 1; ; n++ {
-		written, ok, stale, err := publishSectionOnce(ctx, s, name, body, o, &res)
+		written, ok, stale, err := publishSectionsOnce(ctx, s, secs, o, &res)
 		if err == nil && ok {
 			o.Sleep(o.Settle)
-			ok, err = holds(ctx, s, o.Marker, name, written)
+			ok, err = holds(ctx, s, o.Marker, written)
 		}
 		if err != nil || ok {
 			return res, err
 		}
 		if n >= o.Attempts {
 			if stale {
-				return res, fmt.Errorf("comment: writing section %s took over %s after reading the comments, %d times in a row (a slow or rate-limited API); run the job again", name, o.Settle/2, n)
+				return res, fmt.Errorf("comment: writing %s took over %s after reading the comments, %d times in a row (a slow or rate-limited API); run the job again", what, o.Settle/2, n)
 			}
-			return res, fmt.Errorf("comment: section %s was overwritten by other jobs %d times in a row; run the job again", name, n)
+			return res, fmt.Errorf("comment: %s %s overwritten by other jobs %d times in a row; run the job again", what, were, n)
 		}
 		o.Wait(n)
 	}
 }
 
-// publishSectionOnce is one read-merge-write-verify round; ok says the
-// section reads back as written, written is what it wrote, stale that it
+// publishSectionsOnce is one read-merge-write-verify round; ok says the
+// sections read back as written, written is what it wrote, stale that it
 // did not write (or gave up on its write) for lack of time since its read.
-func publishSectionOnce(ctx context.Context, s Store, name, body string, o SectionOptions, res *Result) (written string, ok, stale bool, err error) {
+func publishSectionsOnce(ctx context.Context, s Store, secs []Section, o SectionOptions, res *Result) (written map[string]string, ok, stale bool, err error) {
 	mine, err := sectioned(ctx, s, o.Marker)
 	if err != nil {
-		return "", false, false, err
+		return nil, false, false, err
 	}
 	read := o.Now()
 	sections := map[string]string{}
@@ -119,16 +154,30 @@ func publishSectionOnce(ctx context.Context, s Store, name, body string, o Secti
 			sections[k] = v
 		}
 	}
-	sections[name] = body
+	for _, sec := range secs {
+		sections[sec.Name] = sec.Body
+	}
 	text := renderSections(o.Marker, o.Title, sections)
 	if o.Limit > 0 && len(text) > o.Limit {
-		sections[name] = quoteMarkers(o.TooLarge)
-		text = renderSections(o.Marker, o.Title, sections)
+		// The largest of the sections written first, until it fits.
+		bySize := slices.Clone(secs)
+		slices.SortStableFunc(bySize, func(a, b Section) int { return len(b.Body) - len(a.Body) })
+		for _, sec := range bySize {
+			if len(text) <= o.Limit {
+				break
+			}
+			sections[sec.Name] = sec.TooLarge
+			text = renderSections(o.Marker, o.Title, sections)
+		}
+	}
+	written = map[string]string{}
+	for _, sec := range secs {
+		written[sec.Name] = sections[sec.Name]
 	}
 	res.Parts = 1
 	left := o.Settle/2 - o.Now().Sub(read)
 	if left <= 0 {
-		return "", false, true, nil // too stale to write: another job's Settle may be over
+		return nil, false, true, nil // too stale to write: another job's Settle may be over
 	}
 	wctx, cancel := context.WithTimeout(ctx, left)
 	defer cancel()
@@ -150,27 +199,32 @@ func publishSectionOnce(ctx context.Context, s Store, name, body string, o Secti
 		if stale {
 			err = nil
 		}
-		return "", false, stale, err
+		return nil, false, stale, err
 	}
 	for _, c := range mine[min(1, len(mine)):] {
 		if err := s.Delete(ctx, c.ID); err != nil {
-			return "", false, false, err
+			return nil, false, false, err
 		}
 		res.Deleted++
 	}
-	ok, err = holds(ctx, s, o.Marker, name, sections[name])
-	return sections[name], ok, false, err
+	ok, err = holds(ctx, s, o.Marker, written)
+	return written, ok, false, err
 }
 
-// holds says the thread has one sectioned comment and its section name
-// reads as want.
-func holds(ctx context.Context, s Store, marker, name, want string) (bool, error) {
+// holds says the thread has one sectioned comment and each section of
+// want reads as its value there.
+func holds(ctx context.Context, s Store, marker string, want map[string]string) (bool, error) {
 	after, err := sectioned(ctx, s, marker)
 	if err != nil || len(after) != 1 {
 		return false, err
 	}
-	got, present := parseSections(after[0].Body)[name]
-	return present && got == want, nil
+	got := parseSections(after[0].Body)
+	for name, w := range want {
+		if g, present := got[name]; !present || g != w {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // sectioned lists the thread's sectioned comments, oldest first.

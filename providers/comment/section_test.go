@@ -190,3 +190,44 @@ func TestPublishSectionLateOverwrite(t *testing.T) {
 		t.Errorf("every round slow: err = %v", err)
 	}
 }
+
+// TestPublishSections: the pipeline's last job writes each of its
+// sections once more in one write, bringing back one that two jobs
+// writing at once lost and keeping the sections of other pipelines; a
+// comment over the limit gets the largest written section's TooLarge.
+func TestPublishSections(t *testing.T) {
+	ctx := context.Background()
+	m := &memStore{}
+	if _, err := PublishSection(ctx, m, "c", "plan of c", sectionOpts()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PublishSection(ctx, m, "b", "plan of b", sectionOpts()); err != nil {
+		t.Fatal(err)
+	}
+	// Section a was written, then lost to b's stale write: it is absent.
+	res, err := PublishSections(ctx, m, []Section{{Name: "a", Body: "plan of a"}, {Name: "b", Body: "plan of b"}}, sectionOpts())
+	if err != nil || res.Updated != 1 || len(m.comments) != 1 {
+		t.Fatalf("PublishSections: %+v, %v, %d comments; want one update of one comment", res, err, len(m.comments))
+	}
+	got := parseSections(m.comments[0].Body)
+	if len(got) != 3 || got["a"] != "plan of a" || got["b"] != "plan of b" || got["c"] != "plan of c" {
+		t.Errorf("sections after the last job: %q", got)
+	}
+	if _, err := PublishSections(ctx, m, []Section{{Name: "a", Body: "x"}, {Name: "a", Body: "y"}}, sectionOpts()); err == nil || !strings.Contains(err.Error(), "section a is given twice") {
+		t.Errorf("a section given twice: err = %v", err)
+	}
+	if _, err := PublishSections(ctx, m, nil, sectionOpts()); err == nil {
+		t.Error("no section: no error")
+	}
+
+	o := sectionOpts()
+	o.Limit = len(renderSections(plansMarker, o.Title, got)) + 250
+	_, err = PublishSections(ctx, m, []Section{
+		{Name: "a", Body: strings.Repeat("a", 200), TooLarge: "a is in the artifacts"},
+		{Name: "b", Body: strings.Repeat("b", 400), TooLarge: "b is in the artifacts"},
+	}, o)
+	got = parseSections(m.comments[0].Body)
+	if err != nil || got["a"] != strings.Repeat("a", 200) || got["b"] != "b is in the artifacts" || got["c"] != "plan of c" || len(m.comments[0].Body) > o.Limit {
+		t.Errorf("over the limit: %v, %q (%d bytes, limit %d)", err, got, len(m.comments[0].Body), o.Limit)
+	}
+}

@@ -301,7 +301,7 @@ func TestPipelineTemplate(t *testing.T) {
 
 	t.Run("a change to one cluster plans only that cluster", func(t *testing.T) {
 		out, ok := r.pipeline(mr(base))
-		if !ok || !passed(out, "etcdform-validate") || !passed(out, "etcdform-clusters") || !passed(out, "etcdform-plan: c") {
+		if !ok || !passed(out, "etcdform-validate") || !passed(out, "etcdform-clusters") || !passed(out, "etcdform-plan: c") || !passed(out, "etcdform-comment") {
 			t.Fatalf("the merge-request pipeline failed")
 		}
 		for _, c := range []string{"a", "b"} {
@@ -423,6 +423,29 @@ func TestPipelineTemplate(t *testing.T) {
 		}
 		if !strings.Contains(notes[0].Body, "No changes. The selected clusters (a) match") {
 			t.Errorf("section a does not say a has no changes:\n%s", notes[0].Body)
+		}
+		if !passed(out, "etcdform-comment") {
+			t.Errorf("the child pipeline's last job, which posts every section once more, did not pass")
+		}
+
+		// Two plan jobs writing at once lost section a (a write in flight
+		// past the other's settle time): the last job puts it back.
+		body := notes[0].Body
+		start, end := strings.Index(body, "<!-- etcdform:section a -->"), strings.Index(body, "<!-- etcdform:section-end a -->\n")
+		if start < 0 || end < start {
+			t.Fatalf("no section a in:\n%s", body)
+		}
+		srv.SetBody(notes[0].ID, body[:start]+body[end+len("<!-- etcdform:section-end a -->\n"):])
+		if got := sections(sectionNotes(srv)[0].Body); !slices.Equal(got, []string{"b", "c"}) {
+			t.Fatalf("sections after removing a: %v", got)
+		}
+		out, ok = r.child(mr(revertC), "etcdform-comment")
+		if !ok || !passed(out, "etcdform-comment") {
+			t.Fatalf("the comment job alone failed")
+		}
+		notes = sectionNotes(srv)
+		if len(notes) != 1 || !slices.Equal(sections(notes[0].Body), []string{"a", "b", "c"}) || notes[0].Body != body {
+			t.Errorf("after the comment job: %+v, want the note as the pipeline left it:\n%s", notes, body)
 		}
 	})
 

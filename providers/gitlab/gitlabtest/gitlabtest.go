@@ -95,6 +95,15 @@ func (s *Server) AddNote(body string, system bool) int64 {
 	return s.nextID
 }
 
+// SetBody replaces note id's body as another writer would.
+func (s *Server) SetBody(id int64, body string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := s.find(id); i >= 0 {
+		s.notes[i].Body = body
+	}
+}
+
 // Notes returns the stored notes in creation order.
 func (s *Server) Notes() []Note {
 	s.mu.Lock()
