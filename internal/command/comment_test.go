@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -162,12 +163,29 @@ func TestCommentSections(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "Posted the plan to merge request !7, section c: 1 comment (1 created).") {
 		t.Fatalf("one section: exit %d\n%s%s", code, stdout, stderr)
 	}
-	code, stdout, stderr = runCmd(t, env, "comment", "--section", "a", "--plan", file, "--section", "b", "--plan", file)
+	policy := filepath.Join(t.TempDir(), "b-policy.json")
+	if err := os.WriteFile(policy, []byte(`{"policies":["quota"],"violations":[{"policy":"quota","message":"lowers the quota of b"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runCmd(t, env, "comment", "--section", "a", "--plan", file, "--section", "b", "--plan", file, "--policy", policy)
 	if code != 0 || !strings.Contains(stdout, "Posted the plans to merge request !7, sections a, b: 1 comment (1 updated).") {
 		t.Fatalf("two sections: exit %d\n%s%s", code, stdout, stderr)
 	}
 	if got := sectionsOf(); strings.Join(got, ",") != "a,b,c" {
 		t.Errorf("sections %v, want a, b, c", got)
+	}
+	// The policy result is b's alone.
+	body := srv.Notes()[0].Body
+	a, b := strings.Index(body, "<!-- etcdform:section a -->"), strings.Index(body, "<!-- etcdform:section b -->")
+	if v := strings.Index(body, "lowers the quota of b"); a < 0 || b < a || v < b || strings.Count(body, "Policy check failed") != 1 {
+		t.Errorf("the policy result is not in section b alone:\n%s", body)
+	}
+	// Too large for the note: each section points at its own plan.
+	env["CI_JOB_URL"] = "https://gitlab.example/job/9"
+	code, stdout, stderr = runCmd(t, env, "comment", "--max-size", "2000", "--section", "a", "--plan", file, "--section", "b", "--plan", file)
+	body = srv.Notes()[0].Body
+	if code != 0 || !strings.Contains(body, "(etcdform-a-plan.md). Job: https://gitlab.example/job/9") || !strings.Contains(body, "(etcdform-b-plan.md). Job: https://gitlab.example/job/9") {
+		t.Errorf("too large: exit %d\n%s%s\n%s", code, stdout, stderr, body)
 	}
 	code, _, stderr = runCmd(t, env, "comment", "--section", "a", "--plan", file, "--section", "b", "--plan", file+".missing")
 	if code != 1 || !strings.Contains(stderr, "section b: ") || !strings.Contains(stderr, "no such file") {

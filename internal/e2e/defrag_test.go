@@ -23,7 +23,8 @@ func withDefrag(above, minReclaim string) func(string) string {
 // TestRoutineDefragE2E is issue 15's routine defrag under load: the
 // database fragmented (about 100 MiB written, deleted and compacted) while
 // a client keeps writing; the plan of a maintenance block defragments each
-// member, the leader last; applied, no acknowledged write is lost, each
+// member, the leader last; applied under a writer of at least 100
+// writes/s, no acknowledged write is lost, each
 // member's DB shrinks by at least 80% of what it had free, and a second
 // plan is empty.
 func TestRoutineDefragE2E(t *testing.T) {
@@ -73,6 +74,7 @@ func TestRoutineDefragE2E(t *testing.T) {
 	})
 	before, planned := sizes()
 	leader := leaderName(t, st)
+	mark := w.mark()
 
 	dir := config(t, st, withDefrag("30%", "32MiB"))
 	p, code := planAsJSON(t, dir)
@@ -96,6 +98,7 @@ func TestRoutineDefragE2E(t *testing.T) {
 	if _, _, code := cli(t, applyArgs(t, planFile(t, dir))...); code != 0 {
 		t.Fatalf("apply of the defrags: exit %d", code)
 	}
+	w.checkRate(t, mark, "plan and apply")
 	w.verify(t)
 	hist.Verify(t)
 	after, _ := sizes()

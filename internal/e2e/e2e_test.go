@@ -192,6 +192,33 @@ type writer struct {
 	loop
 }
 
+// rateMark is a point in a writer's run: when, and how many writes it had
+// acknowledged by then.
+type rateMark struct {
+	at    time.Time
+	acked int
+}
+
+// mark is the writer's count of acknowledged writes now.
+func (w *writer) mark() rateMark {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return rateMark{time.Now(), len(w.acked)}
+}
+
+// checkRate fails the test when the writer acknowledged fewer than 100
+// writes a second since m: a test of lost writes under load needs the
+// load. It logs the rate with what (e.g. "apply took 3s").
+func (w *writer) checkRate(t *testing.T, m rateMark, what string) {
+	t.Helper()
+	now := w.mark()
+	rate := float64(now.acked-m.acked) / now.at.Sub(m.at).Seconds()
+	t.Logf("%s; the writer sustained %.0f acked writes/s", what, rate)
+	if rate < 100 {
+		t.Errorf("the writer managed only %.0f writes/s; the test needs at least 100/s to mean something", rate)
+	}
+}
+
 func startWriter(t *testing.T, st *lab.State) *writer {
 	return startWriterOn(t, etcdClient(t, st))
 }

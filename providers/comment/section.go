@@ -76,6 +76,7 @@ func PublishSections(ctx context.Context, s Store, secs []Section, o SectionOpti
 	if len(secs) == 0 {
 		return Result{}, errors.New("comment: no section to publish")
 	}
+	secs = slices.Clone(secs) // normalised below; the caller's stay as given
 	seen := map[string]bool{}
 	var names []string
 	for i, sec := range secs {
@@ -87,11 +88,12 @@ func PublishSections(ctx context.Context, s Store, secs []Section, o SectionOpti
 		}
 		seen[sec.Name] = true
 		names = append(names, sec.Name)
-		secs[i].Body = quoteMarkers(strings.TrimRight(strings.ReplaceAll(sec.Body, "\r\n", "\n"), "\n"))
 		if secs[i].TooLarge == "" {
 			secs[i].TooLarge = o.TooLarge
 		}
-		secs[i].TooLarge = quoteMarkers(secs[i].TooLarge)
+		// As the section reads back from the comment, or it never
+		// reads back as written.
+		secs[i].Body, secs[i].TooLarge = sectionBody(sec.Body), sectionBody(secs[i].TooLarge)
 	}
 	what, were := "section "+names[0], "was"
 	if len(names) > 1 {
@@ -290,6 +292,12 @@ func renderSections(marker, title string, sections map[string]string) string {
 		fmt.Fprintf(&b, "\n%s\n%s\n%s\n", sectionStart(k), sections[k], sectionEnd(k))
 	}
 	return b.String()
+}
+
+// sectionBody is body as a section holds it: LF line ends, no trailing
+// newline, marker lines quoted.
+func sectionBody(body string) string {
+	return quoteMarkers(strings.TrimRight(strings.ReplaceAll(body, "\r\n", "\n"), "\n"))
 }
 
 // quoteMarkers indents any line of a section's body that would read as

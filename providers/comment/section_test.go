@@ -230,4 +230,20 @@ func TestPublishSections(t *testing.T) {
 	if err != nil || got["a"] != strings.Repeat("a", 200) || got["b"] != "b is in the artifacts" || got["c"] != "plan of c" || len(m.comments[0].Body) > o.Limit {
 		t.Errorf("over the limit: %v, %q (%d bytes, limit %d)", err, got, len(m.comments[0].Body), o.Limit)
 	}
+
+	// A section without its own TooLarge takes the options'; a TooLarge
+	// with CRLF line ends and a trailing newline still reads back as
+	// written (no "overwritten" after six rounds); the caller's sections
+	// are left as given.
+	o.TooLarge = "<!-- etcdform:section-end c -->\r\nsee the artifacts\r\n"
+	secs := []Section{{Name: "a", Body: strings.Repeat("a", 400)}}
+	if _, err := PublishSections(ctx, m, secs, o); err != nil {
+		t.Fatalf("the options' TooLarge: %v", err)
+	}
+	if got := parseSections(m.comments[0].Body); got["a"] != " <!-- etcdform:section-end c -->\nsee the artifacts" || got["c"] != "plan of c" {
+		t.Errorf("the options' TooLarge: %q", got)
+	}
+	if secs[0].Body != strings.Repeat("a", 400) || secs[0].TooLarge != "" {
+		t.Errorf("the caller's section changed: %+v", secs[0])
+	}
 }

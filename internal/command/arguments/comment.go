@@ -60,7 +60,7 @@ func ParseComment(args []string) (*Comment, *flag.FlagSet, error) {
 	fs.IntVar(&c.MaxSize, "max-size", 0, "largest comment in bytes; longer plans are split (default: GitLab 1000000, GitHub 65536)")
 	fs.DurationVar(&c.Timeout, "timeout", 2*time.Minute, "bound on posting, retries included")
 	fs.Var(commentFlag{"policy", &events}, "policy", "show the policy check result `FILE` (etcdform policy --out) under the plan (after --section NAME, that section's)")
-	fs.Var(commentFlag{"section", &events}, "section", "post the plan as section `NAME` (a cluster) of one comment shared by per-cluster jobs, leaving the other sections as they are; repeatable, each followed by its --plan and --policy, written at once")
+	fs.Var(commentFlag{"section", &events}, "section", "post the plan as section `NAME` (a cluster) of one comment shared by per-cluster jobs, leaving the other sections as they are; repeatable: several sections are written at once, each followed by its own --plan (required) and --policy")
 	if err := parse(fs, args); err != nil {
 		return c, fs, err
 	}
@@ -128,11 +128,13 @@ func (c *Comment) group(events [][2]string) error {
 		*dst = e[1]
 	}
 	seen := map[string]bool{}
-	for i, s := range sections {
+	for _, s := range sections {
 		if seen[s.Name] {
 			return fmt.Errorf("comment: --section %s is given twice", s.Name)
 		}
 		seen[s.Name] = true
+	}
+	for i, s := range sections {
 		if s.Plan == "" {
 			if len(sections) > 1 {
 				return fmt.Errorf("comment: --section %s has no --plan after it", s.Name)

@@ -33,11 +33,13 @@ func TestParseCommentSections(t *testing.T) {
 		args []string
 		want string
 	}{
-		"plan before sections": {[]string{"--plan", "a.plan", "--section", "a", "--section", "b", "--plan", "b.plan"}, "--plan a.plan comes before any --section"},
-		"no plan":              {[]string{"--section", "a", "--plan", "a.plan", "--section", "b"}, "--section b has no --plan"},
-		"twice":                {[]string{"--section", "a", "--plan", "a.plan", "--plan", "b.plan"}, "--plan is given twice for section a"},
-		"section twice":        {[]string{"--section", "a", "--plan", "a.plan", "--section", "a", "--plan", "b.plan"}, "--section a is given twice"},
-		"single plan twice":    {[]string{"--plan", "a.plan", "--plan", "b.plan"}, "--plan is given twice (a.plan and b.plan)"},
+		"plan before sections":   {[]string{"--plan", "a.plan", "--section", "a", "--section", "b", "--plan", "b.plan"}, "--plan a.plan comes before any --section"},
+		"no plan":                {[]string{"--section", "a", "--plan", "a.plan", "--section", "b"}, "--section b has no --plan"},
+		"twice":                  {[]string{"--section", "a", "--plan", "a.plan", "--plan", "b.plan"}, "--plan is given twice for section a"},
+		"section twice":          {[]string{"--section", "a", "--plan", "a.plan", "--section", "a", "--plan", "b.plan"}, "--section a is given twice"},
+		"section twice, no plan": {[]string{"--section", "a", "--section", "a", "--plan", "a.plan"}, "--section a is given twice"},
+		"policy before sections": {[]string{"--policy", "a.json", "--section", "a", "--plan", "a.plan", "--section", "b", "--plan", "b.plan"}, "--policy a.json comes before any --section"},
+		"single plan twice":      {[]string{"--plan", "a.plan", "--plan", "b.plan"}, "--plan is given twice (a.plan and b.plan)"},
 	}
 	for name, tc := range bad {
 		if _, _, err := ParseComment(tc.args); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -45,15 +45,14 @@ func (g *GitLabPipeline) Write(w io.Writer) error {
 	if g.Include != "" {
 		fmt.Fprintf(&b, "include:\n  - local: %s\n", q(g.Include))
 	}
-	if g.MergeRequest != "" {
-		b.WriteString("stages:\n  - plan\n  - policy\n  - comment\n")
-	} else {
-		b.WriteString("stages:\n  - plan\n  - policy\n  - apply\n")
-	}
+	// The same stages everywhere: a job of ETCDFORM_CHILD_INCLUDE may
+	// name any of them.
+	b.WriteString("stages:\n  - plan\n  - policy\n  - apply\n  - comment\n")
 	if g.MergeRequest != "" {
 		fmt.Fprintf(&b, "variables:\n  ETCDFORM_MERGE_REQUEST_IID: %s\n", q(g.MergeRequest))
 	}
 	b.WriteString(".etcdform:\n  variables:\n    NO_COLOR: \"1\"\n")
+
 	if len(g.Clusters) == 0 {
 		b.WriteString(`etcdform-no-change:
   extends: .etcdform
@@ -84,12 +83,30 @@ func (g *GitLabPipeline) Write(w io.Writer) error {
 const CommentJob = "etcdform-comment"
 
 func (g *GitLabPipeline) comment(b *strings.Builder) {
-	fmt.Fprintf(b, "%s:\n  extends: .etcdform\n  stage: comment\n  when: always\n  script:\n    - set --\n", strconv.Quote(CommentJob))
+	fmt.Fprintf(b, "%s:\n  extends: .etcdform\n%s  stage: comment\n  when: always\n  script:\n    - set --\n", strconv.Quote(CommentJob), g.interruptible())
 	for _, c := range g.Clusters {
 		p := "etcdform-" + c
 		fmt.Fprintf(b, "    - if [ -f %[1]s.plan ]; then set -- \"$@\" --section %[2]s --plan %[1]s.plan; if [ -f %[1]s-policy.json ]; then set -- \"$@\" --policy %[1]s-policy.json; fi; fi\n", p, c)
 	}
 	b.WriteString("    - if [ \"$#\" -gt 0 ]; then $ETCDFORM_BIN comment \"$@\"; else echo \"No plan job wrote a plan, so there is nothing to post.\"; fi\n")
+	// A section too large for the note points at this job's artifacts.
+	b.WriteString("  artifacts:\n    when: always\n    expire_in: 30 days\n    paths:\n")
+	for _, c := range g.Clusters {
+		fmt.Fprintf(b, "      - etcdform-%s-plan.md\n", c)
+	}
+}
+
+// interruptible marks a merge-request pipeline's jobs interruptible: a
+// newer push makes their plans and comment stale, and GitLab's auto-cancel
+// of redundant pipelines (on by default) stops them, so an older
+// pipeline's last job does not post its plans over a newer one's. They
+// only read the clusters and write the comment; default-branch pipelines,
+// which apply, are never interrupted.
+func (g *GitLabPipeline) interruptible() string {
+	if g.MergeRequest == "" {
+		return ""
+	}
+	return "  interruptible: true\n"
 }
 
 // PlanJob, PolicyJob and ApplyJob are the child pipeline's job names of
@@ -110,7 +127,7 @@ func (g *GitLabPipeline) cluster(b *strings.Builder, c string) {
 	}
 	fmt.Fprintf(b, `%s:
   extends: .etcdform
-  stage: plan
+%s  stage: plan
   variables:
     ETCDFORM_CLUSTER: %s
   script:
@@ -126,7 +143,7 @@ func (g *GitLabPipeline) cluster(b *strings.Builder, c string) {
       - %s
       - %s
       - %s
-`, q(PlanJob(c)), q(c), c, p+".plan", p+".plan", p+".plan", p+"-plan.json", p+".plan", p+"-plan.md", comment,
+`, q(PlanJob(c)), g.interruptible(), q(c), c, p+".plan", p+".plan", p+".plan", p+"-plan.json", p+".plan", p+"-plan.md", comment,
 		p+".plan", p+"-plan.json", p+"-plan.md")
 	needs := fmt.Sprintf("    - job: %s\n      artifacts: true\n", q(PlanJob(c)))
 	if g.PolicyDir != "" {
@@ -136,7 +153,7 @@ func (g *GitLabPipeline) cluster(b *strings.Builder, c string) {
 		}
 		fmt.Fprintf(b, `%s:
   extends: .etcdform
-  stage: policy
+%s  stage: policy
   needs:
 %s  script:
     - code=0; $ETCDFORM_BIN policy --opa "${ETCDFORM_OPA:-opa}" --policy-dir %s --out %s %s || code=$?
@@ -146,7 +163,7 @@ func (g *GitLabPipeline) cluster(b *strings.Builder, c string) {
     expire_in: 30 days
     paths:
       - %s
-`, q(PolicyJob(c)), needs, q(g.PolicyDir), p+"-policy.json", p+".plan", pcomment, p+"-policy.json")
+`, q(PolicyJob(c)), g.interruptible(), needs, q(g.PolicyDir), p+"-policy.json", p+".plan", pcomment, p+"-policy.json")
 		needs += fmt.Sprintf("    - job: %s\n      artifacts: true\n", q(PolicyJob(c)))
 	}
 	if g.MergeRequest != "" {

@@ -23,14 +23,15 @@ func TestGitLabPipeline(t *testing.T) {
 		"gitlab-pipeline-apply.yml": {
 			g:    GitLabPipeline{Clusters: []string{"eu-1", "us-1"}, Reasons: map[string]string{"eu-1": "eu-1.hcl changed"}},
 			want: []string{`"etcdform-apply: us-1"`, `name: "$ETCDFORM_ENVIRONMENT/eu-1"`, `resource_group: "etcdform-$ETCDFORM_ENVIRONMENT/us-1"`, "when: manual", "apply --cluster eu-1 "},
-			not:  []string{"comment --section", "ETCDFORM_MERGE_REQUEST_IID", CommentJob},
+			not:  []string{"comment --section", "ETCDFORM_MERGE_REQUEST_IID", CommentJob, "interruptible"},
 		},
 		"gitlab-pipeline-mr.yml": {
 			g: GitLabPipeline{Clusters: []string{"eu-1", "us-1"}, MergeRequest: "17", Include: "ci/runner.yml", PolicyDir: "policies"},
 			want: []string{`ETCDFORM_MERGE_REQUEST_IID: "17"`, "comment --section eu-1 --plan etcdform-eu-1.plan", `local: "ci/runner.yml"`,
-				"\"etcdform-comment\":\n  extends: .etcdform\n  stage: comment\n  when: always\n",
+				"\"etcdform-comment\":\n  extends: .etcdform\n  interruptible: true\n  stage: comment\n  when: always\n",
 				`if [ -f etcdform-us-1.plan ]; then set -- "$@" --section us-1 --plan etcdform-us-1.plan; if [ -f etcdform-us-1-policy.json ]; then set -- "$@" --policy etcdform-us-1-policy.json; fi; fi`,
-				`$ETCDFORM_BIN comment "$@"`},
+				`$ETCDFORM_BIN comment "$@"`, "\"etcdform-plan: us-1\":\n  extends: .etcdform\n  interruptible: true\n",
+				"\"etcdform-policy: us-1\":\n  extends: .etcdform\n  interruptible: true\n", "      - etcdform-us-1-plan.md\n"},
 			not: []string{"etcdform-apply", "resource_group"},
 		},
 		"gitlab-pipeline-none.yml": {
