@@ -52,7 +52,6 @@ func (g *GitLabPipeline) Write(w io.Writer) error {
 		fmt.Fprintf(&b, "variables:\n  ETCDFORM_MERGE_REQUEST_IID: %s\n", q(g.MergeRequest))
 	}
 	b.WriteString(".etcdform:\n  variables:\n    NO_COLOR: \"1\"\n")
-
 	if len(g.Clusters) == 0 {
 		b.WriteString(`etcdform-no-change:
   extends: .etcdform
