@@ -2,6 +2,8 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,12 +11,14 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/etcdform/etcdform/internal/lab"
 	"github.com/etcdform/etcdform/internal/lab/labtest"
+	sshp "github.com/etcdform/etcdform/providers/ssh"
 )
 
 // planUsage is one `etcdform plan` run as the kernel accounted it.
@@ -91,6 +95,8 @@ func medianUsage(us []planUsage) planUsage {
 // CPU time (user + system, from the kernel's accounting of the process)
 // and its peak RSS, medians of 5 runs. The baseline in the same run is the
 // plan of one cluster: the ratios say how the fleet scales against it.
+// Last, the floor under the wall time on this machine: one bare SSH
+// connection to each host of the largest size, all at once (sshFloor).
 //
 // ETCDFORM_BENCH_FLEET_CLUSTERS=5 stops at 5 clusters (fewer labs, for a
 // shared machine): sizes above it are skipped, and the --cluster run picks
@@ -115,8 +121,10 @@ func BenchmarkFleetPlan(b *testing.B) {
 	}
 	sizes = append(sizes, clusters)
 	dirs[clusters] = b.TempDir()
+	var labs []*lab.State
 	for i := 1; i <= clusters; i++ {
 		st := labtest.Up(b, lab.Options{Members: 3})
+		labs = append(labs, st)
 		name := fmt.Sprintf("c%02d", i)
 		hcl := labtest.ClusterHCL(b, st, labtest.WithName(name))
 		for n, dir := range dirs {
@@ -181,5 +189,56 @@ func BenchmarkFleetPlan(b *testing.B) {
 		b.ReportMetric(per, "rss-MiB-per-cluster")
 		fmt.Printf("peak RSS grows %.2f MiB per cluster (%.2f MiB per member) from 1 to %d clusters\n", per, per/3, clusters)
 	}
+	// The floor under the wall time on this machine: the hosts' sshd run
+	// on the same cores, and any plan that reads every host opens at
+	// least one SSH connection to each.
+	fw, fm := sshFloor(b, labs, runs)
+	b.ReportMetric(ms(fw), "ssh-floor-wall-ms")
+	b.ReportMetric(ms(fm), "ssh-floor-machine-cpu-ms")
+	fmt.Printf("floor: one SSH connection to each of the %d hosts and nothing else (connect, key exchange, host key check, authentication, close; all at once, as plan dials them): wall %.0f ms (%.2fx of the 1-cluster plan), machine busy %.0f ms (%.1f ms per host, nearly all the hosts' sshd)\n",
+		3*clusters, ms(fw), float64(fw)/float64(base.wall), ms(fm), ms(fm)/float64(3*clusters))
 	fmt.Println("goals: 20 clusters within 4x the wall time of one, CPU at most 5 ms per member")
+}
+
+// sshFloor returns the median wall time and machine busy time of runs
+// rounds (after one to warm up) of one SSH connection to every host of
+// labs, all at once: dial, handshake, host key check, authentication and
+// close, through providers/ssh as plan connects. No plan that reads these
+// hosts over SSH can take less on this machine.
+func sshFloor(b *testing.B, labs []*lab.State, runs int) (wall, machine time.Duration) {
+	b.Helper()
+	var walls, busies []int64
+	for r := 0; r <= runs; r++ {
+		busy0, t0 := machineBusy(b), time.Now()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var first error
+		for _, st := range labs {
+			for _, h := range st.Hosts {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c, err := sshp.Dial(context.Background(), sshp.Config{Host: h.Addr, Port: lab.SSHPort, User: "root",
+						PrivateKeyFile: st.KeyFile(), KnownHostsFile: st.KnownHostsFile()})
+					if err == nil {
+						err = c.Close()
+					}
+					if err != nil {
+						mu.Lock()
+						first = cmp.Or(first, err)
+						mu.Unlock()
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		w, busy := time.Since(t0), machineBusy(b)-busy0
+		if first != nil {
+			b.Fatalf("ssh floor: %v", first)
+		}
+		if r > 0 {
+			walls, busies = append(walls, int64(w)), append(busies, int64(busy))
+		}
+	}
+	return time.Duration(median(walls)), time.Duration(median(busies))
 }
