@@ -112,7 +112,7 @@ var fakeHostCases = map[plan.Action]fakeHostCase{
 		step: func(*testing.T) plan.Step {
 			return plan.Step{Action: plan.Promote, Cluster: "lab", Member: "d", MemberID: 4}
 		},
-		wantCalls: []string{"gate", "promote 4", "gate"},
+		wantCalls: []string{"gate", "wait-learner 4", "promote 4", "gate"},
 	},
 	plan.RemoveMember: {
 		step: func(*testing.T) plan.Step {

@@ -123,6 +123,10 @@ var ErrStale = errors.New("apply: the cluster changed since the plan was made; r
 // are not the ones derived from the clusters under the lock.
 var ErrPlanDiffers = errors.New("apply: the plan differs from the configuration")
 
+// ErrLearnerSilent is a learner that etcd shows published but that
+// answers no client (Etcd.WaitLearnerCaughtUp).
+var ErrLearnerSilent = errors.New("the learner is published but answers no client")
+
 // ErrLockHeld is a lock that another apply held until the lock timeout.
 var ErrLockHeld = errors.New("another apply holds the lock")
 

@@ -39,7 +39,9 @@ type fakeWorld struct {
 	onTransferee func()
 	lockErr      error
 	checkErr     error
-	obs          *state.Observed
+	// learnerErr is what WaitLearnerCaughtUp returns.
+	learnerErr error
+	obs        *state.Observed
 	// cancelOn is a call during which the apply is interrupted: cancel
 	// runs with the cause a signal gives, and the call fails as I/O on a
 	// cancelled context does.
@@ -186,8 +188,13 @@ func (e fakeEtcd) WaitHealthy(ctx context.Context, except uint64) error {
 	}
 	return e.w.call("gate")
 }
-func (e fakeEtcd) TolerateAlarms(types []string)                            { e.w.tolerate = types }
-func (e fakeEtcd) WaitLearnerCaughtUp(ctx context.Context, id uint64) error { return nil }
+func (e fakeEtcd) TolerateAlarms(types []string) { e.w.tolerate = types }
+func (e fakeEtcd) WaitLearnerCaughtUp(ctx context.Context, id uint64) error {
+	if err := e.w.call(fmt.Sprintf("wait-learner %d", id)); err != nil {
+		return err
+	}
+	return e.w.learnerErr
+}
 func (e fakeEtcd) MemberVersion(ctx context.Context, id uint64) (string, error) {
 	return "3.6.16", e.w.call(fmt.Sprintf("member-version %d", id))
 }
@@ -726,6 +733,53 @@ func TestRemoveReachableMember(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.wantOps, w.ops); diff != "" {
 				t.Errorf("host operations (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestPromoteSilentLearner (issue 16): a learner that etcd shows
+// published but that answers no client (etcd lost the wait for its first
+// publish) is promoted at once, under etcd's own in-sync check, rather than
+// after the publish retry; the gate after the step still waits for it. Any
+// other failure of the wait stops the step before the promotion.
+func TestPromoteSilentLearner(t *testing.T) {
+	for name, tc := range map[string]struct {
+		err   error
+		calls []string
+		fails bool
+	}{
+		"caught up":       {nil, []string{"wait-learner 4", "promote 4", "gate"}, false},
+		"silent learner":  {fmt.Errorf("%w: member 4, for 1s: context deadline exceeded", ErrLearnerSilent), []string{"wait-learner 4", "promote 4", "gate"}, false},
+		"never caught up": {errors.New("etcd: member has not caught up with the leader"), []string{"wait-learner 4"}, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := &fakeWorld{leader: 1, obs: testObserved("h1"), learnerErr: tc.err}
+			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(testObserved("h1")),
+				Steps: []plan.Step{{Action: plan.Promote, Cluster: "lab", Member: "d", MemberID: 4}}}
+			var phases []string
+			_, err := Run(context.Background(), withTargets(testConfig(), p), fakeConn{w}, Options{
+				Audit: NewAudit(io.Discard, "planhash", "abc", "me"), Now: func() time.Time { return time.Unix(0, 0) },
+				Progress: func(e Event) { phases = append(phases, e.Phase) },
+			})
+			if (err != nil) != tc.fails {
+				t.Fatalf("apply: %v, want failure %v", err, tc.fails)
+			}
+			var got []string
+			for _, c := range w.calls {
+				if strings.HasPrefix(c, "wait-learner") || strings.HasPrefix(c, "promote") || c == "gate" {
+					got = append(got, c)
+				}
+			}
+			if i := slices.Index(got, "gate"); i >= 0 {
+				got = got[i+1:] // after the gate before the step
+			}
+			if diff := cmp.Diff(tc.calls, got); diff != "" {
+				t.Errorf("calls (-want +got):\n%s\nall: %v", diff, w.calls)
+			}
+			said := slices.ContainsFunc(phases, func(p string) bool { return strings.Contains(p, "etcd lost the wait for its first publish") })
+			if said != (tc.err != nil && errors.Is(tc.err, ErrLearnerSilent)) {
+				t.Errorf("progress %q: the silent learner said %v", phases, said)
 			}
 		})
 	}

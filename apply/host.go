@@ -48,6 +48,10 @@ type Etcd interface {
 	// gates report but do not fail on: those the rest of the plan clears.
 	// A CORRUPT alarm always fails the gate.
 	TolerateAlarms(types []string)
+	// WaitLearnerCaughtUp waits until learner id has applied what the
+	// leader committed. It fails with an error wrapping ErrLearnerSilent
+	// when the learner is published but answers no client (etcd lost the
+	// wait for its first publish).
 	WaitLearnerCaughtUp(ctx context.Context, id uint64) error
 	// MemberVersion is the server version member id reports now.
 	MemberVersion(ctx context.Context, id uint64) (string, error)

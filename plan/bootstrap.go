@@ -57,6 +57,12 @@ func (cp *clusterPlanner) unreachable() {
 				c.Name, ob.Destination, len(ob.Snapshots), c.Name, newest.ID, newest.Revision, newest.KeyCount, newest.Time.UTC().Format(time.RFC3339))
 			return
 		}
+		if left := leftConfigs(c, oc); len(left) > 0 {
+			cp.refuse("", 0, "Cluster data gone",
+				"No endpoint of cluster %s answered, and none of its hosts holds a data dir in use, listens on its peer port or runs etcd, so a plan would create it as a new, EMPTY cluster. But %s: etcd was set up there before, so the cluster most likely existed and lost its data (or an earlier bootstrap never started). An empty cluster at the old client URLs looks to its clients, a Kubernetes API server among them, like a cluster whose every key was deleted. To bring the data back, restore a snapshot: `etcdform plan --restore-from latest` with a backup block whose destination holds this cluster's snapshots, or by hand (docs/recovery.md). To create an empty cluster anyway, move each of those config files aside on its host and plan again.",
+				c.Name, strings.Join(left, "; "))
+			return
+		}
 		cp.bootstrap()
 		return
 	}
@@ -67,6 +73,26 @@ func (cp *clusterPlanner) unreachable() {
 	cp.refuse("", 0, summary,
 		"No endpoint of cluster %s answered the etcd client (%s). Nor is it created as a new cluster, because %s. A bootstrap must never fork an existing cluster, so nothing is planned. If the cluster exists, check the client URLs, TLS settings and network, and plan again; if what is on the hosts is left over from an earlier cluster, move it aside on each host (stop etcd, move the data dir) and plan again.",
 		c.Name, orNone(oc.Error), strings.Join(append(unknown, traces...), "; "))
+}
+
+// leftConfigs lists the members' hosts that hold an etcd config file at
+// service.config_file: on hosts with no data, no listener and no etcd
+// running, what is left of a cluster whose data is gone (a bare host, as a
+// bootstrap finds it, has none).
+func leftConfigs(c *schema.Cluster, oc *state.Cluster) []string {
+	var out []string
+	for _, m := range c.Members {
+		h := oc.Hosts[m.Name]
+		if h == nil || !h.ConfigExists {
+			continue
+		}
+		what := "an etcd config"
+		if f := h.Config; f != nil && f.InitialClusterToken != "" {
+			what = fmt.Sprintf("the etcd config of a cluster (initial-cluster-token %s)", f.InitialClusterToken)
+		}
+		out = append(out, fmt.Sprintf("%s on the host of %s (%s) holds %s", c.Service.ConfigFile, m.Name, m.Host, what))
+	}
+	return out
 }
 
 // clusterTraces lists what on member m's host h shows a cluster: a data

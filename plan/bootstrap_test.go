@@ -109,6 +109,14 @@ func TestBootstrap(t *testing.T) {
 			oc.Hosts["etcd-1"].Reachable, oc.Hosts["etcd-1"].Error = false, "no route to host"
 		},
 			"Cluster not reachable", "the host of etcd-1 (10.0.0.1) cannot be reached over SSH (no route to host)"},
+		"every data dir emptied, the configs left (a total loss without backups)": {func(oc *state.Cluster) {
+			for _, h := range oc.Hosts {
+				h.BinaryVersion, h.ServiceState = "3.6.16", "stopped"
+				h.ConfigExists, h.Config = true, &etcdconf.File{Name: h.Member, InitialClusterToken: "lab-0123456789abcdef"}
+			}
+		}, "Cluster data gone", "/etc/etcd/etcd.conf.yml on the host of etcd-1 (10.0.0.1) holds the etcd config of a cluster (initial-cluster-token lab-0123456789abcdef)"},
+		"one config left, unparsed": {func(oc *state.Cluster) { oc.Hosts["etcd-3"].ConfigExists = true },
+			"Cluster data gone", "/etc/etcd/etcd.conf.yml on the host of etcd-3 (10.0.0.3) holds an etcd config: etcd was set up there before"},
 		"a tampered artifact": {func(oc *state.Cluster) {
 			oc.Release = &state.Release{Version: "3.6.16", Error: "release: sha256 mismatch: ... has sha256 bb, SHA256SUMS says aa"}
 		}, "Install artifact refused", "sha256 mismatch"},

@@ -351,6 +351,13 @@ func publishRetries(b *testing.B, h lab.Host) int {
 // wall time; a failing apply fails the benchmark with its output.
 func applyTimed(b *testing.B, args ...string) time.Duration {
 	b.Helper()
+	d, _ := applyTimedOut(b, args...)
+	return d
+}
+
+// applyTimedOut is applyTimed that also returns apply's output.
+func applyTimedOut(b *testing.B, args ...string) (time.Duration, string) {
+	b.Helper()
 	cmd := exec.Command(binary, append([]string{"apply"}, args...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -365,5 +372,5 @@ func applyTimed(b *testing.B, args ...string) time.Duration {
 	if err != nil {
 		b.Fatalf("apply: %v\n%s", err, out.String())
 	}
-	return d
+	return d, out.String()
 }

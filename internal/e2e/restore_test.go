@@ -19,6 +19,7 @@ import (
 
 	"github.com/etcdform/etcdform/apply"
 	"github.com/etcdform/etcdform/internal/lab"
+	"github.com/etcdform/etcdform/internal/lab/labtest"
 	"github.com/etcdform/etcdform/plan"
 	"github.com/etcdform/etcdform/providers/backupstore/s3test"
 )
@@ -420,5 +421,70 @@ func TestTotalLossRestoreTLSSystemdE2E(t *testing.T) {
 	}
 	if p, code := planAsJSONEnv(t, env, dir); code != 0 {
 		t.Errorf("plan after the restore: exit %d, steps %v, refusals %v; want no changes", code, actions(p), p.Refusals)
+	}
+}
+
+// TestDataGoneWithoutBackupsE2E: every member is killed and its data dir
+// emptied, its config left in place, on a cluster with no backup block. A
+// plain plan does not create the cluster again, empty: it refuses (`Cluster
+// data gone`), naming each host's config and the way out, and touches
+// nothing. With the configs moved aside (as the refusal says), the plan
+// creates the cluster anew.
+func TestDataGoneWithoutBackupsE2E(t *testing.T) {
+	st := labtest.Up(t, lab.Options{Members: 3})
+	dir := config(t, st, nil)
+	for _, h := range st.Members() {
+		if err := st.Fault(t.Context(), lab.FaultKill, h.Name); err != nil {
+			t.Fatal(err)
+		}
+		d := filepath.Join(h.Root, "var-lib-etcd")
+		es, err := os.ReadDir(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			if err := os.RemoveAll(filepath.Join(d, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	o, e, code := cli(t, "plan", "--json", dir)
+	var pp restorePlanJSON
+	if code != 1 || json.Unmarshal([]byte(o), &pp) != nil || len(pp.Refusals) != 1 || pp.Refusals[0].Summary != "Cluster data gone" || len(pp.Steps) != 0 {
+		t.Fatalf("plain plan after every data dir was emptied: exit %d, %s%s", code, o, e)
+	}
+	for _, h := range st.Members() {
+		want := fmt.Sprintf("/etc/etcd/etcd.conf.yml on the host of %s (%s) holds the etcd config of a cluster (initial-cluster-token ", h.Name, h.Addr)
+		if !strings.Contains(pp.Refusals[0].Detail, want) {
+			t.Errorf("the refusal does not name %s's config (%q):\n%s", h.Name, want, pp.Refusals[0].Detail)
+		}
+	}
+	for _, want := range []string{"etcdform plan --restore-from latest", "move each of those config files aside"} {
+		if !strings.Contains(pp.Refusals[0].Detail, want) {
+			t.Errorf("the refusal does not say %q:\n%s", want, pp.Refusals[0].Detail)
+		}
+	}
+	for _, h := range st.Members() {
+		if es, err := os.ReadDir(filepath.Join(h.Root, "var-lib-etcd")); err != nil || len(es) != 0 {
+			t.Fatalf("%s's data dir was touched: %v %v", h.Name, es, err)
+		}
+		conf := h.Path("/etc/etcd/etcd.conf.yml")
+		if err := os.Rename(conf, conf+".old"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o, e, code = cli(t, "plan", "--json", dir)
+	pp = restorePlanJSON{}
+	if code != 0 || json.Unmarshal([]byte(o), &pp) != nil || len(pp.Refusals) != 0 || len(pp.Steps) == 0 {
+		t.Fatalf("plan with the configs moved aside: exit %d, %s%s", code, o, e)
+	}
+	var starts int
+	for _, s := range pp.Steps {
+		if s.Action == "bootstrap-start" {
+			starts++
+		}
+	}
+	if starts != 3 {
+		t.Errorf("plan with the configs moved aside: %d bootstrap-start steps, want 3: %s", starts, o)
 	}
 }

@@ -23,6 +23,7 @@ var (
 	ErrLearnerTarget      = errors.New("etcd: a learner cannot be a leadership target")
 	ErrNoTransferee       = errors.New("etcd: no healthy voting member to transfer leadership to")
 	ErrNotCaughtUp        = errors.New("etcd: member has not caught up with the leader")
+	ErrLearnerSilent      = errors.New("etcd: the learner is published but does not answer its clients")
 	ErrInconsistent       = errors.New("etcd: members' HashKV differ")
 	ErrSnapshotHash       = errors.New("etcd: snapshot hash mismatch")
 	ErrSnapshotNoHash     = errors.New("etcd: snapshot has no trailing sha256 (truncated or not an etcd snapshot)")

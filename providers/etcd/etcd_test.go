@@ -698,6 +698,24 @@ func TestAddPromoteRemove(t *testing.T) {
 	if err := c.WaitLearnerCaughtUp(ctx, id); err != nil {
 		t.Fatal(err)
 	}
+	// A published learner that answers nothing (paused: its ports accept
+	// connections, as a member's does while etcd waits out a lost publish)
+	// is reported silent, not waited for until ctx ends.
+	if err := j.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	err = c.WaitLearnerCaughtUp(sctx, id)
+	cancel()
+	if err := j.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(err, ErrLearnerSilent) {
+		t.Fatalf("WaitLearnerCaughtUp of a paused, published learner: %v, want ErrLearnerSilent", err)
+	}
+	if err := c.WaitLearnerCaughtUp(ctx, id); err != nil {
+		t.Fatalf("WaitLearnerCaughtUp after the learner resumed: %v", err)
+	}
 	// Promote right after the learner started: etcd may refuse with
 	// "not in sync" or "unhealthy cluster"; Promote retries.
 	if err := c.Promote(ctx, id); err != nil {

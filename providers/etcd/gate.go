@@ -308,33 +308,71 @@ func (c *Client) WaitHealthy(ctx context.Context, opts GateOptions) (*GateReport
 // WaitLearnerCaughtUp waits until learner id has started and applied
 // everything the leader had committed when last asked, or ctx ends. It
 // returns nil at once when id is no longer a learner.
+//
+// It returns an error wrapping ErrLearnerSilent when the member list shows
+// the learner published (its name and client URLs set: etcd applied its
+// publish) while the learner has answered no status for learnerSilentAfter.
+// That is etcd losing the wait for a new member's first publish (the entry
+// reached the member inside the leader's snapshot, so its own wait is never
+// triggered): the member follows the leader in raft but serves no client
+// until it publishes again, one request timeout (7 s by default) later. The
+// caller decides what to do: etcd's own promotion check still applies.
 func (c *Client) WaitLearnerCaughtUp(ctx context.Context, id uint64) error {
 	var last error
+	var silentSince time.Time
 	for {
-		done, err := c.learnerCaughtUp(ctx, id)
+		done, silent, err := c.learnerCaughtUp(ctx, id)
 		if done {
 			return nil
 		}
 		last = err
+		switch {
+		case !silent:
+			silentSince = time.Time{}
+		case silentSince.IsZero():
+			silentSince = time.Now()
+		case time.Since(silentSince) >= learnerSilentAfter:
+			return fmt.Errorf("%w: member %s, for %s: %w", ErrLearnerSilent, hexID(id), time.Since(silentSince).Round(time.Millisecond), err)
+		}
 		if werr := wait(ctx, c.o.pollInterval); werr != nil {
 			return fmt.Errorf("%w: member %s (%w): %w", ErrNotCaughtUp, hexID(id), werr, last)
 		}
 	}
 }
 
-func (c *Client) learnerCaughtUp(ctx context.Context, id uint64) (bool, error) {
+// learnerSilentAfter is how long a published learner may fail its status
+// before WaitLearnerCaughtUp reports it silent; learnerProbe bounds each of
+// those status requests (a member that serves answers one at once).
+const (
+	learnerSilentAfter = time.Second
+	learnerProbe       = 500 * time.Millisecond
+)
+
+// learnerCaughtUp reports whether id is caught up (or no longer a
+// learner), and whether it is silent: published in the member list, yet
+// its status failed.
+func (c *Client) learnerCaughtUp(ctx context.Context, id uint64) (done, silent bool, err error) {
 	ms, _, err := c.Members(ctx)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	m, ok := findMember(ms, id)
 	if !ok {
-		return false, fmt.Errorf("%w: %s", ErrMemberNotFound, hexID(id))
+		return false, false, fmt.Errorf("%w: %s", ErrMemberNotFound, hexID(id))
 	}
 	if !m.IsLearner {
-		return true, nil
+		return true, false, nil
 	}
-	return c.caughtUp(ctx, ms, m)
+	if m.Name != "" && len(m.ClientURLs) > 0 {
+		pctx, cancel := context.WithTimeout(ctx, learnerProbe)
+		st := c.statuses(pctx, []Member{m}, true)[0]
+		cancel()
+		if st.Err != nil {
+			return false, ctx.Err() == nil, st.Err
+		}
+	}
+	done, err = c.caughtUp(ctx, ms, m)
+	return done, false, err
 }
 
 // caughtUp reports whether member m has applied everything its leader had

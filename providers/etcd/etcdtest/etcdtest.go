@@ -218,6 +218,25 @@ func (m *Member) Kill() error { return m.signal(syscall.SIGKILL, 10*time.Second)
 // Stop sends SIGTERM and waits (up to 30s) for a graceful exit.
 func (m *Member) Stop() error { return m.signal(syscall.SIGTERM, 30*time.Second) }
 
+// Pause stops the process with SIGSTOP: the kernel still accepts
+// connections on its ports, and nothing answers them. Resume continues it.
+func (m *Member) Pause() error { return m.send(syscall.SIGSTOP) }
+
+// Resume continues a paused process with SIGCONT.
+func (m *Member) Resume() error { return m.send(syscall.SIGCONT) }
+
+func (m *Member) send(sig syscall.Signal) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd == nil {
+		return fmt.Errorf("etcdtest: %s is not running", m.Name)
+	}
+	if err := m.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("etcdtest: signalling %s: %w", m.Name, err)
+	}
+	return nil
+}
+
 func (m *Member) signal(sig syscall.Signal, timeout time.Duration) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
