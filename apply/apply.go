@@ -125,7 +125,7 @@ var ErrPlanDiffers = errors.New("apply: the plan differs from the configuration"
 
 // ErrLearnerSilent is a learner that etcd shows published but that
 // answers no client (Etcd.WaitLearnerCaughtUp).
-var ErrLearnerSilent = errors.New("the learner is published but answers no client")
+var ErrLearnerSilent = errors.New("learner silent")
 
 // ErrLockHeld is a lock that another apply held until the lock timeout.
 var ErrLockHeld = errors.New("another apply holds the lock")

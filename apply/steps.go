@@ -489,19 +489,24 @@ func (x *executor) promote(ctx context.Context, s model.Step) error {
 	err := x.etcd.WaitLearnerCaughtUp(ctx, id)
 	switch {
 	case errors.Is(err, ErrLearnerSilent):
-		// etcd lost the wait for the learner's first publish: it follows
-		// the leader but serves no client until its publish is retried,
-		// a request timeout later. Waiting for that would keep the
-		// cluster a voter short (after a removal: no failure tolerated)
-		// the whole time. etcd's own check, that the learner is in sync
-		// with the leader, still decides the promotion; the gate after
-		// the step waits for the member to serve.
-		x.ev(fmt.Sprintf("%v; promoting once etcd finds it in sync with the leader (etcd lost the wait for its first publish and retries it after its request timeout), the gate after the step waits for it to serve", err))
+		// etcd lost the wait for the learner's first publish: it runs,
+		// answers its peers and has applied its publish, but serves no
+		// client until the publish is retried, a request timeout later.
+		// Waiting for that would keep the cluster a voter short (after a
+		// removal: no failure tolerated) the whole time. etcd's own
+		// check still decides the promotion (the learner's raft log
+		// matches at least 90% of the leader's); the gate after the step
+		// waits for the member to serve.
+		x.ev(fmt.Sprintf("%v; etcd lost the wait for its first publish and retries it after its request timeout: promoting once etcd's check finds its log in step with the leader's, the gate after the step waits for it to serve", err))
 	case err != nil:
 		return err
 	}
 	x.ev("promoting")
-	return x.etcd.Promote(ctx, id)
+	if err := x.etcd.Promote(ctx, id); err != nil {
+		return err
+	}
+	x.ev("promoted")
+	return nil
 }
 
 func (x *executor) memberID(ctx context.Context, s model.Step) (uint64, error) {

@@ -59,8 +59,8 @@ func (cp *clusterPlanner) unreachable() {
 		}
 		if left := leftConfigs(c, oc); len(left) > 0 {
 			cp.refuse("", 0, "Cluster data gone",
-				"No endpoint of cluster %s answered, and none of its hosts holds a data dir in use, listens on its peer port or runs etcd, so a plan would create it as a new, EMPTY cluster. But %s: etcd was set up there before, so the cluster most likely existed and lost its data (or an earlier bootstrap never started). An empty cluster at the old client URLs looks to its clients, a Kubernetes API server among them, like a cluster whose every key was deleted. To bring the data back, restore a snapshot: `etcdform plan --restore-from latest` with a backup block whose destination holds this cluster's snapshots, or by hand (docs/recovery.md). To create an empty cluster anyway, move each of those config files aside on its host and plan again.",
-				c.Name, strings.Join(left, "; "))
+				"No endpoint of cluster %s answered, and none of its hosts holds a data dir in use, listens on its peer port or runs etcd, so a plan would create it as a new, EMPTY cluster. But %s: etcd was set up there before, so the cluster most likely existed and lost its data. An empty cluster at the old client URLs looks to its clients, a Kubernetes API server among them, like a cluster whose every key was deleted. To bring the data back, restore a snapshot: `etcdform plan --restore-from latest` with a backup block whose destination holds this cluster's snapshots, or by hand (docs/recovery.md). To create an empty cluster anyway (or when these configs are from a bootstrap whose apply stopped before any member started), move each of those config files aside on its host (`mv %s %s.old`) and plan again.",
+				c.Name, strings.Join(left, "; "), c.Service.ConfigFile, c.Service.ConfigFile)
 			return
 		}
 		cp.bootstrap()

@@ -350,16 +350,10 @@ func (e *etcdAdapter) TolerateAlarms(types []string) { e.tolerate = types }
 func (e *etcdAdapter) WaitLearnerCaughtUp(ctx context.Context, id uint64) error {
 	err := e.cli.WaitLearnerCaughtUp(ctx, id)
 	if errors.Is(err, etcdp.ErrLearnerSilent) {
-		return learnerSilent{err}
+		return fmt.Errorf("%w: %w", apply.ErrLearnerSilent, err)
 	}
 	return err
 }
-
-// learnerSilent is etcd's ErrLearnerSilent as apply's, with etcd's message.
-type learnerSilent struct{ error }
-
-func (e learnerSilent) Is(target error) bool { return target == apply.ErrLearnerSilent }
-func (e learnerSilent) Unwrap() error        { return e.error }
 
 func (e *etcdAdapter) Snapshot(ctx context.Context, w io.Writer) (int64, string, error) {
 	// Stream to a temporary file first so the trailing hash can be

@@ -47,10 +47,11 @@ type options struct {
 	pollInterval    time.Duration
 	logger          *zap.Logger
 	holder          string
-	down            *Down                           // WithDown
-	onRetry         func(what string, err error)    // test hook
-	onHashKV        func(member string, start bool) // test hook: a HashKV request begins or ends
-	user, password  string                          // WithAuth
+	down            *Down                                     // WithDown
+	onRetry         func(what string, err error)              // test hook
+	onHashKV        func(member string, start bool)           // test hook: a HashKV request begins or ends
+	learnerStatus   func(ctx context.Context, m Member) error // test hook: WaitLearnerCaughtUp's status probe of a published learner
+	user, password  string                                    // WithAuth
 }
 
 // Option tunes New.

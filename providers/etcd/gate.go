@@ -2,7 +2,10 @@ package etcd
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -309,18 +312,24 @@ func (c *Client) WaitHealthy(ctx context.Context, opts GateOptions) (*GateReport
 // everything the leader had committed when last asked, or ctx ends. It
 // returns nil at once when id is no longer a learner.
 //
-// It returns an error wrapping ErrLearnerSilent when the member list shows
-// the learner published (its name and client URLs set: etcd applied its
-// publish) while the learner has answered no status for learnerSilentAfter.
-// That is etcd losing the wait for a new member's first publish (the entry
-// reached the member inside the leader's snapshot, so its own wait is never
-// triggered): the member follows the leader in raft but serves no client
-// until it publishes again, one request timeout (7 s by default) later. The
-// caller decides what to do: etcd's own promotion check still applies.
+// It returns an error wrapping ErrLearnerSilent when the learner has been,
+// for learnerSilentAfter, in the state etcd leaves a new member in when it
+// loses the wait for its first publish (the entry reached the member inside
+// the leader's snapshot, so the member's own wait for it never fires): the
+// member list shows it published, its own view of the cluster (its peer
+// URL's /members, which etcd serves before the member serves clients)
+// shows it published too, so it runs, answers its peers and has applied
+// its publish, and yet it answers no status on its client URL. etcd serves
+// its clients only after it publishes again, one request timeout (7 s by
+// default) later. A learner that is down, hung, still receiving its
+// snapshot or behind its publish is not silent: it is waited for. Only
+// plain-http peer URLs are asked (a TLS peer port wants a peer
+// certificate); a learner behind one is waited for too.
 func (c *Client) WaitLearnerCaughtUp(ctx context.Context, id uint64) error {
 	var last error
 	var silentSince time.Time
 	for {
+		t := time.Now()
 		done, silent, err := c.learnerCaughtUp(ctx, id)
 		if done {
 			return nil
@@ -330,7 +339,7 @@ func (c *Client) WaitLearnerCaughtUp(ctx context.Context, id uint64) error {
 		case !silent:
 			silentSince = time.Time{}
 		case silentSince.IsZero():
-			silentSince = time.Now()
+			silentSince = t
 		case time.Since(silentSince) >= learnerSilentAfter:
 			return fmt.Errorf("%w: member %s, for %s: %w", ErrLearnerSilent, hexID(id), time.Since(silentSince).Round(time.Millisecond), err)
 		}
@@ -340,17 +349,16 @@ func (c *Client) WaitLearnerCaughtUp(ctx context.Context, id uint64) error {
 	}
 }
 
-// learnerSilentAfter is how long a published learner may fail its status
-// before WaitLearnerCaughtUp reports it silent; learnerProbe bounds each of
-// those status requests (a member that serves answers one at once).
+// learnerSilentAfter is how long a learner must stay silent (see
+// WaitLearnerCaughtUp) before it is reported; learnerProbe bounds each of
+// the requests that tell (a member that serves answers at once).
 const (
 	learnerSilentAfter = time.Second
 	learnerProbe       = 500 * time.Millisecond
 )
 
 // learnerCaughtUp reports whether id is caught up (or no longer a
-// learner), and whether it is silent: published in the member list, yet
-// its status failed.
+// learner), and whether it is silent now (see WaitLearnerCaughtUp).
 func (c *Client) learnerCaughtUp(ctx context.Context, id uint64) (done, silent bool, err error) {
 	ms, _, err := c.Members(ctx)
 	if err != nil {
@@ -365,14 +373,59 @@ func (c *Client) learnerCaughtUp(ctx context.Context, id uint64) (done, silent b
 	}
 	if m.Name != "" && len(m.ClientURLs) > 0 {
 		pctx, cancel := context.WithTimeout(ctx, learnerProbe)
-		st := c.statuses(pctx, []Member{m}, true)[0]
+		err := c.learnerStatus(pctx, m)
 		cancel()
-		if st.Err != nil {
-			return false, ctx.Err() == nil, st.Err
+		if err != nil {
+			pctx, cancel := context.WithTimeout(ctx, learnerProbe)
+			defer cancel()
+			return false, ctx.Err() == nil && c.publishedItself(pctx, m), err
 		}
 	}
 	done, err = c.caughtUp(ctx, ms, m)
 	return done, false, err
+}
+
+// learnerStatus asks learner m for its status (through the test hook when
+// set).
+func (c *Client) learnerStatus(ctx context.Context, m Member) error {
+	if c.o.learnerStatus != nil {
+		return c.o.learnerStatus(ctx, m)
+	}
+	return c.statuses(ctx, []Member{m}, true)[0].Err
+}
+
+// publishedItself reports whether member m's own view of the cluster (GET
+// /members on its first peer URL, plain http only) lists m with its name
+// and client URLs set. Any failure is false.
+func (c *Client) publishedItself(ctx context.Context, m Member) bool {
+	if len(m.PeerURLs) == 0 || !strings.HasPrefix(m.PeerURLs[0], "http://") {
+		return false
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(m.PeerURLs[0], "/")+"/members", nil)
+	if err != nil {
+		return false
+	}
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var view []struct {
+		ID         uint64   `json:"id"`
+		Name       string   `json:"name"`
+		ClientURLs []string `json:"clientURLs"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&view) != nil {
+		return false
+	}
+	for _, v := range view {
+		if v.ID == m.ID {
+			return v.Name != "" && len(v.ClientURLs) > 0
+		}
+	}
+	return false
 }
 
 // caughtUp reports whether member m has applied everything its leader had
