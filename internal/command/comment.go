@@ -36,11 +36,19 @@ func runComment(ctx context.Context, env *Env, args []string) int {
 			return 1
 		}
 	}
+	failed := false
 	for _, sec := range a.Sections {
 		md, p, err := commentMarkdown(sec.Plan, sec.Policy)
 		if err != nil {
 			printError(env, "section %s: %v", sec.Name, err)
-			return 1
+			if len(a.Sections) == 1 {
+				return 1
+			}
+			// The pipeline's last job: the other sections are still
+			// posted; this one keeps what its own job wrote.
+			fmt.Fprintf(env.Stderr, "Section %s is not posted again: the comment keeps what its own job wrote.\n", sec.Name)
+			failed = true
+			continue
 		}
 		too := fmt.Sprintf("### etcdform plan: cluster %s\n\n**%s**\n\nThe plan is too large for this comment: it is in the job's artifacts (etcdform-%s-plan.md).", sec.Name, views.SummaryLine(p), sec.Name)
 		if u := env.Getenv("CI_JOB_URL"); u != "" {
@@ -48,6 +56,9 @@ func runComment(ctx context.Context, env *Env, args []string) int {
 		}
 		secs = append(secs, comment.Section{Name: sec.Name, Body: views.PlanSection(md, sec.Name), TooLarge: too})
 		names = append(names, sec.Name)
+	}
+	if failed && len(secs) == 0 {
+		return 1
 	}
 	store, where, limit, err := commentStore(env, a)
 	if err != nil {
@@ -80,6 +91,9 @@ func runComment(ctx context.Context, env *Env, args []string) int {
 		return 1
 	}
 	fmt.Fprintf(env.Stdout, "Posted %s to %s: %s.\n", what, where, res)
+	if failed {
+		return 1
+	}
 	return 0
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -187,8 +188,22 @@ func TestCommentSections(t *testing.T) {
 	if code != 0 || !strings.Contains(body, "(etcdform-a-plan.md). Job: https://gitlab.example/job/9") || !strings.Contains(body, "(etcdform-b-plan.md). Job: https://gitlab.example/job/9") {
 		t.Errorf("too large: exit %d\n%s%s\n%s", code, stdout, stderr, body)
 	}
-	code, _, stderr = runCmd(t, env, "comment", "--section", "a", "--plan", file, "--section", "b", "--plan", file+".missing")
-	if code != 1 || !strings.Contains(stderr, "section b: ") || !strings.Contains(stderr, "no such file") {
-		t.Errorf("a missing plan: exit %d\n%s", code, stderr)
+	// A plan that cannot be read (its job failed before writing it) does
+	// not keep the others from being posted: they are, that section keeps
+	// what its own job wrote, and the command fails.
+	srv.SetBody(srv.Notes()[0].ID, strings.Replace(srv.Notes()[0].Body, "<!-- etcdform:section a -->", "<!-- etcdform:section gone -->", 1))
+	code, stdout, stderr = runCmd(t, env, "comment", "--section", "a", "--plan", file, "--section", "b", "--plan", file+".missing")
+	if code != 1 || !strings.Contains(stderr, "section b: ") || !strings.Contains(stderr, "no such file") ||
+		!strings.Contains(stderr, "Section b is not posted again") || !strings.Contains(stdout, "section a: 1 comment (1 updated)") {
+		t.Errorf("a missing plan: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if got := sectionsOf(); !slices.Contains(got, "a") || !slices.Contains(got, "b") || !slices.Contains(got, "c") {
+		t.Errorf("after a missing plan: sections %v, want a (posted again), b (kept) and c", got)
+	}
+	// Every plan unreadable: nothing is posted.
+	before := srv.Notes()[0].Body
+	code, _, stderr = runCmd(t, env, "comment", "--section", "a", "--plan", file+".missing", "--section", "b", "--plan", file+".missing")
+	if code != 1 || srv.Notes()[0].Body != before {
+		t.Errorf("every plan missing: exit %d, the note changed\n%s", code, stderr)
 	}
 }
