@@ -15,7 +15,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -106,90 +105,10 @@ func Fetch(ctx context.Context, s Spec, opts Options) (*Artifact, error) {
 	if a.SHA256 != want {
 		return nil, fmt.Errorf("%w: %s has sha256 %s, %s says %s; it is not installed", ErrChecksum, s.Source, a.SHA256, a.SumFrom, want)
 	}
-	if cached(s, opts.CacheDir, a) {
-		return a, nil
-	}
 	if err := extract(data, s, opts.CacheDir, a); err != nil {
 		return nil, fmt.Errorf("release: %s: %w", s.Source, err)
 	}
-	writeIndex(s, opts.CacheDir, a)
 	return a, nil
-}
-
-// index records what a checked tarball extracted to: the binaries' sha256
-// and sizes, which name their files in the cache.
-type index struct {
-	Etcd    indexEntry `json:"etcd"`
-	Etcdutl indexEntry `json:"etcdutl"`
-}
-
-type indexEntry struct {
-	SHA256 string `json:"sha256"`
-	Size   int64  `json:"size"`
-}
-
-// indexPath names the index of the tarball a checked, for s's directory in
-// it (Dir).
-func indexPath(s Spec, cacheDir string, a *Artifact) string {
-	return filepath.Join(cacheDir, "tarball-"+a.SHA256+"-"+Dir(s.Version, s.OS, s.Arch)+".json")
-}
-
-// cached fills a's binaries from an earlier extraction of the same
-// tarball (its index), when each cached file is still there and still
-// hashes to its name: hashing them costs a tenth of decompressing the
-// tarball again. Anything else (no index, a file missing, changed or of
-// another size) is a cache miss.
-func cached(s Spec, cacheDir string, a *Artifact) bool {
-	b, err := os.ReadFile(indexPath(s, cacheDir, a))
-	if err != nil {
-		return false
-	}
-	var ix index
-	if json.Unmarshal(b, &ix) != nil {
-		return false
-	}
-	out := [2]Binary{}
-	for i, e := range []indexEntry{ix.Etcd, ix.Etcdutl} {
-		p := filepath.Join(cacheDir, "sha256-"+e.SHA256)
-		if len(e.SHA256) != sha256.Size*2 || !hashes(p, e.SHA256, e.Size) {
-			return false
-		}
-		out[i] = Binary{Path: p, SHA256: e.SHA256, Size: e.Size}
-	}
-	a.Etcd, a.Etcdutl = out[0], out[1]
-	return true
-}
-
-// hashes reports whether the file at p has size bytes whose sha256 is sum.
-func hashes(p, sum string, size int64) bool {
-	f, err := os.Open(p)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	return err == nil && n == size && hex.EncodeToString(h.Sum(nil)) == sum
-}
-
-// writeIndex records a's extraction for cached. A failure only costs the
-// next Fetch a decompression.
-func writeIndex(s Spec, cacheDir string, a *Artifact) {
-	b, err := json.Marshal(index{Etcd: indexEntry{a.Etcd.SHA256, a.Etcd.Size}, Etcdutl: indexEntry{a.Etcdutl.SHA256, a.Etcdutl.Size}})
-	if err != nil {
-		return
-	}
-	// A temporary file of its own: clusters of one fleet fetch the same
-	// release at once.
-	tmp, err := os.CreateTemp(cacheDir, ".index-")
-	if err != nil {
-		return
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil && cerr == nil {
-		_ = os.Rename(tmp.Name(), indexPath(s, cacheDir, a))
-	}
 }
 
 func isURL(s string) bool { return strings.HasPrefix(s, "https://") }

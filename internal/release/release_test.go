@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // publish writes a release of two small fake binaries into a fresh
@@ -129,51 +128,5 @@ func TestFetchHTTPS(t *testing.T) {
 	s.SHA256 = a.SHA256
 	if _, err := Fetch(context.Background(), s, Options{CacheDir: t.TempDir(), Client: srv.Client()}); err == nil || !strings.Contains(err.Error(), "has no etcd-v3.6.15-linux-amd64/") {
 		t.Errorf("err = %v, want the missing layout named", err)
-	}
-}
-
-// TestFetchCached: a second Fetch of a tarball takes its binaries from the
-// first one's extraction (the index beside them) with the same result; a
-// cached binary changed since is noticed and extracted again, as is one
-// removed.
-func TestFetchCached(t *testing.T) {
-	tarball, etcd, _ := publish(t)
-	s := spec
-	s.Source = tarball
-	cache := t.TempDir()
-	first, err := Fetch(context.Background(), s, Options{CacheDir: cache})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(indexPath(s, cache, first)); err != nil {
-		t.Fatalf("no index after the first fetch: %v", err)
-	}
-	// A cached copy taken from the index, not extracted again: the
-	// binary's file is the same (its modification time kept).
-	old := time.Unix(1_000_000, 0)
-	if err := os.Chtimes(first.Etcd.Path, old, old); err != nil {
-		t.Fatal(err)
-	}
-	again, err := Fetch(context.Background(), s, Options{CacheDir: cache})
-	if err != nil || *again != *first {
-		t.Fatalf("second fetch %+v (%v), want %+v", again, err, first)
-	}
-	if st, _ := os.Stat(first.Etcd.Path); st == nil || !st.ModTime().Equal(old) {
-		t.Error("the second fetch extracted the tarball again")
-	}
-	for name, damage := range map[string]func(p string) error{
-		"changed": func(p string) error { return os.WriteFile(p, []byte("#!/bin/sh\necho tampered\n"), 0o755) },
-		"removed": os.Remove,
-	} {
-		if err := damage(first.Etcd.Path); err != nil {
-			t.Fatal(err)
-		}
-		a, err := Fetch(context.Background(), s, Options{CacheDir: cache})
-		if err != nil || *a != *first {
-			t.Fatalf("%s cached binary: fetch %+v (%v), want %+v", name, a, err, first)
-		}
-		if got, err := os.ReadFile(a.Etcd.Path); err != nil || !bytes.Equal(got, etcd) {
-			t.Errorf("%s cached binary: %s holds %q (%v), want it extracted again", name, a.Etcd.Path, got, err)
-		}
 	}
 }
