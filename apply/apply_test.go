@@ -189,8 +189,12 @@ func (e fakeEtcd) WaitHealthy(ctx context.Context, except uint64) error {
 	return e.w.call("gate")
 }
 func (e fakeEtcd) TolerateAlarms(types []string) { e.w.tolerate = types }
-func (e fakeEtcd) WaitLearnerCaughtUp(ctx context.Context, id uint64) error {
-	if err := e.w.call(fmt.Sprintf("wait-learner %d", id)); err != nil {
+func (e fakeEtcd) WaitLearnerCaughtUp(ctx context.Context, id uint64, newMember bool) error {
+	call := fmt.Sprintf("wait-learner %d", id)
+	if newMember {
+		call += " new"
+	}
+	if err := e.w.call(call); err != nil {
 		return err
 	}
 	return e.w.learnerErr
@@ -738,25 +742,36 @@ func TestRemoveReachableMember(t *testing.T) {
 	}
 }
 
-// TestPromoteSilentLearner (issue 16): a learner that etcd shows
-// published but that answers no client (etcd lost the wait for its first
-// publish) is promoted at once, under etcd's own in-sync check, rather than
-// after the publish retry; the gate after the step still waits for it. Any
+// TestPromoteSilentLearner (issue 16): a learner this apply added that
+// etcd shows published but that answers no client (etcd lost the wait for
+// its first publish) is promoted at once, under etcd's own check, rather
+// than after the publish retry; the gate after the step still waits for it.
+// A learner left by an earlier apply is never taken for silent, and any
 // other failure of the wait stops the step before the promotion.
 func TestPromoteSilentLearner(t *testing.T) {
+	silent := fmt.Errorf("%w: member 7, for 1s: context deadline exceeded", ErrLearnerSilent)
+	promote := func(id uint64) plan.Step {
+		return plan.Step{Action: plan.Promote, Cluster: "lab", Member: "d", MemberID: id}
+	}
 	for name, tc := range map[string]struct {
+		added bool // the plan adds the learner first
 		err   error
 		calls []string
 		fails bool
 	}{
-		"caught up":       {nil, []string{"wait-learner 4", "promote 4", "gate"}, false},
-		"silent learner":  {fmt.Errorf("%w: member 4, for 1s: context deadline exceeded", ErrLearnerSilent), []string{"wait-learner 4", "promote 4", "gate"}, false},
-		"never caught up": {errors.New("etcd: member has not caught up with the leader"), []string{"wait-learner 4"}, true},
+		"caught up, added earlier":             {false, nil, []string{"wait-learner 4", "promote 4", "gate"}, false},
+		"caught up, added by this apply":       {true, nil, []string{"wait-learner 7 new", "promote 7", "gate"}, false},
+		"silent, added by this apply":          {true, silent, []string{"wait-learner 7 new", "promote 7", "gate"}, false},
+		"silent-looking, added earlier":        {false, silent, []string{"wait-learner 4"}, true},
+		"never caught up, added by this apply": {true, errors.New("etcd: member has not caught up with the leader"), []string{"wait-learner 7 new"}, true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			w := &fakeWorld{leader: 1, obs: testObserved("h1"), learnerErr: tc.err}
-			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(testObserved("h1")),
-				Steps: []plan.Step{{Action: plan.Promote, Cluster: "lab", Member: "d", MemberID: 4}}}
+			steps := []plan.Step{promote(4)}
+			if tc.added {
+				steps = []plan.Step{newMemberStep(t), promote(0)}
+			}
+			p := &plan.Plan{Clusters: []string{"lab"}, Meta: plan.Meta{ConfigHash: "h"}, Fingerprint: state.FingerprintOf(testObserved("h1")), Steps: steps}
 			var phases []string
 			_, err := Run(context.Background(), withTargets(testConfig(), p), fakeConn{w}, Options{
 				Audit: NewAudit(io.Discard, "planhash", "abc", "me"), Now: func() time.Time { return time.Unix(0, 0) },
@@ -771,14 +786,14 @@ func TestPromoteSilentLearner(t *testing.T) {
 					got = append(got, c)
 				}
 			}
-			if i := slices.Index(got, "gate"); i >= 0 {
-				got = got[i+1:] // after the gate before the step
+			if i := slices.IndexFunc(got, func(c string) bool { return strings.HasPrefix(c, "wait-learner") }); i >= 0 {
+				got = got[i:]
 			}
 			if diff := cmp.Diff(tc.calls, got); diff != "" {
 				t.Errorf("calls (-want +got):\n%s\nall: %v", diff, w.calls)
 			}
 			said := slices.ContainsFunc(phases, func(p string) bool { return strings.Contains(p, "etcd lost the wait for its first publish") })
-			if said != (tc.err != nil && errors.Is(tc.err, ErrLearnerSilent)) {
+			if said != (tc.added && tc.err == silent) {
 				t.Errorf("progress %q: the silent learner said %v", phases, said)
 			}
 		})

@@ -49,10 +49,11 @@ type Etcd interface {
 	// A CORRUPT alarm always fails the gate.
 	TolerateAlarms(types []string)
 	// WaitLearnerCaughtUp waits until learner id has applied what the
-	// leader committed. It fails with an error wrapping ErrLearnerSilent
+	// leader committed. For a newMember (added by this apply, with an
+	// empty data dir) it fails with an error wrapping ErrLearnerSilent
 	// when the learner is published but answers no client (etcd lost the
 	// wait for its first publish).
-	WaitLearnerCaughtUp(ctx context.Context, id uint64) error
+	WaitLearnerCaughtUp(ctx context.Context, id uint64, newMember bool) error
 	// MemberVersion is the server version member id reports now.
 	MemberVersion(ctx context.Context, id uint64) (string, error)
 	// Versions reads, fresh, the cluster version and every live member's

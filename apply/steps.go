@@ -486,9 +486,14 @@ func (x *executor) promote(ctx context.Context, s model.Step) error {
 		return fmt.Errorf("promote %s: no learner ID (the add step did not run in this apply)", s.Member)
 	}
 	x.ev("waiting for the learner to catch up")
-	err := x.etcd.WaitLearnerCaughtUp(ctx, id)
+	// Only a learner this apply added (its data dir empty, checked by the
+	// preflight) can be silent for the lost first publish: one left by an
+	// earlier apply, restarted with its data, shows its old publish while
+	// it catches up.
+	newMember := x.learner != 0 && id == x.learner
+	err := x.etcd.WaitLearnerCaughtUp(ctx, id, newMember)
 	switch {
-	case errors.Is(err, ErrLearnerSilent):
+	case errors.Is(err, ErrLearnerSilent) && newMember:
 		// etcd lost the wait for the learner's first publish: it runs,
 		// answers its peers and has applied its publish, but serves no
 		// client until the publish is retried, a request timeout later.

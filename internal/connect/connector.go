@@ -347,8 +347,8 @@ func (e *etcdAdapter) WaitHealthy(ctx context.Context, except uint64) error {
 
 func (e *etcdAdapter) TolerateAlarms(types []string) { e.tolerate = types }
 
-func (e *etcdAdapter) WaitLearnerCaughtUp(ctx context.Context, id uint64) error {
-	err := e.cli.WaitLearnerCaughtUp(ctx, id)
+func (e *etcdAdapter) WaitLearnerCaughtUp(ctx context.Context, id uint64, newMember bool) error {
+	err := e.cli.WaitLearnerCaughtUp(ctx, id, newMember)
 	if errors.Is(err, etcdp.ErrLearnerSilent) {
 		return fmt.Errorf("%w: %w", apply.ErrLearnerSilent, err)
 	}

@@ -3,6 +3,7 @@ package etcd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/etcdform/etcdform/state"
 )
@@ -319,18 +322,23 @@ func (c *Client) WaitHealthy(ctx context.Context, opts GateOptions) (*GateReport
 // member list shows it published, its own view of the cluster (its peer
 // URL's /members, which etcd serves before the member serves clients)
 // shows it published too, so it runs, answers its peers and has applied
-// its publish, and yet it answers no status on its client URL. etcd serves
-// its clients only after it publishes again, one request timeout (7 s by
-// default) later. A learner that is down, hung, still receiving its
-// snapshot or behind its publish is not silent: it is waited for. Only
-// plain-http peer URLs are asked (a TLS peer port wants a peer
-// certificate); a learner behind one is waited for too.
-func (c *Client) WaitLearnerCaughtUp(ctx context.Context, id uint64) error {
+// its publish, and yet its status on its client URL times out (its client
+// listener accepts the connection; etcd serves it only after it publishes
+// again, one request timeout, 7 s by default, later). Only a newMember
+// (one that joined with an empty data dir, whose only publish is its
+// first) is ever reported so: a learner restarted with its data shows its
+// old publish while it catches up. A learner that is down, hung (its peer
+// port does not answer either), refuses connections, still receives its
+// snapshot or is behind its publish is waited for. Only plain-http peer
+// URLs are asked (a TLS peer port wants a peer certificate); a learner
+// behind one, or whose peer port cannot be reached from here, is waited
+// for too.
+func (c *Client) WaitLearnerCaughtUp(ctx context.Context, id uint64, newMember bool) error {
 	var last error
 	var silentSince time.Time
 	for {
 		t := time.Now()
-		done, silent, err := c.learnerCaughtUp(ctx, id)
+		done, silent, err := c.learnerCaughtUp(ctx, id, newMember)
 		if done {
 			return nil
 		}
@@ -359,7 +367,7 @@ const (
 
 // learnerCaughtUp reports whether id is caught up (or no longer a
 // learner), and whether it is silent now (see WaitLearnerCaughtUp).
-func (c *Client) learnerCaughtUp(ctx context.Context, id uint64) (done, silent bool, err error) {
+func (c *Client) learnerCaughtUp(ctx context.Context, id uint64, newMember bool) (done, silent bool, err error) {
 	ms, _, err := c.Members(ctx)
 	if err != nil {
 		return false, false, err
@@ -371,18 +379,27 @@ func (c *Client) learnerCaughtUp(ctx context.Context, id uint64) (done, silent b
 	if !m.IsLearner {
 		return true, false, nil
 	}
-	if m.Name != "" && len(m.ClientURLs) > 0 {
+	if newMember && m.Name != "" && len(m.ClientURLs) > 0 {
 		pctx, cancel := context.WithTimeout(ctx, learnerProbe)
 		err := c.learnerStatus(pctx, m)
 		cancel()
 		if err != nil {
+			if ctx.Err() != nil || !timedOut(err) {
+				return false, false, err
+			}
 			pctx, cancel := context.WithTimeout(ctx, learnerProbe)
 			defer cancel()
-			return false, ctx.Err() == nil && c.publishedItself(pctx, m), err
+			return false, c.publishedItself(pctx, m), err
 		}
 	}
 	done, err = c.caughtUp(ctx, ms, m)
 	return done, false, err
+}
+
+// timedOut reports whether err is a request that ran out of time, as
+// opposed to one refused or failed.
+func timedOut(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded
 }
 
 // learnerStatus asks learner m for its status (through the test hook when
