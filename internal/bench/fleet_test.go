@@ -218,8 +218,7 @@ func sshFloor(b *testing.B, labs []*lab.State, runs int) (wall, machine time.Dur
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					c, err := sshp.Dial(context.Background(), sshp.Config{Host: h.Addr, Port: lab.SSHPort, User: "root",
-						PrivateKeyFile: st.KeyFile(), KnownHostsFile: st.KnownHostsFile()})
+					c, err := dialHost(st, h)
 					if err == nil {
 						err = c.Close()
 					}
@@ -241,4 +240,11 @@ func sshFloor(b *testing.B, labs []*lab.State, runs int) (wall, machine time.Dur
 		}
 	}
 	return time.Duration(median(walls)), time.Duration(median(busies))
+}
+
+// dialHost opens an SSH connection to lab host h as plan does: the lab's
+// key and known_hosts.
+func dialHost(st *lab.State, h lab.Host) (*sshp.Client, error) {
+	return sshp.Dial(context.Background(), sshp.Config{Host: h.Addr, Port: lab.SSHPort, User: "root",
+		PrivateKeyFile: st.KeyFile(), KnownHostsFile: st.KnownHostsFile()})
 }

@@ -360,8 +360,7 @@ func uploadFloor(b *testing.B, st *lab.State, files ...string) time.Duration {
 	}
 	var clients []*sshp.Client
 	for _, h := range st.Hosts {
-		c, err := sshp.Dial(context.Background(), sshp.Config{Host: h.Addr, Port: lab.SSHPort, User: "root",
-			PrivateKeyFile: st.KeyFile(), KnownHostsFile: st.KnownHostsFile()})
+		c, err := dialHost(st, h)
 		if err != nil {
 			b.Fatal(err)
 		}

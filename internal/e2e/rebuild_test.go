@@ -36,10 +36,17 @@ func follower(t *testing.T, st *lab.State) lab.Host {
 // host rebuilt in place with the same name and address looks.
 func wipe(t *testing.T, st *lab.State, h lab.Host) {
 	t.Helper()
+	killEmptying(t, st, h, "var-lib-etcd", "etc-etcd")
+}
+
+// killEmptying kills h's etcd and empties the given directories of its
+// host (names under the host's root: "var-lib-etcd", "etc-etcd").
+func killEmptying(t *testing.T, st *lab.State, h lab.Host, dirs ...string) {
+	t.Helper()
 	if err := st.Fault(t.Context(), lab.FaultKill, h.Name); err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range []string{"var-lib-etcd", "etc-etcd"} {
+	for _, dir := range dirs {
 		entries, err := os.ReadDir(filepath.Join(h.Root, dir))
 		if err != nil {
 			t.Fatal(err)

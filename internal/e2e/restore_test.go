@@ -434,19 +434,7 @@ func TestDataGoneWithoutBackupsE2E(t *testing.T) {
 	st := labtest.Up(t, lab.Options{Members: 3})
 	dir := config(t, st, nil)
 	for _, h := range st.Members() {
-		if err := st.Fault(t.Context(), lab.FaultKill, h.Name); err != nil {
-			t.Fatal(err)
-		}
-		d := filepath.Join(h.Root, "var-lib-etcd")
-		es, err := os.ReadDir(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range es {
-			if err := os.RemoveAll(filepath.Join(d, e.Name())); err != nil {
-				t.Fatal(err)
-			}
-		}
+		killEmptying(t, st, h, "var-lib-etcd")
 	}
 	o, e, code := cli(t, "plan", "--json", dir)
 	var pp restorePlanJSON

@@ -2,11 +2,8 @@ package etcd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -418,23 +415,12 @@ func (c *Client) publishedItself(ctx context.Context, m Member) bool {
 	if len(m.PeerURLs) == 0 || !strings.HasPrefix(m.PeerURLs[0], "http://") {
 		return false
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(m.PeerURLs[0], "/")+"/members", nil)
-	if err != nil {
-		return false
-	}
-	tr := &http.Transport{DisableKeepAlives: true}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
 	var view []struct {
 		ID         uint64   `json:"id"`
 		Name       string   `json:"name"`
 		ClientURLs []string `json:"clientURLs"`
 	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&view) != nil {
+	if getJSON(ctx, nil, strings.TrimSuffix(m.PeerURLs[0], "/")+"/members", &view) != nil {
 		return false
 	}
 	for _, v := range view {

@@ -2,9 +2,11 @@ package etcd
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -136,25 +138,35 @@ func (c *Client) clusterVersion(ctx context.Context, endpoint string) (string, e
 	}
 	ctx, cancel := c.probeCtx(ctx)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(endpoint, "/")+"/version", nil)
-	if err != nil {
-		return "", err
-	}
-	tr := &http.Transport{TLSClientConfig: c.o.tls}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		return "", fmt.Errorf("etcd: %s/version: %w", endpoint, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("etcd: %s/version: %s", endpoint, resp.Status)
-	}
 	var v struct {
 		Cluster string `json:"etcdcluster"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
-		return "", fmt.Errorf("etcd: %s/version: %w", endpoint, err)
+	if err := getJSON(ctx, c.o.tls, strings.TrimSuffix(endpoint, "/")+"/version", &v); err != nil {
+		return "", err
 	}
 	return v.Cluster, nil
+}
+
+// getJSON decodes into v the JSON a member serves at url (its /version, or
+// a peer URL's /members), over a connection of its own (tlsConf for
+// https), closed after. Errors name the URL.
+func getJSON(ctx context.Context, tlsConf *tls.Config, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	tr := &http.Transport{TLSClientConfig: tlsConf}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return fmt.Errorf("etcd: %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("etcd: %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v); err != nil {
+		return fmt.Errorf("etcd: %s: %w", url, err)
+	}
+	return nil
 }
